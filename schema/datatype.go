@@ -1,0 +1,73 @@
+package schema
+
+import (
+	"math"
+
+	"github.com/kestrel-sec/kestrel/value"
+)
+
+// FieldDataType declares what values a field holds. The zero value, TypeAny,
+// accepts every value.
+type FieldDataType uint8
+
+// The field data types.
+const (
+	TypeAny FieldDataType = iota
+	TypeI64
+	TypeU64
+	TypeF64
+	TypeBool
+	TypeString
+	TypeBytes
+	TypeArray
+)
+
+var typeNames = [...]string{"Any", "I64", "U64", "F64", "Bool", "String", "Bytes", "Array"}
+
+// String returns the type's name.
+func (t FieldDataType) String() string {
+	if int(t) < len(typeNames) {
+		return typeNames[t]
+	}
+	return "FieldDataType(" + value.U64Value(uint64(t)).String() + ")"
+}
+
+// maxExactFloat is the largest integer magnitude float64 holds exactly.
+const maxExactFloat = 1 << 53
+
+// Coerce returns v as a value of type t, or a *TypeError (ErrTypeMismatch).
+// The rules, and the only ones:
+//
+//   - Null is accepted by every type (the sensor did not know the value).
+//   - A value of t's own kind is accepted as it is; TypeAny accepts anything.
+//   - I64 into U64: when it is >= 0.
+//   - U64 into I64: when it is <= math.MaxInt64.
+//   - I64 or U64 into F64: when its magnitude is <= 2^53, so it is exact.
+//
+// Nothing else converts: no float into an integer field (no truncation), no
+// string parsing, no bool from a number.
+func (t FieldDataType) Coerce(v value.Value) (value.Value, error) {
+	k := v.Kind()
+	if t == TypeAny || k == value.KindNull || uint8(k) == uint8(t) {
+		// The FieldDataType constants mirror value.Kind for I64..Array.
+		return v, nil
+	}
+	switch t {
+	case TypeU64:
+		if i, ok := v.I64(); ok && i >= 0 {
+			return value.U64Value(uint64(i)), nil
+		}
+	case TypeI64:
+		if u, ok := v.U64(); ok && u <= math.MaxInt64 {
+			return value.I64Value(int64(u)), nil
+		}
+	case TypeF64:
+		if i, ok := v.I64(); ok && i >= -maxExactFloat && i <= maxExactFloat {
+			return value.F64Value(float64(i)), nil
+		}
+		if u, ok := v.U64(); ok && u <= maxExactFloat {
+			return value.F64Value(float64(u)), nil
+		}
+	}
+	return v, &TypeError{Want: t, Got: v}
+}

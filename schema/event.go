@@ -1,0 +1,150 @@
+package schema
+
+import "github.com/kestrel-sec/kestrel/value"
+
+// InlineFields is how many fields an Event holds without a separate
+// allocation. Typical sensor events carry 6 to 10 fields.
+const InlineFields = 8
+
+// Field is one field of an event.
+type Field struct {
+	ID    FieldID
+	Value value.Value
+}
+
+// Event is one sensor event. Its fields are kept sorted by FieldID, with no
+// duplicates: inside the Event when there are at most InlineFields of them,
+// otherwise all together in a separate slice. Build events with a Builder or
+// decode them with a Decoder, which keep the ordering invariant.
+//
+// An Event is copied with CopyFrom; a plain assignment shares the spilled
+// fields slice, if any.
+type Event struct {
+	// ID is the event's id (event_id), unique per sensor.
+	ID uint64
+	// Type is the event type (event_type_id).
+	Type EventTypeID
+	// nInline is the number of fields in inline, when spill is nil.
+	nInline uint8
+	// TsMono is the monotonic time of the event (ts_mono_ns).
+	TsMono TimestampMono
+	// TsWall is the wall-clock time of the event (ts_wall_ns).
+	TsWall TimestampWall
+	// Entity is the key the bus shards by (entity_key).
+	Entity EntityKey
+	inline [InlineFields]Field
+	// spill holds all fields when there are more than InlineFields; its
+	// capacity is kept across Reset for reuse.
+	spill   []Field
+	spilled bool
+}
+
+// Fields returns the event's fields sorted by ID. The slice shares memory
+// with e: do not modify it, and do not keep it past e's next change.
+func (e *Event) Fields() []Field {
+	if e.spilled {
+		return e.spill
+	}
+	return e.inline[:e.nInline]
+}
+
+// NumFields returns the number of fields.
+func (e *Event) NumFields() int {
+	if e.spilled {
+		return len(e.spill)
+	}
+	return int(e.nInline)
+}
+
+// Get returns the value of field id.
+func (e *Event) Get(id FieldID) (value.Value, bool) {
+	fs := e.Fields()
+	if len(fs) <= InlineFields {
+		for i := range fs {
+			if fs[i].ID == id {
+				return fs[i].Value, true
+			}
+			if fs[i].ID > id {
+				break
+			}
+		}
+		return value.Value{}, false
+	}
+	lo, hi := 0, len(fs)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if fs[m].ID < id {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(fs) && fs[lo].ID == id {
+		return fs[lo].Value, true
+	}
+	return value.Value{}, false
+}
+
+// Reset clears e for reuse, keeping the capacity of its spill slice.
+func (e *Event) Reset() {
+	spill := e.spill
+	clear(spill)
+	*e = Event{spill: spill[:0]}
+}
+
+// CopyFrom makes e a copy of src that shares no field storage with it, so
+// the caller may reuse src at once. It reuses e's spill capacity and
+// allocates only when src has more fields than e has room for. Field values
+// themselves are copied as Values: String data is immutable, while Bytes and
+// Array payloads are shared (see value.BytesValue).
+func (e *Event) CopyFrom(src *Event) {
+	spill := e.spill
+	e.ID, e.Type, e.TsMono, e.TsWall, e.Entity = src.ID, src.Type, src.TsMono, src.TsWall, src.Entity
+	if !src.spilled {
+		e.inline = src.inline
+		e.nInline = src.nInline
+		e.spilled = false
+		if len(spill) > 0 {
+			clear(spill)
+		}
+		e.spill = spill[:0]
+		return
+	}
+	clear(e.inline[:e.nInline])
+	e.nInline = 0
+	e.spill = append(spill[:0], src.spill...)
+	e.spilled = true
+}
+
+// insert adds f keeping the fields sorted; false when f.ID is present.
+func (e *Event) insert(f Field) bool {
+	fs := e.Fields()
+	// Fast path: fields usually arrive in ID order.
+	i := len(fs)
+	if i > 0 && fs[i-1].ID >= f.ID {
+		i = 0
+		for i < len(fs) && fs[i].ID < f.ID {
+			i++
+		}
+		if i < len(fs) && fs[i].ID == f.ID {
+			return false
+		}
+	}
+	if !e.spilled && int(e.nInline) < InlineFields {
+		n := int(e.nInline)
+		copy(e.inline[i+1:n+1], e.inline[i:n])
+		e.inline[i] = f
+		e.nInline++
+		return true
+	}
+	if !e.spilled {
+		e.spill = append(e.spill[:0], e.inline[:e.nInline]...)
+		clear(e.inline[:])
+		e.nInline = 0
+		e.spilled = true
+	}
+	e.spill = append(e.spill, Field{})
+	copy(e.spill[i+1:], e.spill[i:])
+	e.spill[i] = f
+	return true
+}

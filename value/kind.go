@@ -1,0 +1,43 @@
+package value
+
+// Kind is the variant a Value holds. The zero Kind is KindNull, so the zero
+// Value is Null.
+type Kind uint8
+
+// The kinds, in the order of the Rust original's enum.
+const (
+	KindNull Kind = iota
+	KindI64
+	KindU64
+	KindF64
+	KindBool
+	KindString
+	KindBytes
+	KindArray
+	numKinds
+)
+
+var kindNames = [numKinds]string{"Null", "I64", "U64", "F64", "Bool", "String", "Bytes", "Array"}
+
+// String returns the kind's name as the JSON wire form spells it ("I64",
+// "String", ...), or "Kind(n)" for a value outside the enum.
+func (k Kind) String() string {
+	if k < numKinds {
+		return kindNames[k]
+	}
+	return "Kind(" + itoa(uint64(k)) + ")"
+}
+
+func itoa(u uint64) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + u%10)
+		u /= 10
+		if u == 0 {
+			break
+		}
+	}
+	return string(b[i:])
+}
