@@ -52,6 +52,16 @@ func (r *Registry) load() *snapshot {
 	return emptySnapshot
 }
 
+// loadForWrite is load for a writer (holding r.mu). Tables are written in
+// place, so a Registry's first registration must start from tables of its
+// own, never from emptySnapshot's, which every empty Registry reads.
+func (r *Registry) loadForWrite() *snapshot {
+	if s := r.snap.Load(); s != nil {
+		return s
+	}
+	return &snapshot{paths: newTable(0), groups: newTable(0), names: newTable(0)}
+}
+
 // NewRegistry returns an empty Registry (the same as a zero Registry).
 func NewRegistry() *Registry { return &Registry{} }
 
@@ -120,7 +130,7 @@ func (r *Registry) RegisterField(def FieldDef) (FieldID, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s := r.load()
+	s := r.loadForWrite()
 	limit := uint32(len(s.fields))
 	if _, ok := s.paths.lookup(def.Path, limit); ok {
 		return 0, &PathError{Path: def.Path, Err: ErrDuplicateField}
@@ -156,7 +166,7 @@ func (r *Registry) RegisterField(def FieldDef) (FieldID, error) {
 	return FieldID(id), nil
 }
 
-// MustRegisterFields registers defs in order and returns their IDs; it is
+// RegisterFields registers defs in order and returns their IDs; it is
 // for tests and static schemas, and stops at the first error.
 func (r *Registry) RegisterFields(defs ...FieldDef) ([]FieldID, error) {
 	ids := make([]FieldID, 0, len(defs))
@@ -179,7 +189,7 @@ func (r *Registry) RegisterEventType(name string) (EventTypeID, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s := r.load()
+	s := r.loadForWrite()
 	if _, ok := s.names.lookup(name, uint32(len(s.types))); ok {
 		return 0, &PathError{Path: name, Err: ErrDuplicateEventType}
 	}

@@ -133,7 +133,64 @@ func Validate(s string) error {
 		}
 		return errorf("malformed JSON at byte %d (near %s)", pos, quoteSnippet(s, pos))
 	}
+	if pos := badStringByte(s); pos >= len(s) {
+		return errorf("unexpected end of input after %d bytes (unterminated string)", len(s))
+	} else if pos >= 0 {
+		return errorf("malformed JSON at byte %d (near %s): raw control character or bad escape in a string", pos, quoteSnippet(s, pos))
+	}
 	return nil
+}
+
+// badStringByte returns the offset of the first raw control character or
+// malformed escape inside a string literal of s, len(s) if the last string
+// is not terminated, or -1. encoder.Valid checks none of these (it accepts
+// "a<LF>b", "\u00", and a lone '"' followed by exactly 32 bytes), while
+// JSON, encoding/json and serde_json reject them all. s must otherwise be
+// valid JSON.
+func badStringByte(s string) int {
+	in := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !in {
+			in = c == '"'
+			continue
+		}
+		switch {
+		case c == '"':
+			in = false
+		case c < 0x20:
+			return i
+		case c == '\\':
+			if i+1 >= len(s) {
+				return i
+			}
+			switch s[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i++
+			case 'u':
+				if i+6 > len(s) || !isHex4(s[i+2:i+6]) {
+					return i
+				}
+				i += 5
+			default:
+				return i
+			}
+		}
+	}
+	if in {
+		return len(s)
+	}
+	return -1
+}
+
+func isHex4(s string) bool {
+	for i := range 4 {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 func quoteSnippet(s string, pos int) string {

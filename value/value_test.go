@@ -339,5 +339,3 @@ func TestValueNoAlloc(t *testing.T) {
 	})
 	sink = value.F64Value(sum)
 }
-
-var sink value.Value
