@@ -139,11 +139,11 @@ func TestBuilderErrors(t *testing.T) {
 func TestBuilderCoercion(t *testing.T) {
 	r := execRegistry(t)
 	ev, err := schema.NewBuilder(r).Type(1).
-		Path("process.pid", value.I64Value(5)).                // I64 into U64
-		Path("process.exit_code", value.U64Value(3)).          // U64 into I64
-		Path("process.cpu", value.I64Value(-2)).               // I64 into F64
-		Path("process.executable", value.NullValue()).         // Null anywhere
-		Path("extra", value.BytesValue([]byte{1})).            // Any takes all
+		Path("process.pid", value.I64Value(5)).                    // I64 into U64
+		Path("process.exit_code", value.U64Value(3)).              // U64 into I64
+		Path("process.cpu", value.I64Value(-2)).                   // I64 into F64
+		Path("process.executable", value.NullValue()).             // Null anywhere
+		Path("extra", value.BytesValue([]byte{1})).                // Any takes all
 		Path("process.args", value.ArrayValue(value.I64Value(1))). // kept as is
 		Build()
 	if err != nil {

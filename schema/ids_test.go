@@ -62,15 +62,15 @@ func TestEntityKeyDecimal(t *testing.T) {
 	f("1")
 	f("9")
 	f("10")
-	f(minus1(pow(2, 64)))       // 2^64-1
-	f(pow(2, 64))               // 2^64: Hi 1, Lo 0
-	f(minus1(pow(10, 19)))      // the largest 19-digit group
-	f(pow(10, 19))              // one group boundary
-	f(minus1(pow(10, 38)))      // 38 nines
-	f(pow(10, 38))              // two group boundaries
-	f(pow(10, 19) + "000")      // zeros inside a group
+	f(minus1(pow(2, 64)))                       // 2^64-1
+	f(pow(2, 64))                               // 2^64: Hi 1, Lo 0
+	f(minus1(pow(10, 19)))                      // the largest 19-digit group
+	f(pow(10, 19))                              // one group boundary
+	f(minus1(pow(10, 38)))                      // 38 nines
+	f(pow(10, 38))                              // two group boundaries
+	f(pow(10, 19) + "000")                      // zeros inside a group
 	f("10000000000000000000000000000000000001") // zeros between digits
-	f(minus1(pow(2, 128)))      // 2^128-1, the largest
+	f(minus1(pow(2, 128)))                      // 2^128-1, the largest
 	f(pow(2, 127))
 	if k := schema.EntityKeyFrom64(42); k != (schema.EntityKey{Lo: 42}) || k.IsZero() {
 		t.Errorf("EntityKeyFrom64(42) = %+v", k)
