@@ -1,0 +1,25 @@
+// Package ring provides bounded lock-free ring buffers: SPSC for one
+// producer and one consumer, MPSC for many producers and one consumer.
+//
+// Both have a fixed capacity, rounded up to a power of two, with every slot
+// allocated once by the constructor; nothing on their fast paths takes a
+// lock, touches a channel or allocates. The producer's and the consumer's
+// cursors each sit alone on a 128-byte padded line, and each side keeps a
+// cached copy of the other side's cursor, so the shared one is read only
+// when the ring looks full or empty.
+//
+// Values move one at a time (TryPush, TryPop, and the blocking Push and
+// Pop) or in place and in batches, which is the fast way: a producer
+// reserves a run of slots (TryReserve, Reserve), writes them through Slot
+// and publishes them with one Commit; the consumer sees the committed run
+// (Peek, WaitRead), reads it through Slot and frees it with one Release.
+//
+// The blocking forms wait by a bounded strategy (Wait): spin a little,
+// yield the processor a little, then park on a one-slot notify channel
+// until the other side signals. A waiter never spins without bound, and
+// an idle ring burns no CPU.
+//
+// Close refuses new reservations at once, but every slot reserved before
+// it is still committed and drained: a value is either refused (ErrClosed,
+// or false from TryPush) or delivered, never accepted and then lost.
+package ring

@@ -1,0 +1,227 @@
+package ring
+
+// Invariants of the waiting machinery shared by SPSC and MPSC:
+//
+//   - A side that waits (the consumer for data, a producer for room) spins
+//     at most Wait.Spin times, then calls runtime.Gosched at most Wait.Yield
+//     times, then parks on a one-slot notify channel. Nothing ever spins
+//     without bound.
+//   - Parking is a Dekker handshake on sequentially consistent atomics (all
+//     of sync/atomic is): the waiter first raises waker.parked, then re-reads
+//     the condition it waits for, and blocks only if it still does not hold.
+//     The other side first publishes (a commit, a release, a close), then
+//     reads waker.parked, and signals only if it is raised. One of the two
+//     always sees the other's write, so a wake-up cannot be lost, and the
+//     fast path never touches a channel: it reads one flag that lives on a
+//     read-mostly cache line.
+//   - A signal is a non-blocking send into a channel of capacity one, so a
+//     signal with nobody parked leaves at most one stale token; a stale token
+//     costs the next parker one spurious re-check, never a missed event.
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync/atomic"
+)
+
+// ErrClosed is returned by blocking reservations and pushes once the ring is
+// closed, and by Pop and WaitRead once it is closed and drained.
+var ErrClosed = errors.New("ring: closed")
+
+// ErrBadWait is matched (errors.Is) by the error Wait.Validate returns.
+var ErrBadWait = errors.New("ring: invalid wait strategy")
+
+// Default and maximum wait-strategy bounds.
+const (
+	// DefaultSpin is the number of busy re-checks a waiter makes when
+	// Wait.Spin is zero. It is small on purpose: a consumer spinning on the
+	// producer's cursor steals the cache line the producer must write.
+	DefaultSpin = 16
+	// DefaultYield is the number of runtime.Gosched calls a waiter makes
+	// before parking when Wait.Yield is zero: a few microseconds, less than
+	// the tens of microseconds a park and wake-up cost.
+	DefaultYield = 32
+	// MaxSpin and MaxYield bound Wait.Spin and Wait.Yield; larger values
+	// are clamped (and reported by Validate) so no waiter burns a core.
+	MaxSpin  = 1 << 16
+	MaxYield = 1 << 16
+)
+
+// Wait is the blocking strategy of a ring's blocking operations (Push, Pop,
+// Reserve, WaitRead): spin Spin times re-checking the condition, then yield
+// the processor Yield times with runtime.Gosched, then park until the other
+// side signals. The zero value means the defaults, DefaultSpin and
+// DefaultYield; a negative field means none of that phase (Spin: -1 and
+// Yield: -1 park at once). Values above MaxSpin or MaxYield are clamped.
+type Wait struct {
+	// Spin is how many times a waiter re-checks before yielding.
+	Spin int
+	// Yield is how many times a waiter calls runtime.Gosched before parking.
+	Yield int
+}
+
+// Validate reports a field above its maximum as an error matching
+// ErrBadWait. Constructors clamp such values instead of failing; Validate
+// lets a configuration say so up front.
+func (w Wait) Validate() error {
+	switch {
+	case w.Spin > MaxSpin:
+		return &waitError{"Spin", w.Spin, MaxSpin}
+	case w.Yield > MaxYield:
+		return &waitError{"Yield", w.Yield, MaxYield}
+	}
+	return nil
+}
+
+type waitError struct {
+	field    string
+	got, max int
+}
+
+func (e *waitError) Error() string {
+	return "ring: invalid wait strategy: " + e.field + " " + itoa(e.got) + " above maximum " + itoa(e.max)
+}
+
+func (e *waitError) Is(target error) bool { return target == ErrBadWait }
+
+func itoa(n int) string {
+	var b [24]byte
+	i := len(b)
+	neg := n < 0
+	u := uint64(n)
+	if neg {
+		u = uint64(-n)
+	}
+	for {
+		i--
+		b[i] = byte('0' + u%10)
+		u /= 10
+		if u == 0 {
+			break
+		}
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}
+
+// normalize resolves defaults and clamps: the returned phases are the number
+// of spin rounds and the round after which the waiter parks.
+func (w Wait) normalize() (spin, yieldEnd int) {
+	spin, yield := w.Spin, w.Yield
+	switch {
+	case spin == 0:
+		spin = DefaultSpin
+	case spin < 0:
+		spin = 0
+	case spin > MaxSpin:
+		spin = MaxSpin
+	}
+	switch {
+	case yield == 0:
+		yield = DefaultYield
+	case yield < 0:
+		yield = 0
+	case yield > MaxYield:
+		yield = MaxYield
+	}
+	return spin, spin + yield
+}
+
+// Capacity bounds.
+const (
+	// MinCapacity is the smallest capacity a ring gets.
+	MinCapacity = 2
+	// MaxCapacity is the largest capacity a ring gets; larger requests are
+	// clamped to it.
+	MaxCapacity = 1 << 30
+)
+
+// roundCap rounds n up to a power of two within [MinCapacity, MaxCapacity].
+func roundCap(n int) int {
+	if n <= MinCapacity {
+		return MinCapacity
+	}
+	if n >= MaxCapacity {
+		return MaxCapacity
+	}
+	c := MinCapacity
+	for c < n {
+		c <<= 1
+	}
+	return c
+}
+
+// Cursor word bits. Sequences start at 0 and grow by one per slot; at one
+// slot a nanosecond they reach 1<<62 after 146 years, so the top bits are
+// free for flags.
+const (
+	closedBit = uint64(1) << 63 // set once by Close in the reservation word
+	resvBit   = uint64(1) << 62 // SPSC: an uncommitted reservation exists
+	seqMask   = resvBit - 1
+)
+
+// padSize separates hot fields: 128 bytes, two 64-byte lines, because
+// amd64's adjacent-line prefetcher pulls lines in 128-byte pairs, so two
+// atomics 64 bytes apart still contend.
+const padSize = 128
+
+type pad [padSize]byte
+
+// waker is one side's parking place. parked counts the goroutines that are
+// parked or about to park (re-checking); ch holds at most one wake token.
+type waker struct {
+	// parked is raised (Add 1) by a waiter before its last re-check and
+	// lowered after it wakes; the other side reads it after publishing. It
+	// publishes nothing else: it only says "send a token".
+	parked atomic.Int32
+	ch     chan struct{}
+}
+
+func (w *waker) init() { w.ch = make(chan struct{}, 1) }
+
+// wake signals one parked waiter, if any. The caller has just published the
+// change the waiter waits for.
+func (w *waker) wake() {
+	if w.parked.Load() != 0 {
+		w.signal()
+	}
+}
+
+func (w *waker) signal() {
+	select {
+	case w.ch <- struct{}{}:
+	default:
+	}
+}
+
+// park blocks until a token, done closing (nil for none) or ctx ending; it
+// reports ctx's error in the last case. The caller raised parked and
+// re-checked its condition; park lowers parked before returning.
+func (w *waker) park(ctx context.Context, done <-chan struct{}) error {
+	select {
+	case <-w.ch:
+	case <-done:
+	case <-ctx.Done():
+		w.parked.Add(-1)
+		return ctx.Err()
+	}
+	w.parked.Add(-1)
+	return nil
+}
+
+// backoff runs round i of the spin-then-yield phases and reports whether
+// the waiter should park instead.
+func backoff(i, spin, yieldEnd int) (park bool) {
+	switch {
+	case i < spin:
+		return false
+	case i < yieldEnd:
+		runtime.Gosched()
+		return false
+	}
+	return true
+}
