@@ -1,0 +1,835 @@
+package replay
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/zeebo/xxh3"
+
+	"github.com/kestrel-sec/kestrel/schema"
+	"github.com/kestrel-sec/kestrel/value"
+)
+
+// The binary log's layout is specified in FORMAT.md; the constants here are
+// its numbers.
+const (
+	binaryVersion   = 1
+	fileHeaderFixed = 20 // magic, version, flags, schema_version, meta_len
+	blockHeaderSize = 28
+
+	// MaxBlockSize bounds a block's uncompressed payload; a reader rejects a
+	// larger one before allocating anything for it.
+	MaxBlockSize = 8 << 20
+	// MaxBlockEvents bounds the events of one block.
+	MaxBlockEvents = 1 << 20
+	// maxBlockElems bounds the Array elements of one block, so that a
+	// block of tiny elements cannot make the reader allocate 16 bytes of
+	// Value for each byte of payload.
+	maxBlockElems = 1 << 20
+	// minEventSize is the smallest encoded event: one byte each for the
+	// id, type, two timestamps, entity tag and field count.
+	minEventSize = 6
+)
+
+var (
+	blockMagic = [4]byte{'K', 'B', 'L', 'K'}
+	endMagic   = [4]byte{'K', 'E', 'N', 'D'}
+)
+
+// compBound is the largest compressed size a block of raw bytes may claim:
+// zstd's worst case is the input plus a small overhead per 128 KiB block.
+func compBound(raw int) int { return raw + raw>>7 + 512 }
+
+// Value tags of the block payload.
+const (
+	tagNull byte = iota
+	tagI64
+	tagU64
+	tagF64
+	tagFalse
+	tagTrue
+	tagString
+	tagBytes
+	tagArray
+)
+
+// Entity key tags.
+const (
+	entZero byte = iota // 0
+	entSame             // the previous event's key in this block
+	entLo               // uvarint low 64 bits, high bits 0
+	entFull             // uvarint high, uvarint low
+)
+
+// deltaState is what an event is delta-encoded against; it starts at zero
+// in every block, so blocks decode independently.
+type deltaState struct {
+	id, mono, wall uint64
+	entity         schema.EntityKey
+}
+
+func zigzag(d uint64) uint64   { return d<<1 ^ uint64(int64(d)>>63) }
+func unzigzag(u uint64) uint64 { return u>>1 ^ -(u & 1) }
+
+// appendEvent appends ev's encoding to dst and returns it with the number
+// of Array elements written.
+func appendEvent(dst []byte, st *deltaState, ev *schema.Event, maxDepth int) ([]byte, int, error) {
+	dst = binary.AppendUvarint(dst, zigzag(ev.ID-st.id))
+	dst = binary.AppendUvarint(dst, uint64(ev.Type))
+	dst = binary.AppendUvarint(dst, zigzag(uint64(ev.TsMono)-st.mono))
+	dst = binary.AppendUvarint(dst, zigzag(uint64(ev.TsWall)-st.wall))
+	switch k := ev.Entity; {
+	case k.IsZero():
+		dst = append(dst, entZero)
+	case k == st.entity:
+		dst = append(dst, entSame)
+	case k.Hi == 0:
+		dst = append(dst, entLo)
+		dst = binary.AppendUvarint(dst, k.Lo)
+	default:
+		dst = append(dst, entFull)
+		dst = binary.AppendUvarint(dst, k.Hi)
+		dst = binary.AppendUvarint(dst, k.Lo)
+	}
+	st.id, st.mono, st.wall, st.entity = ev.ID, uint64(ev.TsMono), uint64(ev.TsWall), ev.Entity
+	fs := ev.Fields()
+	dst = binary.AppendUvarint(dst, uint64(len(fs)))
+	var prev schema.FieldID
+	elems := 0
+	for _, f := range fs {
+		dst = binary.AppendUvarint(dst, uint64(f.ID-prev))
+		prev = f.ID
+		var err error
+		if dst, err = appendValue(dst, f.Value, maxDepth, &elems); err != nil {
+			return dst, elems, err
+		}
+	}
+	return dst, elems, nil
+}
+
+func appendValue(dst []byte, v value.Value, depth int, elems *int) ([]byte, error) {
+	switch v.Kind() {
+	case value.KindNull:
+		return append(dst, tagNull), nil
+	case value.KindI64:
+		i, _ := v.I64()
+		return binary.AppendUvarint(append(dst, tagI64), zigzag(uint64(i))), nil
+	case value.KindU64:
+		u, _ := v.U64()
+		return binary.AppendUvarint(append(dst, tagU64), u), nil
+	case value.KindF64:
+		f, _ := v.F64()
+		return binary.LittleEndian.AppendUint64(append(dst, tagF64), math.Float64bits(f)), nil
+	case value.KindBool:
+		if b, _ := v.Bool(); b {
+			return append(dst, tagTrue), nil
+		}
+		return append(dst, tagFalse), nil
+	case value.KindString:
+		s, _ := v.Str()
+		dst = binary.AppendUvarint(append(dst, tagString), uint64(len(s)))
+		return append(dst, s...), nil
+	case value.KindBytes:
+		b, _ := v.Bytes()
+		dst = binary.AppendUvarint(append(dst, tagBytes), uint64(len(b)))
+		return append(dst, b...), nil
+	case value.KindArray:
+		if depth <= 0 {
+			return dst, fmt.Errorf("%w: Array nesting deeper than the reader's limit", ErrTooLarge)
+		}
+		a, _ := v.Array()
+		*elems += len(a)
+		dst = binary.AppendUvarint(append(dst, tagArray), uint64(len(a)))
+		for _, e := range a {
+			var err error
+			if dst, err = appendValue(dst, e, depth-1, elems); err != nil {
+				return dst, err
+			}
+		}
+		return dst, nil
+	}
+	return dst, fmt.Errorf("replay: value of unknown kind %v", v.Kind())
+}
+
+// blockDecoder decodes the events of one decompressed block payload, one
+// per call. Every length and count is checked against the bytes left
+// before anything is allocated for it.
+type blockDecoder struct {
+	buf   []byte
+	pos   int
+	left  int // events still to decode
+	index int // events decoded from this block
+	st    deltaState
+	elems int // Array elements allocated in this block
+
+	reg       *schema.Registry
+	maxFields int
+	maxDepth  int
+	copy      bool        // copy strings into arena instead of viewing buf
+	arena     value.Arena // used when copy
+	vals      []Value     // chunk that Arrays are carved from; never reused
+	b         schema.Builder
+}
+
+// Value is value.Value, shortened for this file.
+type Value = value.Value
+
+func (d *blockDecoder) reset(buf []byte, count int) {
+	d.buf, d.pos, d.left, d.index, d.st, d.elems = buf, 0, count, 0, deltaState{}, 0
+}
+
+func (d *blockDecoder) fail(format string, args ...any) error {
+	return corruptf(fmt.Sprintf("event %d of the block (payload byte %d): ", d.index, d.pos) + fmt.Sprintf(format, args...))
+}
+
+func (d *blockDecoder) uvarint(what string) (uint64, error) {
+	u, n := binary.Uvarint(d.buf[d.pos:])
+	if n <= 0 {
+		if n == 0 {
+			return 0, d.fail("%s: payload ends inside a varint", what)
+		}
+		return 0, d.fail("%s: varint overflows 64 bits", what)
+	}
+	d.pos += n
+	return u, nil
+}
+
+// next decodes the next event into dst.
+func (d *blockDecoder) next(dst *schema.Event) error {
+	if d.left <= 0 {
+		return d.fail("no event left")
+	}
+	err := d.decode(dst)
+	d.left--
+	d.index++
+	if err == nil && d.left == 0 && d.pos != len(d.buf) {
+		err = d.fail("%d bytes after the block's last event", len(d.buf)-d.pos)
+	}
+	return err
+}
+
+func (d *blockDecoder) decode(dst *schema.Event) error {
+	b := &d.b
+	b.Reset()
+	u, err := d.uvarint("event_id")
+	if err != nil {
+		return err
+	}
+	d.st.id += unzigzag(u)
+	b.ID(d.st.id)
+	if u, err = d.uvarint("event_type_id"); err != nil {
+		return err
+	}
+	if u == 0 || u > math.MaxUint16 {
+		return d.fail("event_type_id %d out of 1..65535", u)
+	}
+	b.Type(schema.EventTypeID(u))
+	if u, err = d.uvarint("ts_mono_ns"); err != nil {
+		return err
+	}
+	d.st.mono += unzigzag(u)
+	b.Mono(schema.TimestampMono(d.st.mono))
+	if u, err = d.uvarint("ts_wall_ns"); err != nil {
+		return err
+	}
+	d.st.wall += unzigzag(u)
+	b.Wall(schema.TimestampWall(d.st.wall))
+	if d.pos >= len(d.buf) {
+		return d.fail("entity_key: payload ends")
+	}
+	tag := d.buf[d.pos]
+	d.pos++
+	switch tag {
+	case entZero:
+		d.st.entity = schema.EntityKey{}
+	case entSame:
+	case entLo:
+		lo, err := d.uvarint("entity_key")
+		if err != nil {
+			return err
+		}
+		d.st.entity = schema.EntityKey{Lo: lo}
+	case entFull:
+		hi, err := d.uvarint("entity_key")
+		if err != nil {
+			return err
+		}
+		lo, err := d.uvarint("entity_key")
+		if err != nil {
+			return err
+		}
+		d.st.entity = schema.EntityKey{Hi: hi, Lo: lo}
+	default:
+		return d.fail("entity_key: unknown tag %d", tag)
+	}
+	b.Entity(d.st.entity)
+	n, err := d.uvarint("field count")
+	if err != nil {
+		return err
+	}
+	if n > uint64(d.maxFields) {
+		return d.fail("%d fields, more than the limit of %d", n, d.maxFields)
+	}
+	if n*2 > uint64(len(d.buf)-d.pos) { // each field takes at least 2 bytes
+		return d.fail("%d fields in the %d bytes left", n, len(d.buf)-d.pos)
+	}
+	var id uint64
+	for i := uint64(0); i < n; i++ {
+		delta, err := d.uvarint("field id")
+		if err != nil {
+			return err
+		}
+		if delta == 0 || id+delta > math.MaxUint32 {
+			return d.fail("field id delta %d after %d: ids must rise within 1..4294967295", delta, id)
+		}
+		id += delta
+		v, err := d.value(d.maxDepth)
+		if err != nil {
+			return err
+		}
+		if d.reg != nil {
+			def, ok := d.reg.Field(schema.FieldID(id))
+			if !ok {
+				return fmt.Errorf("field %d is not registered: %w", id, schema.ErrUnknownField)
+			}
+			cv, err := def.DataType.Coerce(v)
+			if err != nil {
+				te := err.(*schema.TypeError)
+				te.Field, te.Path = schema.FieldID(id), def.Path
+				return te
+			}
+			v = cv
+		}
+		b.Field(schema.FieldID(id), v)
+	}
+	return b.BuildInto(dst)
+}
+
+func (d *blockDecoder) value(depth int) (Value, error) {
+	if d.pos >= len(d.buf) {
+		return Value{}, d.fail("value: payload ends")
+	}
+	tag := d.buf[d.pos]
+	d.pos++
+	switch tag {
+	case tagNull:
+		return Value{}, nil
+	case tagI64:
+		u, err := d.uvarint("I64")
+		return value.I64Value(int64(unzigzag(u))), err
+	case tagU64:
+		u, err := d.uvarint("U64")
+		return value.U64Value(u), err
+	case tagF64:
+		if len(d.buf)-d.pos < 8 {
+			return Value{}, d.fail("F64: payload ends")
+		}
+		f := math.Float64frombits(binary.LittleEndian.Uint64(d.buf[d.pos:]))
+		d.pos += 8
+		return value.F64Value(f), nil
+	case tagFalse:
+		return value.BoolValue(false), nil
+	case tagTrue:
+		return value.BoolValue(true), nil
+	case tagString, tagBytes:
+		n, err := d.uvarint("length")
+		if err != nil {
+			return Value{}, err
+		}
+		if n > uint64(len(d.buf)-d.pos) {
+			return Value{}, d.fail("length %d past the %d bytes left", n, len(d.buf)-d.pos)
+		}
+		raw := d.buf[d.pos : d.pos+int(n) : d.pos+int(n)]
+		d.pos += int(n)
+		var s string
+		if d.copy {
+			s = d.arena.String(bytesView(raw))
+		} else {
+			s = bytesView(raw)
+		}
+		if tag == tagString {
+			return value.StringValue(s), nil
+		}
+		if n == 0 {
+			return value.BytesValue([]byte{}), nil
+		}
+		return value.BytesValue(stringBytes(s)), nil
+	case tagArray:
+		if depth <= 0 {
+			return Value{}, d.fail("Array nesting deeper than %d", d.maxDepth)
+		}
+		n, err := d.uvarint("Array length")
+		if err != nil {
+			return Value{}, err
+		}
+		if n > uint64(len(d.buf)-d.pos) { // each element takes at least a byte
+			return Value{}, d.fail("Array of %d elements in the %d bytes left", n, len(d.buf)-d.pos)
+		}
+		if d.elems += int(n); d.elems > maxBlockElems {
+			return Value{}, d.fail("more than %d Array elements in one block", maxBlockElems)
+		}
+		out := d.carve(int(n))
+		for i := range out {
+			if out[i], err = d.value(depth - 1); err != nil {
+				return Value{}, err
+			}
+		}
+		return value.ArrayValue(out...), nil
+	}
+	return Value{}, d.fail("unknown value tag %d", tag)
+}
+
+// carve returns n fresh Values from the current chunk. Chunks are never
+// reused, since the events handed out reference them.
+func (d *blockDecoder) carve(n int) []Value {
+	if n == 0 {
+		return []Value{}
+	}
+	if cap(d.vals)-len(d.vals) < n {
+		d.vals = make([]Value, 0, max(n, 256))
+	}
+	l := len(d.vals)
+	d.vals = d.vals[:l+n]
+	return d.vals[l : l+n : l+n]
+}
+
+// binaryReader reads the binary log block by block.
+type binaryReader struct {
+	br   *bufio.Reader
+	src  *source
+	zr   *zstd.Decoder // the outer .zst stream, if any (unusual)
+	zdec *zstd.Decoder // block decompressor
+	file string
+	hdr  Header
+	dec  blockDecoder
+
+	off      int64 // offset of the next block header
+	blockOff int64 // offset of the current block
+	block    int64 // index of the current block
+	blocks   int64 // whole blocks read, good or skipped
+	good     int64 // blocks read and verified
+	events   int64 // events returned
+	declared int64 // events the whole blocks' headers declare
+	hbuf     [blockHeaderSize]byte
+	comp     []byte // compressed payload, reused
+	raw      []byte // decompressed payload, reused only when CopyStrings
+	final    stickyErr
+	closed   bool
+}
+
+func newBinaryReader(br *bufio.Reader, src *source, opts ReaderOptions, zr *zstd.Decoder) (Reader, error) {
+	r := &binaryReader{br: br, src: src, zr: zr, file: opts.File, block: -1}
+	r.dec.reg, r.dec.maxFields, r.dec.maxDepth, r.dec.copy = opts.Registry, opts.maxFields(), opts.maxDepth(), opts.CopyStrings
+	if err := r.readFileHeader(); err != nil {
+		return nil, err
+	}
+	zdec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(MaxBlockSize),
+		zstd.WithDecodeAllCapLimit(true))
+	if err != nil {
+		return nil, err
+	}
+	r.zdec = zdec
+	return r, nil
+}
+
+func (r *binaryReader) headerError(err error) error {
+	return &BlockError{File: r.file, Block: -1, Offset: 0, Err: err}
+}
+
+func (r *binaryReader) readFileHeader() error {
+	var fixed [fileHeaderFixed]byte
+	if n, err := io.ReadFull(r.br, fixed[:]); err != nil {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return r.headerError(fmt.Errorf("%w: %d bytes, shorter than the file header", ErrBadHeader, n))
+		}
+		return err
+	}
+	if string(fixed[:8]) != string(binaryMagic) {
+		return r.headerError(badHeaderf(fmt.Sprintf("magic % x, want % x", fixed[:8], binaryMagic)))
+	}
+	version := binary.LittleEndian.Uint16(fixed[8:])
+	flags := binary.LittleEndian.Uint16(fixed[10:])
+	if version != binaryVersion {
+		return r.headerError(badHeaderf(fmt.Sprintf("unsupported version %d (this reader reads version 1)", version)))
+	}
+	if flags != 0 {
+		return r.headerError(badHeaderf(fmt.Sprintf("unknown flags %#x", flags)))
+	}
+	r.hdr.Version = binaryVersion
+	r.hdr.SchemaVersion = binary.LittleEndian.Uint32(fixed[12:])
+	metaLen := binary.LittleEndian.Uint32(fixed[16:])
+	if metaLen > maxMetaBytes {
+		return r.headerError(badHeaderf(fmt.Sprintf("metadata of %d bytes, limit %d", metaLen, maxMetaBytes)))
+	}
+	rest := make([]byte, int(metaLen)+8)
+	if _, err := io.ReadFull(r.br, rest); err != nil {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return r.headerError(fmt.Errorf("%w: the file ends inside its header", ErrBadHeader))
+		}
+		return err
+	}
+	h := xxh3.New()
+	h.Write(fixed[:])
+	h.Write(rest[:metaLen])
+	if h.Sum64() != binary.LittleEndian.Uint64(rest[metaLen:]) {
+		return r.headerError(badHeaderf("header checksum mismatch"))
+	}
+	if metaLen > 0 {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(rest[:metaLen], &m); err != nil {
+			return r.headerError(badHeaderf("metadata is not a JSON object: " + err.Error()))
+		}
+		if len(m) > 0 {
+			r.hdr.Meta = m
+		}
+	}
+	r.off = int64(fileHeaderFixed) + int64(len(rest))
+	return nil
+}
+
+func (r *binaryReader) Format() Format { return FormatBinary }
+func (r *binaryReader) Header() Header { return r.hdr }
+
+func (r *binaryReader) Pos() Position {
+	return Position{File: r.file, Record: r.events, Block: r.block, Offset: r.blockOff,
+		Bytes: r.src.consumed(), TotalBytes: r.src.total}
+}
+
+func (r *binaryReader) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	r.final.err = ErrReaderClosed
+	r.zdec.Close()
+	if r.zr != nil {
+		r.zr.Close()
+	}
+	if r.src.closer != nil {
+		return r.src.closer.Close()
+	}
+	return nil
+}
+
+// Next implements Reader.
+func (r *binaryReader) Next(dst *schema.Event) error {
+	if r.final.err != nil {
+		return r.final.err
+	}
+	for r.dec.left == 0 {
+		if err := r.loadBlock(); err != nil {
+			if be, ok := err.(*BlockError); ok && be.Skipped {
+				return err
+			}
+			return r.final.set(err)
+		}
+	}
+	if err := r.dec.next(dst); err != nil {
+		lost := int64(r.dec.left) + 1 // this event and the rest of the block
+		r.dec.left = 0
+		return &BlockError{File: r.file, Block: r.block, Offset: r.blockOff, Skipped: true, Lost: lost, Err: err}
+	}
+	r.events++
+	return nil
+}
+
+// loadBlock reads, verifies and decompresses the next block; io.EOF after
+// the end marker.
+func (r *binaryReader) loadBlock() error {
+	r.blockOff = r.off
+	r.block = r.blocks
+	var count uint32 // the block's events, once its header is trusted
+	bad := func(skipped bool, err error) error {
+		e := &BlockError{File: r.file, Block: r.block, Offset: r.blockOff, Skipped: skipped, Err: err}
+		if skipped {
+			e.Lost = int64(count)
+		}
+		return e
+	}
+	n, err := io.ReadFull(r.br, r.hbuf[:])
+	if err != nil {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return r.truncated(int64(n))
+		}
+		return bad(false, err)
+	}
+	h := r.hbuf[:]
+	if binary.LittleEndian.Uint32(h[24:]) != uint32(xxh3.Hash(h[:24])) {
+		return bad(false, corruptf(fmt.Sprintf("block header checksum mismatch (header bytes % x)", h[:8])))
+	}
+	switch [4]byte(h[:4]) {
+	case blockMagic:
+	case endMagic:
+		r.block = -1
+		blocks, events := binary.LittleEndian.Uint64(h[4:]), binary.LittleEndian.Uint64(h[12:])
+		if blocks != uint64(r.blocks) || events != uint64(r.declared) {
+			return bad(false, corruptf(fmt.Sprintf("end marker counts %d blocks and %d events, the log held %d and %d",
+				blocks, events, r.blocks, r.declared)))
+		}
+		if _, err := r.br.Peek(1); err != io.EOF {
+			return bad(false, corruptf("data after the end marker"))
+		}
+		return io.EOF
+	default:
+		return bad(false, corruptf(fmt.Sprintf("block magic % x, want % x", h[:4], blockMagic[:])))
+	}
+	count = binary.LittleEndian.Uint32(h[4:])
+	rawLen := binary.LittleEndian.Uint32(h[8:])
+	compLen := binary.LittleEndian.Uint32(h[12:])
+	sum := binary.LittleEndian.Uint64(h[16:])
+	switch {
+	case rawLen == 0 || rawLen > MaxBlockSize:
+		return bad(false, corruptf(fmt.Sprintf("uncompressed size %d out of 1..%d", rawLen, MaxBlockSize)))
+	case compLen == 0 || int(compLen) > compBound(int(rawLen)):
+		return bad(false, corruptf(fmt.Sprintf("compressed size %d out of 1..%d", compLen, compBound(int(rawLen)))))
+	case count == 0 || count > MaxBlockEvents || count > rawLen/minEventSize:
+		return bad(false, corruptf(fmt.Sprintf("event count %d out of 1..%d for %d bytes", count,
+			min(MaxBlockEvents, rawLen/minEventSize), rawLen)))
+	}
+	if cap(r.comp) < int(compLen) {
+		r.comp = make([]byte, compLen)
+	}
+	r.comp = r.comp[:compLen]
+	if n, err := io.ReadFull(r.br, r.comp); err != nil {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return r.truncated(blockHeaderSize + int64(n))
+		}
+		return bad(false, err)
+	}
+	r.off += blockHeaderSize + int64(compLen)
+	r.blocks++
+	r.declared += int64(count)
+	if got := xxh3.Hash(r.comp); got != sum {
+		return bad(true, corruptf(fmt.Sprintf("payload checksum %016x, header says %016x", got, sum)))
+	}
+	var raw []byte
+	if r.dec.copy {
+		if cap(r.raw) < int(rawLen) {
+			r.raw = make([]byte, 0, rawLen)
+		}
+		raw = r.raw[:0:rawLen]
+	} else {
+		// Values will reference this buffer: never reuse it.
+		raw = make([]byte, 0, rawLen)
+	}
+	raw, err = r.zdec.DecodeAll(r.comp, raw)
+	if err != nil {
+		return bad(true, corruptf("zstd: "+err.Error()))
+	}
+	if len(raw) != int(rawLen) {
+		return bad(true, corruptf(fmt.Sprintf("payload decompressed to %d bytes, header says %d", len(raw), rawLen)))
+	}
+	r.good++
+	r.dec.reset(raw, int(count))
+	return nil
+}
+
+func (r *binaryReader) truncated(partial int64) error {
+	return &TruncatedError{File: r.file, Offset: r.blockOff, Blocks: r.good, Events: r.events, Partial: partial}
+}
+
+// BinaryWriter records events as the binary log of FORMAT.md. It is not
+// safe for concurrent use.
+type BinaryWriter struct {
+	w      io.Writer
+	closer io.Closer // the file Create opened
+	enc    *zstd.Encoder
+	size   int // target block size
+	maxEv  int // events per block
+	st     deltaState
+	raw    []byte // the block being filled
+	comp   []byte
+	count  int // events in raw
+	elems  int // Array elements in raw
+	hdr    [blockHeaderSize]byte
+	blocks int64
+	events int64
+	err    error // sticky: the first write error, or ErrClosed
+}
+
+// NewBinaryWriter writes the file header to w and returns a writer of
+// blocks. Events are buffered into a block until it reaches
+// opts.BlockSize bytes or opts.BlockEvents events, then compressed and
+// written with one Write. Close writes the end marker but does not close w.
+func NewBinaryWriter(w io.Writer, opts WriterOptions) (*BinaryWriter, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	bw := &BinaryWriter{w: w, size: opts.BlockSize, maxEv: opts.BlockEvents}
+	if bw.size == 0 {
+		bw.size = DefaultBlockSize
+	}
+	if bw.maxEv == 0 {
+		bw.maxEv = DefaultBlockEvents
+	}
+	hdr, err := appendFileHeader(nil, opts.SchemaVersion, opts.Meta)
+	if err != nil {
+		return nil, err
+	}
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(opts.level()),
+		zstd.WithEncoderCRC(false))
+	if err != nil {
+		return nil, err
+	}
+	bw.enc = enc
+	if _, err := w.Write(hdr); err != nil {
+		enc.Close()
+		return nil, err
+	}
+	bw.raw = make([]byte, 0, bw.size+bw.size/4)
+	return bw, nil
+}
+
+func appendFileHeader(dst []byte, schemaVersion uint32, meta map[string]json.RawMessage) ([]byte, error) {
+	var m []byte
+	if len(meta) > 0 {
+		keys := make([]string, 0, len(meta))
+		for k := range meta {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		m = append(m, '{')
+		for i, k := range keys {
+			if i > 0 {
+				m = append(m, ',')
+			}
+			m = appendQuotedKey(m, k)
+			m = append(m, ':')
+			c, err := json.Marshal(meta[k]) // compacts a RawMessage
+			if err != nil {
+				return nil, fmt.Errorf("replay: meta %q: %w", k, err)
+			}
+			m = append(m, c...)
+		}
+		m = append(m, '}')
+	}
+	if len(m) > maxMetaBytes {
+		return nil, fmt.Errorf("replay: metadata of %d bytes, limit %d", len(m), maxMetaBytes)
+	}
+	start := len(dst)
+	dst = append(dst, binaryMagic...)
+	dst = binary.LittleEndian.AppendUint16(dst, binaryVersion)
+	dst = binary.LittleEndian.AppendUint16(dst, 0)
+	dst = binary.LittleEndian.AppendUint32(dst, schemaVersion)
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(m)))
+	dst = append(dst, m...)
+	return binary.LittleEndian.AppendUint64(dst, xxh3.Hash(dst[start:])), nil
+}
+
+// Write adds ev to the current block, writing the block out when full.
+func (w *BinaryWriter) Write(ev *schema.Event) error {
+	if w.err != nil {
+		return w.err
+	}
+	mark, saved := len(w.raw), w.st
+	raw, elems, err := appendEvent(w.raw, &w.st, ev, value.MaxDepth)
+	if err == nil && (len(raw) > MaxBlockSize || w.elems+elems > maxBlockElems) {
+		// Too much for this block: close it and start the event afresh.
+		w.raw, w.st = raw[:mark], saved
+		if w.count == 0 {
+			return fmt.Errorf("%w: %d bytes and %d Array elements, limits %d and %d", ErrTooLarge,
+				len(raw)-mark, elems, MaxBlockSize, maxBlockElems)
+		}
+		if err := w.writeBlock(); err != nil {
+			return err
+		}
+		return w.Write(ev)
+	}
+	if err != nil {
+		w.raw, w.st = raw[:mark], saved
+		return err
+	}
+	w.raw = raw
+	w.count++
+	w.elems += elems
+	if len(w.raw) >= w.size || w.count >= w.maxEv {
+		return w.writeBlock()
+	}
+	return nil
+}
+
+// writeBlock compresses and writes the current block.
+func (w *BinaryWriter) writeBlock() error {
+	if w.count == 0 {
+		return nil
+	}
+	w.comp = w.enc.EncodeAll(w.raw, w.comp[:0])
+	if len(w.comp) > compBound(len(w.raw)) {
+		w.err = fmt.Errorf("replay: zstd produced %d bytes from %d, past the format's bound", len(w.comp), len(w.raw))
+		return w.err
+	}
+	h := w.hdr[:]
+	copy(h, blockMagic[:])
+	binary.LittleEndian.PutUint32(h[4:], uint32(w.count))
+	binary.LittleEndian.PutUint32(h[8:], uint32(len(w.raw)))
+	binary.LittleEndian.PutUint32(h[12:], uint32(len(w.comp)))
+	binary.LittleEndian.PutUint64(h[16:], xxh3.Hash(w.comp))
+	binary.LittleEndian.PutUint32(h[24:], uint32(xxh3.Hash(h[:24])))
+	if err := w.writeAll(h, w.comp); err != nil {
+		return err
+	}
+	w.blocks++
+	w.events += int64(w.count)
+	w.raw, w.count, w.elems, w.st = w.raw[:0], 0, 0, deltaState{}
+	return nil
+}
+
+// writeAll writes a block's header and payload; an error sticks.
+func (w *BinaryWriter) writeAll(h, payload []byte) error {
+	if _, err := w.w.Write(h); err != nil {
+		w.err = err
+		return err
+	}
+	if _, err := w.w.Write(payload); err != nil {
+		w.err = err
+		return err
+	}
+	return nil
+}
+
+// Events returns the number of events written out in whole blocks.
+func (w *BinaryWriter) Events() int64 { return w.events }
+
+// Flush writes the current block out, however full. Each Flush ends a
+// block, so flushing often costs compression.
+func (w *BinaryWriter) Flush() error {
+	if w.err != nil {
+		return w.err
+	}
+	return w.writeBlock()
+}
+
+// Close writes the last block and the end marker, and closes the file
+// Create opened. Later writes return ErrClosed.
+func (w *BinaryWriter) Close() error {
+	if w.err == ErrClosed {
+		return nil
+	}
+	err := w.err
+	if err == nil {
+		err = w.writeBlock()
+	}
+	if err == nil {
+		h := w.hdr[:]
+		clear(h)
+		copy(h, endMagic[:])
+		binary.LittleEndian.PutUint64(h[4:], uint64(w.blocks))
+		binary.LittleEndian.PutUint64(h[12:], uint64(w.events))
+		binary.LittleEndian.PutUint32(h[24:], uint32(xxh3.Hash(h[:24])))
+		_, err = w.w.Write(h)
+	}
+	w.enc.Close()
+	if w.closer != nil {
+		if cerr := w.closer.Close(); err == nil {
+			err = cerr
+		}
+	}
+	w.err = ErrClosed
+	return err
+}

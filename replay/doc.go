@@ -1,0 +1,60 @@
+// Package replay records and replays Kestrel event logs.
+//
+// Detection engineers test rules on recorded attacks, and a sensor's
+// behaviour is reproduced after an incident, by replaying a log through the
+// same bus and handlers that live events take, under a mock clock, so that
+// the same log always gives the same result.
+//
+// # Formats
+//
+// Three formats are read and written:
+//
+//   - JSON lines (FormatJSON): one event per line in schema's wire form,
+//     fields as an object keyed by decimal FieldID. The Rust original's
+//     shape reads unchanged: an optional first header line
+//     {"magic":[75,69,83,84],"version":1,"schema_version":1,...} whose magic
+//     and version are checked and whose other members are kept as
+//     Header.Meta, and fields as an array of [id, value] pairs. Value
+//     variants may be written "String" or "string".
+//   - The same inside a zstd stream (FormatJSONZstd, .zst), decoded and
+//     encoded as it streams, never whole.
+//   - A binary log of blocks (FormatBinary, .kbin), specified in FORMAT.md:
+//     a header with magic and version, then zstd-compressed blocks, each
+//     carrying its event count, sizes and xxh3 checksums, so that a reader
+//     reports a corrupt block with its offset and a truncated tail with the
+//     whole blocks it recovered.
+//
+// Open and NewReader choose the Reader by the log's first bytes (and, for an
+// empty or unrecognised file, by extension); Create chooses the Writer by
+// extension.
+//
+// # Recording
+//
+//	w, err := replay.Create("attack.kbin", replay.WriterOptions{})
+//	...
+//	err = w.Write(&ev) // for each event the sensor published
+//	...
+//	err = w.Close()    // writes the end marker a reader checks
+//
+// # Replaying
+//
+//	clk := clock.New()
+//	bus, _ := engine.New(engine.Config{Clock: clk})
+//	rp, _ := replay.New(bus, replay.Config{Clock: clk, Speed: 0})
+//	stats, err := rp.Replay(ctx, "attack.kbin")
+//
+// For each event, in file order, the replay sets the mock clock to the
+// event's ts_mono_ns (never backwards: an older event is counted as out of
+// order and leaves the clock alone), waits when pacing (Speed 1 is the
+// recorded speed, 2 twice as fast, 0 no waiting), and publishes the event.
+// Bad records never crash a replay and never pass silently: strict mode (the
+// default) stops at the first with "file:line: reason"; lenient mode skips,
+// counts and keeps the first few. Stats accounts for every record read.
+//
+// # Ownership
+//
+// Readers decode into a caller's schema.Event, reused across calls. The
+// strings of a decoded event are never overwritten afterwards (they live in
+// an arena, or in a decompressed block that is not reused), so an event
+// copied by a bus stays valid after the reader moves on.
+package replay
