@@ -122,3 +122,28 @@ func equalLines(tb testing.TB, got, want []schema.Event) {
 }
 
 func stringValue(s string) value.Value { return value.StringValue(s) }
+
+// encodeAll writes evs as one log (binary or JSON lines) and returns it.
+func encodeAll(tb testing.TB, evs []schema.Event, opts WriterOptions, bin bool) []byte {
+	tb.Helper()
+	var buf bytes.Buffer
+	var w Writer
+	var err error
+	if bin {
+		w, err = NewBinaryWriter(&buf, opts)
+	} else {
+		w, err = NewJSONWriter(&buf, opts)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for i := range evs {
+		if err := w.Write(&evs[i]); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return buf.Bytes()
+}

@@ -340,6 +340,7 @@ type JSONWriter struct {
 	zw     *zstd.Encoder
 	closer io.Closer // the file Create opened
 	pairs  bool
+	line   []byte // scratch for one encoded line
 	events int64
 	err    error // sticky: the first write error, or ErrClosed
 }
@@ -380,13 +381,16 @@ func (w *JSONWriter) Write(ev *schema.Event) error {
 	if w.err != nil {
 		return w.err
 	}
-	b := w.bw.AvailableBuffer()
+	// Encode into a scratch line, not bufio's AvailableBuffer: a line that
+	// does not fit the space left would make append allocate.
+	b := w.line[:0]
 	if w.pairs {
 		b = appendEventPairs(b, ev)
 	} else {
 		b = ev.AppendJSON(b)
 	}
 	b = append(b, '\n')
+	w.line = b
 	if _, err := w.bw.Write(b); err != nil {
 		w.err = err
 		return err

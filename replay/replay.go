@@ -296,6 +296,7 @@ func (r *Replayer) ReplayReader(ctx context.Context, rd Reader) (Stats, error) {
 			cfg.Clock.SetMock(ts)
 		case ts < now:
 			st.OutOfOrder++
+		case ts == now: // already there
 		default:
 			now = ts
 			cfg.Clock.SetMock(ts)
