@@ -1,0 +1,438 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/kestrel-sec/kestrel/clock"
+	"github.com/kestrel-sec/kestrel/ring"
+	"github.com/kestrel-sec/kestrel/schema"
+)
+
+// Invariants:
+//
+//   - A partition's ring is the only place an accepted event lives until its
+//     worker has handed it to the Handler and copied it to every subscriber
+//     (or counted it refused there); only then is it released, and
+//     partition.delivered grows by the batch right after the release.
+//   - An event is accepted exactly when a producer's reservation of its slot
+//     succeeds. The ring refuses reservations once closed, and its consumer
+//     drains every slot reserved before the close (waiting for the commit),
+//     so the close of each ring is the single point that orders Publish
+//     against Shutdown: a reservation before it is delivered, one after it
+//     fails with ErrClosed. No event is accepted and then lost, and there is
+//     no bus-level lock or counter on the fast path.
+//   - dropped and timedOut are written only on the slow path (atomic adds);
+//     delivered only by the partition's worker; highWater by the worker and
+//     by producers that found the ring full, always through storeMax so it
+//     never goes down. Nothing but the ring's own cursors is written on the
+//     fast path of Publish.
+
+// cacheLine is the padding unit: 64 bytes, doubled for the adjacent-line
+// prefetcher on amd64.
+const cacheLine = 128
+
+// partition is one shard: its ring and its counters, each group on its own
+// cache lines so producers (ring cursors, slow-path counters) and the worker
+// (delivered, highWater) do not false-share.
+type partition struct {
+	ring *ring.MPSC[schema.Event] // set by New, read-only after
+	_    [cacheLine - unsafe.Sizeof(uintptr(0))]byte
+
+	// dropped and timedOut count events refused on the slow path of Publish
+	// (Drop and Block strategies). Written by producers, read by Stats; they
+	// publish nothing but their own value.
+	dropped  atomic.Uint64
+	timedOut atomic.Uint64
+	_        [cacheLine - 16]byte
+
+	// delivered counts events the worker finished with (handed to the
+	// Handler and offered to every subscriber), added after their release.
+	// highWater is the deepest queue seen: by the worker when it takes a
+	// batch, and as the capacity by a producer that found the ring full.
+	delivered atomic.Uint64
+	highWater atomic.Uint64
+	_         [cacheLine - 16]byte
+}
+
+// storeMax raises a to v unless it already holds more.
+func storeMax(a *atomic.Uint64, v uint64) {
+	for {
+		old := a.Load()
+		if v <= old || a.CompareAndSwap(old, v) {
+			return
+		}
+	}
+}
+
+// Bus is a partitioned event bus: Publish shards events by entity key into
+// per-partition rings; one worker per partition hands them, in order, to the
+// Handler given to Run and to every Subscriber. See the package doc for the
+// lifecycle. All methods are safe for concurrent use.
+type Bus struct {
+	cfg       Config
+	shard     shard
+	parts     []partition
+	clock     clock.Clock
+	realClock bool // cfg.Clock is clock.Real: one timer measures a timeout
+	log       *slog.Logger
+	block     bool // cfg.Backpressure == Block
+
+	// subs is the current subscriber list, an immutable slice replaced
+	// under mu (copy on write); the pointer publishes the slice's contents
+	// to the workers, which load it once per batch.
+	subs atomic.Pointer[[]*Subscriber]
+
+	// abort publishes that Shutdown's ctx ended: workers stop after the
+	// batch they hold.
+	abort atomic.Bool
+	// running counts workers that have not returned; the one that brings
+	// it to zero closes stopped.
+	running atomic.Int64
+	stopped chan struct{}
+
+	mu       sync.Mutex // serialises Run, Subscribe, Subscriber.Close, Shutdown
+	started  bool       // workers started (by Run, or by Shutdown to drain)
+	closed   bool       // Shutdown began
+	workers  []worker   // set when started
+	abortErr error      // the ctx error that aborted the drain, if any
+	shutDone bool       // every worker returned; shutErr is final
+	shutErr  error
+}
+
+// New returns a Bus configured by cfg (see Config for the defaults), or a
+// *ConfigError. No goroutine runs until Run; events published before Run
+// wait in their partitions (under Block for at most BackpressureTimeout once
+// a partition is full).
+func New(cfg Config) (*Bus, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	_, real := cfg.Clock.(clock.Real)
+	b := &Bus{
+		cfg:       cfg,
+		shard:     newShard(cfg.Partitions),
+		parts:     make([]partition, cfg.Partitions),
+		clock:     cfg.Clock,
+		realClock: real,
+		log:       cfg.Logger,
+		block:     cfg.Backpressure == Block,
+		stopped:   make(chan struct{}),
+	}
+	for i := range b.parts {
+		b.parts[i].ring = ring.NewMPSC[schema.Event](cfg.QueueSize, cfg.Wait)
+	}
+	b.subs.Store(new([]*Subscriber))
+	return b, nil
+}
+
+// Config returns the configuration in effect, defaults filled in.
+func (b *Bus) Config() Config {
+	c := b.cfg
+	c.CPUs = append([]int(nil), c.CPUs...)
+	return c
+}
+
+// Partitions returns the number of partitions.
+func (b *Bus) Partitions() int { return len(b.parts) }
+
+// PartitionOf returns the partition of entity key k: XXH3-64 of the key's 16
+// big-endian bytes (schema.EntityKey.Bytes) modulo Partitions. It depends on
+// nothing but k and the partition count, so it is the same in every run and
+// every process.
+func (b *Bus) PartitionOf(k schema.EntityKey) int { return b.shard.of(k) }
+
+// Publish copies ev into its partition's ring and returns. The copy shares no
+// field storage with ev (see schema.Event.CopyFrom), so the caller may reuse
+// ev and its fields at once; Bytes and Array payloads are referenced, not
+// copied, and must stay unmodified until the event is delivered.
+//
+// It returns nil when the event was accepted (it will be delivered, even
+// across Shutdown), ErrClosed once Shutdown has begun (not counted: the
+// caller knows), ErrDropped when the partition is full under Drop, and
+// ErrTimeout when it stayed full for BackpressureTimeout under Block. It
+// allocates nothing in the steady state; a producer that has to wait for
+// room yields, then parks on the ring.
+func (b *Bus) Publish(ev *schema.Event) error {
+	p := &b.parts[b.shard.of(ev.Entity)]
+	seq, got := p.ring.TryReserve(1)
+	if got == 0 {
+		return b.publishSlow(p, ev)
+	}
+	p.ring.Slot(seq).CopyFrom(ev)
+	p.ring.Commit(seq, 1)
+	return nil
+}
+
+// publishSlow handles a full (or closed) partition.
+func (b *Bus) publishSlow(p *partition, ev *schema.Event) error {
+	seq, _, err := b.reserveSlow(p, 1)
+	if err != nil {
+		return err
+	}
+	p.ring.Slot(seq).CopyFrom(ev)
+	p.ring.Commit(seq, 1)
+	return nil
+}
+
+// reserveSlow reserves between 1 and n slots of a partition that had no
+// room, by the backpressure strategy, counting a refusal. It returns the
+// first sequence number and how many it got (at least 1), or an error.
+func (b *Bus) reserveSlow(p *partition, n int) (seq uint64, got int, err error) {
+	r := p.ring
+	if r.Closed() {
+		return 0, 0, ErrClosed
+	}
+	storeMax(&p.highWater, uint64(r.Cap())) // the worker sees a full ring late
+	if !b.block {
+		// A close racing with this is fine: the event is refused either
+		// way, and counted.
+		p.dropped.Add(1)
+		return 0, 0, ErrDropped
+	}
+	// Room often appears within a batch's time: yield a few times before
+	// taking a deadline and parking.
+	for range 4 {
+		runtime.Gosched()
+		if seq, got = r.TryReserve(n); got > 0 {
+			return seq, got, nil
+		}
+	}
+	d := deadlinePool.Get().(*deadline)
+	seq, got, d, err = b.reserveWait(r, n, d)
+	deadlinePool.Put(d)
+	if err == ErrTimeout {
+		p.timedOut.Add(1)
+	}
+	return seq, got, err
+}
+
+// reserveWait reserves between 1 and n slots of r, which was full, by the
+// Block strategy: it waits until room appears, r closes (ErrClosed), or
+// BackpressureTimeout has passed on the bus's clock (ErrTimeout). It counts
+// nothing. d is the caller's unarmed deadline; the one returned replaces it
+// (a deadline that fired cannot be armed again).
+func (b *Bus) reserveWait(r *ring.MPSC[schema.Event], n int, d *deadline) (seq uint64, got int, _ *deadline, err error) {
+	timeout := uint64(b.cfg.BackpressureTimeout)
+	start := b.clock.NowMono()
+	for {
+		now := b.clock.NowMono()
+		if now < start { // the clock was set back: count from now
+			start = now
+		}
+		if now-start >= timeout {
+			return 0, 0, d, ErrTimeout
+		}
+		wait := time.Duration(timeout - (now - start))
+		if !b.realClock {
+			wait = min(wait, ClockPoll)
+		}
+		d.arm(wait)
+		seq, got, err = r.Reserve(d, n)
+		if !d.disarm() {
+			d = newDeadline()
+		}
+		switch {
+		case err == nil:
+			return seq, got, d, nil
+		case errors.Is(err, ring.ErrClosed) || r.Closed():
+			return 0, 0, d, ErrClosed
+		}
+		// The real-time deadline passed: look at the clock again.
+	}
+}
+
+// PublishBatch publishes evs in order, as Publish would one by one, and
+// returns how many it accepted: evs[:n] were accepted; when n < len(evs),
+// evs[n] was refused with err (and counted, unless err is ErrClosed) and
+// evs[n+1:] were not attempted, so the caller may retry them. A run of
+// consecutive events for the same partition is reserved and committed as
+// one range, which makes batches of one entity's events (the common case in
+// a replayed log) much cheaper than single Publishes.
+func (b *Bus) PublishBatch(evs []schema.Event) (n int, err error) {
+	for n < len(evs) {
+		pi := b.shard.of(evs[n].Entity)
+		run := 1
+		for n+run < len(evs) && b.shard.of(evs[n+run].Entity) == pi {
+			run++
+		}
+		p := &b.parts[pi]
+		for run > 0 {
+			seq, got := p.ring.TryReserve(run)
+			if got == 0 {
+				if seq, got, err = b.reserveSlow(p, run); err != nil {
+					return n, err
+				}
+			}
+			for i := range got {
+				p.ring.Slot(seq + uint64(i)).CopyFrom(&evs[n+i])
+			}
+			p.ring.Commit(seq, got)
+			n += got
+			run -= got
+		}
+	}
+	return n, nil
+}
+
+// Handler receives the events of one partition, in publish order, one batch
+// per call, from that partition's worker goroutine only (so a Handler needs
+// no locking for per-partition state). The pointers point into the ring: the
+// events are valid only until the call returns and must not be modified or
+// kept (copy what must outlive the call, e.g. with schema.Event.CopyFrom).
+// The batch slice is reused by the next call. A Handler should not block for
+// long: its partition's producers wait (or drop) behind it.
+type Handler func(partition int, batch []*schema.Event)
+
+// Run starts the workers, one goroutine per partition, each locked to its OS
+// thread (and bound to a CPU when Config.CPUs says so), handing every event
+// to h and to every Subscriber. h may be nil: then the events go only to
+// subscribers (and, with none, are consumed and counted as delivered).
+//
+// Run returns at once. It returns ErrRunning if the workers already run, and
+// ErrClosed after Shutdown.
+func (b *Bus) Run(h Handler) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	if b.started {
+		return ErrRunning
+	}
+	b.startLocked(h)
+	return nil
+}
+
+func (b *Bus) startLocked(h Handler) {
+	b.started = true
+	b.workers = make([]worker, len(b.parts))
+	b.running.Store(int64(len(b.parts)))
+	for i := range b.workers {
+		w := &b.workers[i]
+		w.bus, w.id, w.p, w.h = b, i, &b.parts[i], h
+		w.batch = make([]*schema.Event, b.cfg.BatchSize)
+		w.dl = newDeadline()
+		go w.run()
+	}
+	b.log.Debug("engine: workers started", "partitions", len(b.parts), "pinned", len(b.cfg.CPUs) > 0)
+}
+
+// Shutdown stops the bus: from its start Publish returns ErrClosed (a
+// Publish blocked on a full partition too), and Subscribe and Run fail;
+// every event accepted before is delivered; then every subscriber's queue
+// is closed (Recv drains it, then returns ErrClosed) and every goroutine the
+// bus started has returned. If Run was never called, Shutdown starts the
+// workers without a Handler, so queued events still reach the subscribers.
+//
+// ctx bounds it. If ctx ends first, the drain is aborted: the workers stop
+// after the batch they hold, subscriber queues are closed (what a worker
+// then offers a subscriber is counted in its SubscriberStats.Discarded),
+// and Shutdown returns a *ShutdownError, wrapping ctx.Err(), that counts
+// the events left queued and the workers still inside a Handler call; it
+// does not wait for those calls to return. Calling Shutdown again waits
+// (bounded by its own ctx) for such workers and reports again; once every
+// worker has returned, every call returns the same result.
+func (b *Bus) Shutdown(ctx context.Context) error {
+	b.mu.Lock()
+	if b.shutDone {
+		err := b.shutErr
+		b.mu.Unlock()
+		return err
+	}
+	if !b.closed {
+		b.closed = true
+		for i := range b.parts {
+			b.parts[i].ring.Close()
+		}
+		if !b.started {
+			b.startLocked(nil)
+		}
+		b.log.Debug("engine: shutting down")
+	}
+	b.mu.Unlock()
+
+	select {
+	case <-b.stopped:
+	case <-ctx.Done():
+		select {
+		case <-b.stopped: // finished as ctx ended: not an abort
+		default:
+			b.abortDrain(ctx)
+		}
+	}
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.shutDone {
+		return b.shutErr
+	}
+	var queued uint64
+	for i := range b.parts {
+		queued += uint64(b.parts[i].ring.Len())
+	}
+	running := int(b.running.Load())
+	var err error
+	if b.abortErr != nil {
+		err = &ShutdownError{Queued: queued, Running: running, Err: b.abortErr}
+	}
+	if running == 0 {
+		b.closeSubscribers()
+		b.shutDone, b.shutErr = true, err
+		b.log.Debug("engine: shut down", "err", err)
+	}
+	return err
+}
+
+// abortDrain stops the drain that ctx no longer allows: workers stop after
+// the batch they hold, subscriber queues close (waking a worker waiting for
+// room in one), and it waits until no worker is busy outside a Handler.
+func (b *Bus) abortDrain(ctx context.Context) {
+	b.mu.Lock()
+	if b.abortErr == nil {
+		b.abortErr = ctx.Err()
+	}
+	b.mu.Unlock()
+	b.abort.Store(true)
+	b.closeSubscribers()
+	b.waitOutsideHandlers()
+}
+
+// closeSubscribers closes every subscriber's queue: workers can offer no
+// more, and Recv drains what is there, then returns ErrClosed.
+func (b *Bus) closeSubscribers() {
+	for _, s := range *b.subs.Load() {
+		s.ring.Close()
+	}
+}
+
+// waitOutsideHandlers waits, after abort, until every worker has returned
+// or is inside a Handler call: the others are about to return (their rings
+// and subscriber queues are closed), so the counts Shutdown then reads are
+// final but for the Handler calls in progress.
+func (b *Bus) waitOutsideHandlers() {
+	for i := 0; ; i++ {
+		busy := false
+		for w := range b.workers {
+			if b.workers[w].state.Load() == workerBusy {
+				busy = true
+				break
+			}
+		}
+		if !busy {
+			return
+		}
+		if i < 64 {
+			runtime.Gosched()
+		} else {
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+}

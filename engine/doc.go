@@ -1,0 +1,66 @@
+// Package engine is Kestrel's event bus: sensor threads Publish events, the
+// bus shards them by entity key into per-partition lock-free rings (package
+// ring), and one worker per partition hands them, in order and in batches,
+// to a Handler and to every Subscriber.
+//
+//	sensor ──Publish──▶ Bus ──xxh3(entity key) mod N──▶ partition ring ──▶ worker ──▶ Handler
+//	                                                                         └──▶ Subscribers
+//
+// # Lifecycle
+//
+// New validates a Config (its zero value is usable: see Config for every
+// default) and allocates every ring slot up front. Publish may be called as
+// soon as New returns, from any number of goroutines; events wait in their
+// partitions until Run starts the workers, one goroutine per partition,
+// each locked to its OS thread (and bound to a CPU when Config.CPUs asks).
+// Subscribe may be called before or after Run. Shutdown refuses new events,
+// drains what was accepted, closes the subscribers' queues and returns
+// once every goroutine the bus started has returned, or once its context
+// ends, with a *ShutdownError saying what was left.
+//
+// # Sharding and order
+//
+// An event's partition is XXH3-64 of its entity key's 16 big-endian bytes
+// (schema.EntityKey.Bytes) modulo the partition count (Bus.PartitionOf): a
+// fixed function, the same in every run and every process. All events of
+// one entity land on one partition and reach the Handler and each
+// Subscriber in the order they were published (from one goroutine; the
+// order of concurrent Publish calls is the order their reservations won).
+//
+// # Copies and allocation
+//
+// Publish copies the event into its ring slot (schema.Event.CopyFrom), so
+// the caller may reuse its Event at once; the worker hands the Handler
+// pointers into the slots, valid for the call; each Subscriber gets its own
+// copy in its own queue, and Recv copies it out again. In the steady state
+// nothing on this path allocates: slots keep the field storage they grew.
+//
+// # Backpressure and accounting
+//
+// When a partition is full, Publish follows Config.Backpressure: Drop
+// refuses the event at once (ErrDropped); Block waits for room, at most
+// Config.BackpressureTimeout on Config.Clock (ErrTimeout). A subscriber's
+// queue that is full holds up its partition's worker the same way, which
+// in turn fills the partition and pushes back on the producers: a slow
+// subscriber slows the bus down or makes it refuse events, as configured;
+// it never makes it lose one without saying so.
+//
+// Nothing is lost silently. Every Publish that does not return ErrClosed is
+// counted, per partition, in exactly one of Delivered, Dropped, TimedOut or
+// Queued (Stats), so that
+//
+//	Published = Delivered + Dropped + TimedOut + Queued
+//
+// holds whenever no Publish and no worker batch is in progress, and after
+// Shutdown. Each Subscriber keeps its own account (SubscriberStats). Stats
+// takes no lock and adds nothing to the Publish fast path: accepted events
+// are counted by the ring cursors, refusals on the slow path.
+//
+// # Errors
+//
+// Publish returns the sentinel values ErrClosed, ErrDropped and ErrTimeout
+// themselves (compare with == or errors.Is; nothing is allocated). Config
+// errors are *ConfigError values that name the field and match
+// ErrInvalidConfig. The package never prints; Config.Logger, when set,
+// receives rare lifecycle diagnostics, never anything per event.
+package engine

@@ -1,0 +1,190 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kestrel-sec/kestrel/clock"
+	"github.com/kestrel-sec/kestrel/engine"
+	"github.com/kestrel-sec/kestrel/schema"
+	"github.com/kestrel-sec/kestrel/value"
+)
+
+// Publishing and consuming: one Event reused for every Publish, a Handler
+// run by the partition workers, and a subscriber that receives everything.
+func Example() {
+	bus, err := engine.New(engine.Config{Partitions: 2})
+	if err != nil {
+		panic(err)
+	}
+	sub, err := bus.Subscribe()
+	if err != nil {
+		panic(err)
+	}
+	counts := make([]int, bus.Partitions()) // one per partition: no lock
+	if err := bus.Run(func(partition int, batch []*schema.Event) {
+		counts[partition] += len(batch)
+	}); err != nil {
+		panic(err)
+	}
+
+	b := schema.NewBuilder(nil)
+	var ev schema.Event
+	for i := range 3 {
+		b.Reset().Type(1).ID(uint64(i+1)).Entity(schema.EntityKeyFrom64(42)).
+			Field(1, value.StringValue(fmt.Sprint("/bin/cmd", i)))
+		if err := b.BuildInto(&ev); err != nil {
+			panic(err)
+		}
+		if err := bus.Publish(&ev); err != nil { // copies ev: reuse it at once
+			panic(err)
+		}
+	}
+
+	if err := bus.Shutdown(context.Background()); err != nil { // drains
+		panic(err)
+	}
+	for {
+		var got schema.Event
+		if err := sub.Recv(context.Background(), &got); errors.Is(err, engine.ErrClosed) {
+			break
+		}
+		path, _ := got.Get(1)
+		fmt.Println(got.ID, path)
+	}
+	fmt.Println("handled:", counts[0]+counts[1], "published:", bus.Stats().Total().Published)
+	// Output:
+	// 1 /bin/cmd0
+	// 2 /bin/cmd1
+	// 3 /bin/cmd2
+	// handled: 3 published: 3
+}
+
+// Under Drop a full partition refuses the event at once, and counts it.
+func ExampleBus_Publish() {
+	bus, err := engine.New(engine.Config{Partitions: 1, QueueSize: 2, Backpressure: engine.Drop})
+	if err != nil {
+		panic(err)
+	}
+	defer bus.Shutdown(context.Background())
+	ev := schema.Event{ID: 1, Type: 1}
+	for range 3 { // no worker runs yet: the third finds the ring full
+		fmt.Println(bus.Publish(&ev))
+	}
+	fmt.Printf("%+v\n", bus.Stats().Partitions[0])
+	// Output:
+	// <nil>
+	// <nil>
+	// engine: partition full, event dropped
+	// {Published:3 Delivered:0 Dropped:1 TimedOut:0 Queued:2 HighWater:2}
+}
+
+// PublishBatch reserves consecutive events of one partition as one range.
+func ExampleBus_PublishBatch() {
+	bus, err := engine.New(engine.Config{Partitions: 4})
+	if err != nil {
+		panic(err)
+	}
+	evs := make([]schema.Event, 5)
+	for i := range evs {
+		evs[i] = schema.Event{ID: uint64(i), Type: 1, Entity: schema.EntityKeyFrom64(7)}
+	}
+	n, err := bus.PublishBatch(evs)
+	fmt.Println(n, err)
+	if err := bus.Shutdown(context.Background()); err != nil {
+		panic(err)
+	}
+	fmt.Println(bus.Stats().Total().Delivered)
+	// Output:
+	// 5 <nil>
+	// 5
+}
+
+// The partition of an entity depends only on its key and the partition
+// count: the same in every run and every process.
+func ExampleBus_PartitionOf() {
+	bus, err := engine.New(engine.Config{Partitions: 4})
+	if err != nil {
+		panic(err)
+	}
+	defer bus.Shutdown(context.Background())
+	for _, k := range []uint64{0, 1, 42} {
+		fmt.Println(k, bus.PartitionOf(schema.EntityKeyFrom64(k)))
+	}
+	// Output:
+	// 0 0
+	// 1 3
+	// 42 1
+}
+
+// Shutdown's context bounds the drain; the error says what was left.
+func ExampleBus_Shutdown() {
+	bus, err := engine.New(engine.Config{Partitions: 1, BatchSize: 1})
+	if err != nil {
+		panic(err)
+	}
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	if err := bus.Run(func(int, []*schema.Event) {
+		entered <- struct{}{}
+		<-release
+	}); err != nil {
+		panic(err)
+	}
+	ev := schema.Event{ID: 1, Type: 1}
+	for range 3 {
+		if err := bus.Publish(&ev); err != nil {
+			panic(err)
+		}
+	}
+	<-entered // the worker holds the first event
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	err = bus.Shutdown(ctx) // the Handler is stuck: ctx ends first
+	var se *engine.ShutdownError
+	fmt.Println(errors.As(err, &se), errors.Is(err, context.DeadlineExceeded), se.Running)
+	close(release)
+	err = bus.Shutdown(context.Background()) // waits for the worker
+	fmt.Println(err)
+	// Output:
+	// true true 1
+	// engine: shutdown: context deadline exceeded with 2 events still queued
+}
+
+// BackpressureTimeout passes on the configured clock: here a mock clock
+// that runs a thousand times faster than real time.
+func ExampleConfig() {
+	mock := clock.New()
+	mock.SetMock(0)
+	bus, err := engine.New(engine.Config{
+		Partitions:          1,
+		QueueSize:           2,
+		Backpressure:        engine.Block,
+		BackpressureTimeout: time.Second,
+		Clock:               mock,
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer bus.Shutdown(context.Background())
+	ev := schema.Event{ID: 1, Type: 1}
+	fmt.Println(bus.Publish(&ev), bus.Publish(&ev)) // now the partition is full
+	if err := mock.SetSpeed(1000); err != nil {
+		panic(err)
+	}
+	fmt.Println(bus.Publish(&ev)) // no worker runs: it waits a mock second
+	// Output:
+	// <nil> <nil>
+	// engine: partition full, publish timed out
+}
+
+// Validate names the field at fault.
+func ExampleConfig_Validate() {
+	err := engine.Config{QueueSize: -1}.Validate()
+	fmt.Println(err)
+	fmt.Println(errors.Is(err, engine.ErrInvalidConfig))
+	// Output:
+	// engine: invalid config: QueueSize: must be in [0, 16777216], got -1
+	// true
+}

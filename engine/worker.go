@@ -1,0 +1,88 @@
+package engine
+
+import (
+	"context"
+	"runtime"
+	"sync/atomic"
+
+	"github.com/kestrel-sec/kestrel/schema"
+)
+
+// Worker states, for Shutdown to tell a worker about to return from one
+// held up by its Handler.
+const (
+	workerBusy      int32 = iota // taking or offering a batch, or waiting
+	workerInHandler              // inside a Handler call
+	workerDone                   // returned
+)
+
+// worker drains one partition: it is the ring's only consumer.
+type worker struct {
+	bus   *Bus
+	id    int
+	p     *partition
+	h     Handler
+	batch []*schema.Event // reused for every Handler call; len BatchSize
+	dl    *deadline       // for blocking on a full subscriber queue
+
+	// state is written only by the worker and read by Shutdown after an
+	// abort; it publishes nothing but itself.
+	state atomic.Int32
+	_     [cacheLine]byte // workers sit in one slice: keep states apart
+}
+
+func (w *worker) run() {
+	b := w.bus
+	defer w.exit()
+	runtime.LockOSThread()
+	pinned := false
+	if cpus := b.cfg.CPUs; len(cpus) > 0 {
+		cpu := cpus[w.id%len(cpus)]
+		if err := pinThread(cpu); err != nil {
+			b.log.Warn("engine: cannot pin worker", "partition", w.id, "cpu", cpu, "err", err)
+		} else {
+			pinned = true
+		}
+	}
+	if !pinned {
+		defer runtime.UnlockOSThread()
+	}
+	// A pinned thread has its own CPU affinity, so it must not go back to
+	// the runtime's pool: a goroutine that returns while still locked makes
+	// the runtime end its thread.
+
+	r := w.p.ring
+	ctx := context.Background() // the ring's Close is what ends the wait
+	for !b.abort.Load() {
+		seq, n, err := r.WaitRead(ctx)
+		if err != nil {
+			return // closed and drained
+		}
+		storeMax(&w.p.highWater, uint64(n))
+		n = min(n, len(w.batch))
+		batch := w.batch[:n]
+		for i := range batch {
+			batch[i] = r.Slot(seq + uint64(i))
+		}
+		if w.h != nil {
+			w.state.Store(workerInHandler)
+			w.h(w.id, batch)
+			w.state.Store(workerBusy)
+		}
+		for _, s := range *b.subs.Load() {
+			s.offer(w, batch)
+		}
+		// Released before it is counted, and Stats reads delivered before
+		// the queue length, so a snapshot never counts an event twice.
+		r.Release(n)
+		w.p.delivered.Add(uint64(n))
+	}
+}
+
+// exit marks w returned; the last worker out closes bus.stopped.
+func (w *worker) exit() {
+	w.state.Store(workerDone)
+	if w.bus.running.Add(-1) == 0 {
+		close(w.bus.stopped)
+	}
+}
