@@ -1,0 +1,59 @@
+// Package rule is Kestrel's rule language: EQL, as the original Kestrel's
+// rule packages and Elastic write it, and the rule packages themselves.
+//
+// # Queries
+//
+// An event query matches single events:
+//
+//	process where process.executable == "/bin/bash" and process.pid > 1
+//
+// A sequence matches events in order, joined by the values of its by
+// fields (or, with none, by the event's entity key), each within maxspan of
+// the first:
+//
+//	sequence by process.entity_id with maxspan=10s
+//	  [network where network.direction == "outbound"]
+//	  [process where process.executable in ("/bin/bash", "/bin/sh")] by process.pid with runs=2
+//	until [process where event.action == "exit"]
+//
+// with maxspan may also follow the steps, as the original's rules write it.
+// A step's own by fields follow the sequence's in the join key; with runs=N
+// stands for N consecutive matching steps; until drops the partial matches of
+// the join key of an event it matches.
+//
+// Conditions: ==, != (also =, <>), <, <=, >, >=, and, or, not, parentheses,
+// in (...), not in (...), in~ (case-insensitive), : (case-insensitive
+// wildcard: * any run, ? one character), like and like~ (wildcards, case
+// sensitive and not), regex and regex~ (RE2, matching the whole string),
+// startsWith, endsWith, stringContains and wildcard (each with a ~
+// variant), true, false, null, and a boolean field alone. A literal may be
+// on either side of a comparison. Strings are "double" or 'single' quoted
+// with EQL's escapes (\" \' \\ \n \t \r \b \f \/ \u{hex} \uXXXX), or raw:
+// """triple-quoted""" or ?"python style". Field names that are not plain
+// (hyphens, spaces) are `backticked`. Comments are -- (the original's), //
+// and /* */.
+//
+// A missing field is equal only to null: == with any other value is false,
+// != is true, and every ordering, in, and pattern test is false.
+//
+// # Resolution
+//
+// Parse reads text into a Query; Resolve binds it to a schema.Registry:
+// field paths to FieldIDs, event names to event type IDs (a name stands
+// for itself and every type it prefixes with an underscore: process for
+// process_exec, process_exit, ...; any for all), literals coerced to each
+// field's declared type. An unknown path or event name and a type mismatch
+// are errors at load, with line, column and token, never a rule that is
+// silently false. Compile does both.
+//
+// # Packages
+//
+// A rule package is a folder, laid out as the original lays it out:
+// manifest.json (see Manifest) and rule.eql. LoadPackage loads one and
+// LoadDir a folder of them. A package whose rule is predicate.lua, rule.wasm
+// or rule.wat is reported as unsupported, by rule id and file.
+//
+// DefaultRegistry is the schema rules compile against by default: ECS
+// style paths with fixed IDs; ReadSchema and LoadSchema read another from a
+// JSON file.
+package rule

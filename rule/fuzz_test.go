@@ -1,0 +1,138 @@
+package rule
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzParse checks that the parser never panics, that every error carries
+// a position inside the text, and that a parsed query prints as text that
+// parses back to the same query.
+func FuzzParse(f *testing.F) {
+	paths, _ := filepath.Glob("testdata/pack/*/rule.eql")
+	for _, p := range paths {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(string(b))
+		}
+	}
+	for _, s := range []string{
+		`process where process.executable == "/bin/bash" and process.pid > 1`,
+		`sequence by a with maxspan=1s [x where a : "b*"] by c with runs=2 [y where not d in~ ("e")] until [z where true]`,
+		`any where startsWith~(f, "a", 'b') or f regex "x.*" or 5 <= g or h == null or """raw"""`,
+		"process where `odd field` like \"?*\" /* c */ -- d\n",
+	} {
+		f.Add(s)
+	}
+	reg := DefaultRegistry()
+	f.Fuzz(func(t *testing.T, src string) {
+		q, err := Parse(src)
+		if err != nil {
+			var e *Error
+			if !asError(err, &e) {
+				t.Fatalf("error %T %v is not an *Error", err, err)
+			}
+			if e.Line < 0 || e.Line > strings.Count(src, "\n")+1 {
+				t.Fatalf("error line %d out of range: %v", e.Line, err)
+			}
+			return
+		}
+		out := q.String()
+		q2, err := Parse(out)
+		if err != nil {
+			t.Fatalf("printed query does not parse: %v\nsource: %q\nprinted: %q", err, src, out)
+		}
+		if out2 := q2.String(); out2 != out {
+			t.Fatalf("round trip differs:\n%q\n%q", out, out2)
+		}
+		_ = q.Resolve("", reg) // must not panic
+	})
+}
+
+func asError(err error, e **Error) bool {
+	if x, ok := err.(*Error); ok {
+		*e = x
+		return true
+	}
+	return false
+}
+
+// globToRegexp is a second, independent implementation of wildcard
+// matching, to compare the matcher with.
+func globToRegexp(p string, fold bool) *regexp.Regexp {
+	var b strings.Builder
+	b.WriteString("(?s)")
+	if fold {
+		b.WriteString("(?i)")
+	}
+	b.WriteString("^")
+	for _, r := range p {
+		switch r {
+		case '*':
+			b.WriteString(".*")
+		case '?':
+			b.WriteString(".")
+		default:
+			b.WriteString(regexp.QuoteMeta(string(r)))
+		}
+	}
+	b.WriteString("$")
+	return regexp.MustCompile(b.String())
+}
+
+// FuzzWildcard compares the wildcard matcher, fast paths included, with a
+// regular expression built from the same pattern.
+func FuzzWildcard(f *testing.F) {
+	f.Add("*.exe", "evil.EXE", true)
+	f.Add("a*b?c", "aXXbYc", false)
+	f.Add("*tmp*", "/var/TMP/x", true)
+	f.Add("ÉT?", "été", true)
+	f.Fuzz(func(t *testing.T, pat, s string, fold bool) {
+		if !utf8.ValidString(pat) || !utf8.ValidString(s) || len(pat) > 64 || len(s) > 256 {
+			return
+		}
+		if fold && (strings.ContainsAny(pat+s, "\u212a\u017f\u2126") || !isASCII(pat+s)) {
+			// RE2's (?i) folds the same orbits, but keep the oracle simple.
+			return
+		}
+		want := globToRegexp(pat, fold).MatchString(s)
+		if got := NewWildcard(pat, fold).Match(s); got != want {
+			t.Fatalf("NewWildcard(%q, %v).Match(%q) = %v, regexp says %v", pat, fold, s, got, want)
+		}
+	})
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// FuzzManifest checks that any bytes give a Manifest or an *Error.
+func FuzzManifest(f *testing.F) {
+	paths, _ := filepath.Glob("testdata/pack/*/manifest.json")
+	for _, p := range paths {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(`{"rule_id": "a", "rule_name": "b", "severity": "low", "max_span_ms": 1e30}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := ParseManifest("manifest.json", data)
+		if err != nil {
+			if _, ok := err.(*Error); !ok {
+				t.Fatalf("%T %v", err, err)
+			}
+			return
+		}
+		if m.RuleID == "" || m.RuleName == "" || m.MaxSpan < 0 {
+			t.Fatalf("accepted %+v", m)
+		}
+	})
+}

@@ -1,0 +1,867 @@
+package rule
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kestrel-sec/kestrel/value"
+)
+
+// Bounds on what Parse accepts; a rule past one is an error matching
+// ErrLimit, so that hostile or broken rule text cannot exhaust memory or
+// stack.
+const (
+	// MaxSourceBytes bounds the text of one rule.
+	MaxSourceBytes = 1 << 20
+	// MaxDepth bounds the nesting of parentheses and not.
+	MaxDepth = 64
+	// MaxNodes bounds the conditions (comparisons, and, or, not) of one
+	// query.
+	MaxNodes = 4096
+	// MaxEvents bounds the events of one sequence match: the sum of its
+	// steps' runs.
+	MaxEvents = 64
+	// MaxRuns bounds with runs=N, as Elastic does.
+	MaxRuns = 100
+	// MaxJoinFields bounds the by fields of a sequence plus those of a step.
+	MaxJoinFields = 8
+)
+
+// keywords are reserved: a field path equal to one must be backticked.
+var keywords = map[string]bool{
+	"and": true, "or": true, "not": true, "in": true, "like": true, "regex": true,
+	"where": true, "sequence": true, "by": true, "with": true, "until": true,
+	"true": true, "false": true, "null": true,
+}
+
+func isKeyword(s string) bool { return keywords[strings.ToLower(s)] }
+
+// Parse parses one EQL query. Errors are *Error values matching ErrSyntax
+// (or ErrUnsupported, ErrLimit) with the line, column and token at fault.
+func Parse(src string) (*Query, error) { return ParseFile("", src) }
+
+// ParseFile is Parse with a file name for error messages.
+func ParseFile(name, src string) (*Query, error) {
+	if len(src) > MaxSourceBytes {
+		return nil, &Error{File: name, Msg: "rule text longer than " + strconv.Itoa(MaxSourceBytes) + " bytes", Err: ErrLimit}
+	}
+	p := &parser{lx: newLexer(name, src), file: name}
+	if err := p.advance(); err != nil {
+		return nil, err
+	}
+	q, err := p.parseQuery()
+	if err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+type parser struct {
+	lx    *lexer
+	file  string
+	tok   token
+	ahead []token // tokens read past tok, for one-token lookahead
+	depth int
+	nodes int
+}
+
+func (p *parser) advance() error {
+	if len(p.ahead) > 0 {
+		p.tok = p.ahead[0]
+		p.ahead = p.ahead[1:]
+		return nil
+	}
+	t, err := p.lx.next()
+	if err != nil {
+		return err
+	}
+	p.tok = t
+	return nil
+}
+
+// peek returns the token after tok.
+func (p *parser) peek() (token, error) {
+	if len(p.ahead) == 0 {
+		t, err := p.lx.next()
+		if err != nil {
+			return token{}, err
+		}
+		p.ahead = append(p.ahead, t)
+	}
+	return p.ahead[0], nil
+}
+
+func (p *parser) errTok(t token, err error, msg string) *Error {
+	return &Error{File: p.file, Line: t.pos.Line, Col: t.pos.Col, Token: t.raw, Msg: msg, Err: err}
+}
+
+// fail reports a syntax error at the current token.
+func (p *parser) fail(msg string) *Error {
+	if p.tok.kind == tEOF {
+		return p.errTok(p.tok, ErrSyntax, msg+", found end of input")
+	}
+	return p.errTok(p.tok, ErrSyntax, msg)
+}
+
+// kw reports whether the current token is the keyword word.
+func (p *parser) kw(word string) bool { return isKw(p.tok, word) }
+
+func isKw(t token, word string) bool {
+	return t.kind == tIdent && !t.quoted && strings.EqualFold(t.raw, word)
+}
+
+func (p *parser) expect(k tokKind, what string) (token, error) {
+	if p.tok.kind != k {
+		return token{}, p.fail("expected " + what)
+	}
+	t := p.tok
+	return t, p.advance()
+}
+
+func (p *parser) expectKw(word string) error {
+	if !p.kw(word) {
+		return p.fail("expected " + strconv.Quote(word))
+	}
+	return p.advance()
+}
+
+// checkEnd refuses what may follow a complete query.
+func (p *parser) checkEnd() error {
+	switch {
+	case p.tok.kind == tEOF:
+		return nil
+	case p.tok.kind == tPipe:
+		return p.errTok(p.tok, ErrUnsupported, "pipes are not supported")
+	}
+	return p.fail("unexpected token after the end of the query")
+}
+
+func (p *parser) parseQuery() (*Query, error) {
+	if p.kw("sequence") {
+		return p.parseSequence()
+	}
+	if p.kw("sample") || p.kw("join") {
+		return nil, p.errTok(p.tok, ErrUnsupported, p.tok.raw+" queries are not supported")
+	}
+	st, err := p.parseEventQuery(p.tok.pos)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.checkEnd(); err != nil {
+		return nil, err
+	}
+	return &Query{Steps: []*Step{st}}, nil
+}
+
+// parseEventQuery reads "event where condition".
+func (p *parser) parseEventQuery(start Pos) (*Step, error) {
+	if p.tok.kind != tIdent || (!p.tok.quoted && isKeyword(p.tok.raw)) {
+		if p.tok.kind == tBang {
+			return nil, p.errTok(p.tok, ErrUnsupported, "missing-event steps (![...]) are not supported")
+		}
+		return nil, p.fail("expected an event name (process, file, network, any, ...)")
+	}
+	st := &Step{Pos: start, Event: p.tok.text, EventPos: p.tok.pos, Runs: 1}
+	if !p.tok.quoted && strings.EqualFold(p.tok.raw, "any") {
+		st.AnyType, st.Event = true, "any"
+	}
+	if err := p.advance(); err != nil {
+		return nil, err
+	}
+	if err := p.expectKw("where"); err != nil {
+		return nil, err
+	}
+	cond, err := p.parseOr()
+	if err != nil {
+		return nil, err
+	}
+	st.Cond = cond
+	return st, nil
+}
+
+func (p *parser) parseSequence() (*Query, error) {
+	q := &Query{Sequence: true}
+	if err := p.advance(); err != nil {
+		return nil, err
+	}
+	// Head: by and with maxspan, in either order.
+	for {
+		if p.kw("by") {
+			if len(q.By) > 0 {
+				return nil, p.fail("sequence by given twice")
+			}
+			by, err := p.parseByList()
+			if err != nil {
+				return nil, err
+			}
+			q.By = by
+			continue
+		}
+		if p.kw("with") {
+			if err := p.parseMaxSpan(q); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		break
+	}
+	events := 0
+	for p.tok.kind == tLBrack || p.tok.kind == tBang {
+		if p.tok.kind == tBang {
+			return nil, p.errTok(p.tok, ErrUnsupported, "missing-event steps (![...]) are not supported")
+		}
+		st, err := p.parseStep(true)
+		if err != nil {
+			return nil, err
+		}
+		events += st.Runs
+		if events > MaxEvents {
+			return nil, &Error{File: p.file, Line: st.Pos.Line, Col: st.Pos.Col, Token: "[",
+				Msg: "a sequence may hold at most " + strconv.Itoa(MaxEvents) + " events", Err: ErrLimit}
+		}
+		q.Steps = append(q.Steps, st)
+	}
+	if len(q.Steps) == 0 {
+		return nil, p.fail("expected a sequence step [event where condition]")
+	}
+	for {
+		if p.kw("until") {
+			if q.Until != nil {
+				return nil, p.fail("until given twice")
+			}
+			if err := p.advance(); err != nil {
+				return nil, err
+			}
+			if p.tok.kind != tLBrack {
+				return nil, p.fail("expected [event where condition] after until")
+			}
+			st, err := p.parseStep(false)
+			if err != nil {
+				return nil, err
+			}
+			q.Until = st
+			continue
+		}
+		if p.kw("with") {
+			if err := p.parseMaxSpan(q); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		break
+	}
+	if events < 2 {
+		return nil, &Error{File: p.file, Line: q.Steps[0].Pos.Line, Col: q.Steps[0].Pos.Col, Token: "[",
+			Msg: "a sequence needs at least two events (two steps, or with runs=N)", Err: ErrSyntax}
+	}
+	if err := p.checkJoinArity(q); err != nil {
+		return nil, err
+	}
+	if p.tok.kind == tLBrack {
+		return nil, p.fail("no step may follow until or maxspan")
+	}
+	if err := p.checkEnd(); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// checkJoinArity checks that every step joins on as many fields.
+func (p *parser) checkJoinArity(q *Query) error {
+	n := len(q.Steps[0].By)
+	steps := q.Steps
+	if q.Until != nil {
+		steps = append(steps[:len(steps):len(steps)], q.Until)
+	}
+	for _, st := range steps {
+		if len(st.By) != n {
+			return &Error{File: p.file, Line: st.Pos.Line, Col: st.Pos.Col, Token: "[",
+				Msg: "every step must join on the same number of by fields (the first has " + strconv.Itoa(n) +
+					", this one " + strconv.Itoa(len(st.By)) + ")", Err: ErrSyntax}
+		}
+		if len(q.By)+len(st.By) > MaxJoinFields {
+			return &Error{File: p.file, Line: st.Pos.Line, Col: st.Pos.Col, Token: "[",
+				Msg: "at most " + strconv.Itoa(MaxJoinFields) + " join fields", Err: ErrLimit}
+		}
+	}
+	return nil
+}
+
+// parseMaxSpan reads "with maxspan=DURATION" at the current "with".
+func (p *parser) parseMaxSpan(q *Query) error {
+	if err := p.advance(); err != nil {
+		return err
+	}
+	if p.kw("runs") {
+		return p.fail("with runs=N belongs after a step")
+	}
+	if !p.kw("maxspan") {
+		return p.fail("expected maxspan after with")
+	}
+	if q.HasMaxSpan {
+		return p.fail("maxspan given twice")
+	}
+	if err := p.advance(); err != nil {
+		return err
+	}
+	if _, err := p.expect(tAssign, "= after maxspan"); err != nil {
+		return err
+	}
+	if p.tok.kind == tInt {
+		return p.fail("maxspan needs a unit (ms, s, m, h or d), as in 10s")
+	}
+	if p.tok.kind != tDuration {
+		return p.fail("expected a duration such as 10s")
+	}
+	d, err := parseDuration(p.tok.raw)
+	if err != nil {
+		return p.fail(err.Error())
+	}
+	q.MaxSpan, q.HasMaxSpan = d, true
+	return p.advance()
+}
+
+type durationError string
+
+func (e durationError) Error() string { return string(e) }
+
+// parseDuration parses an integer with a unit: ns, us, ms, s, m, h, d.
+func parseDuration(s string) (time.Duration, error) {
+	i := 0
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	n, err := strconv.ParseInt(s[:i], 10, 64)
+	if err != nil {
+		return 0, durationError("duration out of range")
+	}
+	var unit time.Duration
+	switch s[i:] {
+	case "ns":
+		unit = time.Nanosecond
+	case "us":
+		unit = time.Microsecond
+	case "ms":
+		unit = time.Millisecond
+	case "s":
+		unit = time.Second
+	case "m":
+		unit = time.Minute
+	case "h":
+		unit = time.Hour
+	case "d":
+		unit = 24 * time.Hour
+	default:
+		return 0, durationError("unknown duration unit " + strconv.Quote(s[i:]) + " (want ms, s, m, h or d)")
+	}
+	if n > int64(math.MaxInt64/unit) {
+		return 0, durationError("duration out of range")
+	}
+	return time.Duration(n) * unit, nil
+}
+
+// parseStep reads "[event where cond]" and, after it, "by f, ..." and (for
+// a sequence step) "with runs=N", in either order.
+func (p *parser) parseStep(allowRuns bool) (*Step, error) {
+	start := p.tok.pos
+	if err := p.advance(); err != nil { // [
+		return nil, err
+	}
+	st, err := p.parseEventQuery(start)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := p.expect(tRBrack, "] to close the step"); err != nil {
+		return nil, err
+	}
+	runsSet := false
+	for {
+		if p.kw("by") {
+			if len(st.By) > 0 {
+				return nil, p.fail("step by given twice")
+			}
+			by, err := p.parseByList()
+			if err != nil {
+				return nil, err
+			}
+			st.By = by
+			continue
+		}
+		if p.kw("with") {
+			next, err := p.peek()
+			if err != nil {
+				return nil, err
+			}
+			if !isKw(next, "runs") {
+				break // with maxspan: the sequence's
+			}
+			if !allowRuns {
+				return nil, p.errTok(next, ErrSyntax, "runs is not allowed on until")
+			}
+			if runsSet {
+				return nil, p.errTok(next, ErrSyntax, "runs given twice")
+			}
+			if err := p.advance(); err != nil { // with
+				return nil, err
+			}
+			if err := p.advance(); err != nil { // runs
+				return nil, err
+			}
+			if _, err := p.expect(tAssign, "= after runs"); err != nil {
+				return nil, err
+			}
+			if p.tok.kind != tInt {
+				return nil, p.fail("expected a whole number of runs")
+			}
+			n, err := strconv.Atoi(p.tok.raw)
+			if err != nil || n < 1 || n > MaxRuns {
+				return nil, p.errTok(p.tok, ErrLimit, "runs must be from 1 to "+strconv.Itoa(MaxRuns))
+			}
+			st.Runs, runsSet = n, true
+			if err := p.advance(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		break
+	}
+	return st, nil
+}
+
+func (p *parser) parseByList() ([]*Field, error) {
+	if err := p.advance(); err != nil { // by
+		return nil, err
+	}
+	var out []*Field
+	for {
+		f, err := p.parseField()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+		if len(out) > MaxJoinFields {
+			return nil, p.errTok(p.tok, ErrLimit, "at most "+strconv.Itoa(MaxJoinFields)+" join fields")
+		}
+		if p.tok.kind != tComma {
+			return out, nil
+		}
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (p *parser) parseField() (*Field, error) {
+	if p.tok.kind != tIdent || (!p.tok.quoted && isKeyword(p.tok.raw)) {
+		return nil, p.fail("expected a field name")
+	}
+	f := &Field{Path: p.tok.text, Pos: p.tok.pos}
+	return f, p.advance()
+}
+
+func (p *parser) node() error {
+	p.nodes++
+	if p.nodes > MaxNodes {
+		return p.errTok(p.tok, ErrLimit, "condition has more than "+strconv.Itoa(MaxNodes)+" terms")
+	}
+	return nil
+}
+
+func (p *parser) parseOr() (Expr, error) {
+	x, err := p.parseAnd()
+	if err != nil {
+		return nil, err
+	}
+	for p.kw("or") {
+		if err := p.node(); err != nil {
+			return nil, err
+		}
+		pos := x.Position()
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		y, err := p.parseAnd()
+		if err != nil {
+			return nil, err
+		}
+		x = &BinaryExpr{P: pos, Op: OpOr, X: x, Y: y}
+	}
+	return x, nil
+}
+
+func (p *parser) parseAnd() (Expr, error) {
+	x, err := p.parseNot()
+	if err != nil {
+		return nil, err
+	}
+	for p.kw("and") {
+		if err := p.node(); err != nil {
+			return nil, err
+		}
+		pos := x.Position()
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		y, err := p.parseNot()
+		if err != nil {
+			return nil, err
+		}
+		x = &BinaryExpr{P: pos, Op: OpAnd, X: x, Y: y}
+	}
+	return x, nil
+}
+
+func (p *parser) enter() error {
+	p.depth++
+	if p.depth > MaxDepth {
+		return p.errTok(p.tok, ErrLimit, "conditions nested deeper than "+strconv.Itoa(MaxDepth))
+	}
+	return nil
+}
+
+func (p *parser) parseNot() (Expr, error) {
+	if !p.kw("not") {
+		return p.parsePrimary()
+	}
+	pos := p.tok.pos
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
+	if err := p.node(); err != nil {
+		return nil, err
+	}
+	if err := p.advance(); err != nil {
+		return nil, err
+	}
+	x, err := p.parseNot()
+	if err != nil {
+		return nil, err
+	}
+	p.depth--
+	return &NotExpr{P: pos, X: x}, nil
+}
+
+func (p *parser) parsePrimary() (Expr, error) {
+	if err := p.node(); err != nil {
+		return nil, err
+	}
+	t := p.tok
+	switch {
+	case t.kind == tLParen:
+		if err := p.enter(); err != nil {
+			return nil, err
+		}
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		x, err := p.parseOr()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := p.expect(tRParen, ") to close the parenthesis"); err != nil {
+			return nil, err
+		}
+		p.depth--
+		return x, nil
+	case isKw(t, "true") || isKw(t, "false"):
+		next, err := p.peek()
+		if err != nil {
+			return nil, err
+		}
+		if !isCmpTok(next) {
+			if err := p.advance(); err != nil {
+				return nil, err
+			}
+			return &BoolLit{P: t.pos, Value: isKw(t, "true")}, nil
+		}
+		return p.parseFlipped()
+	case t.kind == tIdent && !t.quoted && !isKeyword(t.raw):
+		next, err := p.peek()
+		if err != nil {
+			return nil, err
+		}
+		if next.kind == tLParen || next.kind == tTilde && adjacent(t, next) {
+			return p.parseCall()
+		}
+		return p.parseFieldCondition()
+	case t.kind == tIdent && t.quoted:
+		return p.parseFieldCondition()
+	case t.kind == tString || t.kind == tInt || t.kind == tFloat || isKw(t, "null"):
+		return p.parseFlipped()
+	case t.kind == tPipe:
+		return nil, p.errTok(t, ErrUnsupported, "pipes are not supported")
+	}
+	return nil, p.fail("expected a condition")
+}
+
+func isCmpTok(t token) bool {
+	switch t.kind {
+	case tEq, tAssign, tNeq, tLt, tLe, tGt, tGe:
+		return true
+	}
+	return false
+}
+
+func cmpOf(k tokKind) CmpOp {
+	switch k {
+	case tEq, tAssign:
+		return OpEq
+	case tNeq:
+		return OpNe
+	case tLt:
+		return OpLt
+	case tLe:
+		return OpLe
+	case tGt:
+		return OpGt
+	}
+	return OpGe
+}
+
+// adjacent reports whether b starts right where a ends (like~, in~).
+func adjacent(a, b token) bool {
+	return a.pos.Line == b.pos.Line && a.pos.Col+len([]rune(a.raw)) == b.pos.Col
+}
+
+// parseFlipped reads "literal op field" and turns it around.
+func (p *parser) parseFlipped() (Expr, error) {
+	lit, err := p.parseLiteral()
+	if err != nil {
+		return nil, err
+	}
+	if !isCmpTok(p.tok) {
+		return nil, p.fail("a literal alone is not a condition; expected a comparison operator")
+	}
+	op := cmpOf(p.tok.kind)
+	if err := p.advance(); err != nil {
+		return nil, err
+	}
+	if p.tok.kind != tIdent || !p.tok.quoted && isKeyword(p.tok.raw) {
+		return nil, p.fail("expected a field to compare with")
+	}
+	f, err := p.parseField()
+	if err != nil {
+		return nil, err
+	}
+	return &CompareExpr{P: lit.Pos, Field: f, Op: op.flip(), Value: lit}, nil
+}
+
+// parseFieldCondition reads a condition that starts with a field.
+func (p *parser) parseFieldCondition() (Expr, error) {
+	f, err := p.parseField()
+	if err != nil {
+		return nil, err
+	}
+	pos := f.Pos
+	switch t := p.tok; {
+	case isCmpTok(t):
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		if p.tok.kind == tIdent && !isKw(p.tok, "true") && !isKw(p.tok, "false") && !isKw(p.tok, "null") {
+			return nil, p.errTok(p.tok, ErrUnsupported, "comparing two fields is not supported")
+		}
+		lit, err := p.parseLiteral()
+		if err != nil {
+			return nil, err
+		}
+		return &CompareExpr{P: pos, Field: f, Op: cmpOf(t.kind), Value: lit}, nil
+	case isKw(t, "in"):
+		fold, err := p.opTilde()
+		if err != nil {
+			return nil, err
+		}
+		vals, err := p.parseList()
+		if err != nil {
+			return nil, err
+		}
+		return &InExpr{P: pos, Field: f, Values: vals, Fold: fold}, nil
+	case isKw(t, "not"):
+		next, err := p.peek()
+		if err != nil {
+			return nil, err
+		}
+		if !isKw(next, "in") {
+			return nil, p.errTok(next, ErrSyntax, "expected in after not")
+		}
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		fold, err := p.opTilde()
+		if err != nil {
+			return nil, err
+		}
+		vals, err := p.parseList()
+		if err != nil {
+			return nil, err
+		}
+		return &NotExpr{P: t.pos, X: &InExpr{P: pos, Field: f, Values: vals, Fold: fold}}, nil
+	case t.kind == tColon:
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		pats, err := p.parseOneOrList()
+		if err != nil {
+			return nil, err
+		}
+		return &MatchExpr{P: pos, Field: f, Op: MatchWildcard, Fold: true, Patterns: pats}, nil
+	case isKw(t, "like") || isKw(t, "regex"):
+		op := MatchLike
+		if isKw(t, "regex") {
+			op = MatchRegex
+		}
+		fold, err := p.opTilde()
+		if err != nil {
+			return nil, err
+		}
+		pats, err := p.parseOneOrList()
+		if err != nil {
+			return nil, err
+		}
+		return &MatchExpr{P: pos, Field: f, Op: op, Fold: fold, Patterns: pats}, nil
+	}
+	return &FieldExpr{Field: f}, nil
+}
+
+// opTilde moves past an operator keyword and a '~' written right after it,
+// reporting whether there was one.
+func (p *parser) opTilde() (bool, error) {
+	op := p.tok
+	if err := p.advance(); err != nil {
+		return false, err
+	}
+	if p.tok.kind == tTilde {
+		if !adjacent(op, p.tok) {
+			return false, p.fail("write ~ right after " + op.raw + " (" + op.raw + "~)")
+		}
+		return true, p.advance()
+	}
+	return false, nil
+}
+
+// parseCall reads startsWith(field, "a", ...) and its kin, with an
+// optional ~ after the name.
+func (p *parser) parseCall() (Expr, error) {
+	name := p.tok
+	var op MatchOp
+	switch strings.ToLower(name.raw) {
+	case "startswith":
+		op = MatchStartsWith
+	case "endswith":
+		op = MatchEndsWith
+	case "stringcontains":
+		op = MatchContains
+	case "wildcard":
+		op = MatchLike
+	default:
+		return nil, p.errTok(name, ErrUnsupported, "unknown function "+name.raw+
+			" (supported: startsWith, endsWith, stringContains, wildcard)")
+	}
+	fold, err := p.opTilde()
+	if err != nil {
+		return nil, err
+	}
+	if op == MatchLike && !fold {
+		// wildcard() is case-insensitive in EQL, like ':'.
+		fold = true
+	}
+	if _, err := p.expect(tLParen, "( after "+name.raw); err != nil {
+		return nil, err
+	}
+	f, err := p.parseField()
+	if err != nil {
+		return nil, err
+	}
+	var pats []Literal
+	for p.tok.kind == tComma {
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		lit, err := p.parseLiteral()
+		if err != nil {
+			return nil, err
+		}
+		pats = append(pats, lit)
+	}
+	if len(pats) == 0 {
+		return nil, p.fail(name.raw + " needs a field and at least one string")
+	}
+	if _, err := p.expect(tRParen, ") to close "+name.raw); err != nil {
+		return nil, err
+	}
+	return &MatchExpr{P: name.pos, Field: f, Op: op, Fold: fold, Patterns: pats}, nil
+}
+
+// parseOneOrList reads one literal or a parenthesised list of them.
+func (p *parser) parseOneOrList() ([]Literal, error) {
+	if p.tok.kind == tLParen {
+		return p.parseList()
+	}
+	lit, err := p.parseLiteral()
+	if err != nil {
+		return nil, err
+	}
+	return []Literal{lit}, nil
+}
+
+// parseList reads "(lit, lit, ...)".
+func (p *parser) parseList() ([]Literal, error) {
+	if _, err := p.expect(tLParen, "( to open the list"); err != nil {
+		return nil, err
+	}
+	var out []Literal
+	for {
+		lit, err := p.parseLiteral()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, lit)
+		if err := p.node(); err != nil {
+			return nil, err
+		}
+		if p.tok.kind == tComma {
+			if err := p.advance(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if _, err := p.expect(tRParen, ", or ) in the list"); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+}
+
+func (p *parser) parseLiteral() (Literal, error) {
+	t := p.tok
+	lit := Literal{Pos: t.pos, Raw: t.raw}
+	switch {
+	case t.kind == tString:
+		lit.Value = value.StringValue(t.text)
+	case t.kind == tInt:
+		if i, err := strconv.ParseInt(t.raw, 10, 64); err == nil {
+			lit.Value = value.I64Value(i)
+		} else if u, err := strconv.ParseUint(t.raw, 10, 64); err == nil {
+			lit.Value = value.U64Value(u)
+		} else {
+			return lit, p.fail("integer out of range")
+		}
+	case t.kind == tFloat:
+		f, err := strconv.ParseFloat(t.raw, 64)
+		if err != nil {
+			return lit, p.fail("number out of range")
+		}
+		lit.Value = value.F64Value(f)
+	case isKw(t, "true"), isKw(t, "false"):
+		lit.Value = value.BoolValue(isKw(t, "true"))
+	case isKw(t, "null"):
+		lit.Value = value.NullValue()
+	case t.kind == tDuration:
+		return lit, p.fail("a duration is not a value here")
+	default:
+		return lit, p.fail("expected a value (string, number, true, false or null)")
+	}
+	return lit, p.advance()
+}

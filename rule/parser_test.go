@@ -1,0 +1,237 @@
+package rule
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kestrel-sec/kestrel/schema"
+)
+
+func TestParseEventQuery(t *testing.T) {
+	f := func(src, want string) {
+		t.Helper()
+		q, err := Parse(src)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", src, err)
+		}
+		if got := q.String(); got != want {
+			t.Fatalf("Parse(%q).String()\n got %s\nwant %s", src, got, want)
+		}
+		// Printing is parseable and stable.
+		q2, err := Parse(q.String())
+		if err != nil {
+			t.Fatalf("reparse %q: %v", q.String(), err)
+		}
+		if q2.String() != q.String() {
+			t.Fatalf("round trip of %q: %q", q.String(), q2.String())
+		}
+	}
+	f(`process where process.executable == "/bin/bash" and process.pid > 1`,
+		`process where (process.executable == "/bin/bash" and process.pid > 1)`)
+	f(`process where true`, `process where true`)
+	f(`any where not false`, `any where not false`)
+	f(`process where a == 1 or b == 2 and c == 3`, `process where (a == 1 or (b == 2 and c == 3))`)
+	f(`process where (a == 1 or b == 2) and c == 3`, `process where ((a == 1 or b == 2) and c == 3)`)
+	f(`process where not a == 1 and b != 2`, `process where (not a == 1 and b != 2)`)
+	f(`process where a = 1 and b <> 2`, `process where (a == 1 and b != 2)`)
+	f(`process where 5 < p.x`, `process where p.x > 5`)
+	f(`process where a <= -3 and b >= 1.5 and c < 1e3`, `process where ((a <= -3 and b >= 1.5) and c < 1000.0)`)
+	f(`process where a in ("x", "y") and b not in (1, 2)`, `process where (a in ("x", "y") and not b in (1, 2))`)
+	f(`process where a in~ ("X")`, `process where a in~ ("X")`)
+	f(`process where a : "*.exe" and b : ("a*", "b?")`, `process where (a : "*.exe" and b : ("a*", "b?"))`)
+	f(`process where a like~ "x*" or a like "y*"`, `process where (a like~ "x*" or a like "y*")`)
+	f(`process where a regex~ ".*\\.exe" or a regex ("a", "b")`, `process where (a regex~ ".*\\.exe" or a regex ("a", "b"))`)
+	f(`process where startsWith~(a, "x", "y") and endsWith(a, "z") and stringContains(a, "q")`,
+		`process where ((startsWith~(a, "x", "y") and endsWith(a, "z")) and stringContains(a, "q"))`)
+	f(`process where a == null and b != null`, `process where (a == null and b != null)`)
+	f(`process where process.is_elevated`, `process where process.is_elevated`)
+	f("process where `my-field`.x == 1", "process where `my-field`.x == 1")
+	f("`my-event` where true", "`my-event` where true")
+	f("`any` where true", "`any` where true")
+	f(`process where a == 18446744073709551615`, `process where a == 18446744073709551615`)
+	f("-- a comment\nprocess where /* inline */ true // trailing", `process where true`)
+	f(`process WHERE a == 1 AND b == 2`, `process where (a == 1 and b == 2)`)
+}
+
+func TestParseStrings(t *testing.T) {
+	f := func(lit, want string) {
+		t.Helper()
+		q, err := Parse(`process where a == ` + lit)
+		if err != nil {
+			t.Fatalf("%s: %v", lit, err)
+		}
+		c := q.Steps[0].Cond.(*CompareExpr)
+		if got, _ := c.Value.Value.Str(); got != want {
+			t.Fatalf("%s = %q, want %q", lit, got, want)
+		}
+		// The printed form decodes to the same string.
+		q2, err := Parse(q.String())
+		if err != nil {
+			t.Fatalf("reparse %s: %v", q.String(), err)
+		}
+		if got, _ := q2.Steps[0].Cond.(*CompareExpr).Value.Value.Str(); got != want {
+			t.Fatalf("reparsed %s = %q, want %q", q.String(), got, want)
+		}
+	}
+	f(`"plain"`, "plain")
+	f(`"a\"b\\c"`, `a"b\c`)
+	f(`"\n\t\r\b\f\/\'\0"`, "\n\t\r\b\f/'\x00")
+	f(`"\u{41}\u00e9\u{1F600}"`, "Aé😀")
+	f(`'single "quoted"'`, `single "quoted"`)
+	f(`"""raw \n "quotes" """`, `raw \n "quotes" `)
+	f(`"""a"""""`, `a""`)
+	f(`?"C:\Windows\System32"`, `C:\Windows\System32`)
+	f(`"C:\\Windows\\System32\\evil.exe"`, `C:\Windows\System32\evil.exe`)
+	f(`""`, "")
+	f(`"ünïcödé"`, "ünïcödé")
+}
+
+func TestParseSequence(t *testing.T) {
+	q, err := Parse(`
+-- Reverse shell, as the original writes it
+sequence by process.entity_id
+  [network where network.direction == "outbound" and
+   (network.dest_port == 4444 or network.dest_port in (1024, 65535))]
+  [process where process.executable in ("/bin/bash", "/bin/sh")]
+with maxspan=10s
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !q.Sequence || len(q.Steps) != 2 || !q.HasMaxSpan || q.MaxSpan != 10*time.Second ||
+		len(q.By) != 1 || q.By[0].Path != "process.entity_id" || q.By[0].Pos != (Pos{3, 13}) {
+		t.Fatalf("parsed %+v", q)
+	}
+	if q.Steps[0].Event != "network" || q.Steps[1].Event != "process" || q.Steps[0].Pos != (Pos{4, 3}) {
+		t.Fatalf("steps %+v %+v", q.Steps[0], q.Steps[1])
+	}
+
+	// Elastic's order: maxspan before the steps; step by, runs, until.
+	q, err = Parse(`sequence with maxspan=15m by user.name
+  [file where file.extension == "exe"] by process.pid with runs=3
+  [process where true] with runs=2 by process.parent.pid
+until [process where event.action == "exit"] by process.pid`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.MaxSpan != 15*time.Minute || q.Steps[0].Runs != 3 || q.Steps[1].Runs != 2 || q.NumEvents() != 5 ||
+		q.Until == nil || len(q.Until.By) != 1 || q.Steps[1].By[0].Path != "process.parent.pid" {
+		t.Fatalf("parsed %s", q)
+	}
+	want := "sequence by user.name with maxspan=15m\n" +
+		"  [file where file.extension == \"exe\"] by process.pid with runs=3\n" +
+		"  [process where true] by process.parent.pid with runs=2\n" +
+		"until [process where event.action == \"exit\"] by process.pid"
+	if q.String() != want {
+		t.Fatalf("String:\n%s\nwant\n%s", q, want)
+	}
+	q2, err := Parse(q.String())
+	if err != nil || q2.String() != want {
+		t.Fatalf("round trip: %v\n%s", err, q2)
+	}
+
+	// Durations.
+	for src, d := range map[string]time.Duration{"250ms": 250 * time.Millisecond, "2h": 2 * time.Hour,
+		"1d": 24 * time.Hour, "90s": 90 * time.Second, "5us": 5 * time.Microsecond, "7ns": 7} {
+		q, err := Parse("sequence [a where true] [b where true] with maxspan=" + src)
+		if err != nil || q.MaxSpan != d {
+			t.Fatalf("maxspan=%s: %v %v", src, q, err)
+		}
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	f := func(src string, line, col int, tok string, sentinel error, msgPart string) {
+		t.Helper()
+		_, err := ParseFile("r.eql", src)
+		if err == nil {
+			t.Fatalf("Parse(%q): no error", src)
+		}
+		var e *Error
+		if !errors.As(err, &e) {
+			t.Fatalf("Parse(%q): %T %v", src, err, err)
+		}
+		if e.Line != line || e.Col != col || e.Token != tok || !errors.Is(err, sentinel) || !strings.Contains(e.Msg, msgPart) {
+			t.Fatalf("Parse(%q) = %v (line %d col %d token %q); want %d:%d %q %v %q", src, err, e.Line, e.Col, e.Token,
+				line, col, tok, sentinel, msgPart)
+		}
+		if !strings.HasPrefix(err.Error(), "r.eql:") {
+			t.Fatalf("error %q does not name the file", err)
+		}
+	}
+	f(`process where`, 1, 14, "", ErrSyntax, "expected a condition")
+	f(`process when a == 1`, 1, 9, "when", ErrSyntax, `expected "where"`)
+	f("process where\n  a == == 1", 2, 8, "==", ErrSyntax, "expected a value")
+	f(`process where a == 1 b`, 1, 22, "b", ErrSyntax, "unexpected token")
+	f(`process where (a == 1`, 1, 22, "", ErrSyntax, ")")
+	f(`process where a == "x`, 1, 20, `"x`, ErrSyntax, "unterminated string")
+	f(`process where a == "\q"`, 1, 21, `\q`, ErrSyntax, "unknown escape")
+	f(`process where a == "\u{zz}"`, 1, 21, `\u{zz}"`, ErrSyntax, "unicode escape")
+	f("process where a == \"x\ny\"", 1, 20, `"x`, ErrSyntax, "newline")
+	f(`process where a == 1 | head 5`, 1, 22, "|", ErrUnsupported, "pipes")
+	f(`process where a == b.c`, 1, 20, "b.c", ErrUnsupported, "two fields")
+	f(`process where foo(a, "x")`, 1, 15, "foo", ErrUnsupported, "unknown function")
+	f(`process where 5`, 1, 16, "", ErrSyntax, "literal alone")
+	f(`process where a == 5x`, 1, 20, "5x", ErrSyntax, "duration is not a value")
+	f(`process where a == 1.5x`, 1, 20, "1.5x", ErrSyntax, "malformed number")
+	f(`process where a == 99999999999999999999999`, 1, 20, "99999999999999999999999", ErrSyntax, "out of range")
+	f(`process where a like ~ "x"`, 1, 22, "~", ErrSyntax, "like~")
+	f(`process where a not like "x"`, 1, 21, "like", ErrSyntax, "expected in")
+	f(`process where # `, 1, 15, "#", ErrSyntax, "unexpected character")
+	f(`process where /* open`, 1, 15, "/*", ErrSyntax, "unterminated comment")
+	f("where == 1", 1, 1, "where", ErrSyntax, "expected an event name")
+	f(`sequence [a where true]`, 1, 10, "[", ErrSyntax, "at least two events")
+	f(`sequence`, 1, 9, "", ErrSyntax, "expected a sequence step")
+	f(`sequence [a where true] [b where true] with maxspan=10`, 1, 53, "10", ErrSyntax, "needs a unit")
+	f(`sequence [a where true] [b where true] with maxspan=10y`, 1, 53, "10y", ErrSyntax, "unknown duration unit")
+	f(`sequence with maxspan=1s [a where true] [b where true] with maxspan=2s`, 1, 61, "maxspan", ErrSyntax, "twice")
+	f(`sequence [a where true] by x [b where true]`, 2-1, 30, "[", ErrSyntax, "same number of by fields")
+	f(`sequence [a where true] with runs=0 [b where true]`, 1, 35, "0", ErrLimit, "runs must be")
+	f(`sequence [a where true] with runs=101`, 1, 35, "101", ErrLimit, "runs must be")
+	f(`sequence [a where true] [b where true] until [c where true] with runs=2`, 1, 66, "runs", ErrSyntax, "not allowed on until")
+	f(`sequence [a where true] ![b where true]`, 1, 25, "!", ErrUnsupported, "missing-event")
+	f(`sequence [a where true] [b where true] with maxspan=1s [c where true]`, 1, 56, "[", ErrSyntax, "no step may follow")
+	f(`sequence [a where true] with runs=60 [b where true] with runs=5`, 1, 38, "[", ErrLimit, "at most 64 events")
+	f(`process where a == "`+"\xff"+`"`, 1, 20, "\"\xff\"", ErrSyntax, "invalid UTF-8")
+	f("process where "+strings.Repeat("(", 70), 1, 79, "(", ErrLimit, "nested deeper")
+}
+
+func TestParseLimits(t *testing.T) {
+	deep := "process where " + strings.Repeat("not ", MaxDepth+1) + "true"
+	if _, err := Parse(deep); !errors.Is(err, ErrLimit) {
+		t.Fatalf("deep not: %v", err)
+	}
+	wide := "process where a == 1" + strings.Repeat(" or a == 1", MaxNodes)
+	if _, err := Parse(wide); !errors.Is(err, ErrLimit) {
+		t.Fatalf("wide: %v", err)
+	}
+	big := "process where a == \"" + strings.Repeat("x", MaxSourceBytes) + "\""
+	if _, err := Parse(big); !errors.Is(err, ErrLimit) {
+		t.Fatalf("big: %v", err)
+	}
+	ok := "process where " + strings.Repeat("(", MaxDepth-1) + "true" + strings.Repeat(")", MaxDepth-1)
+	if _, err := Parse(ok); err != nil {
+		t.Fatalf("depth %d: %v", MaxDepth-1, err)
+	}
+}
+
+func TestStepFields(t *testing.T) {
+	reg := DefaultRegistry()
+	q, err := Compile("", `process where process.name == "a" and (process.pid > 1 or process.name : "b*") and not user.name in ("root")`, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, f := range q.Steps[0].Fields() {
+		paths = append(paths, f.Path)
+		if id, _ := reg.FieldID(f.Path); id != f.ID {
+			t.Fatalf("%s: id %d, want %d", f.Path, f.ID, id)
+		}
+	}
+	if strings.Join(paths, ",") != "process.name,process.pid,user.name" {
+		t.Fatalf("fields %v", paths)
+	}
+	_ = schema.TypeAny
+}

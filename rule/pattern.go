@@ -1,0 +1,221 @@
+package rule
+
+import (
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// NewWildcard compiles an EQL wildcard pattern: * matches any run of
+// characters (none included), ? exactly one character, anything else
+// itself; fold makes the match case-insensitive (Unicode simple folding).
+// Patterns that are a plain string, a prefix (abc*), a suffix (*abc) or a
+// substring (*abc*) take a fast path.
+func NewWildcard(pattern string, fold bool) *Matcher {
+	m := &Matcher{lit: pattern, fold: fold, source: pattern, kind: mGlob}
+	if strings.IndexByte(pattern, '?') >= 0 {
+		return m
+	}
+	inner := strings.Trim(pattern, "*")
+	if strings.IndexByte(inner, '*') >= 0 {
+		return m
+	}
+	lead := strings.HasPrefix(pattern, "*")
+	trail := len(pattern) > 0 && strings.HasSuffix(pattern, "*") && len(inner) < len(pattern)
+	m.lit = inner
+	switch {
+	case inner == "" && (lead || trail):
+		m.kind = mContains // "*" and "**": anything
+	case lead && trail:
+		m.kind = mContains
+	case lead:
+		m.kind = mSuffix
+	case trail:
+		m.kind = mPrefix
+	default:
+		m.kind = mExact
+	}
+	return m
+}
+
+// NewPrefix, NewSuffix and NewContains compile the matchers of
+// startsWith, endsWith and stringContains; fold makes them
+// case-insensitive.
+func NewPrefix(s string, fold bool) *Matcher {
+	return &Matcher{kind: mPrefix, lit: s, fold: fold, source: s}
+}
+
+// NewSuffix is the matcher of endsWith; see NewPrefix.
+func NewSuffix(s string, fold bool) *Matcher {
+	return &Matcher{kind: mSuffix, lit: s, fold: fold, source: s}
+}
+
+// NewContains is the matcher of stringContains; see NewPrefix.
+func NewContains(s string, fold bool) *Matcher {
+	return &Matcher{kind: mContains, lit: s, fold: fold, source: s}
+}
+
+// NewRegex compiles an RE2 pattern that must match the whole string (as
+// EQL's regex does); fold makes it case-insensitive. . also matches a
+// newline.
+func NewRegex(pattern string, fold bool) (*Matcher, error) {
+	flags := "(?s)"
+	if fold {
+		flags = "(?is)"
+	}
+	re, err := regexp.Compile(flags + `^(?:` + pattern + `)$`)
+	if err != nil {
+		return nil, err
+	}
+	return &Matcher{kind: mRegex, re: re, fold: fold, source: pattern}, nil
+}
+
+// Source returns the pattern the matcher was compiled from.
+func (m *Matcher) Source() string { return m.source }
+
+// Match reports whether s matches. It allocates nothing (a regular
+// expression may, rarely, grow its cached machine).
+func (m *Matcher) Match(s string) bool {
+	switch m.kind {
+	case mExact:
+		if m.fold {
+			return strings.EqualFold(s, m.lit)
+		}
+		return s == m.lit
+	case mPrefix:
+		if m.fold {
+			return hasPrefixFold(s, m.lit)
+		}
+		return strings.HasPrefix(s, m.lit)
+	case mSuffix:
+		if m.fold {
+			return hasSuffixFold(s, m.lit)
+		}
+		return strings.HasSuffix(s, m.lit)
+	case mContains:
+		if m.fold {
+			return containsFold(s, m.lit)
+		}
+		return strings.Contains(s, m.lit)
+	case mRegex:
+		return m.re.MatchString(s)
+	}
+	return globMatch(m.lit, s, m.fold)
+}
+
+// runeEq reports whether a and b are equal, or equal under simple case
+// folding when fold is set.
+func runeEq(a, b rune, fold bool) bool {
+	if a == b {
+		return true
+	}
+	if !fold {
+		return false
+	}
+	if a < utf8.RuneSelf && b < utf8.RuneSelf {
+		if 'A' <= a && a <= 'Z' {
+			a += 'a' - 'A'
+		}
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		return a == b
+	}
+	for r := unicode.SimpleFold(a); r != a; r = unicode.SimpleFold(r) {
+		if r == b {
+			return true
+		}
+	}
+	return false
+}
+
+func hasPrefixFold(s, p string) bool {
+	for p != "" {
+		if s == "" {
+			return false
+		}
+		pr, pw := utf8.DecodeRuneInString(p)
+		sr, sw := utf8.DecodeRuneInString(s)
+		if !runeEq(pr, sr, true) {
+			return false
+		}
+		p, s = p[pw:], s[sw:]
+	}
+	return true
+}
+
+func hasSuffixFold(s, p string) bool {
+	for p != "" {
+		if s == "" {
+			return false
+		}
+		pr, pw := utf8.DecodeLastRuneInString(p)
+		sr, sw := utf8.DecodeLastRuneInString(s)
+		if !runeEq(pr, sr, true) {
+			return false
+		}
+		p, s = p[:len(p)-pw], s[:len(s)-sw]
+	}
+	return true
+}
+
+func containsFold(s, sub string) bool {
+	if sub == "" {
+		return true
+	}
+	for {
+		if hasPrefixFold(s, sub) {
+			return true
+		}
+		if s == "" {
+			return false
+		}
+		_, w := utf8.DecodeRuneInString(s)
+		s = s[w:]
+	}
+}
+
+// globMatch matches s against a pattern of *, ? and literal characters,
+// rune by rune. On a mismatch it backtracks to the last star only (the
+// classic linear-space algorithm), so it runs in O(len(p)·len(s)) at worst.
+func globMatch(p, s string, fold bool) bool {
+	px, sx := 0, 0
+	starP, starS := -1, -1
+	for px < len(p) || sx < len(s) {
+		if px < len(p) {
+			switch c := p[px]; c {
+			case '*':
+				starP, starS = px, sx
+				px++
+				continue
+			case '?':
+				if sx < len(s) {
+					_, w := utf8.DecodeRuneInString(s[sx:])
+					px++
+					sx += w
+					continue
+				}
+			default:
+				if sx < len(s) {
+					pr, pw := utf8.DecodeRuneInString(p[px:])
+					sr, sw := utf8.DecodeRuneInString(s[sx:])
+					if runeEq(pr, sr, fold) {
+						px += pw
+						sx += sw
+						continue
+					}
+				}
+			}
+		}
+		// Mismatch: let the last star swallow one more character.
+		if starP >= 0 && starS < len(s) {
+			_, w := utf8.DecodeRuneInString(s[starS:])
+			starS += w
+			px, sx = starP+1, starS
+			continue
+		}
+		return false
+	}
+	return true
+}
