@@ -54,6 +54,7 @@ type cell[T any] struct {
 // producer overwrites it, so at most Cap values stay reachable after being
 // consumed, and a consumer may reuse what a slot holds (its buffers).
 type MPSC[T any] struct {
+	_ pad // keeps a neighbouring allocation's writes off the lines below
 	// Read-only after NewMPSC.
 	cells    []cell[T]
 	mask     uint64
@@ -352,8 +353,8 @@ func (r *MPSC[T]) TryPopBatch(dst []T) int {
 // ring is closed and every slot reserved before the close has been
 // released, or ctx's error if ctx ends first.
 func (r *MPSC[T]) WaitRead(ctx context.Context) (seq uint64, n int, err error) {
-	if seq, n = r.Peek(); n > 0 {
-		return seq, n, nil
+	if seq = r.rhead; r.avail != seq {
+		return seq, int(r.avail - seq), nil
 	}
 	return r.waitReadSlow(ctx)
 }
@@ -365,8 +366,11 @@ func (r *MPSC[T]) drained() bool {
 }
 
 func (r *MPSC[T]) waitReadSlow(ctx context.Context) (seq uint64, n int, err error) {
+	if seq, n = r.Peek(); n > 0 {
+		return seq, n, nil
+	}
 	if err = ctx.Err(); err != nil {
-		return r.rhead, 0, err
+		return seq, 0, err
 	}
 	for i := 0; ; i++ {
 		if seq, n = r.Peek(); n > 0 {

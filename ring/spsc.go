@@ -44,6 +44,7 @@ import (
 // producer overwrites it, so at most Cap values stay reachable after being
 // consumed, and a consumer may reuse what a slot holds (its buffers).
 type SPSC[T any] struct {
+	_ pad // keeps a neighbouring allocation's writes off the lines below
 	// Read-only after NewSPSC.
 	buf      []T
 	mask     uint64
@@ -330,8 +331,8 @@ func (r *SPSC[T]) TryPopBatch(dst []T) int {
 // ring is closed and every slot reserved before the close has been
 // released, or ctx's error if ctx ends first.
 func (r *SPSC[T]) WaitRead(ctx context.Context) (seq uint64, n int, err error) {
-	if seq, n = r.Peek(); n > 0 {
-		return seq, n, nil
+	if seq = r.rhead; r.commitCache != seq {
+		return seq, int(r.commitCache - seq), nil
 	}
 	return r.waitReadSlow(ctx)
 }
@@ -344,8 +345,11 @@ func (r *SPSC[T]) drained() bool {
 }
 
 func (r *SPSC[T]) waitReadSlow(ctx context.Context) (seq uint64, n int, err error) {
+	if seq, n = r.Peek(); n > 0 {
+		return seq, n, nil
+	}
 	if err = ctx.Err(); err != nil {
-		return r.rhead, 0, err
+		return seq, 0, err
 	}
 	for i := 0; ; i++ {
 		if seq, n = r.Peek(); n > 0 {

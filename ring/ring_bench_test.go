@@ -1,0 +1,237 @@
+package ring
+
+// Throughput benchmarks, ours beside the peers in one file so a ratio can
+// be read from one run: a buffered channel and Workiva's
+// queue.RingBuffer (which holds interface{} values, so it carries pointers
+// to preallocated events: nothing is allocated per element for it either).
+// One op is one 64-byte event moved from a producer goroutine to the
+// consumer (the benchmark goroutine); ns/op is per element. "batch16"
+// reserves and commits 16 slots at a time and the consumer takes whatever
+// run is committed with WaitRead and one Release.
+//
+//	go test -run '^$' -bench . -benchmem -benchtime=200ms ./ring/
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/Workiva/go-datastructures/queue"
+)
+
+type event64 struct{ a [8]uint64 }
+
+const benchCap = 1024
+
+var benchSink uint64
+
+// split gives producer p its share of n elements.
+func split(n, producers, p int) int {
+	k := n / producers
+	if p == 0 {
+		k += n % producers
+	}
+	return k
+}
+
+// runBench starts the producers, runs consume in the benchmark goroutine,
+// and reports per-element figures.
+func runBench(b *testing.B, producers int, produce func(p, n int), consume func(n int)) {
+	b.ReportAllocs()
+	b.SetBytes(int64(len(event64{}.a) * 8))
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for p := range producers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			produce(p, split(b.N, producers, p))
+		}()
+	}
+	consume(b.N)
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/elem")
+}
+
+func benchRingSingle(b *testing.B, r api[event64], producers int) {
+	ctx := context.Background()
+	runBench(b, producers, func(p, n int) {
+		e := event64{a: [8]uint64{uint64(p)}}
+		for i := range n {
+			e.a[1] = uint64(i)
+			if err := r.Push(ctx, e); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	}, func(n int) {
+		var sum uint64
+		for range n {
+			e, err := r.Pop(ctx)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			sum += e.a[1]
+		}
+		benchSink = sum
+	})
+}
+
+func benchRingBatch(b *testing.B, r api[event64], producers, batch int) {
+	ctx := context.Background()
+	runBench(b, producers, func(p, n int) {
+		for i := 0; i < n; {
+			seq, got, err := r.Reserve(ctx, min(batch, n-i))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			for j := range got {
+				e := r.Slot(seq + uint64(j))
+				e.a[0], e.a[1] = uint64(p), uint64(i+j)
+			}
+			r.Commit(seq, got)
+			i += got
+		}
+	}, func(n int) {
+		var sum uint64
+		for done := 0; done < n; {
+			seq, k, err := r.WaitRead(ctx)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			for j := range k {
+				sum += r.Slot(seq + uint64(j)).a[1]
+			}
+			r.Release(k)
+			done += k
+		}
+		benchSink = sum
+	})
+}
+
+func benchChan(b *testing.B, producers int) {
+	ch := make(chan event64, benchCap)
+	runBench(b, producers, func(p, n int) {
+		e := event64{a: [8]uint64{uint64(p)}}
+		for i := range n {
+			e.a[1] = uint64(i)
+			ch <- e
+		}
+	}, func(n int) {
+		var sum uint64
+		for range n {
+			e := <-ch
+			sum += e.a[1]
+		}
+		benchSink = sum
+	})
+}
+
+func benchWorkiva(b *testing.B, producers int) {
+	rb := queue.NewRingBuffer(benchCap)
+	// Pointers into a pool big enough that no event is rewritten while it
+	// is still queued, as a real producer with its own buffers would do.
+	pool := make([]event64, producers*2*benchCap)
+	runBench(b, producers, func(p, n int) {
+		mine := pool[p*2*benchCap : (p+1)*2*benchCap]
+		for i := range n {
+			e := &mine[i%len(mine)]
+			e.a[1] = uint64(i)
+			if err := rb.Put(e); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	}, func(n int) {
+		var sum uint64
+		for range n {
+			v, err := rb.Get()
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			sum += v.(*event64).a[1]
+		}
+		benchSink = sum
+	})
+}
+
+func BenchmarkSPSC(b *testing.B) {
+	b.Run("ring", func(b *testing.B) { benchRingSingle(b, NewSPSC[event64](benchCap, Wait{}), 1) })
+	b.Run("ring-batch16", func(b *testing.B) { benchRingBatch(b, NewSPSC[event64](benchCap, Wait{}), 1, 16) })
+	b.Run("chan", func(b *testing.B) { benchChan(b, 1) })
+	b.Run("workiva", func(b *testing.B) { benchWorkiva(b, 1) })
+}
+
+func BenchmarkMPSC(b *testing.B) {
+	for _, p := range []int{1, 2, 4} {
+		b.Run("p"+strconv.Itoa(p), func(b *testing.B) {
+			b.Run("ring", func(b *testing.B) { benchRingSingle(b, NewMPSC[event64](benchCap, Wait{}), p) })
+			b.Run("ring-batch16", func(b *testing.B) { benchRingBatch(b, NewMPSC[event64](benchCap, Wait{}), p, 16) })
+			b.Run("chan", func(b *testing.B) { benchChan(b, p) })
+			b.Run("workiva", func(b *testing.B) { benchWorkiva(b, p) })
+		})
+	}
+}
+
+// BenchmarkUncontended is the cost of the operations themselves, with no
+// other goroutine: push then pop on one goroutine, one or 16 at a time.
+func BenchmarkUncontended(b *testing.B) {
+	e := event64{}
+	b.Run("SPSC/push-pop", func(b *testing.B) {
+		r := NewSPSC[event64](benchCap, Wait{})
+		b.ReportAllocs()
+		for range b.N {
+			r.TryPush(e)
+			e, _ = r.TryPop()
+		}
+	})
+	b.Run("MPSC/push-pop", func(b *testing.B) {
+		r := NewMPSC[event64](benchCap, Wait{})
+		b.ReportAllocs()
+		for range b.N {
+			r.TryPush(e)
+			e, _ = r.TryPop()
+		}
+	})
+	b.Run("chan/send-recv", func(b *testing.B) {
+		ch := make(chan event64, benchCap)
+		b.ReportAllocs()
+		for range b.N {
+			ch <- e
+			e = <-ch
+		}
+	})
+	b.Run("workiva/put-get", func(b *testing.B) {
+		rb := queue.NewRingBuffer(benchCap)
+		b.ReportAllocs()
+		for range b.N {
+			_ = rb.Put(&e)
+			v, _ := rb.Get()
+			e = *v.(*event64)
+		}
+	})
+	batch := func(b *testing.B, r api[event64]) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i += 16 {
+			seq, got := r.TryReserve(16)
+			for j := range got {
+				*r.Slot(seq + uint64(j)) = e
+			}
+			r.Commit(seq, got)
+			seq, n := r.Peek()
+			for j := range n {
+				e.a[0] += r.Slot(seq + uint64(j)).a[0]
+			}
+			r.Release(n)
+		}
+	}
+	b.Run("SPSC/batch16", func(b *testing.B) { batch(b, NewSPSC[event64](benchCap, Wait{})) })
+	b.Run("MPSC/batch16", func(b *testing.B) { batch(b, NewMPSC[event64](benchCap, Wait{})) })
+	benchSink = e.a[0]
+}
