@@ -4,6 +4,9 @@ package engine
 
 import "golang.org/x/sys/unix"
 
+// canPin says that pinThread works here.
+const canPin = true
+
 // pinThread binds the calling OS thread to cpu. The caller has locked its
 // goroutine to the thread (runtime.LockOSThread); pid 0 names the calling
 // thread for sched_setaffinity.

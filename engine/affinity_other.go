@@ -2,5 +2,7 @@
 
 package engine
 
-// pinThread does nothing off Linux: Config.CPUs is ignored there.
+// canPin is false off Linux: Config.CPUs is ignored there.
+const canPin = false
+
 func pinThread(int) error { return nil }

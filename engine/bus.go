@@ -291,10 +291,11 @@ func (b *Bus) PublishBatch(evs []schema.Event) (n int, err error) {
 // long: its partition's producers wait (or drop) behind it.
 type Handler func(partition int, batch []*schema.Event)
 
-// Run starts the workers, one goroutine per partition, each locked to its OS
-// thread (and bound to a CPU when Config.CPUs says so), handing every event
-// to h and to every Subscriber. h may be nil: then the events go only to
-// subscribers (and, with none, are consumed and counted as delivered).
+// Run starts the workers, one goroutine per partition (locked to its own OS
+// thread with Config.LockThreads, and bound to a CPU with Config.CPUs),
+// handing every event to h and to every Subscriber. h may be nil: then the
+// events go only to subscribers (and, with none, are consumed and counted
+// as delivered).
 //
 // Run returns at once. It returns ErrRunning if the workers already run, and
 // ErrClosed after Shutdown.

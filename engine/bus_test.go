@@ -992,6 +992,33 @@ func TestConfig(t *testing.T) {
 	}
 }
 
+// TestLockedWorkers runs workers locked to their threads through a
+// publish, a subscriber and a shutdown.
+func TestLockedWorkers(t *testing.T) {
+	b := newBus(t, Config{Partitions: 3, QueueSize: 16, LockThreads: true, BackpressureTimeout: time.Minute})
+	s, err := b.Subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var handled atomic.Uint64
+	if err := b.Run(func(_ int, batch []*schema.Event) { handled.Add(uint64(len(batch))) }); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan int)
+	go func() { done <- len(recvAll(t, s)) }()
+	var ev schema.Event
+	for i := range uint64(500) {
+		fill(t, &ev, i, schema.EntityKeyFrom64(i%7), i/7, false)
+		if err := b.Publish(&ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shutdown(t, b)
+	if got := <-done; got != 500 || handled.Load() != 500 {
+		t.Errorf("subscriber got %d, handler %d; want 500 each", got, handled.Load())
+	}
+}
+
 // TestRun checks Run's errors and a nil Handler.
 func TestRun(t *testing.T) {
 	b := newBus(t, Config{Partitions: 2})

@@ -11,8 +11,8 @@
 // New validates a Config (its zero value is usable: see Config for every
 // default) and allocates every ring slot up front. Publish may be called as
 // soon as New returns, from any number of goroutines; events wait in their
-// partitions until Run starts the workers, one goroutine per partition,
-// each locked to its OS thread (and bound to a CPU when Config.CPUs asks).
+// partitions until Run starts the workers, one goroutine per partition
+// (each locked to its own OS thread, and bound to a CPU, when Config asks).
 // Subscribe may be called before or after Run. Shutdown refuses new events,
 // drains what was accepted, closes the subscribers' queues and returns
 // once every goroutine the bus started has returned, or once its context

@@ -34,22 +34,15 @@ type worker struct {
 func (w *worker) run() {
 	b := w.bus
 	defer w.exit()
-	runtime.LockOSThread()
-	pinned := false
-	if cpus := b.cfg.CPUs; len(cpus) > 0 {
-		cpu := cpus[w.id%len(cpus)]
-		if err := pinThread(cpu); err != nil {
-			b.log.Warn("engine: cannot pin worker", "partition", w.id, "cpu", cpu, "err", err)
-		} else {
-			pinned = true
+	if b.cfg.LockThreads || len(b.cfg.CPUs) > 0 {
+		runtime.LockOSThread()
+		if !w.pin() {
+			defer runtime.UnlockOSThread()
 		}
+		// A pinned thread has its own CPU affinity, so it must not go back
+		// to the runtime's pool: a goroutine that returns while still
+		// locked makes the runtime end its thread.
 	}
-	if !pinned {
-		defer runtime.UnlockOSThread()
-	}
-	// A pinned thread has its own CPU affinity, so it must not go back to
-	// the runtime's pool: a goroutine that returns while still locked makes
-	// the runtime end its thread.
 
 	r := w.p.ring
 	ctx := context.Background() // the ring's Close is what ends the wait
@@ -77,6 +70,21 @@ func (w *worker) run() {
 		r.Release(n)
 		w.p.delivered.Add(uint64(n))
 	}
+}
+
+// pin binds w's thread to its CPU, if Config.CPUs names any, and reports
+// whether it did. A failure is logged and the worker runs unpinned.
+func (w *worker) pin() bool {
+	cpus := w.bus.cfg.CPUs
+	if len(cpus) == 0 || !canPin {
+		return false
+	}
+	cpu := cpus[w.id%len(cpus)]
+	if err := pinThread(cpu); err != nil {
+		w.bus.log.Warn("engine: cannot pin worker", "partition", w.id, "cpu", cpu, "err", err)
+		return false
+	}
+	return true
 }
 
 // exit marks w returned; the last worker out closes bus.stopped.
