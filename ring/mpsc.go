@@ -307,32 +307,26 @@ func (r *MPSC[T]) Release(n int) {
 // TryPop removes and returns the oldest value, or reports false when there
 // is none committed.
 func (r *MPSC[T]) TryPop() (v T, ok bool) {
-	h := r.rhead
-	if r.avail == h {
-		if r.scan(); r.avail == h {
-			return v, false
-		}
+	seq, n := r.Peek()
+	if n == 0 {
+		return v, false
 	}
-	v = r.cells[h&r.mask].v
-	r.rhead = h + 1
-	r.head.Store(h + 1) // publishes: slot h is free for producers
-	r.prod.wake()
+	v = r.cells[seq&r.mask].v
+	r.Release(1)
 	return v, true
 }
 
 // Pop removes and returns the oldest value, waiting for one. It returns
 // ErrClosed once the ring is closed and drained, or ctx's error if ctx ends
 // first.
-func (r *MPSC[T]) Pop(ctx context.Context) (T, error) {
-	if v, ok := r.TryPop(); ok {
-		return v, nil
+func (r *MPSC[T]) Pop(ctx context.Context) (v T, err error) {
+	seq, n := r.Peek()
+	if n == 0 {
+		if seq, _, err = r.waitReadSlow(ctx); err != nil {
+			return v, err
+		}
 	}
-	seq, _, err := r.WaitRead(ctx)
-	if err != nil {
-		var zero T
-		return zero, err
-	}
-	v := r.cells[seq&r.mask].v
+	v = r.cells[seq&r.mask].v
 	r.Release(1)
 	return v, nil
 }

@@ -282,32 +282,26 @@ func (r *SPSC[T]) Release(n int) {
 // TryPop removes and returns the oldest value, or reports false when there
 // is none committed.
 func (r *SPSC[T]) TryPop() (v T, ok bool) {
-	h := r.rhead
-	if r.commitCache == h {
-		if r.commitCache = r.pub.Load() & seqMask; r.commitCache == h {
-			return v, false
-		}
+	seq, n := r.Peek()
+	if n == 0 {
+		return v, false
 	}
-	v = r.buf[h&r.mask]
-	r.rhead = h + 1
-	r.head.Store(h + 1) // publishes: slot h is free for the producer
-	r.prod.wake()
+	v = r.buf[seq&r.mask]
+	r.Release(1)
 	return v, true
 }
 
 // Pop removes and returns the oldest value, waiting for one. It returns
 // ErrClosed once the ring is closed and drained, or ctx's error if ctx ends
 // first.
-func (r *SPSC[T]) Pop(ctx context.Context) (T, error) {
-	if v, ok := r.TryPop(); ok {
-		return v, nil
+func (r *SPSC[T]) Pop(ctx context.Context) (v T, err error) {
+	seq, n := r.Peek()
+	if n == 0 {
+		if seq, _, err = r.waitReadSlow(ctx); err != nil {
+			return v, err
+		}
 	}
-	seq, _, err := r.WaitRead(ctx)
-	if err != nil {
-		var zero T
-		return zero, err
-	}
-	v := r.buf[seq&r.mask]
+	v = r.buf[seq&r.mask]
 	r.Release(1)
 	return v, nil
 }
