@@ -63,8 +63,8 @@ const (
 const (
 	entZero byte = iota // 0
 	entSame             // the previous event's key in this block
-	entLo               // uvarint low 64 bits, high bits 0
-	entFull             // uvarint high, uvarint low
+	entLo               // uvarint low 64 bits, high bits 0: small keys
+	entFull             // 16 bytes, high then low 64 bits little-endian: hashes
 )
 
 // deltaState is what an event is delta-encoded against; it starts at zero
@@ -89,13 +89,13 @@ func appendEvent(dst []byte, st *deltaState, ev *schema.Event, maxDepth int) ([]
 		dst = append(dst, entZero)
 	case k == st.entity:
 		dst = append(dst, entSame)
-	case k.Hi == 0:
+	case k.Hi == 0 && k.Lo < 1<<56: // at most 8 varint bytes
 		dst = append(dst, entLo)
 		dst = binary.AppendUvarint(dst, k.Lo)
 	default:
 		dst = append(dst, entFull)
-		dst = binary.AppendUvarint(dst, k.Hi)
-		dst = binary.AppendUvarint(dst, k.Lo)
+		dst = binary.LittleEndian.AppendUint64(dst, k.Hi)
+		dst = binary.LittleEndian.AppendUint64(dst, k.Lo)
 	}
 	st.id, st.mono, st.wall, st.entity = ev.ID, uint64(ev.TsMono), uint64(ev.TsWall), ev.Entity
 	fs := ev.Fields()
@@ -188,16 +188,42 @@ func (d *blockDecoder) fail(format string, args ...any) error {
 	return corruptf(fmt.Sprintf("event %d of the block (payload byte %d): ", d.index, d.pos) + fmt.Sprintf(format, args...))
 }
 
-func (d *blockDecoder) uvarint(what string) (uint64, error) {
+// uvarint reads a varint; ok is false when the payload ends inside it or it
+// overflows (varintError says which). The one-byte case, most of them,
+// inlines; the rest is uvarintSlow.
+func (d *blockDecoder) uvarint() (u uint64, ok bool) {
+	if p := d.pos; p < len(d.buf) && d.buf[p] < 0x80 {
+		d.pos = p + 1
+		return uint64(d.buf[p]), true
+	}
+	return d.uvarintSlow()
+}
+
+func (d *blockDecoder) uvarintSlow() (uint64, bool) {
+	if b := d.buf[min(d.pos, len(d.buf)):]; len(b) >= 4 && b[1] < 0x80 {
+		d.pos += 2
+		return uint64(b[0]&0x7f) | uint64(b[1])<<7, true
+	} else if len(b) >= 4 && b[2] < 0x80 {
+		d.pos += 3
+		return uint64(b[0]&0x7f) | uint64(b[1]&0x7f)<<7 | uint64(b[2])<<14, true
+	} else if len(b) >= 4 && b[3] < 0x80 {
+		d.pos += 4
+		return uint64(b[0]&0x7f) | uint64(b[1]&0x7f)<<7 | uint64(b[2]&0x7f)<<14 | uint64(b[3])<<21, true
+	}
 	u, n := binary.Uvarint(d.buf[d.pos:])
 	if n <= 0 {
-		if n == 0 {
-			return 0, d.fail("%s: payload ends inside a varint", what)
-		}
-		return 0, d.fail("%s: varint overflows 64 bits", what)
+		return 0, false
 	}
 	d.pos += n
-	return u, nil
+	return u, true
+}
+
+// varintError describes the varint uvarint failed to read.
+func (d *blockDecoder) varintError(what string) error {
+	if _, n := binary.Uvarint(d.buf[d.pos:]); n == 0 {
+		return d.fail("%s: payload ends inside a varint", what)
+	}
+	return d.fail("%s: varint overflows 64 bits", what)
 }
 
 // next decodes the next event into dst.
@@ -217,26 +243,26 @@ func (d *blockDecoder) next(dst *schema.Event) error {
 func (d *blockDecoder) decode(dst *schema.Event) error {
 	b := &d.b
 	b.Reset()
-	u, err := d.uvarint("event_id")
-	if err != nil {
-		return err
+	u, ok := d.uvarint()
+	if !ok {
+		return d.varintError("event_id")
 	}
 	d.st.id += unzigzag(u)
 	b.ID(d.st.id)
-	if u, err = d.uvarint("event_type_id"); err != nil {
-		return err
+	if u, ok = d.uvarint(); !ok {
+		return d.varintError("event_type_id")
 	}
 	if u == 0 || u > math.MaxUint16 {
 		return d.fail("event_type_id %d out of 1..65535", u)
 	}
 	b.Type(schema.EventTypeID(u))
-	if u, err = d.uvarint("ts_mono_ns"); err != nil {
-		return err
+	if u, ok = d.uvarint(); !ok {
+		return d.varintError("ts_mono_ns")
 	}
 	d.st.mono += unzigzag(u)
 	b.Mono(schema.TimestampMono(d.st.mono))
-	if u, err = d.uvarint("ts_wall_ns"); err != nil {
-		return err
+	if u, ok = d.uvarint(); !ok {
+		return d.varintError("ts_wall_ns")
 	}
 	d.st.wall += unzigzag(u)
 	b.Wall(schema.TimestampWall(d.st.wall))
@@ -250,28 +276,24 @@ func (d *blockDecoder) decode(dst *schema.Event) error {
 		d.st.entity = schema.EntityKey{}
 	case entSame:
 	case entLo:
-		lo, err := d.uvarint("entity_key")
-		if err != nil {
-			return err
+		lo, ok := d.uvarint()
+		if !ok {
+			return d.varintError("entity_key")
 		}
 		d.st.entity = schema.EntityKey{Lo: lo}
 	case entFull:
-		hi, err := d.uvarint("entity_key")
-		if err != nil {
-			return err
+		if len(d.buf)-d.pos < 16 {
+			return d.fail("entity_key: payload ends")
 		}
-		lo, err := d.uvarint("entity_key")
-		if err != nil {
-			return err
-		}
-		d.st.entity = schema.EntityKey{Hi: hi, Lo: lo}
+		d.st.entity = schema.EntityKey{Hi: binary.LittleEndian.Uint64(d.buf[d.pos:]), Lo: binary.LittleEndian.Uint64(d.buf[d.pos+8:])}
+		d.pos += 16
 	default:
 		return d.fail("entity_key: unknown tag %d", tag)
 	}
 	b.Entity(d.st.entity)
-	n, err := d.uvarint("field count")
-	if err != nil {
-		return err
+	n, ok := d.uvarint()
+	if !ok {
+		return d.varintError("field count")
 	}
 	if n > uint64(d.maxFields) {
 		return d.fail("%d fields, more than the limit of %d", n, d.maxFields)
@@ -280,10 +302,10 @@ func (d *blockDecoder) decode(dst *schema.Event) error {
 		return d.fail("%d fields in the %d bytes left", n, len(d.buf)-d.pos)
 	}
 	var id uint64
-	for i := uint64(0); i < n; i++ {
-		delta, err := d.uvarint("field id")
-		if err != nil {
-			return err
+	for range n {
+		delta, ok := d.uvarint()
+		if !ok {
+			return d.varintError("field id")
 		}
 		if delta == 0 || id+delta > math.MaxUint32 {
 			return d.fail("field id delta %d after %d: ids must rise within 1..4294967295", delta, id)
@@ -311,6 +333,8 @@ func (d *blockDecoder) decode(dst *schema.Event) error {
 	return b.BuildInto(dst)
 }
 
+// value decodes one value; the scalar and string cases stay in this
+// function, Arrays go to arrayValue.
 func (d *blockDecoder) value(depth int) (Value, error) {
 	if d.pos >= len(d.buf) {
 		return Value{}, d.fail("value: payload ends")
@@ -321,11 +345,17 @@ func (d *blockDecoder) value(depth int) (Value, error) {
 	case tagNull:
 		return Value{}, nil
 	case tagI64:
-		u, err := d.uvarint("I64")
-		return value.I64Value(int64(unzigzag(u))), err
+		u, ok := d.uvarint()
+		if !ok {
+			return Value{}, d.varintError("I64")
+		}
+		return value.I64Value(int64(unzigzag(u))), nil
 	case tagU64:
-		u, err := d.uvarint("U64")
-		return value.U64Value(u), err
+		u, ok := d.uvarint()
+		if !ok {
+			return Value{}, d.varintError("U64")
+		}
+		return value.U64Value(u), nil
 	case tagF64:
 		if len(d.buf)-d.pos < 8 {
 			return Value{}, d.fail("F64: payload ends")
@@ -338,9 +368,9 @@ func (d *blockDecoder) value(depth int) (Value, error) {
 	case tagTrue:
 		return value.BoolValue(true), nil
 	case tagString, tagBytes:
-		n, err := d.uvarint("length")
-		if err != nil {
-			return Value{}, err
+		n, ok := d.uvarint()
+		if !ok {
+			return Value{}, d.varintError("length")
 		}
 		if n > uint64(len(d.buf)-d.pos) {
 			return Value{}, d.fail("length %d past the %d bytes left", n, len(d.buf)-d.pos)
@@ -361,28 +391,33 @@ func (d *blockDecoder) value(depth int) (Value, error) {
 		}
 		return value.BytesValue(stringBytes(s)), nil
 	case tagArray:
-		if depth <= 0 {
-			return Value{}, d.fail("Array nesting deeper than %d", d.maxDepth)
-		}
-		n, err := d.uvarint("Array length")
-		if err != nil {
-			return Value{}, err
-		}
-		if n > uint64(len(d.buf)-d.pos) { // each element takes at least a byte
-			return Value{}, d.fail("Array of %d elements in the %d bytes left", n, len(d.buf)-d.pos)
-		}
-		if d.elems += int(n); d.elems > maxBlockElems {
-			return Value{}, d.fail("more than %d Array elements in one block", maxBlockElems)
-		}
-		out := d.carve(int(n))
-		for i := range out {
-			if out[i], err = d.value(depth - 1); err != nil {
-				return Value{}, err
-			}
-		}
-		return value.ArrayValue(out...), nil
+		return d.arrayValue(depth)
 	}
 	return Value{}, d.fail("unknown value tag %d", tag)
+}
+
+func (d *blockDecoder) arrayValue(depth int) (Value, error) {
+	if depth <= 0 {
+		return Value{}, d.fail("Array nesting deeper than %d", d.maxDepth)
+	}
+	n, ok := d.uvarint()
+	if !ok {
+		return Value{}, d.varintError("Array length")
+	}
+	if n > uint64(len(d.buf)-d.pos) { // each element takes at least a byte
+		return Value{}, d.fail("Array of %d elements in the %d bytes left", n, len(d.buf)-d.pos)
+	}
+	if d.elems += int(n); d.elems > maxBlockElems {
+		return Value{}, d.fail("more than %d Array elements in one block", maxBlockElems)
+	}
+	out := d.carve(int(n))
+	for i := range out {
+		var err error
+		if out[i], err = d.value(depth - 1); err != nil {
+			return Value{}, err
+		}
+	}
+	return value.ArrayValue(out...), nil
 }
 
 // carve returns n fresh Values from the current chunk. Chunks are never

@@ -131,6 +131,10 @@ type ReaderOptions struct {
 	// arena instead of referencing the decompressed block, so that keeping
 	// one string does not keep its whole block alive; it costs a copy.
 	CopyStrings bool
+
+	// noFastPath sends every JSON line to schema.Decoder (sonic), for the
+	// tests and benchmarks that compare the two.
+	noFastPath bool
 }
 
 // Validate reports options out of range.
