@@ -29,8 +29,8 @@ func TestFastLineTakes(t *testing.T) {
 		}
 	}
 	for _, l := range []string{
-		` ` + obj[0],       // white space
-		obj[0] + ` `,       // trailing white space
+		` ` + obj[0], // white space
+		obj[0] + ` `, // trailing white space
 		`{"event_type_id":1,"event_id":1,"ts_mono_ns":1,"ts_wall_ns":1,"entity_key":0,"fields":{}}`, // key order
 		`{"event_id":1,"event_type_id":1,"ts_mono_ns":1,"ts_wall_ns":1,"entity_key":0,"fields":{"1":{"F64":1.5}}}`,
 		`{"event_id":1,"event_type_id":1,"ts_mono_ns":1,"ts_wall_ns":1,"entity_key":0,"fields":{"1":{"String":"\u00e9"}}}`,
