@@ -37,7 +37,8 @@ import (
 // cell is one slot with its run marker.
 type cell[T any] struct {
 	// end, when it is > the sequence of this cell, is the end of the
-	// committed run starting here; the Store publishes the run's values.
+	// committed run starting here. The producer's store publishes to the
+	// consumer the values of the whole run, written before it.
 	end atomic.Uint64
 	v   T
 }
@@ -64,22 +65,38 @@ type MPSC[T any] struct {
 
 	_ pad
 	// Producers' line: written by every producer's reservation.
-	tail      atomic.Uint64 // reservation cursor | closedBit
-	headCache atomic.Uint64 // a recent value of head
+
+	// tail is reservation cursor | closedBit. A producer's CAS claims
+	// [t, t+got) against the other producers and against Close, whose CAS
+	// sets closedBit: every reservation is ordered before or after it.
+	// tail publishes no slot contents (Commit does).
+	tail atomic.Uint64
+	// headCache is a value head once had. A producer stores what it loaded
+	// from head, so a producer that loads it inherits that load's
+	// happens-before edge from the consumer's release: it may overwrite
+	// the slots below headCache+cap.
+	headCache atomic.Uint64
 
 	_ pad
 	// Consumer line: head is written by the consumer, read by producers
 	// when headCache says full; avail is the consumer's own.
-	head  atomic.Uint64 // release cursor: slots below are free
-	rhead uint64        // the consumer's copy of head
-	avail uint64        // end of the committed runs seen from rhead
+
+	// head is the release cursor. The consumer's store publishes to the
+	// producers that it has finished reading the slots below it, so they
+	// may overwrite them.
+	head  atomic.Uint64
+	rhead uint64 // the consumer's copy of head
+	avail uint64 // end of the committed runs seen from rhead
 
 	_ pad
 	// Wake line: written when a side parks and once by Close, read after
 	// each publish and by an idle consumer.
-	closed atomic.Uint32 // 1 once closedBit is set in tail
-	cons   waker         // the consumer waiting for data
-	prod   waker         // producers waiting for room
+
+	// closed is stored (1) by Close after its CAS on tail: a consumer that
+	// loads 1 then loads the final reservation cursor from tail.
+	closed atomic.Uint32
+	cons   waker // the consumer waiting for data
+	prod   waker // producers waiting for room
 	_      pad
 }
 

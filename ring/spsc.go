@@ -55,16 +55,25 @@ type SPSC[T any] struct {
 	_ pad
 	// Producer line: pub is written by the producer and by Close, read by
 	// the consumer; resv and headCache are the producer's own.
-	pub       atomic.Uint64 // committed cursor | resvBit | closedBit
-	resv      uint64        // end of reservations (== committed when none)
-	headCache uint64        // last head the producer read
+
+	// pub is committed cursor | resvBit | closedBit. The producer's CAS
+	// to a new committed cursor publishes to the consumer the slots below
+	// it; its CAS that sets resvBit, and Close's CAS that sets closedBit,
+	// order every reservation before or after the close.
+	pub       atomic.Uint64
+	resv      uint64 // end of reservations (== committed when none)
+	headCache uint64 // last head the producer read
 
 	_ pad
 	// Consumer line: head is written by the consumer, read by the producer
 	// when headCache says full; the rest is the consumer's own.
-	head        atomic.Uint64 // release cursor: slots below are free
-	rhead       uint64        // the consumer's copy of head
-	commitCache uint64        // last committed cursor the consumer read
+
+	// head is the release cursor. The consumer's store publishes to the
+	// producer that it has finished reading the slots below it, so the
+	// producer may overwrite them.
+	head        atomic.Uint64
+	rhead       uint64 // the consumer's copy of head
+	commitCache uint64 // last committed cursor the consumer read
 
 	_ pad
 	// Wake line: written only when a side parks, read after each publish.
