@@ -157,10 +157,13 @@ func (b *Bus) PartitionOf(k schema.EntityKey) int { return b.shard.of(k) }
 // It returns nil when the event was accepted (it will be delivered, even
 // across Shutdown), ErrClosed once Shutdown has begun (not counted: the
 // caller knows), ErrDropped when the partition is full under Drop, and
-// ErrTimeout when it stayed full for BackpressureTimeout under Block. It
-// allocates nothing in the steady state; a producer that has to wait for
-// room yields, then parks on the ring.
+// ErrTimeout when it stayed full for BackpressureTimeout under Block; a nil
+// ev is ErrNilEvent. It allocates nothing in the steady state; a producer
+// that has to wait for room yields, then parks on the ring.
 func (b *Bus) Publish(ev *schema.Event) error {
+	if ev == nil {
+		return ErrNilEvent
+	}
 	p := &b.parts[b.shard.of(ev.Entity)]
 	seq, got := p.ring.TryReserve(1)
 	if got == 0 {
@@ -288,7 +291,10 @@ func (b *Bus) PublishBatch(evs []schema.Event) (n int, err error) {
 // events are valid only until the call returns and must not be modified or
 // kept (copy what must outlive the call, e.g. with schema.Event.CopyFrom).
 // The batch slice is reused by the next call. A Handler should not block for
-// long: its partition's producers wait (or drop) behind it.
+// long: its partition's producers wait (or drop) behind it. It may Publish,
+// but under Block a Publish into its own full partition can only time out,
+// and it must not call Shutdown with a context that never ends (Shutdown
+// would wait for the very Handler call that waits for it).
 type Handler func(partition int, batch []*schema.Event)
 
 // Run starts the workers, one goroutine per partition (locked to its own OS

@@ -1028,6 +1028,9 @@ func TestRun(t *testing.T) {
 	if err := b.Run(nil); err != ErrRunning {
 		t.Errorf("second Run: %v, want ErrRunning", err)
 	}
+	if err := b.Publish(nil); err != ErrNilEvent {
+		t.Errorf("Publish(nil): %v, want ErrNilEvent", err)
+	}
 	var ev schema.Event
 	fill(t, &ev, 1, schema.EntityKeyFrom64(1), 0, false)
 	if err := b.Publish(&ev); err != nil {

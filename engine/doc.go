@@ -45,9 +45,9 @@
 // subscriber slows the bus down or makes it refuse events, as configured;
 // it never makes it lose one without saying so.
 //
-// Nothing is lost silently. Every Publish that does not return ErrClosed is
-// counted, per partition, in exactly one of Delivered, Dropped, TimedOut or
-// Queued (Stats), so that
+// Nothing is lost silently. Every event Publish accepts (nil) or refuses
+// (ErrDropped, ErrTimeout) is counted, per partition, in exactly one of
+// Delivered, Dropped, TimedOut or Queued (Stats), so that
 //
 //	Published = Delivered + Dropped + TimedOut + Queued
 //

@@ -17,6 +17,8 @@ var (
 	// ErrTimeout: the partition stayed full for BackpressureTimeout under the
 	// Block strategy; the event was counted in PartitionStats.TimedOut.
 	ErrTimeout = errors.New("engine: partition full, publish timed out")
+	// ErrNilEvent: Publish was given a nil event; nothing is counted.
+	ErrNilEvent = errors.New("engine: nil event")
 	// ErrRunning: Run was called a second time.
 	ErrRunning = errors.New("engine: bus already running")
 	// ErrInvalidConfig is matched (errors.Is) by every error Validate returns.

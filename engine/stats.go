@@ -1,15 +1,18 @@
 package engine
 
-// PartitionStats counts one partition's events. Every Publish that does not
-// return ErrClosed counts once in Published, and
+// PartitionStats counts one partition's events. Every Publish that returns
+// nil, ErrDropped or ErrTimeout counts once in Published (ErrClosed and
+// ErrNilEvent are the caller's to count), and
 //
 //	Published = Delivered + Dropped + TimedOut + Queued
 //
 // holds exactly whenever no Publish and no worker batch is in progress
-// (quiescence; always after Shutdown). While events flow, each field is a
-// recent value of its own counter.
+// (quiescence; always after Shutdown). Published is that sum: accepted
+// events are counted by the ring's cursors, not by a counter of their own
+// (see Bus.Stats), so a snapshot taken while events move may miss one in
+// transit but never counts one twice.
 type PartitionStats struct {
-	Published uint64 // Publish calls for this partition, accepted or refused
+	Published uint64 // events accepted or refused for this partition
 	Delivered uint64 // handed to the Handler and every subscriber
 	Dropped   uint64 // refused: full under Drop (ErrDropped)
 	TimedOut  uint64 // refused: full past BackpressureTimeout under Block (ErrTimeout)
