@@ -152,7 +152,10 @@ func (r *MPSC[T]) Close() {
 func (r *MPSC[T]) Slot(seq uint64) *T { return &r.cells[seq&r.mask].v }
 
 // TryPush appends v and reports true, or reports false when the ring is full
-// or closed.
+// or closed. It is a reservation then a commit, not one atomic step: while
+// one producer's TryPush is between the two, its slot counts as used (so
+// another producer may find the ring full) but cannot be read yet (so the
+// consumer may find nothing to read).
 func (r *MPSC[T]) TryPush(v T) bool {
 	seq, got := r.TryReserve(1)
 	if got == 0 {
