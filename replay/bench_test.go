@@ -70,6 +70,13 @@ func benchDecode(b *testing.B, data func() []byte, opts ReaderOptions) {
 func BenchmarkDecodeJSON(b *testing.B) {
 	benchDecode(b, func() []byte { return benchJSON }, ReaderOptions{})
 }
+
+// BenchmarkDecodeJSONSonic is BenchmarkDecodeJSON without the fast path:
+// every line through schema.Decoder (sonic), the peer it is measured against.
+func BenchmarkDecodeJSONSonic(b *testing.B) {
+	benchDecode(b, func() []byte { return benchJSON }, ReaderOptions{noFastPath: true})
+}
+
 func BenchmarkDecodeJSONPairs(b *testing.B) {
 	benchDecode(b, func() []byte { return benchPairs }, ReaderOptions{})
 }

@@ -188,42 +188,26 @@ func (d *blockDecoder) fail(format string, args ...any) error {
 	return corruptf(fmt.Sprintf("event %d of the block (payload byte %d): ", d.index, d.pos) + fmt.Sprintf(format, args...))
 }
 
-// uvarint reads a varint; ok is false when the payload ends inside it or it
-// overflows (varintError says which). The one-byte case, most of them,
-// inlines; the rest is uvarintSlow.
+// uvarint reads a varint as binary.Uvarint does; ok is false when the
+// payload ends inside it or it overflows 64 bits. It is written to inline
+// (TestUvarintInlines), which the decoder's speed depends on.
 func (d *blockDecoder) uvarint() (u uint64, ok bool) {
-	if p := d.pos; p < len(d.buf) && d.buf[p] < 0x80 {
-		d.pos = p + 1
-		return uint64(d.buf[p]), true
+	buf := d.buf
+	var x uint64
+	for i, s := d.pos, uint(0); i < len(buf) && s < 64; i, s = i+1, s+7 {
+		c := buf[i]
+		x |= uint64(c&0x7f) << s
+		if c < 0x80 {
+			d.pos = i + 1
+			return x, s < 63 || c <= 1
+		}
 	}
-	return d.uvarintSlow()
+	return 0, false
 }
 
-func (d *blockDecoder) uvarintSlow() (uint64, bool) {
-	if b := d.buf[min(d.pos, len(d.buf)):]; len(b) >= 4 && b[1] < 0x80 {
-		d.pos += 2
-		return uint64(b[0]&0x7f) | uint64(b[1])<<7, true
-	} else if len(b) >= 4 && b[2] < 0x80 {
-		d.pos += 3
-		return uint64(b[0]&0x7f) | uint64(b[1]&0x7f)<<7 | uint64(b[2])<<14, true
-	} else if len(b) >= 4 && b[3] < 0x80 {
-		d.pos += 4
-		return uint64(b[0]&0x7f) | uint64(b[1]&0x7f)<<7 | uint64(b[2]&0x7f)<<14 | uint64(b[3])<<21, true
-	}
-	u, n := binary.Uvarint(d.buf[d.pos:])
-	if n <= 0 {
-		return 0, false
-	}
-	d.pos += n
-	return u, true
-}
-
-// varintError describes the varint uvarint failed to read.
+// varintError describes a varint uvarint failed to read.
 func (d *blockDecoder) varintError(what string) error {
-	if _, n := binary.Uvarint(d.buf[d.pos:]); n == 0 {
-		return d.fail("%s: payload ends inside a varint", what)
-	}
-	return d.fail("%s: varint overflows 64 bits", what)
+	return d.fail("%s: malformed varint (the payload ends inside it, or it overflows 64 bits)", what)
 }
 
 // next decodes the next event into dst.
