@@ -1,6 +1,10 @@
 package replay
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/kestrel-sec/kestrel/schema"
+)
 
 // ErrDropped may be returned (or wrapped) by a Publisher other than
 // engine.Bus to have an event counted as dropped rather than stop the
@@ -12,3 +16,9 @@ var ErrDropped = errors.New("replay: event dropped by the bus")
 func dropped(err error) bool {
 	return errors.Is(err, ErrDropped) || isEngineDrop(err)
 }
+
+// PublisherFunc adapts a function to the Publisher interface.
+type PublisherFunc func(ev *schema.Event) error
+
+// Publish returns f(ev).
+func (f PublisherFunc) Publish(ev *schema.Event) error { return f(ev) }

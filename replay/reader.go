@@ -263,6 +263,8 @@ func newReader(r io.Reader, closer io.Closer, opts ReaderOptions, total int64, e
 		// A log shorter than the magic that begins like it is a cut binary
 		// log, and the binary reader says so.
 		return newBinaryReader(br, src, opts, nil)
+	case len(head) == 0 && ext == ".kbin":
+		return newBinaryReader(br, src, opts, nil) // an empty binary log: no header
 	case looksLikeJSON(head):
 	case ext == ".zst" || ext == ".zstd":
 		return newZstdReader(br, src, opts) // fails, naming the bad magic
