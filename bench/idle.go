@@ -1,0 +1,49 @@
+package bench
+
+import (
+	"context"
+	"time"
+
+	"github.com/kestrel-sec/kestrel/schema"
+)
+
+// idlePartitions is how many consumers wait in the idle scenario: one per
+// core of the 2-core machines this runs on.
+const idlePartitions = 2
+
+// runIdleScenario measures the CPU that waiting costs: each implementation
+// starts its consumers, receives nothing for a while, and the share of one
+// core the process burns meanwhile is recorded. An embedded sensor runtime
+// must not spin on an idle host; the bus's workers spin briefly, yield, then
+// park.
+func runIdleScenario(ctx context.Context, r *runner) ([]Result, error) {
+	res := Result{
+		Name:   "idle/cpu",
+		Title:  "CPU while idle, 2 partitions",
+		Metric: MetricCPU,
+		Note:   "share of one core burnt by the waiting consumers (lower is better)",
+	}
+	window := max(r.cfg.Measure/2, 100*time.Millisecond)
+	for _, impl := range queueImpls {
+		r.progress(res.Name + " " + impl)
+		tr, err := newTransport(impl, transportSpec{partitions: idlePartitions, producers: 1, queueSize: benchQueueSize})
+		if err != nil {
+			return nil, err
+		}
+		if err := tr.start(func(int, *schema.Event) {}); err != nil {
+			return nil, err
+		}
+		time.Sleep(r.cfg.Warmup) // let spinning waiters settle into parking
+		m := startCPU()
+		time.Sleep(window)
+		cpu, wall := m.stop()
+		stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = tr.stop(stopCtx)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		res.Figures = append(res.Figures, Figure{Impl: impl, CoreShare: cpu.Seconds() / wall.Seconds()})
+	}
+	return []Result{res}, nil
+}

@@ -1,0 +1,248 @@
+package bench
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Machine describes where a run happened.
+type Machine struct {
+	CPU        string `json:"cpu"`
+	Cores      int    `json:"cores"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	GoVersion  string `json:"go_version"`
+	OS         string `json:"os"`
+	Arch       string `json:"arch"`
+}
+
+// ThisMachine describes the current machine.
+func ThisMachine() Machine {
+	return Machine{
+		CPU:        cpuModel(),
+		Cores:      runtime.NumCPU(),
+		GOMAXPROCS: runtime.GOMAXPROCS(0),
+		GoVersion:  runtime.Version(),
+		OS:         runtime.GOOS,
+		Arch:       runtime.GOARCH,
+	}
+}
+
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
+}
+
+// Report is everything one run measured.
+type Report struct {
+	Started  time.Time     `json:"started"`
+	Duration time.Duration `json:"duration_ns"`
+	Machine  Machine       `json:"machine"`
+	Config   Config        `json:"config"`
+	Results  []Result      `json:"results"`
+	Verdicts []Verdict     `json:"verdicts"`
+	// HotFunctions are the hottest functions of the CPU profile, when one
+	// was taken.
+	HotFunctions []FuncStat `json:"hot_functions,omitempty"`
+}
+
+// Passed reports whether every gating target was met.
+func (r *Report) Passed() bool { return Passed(r.Verdicts) }
+
+// WriteJSON writes r as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// row is one line of the table.
+type row struct {
+	scenario, metric, ours, channel, workiva, other, ratio, target, met string
+}
+
+func (r *Report) rows() []row {
+	byResult := map[string][]Verdict{}
+	for _, v := range r.Verdicts {
+		byResult[v.Result] = append(byResult[v.Result], v)
+	}
+	var rows []row
+	for i := range r.Results {
+		res := &r.Results[i]
+		rw := row{scenario: res.Title, metric: metricLabel(res.Metric)}
+		cell := func(impl string) string {
+			if f := res.Figure(impl); f != nil {
+				return formatValue(res.Metric, f.Value(res.Metric))
+			}
+			return "-"
+		}
+		rw.ours, rw.channel, rw.workiva = cell(ImplKestrel), cell(ImplChannel), cell(ImplWorkiva)
+		var others []string
+		for _, f := range res.Figures {
+			switch f.Impl {
+			case ImplKestrel, ImplChannel, ImplWorkiva:
+			default:
+				others = append(others, f.Impl+" "+formatValue(res.Metric, f.Value(res.Metric)))
+			}
+		}
+		rw.other = strings.Join(others, ", ")
+		if rw.other == "" {
+			rw.other = "-"
+		}
+		rw.ratio = "-"
+		if x := res.Ratio(res.BaselineImpl()); x > 0 {
+			rw.ratio = fmt.Sprintf("%.1fx", x)
+			if res.BaselineImpl() != ImplChannel {
+				rw.ratio += " vs " + res.BaselineImpl()
+			}
+		}
+		var targets, mets []string
+		for _, v := range byResult[res.Name] {
+			op := "<"
+			if !v.Metric.LowerIsBetter() {
+				op = ">="
+			}
+			targets = append(targets, op+" "+formatValue(v.Metric, v.Bound))
+			switch {
+			case v.Met:
+				mets = append(mets, "yes")
+			case v.Gate:
+				mets = append(mets, "NO")
+			default:
+				mets = append(mets, "not yet")
+			}
+			if !v.Gate {
+				targets[len(targets)-1] += " (goal)"
+			}
+		}
+		rw.target, rw.met = strings.Join(targets, ", "), strings.Join(mets, ", ")
+		if rw.target == "" {
+			rw.target, rw.met = "-", "-"
+		}
+		rows = append(rows, rw)
+	}
+	return rows
+}
+
+func metricLabel(m Metric) string {
+	switch m {
+	case MetricP99:
+		return "P99"
+	case MetricRate:
+		return "rate"
+	case MetricCPU:
+		return "CPU"
+	}
+	return string(m)
+}
+
+var header = row{"scenario", "metric", "ours", "channel", "workiva", "other peer", "ours vs peer", "target", "met"}
+
+// WriteText writes the run as an aligned table with the machine and the
+// verdicts, for a terminal.
+func (r *Report) WriteText(w io.Writer) error {
+	rows := append([]row{header}, r.rows()...)
+	width := make([]int, len(header.cells()))
+	for _, rw := range rows {
+		for i, c := range rw.cells() {
+			width[i] = max(width[i], len([]rune(c)))
+		}
+	}
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "kestrel-bench on %s (%d cores, GOMAXPROCS %d, %s)\n\n", r.Machine.CPU, r.Machine.Cores, r.Machine.GOMAXPROCS, r.Machine.GoVersion)
+	for _, rw := range rows {
+		for i, c := range rw.cells() {
+			if i > 0 {
+				bw.WriteString("  ")
+			}
+			bw.WriteString(c)
+			if i < len(width)-1 {
+				bw.WriteString(strings.Repeat(" ", width[i]-len([]rune(c))))
+			}
+		}
+		bw.WriteString("\n")
+	}
+	bw.WriteString("\n")
+	for _, v := range r.Verdicts {
+		fmt.Fprintln(bw, v.String())
+	}
+	if len(r.HotFunctions) > 0 {
+		bw.WriteString("\nhottest functions (CPU profile, flat):\n")
+		for _, f := range r.HotFunctions {
+			fmt.Fprintf(bw, "  %5.1f%%  %s\n", f.FlatPercent, f.Name)
+		}
+	}
+	verdict := "all targets met"
+	if !r.Passed() {
+		verdict = "TARGET MISSED"
+	}
+	fmt.Fprintf(bw, "\n%s in %.1fs\n", verdict, r.Duration.Seconds())
+	return bw.Flush()
+}
+
+// WriteMarkdown writes the table as Markdown, for PERF.md.
+func (r *Report) WriteMarkdown(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "Machine: %s, %d cores, GOMAXPROCS %d, %s, %s/%s.\n\n", r.Machine.CPU, r.Machine.Cores, r.Machine.GOMAXPROCS, r.Machine.GoVersion, r.Machine.OS, r.Machine.Arch)
+	write := func(rw row) {
+		bw.WriteString("| " + strings.Join(rw.cells(), " | ") + " |\n")
+	}
+	write(header)
+	bw.WriteString("|" + strings.Repeat(" --- |", len(header.cells())) + "\n")
+	for _, rw := range r.rows() {
+		write(rw)
+	}
+	return bw.Flush()
+}
+
+func (rw row) cells() []string {
+	return []string{rw.scenario, rw.metric, rw.ours, rw.channel, rw.workiva, rw.other, rw.ratio, rw.target, rw.met}
+}
+
+// formatValue prints a figure with its unit.
+func formatValue(m Metric, v float64) string {
+	switch m {
+	case MetricP99:
+		return formatNanos(v)
+	case MetricRate:
+		switch {
+		case v >= 1e6:
+			return fmt.Sprintf("%.2fM/s", v/1e6)
+		case v >= 1e3:
+			return fmt.Sprintf("%.1fk/s", v/1e3)
+		}
+		return fmt.Sprintf("%.0f/s", v)
+	case MetricCPU:
+		return fmt.Sprintf("%.1f%%", v*100)
+	}
+	return fmt.Sprint(v)
+}
+
+func formatNanos(ns float64) string {
+	switch {
+	case ns >= 1e9:
+		return fmt.Sprintf("%.2f s", ns/1e9)
+	case ns >= 1e6:
+		return fmt.Sprintf("%.2f ms", ns/1e6)
+	case ns >= 1e4:
+		return fmt.Sprintf("%.1f µs", ns/1e3)
+	case ns >= 1e3:
+		return fmt.Sprintf("%.2f µs", ns/1e3)
+	}
+	return fmt.Sprintf("%.0f ns", ns)
+}

@@ -1,0 +1,115 @@
+package bench
+
+// The implementations a scenario measures in the same run.
+const (
+	ImplKestrel = "kestrel"
+	ImplChannel = "channel"
+	ImplWorkiva = "workiva"
+)
+
+// Metric says what a Result's headline figure is and which way is better.
+type Metric string
+
+// The metrics.
+const (
+	// MetricP99 is a latency percentile in ns: lower is better.
+	MetricP99 Metric = "p99_ns"
+	// MetricRate is a rate in events (or alerts) per second: higher is better.
+	MetricRate Metric = "events_per_s"
+	// MetricCPU is a share of one core, 0..1: lower is better.
+	MetricCPU Metric = "cpu_core_share"
+)
+
+// LowerIsBetter reports the direction of m.
+func (m Metric) LowerIsBetter() bool { return m != MetricRate }
+
+// Figure is one implementation's measurement in one scenario.
+type Figure struct {
+	Impl string `json:"impl"`
+	// Latency is set for latency scenarios.
+	Latency *Percentiles `json:"latency,omitempty"`
+	// Curve is the latency distribution, for plots.
+	Curve []CurvePoint `json:"curve,omitempty"`
+	// Rate is events per second (throughput scenarios, and the rate a
+	// latency scenario actually achieved).
+	Rate float64 `json:"events_per_s,omitempty"`
+	// Events is how many events the measurement covered.
+	Events int64 `json:"events"`
+	// CPUSecondsPerMillion is the process CPU time spent per million events
+	// (user + system, all threads), the price of the figure.
+	CPUSecondsPerMillion float64 `json:"cpu_s_per_million,omitempty"`
+	// CoreShare is, for idle scenarios, the share of one core burnt.
+	CoreShare float64 `json:"core_share,omitempty"`
+}
+
+// Value returns the figure's headline value for metric m.
+func (f *Figure) Value(m Metric) float64 {
+	switch m {
+	case MetricP99:
+		if f.Latency != nil {
+			return float64(f.Latency.P99)
+		}
+	case MetricRate:
+		return f.Rate
+	case MetricCPU:
+		return f.CoreShare
+	}
+	return 0
+}
+
+// Result is one scenario: the same workload over Kestrel and its peers.
+type Result struct {
+	// Name identifies the scenario, e.g. "publish/1p/steady".
+	Name string `json:"name"`
+	// Title is the human name used in tables.
+	Title   string   `json:"title"`
+	Metric  Metric   `json:"metric"`
+	Figures []Figure `json:"figures"`
+	// Baseline is the peer the headline ratio is taken against; empty
+	// means ImplChannel.
+	Baseline string `json:"baseline,omitempty"`
+	// Note explains anything unusual about the measurement.
+	Note string `json:"note,omitempty"`
+}
+
+// BaselineImpl returns the peer the headline ratio compares against.
+func (r *Result) BaselineImpl() string {
+	if r.Baseline == "" {
+		return ImplChannel
+	}
+	return r.Baseline
+}
+
+// Figure returns the figure for impl, or nil.
+func (r *Result) Figure(impl string) *Figure {
+	for i := range r.Figures {
+		if r.Figures[i].Impl == impl {
+			return &r.Figures[i]
+		}
+	}
+	return nil
+}
+
+// Ratio returns how many times better Kestrel's figure is than impl's in
+// this result (above 1: Kestrel is better), or 0 when either is missing.
+func (r *Result) Ratio(impl string) float64 {
+	ours, peer := r.Figure(ImplKestrel), r.Figure(impl)
+	if ours == nil || peer == nil {
+		return 0
+	}
+	a, b := ours.Value(r.Metric), peer.Value(r.Metric)
+	if a <= 0 || b <= 0 {
+		return 0
+	}
+	if r.Metric.LowerIsBetter() {
+		return b / a
+	}
+	return a / b
+}
+
+// Names of the results that targets refer to.
+const (
+	ResultPublishSteady   = "publish/1p/steady"
+	ResultSubscribeSteady = "subscribe/1p/steady"
+	ResultReplayJSON      = "replay/json/decode"
+)

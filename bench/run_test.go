@@ -1,0 +1,89 @@
+package bench
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestRunEveryScenario runs every scenario briefly and checks that each
+// produced figures for Kestrel and its peers, that every event was
+// accounted for (runFlow and the replay scenarios fail otherwise), and that
+// the report judged every target. It says nothing about speed.
+func TestRunEveryScenario(t *testing.T) {
+	cfg := Config{
+		Quick: true, Measure: 30 * time.Millisecond, Warmup: 10 * time.Millisecond,
+		SteadyRate: 20_000, Partitions: []int{2}, Producers: []int{2}, ReplayEvents: 3000,
+	}
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{ // result name: figures
+		"publish/1p/steady": 3, "subscribe/1p/steady": 3, "publish/1p/saturated": 3, "subscribe/1p/saturated": 3,
+		"publish/2p/steady": 3, "subscribe/2p/steady": 3, "publish/2p/saturated": 3, "subscribe/2p/saturated": 3,
+		"throughput/2part/2p": 3,
+		"replay/json/decode":  2, "replay/binary/decode": 2, "replay/e2e": 3,
+		"alerts/dispatch": 3,
+		"idle/cpu":        3,
+	}
+	for _, res := range rep.Results {
+		n, ok := want[res.Name]
+		if !ok {
+			t.Errorf("unexpected result %q", res.Name)
+			continue
+		}
+		delete(want, res.Name)
+		if len(res.Figures) != n {
+			t.Errorf("%s: %d figures, want %d", res.Name, len(res.Figures), n)
+		}
+		ours := res.Figure(ImplKestrel)
+		if ours == nil {
+			t.Errorf("%s: no Kestrel figure", res.Name)
+			continue
+		}
+		switch res.Metric {
+		case MetricP99:
+			if ours.Latency == nil || ours.Latency.Count == 0 || ours.Latency.P99 <= 0 || len(ours.Curve) == 0 {
+				t.Errorf("%s: empty latency %+v", res.Name, ours.Latency)
+			}
+		case MetricRate:
+			if ours.Rate <= 0 || ours.Events <= 0 {
+				t.Errorf("%s: rate %v over %d events", res.Name, ours.Rate, ours.Events)
+			}
+		}
+	}
+	for name := range want {
+		t.Errorf("missing result %q", name)
+	}
+	if len(rep.Verdicts) != len(SeedTargets())+len(StretchGoals()) {
+		t.Errorf("%d verdicts", len(rep.Verdicts))
+	}
+	for _, v := range rep.Verdicts {
+		if v.Missing {
+			t.Errorf("target %q has no figure", v.Name)
+		}
+	}
+}
+
+func TestRunOnly(t *testing.T) {
+	rep, err := Run(context.Background(), Config{Quick: true, Only: "idle", Measure: 20 * time.Millisecond, Warmup: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 1 || rep.Results[0].Name != "idle/cpu" || len(rep.Verdicts) != 0 || !rep.Passed() {
+		t.Fatalf("%+v", rep)
+	}
+	if _, err := Run(context.Background(), Config{Measure: -1}); err == nil {
+		t.Error("invalid config ran")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Run(ctx, Config{Quick: true}); err == nil {
+		t.Error("cancelled run succeeded")
+	}
+}
