@@ -21,5 +21,18 @@
 //
 // Close refuses new reservations at once, but every slot reserved before
 // it is still committed and drained: a value is either refused (ErrClosed,
-// or false from TryPush) or delivered, never accepted and then lost.
+// or false from TryPush) or delivered, never accepted and then lost. The
+// close and the reservations are ordered by one word: Close sets a bit in
+// the producers' cursor word with the same compare-and-swap that
+// reservations use, so each reservation lands wholly before or after it.
+//
+// Batching is what makes a ring fast: each Commit and each Release is one
+// locked instruction (a sequentially consistent atomic store or CAS, all
+// that sync/atomic offers), and so is each reservation of an MPSC ring, so
+// a run of 16 slots costs about what one slot does. Every reserved slot
+// must be committed: the consumer reads in sequence order and stops at the
+// first slot that is not.
+//
+// Each file opens with the invariants it keeps, and each atomic field says
+// what its writes publish to whom.
 package ring

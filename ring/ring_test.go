@@ -428,9 +428,7 @@ func TestCloseReleasesBlockedProducers(t *testing.T) {
 			}
 		}()
 	}
-	for r.prod.parked.Load() != blocked {
-		runtime.Gosched()
-	}
+	waitFor(t, "producers parked", func() bool { return r.prod.parked.Load() == blocked })
 	r.Close()
 	wg.Wait()
 	close(errs)
@@ -453,9 +451,7 @@ func TestCloseReleasesBlockedProducers(t *testing.T) {
 	s.TryPush(2)
 	res := make(chan error, 1)
 	go func() { res <- s.Push(context.Background(), 3) }()
-	for s.prod.parked.Load() != 1 {
-		runtime.Gosched()
-	}
+	waitFor(t, "producer parked", func() bool { return s.prod.parked.Load() == 1 })
 	s.Close()
 	if err := <-res; !errors.Is(err, ErrClosed) {
 		t.Fatalf("blocked SPSC producer got %v", err)
@@ -479,9 +475,21 @@ func waitParked(t *testing.T, r api[int], prod bool) {
 			w = &r.prod
 		}
 	}
-	for w.parked.Load() == 0 {
+	waitFor(t, "a parked waiter", func() bool { return w.parked.Load() != 0 })
+}
+
+// waitFor yields until cond holds, and fails the test if it does not within
+// a bound counted in yields, not time (a hang instead of a failure would
+// cost the whole test binary's timeout).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for range 20_000_000 {
+		if cond() {
+			return
+		}
 		runtime.Gosched()
 	}
+	t.Fatalf("gave up waiting for %s", what)
 }
 
 func TestWaitValidate(t *testing.T) {

@@ -192,9 +192,7 @@ func TestStressCloseLosesNothing(t *testing.T) {
 			}
 			recv := make(chan []int, 1)
 			go func() { recv <- consume(t, r, producers, uint64(round)) }()
-			for started.Load() != int32(producers) {
-				runtime.Gosched()
-			}
+			waitFor(t, "producers started", func() bool { return started.Load() == int32(producers) })
 			for range 50 + round*20 {
 				runtime.Gosched()
 			}
@@ -288,9 +286,7 @@ func TestPassWake(t *testing.T) {
 			}
 		}()
 	}
-	for r.prod.parked.Load() != producers {
-		runtime.Gosched()
-	}
+	waitFor(t, "producers parked", func() bool { return r.prod.parked.Load() == producers })
 	seq, n := r.Peek()
 	if seq != 0 || n != 4 {
 		t.Fatalf("Peek = %d, %d", seq, n)
