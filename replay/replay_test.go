@@ -73,7 +73,11 @@ func timeless(s Stats) Stats {
 }
 
 func TestReplayDeterministic(t *testing.T) {
-	evs := GenerateEvents(11, 5000, nil)
+	n := 5000
+	if testing.Short() || raceEnabled {
+		n = 1500
+	}
+	evs := GenerateEvents(11, n, nil)
 	dir := t.TempDir()
 	for _, name := range []string{"a.jsonl", "a.jsonl.zst", "a.kbin"} {
 		path := writeLog(t, dir, name, evs)
