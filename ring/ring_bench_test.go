@@ -5,9 +5,11 @@ package ring
 // queue.RingBuffer (which holds interface{} values, so it carries pointers
 // to preallocated events: nothing is allocated per element for it either).
 // One op is one 64-byte event moved from a producer goroutine to the
-// consumer (the benchmark goroutine); ns/op is per element. "batch16"
-// reserves and commits 16 slots at a time and the consumer takes whatever
-// run is committed with WaitRead and one Release.
+// consumer (the benchmark goroutine); ns/op is per element. "ring" copies
+// the 64-byte event into its slot and out again with Push and Pop;
+// "ring-ptr" moves pointers to events, as workiva does; "batch16" reserves
+// and commits 16 slots at a time, written in place, and the consumer takes
+// whatever run is committed with WaitRead and one Release.
 //
 //	go test -run '^$' -bench . -benchmem -benchtime=200ms ./ring/
 
@@ -91,6 +93,64 @@ func benchMPSCSingle(b *testing.B, producers int, w Wait) {
 	runBench(b, producers, func(p, n int) {
 		e := event64{a: [8]uint64{uint64(p)}}
 		for i := range n {
+			e.a[1] = uint64(i)
+			if err := r.Push(ctx, e); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	}, func(n int) {
+		var sum uint64
+		for range n {
+			e, err := r.Pop(ctx)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			sum += e.a[1]
+		}
+		benchSink = sum
+	})
+}
+
+// The -ptr variants carry *event64, pointers into a preallocated pool, as
+// the workiva peer must (its slots are interface{}): like for like.
+
+func benchSPSCSinglePtr(b *testing.B, w Wait) {
+	r := NewSPSC[*event64](benchCap, w)
+	ctx := context.Background()
+	pool := make([]event64, 2*benchCap)
+	runBench(b, 1, func(p, n int) {
+		for i := range n {
+			e := &pool[i%len(pool)]
+			e.a[1] = uint64(i)
+			if err := r.Push(ctx, e); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	}, func(n int) {
+		var sum uint64
+		for range n {
+			e, err := r.Pop(ctx)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			sum += e.a[1]
+		}
+		benchSink = sum
+	})
+}
+
+func benchMPSCSinglePtr(b *testing.B, producers int, w Wait) {
+	r := NewMPSC[*event64](benchCap, w)
+	ctx := context.Background()
+	pool := make([]event64, producers*2*benchCap)
+	runBench(b, producers, func(p, n int) {
+		mine := pool[p*2*benchCap : (p+1)*2*benchCap]
+		for i := range n {
+			e := &mine[i%len(mine)]
 			e.a[1] = uint64(i)
 			if err := r.Push(ctx, e); err != nil {
 				b.Error(err)
@@ -230,6 +290,7 @@ func benchWorkiva(b *testing.B, producers int) {
 
 func BenchmarkSPSC(b *testing.B) {
 	b.Run("ring", func(b *testing.B) { benchSPSCSingle(b, Wait{}) })
+	b.Run("ring-ptr", func(b *testing.B) { benchSPSCSinglePtr(b, Wait{}) })
 	b.Run("ring-batch16", func(b *testing.B) { benchSPSCBatch(b, 16, Wait{}) })
 	b.Run("chan", func(b *testing.B) { benchChan(b, 1) })
 	b.Run("workiva", func(b *testing.B) { benchWorkiva(b, 1) })
@@ -239,6 +300,7 @@ func BenchmarkMPSC(b *testing.B) {
 	for _, p := range []int{1, 2, 4} {
 		b.Run("p"+strconv.Itoa(p), func(b *testing.B) {
 			b.Run("ring", func(b *testing.B) { benchMPSCSingle(b, p, Wait{}) })
+			b.Run("ring-ptr", func(b *testing.B) { benchMPSCSinglePtr(b, p, Wait{}) })
 			b.Run("ring-batch16", func(b *testing.B) { benchMPSCBatch(b, p, 16, Wait{}) })
 			b.Run("chan", func(b *testing.B) { benchChan(b, p) })
 			b.Run("workiva", func(b *testing.B) { benchWorkiva(b, p) })
