@@ -575,6 +575,11 @@ type Matcher struct {
 	fold   bool
 	re     *regexp.Regexp
 	source string
+	// lower is lit in ASCII lower case when fold is set and lit is ASCII:
+	// then an ASCII input is matched bytewise, which for ASCII strings is
+	// the same as Unicode simple folding.
+	lower string
+	ascii bool
 }
 
 type matcherKind uint8

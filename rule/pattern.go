@@ -15,15 +15,16 @@ import (
 func NewWildcard(pattern string, fold bool) *Matcher {
 	m := &Matcher{lit: pattern, fold: fold, source: pattern, kind: mGlob}
 	if strings.IndexByte(pattern, '?') >= 0 {
-		return m
+		return m.prepare()
 	}
 	inner := strings.Trim(pattern, "*")
 	if strings.IndexByte(inner, '*') >= 0 {
-		return m
+		return m.prepare()
 	}
 	lead := strings.HasPrefix(pattern, "*")
 	trail := len(pattern) > 0 && strings.HasSuffix(pattern, "*") && len(inner) < len(pattern)
 	m.lit = inner
+	defer m.prepare()
 	switch {
 	case inner == "" && (lead || trail):
 		m.kind = mContains // "*" and "**": anything
@@ -43,17 +44,75 @@ func NewWildcard(pattern string, fold bool) *Matcher {
 // startsWith, endsWith and stringContains; fold makes them
 // case-insensitive.
 func NewPrefix(s string, fold bool) *Matcher {
-	return &Matcher{kind: mPrefix, lit: s, fold: fold, source: s}
+	return (&Matcher{kind: mPrefix, lit: s, fold: fold, source: s}).prepare()
 }
 
 // NewSuffix is the matcher of endsWith; see NewPrefix.
 func NewSuffix(s string, fold bool) *Matcher {
-	return &Matcher{kind: mSuffix, lit: s, fold: fold, source: s}
+	return (&Matcher{kind: mSuffix, lit: s, fold: fold, source: s}).prepare()
 }
 
 // NewContains is the matcher of stringContains; see NewPrefix.
 func NewContains(s string, fold bool) *Matcher {
-	return &Matcher{kind: mContains, lit: s, fold: fold, source: s}
+	return (&Matcher{kind: mContains, lit: s, fold: fold, source: s}).prepare()
+}
+
+// prepare sets up the ASCII fast path of a case-insensitive matcher.
+func (m *Matcher) prepare() *Matcher {
+	if m.fold && isASCII(m.lit) {
+		m.ascii = true
+		b := []byte(m.lit)
+		for i, c := range b {
+			b[i] = lowerASCII(c)
+		}
+		m.lower = string(b)
+	}
+	return m
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// equalFoldASCII reports whether s equals lower (lower case ASCII) but for
+// the case of s's ASCII letters.
+func equalFoldASCII(s, lower string) bool {
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if lowerASCII(s[i]) != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// indexFoldASCII returns the first index of lower in ASCII s, ignoring
+// case, or -1.
+func indexFoldASCII(s, lower string) int {
+	if lower == "" {
+		return 0
+	}
+	first, rest := lower[0], lower[1:]
+	for i := 0; i+len(lower) <= len(s); i++ {
+		if lowerASCII(s[i]) == first && equalFoldASCII(s[i+1:i+len(lower)], rest) {
+			return i
+		}
+	}
+	return -1
 }
 
 // NewRegex compiles an RE2 pattern that must match the whole string (as
@@ -77,6 +136,9 @@ func (m *Matcher) Source() string { return m.source }
 // Match reports whether s matches. It allocates nothing (a regular
 // expression may, rarely, grow its cached machine).
 func (m *Matcher) Match(s string) bool {
+	if m.ascii && isASCII(s) {
+		return m.matchASCII(s)
+	}
 	switch m.kind {
 	case mExact:
 		if m.fold {
@@ -102,6 +164,58 @@ func (m *Matcher) Match(s string) bool {
 		return m.re.MatchString(s)
 	}
 	return globMatch(m.lit, s, m.fold)
+}
+
+// matchASCII is Match for a case-insensitive ASCII pattern and input.
+func (m *Matcher) matchASCII(s string) bool {
+	l := m.lower
+	switch m.kind {
+	case mExact:
+		return equalFoldASCII(s, l)
+	case mPrefix:
+		return len(s) >= len(l) && equalFoldASCII(s[:len(l)], l)
+	case mSuffix:
+		return len(s) >= len(l) && equalFoldASCII(s[len(s)-len(l):], l)
+	case mContains:
+		return indexFoldASCII(s, l) >= 0
+	}
+	return globASCIIFold(l, s)
+}
+
+// globASCIIFold is globMatch for a lower-case ASCII pattern and an ASCII
+// input, ignoring case, byte by byte.
+func globASCIIFold(p, s string) bool {
+	px, sx := 0, 0
+	starP, starS := -1, -1
+	for px < len(p) || sx < len(s) {
+		if px < len(p) {
+			switch c := p[px]; c {
+			case '*':
+				starP, starS = px, sx
+				px++
+				continue
+			case '?':
+				if sx < len(s) {
+					px++
+					sx++
+					continue
+				}
+			default:
+				if sx < len(s) && lowerASCII(s[sx]) == c {
+					px++
+					sx++
+					continue
+				}
+			}
+		}
+		if starP >= 0 && starS < len(s) {
+			starS++
+			px, sx = starP+1, starS
+			continue
+		}
+		return false
+	}
+	return true
 }
 
 // runeEq reports whether a and b are equal, or equal under simple case

@@ -1,0 +1,50 @@
+package detect
+
+import (
+	"testing"
+	"time"
+
+	"github.com/kestrel-sec/kestrel/rule"
+	"github.com/kestrel-sec/kestrel/schema"
+)
+
+// TestHandleNoAllocs proves the per-event paths allocate nothing: events
+// no rule matches, events that only start or advance partial matches of
+// a known key, and until events.
+func TestHandleNoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	rules := []*rule.Package{
+		pkg(t, "single", `process where process.executable == "/usr/bin/nc" and process.pid > 1`),
+		pkg(t, "seq", `sequence by process.entity_id with maxspan=10s
+  [network where network.dest_port in (4444, 5555) and network.direction == "outbound"]
+  [process where process.executable : ("/bin/*sh", "/usr/bin/*sh")]
+  [file where file.path regex~ ".*\\.ssh/.*"]
+until [process where event.action == "exit"]`),
+		pkg(t, "any", `any where process.name like~ "mimi*"`),
+	}
+	d, err := New(Config{Output: &capture{}, Rules: rules})
+	if err != nil {
+		t.Fatal(err)
+	}
+	miss := ev{1, "process_exec", time.Second, 1, []any{"process.entity_id", "p1", "process.executable", "/bin/ls",
+		"process.pid", 10, "process.name", "ls"}}.build(t)
+	start := ev{2, "network_connect", time.Second, 1, []any{"process.entity_id", "p1", "network.dest_port", uint64(4444),
+		"network.direction", "outbound"}}.build(t)
+	advance := ev{3, "process_exec", time.Second, 1, []any{"process.entity_id", "p1", "process.executable", "/bin/bash"}}.build(t)
+	until := ev{4, "process_exit", time.Second, 1, []any{"process.entity_id", "p1", "event.action", "exit"}}.build(t)
+	batch := []*schema.Event{&miss}
+	d.Handle(0, batch)
+	if n := testing.AllocsPerRun(1000, func() { d.Handle(0, batch) }); n != 0 {
+		t.Fatalf("no-match path: %v allocs per event", n)
+	}
+	seqBatch := []*schema.Event{&start, &advance, &start, &advance, &until, &miss}
+	d.Handle(0, seqBatch) // warm: the keyState is created once, then recycled
+	if n := testing.AllocsPerRun(1000, func() { d.Handle(0, seqBatch) }); n != 0 {
+		t.Fatalf("partial-match path: %v allocs per batch", n)
+	}
+	if s := d.Stats(); s.Alerts != 0 || s.Evicted.Terminated == 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}

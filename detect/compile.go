@@ -1,0 +1,168 @@
+package detect
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/kestrel-sec/kestrel/rule"
+	"github.com/kestrel-sec/kestrel/schema"
+	"github.com/kestrel-sec/kestrel/sink"
+)
+
+// crule is a rule compiled for matching: its steps expanded (runs=N gives
+// N steps), predicates built, join fields and alert field names laid out.
+// It is immutable and shared by every partition.
+type crule struct {
+	idx      int
+	id       string
+	name     string
+	severity sink.Severity
+	tags     []string
+	message  string
+
+	seq        bool
+	steps      []cstep
+	until      *cstep
+	maxSpan    uint64 // nanoseconds; valid when hasMaxSpan
+	hasMaxSpan bool
+
+	// byPaths names the join values in alerts: the sequence's by fields,
+	// then the first step's own.
+	byPaths []string
+	nBy     int // join fields per step (sequence by + step by)
+	nVals   int // tested-field values a partial match keeps, over all steps
+}
+
+// cstep is one compiled step.
+type cstep struct {
+	pred    pred
+	group   int              // steps expanded from one step (runs) share a group and so a predicate result
+	anyType bool             // matches every event type
+	types   []bool           // by event type ID, when !anyType
+	by      []schema.FieldID // join fields: the sequence's, then the step's
+	byGroup int              // steps with the same join fields share a key computation
+	fields  []schema.FieldID
+	names   []string // alert field names of fields
+	valOff  int      // where this step's values start in a partial's value buffer
+}
+
+func (s *cstep) hasType(t schema.EventTypeID) bool {
+	return s.anyType || int(t) < len(s.types) && s.types[t]
+}
+
+// compileRule compiles one rule package.
+func compileRule(idx int, p *rule.Package) (*crule, error) {
+	if p == nil || p.Manifest == nil || p.Query == nil {
+		return nil, &RuleError{Index: idx, Err: errors.New("package has no manifest or query")}
+	}
+	q := p.Query
+	if !q.Resolved() {
+		return nil, &RuleError{Index: idx, RuleID: p.Manifest.RuleID, Err: errors.New("query not resolved against a schema")}
+	}
+	sev, err := sink.ParseSeverity(p.Manifest.Severity.String())
+	if err != nil {
+		return nil, &RuleError{Index: idx, RuleID: p.Manifest.RuleID, Err: err}
+	}
+	r := &crule{
+		idx: idx, id: p.Manifest.RuleID, name: p.Manifest.RuleName, severity: sev,
+		tags: p.Manifest.Tags, seq: q.Sequence, message: p.Manifest.RuleName,
+	}
+	if d := p.Manifest.Description; d != "" {
+		r.message = p.Manifest.RuleName + ": " + d
+	}
+	if d, ok := p.MaxSpan(); ok && q.Sequence {
+		r.maxSpan, r.hasMaxSpan = uint64(d), true
+	}
+	for _, f := range q.By {
+		r.byPaths = append(r.byPaths, f.Path)
+	}
+	if len(q.Steps) > 0 {
+		for _, f := range q.Steps[0].By {
+			r.byPaths = append(r.byPaths, f.Path)
+		}
+	}
+	r.nBy = len(r.byPaths)
+	byGroups := map[string]int{}
+	mk := func(st *rule.Step, pr pred, group, number int) cstep {
+		cs := cstep{pred: pr, group: group, anyType: st.AnyType}
+		if !st.AnyType {
+			maxT := schema.EventTypeID(0)
+			for _, t := range st.Types {
+				maxT = max(maxT, t)
+			}
+			cs.types = make([]bool, int(maxT)+1)
+			for _, t := range st.Types {
+				cs.types[t] = true
+			}
+		}
+		key := ""
+		for _, f := range q.By {
+			cs.by = append(cs.by, f.ID)
+			key += strconv.Itoa(int(f.ID)) + ","
+		}
+		for _, f := range st.By {
+			cs.by = append(cs.by, f.ID)
+			key += strconv.Itoa(int(f.ID)) + ","
+		}
+		g, ok := byGroups[key]
+		if !ok {
+			g = len(byGroups)
+			byGroups[key] = g
+		}
+		cs.byGroup = g
+		for _, f := range st.Fields() {
+			cs.fields = append(cs.fields, f.ID)
+			name := f.Path
+			if q.Sequence {
+				name = "step" + strconv.Itoa(number) + "." + f.Path
+			}
+			cs.names = append(cs.names, name)
+		}
+		return cs
+	}
+	number := 0
+	for g, st := range q.Steps {
+		pr := compileExpr(st.Cond) // shared by the steps runs=N expands into
+		for range st.Runs {
+			number++
+			cs := mk(st, pr, g, number)
+			cs.valOff = r.nVals
+			r.nVals += len(cs.fields)
+			r.steps = append(r.steps, cs)
+		}
+	}
+	if q.Until != nil {
+		u := mk(q.Until, compileExpr(q.Until.Cond), -1, 0)
+		u.fields, u.names = nil, nil // until's fields never reach an alert
+		r.until = &u
+	}
+	return r, nil
+}
+
+// RuleError reports a rule package that cannot be compiled for matching.
+type RuleError struct {
+	Index  int    // position in Config.Rules
+	RuleID string // empty when unknown
+	Err    error
+}
+
+// Error returns "detect: rule N (id): reason".
+func (e *RuleError) Error() string {
+	s := "detect: rule " + strconv.Itoa(e.Index)
+	if e.RuleID != "" {
+		s += " (" + e.RuleID + ")"
+	}
+	return s + ": " + e.Err.Error()
+}
+
+// Unwrap returns ErrInvalidConfig and the cause.
+func (e *RuleError) Unwrap() []error { return []error{ErrInvalidConfig, e.Err} }
+
+// maxSpanOf returns a rule's maxspan for display; 0 when none.
+func maxSpanOf(r *crule) time.Duration {
+	if !r.hasMaxSpan {
+		return 0
+	}
+	return time.Duration(r.maxSpan)
+}

@@ -1,0 +1,121 @@
+package detect
+
+import (
+	"errors"
+	"log/slog"
+	"strconv"
+
+	"github.com/kestrel-sec/kestrel/clock"
+	"github.com/kestrel-sec/kestrel/rule"
+	"github.com/kestrel-sec/kestrel/sink"
+)
+
+// Defaults for zero Config fields.
+const (
+	// DefaultMaxStatesPerRule bounds the join keys with partial matches one
+	// sequence rule keeps in one partition.
+	DefaultMaxStatesPerRule = 1 << 16
+	// DefaultMaxStates bounds the join keys with partial matches one
+	// partition keeps over all rules.
+	DefaultMaxStates = 1 << 20
+	// MaxPartitions bounds Config.Partitions.
+	MaxPartitions = 1 << 12
+)
+
+// ErrInvalidConfig is matched (errors.Is) by every error of Validate and
+// New.
+var ErrInvalidConfig = errors.New("detect: invalid config")
+
+// Emitter takes alerts; *sink.Output is one. Emit takes ownership of the
+// alert on a nil error; an error means the alert was not taken, and the
+// Detector counts it in Stats.AlertsDropped.
+type Emitter interface {
+	Emit(a *sink.Alert) error
+}
+
+// Config configures a Detector. Zero fields take the defaults written
+// beside them; Validate reports what cannot work.
+type Config struct {
+	// Rules are the rule packages to run, loaded and resolved (see
+	// rule.LoadDir) against the schema of the events. Their order is the
+	// order alerts for one event are emitted in.
+	Rules []*rule.Package
+	// Output receives the alerts. Required.
+	Output Emitter
+	// Partitions is the number of partitions whose workers call the
+	// handler; it must equal the bus's. 0: 1.
+	Partitions int
+	// Clock, when set, caps the expiry horizon: partial matches expire
+	// when their maxspan has passed both in event time (the newest event
+	// the partition has seen) and by this clock. Under replay it is the
+	// replay's mock clock, so expiry follows event time. nil: event time
+	// alone.
+	Clock clock.Clock
+	// MaxStatesPerRule bounds, per partition, the join keys one sequence
+	// rule keeps partial matches for; past it the least recently used key
+	// is evicted (counted as capacity). 0: DefaultMaxStatesPerRule.
+	MaxStatesPerRule int
+	// MaxStates bounds, per partition, the join keys of all rules
+	// together. 0: DefaultMaxStates.
+	MaxStates int
+	// Logger receives rare diagnostics: the first refusal of each kind by
+	// the Output, and rule compilation. nil: silent.
+	Logger *slog.Logger
+}
+
+// ConfigError names the Config field at fault.
+type ConfigError struct {
+	Field, Reason string
+}
+
+// Error returns "detect: invalid config: Field: Reason".
+func (e *ConfigError) Error() string {
+	return "detect: invalid config: " + e.Field + ": " + e.Reason
+}
+
+// Unwrap returns ErrInvalidConfig.
+func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
+
+// Validate reports the first field that cannot work, as a *ConfigError,
+// or a *RuleError for a rule that cannot be compiled.
+func (c *Config) Validate() error {
+	if c.Output == nil {
+		return &ConfigError{"Output", "nil: alerts need somewhere to go"}
+	}
+	if c.Partitions < 0 || c.Partitions > MaxPartitions {
+		return &ConfigError{"Partitions", strconv.Itoa(c.Partitions) + " is outside 0.." + strconv.Itoa(MaxPartitions)}
+	}
+	if c.MaxStatesPerRule < 0 {
+		return &ConfigError{"MaxStatesPerRule", "negative"}
+	}
+	if c.MaxStates < 0 {
+		return &ConfigError{"MaxStates", "negative"}
+	}
+	seen := map[string]int{}
+	for i, p := range c.Rules {
+		if p == nil || p.Manifest == nil || p.Query == nil {
+			return &RuleError{Index: i, Err: errors.New("nil package, manifest or query")}
+		}
+		if j, dup := seen[p.Manifest.RuleID]; dup {
+			return &RuleError{Index: i, RuleID: p.Manifest.RuleID, Err: errors.New("rule_id also used by rule " + strconv.Itoa(j))}
+		}
+		seen[p.Manifest.RuleID] = i
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.Partitions == 0 {
+		c.Partitions = 1
+	}
+	if c.MaxStatesPerRule == 0 {
+		c.MaxStatesPerRule = DefaultMaxStatesPerRule
+	}
+	if c.MaxStates == 0 {
+		c.MaxStates = DefaultMaxStates
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}

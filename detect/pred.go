@@ -1,0 +1,337 @@
+package detect
+
+import (
+	"cmp"
+	"math"
+	"strings"
+
+	"github.com/kestrel-sec/kestrel/rule"
+	"github.com/kestrel-sec/kestrel/schema"
+	"github.com/kestrel-sec/kestrel/value"
+)
+
+// pred is a compiled condition. It reads fields by FieldID with
+// schema.Event.Get (a scan of the event's few inline fields, no map) and
+// allocates nothing.
+type pred func(ev *schema.Event) bool
+
+func predTrue(*schema.Event) bool  { return true }
+func predFalse(*schema.Event) bool { return false }
+
+// compileExpr turns a resolved condition into a predicate.
+//
+// Missing fields: a field the event lacks (or holds as Null) equals only
+// null; == with anything else is false, != true, and orderings, in and
+// pattern tests are false.
+func compileExpr(e rule.Expr) pred {
+	switch e := e.(type) {
+	case *rule.BoolLit:
+		if e.Value {
+			return predTrue
+		}
+		return predFalse
+	case *rule.NotExpr:
+		x := compileExpr(e.X)
+		return func(ev *schema.Event) bool { return !x(ev) }
+	case *rule.BinaryExpr:
+		// Flatten chains (a and b and c) into one loop.
+		var terms []pred
+		var collect func(rule.Expr)
+		collect = func(x rule.Expr) {
+			if b, ok := x.(*rule.BinaryExpr); ok && b.Op == e.Op {
+				collect(b.X)
+				collect(b.Y)
+				return
+			}
+			terms = append(terms, compileExpr(x))
+		}
+		collect(e)
+		if len(terms) == 2 {
+			x, y := terms[0], terms[1]
+			if e.Op == rule.OpAnd {
+				return func(ev *schema.Event) bool { return x(ev) && y(ev) }
+			}
+			return func(ev *schema.Event) bool { return x(ev) || y(ev) }
+		}
+		if e.Op == rule.OpAnd {
+			return func(ev *schema.Event) bool {
+				for _, t := range terms {
+					if !t(ev) {
+						return false
+					}
+				}
+				return true
+			}
+		}
+		return func(ev *schema.Event) bool {
+			for _, t := range terms {
+				if t(ev) {
+					return true
+				}
+			}
+			return false
+		}
+	case *rule.CompareExpr:
+		return compileCompare(e.Field.ID, e.Op, e.Value.Value)
+	case *rule.InExpr:
+		return compileIn(e)
+	case *rule.MatchExpr:
+		return compileMatch(e)
+	case *rule.FieldExpr:
+		id := e.Field.ID
+		return func(ev *schema.Event) bool {
+			v, _ := ev.Get(id)
+			b, ok := v.Bool()
+			return ok && b
+		}
+	}
+	return predFalse
+}
+
+func compileCompare(id schema.FieldID, op rule.CmpOp, lit value.Value) pred {
+	if lit.IsNull() {
+		isNull := func(ev *schema.Event) bool {
+			v, ok := ev.Get(id)
+			return !ok || v.IsNull()
+		}
+		if op == rule.OpEq {
+			return isNull
+		}
+		return func(ev *schema.Event) bool { return !isNull(ev) }
+	}
+	if s, ok := lit.Str(); ok {
+		switch op {
+		case rule.OpEq:
+			return func(ev *schema.Event) bool {
+				v, _ := ev.Get(id)
+				got, ok := v.Str()
+				return ok && got == s
+			}
+		case rule.OpNe:
+			return func(ev *schema.Event) bool {
+				v, _ := ev.Get(id)
+				got, ok := v.Str()
+				return !ok || got != s
+			}
+		}
+		return func(ev *schema.Event) bool {
+			v, _ := ev.Get(id)
+			got, ok := v.Str()
+			return ok && ordered(op, strings.Compare(got, s))
+		}
+	}
+	if b, ok := lit.Bool(); ok {
+		eq := op == rule.OpEq
+		return func(ev *schema.Event) bool {
+			v, _ := ev.Get(id)
+			got, ok := v.Bool()
+			return ok && got == b == eq || !ok && !eq
+		}
+	}
+	// Numbers. The common case, an I64 literal against an I64 value, takes
+	// the fast path; any other mix compares by value.
+	if i, ok := lit.I64(); ok && op == rule.OpEq {
+		return func(ev *schema.Event) bool {
+			v, _ := ev.Get(id)
+			if got, ok := v.I64(); ok {
+				return got == i
+			}
+			c, ok := cmpNum(v, lit)
+			return ok && c == 0
+		}
+	}
+	if u, ok := lit.U64(); ok && op == rule.OpEq {
+		return func(ev *schema.Event) bool {
+			v, _ := ev.Get(id)
+			if got, ok := v.U64(); ok {
+				return got == u
+			}
+			c, ok := cmpNum(v, lit)
+			return ok && c == 0
+		}
+	}
+	if op == rule.OpNe {
+		return func(ev *schema.Event) bool {
+			v, _ := ev.Get(id)
+			c, ok := cmpNum(v, lit)
+			return !ok || c != 0
+		}
+	}
+	return func(ev *schema.Event) bool {
+		v, _ := ev.Get(id)
+		c, ok := cmpNum(v, lit)
+		return ok && ordered(op, c)
+	}
+}
+
+// ordered applies op to the result c of a three-way comparison.
+func ordered(op rule.CmpOp, c int) bool {
+	switch op {
+	case rule.OpEq:
+		return c == 0
+	case rule.OpNe:
+		return c != 0
+	case rule.OpLt:
+		return c < 0
+	case rule.OpLe:
+		return c <= 0
+	case rule.OpGt:
+		return c > 0
+	}
+	return c >= 0
+}
+
+// cmpNum compares two numeric values of any numeric kinds exactly for
+// integers (an I64 and a U64 compare by value) and as float64 when either is
+// an F64. ok is false when either is not a number, or for NaN.
+func cmpNum(a, b value.Value) (int, bool) {
+	switch a.Kind() {
+	case value.KindI64:
+		x, _ := a.I64()
+		switch b.Kind() {
+		case value.KindI64:
+			y, _ := b.I64()
+			return cmp.Compare(x, y), true
+		case value.KindU64:
+			y, _ := b.U64()
+			if x < 0 {
+				return -1, true
+			}
+			return cmp.Compare(uint64(x), y), true
+		case value.KindF64:
+			y, _ := b.F64()
+			return cmpFloat(float64(x), y)
+		}
+	case value.KindU64:
+		x, _ := a.U64()
+		switch b.Kind() {
+		case value.KindI64:
+			y, _ := b.I64()
+			if y < 0 {
+				return 1, true
+			}
+			return cmp.Compare(x, uint64(y)), true
+		case value.KindU64:
+			y, _ := b.U64()
+			return cmp.Compare(x, y), true
+		case value.KindF64:
+			y, _ := b.F64()
+			return cmpFloat(float64(x), y)
+		}
+	case value.KindF64:
+		x, _ := a.F64()
+		switch b.Kind() {
+		case value.KindI64:
+			y, _ := b.I64()
+			return cmpFloat(x, float64(y))
+		case value.KindU64:
+			y, _ := b.U64()
+			return cmpFloat(x, float64(y))
+		case value.KindF64:
+			y, _ := b.F64()
+			return cmpFloat(x, y)
+		}
+	}
+	return 0, false
+}
+
+func cmpFloat(x, y float64) (int, bool) {
+	if math.IsNaN(x) || math.IsNaN(y) {
+		return 0, false
+	}
+	return cmp.Compare(x, y), true
+}
+
+// smallList is the list length up to which in (...) scans rather than
+// looks up a set.
+const smallList = 8
+
+func compileIn(e *rule.InExpr) pred {
+	id := e.Field.ID
+	var strs []string
+	var nums []value.Value
+	var bools []bool
+	hasNull := false
+	for _, l := range e.Values {
+		v := l.Value
+		switch {
+		case v.IsNull():
+			hasNull = true
+		case v.Kind() == value.KindString:
+			s, _ := v.Str()
+			strs = append(strs, s)
+		case v.Kind() == value.KindBool:
+			b, _ := v.Bool()
+			bools = append(bools, b)
+		default:
+			nums = append(nums, v)
+		}
+	}
+	var set map[string]struct{}
+	if !e.Fold && len(strs) > smallList {
+		set = make(map[string]struct{}, len(strs))
+		for _, s := range strs {
+			set[s] = struct{}{}
+		}
+	}
+	fold := e.Fold
+	return func(ev *schema.Event) bool {
+		v, ok := ev.Get(id)
+		if !ok || v.IsNull() {
+			return hasNull
+		}
+		switch v.Kind() {
+		case value.KindString:
+			s, _ := v.Str()
+			if set != nil {
+				_, ok := set[s]
+				return ok
+			}
+			for _, x := range strs {
+				if x == s || fold && strings.EqualFold(x, s) {
+					return true
+				}
+			}
+		case value.KindBool:
+			b, _ := v.Bool()
+			for _, x := range bools {
+				if x == b {
+					return true
+				}
+			}
+		default:
+			for _, x := range nums {
+				if c, ok := cmpNum(v, x); ok && c == 0 {
+					return true
+				}
+			}
+		}
+		return false
+	}
+}
+
+func compileMatch(e *rule.MatchExpr) pred {
+	id := e.Field.ID
+	ms := e.Matchers
+	if len(ms) == 1 {
+		m := ms[0]
+		return func(ev *schema.Event) bool {
+			v, _ := ev.Get(id)
+			s, ok := v.Str()
+			return ok && m.Match(s)
+		}
+	}
+	return func(ev *schema.Event) bool {
+		v, _ := ev.Get(id)
+		s, ok := v.Str()
+		if !ok {
+			return false
+		}
+		for _, m := range ms {
+			if m.Match(s) {
+				return true
+			}
+		}
+		return false
+	}
+}

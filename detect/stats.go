@@ -1,0 +1,81 @@
+package detect
+
+import "sync/atomic"
+
+// Evictions counts partial matches dropped before they completed, by
+// reason.
+type Evictions struct {
+	// Expired: their maxspan passed (found by the expiry sweep, or when a
+	// later step's event came too late).
+	Expired uint64
+	// Terminated: an until event of their join key arrived.
+	Terminated uint64
+	// Capacity: evicted, least recently used first, to keep within
+	// MaxStatesPerRule or MaxStates.
+	Capacity uint64
+}
+
+// Total returns the sum of the reasons.
+func (e Evictions) Total() uint64 { return e.Expired + e.Terminated + e.Capacity }
+
+func (e *Evictions) add(o Evictions) {
+	e.Expired += o.Expired
+	e.Terminated += o.Terminated
+	e.Capacity += o.Capacity
+}
+
+// RuleStats counts one rule's work over all partitions.
+type RuleStats struct {
+	ID   string
+	Name string
+	// Alerts is the number of matches the Output took; Dropped those it
+	// refused (queue full, closed). Matches = Alerts + Dropped.
+	Alerts, Dropped uint64
+	// Evicted counts the rule's partial matches dropped, by reason.
+	Evicted Evictions
+	// Replaced counts partial matches superseded by a newer one at the same
+	// step for the same join key (EQL keeps the newest).
+	Replaced uint64
+	// Collisions counts events whose join values hashed like another key's
+	// but differed: such an event is skipped for that rule (expected never).
+	Collisions uint64
+	// States is the number of join keys with partial matches now, and
+	// Partials the partial matches they hold.
+	States, Partials uint64
+}
+
+// Stats is a snapshot of a Detector's counters, read without a lock.
+type Stats struct {
+	// Events is the number of events handled.
+	Events uint64
+	// BadPartition counts events handed to Handle with a partition number
+	// outside 0..Partitions-1; they were not examined.
+	BadPartition uint64
+	// Alerts and AlertsDropped sum RuleStats.Alerts and Dropped.
+	Alerts, AlertsDropped uint64
+	// Evicted sums every rule's evictions.
+	Evicted Evictions
+	// States and Partials sum the rules' gauges.
+	States, Partials uint64
+	// Rules holds one entry per rule, in Config order.
+	Rules []RuleStats
+}
+
+// ruleCounters are one rule's counters in one partition. Each is written
+// only by the partition's worker goroutine; the atomics publish the values
+// to Stats readers (no ordering with anything else is implied).
+type ruleCounters struct {
+	alerts, dropped               atomic.Uint64
+	expired, terminated, capacity atomic.Uint64
+	replaced, collisions          atomic.Uint64
+	states, partials              atomic.Int64
+}
+
+// partCounters are one partition's counters, written only by its worker
+// goroutine and read by Stats; padded so partitions do not share a cache
+// line.
+type partCounters struct {
+	_      [64]byte
+	events atomic.Uint64
+	_      [56]byte
+}

@@ -1,0 +1,527 @@
+package detect
+
+import (
+	"github.com/kestrel-sec/kestrel/rule"
+	"github.com/kestrel-sec/kestrel/schema"
+	"github.com/kestrel-sec/kestrel/sink"
+	"github.com/kestrel-sec/kestrel/value"
+)
+
+// Invariants of a partition's sequence state (all owned by its worker):
+//
+//   - A keyState is in its rule's map, its rule's LRU list and the
+//     worker's LRU list exactly when live > 0; live counts its active
+//     partials, and the counters' states/partials gauges mirror the sums.
+//   - slots[i] of a keyState holds the newest partial match that has matched
+//     steps 0..i and waits for step i+1; its ids[0..i] and the values of
+//     those steps' tested fields are set, firstTs is step 0's event time.
+//   - lastTs is the latest event time that touched the keyState, and every
+//     active partial's firstTs <= lastTs: so when lastTs + maxspan is past
+//     the horizon, all its partials are expired. The LRU lists are in touch
+//     order, most recent at the head.
+
+// worker is one partition's detection state.
+type worker struct {
+	d         *Detector
+	part      int
+	seq       []*seqState // by rule index; nil for event rules
+	watermark uint64      // newest event time seen in this partition
+
+	// LRU of every keyState of the partition, for MaxStates.
+	ghead, gtail *keyState
+	nStates      int
+
+	// Scratch for join keys, reset per event and rule.
+	keyBuf  []byte
+	keyDone []uint8 // by join group: 0 not computed, 1 ok, 2 missing field
+	keys    []joinKey
+	keyVals [][rule.MaxJoinFields]value.Value
+
+	counters []ruleCounters // by rule index
+	parts    partCounters
+}
+
+func newWorker(d *Detector, part int) *worker {
+	w := &worker{d: d, part: part, seq: make([]*seqState, len(d.rules)), counters: make([]ruleCounters, len(d.rules))}
+	groups := 1
+	for _, r := range d.rules {
+		if !r.seq {
+			continue
+		}
+		w.seq[r.idx] = &seqState{r: r, keys: map[joinKey]*keyState{}, counters: &w.counters[r.idx]}
+		for i := range r.steps {
+			groups = max(groups, r.steps[i].byGroup+1)
+		}
+		if r.until != nil {
+			groups = max(groups, r.until.byGroup+1)
+		}
+	}
+	w.keyDone = make([]uint8, groups)
+	w.keys = make([]joinKey, groups)
+	w.keyVals = make([][rule.MaxJoinFields]value.Value, groups)
+	w.keyBuf = make([]byte, 0, 256)
+	return w
+}
+
+func (w *worker) handle(batch []*schema.Event) {
+	d := w.d
+	for _, ev := range batch {
+		if ev.TsMono > schema.TimestampMono(w.watermark) {
+			w.watermark = uint64(ev.TsMono)
+		}
+		if t := int(ev.Type); t < len(d.byType) {
+			for _, r := range d.byType[t] {
+				w.apply(r, ev)
+			}
+		}
+		for _, r := range d.anyRules {
+			w.apply(r, ev)
+		}
+	}
+	w.parts.events.Add(uint64(len(batch)))
+	w.expire()
+}
+
+func (w *worker) apply(r *crule, ev *schema.Event) {
+	if !r.seq {
+		st := &r.steps[0]
+		if st.hasType(ev.Type) && st.pred(ev) {
+			w.alertEvent(r, ev)
+		}
+		return
+	}
+	w.applySeq(w.seq[r.idx], ev)
+}
+
+// seqState is one sequence rule's state in one partition.
+type seqState struct {
+	r          *crule
+	keys       map[joinKey]*keyState
+	head, tail *keyState // LRU, most recently touched first
+	n          int
+	free       *keyState // recycled keyStates, linked by next
+	counters   *ruleCounters
+}
+
+// keyState holds the partial matches of one join key.
+type keyState struct {
+	key          joinKey
+	prev, next   *keyState // rule LRU
+	gprev, gnext *keyState // worker LRU
+	lastTs       uint64
+	live         int
+	rule         int           // index of the rule (and seqState) it belongs to
+	by           []value.Value // the join values (nil without by fields)
+	slots        []partial
+}
+
+// partial is one partial match.
+type partial struct {
+	active  bool
+	firstTs uint64
+	ids     []uint64      // event ids, by step
+	vals    []value.Value // tested-field values, laid out by cstep.valOff
+}
+
+// key computes (once per event and join group) the join key of ev for st.
+func (w *worker) key(st *cstep, ev *schema.Event) (joinKey, []value.Value, bool) {
+	g := st.byGroup
+	vals := w.keyVals[g][:len(st.by)]
+	switch w.keyDone[g] {
+	case 1:
+		return w.keys[g], vals, true
+	case 2:
+		return joinKey{}, nil, false
+	}
+	k, buf, ok := keyOf(ev, st.by, vals, w.keyBuf)
+	w.keyBuf = buf
+	if !ok {
+		w.keyDone[g] = 2
+		return joinKey{}, nil, false
+	}
+	w.keyDone[g], w.keys[g] = 1, k
+	return k, vals, true
+}
+
+// lookup returns the keyState of key, or nil; a hash hit whose join
+// values differ is a collision, counted and treated as a miss.
+func (w *worker) lookup(s *seqState, key joinKey, vals []value.Value) *keyState {
+	ks := s.keys[key]
+	if ks == nil {
+		return nil
+	}
+	for i := range ks.by {
+		if !joinEqual(ks.by[i], vals[i]) {
+			s.counters.collisions.Add(1)
+			return nil
+		}
+	}
+	return ks
+}
+
+// applySeq runs one event through one sequence rule: until first (an until
+// event drops its key's partial matches and is used for nothing else), then
+// the steps from last to first, so that one event never advances the same
+// partial match twice.
+func (w *worker) applySeq(s *seqState, ev *schema.Event) {
+	r := s.r
+	clear(w.keyDone)
+	if u := r.until; u != nil && u.hasType(ev.Type) && u.pred(ev) {
+		if key, vals, ok := w.key(u, ev); ok {
+			if ks := w.lookup(s, key, vals); ks != nil {
+				s.counters.terminated.Add(uint64(ks.live))
+				w.remove(s, ks)
+			}
+		}
+		return
+	}
+	ts := uint64(ev.TsMono)
+	last := len(r.steps) - 1
+	group, matched := -1, false
+	for i := last; i >= 0; i-- {
+		st := &r.steps[i]
+		if !st.hasType(ev.Type) {
+			continue
+		}
+		if st.group != group {
+			group, matched = st.group, st.pred(ev)
+		}
+		if !matched {
+			continue
+		}
+		key, vals, ok := w.key(st, ev)
+		if !ok {
+			continue
+		}
+		if i == 0 {
+			w.start(s, key, vals, st, ev)
+			continue
+		}
+		ks := w.lookup(s, key, vals)
+		if ks == nil {
+			continue
+		}
+		p := &ks.slots[i-1]
+		if !p.active {
+			continue
+		}
+		if r.hasMaxSpan && ts > p.firstTs && ts-p.firstTs > r.maxSpan {
+			// Too late for this partial match, and for any later step.
+			p.active = false
+			s.counters.expired.Add(1)
+			w.dropPartial(s, ks)
+			continue
+		}
+		if i == last {
+			w.complete(s, ks, p, ev)
+			continue
+		}
+		q := &ks.slots[i]
+		if q.active {
+			s.counters.replaced.Add(1)
+			w.dropPartial(s, ks) // live stays > 0: p is still active
+		}
+		*p, *q = *q, *p // q takes p's match and buffers; p q's spare buffers
+		p.active = false
+		w.record(q, i, st, ev)
+		w.touch(s, ks, ts)
+	}
+}
+
+// start begins a partial match at step 0 for key, replacing an older one
+// waiting at step 1.
+func (w *worker) start(s *seqState, key joinKey, vals []value.Value, st *cstep, ev *schema.Event) {
+	ks := w.lookup(s, key, vals)
+	if ks == nil {
+		if _, taken := s.keys[key]; taken {
+			return // a collision, counted by lookup
+		}
+		ks = w.create(s, key, vals)
+	}
+	p := &ks.slots[0]
+	if p.active {
+		s.counters.replaced.Add(1)
+	} else {
+		p.active = true
+		ks.live++
+		s.counters.partials.Add(1)
+	}
+	p.firstTs = uint64(ev.TsMono)
+	w.record(p, 0, st, ev)
+	w.touch(s, ks, uint64(ev.TsMono))
+}
+
+// record keeps step i's event id and tested values in p.
+func (w *worker) record(p *partial, i int, st *cstep, ev *schema.Event) {
+	p.ids[i] = ev.ID
+	for k, id := range st.fields {
+		v, _ := ev.Get(id)
+		p.vals[st.valOff+k] = ownValue(v)
+	}
+}
+
+// ownValue copies what a Value references that its producer may reuse:
+// Bytes and Array payloads. Strings are immutable.
+func ownValue(v value.Value) value.Value {
+	switch v.Kind() {
+	case value.KindBytes:
+		b, _ := v.Bytes()
+		return value.BytesValue(append([]byte(nil), b...))
+	case value.KindArray:
+		a, _ := v.Array()
+		c := make([]value.Value, len(a))
+		for i, x := range a {
+			c[i] = ownValue(x)
+		}
+		return value.ArrayValue(c...)
+	}
+	return v
+}
+
+// complete turns p, finished by ev, into an alert.
+func (w *worker) complete(s *seqState, ks *keyState, p *partial, ev *schema.Event) {
+	r := s.r
+	last := len(r.steps) - 1
+	ids := make([]uint64, last+1)
+	copy(ids, p.ids[:last])
+	ids[last] = ev.ID
+	fields := make([]sink.AlertField, 0, len(ks.by)+r.nVals)
+	for i, v := range ks.by {
+		fields = append(fields, sink.AlertField{Path: r.byPaths[i], Value: v})
+	}
+	for i := range r.steps[:last] {
+		st := &r.steps[i]
+		for k, name := range st.names {
+			if v := p.vals[st.valOff+k]; !v.IsNull() {
+				fields = append(fields, sink.AlertField{Path: name, Value: v})
+			}
+		}
+	}
+	fields = appendEventFields(fields, &r.steps[last], ev)
+	p.active = false
+	w.dropPartial(s, ks)
+	w.d.emit(s.counters, w.newAlert(r, ids, ev, fields))
+}
+
+// alertEvent raises an event rule's alert.
+func (w *worker) alertEvent(r *crule, ev *schema.Event) {
+	st := &r.steps[0]
+	fields := appendEventFields(make([]sink.AlertField, 0, len(st.fields)), st, ev)
+	w.d.emit(&w.counters[r.idx], w.newAlert(r, []uint64{ev.ID}, ev, fields))
+}
+
+func appendEventFields(dst []sink.AlertField, st *cstep, ev *schema.Event) []sink.AlertField {
+	for k, id := range st.fields {
+		if v, ok := ev.Get(id); ok && !v.IsNull() {
+			dst = append(dst, sink.AlertField{Path: st.names[k], Value: ownValue(v)})
+		}
+	}
+	return dst
+}
+
+func (w *worker) newAlert(r *crule, ids []uint64, ev *schema.Event, fields []sink.AlertField) *sink.Alert {
+	return &sink.Alert{
+		ID:       sink.NewAlertID(r.id, ids),
+		RuleID:   r.id,
+		RuleName: r.name,
+		Severity: r.severity,
+		Tags:     r.tags,
+		TsMono:   ev.TsMono,
+		TsWall:   ev.TsWall,
+		Entity:   ev.Entity,
+		EventIDs: ids,
+		Message:  r.message,
+		Fields:   fields,
+	}
+}
+
+// dropPartial accounts for one partial of ks going inactive, and frees ks
+// when it was the last.
+func (w *worker) dropPartial(s *seqState, ks *keyState) {
+	ks.live--
+	s.counters.partials.Add(-1)
+	if ks.live == 0 {
+		w.unlink(s, ks)
+	}
+}
+
+// create makes a keyState for key, evicting to stay within capacity.
+func (w *worker) create(s *seqState, key joinKey, vals []value.Value) *keyState {
+	d := w.d
+	if s.n >= d.cfg.MaxStatesPerRule {
+		w.expireRule(s, w.horizon())
+		if s.n >= d.cfg.MaxStatesPerRule {
+			w.evict(s.tail)
+		}
+	}
+	if w.nStates >= d.cfg.MaxStates {
+		w.expire()
+		if w.nStates >= d.cfg.MaxStates {
+			w.evict(w.gtail)
+		}
+	}
+	ks := s.free
+	if ks != nil {
+		s.free = ks.next
+		ks.next = nil
+	} else {
+		ks = newKeyState(s.r)
+	}
+	ks.key = key
+	ks.by = ks.by[:len(vals)]
+	for i, v := range vals {
+		ks.by[i] = ownValue(v)
+	}
+	s.keys[key] = ks
+	s.n++
+	w.nStates++
+	s.counters.states.Add(1)
+	// Link at the heads; touch moves it there again later.
+	ks.next, s.head = s.head, ks
+	if ks.next != nil {
+		ks.next.prev = ks
+	} else {
+		s.tail = ks
+	}
+	ks.gnext, w.ghead = w.ghead, ks
+	if ks.gnext != nil {
+		ks.gnext.gprev = ks
+	} else {
+		w.gtail = ks
+	}
+	return ks
+}
+
+func newKeyState(r *crule) *keyState {
+	n := len(r.steps) - 1
+	ks := &keyState{slots: make([]partial, n), by: make([]value.Value, 0, r.nBy), rule: r.idx}
+	ids := make([]uint64, n*len(r.steps))
+	vals := make([]value.Value, n*r.nVals)
+	for i := range ks.slots {
+		ks.slots[i].ids = ids[i*len(r.steps) : (i+1)*len(r.steps)]
+		ks.slots[i].vals = vals[i*r.nVals : (i+1)*r.nVals]
+	}
+	return ks
+}
+
+// evict drops ks and its partial matches for capacity.
+func (w *worker) evict(ks *keyState) {
+	if ks == nil {
+		return
+	}
+	s := w.seq[ks.rule]
+	s.counters.capacity.Add(uint64(ks.live))
+	w.remove(s, ks)
+}
+
+// remove drops ks with whatever partial matches it holds (counted by the
+// caller).
+func (w *worker) remove(s *seqState, ks *keyState) {
+	for i := range ks.slots {
+		if ks.slots[i].active {
+			ks.slots[i].active = false
+			s.counters.partials.Add(-1)
+		}
+	}
+	ks.live = 0
+	w.unlink(s, ks)
+}
+
+// unlink takes an empty ks out of the map and lists and recycles it.
+func (w *worker) unlink(s *seqState, ks *keyState) {
+	delete(s.keys, ks.key)
+	if ks.prev != nil {
+		ks.prev.next = ks.next
+	} else {
+		s.head = ks.next
+	}
+	if ks.next != nil {
+		ks.next.prev = ks.prev
+	} else {
+		s.tail = ks.prev
+	}
+	if ks.gprev != nil {
+		ks.gprev.gnext = ks.gnext
+	} else {
+		w.ghead = ks.gnext
+	}
+	if ks.gnext != nil {
+		ks.gnext.gprev = ks.gprev
+	} else {
+		w.gtail = ks.gprev
+	}
+	s.n--
+	w.nStates--
+	s.counters.states.Add(-1)
+	clear(ks.by) // drop references to event memory
+	for i := range ks.slots {
+		clear(ks.slots[i].vals)
+	}
+	ks.prev, ks.gprev, ks.gnext, ks.lastTs = nil, nil, nil, 0
+	ks.next, s.free = s.free, ks
+}
+
+// touch moves ks to the heads of its LRU lists and records the time.
+func (w *worker) touch(s *seqState, ks *keyState, ts uint64) {
+	ks.lastTs = max(ks.lastTs, ts)
+	if s.head != ks {
+		ks.prev.next = ks.next
+		if ks.next != nil {
+			ks.next.prev = ks.prev
+		} else {
+			s.tail = ks.prev
+		}
+		ks.prev, ks.next = nil, s.head
+		s.head.prev = ks
+		s.head = ks
+	}
+	if w.ghead != ks {
+		ks.gprev.gnext = ks.gnext
+		if ks.gnext != nil {
+			ks.gnext.gprev = ks.gprev
+		} else {
+			w.gtail = ks.gprev
+		}
+		ks.gprev, ks.gnext = nil, w.ghead
+		w.ghead.gprev = ks
+		w.ghead = ks
+	}
+}
+
+// horizon is the time before which partial matches may be expired: the
+// newest event time this partition has seen, capped by Config.Clock.
+func (w *worker) horizon() uint64 {
+	h := w.watermark
+	if c := w.d.cfg.Clock; c != nil {
+		h = min(h, c.NowMono())
+	}
+	return h
+}
+
+// expire drops the keyStates of every rule whose partial matches are all
+// past their maxspan.
+func (w *worker) expire() {
+	if w.nStates == 0 {
+		return
+	}
+	h := w.horizon()
+	for _, s := range w.seq {
+		if s != nil && s.n > 0 {
+			w.expireRule(s, h)
+		}
+	}
+}
+
+// expireRule walks s's LRU from its oldest end while keyStates are past
+// maxspan at horizon h.
+func (w *worker) expireRule(s *seqState, h uint64) {
+	r := s.r
+	if !r.hasMaxSpan || h <= r.maxSpan {
+		return
+	}
+	limit := h - r.maxSpan // lastTs < limit: lastTs + maxspan < h
+	for ks := s.tail; ks != nil && ks.lastTs < limit; ks = s.tail {
+		s.counters.expired.Add(uint64(ks.live))
+		w.remove(s, ks)
+	}
+}
