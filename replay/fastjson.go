@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"encoding/binary"
 	"math"
 	"math/bits"
 	"unicode/utf8"
@@ -133,29 +134,49 @@ func (f *fastLine) fields(p *fastParser) bool {
 }
 
 // value parses "Null" or {"Variant":payload} for the variants it handles.
+// It dispatches on the variant's first letter, so each value costs one
+// literal comparison.
 func (f *fastLine) value(p *fastParser) (value.Value, bool) {
-	if p.lit(`"Null"`) || p.lit(`"null"`) {
-		return value.Value{}, true
-	}
-	if !p.lit(`{"`) {
-		return value.Value{}, false
-	}
 	var v value.Value
-	switch {
-	case p.lit(`String":`) || p.lit(`string":`):
+	switch p.peek() {
+	case '"':
+		return v, p.lit(`"Null"`) || p.lit(`"null"`)
+	case '{':
+	default:
+		return v, false
+	}
+	if len(p.buf)-p.pos < 3 || p.buf[p.pos+1] != '"' {
+		return v, false
+	}
+	c := p.buf[p.pos+2]
+	p.pos += 3
+	switch c {
+	case 'S', 's':
+		if !p.lit(`tring":`) {
+			return v, false
+		}
 		s, ok := f.str(p)
 		if !ok {
 			return v, false
 		}
 		v = value.StringValue(s)
-	case p.lit(`U64":`) || p.lit(`u64":`):
+	case 'U', 'u':
+		if !p.lit(`64":`) {
+			return v, false
+		}
 		u, ok := p.uint64()
 		if !ok {
 			return v, false
 		}
 		v = value.U64Value(u)
-	case p.lit(`I64":`) || p.lit(`i64":`):
-		neg := p.lit("-")
+	case 'I', 'i':
+		if !p.lit(`64":`) {
+			return v, false
+		}
+		neg := p.peek() == '-'
+		if neg {
+			p.pos++
+		}
 		u, ok := p.uint64()
 		switch {
 		case !ok:
@@ -167,11 +188,11 @@ func (f *fastLine) value(p *fastParser) (value.Value, bool) {
 		default:
 			return v, false
 		}
-	case p.lit(`Bool":`) || p.lit(`bool":`):
+	case 'B', 'b':
 		switch {
-		case p.lit("true"):
+		case p.lit(`ool":true`):
 			v = value.BoolValue(true)
-		case p.lit("false"):
+		case p.lit(`ool":false`):
 			v = value.BoolValue(false)
 		default:
 			return v, false
@@ -191,7 +212,7 @@ func (f *fastLine) str(p *fastParser) (string, bool) {
 	}
 	start := p.pos
 	buf := p.buf
-	i := start
+	i := plainRun(buf, start)
 	var high byte // ORs every byte: below 0x80 means ASCII, valid UTF-8
 	for i < len(buf) && buf[i] != '"' && buf[i] != '\\' && buf[i] >= 0x20 {
 		high |= buf[i]
@@ -284,6 +305,14 @@ func (p *fastParser) uint64() (uint64, bool) {
 // digits parses the unsigned integer at the start of b and returns it with
 // its length; ok is false for anything but a JSON integer in uint64 range.
 func digits(b []byte) (u uint64, n int, ok bool) {
+	for n+8 <= len(b) && n <= 11 { // eight at a time while 19 stay in reach
+		w := binary.LittleEndian.Uint64(b[n:])
+		if !eightDigits(w) {
+			break
+		}
+		u = u*100_000_000 + parseEight(w)
+		n += 8
+	}
 	for n < len(b) && n < 19 && b[n]-'0' <= 9 { // 19 digits never overflow
 		u = u*10 + uint64(b[n]-'0')
 		n++
@@ -338,4 +367,42 @@ func (p *fastParser) entity() (schema.EntityKey, bool) {
 	}
 	p.pos += n
 	return k, true
+}
+
+// plainRun returns the end of the run of plain bytes from start, eight at a
+// time: bytes that are ASCII, not '"', not '\\' and not control characters.
+// It may stop early (at a word holding a special byte); the caller's byte
+// loop goes on from there.
+func plainRun(buf []byte, i int) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	for ; i+8 <= len(buf); i += 8 {
+		w := binary.LittleEndian.Uint64(buf[i:])
+		q := w ^ (ones * '"')
+		b := w ^ (ones * '\\')
+		// A zero byte of q or b, a byte below 0x20, or a high bit (the
+		// classic has-zero and has-less tricks, exact as to whether any).
+		if ((q-ones)&^q|(b-ones)&^b|(w-ones*0x20)&^w|w)&highs != 0 {
+			break
+		}
+	}
+	return i
+}
+
+// eightDigits reports whether the eight bytes of w (little-endian) are all
+// ASCII digits.
+func eightDigits(w uint64) bool {
+	return w&0xF0F0F0F0F0F0F0F0 == 0x3030303030303030 &&
+		(w+0x0606060606060606)&0xF0F0F0F0F0F0F0F0 == 0x3030303030303030
+}
+
+// parseEight returns the value of the eight ASCII digits in w, the first in
+// its low byte (the SWAR reduction simdjson uses: pairs, then quads, then
+// the whole).
+func parseEight(w uint64) uint64 {
+	w = (w & 0x0F0F0F0F0F0F0F0F) * 2561 >> 8
+	w = (w & 0x00FF00FF00FF00FF) * 6553601 >> 16
+	return (w & 0x0000FFFF0000FFFF) * 42949672960001 >> 32
 }

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"math/big"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -101,6 +102,98 @@ func FuzzEntityKey(f *testing.F) {
 		n, bok := new(big.Int).SetString(s[:p.pos], 10)
 		if !bok || n.Cmp(max) >= 0 || n.String() != k.String() {
 			t.Fatalf("%q: fast %v, big %v", s, k, n)
+		}
+	})
+}
+
+// TestPlainRun checks the word-at-a-time scan against the byte loop's rule
+// for every special byte at every position.
+func TestPlainRun(t *testing.T) {
+	plain := func(c byte) bool { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\' }
+	for n := 0; n < 40; n++ {
+		for pos := 0; pos <= n; pos++ {
+			for _, c := range []byte{'"', '\\', 0, 0x1f, 0x20, 0x7f, 0x80, 0xff, 'a', '!', '#', '[', ']'} {
+				buf := []byte(strings.Repeat("x", n))
+				if pos < n {
+					buf[pos] = c
+				}
+				end := plainRun(buf, 0)
+				for i := 0; i < end; i++ {
+					if !plain(buf[i]) {
+						t.Fatalf("n %d, byte %#x at %d: run to %d passes it", n, c, pos, end)
+					}
+				}
+				if end+8 <= n && func() bool {
+					for _, b := range buf[end : end+8] {
+						if !plain(b) {
+							return false
+						}
+					}
+					return true
+				}() {
+					t.Fatalf("n %d, byte %#x at %d: stopped at %d before a plain word", n, c, pos, end)
+				}
+			}
+		}
+	}
+}
+
+// TestDigits checks the integer parser against strconv on every length and
+// the edges around 2^64.
+func TestDigits(t *testing.T) {
+	check := func(s string) {
+		t.Helper()
+		u, n, ok := digits([]byte(s))
+		num := s
+		for i, c := range s {
+			if c < '0' || c > '9' {
+				num = s[:i]
+				break
+			}
+		}
+		want, err := strconv.ParseUint(num, 10, 64)
+		rest := s[len(num):]
+		wantOK := err == nil && num != "" && (len(num) == 1 || num[0] != '0') &&
+			(rest == "" || !strings.ContainsAny(rest[:1], ".eE"))
+		if ok != wantOK || ok && (u != want || n != len(num)) {
+			t.Errorf("%q: %d, %d, %v; want %d, %v", s, u, n, ok, want, wantOK)
+		}
+	}
+	for n := 1; n <= 21; n++ {
+		check(strings.Repeat("9", n))
+		check("1" + strings.Repeat("0", n-1))
+		check(strings.Repeat("1234567890", 3)[:n] + ",")
+		check(strings.Repeat("8", n) + "}")
+	}
+	for _, s := range []string{"", "0", "00", "01", "0,", "0.5", "1e5", "12345678e", "18446744073709551615", "18446744073709551616",
+		"99999999999999999999", "123456789012345678", "1234567890123456789", "12345678901234567890", "x", "-1", "12345678:"} {
+		check(s)
+	}
+}
+
+// BenchmarkLine decodes one typical line again and again: the fast path
+// against schema.Decoder (sonic), without the reader around them.
+func BenchmarkLine(b *testing.B) {
+	evs := GenerateEvents(1, 10, nil)
+	line := evs[0].AppendJSON(nil)
+	b.Run("fast", func(b *testing.B) {
+		f := fastLine{maxFields: schema.DefaultMaxFields}
+		b.SetBytes(int64(len(line)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if !f.decode(line, &sinkEvent) {
+				b.Fatal("refused")
+			}
+		}
+	})
+	b.Run("sonic", func(b *testing.B) {
+		var d schema.Decoder
+		b.SetBytes(int64(len(line)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := d.Decode(line, &sinkEvent); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }
