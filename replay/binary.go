@@ -173,12 +173,9 @@ type blockDecoder struct {
 	maxDepth  int
 	copy      bool        // copy strings into arena instead of viewing buf
 	arena     value.Arena // used when copy
-	vals      []Value     // chunk that Arrays are carved from; never reused
+	vals      []value.Value     // chunk that Arrays are carved from; never reused
 	b         schema.Builder
 }
-
-// Value is value.Value, shortened for this file.
-type Value = value.Value
 
 func (d *blockDecoder) reset(buf []byte, count int) {
 	d.buf, d.pos, d.left, d.index, d.st, d.elems = buf, 0, count, 0, deltaState{}, 0
@@ -319,30 +316,30 @@ func (d *blockDecoder) decode(dst *schema.Event) error {
 
 // value decodes one value; the scalar and string cases stay in this
 // function, Arrays go to arrayValue.
-func (d *blockDecoder) value(depth int) (Value, error) {
+func (d *blockDecoder) value(depth int) (value.Value, error) {
 	if d.pos >= len(d.buf) {
-		return Value{}, d.fail("value: payload ends")
+		return value.Value{}, d.fail("value: payload ends")
 	}
 	tag := d.buf[d.pos]
 	d.pos++
 	switch tag {
 	case tagNull:
-		return Value{}, nil
+		return value.Value{}, nil
 	case tagI64:
 		u, ok := d.uvarint()
 		if !ok {
-			return Value{}, d.varintError("I64")
+			return value.Value{}, d.varintError("I64")
 		}
 		return value.I64Value(int64(unzigzag(u))), nil
 	case tagU64:
 		u, ok := d.uvarint()
 		if !ok {
-			return Value{}, d.varintError("U64")
+			return value.Value{}, d.varintError("U64")
 		}
 		return value.U64Value(u), nil
 	case tagF64:
 		if len(d.buf)-d.pos < 8 {
-			return Value{}, d.fail("F64: payload ends")
+			return value.Value{}, d.fail("F64: payload ends")
 		}
 		f := math.Float64frombits(binary.LittleEndian.Uint64(d.buf[d.pos:]))
 		d.pos += 8
@@ -354,10 +351,10 @@ func (d *blockDecoder) value(depth int) (Value, error) {
 	case tagString, tagBytes:
 		n, ok := d.uvarint()
 		if !ok {
-			return Value{}, d.varintError("length")
+			return value.Value{}, d.varintError("length")
 		}
 		if n > uint64(len(d.buf)-d.pos) {
-			return Value{}, d.fail("length %d past the %d bytes left", n, len(d.buf)-d.pos)
+			return value.Value{}, d.fail("length %d past the %d bytes left", n, len(d.buf)-d.pos)
 		}
 		raw := d.buf[d.pos : d.pos+int(n) : d.pos+int(n)]
 		d.pos += int(n)
@@ -377,28 +374,28 @@ func (d *blockDecoder) value(depth int) (Value, error) {
 	case tagArray:
 		return d.arrayValue(depth)
 	}
-	return Value{}, d.fail("unknown value tag %d", tag)
+	return value.Value{}, d.fail("unknown value tag %d", tag)
 }
 
-func (d *blockDecoder) arrayValue(depth int) (Value, error) {
+func (d *blockDecoder) arrayValue(depth int) (value.Value, error) {
 	if depth <= 0 {
-		return Value{}, d.fail("Array nesting deeper than %d", d.maxDepth)
+		return value.Value{}, d.fail("Array nesting deeper than %d", d.maxDepth)
 	}
 	n, ok := d.uvarint()
 	if !ok {
-		return Value{}, d.varintError("Array length")
+		return value.Value{}, d.varintError("Array length")
 	}
 	if n > uint64(len(d.buf)-d.pos) { // each element takes at least a byte
-		return Value{}, d.fail("Array of %d elements in the %d bytes left", n, len(d.buf)-d.pos)
+		return value.Value{}, d.fail("Array of %d elements in the %d bytes left", n, len(d.buf)-d.pos)
 	}
 	if d.elems += int(n); d.elems > maxBlockElems {
-		return Value{}, d.fail("more than %d Array elements in one block", maxBlockElems)
+		return value.Value{}, d.fail("more than %d Array elements in one block", maxBlockElems)
 	}
 	out := d.carve(int(n))
 	for i := range out {
 		var err error
 		if out[i], err = d.value(depth - 1); err != nil {
-			return Value{}, err
+			return value.Value{}, err
 		}
 	}
 	return value.ArrayValue(out...), nil
@@ -406,12 +403,12 @@ func (d *blockDecoder) arrayValue(depth int) (Value, error) {
 
 // carve returns n fresh Values from the current chunk. Chunks are never
 // reused, since the events handed out reference them.
-func (d *blockDecoder) carve(n int) []Value {
+func (d *blockDecoder) carve(n int) []value.Value {
 	if n == 0 {
-		return []Value{}
+		return []value.Value{}
 	}
 	if cap(d.vals)-len(d.vals) < n {
-		d.vals = make([]Value, 0, max(n, 256))
+		d.vals = make([]value.Value, 0, max(n, 256))
 	}
 	l := len(d.vals)
 	d.vals = d.vals[:l+n]

@@ -36,6 +36,9 @@
 //	...
 //	err = w.Close()    // writes the end marker a reader checks
 //
+// or, to record exactly what a bus accepted and in its order, publish through
+// a Recorder: rec := replay.NewRecorder(bus, w); rec.Publish(&ev).
+//
 // # Replaying
 //
 //	clk := clock.New()

@@ -105,6 +105,7 @@ type TruncatedError struct {
 	Partial int64
 }
 
+// Error says where the log ends and what was recovered.
 func (e *TruncatedError) Error() string {
 	s := ""
 	if e.File != "" {
@@ -133,6 +134,7 @@ type PublishError struct {
 	Err    error
 }
 
+// Error returns "file:record: publish: reason".
 func (e *PublishError) Error() string {
 	return prefix(e.File, "record", e.Record) + "publish: " + e.Err.Error()
 }

@@ -28,6 +28,7 @@ const (
 	FormatBinary
 )
 
+// String returns "jsonl", "jsonl+zstd" or "binary".
 func (f Format) String() string {
 	switch f {
 	case FormatJSON:
