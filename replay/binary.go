@@ -171,9 +171,9 @@ type blockDecoder struct {
 	reg       *schema.Registry
 	maxFields int
 	maxDepth  int
-	copy      bool        // copy strings into arena instead of viewing buf
-	arena     value.Arena // used when copy
-	vals      []value.Value     // chunk that Arrays are carved from; never reused
+	copy      bool          // copy strings into arena instead of viewing buf
+	arena     value.Arena   // used when copy
+	vals      []value.Value // chunk that Arrays are carved from; never reused
 	b         schema.Builder
 }
 
