@@ -134,7 +134,8 @@ func (r *SPSC[T]) Close() {
 func (r *SPSC[T]) Slot(seq uint64) *T { return &r.buf[seq&r.mask] }
 
 // TryPush appends v and reports true, or reports false when the ring is full
-// or closed.
+// or closed. Like Push, it must not be called while the producer holds an
+// uncommitted reservation: SPSC publishes in order, so commit first.
 func (r *SPSC[T]) TryPush(v T) bool {
 	p := r.pub.Load()
 	if p&(closedBit|resvBit) != 0 || p-r.headCache >= uint64(len(r.buf)) {
@@ -245,7 +246,8 @@ func (r *SPSC[T]) reserveSlow(ctx context.Context, n int) (seq uint64, got int, 
 }
 
 // Commit publishes the n reserved slots starting at seq to the consumer.
-// Commits come in reservation order.
+// Commits come in reservation order (seq is where the previous commit
+// ended); a reservation may be committed in several pieces.
 func (r *SPSC[T]) Commit(seq uint64, n int) {
 	if n < 1 {
 		return
