@@ -1,7 +1,9 @@
 package ring
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
@@ -15,7 +17,13 @@ func TestInline(t *testing.T) {
 	if testing.Short() {
 		t.Skip("compiles the package again")
 	}
-	gobin := runtime.GOROOT() + "/bin/go"
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		if _, err := os.Stat(gobin); err != nil {
+			t.Skip("no go command to compile with")
+		}
+	}
 	out, err := exec.Command(gobin, "test", "-c", "-o", "/dev/null", "-gcflags=-m", ".").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go test -c -gcflags=-m: %v\n%s", err, out)
