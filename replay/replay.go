@@ -343,6 +343,9 @@ func (r *Replayer) bad(st *Stats, err error) (goOn bool, final error) {
 	case errors.As(err, &le):
 	case errors.As(err, &be) && be.Skipped:
 		st.SkippedEvents += be.Lost
+	case be != nil: // a block whose framing is broken: nothing after it can be trusted
+		st.BadLines++
+		return false, err
 	case errors.As(err, &te):
 		st.BadLines++
 		if !r.cfg.Lenient {

@@ -312,6 +312,19 @@ func TestReplayBinaryDamage(t *testing.T) {
 		t.Errorf("lenient: %v, %+v", err, st)
 	}
 
+	// A broken block header ends the replay in both modes, counted.
+	bad = bytes.Clone(data)
+	bad[spans[1].off+5] ^= 1
+	path = filepath.Join(dir, "hdr.kbin")
+	os.WriteFile(path, bad, 0o600)
+	for _, lenient := range []bool{false, true} {
+		rp, _ = New(newRecorder(1), Config{Lenient: lenient})
+		st, err = rp.Replay(context.Background(), path)
+		if !errors.Is(err, ErrCorrupt) || st.BadLines != 1 || st.Published != int64(spans[0].events) {
+			t.Errorf("lenient %v: %v, %+v", lenient, err, st)
+		}
+	}
+
 	// A truncated tail: strict returns it, lenient reports it in Stats.
 	path = filepath.Join(dir, "cut.kbin")
 	os.WriteFile(path, data[:spans[2].off+10], 0o600)
