@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kestrel-sec/kestrel/clock"
+	"github.com/kestrel-sec/kestrel/detect"
+	"github.com/kestrel-sec/kestrel/engine"
+	"github.com/kestrel-sec/kestrel/replay"
+	"github.com/kestrel-sec/kestrel/sink"
+)
+
+// shutdownTimeout bounds draining the bus and flushing the outputs at the
+// end of a run.
+const shutdownTimeout = 30 * time.Second
+
+func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool) int {
+	fs := flag.NewFlagSet("kestrel run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	rulesDir := fs.String("rules", "", "rule packages directory (required)")
+	logPath := fs.String("log", "", "recorded log: JSON lines, .zst or .kbin (required)")
+	outPath := fs.String("outputs", "", "outputs config file (JSON); default: alerts as JSON lines on stdout")
+	speed := fs.Float64("speed", 0, "replay speed: 0 as fast as possible, 1 recorded pace, 2 twice as fast")
+	schemaPath := fs.String("schema", "", "schema file (JSON, see kestrel schema); default: the built-in schema")
+	partitions := fs.Int("partitions", runtime.GOMAXPROCS(0), "bus partitions (detection workers)")
+	lenient := fs.Bool("lenient", false, "skip and count bad log lines instead of stopping at the first")
+	quiet := fs.Bool("q", false, "no summary or progress on stderr")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *rulesDir == "" || *logPath == "" || fs.NArg() != 0 {
+		fmt.Fprintf(stderr, "kestrel run: -rules and -log are required\n%s", usage)
+		return exitUsage
+	}
+	if *speed < 0 || math.IsNaN(*speed) || math.IsInf(*speed, 0) {
+		fmt.Fprintf(stderr, "kestrel run: -speed must be a finite number >= 0\n")
+		return exitUsage
+	}
+	if *partitions < 1 || *partitions > detect.MaxPartitions {
+		fmt.Fprintf(stderr, "kestrel run: -partitions must be from 1 to %d\n", detect.MaxPartitions)
+		return exitUsage
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+	reg, err := registry(*schemaPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "kestrel: %v\n", err)
+		return exitFail
+	}
+	set, ok := loadRules(*rulesDir, reg, stderr)
+	if !ok {
+		return exitFail
+	}
+	if len(set.Packages) == 0 {
+		fmt.Fprintf(stderr, "kestrel: no runnable rules in %s\n", *rulesDir)
+		return exitFail
+	}
+
+	clk := clock.New()
+	scfg, err := outputs(*outPath, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "kestrel: outputs: %v\n", err)
+		return exitFail
+	}
+	scfg.Clock, scfg.Logger = clk, logger
+	out, err := sink.New(scfg)
+	if err != nil {
+		for _, d := range scfg.Destinations {
+			_ = d.Dest.Close()
+		}
+		fmt.Fprintf(stderr, "kestrel: outputs: %v\n", err)
+		return exitFail
+	}
+	// The bus measures its backpressure timeout on the replay's mock clock,
+	// which moves only with the log: a slow consumer makes the replay wait
+	// instead of losing events.
+	bus, err := engine.New(engine.Config{Partitions: *partitions, Clock: clk, Logger: logger})
+	if err != nil {
+		_ = out.Close(context.Background())
+		fmt.Fprintf(stderr, "kestrel: %v\n", err)
+		return exitFail
+	}
+	det, err := detect.New(detect.Config{Rules: set.Packages, Output: out, Partitions: bus.Partitions(), Clock: clk, Logger: logger})
+	if err == nil {
+		err = bus.Run(det.Handle)
+	}
+	if err != nil {
+		_ = bus.Shutdown(context.Background())
+		_ = out.Close(context.Background())
+		fmt.Fprintf(stderr, "kestrel: %v\n", err)
+		return exitFail
+	}
+
+	bar := &progressBar{w: stderr, on: tty && !*quiet}
+	rp, err := replay.New(bus, replay.Config{
+		Clock: clk, Speed: *speed, Lenient: *lenient, Logger: logger,
+		Reader:   replay.ReaderOptions{Registry: reg},
+		Progress: bar.update,
+	})
+	var rstats replay.Stats
+	var rerr error
+	if err != nil {
+		rerr = err
+	} else {
+		rstats, rerr = rp.Replay(ctx, *logPath)
+	}
+	bar.clear()
+
+	// Drain: every event accepted reaches detection, then every alert
+	// reaches its outputs.
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	berr := bus.Shutdown(sctx)
+	oerr := out.Close(sctx)
+
+	code := exitOK
+	if rerr != nil {
+		fmt.Fprintf(stderr, "kestrel: %v\n", rerr)
+		code = exitFail
+	}
+	if berr != nil {
+		fmt.Fprintf(stderr, "kestrel: bus: %v\n", berr)
+		code = exitFail
+	}
+	if oerr != nil {
+		fmt.Fprintf(stderr, "kestrel: outputs: %v\n", oerr)
+		code = exitFail
+	}
+	dstats, bstats, ostats := det.Stats(), bus.Stats().Total(), out.Stats()
+	lost := bstats.Dropped + bstats.TimedOut + dstats.AlertsDropped + ostats.Refused + ostats.Unrouted
+	for _, d := range ostats.Destinations {
+		lost += d.Dropped + d.Rejected
+	}
+	if lost > 0 {
+		code = exitFail
+	}
+	if !*quiet {
+		summary(stderr, *logPath, rstats, dstats, bstats, ostats)
+	}
+	return code
+}
+
+// summary prints what the run did.
+func summary(w io.Writer, logPath string, r replay.Stats, d detect.Stats, b engine.PartitionStats, o sink.Stats) {
+	eps := 0.0
+	if r.Duration > 0 {
+		eps = float64(d.Events) / r.Duration.Seconds()
+	}
+	fmt.Fprintf(w, "kestrel: %s: %d events in %v (%s events/s), recorded span %v\n",
+		logPath, d.Events, r.Duration.Round(time.Microsecond), humanRate(eps), r.Span().Round(time.Millisecond))
+	if r.BadLines > 0 || r.OutOfOrder > 0 || r.SkippedEvents > 0 {
+		fmt.Fprintf(w, "  log: %d bad records, %d events in skipped blocks, %d out of order\n", r.BadLines, r.SkippedEvents, r.OutOfOrder)
+		for _, e := range r.Errors {
+			fmt.Fprintf(w, "    %v\n", e)
+		}
+	}
+	fmt.Fprintf(w, "  alerts: %d", d.Alerts)
+	if o.Suppressed > 0 {
+		fmt.Fprintf(w, " (%d suppressed as duplicates)", o.Suppressed)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	rules := slices.Clone(d.Rules)
+	slices.SortStableFunc(rules, func(a, b detect.RuleStats) int { return int(b.Alerts) - int(a.Alerts) })
+	for _, rs := range rules {
+		fmt.Fprintf(tw, "    %s\t%d\t%s\n", rs.ID, rs.Alerts, rs.Name)
+	}
+	_ = tw.Flush()
+	var dests []string
+	for _, ds := range o.Destinations {
+		dests = append(dests, fmt.Sprintf("%s %d delivered", ds.Name, ds.Delivered))
+		if ds.Dropped+ds.Rejected > 0 {
+			dests[len(dests)-1] += fmt.Sprintf(" (%d dropped, %d rejected)", ds.Dropped, ds.Rejected)
+		}
+	}
+	fmt.Fprintf(w, "  outputs: %s\n", strings.Join(dests, ", "))
+	fmt.Fprintf(w, "  drops: events %d (bus full), alerts %d (output refused), %d unrouted\n",
+		b.Dropped+b.TimedOut, d.AlertsDropped+o.Refused, o.Unrouted)
+	fmt.Fprintf(w, "  evictions: expired %d, terminated %d, capacity %d; %d partial matches pending\n",
+		d.Evicted.Expired, d.Evicted.Terminated, d.Evicted.Capacity, d.Partials)
+}
+
+func humanRate(x float64) string {
+	switch {
+	case x >= 1e6:
+		return fmt.Sprintf("%.2fM", x/1e6)
+	case x >= 1e3:
+		return fmt.Sprintf("%.1fk", x/1e3)
+	}
+	return fmt.Sprintf("%.0f", x)
+}
+
+// progressBar draws the replay's progress on a terminal.
+type progressBar struct {
+	w     io.Writer
+	on    bool
+	mu    sync.Mutex
+	drawn bool
+	last  time.Time
+}
+
+func (p *progressBar) update(pr replay.Progress) {
+	if !p.on {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	if !pr.Done && now.Sub(p.last) < 100*time.Millisecond {
+		return
+	}
+	p.last = now
+	const width = 30
+	f := pr.Fraction()
+	bar := strings.Repeat("?", width)
+	pct := "  ?%"
+	if f >= 0 {
+		n := int(f * width)
+		bar = strings.Repeat("=", n) + strings.Repeat(" ", width-n)
+		pct = fmt.Sprintf("%3.0f%%", f*100)
+	}
+	fmt.Fprintf(p.w, "\r[%s] %s %d events", bar, pct, pr.Published)
+	p.drawn = true
+}
+
+func (p *progressBar) clear() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.drawn {
+		fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", 60))
+		p.drawn = false
+	}
+}

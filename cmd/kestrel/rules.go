@@ -1,0 +1,170 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/kestrel-sec/kestrel/rule"
+	"github.com/kestrel-sec/kestrel/schema"
+)
+
+// registry returns the schema rules compile against: the file's, or the
+// default.
+func registry(path string) (*schema.Registry, error) {
+	if path == "" {
+		return rule.DefaultRegistry(), nil
+	}
+	return rule.LoadSchema(path)
+}
+
+// loadRules loads DIR, printing every problem and every unsupported package
+// on w; it reports whether all loaded.
+func loadRules(dir string, reg *schema.Registry, w io.Writer) (*rule.Set, bool) {
+	set, err := rule.LoadDir(dir, rule.LoadOptions{Registry: reg})
+	for _, u := range set.Unsupported {
+		fmt.Fprintf(w, "kestrel: unsupported: %v\n", u)
+	}
+	for _, p := range set.Packages {
+		for _, f := range p.Ignored {
+			fmt.Fprintf(w, "kestrel: %s: %s ignored: rule %s runs rule.eql\n", p.Dir, f, p.ID())
+		}
+	}
+	if err != nil {
+		for _, e := range splitErrors(err) {
+			fmt.Fprintf(w, "kestrel: %v\n", e)
+		}
+		return set, false
+	}
+	return set, true
+}
+
+// splitErrors undoes errors.Join, one level at a time.
+func splitErrors(err error) []error {
+	var j interface{ Unwrap() []error }
+	if errors.As(err, &j) {
+		if _, isRuleErr := err.(*rule.Error); !isRuleErr {
+			var out []error
+			for _, e := range j.Unwrap() {
+				out = append(out, splitErrors(e)...)
+			}
+			return out
+		}
+	}
+	return []error{err}
+}
+
+func dirArg(name string, args []string, stderr io.Writer) (string, string, bool) {
+	fs := flag.NewFlagSet("kestrel "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	schemaPath := fs.String("schema", "", "schema file (JSON, see kestrel schema); default: the built-in schema")
+	if err := fs.Parse(args); err != nil {
+		return "", "", false
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintf(stderr, "kestrel %s: want one rules directory\n%s", name, usage)
+		return "", "", false
+	}
+	return fs.Arg(0), *schemaPath, true
+}
+
+func runValidate(args []string, stdout, stderr io.Writer) int {
+	dir, schemaPath, ok := dirArg("validate", args, stderr)
+	if !ok {
+		return exitUsage
+	}
+	reg, err := registry(schemaPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "kestrel: %v\n", err)
+		return exitFail
+	}
+	set, ok := loadRules(dir, reg, stderr)
+	for _, p := range set.Packages {
+		fmt.Fprintf(stdout, "ok %s (%s)\n", p.ID(), describe(p))
+	}
+	if !ok {
+		fmt.Fprintf(stderr, "kestrel: %d rules loaded, some failed\n", len(set.Packages))
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "%d rules valid", len(set.Packages))
+	if n := len(set.Unsupported); n > 0 {
+		fmt.Fprintf(stdout, ", %d unsupported", n)
+	}
+	fmt.Fprintln(stdout)
+	return exitOK
+}
+
+// describe says what kind of rule p is: "event rule on process" or
+// "sequence of 2 events by process.entity_id within 10s".
+func describe(p *rule.Package) string {
+	q := p.Query
+	if !q.Sequence {
+		return "event rule on " + q.Steps[0].Event
+	}
+	s := fmt.Sprintf("sequence of %d events", q.NumEvents())
+	var by []string
+	for _, f := range q.By {
+		by = append(by, f.Path)
+	}
+	if len(by) > 0 {
+		s += " by " + strings.Join(by, ", ")
+	}
+	if d, ok := p.MaxSpan(); ok {
+		s += " within " + rule.FormatDuration(d)
+	}
+	if q.Until != nil {
+		s += ", until " + q.Until.Event
+	}
+	return s
+}
+
+func runRules(args []string, stdout, stderr io.Writer) int {
+	dir, schemaPath, ok := dirArg("rules", args, stderr)
+	if !ok {
+		return exitUsage
+	}
+	reg, err := registry(schemaPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "kestrel: %v\n", err)
+		return exitFail
+	}
+	set, ok := loadRules(dir, reg, stderr)
+	tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSEVERITY\tKIND\tNAME\tMITRE\tTAGS")
+	for _, p := range set.Packages {
+		m := p.Manifest
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.RuleID, m.Severity, describe(p), m.RuleName,
+			strings.Join(m.MitreAttack, ","), strings.Join(m.Tags, ","))
+	}
+	for _, u := range set.Unsupported {
+		fmt.Fprintf(tw, "%s\t-\tunsupported (%s: %s)\t-\t-\t-\n", u.RuleID, u.Kind, u.File)
+	}
+	if err := tw.Flush(); err != nil {
+		fmt.Fprintf(stderr, "kestrel: %v\n", err)
+		return exitFail
+	}
+	if !ok {
+		return exitFail
+	}
+	return exitOK
+}
+
+func runSchema(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 0 {
+		fmt.Fprintf(stderr, "kestrel schema takes no arguments\n%s", usage)
+		return exitUsage
+	}
+	b, err := json.MarshalIndent(rule.DefaultSchema(), "", "  ")
+	if err == nil {
+		_, err = fmt.Fprintf(stdout, "%s\n", b)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "kestrel: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}

@@ -1,0 +1,1 @@
+function predicate(event) return true end
