@@ -169,3 +169,6 @@ func BenchmarkWriteJSON(b *testing.B)      { benchWrite(b, WriterOptions{}, fals
 func BenchmarkWriteJSONPairs(b *testing.B) { benchWrite(b, WriterOptions{FieldsAsPairs: true}, false) }
 func BenchmarkWriteJSONZstd(b *testing.B)  { benchWrite(b, WriterOptions{Compress: true}, false) }
 func BenchmarkWriteBinary(b *testing.B)    { benchWrite(b, WriterOptions{}, true) }
+
+// BenchmarkWriteBinaryLevel1 is the binary writer at zstd's fastest level.
+func BenchmarkWriteBinaryLevel1(b *testing.B) { benchWrite(b, WriterOptions{Level: 1}, true) }

@@ -688,8 +688,11 @@ func NewBinaryWriter(w io.Writer, opts WriterOptions) (*BinaryWriter, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A block is one frame and matches never reach across blocks, so the
+	// window need not be larger than a usual block: a small one keeps the
+	// encoder's tables (allocated per writer) small.
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(opts.level()),
-		zstd.WithEncoderCRC(false))
+		zstd.WithEncoderCRC(false), zstd.WithWindowSize(blockWindow(bw.size)), zstd.WithLowerEncoderMem(true))
 	if err != nil {
 		return nil, err
 	}
@@ -700,6 +703,16 @@ func NewBinaryWriter(w io.Writer, opts WriterOptions) (*BinaryWriter, error) {
 	}
 	bw.raw = make([]byte, 0, bw.size+bw.size/4)
 	return bw, nil
+}
+
+// blockWindow is the zstd window for blocks of size bytes: the power of two
+// at or above it, within zstd's bounds.
+func blockWindow(size int) int {
+	w := zstd.MinWindowSize
+	for w < size && w < zstd.MaxWindowSize {
+		w <<= 1
+	}
+	return w
 }
 
 func appendFileHeader(dst []byte, schemaVersion uint32, meta map[string]json.RawMessage) ([]byte, error) {
