@@ -2,6 +2,8 @@ package bench
 
 import (
 	"context"
+	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/kestrel-sec/kestrel/schema"
@@ -17,9 +19,23 @@ const idlePartitions = 2
 // must not spin on an idle host; the bus's workers spin briefly, yield, then
 // park.
 func runIdleScenario(ctx context.Context, r *runner) ([]Result, error) {
+	var out []Result
+	for _, procs := range []int{1, 2} {
+		res, err := idleAt(ctx, r, procs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// idleAt measures the idle CPU with GOMAXPROCS set to procs.
+func idleAt(ctx context.Context, r *runner, procs int) (Result, error) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 	res := Result{
-		Name:   "idle/cpu",
-		Title:  "CPU while idle, 2 partitions",
+		Name:   fmt.Sprintf("idle/cpu/gomaxprocs%d", procs),
+		Title:  fmt.Sprintf("CPU while idle, 2 partitions, GOMAXPROCS %d", procs),
 		Metric: MetricCPU,
 		Note:   "share of one core burnt by the waiting consumers (lower is better)",
 	}
@@ -28,10 +44,10 @@ func runIdleScenario(ctx context.Context, r *runner) ([]Result, error) {
 		r.progress(res.Name + " " + impl)
 		tr, err := newTransport(impl, transportSpec{partitions: idlePartitions, producers: 1, queueSize: benchQueueSize})
 		if err != nil {
-			return nil, err
+			return res, err
 		}
 		if err := tr.start(func(int, *schema.Event) {}); err != nil {
-			return nil, err
+			return res, err
 		}
 		time.Sleep(r.cfg.Warmup) // let spinning waiters settle into parking
 		m := startCPU()
@@ -41,9 +57,9 @@ func runIdleScenario(ctx context.Context, r *runner) ([]Result, error) {
 		err = tr.stop(stopCtx)
 		cancel()
 		if err != nil {
-			return nil, err
+			return res, err
 		}
 		res.Figures = append(res.Figures, Figure{Impl: impl, CoreShare: cpu.Seconds() / wall.Seconds()})
 	}
-	return []Result{res}, nil
+	return res, nil
 }

@@ -73,7 +73,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 
 // row is one line of the table.
 type row struct {
-	scenario, metric, ours, channel, workiva, other, ratio, target, met string
+	scenario, metric, ours, channel, workiva, other, ratio, cpu, target, met string
 }
 
 func (r *Report) rows() []row {
@@ -104,6 +104,7 @@ func (r *Report) rows() []row {
 		if rw.other == "" {
 			rw.other = "-"
 		}
+		rw.cpu = cpuCell(res)
 		rw.ratio = "-"
 		if x := res.Ratio(res.BaselineImpl()); x > 0 {
 			rw.ratio = fmt.Sprintf("%.1fx", x)
@@ -151,7 +152,27 @@ func metricLabel(m Metric) string {
 	return string(m)
 }
 
-var header = row{"scenario", "metric", "ours", "channel", "workiva", "other peer", "ours vs peer", "target", "met"}
+var header = row{"scenario", "metric", "ours", "channel", "workiva", "other peer", "ours vs peer", "CPU s/M events (ours/chan/workiva)", "target", "met"}
+
+// cpuCell shows the price of a result's figures: process CPU seconds per
+// million events for Kestrel and the queue peers.
+func cpuCell(res *Result) string {
+	var parts []string
+	any := false
+	for _, impl := range []string{ImplKestrel, ImplChannel, ImplWorkiva} {
+		f := res.Figure(impl)
+		if f == nil || f.CPUSecondsPerMillion <= 0 {
+			parts = append(parts, "-")
+			continue
+		}
+		any = true
+		parts = append(parts, fmt.Sprintf("%.2f", f.CPUSecondsPerMillion))
+	}
+	if !any {
+		return "-"
+	}
+	return strings.Join(parts, " / ")
+}
 
 // WriteText writes the run as an aligned table with the machine and the
 // verdicts, for a terminal.
@@ -211,7 +232,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 }
 
 func (rw row) cells() []string {
-	return []string{rw.scenario, rw.metric, rw.ours, rw.channel, rw.workiva, rw.other, rw.ratio, rw.target, rw.met}
+	return []string{rw.scenario, rw.metric, rw.ours, rw.channel, rw.workiva, rw.other, rw.ratio, rw.cpu, rw.target, rw.met}
 }
 
 // formatValue prints a figure with its unit.

@@ -28,8 +28,8 @@ func TestRunEveryScenario(t *testing.T) {
 		"publish/2p/steady": 3, "subscribe/2p/steady": 3, "publish/2p/saturated": 3, "subscribe/2p/saturated": 3,
 		"throughput/2part/2p": 3,
 		"replay/json/decode":  2, "replay/binary/decode": 2, "replay/e2e": 3,
-		"alerts/dispatch": 3,
-		"idle/cpu":        3,
+		"alerts/dispatch":      3,
+		"idle/cpu/gomaxprocs1": 3, "idle/cpu/gomaxprocs2": 3,
 	}
 	for _, res := range rep.Results {
 		n, ok := want[res.Name]
@@ -75,7 +75,7 @@ func TestRunOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Results) != 1 || rep.Results[0].Name != "idle/cpu" || len(rep.Verdicts) != 0 || !rep.Passed() {
+	if len(rep.Results) != 2 || rep.Results[0].Name != "idle/cpu/gomaxprocs1" || len(rep.Verdicts) != 0 || !rep.Passed() {
 		t.Fatalf("%+v", rep)
 	}
 	if _, err := Run(context.Background(), Config{Measure: -1}); err == nil {

@@ -52,7 +52,7 @@ func TestRunWritesReports(t *testing.T) {
 	if code != exitMet {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
-	if !strings.Contains(stdout.String(), "| CPU while idle, 2 partitions | CPU |") {
+	if !strings.Contains(stdout.String(), "| CPU while idle, 2 partitions, GOMAXPROCS 1 | CPU |") {
 		t.Errorf("markdown table:\n%s", stdout.String())
 	}
 	if !strings.Contains(stderr.String(), "measuring idle/cpu") {
@@ -66,7 +66,7 @@ func TestRunWritesReports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(b, &rep); err != nil || rep.Machine.Cores == 0 || len(rep.Results) != 1 || rep.Results[0].Name != "idle/cpu" {
+	if err := json.Unmarshal(b, &rep); err != nil || rep.Machine.Cores == 0 || len(rep.Results) != 2 || rep.Results[0].Name != "idle/cpu/gomaxprocs1" {
 		t.Errorf("json report %s (%v)", b, err)
 	}
 	for _, f := range []string{"p.svg", "cpu.pprof", "mem.pprof", "mutex.pprof", "block.pprof"} {
