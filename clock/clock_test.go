@@ -414,3 +414,27 @@ func TestNowMonoNoAlloc(t *testing.T) {
 		}
 	}
 }
+
+// Replay sets the frozen mock time once per event: that must not allocate.
+func TestSetMockNoAlloc(t *testing.T) {
+	m := New()
+	var ts uint64
+	if n := testing.AllocsPerRun(1000, func() {
+		ts += 7
+		m.SetMock(ts)
+		if err := m.Advance(3); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.SetSpeed(0); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("SetMock+Advance+SetSpeed(0) frozen: %v allocs, want 0", n)
+	}
+	if got := m.NowMono(); got != ts+3 {
+		t.Errorf("NowMono = %d, want %d", got, ts+3)
+	}
+	if m.Speed() != 0 || !m.IsMock() {
+		t.Errorf("speed %v mock %v", m.Speed(), m.IsMock())
+	}
+}

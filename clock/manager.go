@@ -13,7 +13,13 @@ import (
 //
 //   - m.st is nil in real mode. In mock mode it points to a state that is never
 //     modified after it is stored, so a reader sees all of a state or none of
-//     it (the atomic Store/Load pair is the happens-before edge).
+//     it (the atomic Store/Load pair is the happens-before edge), or to the
+//     marker &frozen, which means the time is frozen at m.frozenAt. Frozen
+//     time is the mode replay drives once per event, so setting and advancing
+//     it allocate nothing: a writer stores m.frozenAt, then &frozen. A reader
+//     that loads &frozen reads m.frozenAt next, so it returns the value of a
+//     SetMock or Advance that is at least as recent as the one whose marker it
+//     saw.
 //   - Only a goroutine holding m.mu stores to m.st.
 //   - A reader of a frozen state (speed 0) returns its base without reading
 //     real time. Any other reader reads real time first and loads m.st
@@ -42,6 +48,10 @@ type state struct {
 // publishing is stored in Manager.st while a writer computes a state from the
 // current mock time; readers that see it wait for the real one.
 var publishing state
+
+// frozen is stored in Manager.st while mock time is frozen (speed 0); the
+// time is then Manager.frozenAt.
+var frozen state
 
 // at returns the mock time at real time r.
 func (s *state) at(r uint64) uint64 {
@@ -83,7 +93,10 @@ type Manager struct {
 	// NowMono; stored only under mu, rarely, so it does not need a cache line
 	// of its own.
 	st atomic.Pointer[state]
-	mu sync.Mutex // serialises writers
+	// frozenAt is the frozen mock time while st is &frozen. Stored only
+	// under mu, before st publishes &frozen.
+	frozenAt atomic.Uint64
+	mu       sync.Mutex // serialises writers
 }
 
 // New returns a Manager in real mode. It is equivalent to new(Manager).
@@ -94,8 +107,8 @@ func New() *Manager { return new(Manager) }
 // no lock and allocates nothing; a frozen mock time is returned without
 // reading the real clock.
 func (m *Manager) NowMono() uint64 {
-	if s := m.st.Load(); s != nil && s != &publishing && s.speed == 0 {
-		return s.base // frozen: the value does not depend on real time
+	if m.st.Load() == &frozen {
+		return m.frozenAt.Load() // the value does not depend on real time
 	}
 	return m.nowFlowing()
 }
@@ -111,6 +124,15 @@ func (m *Manager) nowFlowing() uint64 {
 	if s == &publishing {
 		return m.nowSlow()
 	}
+	return m.valueAt(s, r)
+}
+
+// valueAt returns the time state s gives at real time r (s is not nil and
+// not &publishing).
+func (m *Manager) valueAt(s *state, r uint64) uint64 {
+	if s == &frozen {
+		return m.frozenAt.Load()
+	}
 	return s.at(r)
 }
 
@@ -124,7 +146,7 @@ func (m *Manager) nowSlow() uint64 {
 			return r
 		}
 		if s != &publishing {
-			return s.at(r)
+			return m.valueAt(s, r)
 		}
 	}
 }
@@ -157,9 +179,13 @@ func (m *Manager) Speed() float64 {
 // SetMock switches to mock mode with the time frozen at t nanoseconds (speed
 // 0). t may be earlier than the current time: setting the time is the one way
 // to move it backwards.
+//
+// It allocates nothing and takes an uncontended lock, so a replay may call
+// it for every event.
 func (m *Manager) SetMock(t uint64) {
 	m.mu.Lock()
-	m.st.Store(&state{base: t, anchor: realNow()})
+	m.frozenAt.Store(t)
+	m.st.Store(&frozen)
 	m.mu.Unlock()
 }
 
@@ -191,14 +217,15 @@ func (m *Manager) Advance(d time.Duration) error {
 	if old != nil {
 		speed = old.speed
 	}
-	if old != nil && speed == 0 {
-		// Frozen: the new state does not depend on real time, so there is
-		// nothing for a reader to race with.
-		t := old.base + uint64(d)
-		if t < old.base {
-			return fmt.Errorf("%w: %d + %v", ErrOverflow, old.base, d)
+	if old == &frozen {
+		// Frozen: the new time does not depend on real time, so there is
+		// nothing for a reader to race with, and nothing to allocate.
+		base := m.frozenAt.Load()
+		t := base + uint64(d)
+		if t < base {
+			return fmt.Errorf("%w: %d + %v", ErrOverflow, base, d)
 		}
-		m.st.Store(&state{base: t, anchor: old.anchor})
+		m.frozenAt.Store(t)
 		return nil
 	}
 	next := &state{speed: speed}
@@ -230,16 +257,29 @@ func (m *Manager) SetSpeed(mult float64) error {
 	if !(mult >= 0) || math.IsInf(mult, 1) { // !(>=) also rejects NaN
 		return fmt.Errorf("%w: %v", ErrInvalidSpeed, mult)
 	}
-	next := &state{speed: mult + 0} // + 0 turns -0 into 0
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	old := m.st.Load()
+	if mult == 0 { // freeze at the current time
+		if old != &frozen {
+			m.st.Store(&publishing)
+			a := realNow()
+			cur := a
+			if old != nil {
+				cur = old.at(a)
+			}
+			m.frozenAt.Store(cur)
+			m.st.Store(&frozen)
+		}
+		return nil
+	}
+	next := &state{speed: mult}
 	m.st.Store(&publishing)
 	a := realNow()
 	next.base, next.anchor = a, a
 	if old != nil {
-		next.base = old.at(a)
+		next.base = m.valueAt(old, a)
 	}
 	m.st.Store(next)
-	m.mu.Unlock()
 	return nil
 }
