@@ -580,6 +580,13 @@ type Matcher struct {
 	// the same as Unicode simple folding.
 	lower string
 	ascii bool
+	// A regular expression that is a finite set of strings is matched as
+	// literals: litKind says how (exact, prefix, suffix, contains); lits
+	// holds them as expanded, litsLower in ASCII lower case when fold is
+	// set and they are all ASCII.
+	litKind   matcherKind
+	lits      []string
+	litsLower []string
 }
 
 type matcherKind uint8
@@ -591,4 +598,5 @@ const (
 	mContains
 	mGlob
 	mRegex
+	mLits
 )

@@ -140,3 +140,25 @@ func FuzzManifest(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRegex compares regular expressions matched as literal sets with the
+// regexp they come from (always compiled alongside).
+func FuzzRegex(f *testing.F) {
+	for _, p := range []string{`.*\.(doc|docx|pdf)$`, `.*\.ssh/id_.*`, `.*Login Data.*`, `.*@.*`,
+		`.*(dropbox|drive\.google|s3\.amazonaws).*`, `^/tmp/[a-c]x?`, `(ab){2}.*`, `a|b`, `(?i)x`, `[kK]`, `.*`} {
+		f.Add(p, "/home/U/Report.DOCX", true)
+		f.Add(p, "alice@host", false)
+	}
+	f.Fuzz(func(t *testing.T, pat, s string, fold bool) {
+		if len(pat) > 64 || len(s) > 256 || !utf8.ValidString(s) {
+			return
+		}
+		m, err := NewRegex(pat, fold)
+		if err != nil {
+			return
+		}
+		if got, want := m.Match(s), m.re.MatchString(s); got != want {
+			t.Fatalf("NewRegex(%q, %v) (kind %d, lits %q).Match(%q) = %v, regexp says %v", pat, fold, m.kind, m.lits, s, got, want)
+		}
+	})
+}

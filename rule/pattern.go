@@ -127,7 +127,16 @@ func NewRegex(pattern string, fold bool) (*Matcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Matcher{kind: mRegex, re: re, fold: fold, source: pattern}, nil
+	m := &Matcher{kind: mRegex, re: re, fold: fold, source: pattern}
+	if kind, lits, ok := literalRegex(pattern, fold); ok {
+		m.kind, m.litKind, m.lits = mLits, kind, lits
+		if fold && isASCII(strings.Join(lits, "")) {
+			for _, l := range lits {
+				m.litsLower = append(m.litsLower, strings.ToLower(l))
+			}
+		}
+	}
+	return m, nil
 }
 
 // Source returns the pattern the matcher was compiled from.
@@ -162,6 +171,8 @@ func (m *Matcher) Match(s string) bool {
 		return strings.Contains(s, m.lit)
 	case mRegex:
 		return m.re.MatchString(s)
+	case mLits:
+		return m.matchLits(s)
 	}
 	return globMatch(m.lit, s, m.fold)
 }

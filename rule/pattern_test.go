@@ -149,3 +149,35 @@ func BenchmarkMatch(b *testing.B) {
 }
 
 var sinkBool bool
+
+func TestRegexLiterals(t *testing.T) {
+	f := func(pat string, fold bool, kind matcherKind, lits ...string) {
+		t.Helper()
+		m, err := NewRegex(pat, fold)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kind == mRegex {
+			if m.kind != mRegex {
+				t.Fatalf("%q: literalised as %d %q", pat, m.litKind, m.lits)
+			}
+			return
+		}
+		if m.kind != mLits || m.litKind != kind || !strings.EqualFold(strings.Join(m.lits, "|"), strings.Join(lits, "|")) {
+			t.Fatalf("%q: kind %d/%d lits %q", pat, m.kind, m.litKind, m.lits)
+		}
+	}
+	// The original's rules.
+	f(`.*\.(doc|docx|pdf)$`, true, mSuffix, ".doc", ".docx", ".pdf")
+	f(`.*\.ssh/.*`, true, mContains, ".ssh/")
+	f(`.*Login Data.*`, true, mContains, "Login Data")
+	f(`.*(dropbox|drive\.google|s3\.amazonaws).*`, true, mContains, "dropbox", "drive.google", "s3.amazonaws")
+	f(`/bin/(ba|z)?sh`, false, mExact, "/bin/sh", "/bin/bash", "/bin/zsh")
+	f(`^/tmp/.*`, false, mPrefix, "/tmp/")
+	f(`[._]x{2}`, false, mExact, ".xx", "_xx")
+	f(`.*\d+.*`, false, mRegex)
+	f(`a.b`, false, mRegex)
+	f(`(?i)abc`, false, mRegex) // an inline flag the matcher does not share
+	f(`.*[a-z]{3}`, false, mRegex)
+	f(`(a|b|c|d|e|f|g|h)(a|b|c|d|e|f|g|h)(a|b|c|d|e|f|g|h)`, false, mRegex) // 512 strings: too many
+}
