@@ -32,6 +32,20 @@ type crule struct {
 	byPaths []string
 	nBy     int // join fields per step (sequence by + step by)
 	nVals   int // tested-field values a partial match keeps, over all steps
+
+	// stepsFor lists, by event type ID, the steps that accept the type,
+	// last first (the order a sequence tries them in); anySteps the steps
+	// accepting any type, for IDs past the table.
+	stepsFor [][]int32
+	anySteps []int32
+}
+
+// stepsOf returns the steps an event of type t may match, last first.
+func (r *crule) stepsOf(t schema.EventTypeID) []int32 {
+	if int(t) < len(r.stepsFor) {
+		return r.stepsFor[t]
+	}
+	return r.anySteps
 }
 
 // cstep is one compiled step.
@@ -130,6 +144,22 @@ func compileRule(idx int, p *rule.Package) (*crule, error) {
 			cs.valOff = r.nVals
 			r.nVals += len(cs.fields)
 			r.steps = append(r.steps, cs)
+		}
+	}
+	maxT := 0
+	for i := range r.steps {
+		maxT = max(maxT, len(r.steps[i].types)-1)
+	}
+	r.stepsFor = make([][]int32, maxT+1)
+	for i := len(r.steps) - 1; i >= 0; i-- {
+		st := &r.steps[i]
+		for t := range r.stepsFor {
+			if st.hasType(schema.EventTypeID(t)) {
+				r.stepsFor[t] = append(r.stepsFor[t], int32(i))
+			}
+		}
+		if st.anyType {
+			r.anySteps = append(r.anySteps, int32(i))
 		}
 	}
 	if q.Until != nil {

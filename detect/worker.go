@@ -31,11 +31,14 @@ type worker struct {
 	ghead, gtail *keyState
 	nStates      int
 
-	// Scratch for join keys, reset per event and rule.
-	keyBuf  []byte
-	keyDone []uint8 // by join group: 0 not computed, 1 ok, 2 missing field
-	keys    []joinKey
-	keyVals [][rule.MaxJoinFields]value.Value
+	// Scratch for join keys, computed at most once per event, rule and join
+	// group: keyEpoch[g] == epoch marks keys[g] (or keyMissing[g]) current.
+	epoch      uint32
+	keyBuf     []byte
+	keyEpoch   []uint32
+	keyMissing []bool
+	keys       []joinKey
+	keyVals    [][rule.MaxJoinFields]value.Value
 
 	counters []ruleCounters // by rule index
 	parts    partCounters
@@ -56,7 +59,8 @@ func newWorker(d *Detector, part int) *worker {
 			groups = max(groups, r.until.byGroup+1)
 		}
 	}
-	w.keyDone = make([]uint8, groups)
+	w.keyEpoch = make([]uint32, groups)
+	w.keyMissing = make([]bool, groups)
 	w.keys = make([]joinKey, groups)
 	w.keyVals = make([][rule.MaxJoinFields]value.Value, groups)
 	w.keyBuf = make([]byte, 0, 256)
@@ -127,19 +131,18 @@ type partial struct {
 func (w *worker) key(st *cstep, ev *schema.Event) (joinKey, []value.Value, bool) {
 	g := st.byGroup
 	vals := w.keyVals[g][:len(st.by)]
-	switch w.keyDone[g] {
-	case 1:
+	if w.keyEpoch[g] == w.epoch {
+		if w.keyMissing[g] {
+			return joinKey{}, nil, false
+		}
 		return w.keys[g], vals, true
-	case 2:
-		return joinKey{}, nil, false
 	}
 	k, buf, ok := keyOf(ev, st.by, vals, w.keyBuf)
 	w.keyBuf = buf
+	w.keyEpoch[g], w.keyMissing[g], w.keys[g] = w.epoch, !ok, k
 	if !ok {
-		w.keyDone[g] = 2
 		return joinKey{}, nil, false
 	}
-	w.keyDone[g], w.keys[g] = 1, k
 	return k, vals, true
 }
 
@@ -165,7 +168,10 @@ func (w *worker) lookup(s *seqState, key joinKey, vals []value.Value) *keyState 
 // partial match twice.
 func (w *worker) applySeq(s *seqState, ev *schema.Event) {
 	r := s.r
-	clear(w.keyDone)
+	if w.epoch++; w.epoch == 0 {
+		clear(w.keyEpoch) // wrapped: no stale epoch may look current
+		w.epoch = 1
+	}
 	if u := r.until; u != nil && u.hasType(ev.Type) && u.pred(ev) {
 		if key, vals, ok := w.key(u, ev); ok {
 			if ks := w.lookup(s, key, vals); ks != nil {
@@ -178,11 +184,9 @@ func (w *worker) applySeq(s *seqState, ev *schema.Event) {
 	ts := uint64(ev.TsMono)
 	last := len(r.steps) - 1
 	group, matched := -1, false
-	for i := last; i >= 0; i-- {
+	for _, i32 := range r.stepsOf(ev.Type) {
+		i := int(i32)
 		st := &r.steps[i]
-		if !st.hasType(ev.Type) {
-			continue
-		}
 		if st.group != group {
 			group, matched = st.group, st.pred(ev)
 		}
