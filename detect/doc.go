@@ -33,7 +33,9 @@
 // # Expiry and bounds
 //
 // Matching decisions use event time only, so a replay gives the same
-// alerts however fast it runs. Memory is reclaimed after each batch: partial
+// alerts however fast it runs and at any number of partitions, for a log in
+// time order whose join keys are per entity, and while no capacity bound is
+// reached (the bounds are per partition). Memory is reclaimed after each batch: partial
 // matches whose maxspan has passed at the horizon, the newest event time the
 // partition has seen (capped by Config.Clock, the replay's mock clock), are
 // dropped. Join keys are bounded per rule (MaxStatesPerRule) and per
