@@ -3,7 +3,6 @@ package detect
 import (
 	"errors"
 	"strconv"
-	"time"
 
 	"github.com/kestrel-sec/kestrel/rule"
 	"github.com/kestrel-sec/kestrel/schema"
@@ -188,11 +187,3 @@ func (e *RuleError) Error() string {
 
 // Unwrap returns ErrInvalidConfig and the cause.
 func (e *RuleError) Unwrap() []error { return []error{ErrInvalidConfig, e.Err} }
-
-// maxSpanOf returns a rule's maxspan for display; 0 when none.
-func maxSpanOf(r *crule) time.Duration {
-	if !r.hasMaxSpan {
-		return 0
-	}
-	return time.Duration(r.maxSpan)
-}
