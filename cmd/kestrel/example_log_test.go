@@ -11,10 +11,10 @@ import (
 	"github.com/kestrel-sec/kestrel/value"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/example/attack.jsonl and the golden alerts")
+var update = flag.Bool("update", false, "rewrite ../../examples/attack.jsonl and the golden alerts")
 
 const (
-	exampleDir    = "testdata/example"
+	exampleDir    = "../../examples"
 	exampleRules  = exampleDir + "/rules"
 	exampleLog    = exampleDir + "/attack.jsonl"
 	exampleGolden = exampleDir + "/alerts.golden.jsonl"

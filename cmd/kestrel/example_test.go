@@ -10,7 +10,7 @@ import (
 )
 
 func Example_validate() {
-	run(context.Background(), []string{"validate", "testdata/example/rules"}, os.Stdout, io.Discard, false)
+	run(context.Background(), []string{"validate", "../../examples/rules"}, os.Stdout, io.Discard, false)
 	// Output:
 	// ok credaccess-001 (event rule on file)
 	// ok curlpipe-001 (sequence of 2 events by process.parent.entity_id within 5s)
@@ -24,7 +24,7 @@ func Example_validate() {
 
 func Example_run() {
 	// One partition, so the alerts come out in log order.
-	run(context.Background(), []string{"run", "-rules", "testdata/example/rules", "-log", "testdata/example/attack.jsonl",
+	run(context.Background(), []string{"run", "-rules", "../../examples/rules", "-log", "../../examples/attack.jsonl",
 		"-partitions", "1", "-q"}, alertIDs{os.Stdout}, io.Discard, false)
 	// Output:
 	// curlpipe-001 [2,3]
