@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/kestrel-sec/kestrel/ring"
 )
 
 // Config sets what a run measures and for how long. The zero Config is the
@@ -30,6 +32,10 @@ type Config struct {
 	ReplayEvents int `json:"replay_events"`
 	// Seed seeds the event generator, so runs are comparable.
 	Seed int64 `json:"seed"`
+	// DefaultWait runs the bus with the ring's default wait strategy (park
+	// after a few microseconds idle) instead of ring.LowLatency (spin about
+	// 50 µs before parking), to show what the latency profile buys.
+	DefaultWait bool `json:"default_wait"`
 	// Only, when set, runs only the scenarios whose names have this prefix.
 	Only string `json:"only,omitempty"`
 	// Progress, when set, is told the name of each measurement as it starts.
@@ -56,6 +62,14 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// wait returns the bus's wait strategy for this run.
+func (c *Config) wait() ring.Wait {
+	if c.DefaultWait {
+		return ring.Wait{}
+	}
+	return ring.LowLatency()
 }
 
 // withDefaults returns c with its zero fields filled in.

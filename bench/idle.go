@@ -42,7 +42,7 @@ func idleAt(ctx context.Context, r *runner, procs int) (Result, error) {
 	window := max(r.cfg.Measure/2, 100*time.Millisecond)
 	for _, impl := range queueImpls {
 		r.progress(res.Name + " " + impl)
-		tr, err := newTransport(impl, transportSpec{partitions: idlePartitions, producers: 1, queueSize: benchQueueSize})
+		tr, err := newTransport(impl, transportSpec{partitions: idlePartitions, producers: 1, queueSize: benchQueueSize, wait: r.cfg.wait()})
 		if err != nil {
 			return res, err
 		}

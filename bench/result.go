@@ -38,6 +38,9 @@ type Figure struct {
 	// CPUSecondsPerMillion is the process CPU time spent per million events
 	// (user + system, all threads), the price of the figure.
 	CPUSecondsPerMillion float64 `json:"cpu_s_per_million,omitempty"`
+	// AllocsPerEvent is the process's heap allocations during the run per
+	// event published (producers, queue and consumers together).
+	AllocsPerEvent float64 `json:"allocs_per_event"`
 	// CoreShare is, for idle scenarios, the share of one core burnt.
 	CoreShare float64 `json:"core_share,omitempty"`
 }

@@ -116,6 +116,7 @@ func latencyFigure(impl string, f *flowResult, h *Hist) Figure {
 		Rate:                 float64(f.published) / f.window.Seconds(),
 		Events:               f.published,
 		CPUSecondsPerMillion: perMillion(f.cpu, f.published),
+		AllocsPerEvent:       f.allocsPerEvent,
 	}
 }
 
@@ -146,7 +147,7 @@ func runLatencyScenarios(ctx context.Context, r *runner) ([]Result, error) {
 				r.progress(pub.Name + " " + impl)
 				f, err := runFlow(ctx, r.w, flowSpec{
 					impl: impl, partitions: 1, producers: producers, queueSize: benchQueueSize,
-					interval: interval, latency: true, warmup: r.cfg.Warmup, measure: r.cfg.Measure,
+					interval: interval, latency: true, wait: r.cfg.wait(), warmup: r.cfg.Warmup, measure: r.cfg.Measure,
 				})
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", pub.Name, err)
@@ -178,7 +179,7 @@ func runThroughputScenarios(ctx context.Context, r *runner) ([]Result, error) {
 				r.progress(res.Name + " " + impl)
 				f, err := runFlow(ctx, r.w, flowSpec{
 					impl: impl, partitions: parts, producers: producers, queueSize: benchQueueSize,
-					batch: throughputBatch, warmup: warmup, measure: measure,
+					batch: throughputBatch, wait: r.cfg.wait(), warmup: warmup, measure: measure,
 				})
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", res.Name, err)
@@ -188,6 +189,7 @@ func runThroughputScenarios(ctx context.Context, r *runner) ([]Result, error) {
 					Rate:                 float64(f.consumed) / f.window.Seconds(),
 					Events:               f.consumed,
 					CPUSecondsPerMillion: perMillion(f.cpu, f.consumed),
+					AllocsPerEvent:       f.allocsPerEvent,
 				})
 			}
 			out = append(out, res)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -272,17 +270,3 @@ func waitGroup(ctx context.Context, wg *sync.WaitGroup) error {
 		return errors.Join(errors.New("bench: consumers did not stop"), ctx.Err())
 	}
 }
-
-// benchWait is the wait strategy the bus runs with in the queueing
-// scenarios, read from KESTREL_BENCH_SPIN and KESTREL_BENCH_YIELD for
-// experiments.
-var benchWait = func() ring.Wait {
-	var w ring.Wait
-	if v, err := strconv.Atoi(os.Getenv("KESTREL_BENCH_SPIN")); err == nil {
-		w.Spin = v
-	}
-	if v, err := strconv.Atoi(os.Getenv("KESTREL_BENCH_YIELD")); err == nil {
-		w.Yield = v
-	}
-	return w
-}()

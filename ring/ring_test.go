@@ -606,3 +606,13 @@ func TestZeroAllocs(t *testing.T) {
 		m.TryPopBatch(dst)
 	})
 }
+
+func TestLowLatencyWait(t *testing.T) {
+	w := LowLatency()
+	if err := w.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if spin, yieldEnd := w.normalize(); spin != MaxSpin/2 || yieldEnd != spin {
+		t.Errorf("LowLatency normalizes to spin %d, yield end %d", spin, yieldEnd)
+	}
+}

@@ -61,6 +61,17 @@ type Wait struct {
 	Yield int
 }
 
+// LowLatency returns the wait strategy for deployments that trade CPU for
+// latency: a waiter spins for about 50 µs (MaxSpin/2 re-checks) and never
+// yields before it parks. While events arrive more often than that, a
+// consumer never parks, so the producer never pays for a wake-up and the
+// event never waits for a descheduled thread (on a virtual machine a parked
+// thread's idle vCPU may take milliseconds to wake); the price is up to one
+// core per waiting side while events flow. An idle ring still parks, so an
+// idle process burns nothing. The default strategy (the zero Wait) parks
+// after a few microseconds instead.
+func LowLatency() Wait { return Wait{Spin: MaxSpin / 2, Yield: -1} }
+
 // Validate reports a field above its maximum as an error matching
 // ErrBadWait. Constructors clamp such values instead of failing; Validate
 // lets a configuration say so up front.

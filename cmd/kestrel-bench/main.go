@@ -17,6 +17,7 @@
 //	-measure D        measurement time per scenario (default 1s, -quick 250ms)
 //	-rate N           steady publish rate per producer, events/s (default 100000)
 //	-seed N           workload seed (default 1)
+//	-default-wait     run the bus with the default wait strategy, not ring.LowLatency
 //	-json FILE        write every figure, the machine and the configuration as JSON
 //	-markdown         print the table as Markdown (for PERF.md) instead of text
 //	-plot FILE.svg    draw the latency percentile distributions
@@ -78,6 +79,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.cfg.Measure, "measure", 0, "measurement time per scenario (default 1s, -quick 250ms)")
 	fs.IntVar(&o.cfg.SteadyRate, "rate", 0, "steady publish rate per producer in events/s (default 100000)")
 	fs.Int64Var(&o.cfg.Seed, "seed", 0, "workload seed (default 1)")
+	fs.BoolVar(&o.cfg.DefaultWait, "default-wait", false, "run the bus with the ring's default wait strategy instead of ring.LowLatency")
 	fs.StringVar(&o.jsonPath, "json", "", "write every figure, the machine and the configuration as JSON to `FILE`")
 	fs.BoolVar(&o.markdown, "markdown", false, "print the table as Markdown, for PERF.md")
 	fs.StringVar(&o.plotPath, "plot", "", "draw the latency percentile distributions to `FILE.svg`")
