@@ -208,7 +208,7 @@ func TestReportTables(t *testing.T) {
 	if err := r.WriteMarkdown(&md); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(md.String(), "| publish | P99 | 300 ns | 900 ns |") {
+	if !strings.Contains(md.String(), "| publish | P99* | 300 ns | 900 ns |") {
 		t.Errorf("markdown:\n%s", md.String())
 	}
 	if err := WritePlotSVG(&svg, r.Results); err != nil {
@@ -310,5 +310,41 @@ func TestSelected(t *testing.T) {
 		if got := selected(c.only, c.name); got != c.want {
 			t.Errorf("selected(%q, %q) = %v", c.only, c.name, got)
 		}
+	}
+}
+
+func TestRounds(t *testing.T) {
+	r := NewRounds(1000, 500, 5) // rounds of 100 ns of stamps
+	for stamp := int64(1000); stamp < 1500; stamp++ {
+		v := int64(100)
+		if stamp >= 1200 && stamp < 1300 { // one spoiled round
+			v = 1_000_000
+		}
+		r.Record(stamp, v)
+	}
+	r.Record(0, 7)    // before the window: first round
+	r.Record(9999, 7) // after it: last round
+	p99s := r.P99s()
+	if len(p99s) != 5 || p99s[2] < 990_000 || p99s[0] > 101 {
+		t.Fatalf("round P99s %v", p99s)
+	}
+	if m := medianP99(p99s); m > 101 {
+		t.Errorf("median P99 %d: one spoiled round moved it", m)
+	}
+	if all := r.All(); all.Count() != 502 || all.Quantile(99) < 990_000 {
+		t.Errorf("whole window: %d values, P99 %d", all.Count(), all.Quantile(99))
+	}
+	f := Figure{Latency: &Percentiles{P99: 5}, RoundP99: p99s}
+	if f.Value(MetricP99) != float64(medianP99(p99s)) {
+		t.Errorf("headline %v", f.Value(MetricP99))
+	}
+	if medianP99(nil) != 0 || medianP99([]int64{0, 0}) != 0 {
+		t.Error("median of nothing")
+	}
+	o := NewRounds(1000, 500, 5)
+	o.Record(1000, 1)
+	r.Merge(o)
+	if r.All().Count() != 503 {
+		t.Error("merge")
 	}
 }

@@ -33,8 +33,8 @@ type flowSpec struct {
 
 // flowResult is what one flow measured, over the recorded window only.
 type flowResult struct {
-	publish  *Hist // time of one publish call (intended start to return when paced)
-	delivery *Hist // publish stamp to consumer receipt
+	publish  *Rounds // time of one publish call (intended start to return when paced)
+	delivery *Rounds // publish stamp to consumer receipt
 	// published and consumed count events in the recorded window.
 	published, consumed int64
 	// total counts every event published, warm-up included, and
@@ -49,7 +49,7 @@ type flowResult struct {
 // partState is a consumer's private state, padded so neighbouring
 // partitions' consumers do not share cache lines.
 type partState struct {
-	hist     *Hist
+	hist     *Rounds
 	consumed atomic.Int64
 	_        [112]byte
 }
@@ -74,9 +74,6 @@ func runFlow(ctx context.Context, w *workload, s flowSpec) (*flowResult, error) 
 		return nil, err
 	}
 	parts := make([]partState, s.partitions)
-	for i := range parts {
-		parts[i].hist = NewHist()
-	}
 	copies := make([][]schema.Event, s.producers)
 	for p := range copies {
 		copies[p] = w.copyFor(p)
@@ -89,12 +86,15 @@ func runFlow(ctx context.Context, w *workload, s flowSpec) (*flowResult, error) 
 	t0 := nanotime()
 	recordFrom := t0 + int64(s.warmup)
 	stopAt := recordFrom + int64(s.measure)
+	for i := range parts {
+		parts[i].hist = NewRounds(recordFrom, int64(s.measure), latencyRounds)
+	}
 	var consume consumeFunc
 	if s.latency {
 		consume = func(p int, ev *schema.Event) {
 			now := nanotime()
 			if st := int64(ev.TsMono); st >= recordFrom && st < stopAt {
-				parts[p].hist.Record(now - st)
+				parts[p].hist.Record(st, now-st)
 				parts[p].consumed.Add(1)
 			}
 		}
@@ -110,7 +110,7 @@ func runFlow(ctx context.Context, w *workload, s flowSpec) (*flowResult, error) 
 	}
 
 	type prodResult struct {
-		hist      *Hist
+		hist      *Rounds
 		published int64 // in the recorded window
 		total     int64 // warm-up included
 		err       error
@@ -124,7 +124,7 @@ func runFlow(ctx context.Context, w *workload, s flowSpec) (*flowResult, error) 
 	var cpu cpuMeter
 	var cpuOnce sync.Once
 	for p := range s.producers {
-		res[p].hist = NewHist()
+		res[p].hist = NewRounds(recordFrom, int64(s.measure), latencyRounds)
 		evs := copies[p]
 		wg.Add(1)
 		go func() {
@@ -152,7 +152,11 @@ func runFlow(ctx context.Context, w *workload, s flowSpec) (*flowResult, error) 
 		return nil, fmt.Errorf("%s: stop: %w", s.impl, err)
 	}
 
-	out := &flowResult{publish: NewHist(), delivery: NewHist(), window: s.measure, cpu: cpuUsed}
+	out := &flowResult{
+		publish:  NewRounds(recordFrom, int64(s.measure), latencyRounds),
+		delivery: NewRounds(recordFrom, int64(s.measure), latencyRounds),
+		window:   s.measure, cpu: cpuUsed,
+	}
 	for i := range res {
 		if res[i].err != nil {
 			return nil, fmt.Errorf("%s: producer %d: %w", s.impl, i, res[i].err)
@@ -178,7 +182,7 @@ func runFlow(ctx context.Context, w *workload, s flowSpec) (*flowResult, error) 
 // (0: saturated), until stopAt, and records each call's latency from
 // recordFrom. It returns how many events it published with a stamp in the
 // recorded window.
-func produce(tr transport, p int, evs []schema.Event, interval int64, spin bool, h *Hist, recordFrom, stopAt int64, recording func()) (n, total int64, err error) {
+func produce(tr transport, p int, evs []schema.Event, interval int64, spin bool, h *Rounds, recordFrom, stopAt int64, recording func()) (n, total int64, err error) {
 	started := false
 	due := nanotime()
 	prevEnd := due
@@ -215,7 +219,7 @@ func produce(tr transport, p int, evs []schema.Event, interval int64, spin bool,
 				started = true
 				recording()
 			}
-			h.Record(end - stamp)
+			h.Record(stamp, end-stamp)
 			n++
 		}
 	}

@@ -143,7 +143,7 @@ func (r *Report) rows() []row {
 func metricLabel(m Metric) string {
 	switch m {
 	case MetricP99:
-		return "P99"
+		return "P99*"
 	case MetricRate:
 		return "rate"
 	case MetricCPU:
@@ -198,7 +198,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		bw.WriteString("\n")
 	}
-	bw.WriteString("\n")
+	bw.WriteString(p99Footnote + "\n\n")
 	for _, v := range r.Verdicts {
 		fmt.Fprintln(bw, v.String())
 	}
@@ -216,6 +216,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	return bw.Flush()
 }
 
+// p99Footnote explains the starred P99s under a table.
+const p99Footnote = "* P99: the median of the P99s of 5 consecutive rounds of the window (so one burst of outside interference moves one round, not the figure); the whole window's P99 and each round's are in -json."
+
 // WriteMarkdown writes the table as Markdown, for PERF.md.
 func (r *Report) WriteMarkdown(w io.Writer) error {
 	bw := bufio.NewWriter(w)
@@ -228,6 +231,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	for _, rw := range r.rows() {
 		write(rw)
 	}
+	bw.WriteString("\n" + p99Footnote + "\n")
 	return bw.Flush()
 }
 

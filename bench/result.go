@@ -28,6 +28,10 @@ type Figure struct {
 	Impl string `json:"impl"`
 	// Latency is set for latency scenarios.
 	Latency *Percentiles `json:"latency,omitempty"`
+	// RoundP99 is the P99 of each consecutive round of the window; the
+	// headline P99 (Value) is their median. Latency.P99 is the whole
+	// window's.
+	RoundP99 []int64 `json:"round_p99_ns,omitempty"`
 	// Curve is the latency distribution, for plots.
 	Curve []CurvePoint `json:"curve,omitempty"`
 	// Rate is events per second (throughput scenarios, and the rate a
@@ -49,6 +53,9 @@ type Figure struct {
 func (f *Figure) Value(m Metric) float64 {
 	switch m {
 	case MetricP99:
+		if m := medianP99(f.RoundP99); m > 0 {
+			return float64(m)
+		}
 		if f.Latency != nil {
 			return float64(f.Latency.P99)
 		}

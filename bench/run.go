@@ -106,13 +106,15 @@ func selected(only, name string) bool {
 }
 
 // latencyFigure converts a flow's measurements into a Figure, from the
-// publish or the delivery histogram.
-func latencyFigure(impl string, f *flowResult, h *Hist) Figure {
-	p := h.Percentiles()
+// publish or the delivery rounds.
+func latencyFigure(impl string, f *flowResult, r *Rounds) Figure {
+	all := r.All()
+	p := all.Percentiles()
 	return Figure{
 		Impl:                 impl,
 		Latency:              &p,
-		Curve:                h.Curve(),
+		RoundP99:             r.P99s(),
+		Curve:                all.Curve(),
 		Rate:                 float64(f.published) / f.window.Seconds(),
 		Events:               f.published,
 		CPUSecondsPerMillion: perMillion(f.cpu, f.published),
