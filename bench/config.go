@@ -32,9 +32,12 @@ type Config struct {
 	ReplayEvents int `json:"replay_events"`
 	// Seed seeds the event generator, so runs are comparable.
 	Seed int64 `json:"seed"`
-	// DefaultWait runs the bus with the ring's default wait strategy (park
-	// after a few microseconds idle) instead of ring.LowLatency (spin about
-	// 50 µs before parking), to show what the latency profile buys.
+	// DefaultWait runs the latency and idle scenarios with the ring's
+	// default wait strategy (park after a few microseconds idle) instead of
+	// ring.LowLatency (spin about 50 µs before parking), to show what the
+	// latency profile buys. Throughput and replay always run with the
+	// default: a consumer spinning on the producer's cursor steals the
+	// cache line the producer writes, and spinners outnumber two cores.
 	DefaultWait bool `json:"default_wait"`
 	// Only, when set, runs only the scenarios whose names have this prefix.
 	Only string `json:"only,omitempty"`

@@ -184,7 +184,7 @@ func runReplayScenarios(ctx context.Context, r *runner) ([]Result, error) {
 }
 
 func replayEndToEnd(ctx context.Context, r *runner, impl string, logs *replayLogs) (Figure, error) {
-	tr, err := newTransport(impl, transportSpec{partitions: 2, producers: 1, queueSize: benchQueueSize, wait: r.cfg.wait()})
+	tr, err := newTransport(impl, transportSpec{partitions: 2, producers: 1, queueSize: benchQueueSize})
 	if err != nil {
 		return Figure{}, err
 	}

@@ -181,7 +181,7 @@ func runThroughputScenarios(ctx context.Context, r *runner) ([]Result, error) {
 				r.progress(res.Name + " " + impl)
 				f, err := runFlow(ctx, r.w, flowSpec{
 					impl: impl, partitions: parts, producers: producers, queueSize: benchQueueSize,
-					batch: throughputBatch, wait: r.cfg.wait(), warmup: warmup, measure: measure,
+					batch: throughputBatch, warmup: warmup, measure: measure, // default wait: see Config.DefaultWait
 				})
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", res.Name, err)
