@@ -138,6 +138,19 @@ func Validate(s string) error {
 	} else if pos >= 0 {
 		return errorf("malformed JSON at byte %d (near %s): raw control character or bad escape in a string", pos, quoteSnippet(s, pos))
 	}
+	if !utf8.ValidString(s) {
+		// JSON text is UTF-8 (RFC 8259 section 8.1), and serde_json rejects
+		// anything else; sonic would carry the bad bytes into the Value.
+		pos := 0
+		for pos < len(s) {
+			r, size := utf8.DecodeRuneInString(s[pos:])
+			if r == utf8.RuneError && size == 1 {
+				break
+			}
+			pos += size
+		}
+		return errorf("invalid UTF-8 at byte %d (near %s)", pos, quoteSnippet(s, pos))
+	}
 	return nil
 }
 

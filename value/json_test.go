@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/kestrel-sec/kestrel/value"
 )
@@ -219,8 +220,6 @@ func TestDecodeLenient(t *testing.T) {
 	f(`{"\u0053tring":"\u00e9\ud83e\udd85\/"}`, value.StringValue("é🦅/"))
 	// A lone surrogate decodes as U+FFFD, as in encoding/json.
 	f(`{"String":"\ud800"}`, value.StringValue("\uFFFD"))
-	// Raw invalid UTF-8 in the input is kept as it is (and re-encoded as U+FFFD).
-	f("{\"String\":\"\xff\"}", value.StringValue("\xff"))
 	f(`{ "Array" : [ { "I64" : 1 } , "Null" ] }`, value.ArrayValue(value.I64Value(1), value.NullValue()))
 }
 
@@ -538,7 +537,8 @@ func TestValidate(t *testing.T) {
 		if err != nil && !errors.Is(err, value.ErrInvalidJSON) {
 			t.Errorf("Validate(%q) = %v, does not match ErrInvalidJSON", in, err)
 		}
-		if json.Valid([]byte(in)) != ok {
+		// encoding/json does not check UTF-8; serde_json and Validate do.
+		if want := json.Valid([]byte(in)) && utf8.ValidString(in); want != ok {
 			t.Errorf("Validate(%q) disagrees with encoding/json", in)
 		}
 	}
@@ -586,7 +586,11 @@ func TestValidate(t *testing.T) {
 	f(`"\a"`, false)
 	f(`"\'"`, false)
 	f(`["\\", "\""]`, true)
-	f("\"\xff\xfe\"", true) // invalid UTF-8 is not checked (nor by encoding/json)
+	// Invalid UTF-8 is rejected, as serde_json (the original's decoder)
+	// rejects it; encoding/json would carry it as U+FFFD.
+	f("\"\xff\xfe\"", false)
+	f("[\"ok\", \"\xe2\x82\"]", false)
+	f("\"\xe2\x82\xac\"", true)
 }
 
 // replaceInvalid replaces each byte of s that is not part of valid UTF-8
