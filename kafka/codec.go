@@ -1,0 +1,285 @@
+package kafka
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/kestrel-sec/kestrel/replay"
+	"github.com/kestrel-sec/kestrel/schema"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/zeebo/xxh3"
+)
+
+// Record headers the bridge writes and reads.
+const (
+	// HeaderFormat names the encoding of a record's value and its version:
+	// "kbin/1" or "jsonl/1". A record without it is decoded by sniffing
+	// (binary magic, zstd magic, else JSON lines), so any producer of JSON
+	// lines (kcat, a script) can feed a Source.
+	HeaderFormat = "kestrel-format"
+	// HeaderDLQReason, on a dead-letter record, says why it could not be
+	// decoded; HeaderDLQTopic, HeaderDLQPartition and HeaderDLQOffset say
+	// where it was read; HeaderDLQGroup names the group that read it.
+	HeaderDLQReason    = "kestrel-dlq-reason"
+	HeaderDLQTopic     = "kestrel-dlq-topic"
+	HeaderDLQPartition = "kestrel-dlq-partition"
+	HeaderDLQOffset    = "kestrel-dlq-offset"
+	HeaderDLQGroup     = "kestrel-dlq-group"
+)
+
+// Format is how a record's value encodes its events.
+type Format uint8
+
+const (
+	// FormatBinary is a complete binary log of package replay (FORMAT.md):
+	// header, zstd-compressed blocks with checksums, end marker. Header
+	// value "kbin/1". The default.
+	FormatBinary Format = iota
+	// FormatJSON is JSON lines, one event per line in schema's wire form.
+	// Header value "jsonl/1".
+	FormatJSON
+)
+
+// formatVersion is the version the header states; a reader rejects others.
+const formatVersion = "1"
+
+// String returns "kbin" or "jsonl".
+func (f Format) String() string {
+	switch f {
+	case FormatBinary:
+		return "kbin"
+	case FormatJSON:
+		return "jsonl"
+	}
+	return fmt.Sprintf("format(%d)", uint8(f))
+}
+
+// header returns the HeaderFormat value, "kbin/1" or "jsonl/1".
+func (f Format) header() string { return f.String() + "/" + formatVersion }
+
+// ParseFormat parses "kbin" (or "binary") and "jsonl" (or "json").
+func ParseFormat(s string) (Format, error) {
+	switch strings.ToLower(s) {
+	case "kbin", "binary":
+		return FormatBinary, nil
+	case "jsonl", "json":
+		return FormatJSON, nil
+	}
+	return 0, fmt.Errorf("kafka: unknown format %q (want kbin or jsonl)", s)
+}
+
+// binaryMagic opens a binary log (FORMAT.md).
+var binaryMagic = []byte("\x89KST\r\n\x1a\n")
+
+// FORMAT.md's block and end marker layout, which encoder relies on to frame
+// a record's blocks as a complete log.
+const (
+	blockHeaderSize = 28
+	endMarkerSize   = 28
+)
+
+// encoder turns groups of events into record values. It keeps one replay
+// writer for its whole life, writing into buf: creating a writer (and its
+// zstd encoder) per record would cost more than encoding the events.
+//
+// For the binary format each record is a complete log of FORMAT.md: the
+// file header the writer wrote once, the blocks the writer wrote for this
+// group (Flush ends a block), and an end marker counting them, built here
+// as FORMAT.md specifies. For JSON lines a record is the group's lines.
+type encoder struct {
+	format Format
+	buf    bytes.Buffer
+	bw     *replay.BinaryWriter
+	jw     *replay.JSONWriter
+	header []byte // the binary log's file header
+}
+
+func newEncoder(f Format, level int) (*encoder, error) {
+	e := &encoder{format: f}
+	opts := replay.WriterOptions{Level: level}
+	var err error
+	switch f {
+	case FormatBinary:
+		// Blocks as large as the format allows: a record is one block
+		// unless its events pass half of MaxBlockSize.
+		opts.BlockSize = replay.MaxBlockSize / 2
+		opts.BlockEvents = replay.MaxBlockEvents
+		if e.bw, err = replay.NewBinaryWriter(&e.buf, opts); err != nil {
+			return nil, err
+		}
+		e.header = bytes.Clone(e.buf.Bytes())
+		e.buf.Reset()
+	case FormatJSON:
+		if e.jw, err = replay.NewJSONWriter(&e.buf, opts); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("kafka: unknown format %d", uint8(f))
+	}
+	return e, nil
+}
+
+// close releases the writer's resources.
+func (e *encoder) close() {
+	if e.bw != nil {
+		e.bw.Close()
+	}
+	if e.jw != nil {
+		e.jw.Close()
+	}
+}
+
+// appendRecord appends the record value holding evs, in order, to dst. An
+// event the writer refuses (too large for a block) is left out: bad counts
+// those and err is the first one's error. n is the number of events in the
+// value; with n == 0 nothing is appended.
+func (e *encoder) appendRecord(dst []byte, evs []*schema.Event) (out []byte, n, bad int, err error) {
+	e.buf.Reset()
+	for _, ev := range evs {
+		var werr error
+		if e.bw != nil {
+			werr = e.bw.Write(ev)
+		} else {
+			werr = e.jw.Write(ev)
+		}
+		if werr != nil {
+			bad++
+			if err == nil {
+				err = werr
+			}
+			continue
+		}
+		n++
+	}
+	var ferr error
+	if e.bw != nil {
+		ferr = e.bw.Flush()
+	} else {
+		ferr = e.jw.Flush()
+	}
+	if ferr != nil { // writing into a bytes.Buffer cannot fail: the writer is broken
+		return dst, 0, len(evs), ferr
+	}
+	if n == 0 {
+		return dst, 0, bad, err
+	}
+	if e.format == FormatJSON {
+		return append(dst, e.buf.Bytes()...), n, bad, err
+	}
+	blocks := e.buf.Bytes()
+	nb, ok := countBlocks(blocks)
+	if !ok {
+		return dst, 0, len(evs), errors.New("kafka: the binary writer wrote something other than whole blocks")
+	}
+	dst = append(dst, e.header...)
+	dst = append(dst, blocks...)
+	return appendEndMarker(dst, uint64(nb), uint64(n)), n, bad, err
+}
+
+// countBlocks walks the block headers of b (FORMAT.md: comp_len at offset
+// 12) and reports how many whole blocks it holds, and whether that is all
+// of it.
+func countBlocks(b []byte) (int, bool) {
+	n := 0
+	for len(b) > 0 {
+		if len(b) < blockHeaderSize || string(b[:4]) != "KBLK" {
+			return n, false
+		}
+		size := blockHeaderSize + int(binary.LittleEndian.Uint32(b[12:]))
+		if size > len(b) {
+			return n, false
+		}
+		b = b[size:]
+		n++
+	}
+	return n, true
+}
+
+// appendEndMarker appends FORMAT.md's end marker: "KEND", the block and
+// event counts, four zero bytes, and the low 32 bits of XXH3-64 of the
+// first 24 bytes.
+func appendEndMarker(dst []byte, blocks, events uint64) []byte {
+	var h [endMarkerSize]byte
+	copy(h[:], "KEND")
+	binary.LittleEndian.PutUint64(h[4:], blocks)
+	binary.LittleEndian.PutUint64(h[12:], events)
+	binary.LittleEndian.PutUint32(h[24:], uint32(xxh3.Hash(h[:24])))
+	return append(dst, h[:]...)
+}
+
+// decoder turns record values back into events. It decodes a whole record
+// before anything is published, so a poison record publishes nothing.
+type decoder struct {
+	opts replay.ReaderOptions
+	max  int // events per record
+	src  bytes.Reader
+	evs  []schema.Event // the last record's events, reused
+}
+
+func newDecoder(opts replay.ReaderOptions, maxEvents int) *decoder {
+	return &decoder{opts: opts, max: maxEvents}
+}
+
+// errTooManyEvents: a record with more events than MaxRecordEvents.
+var errTooManyEvents = errors.New("more events than the record limit")
+
+// decode decodes a record's value into d.evs and returns how many events it
+// holds. The events' strings reference memory that is never reused, so the
+// events may be published and kept by a bus after the next decode. An error
+// describes why the record is poison.
+func (d *decoder) decode(headers []kgo.RecordHeader, value []byte) (int, error) {
+	want := -1 // any format: sniff
+	for _, h := range headers {
+		if h.Key != HeaderFormat {
+			continue
+		}
+		switch string(h.Value) {
+		case FormatBinary.header():
+			want = int(FormatBinary)
+		case FormatJSON.header():
+			want = int(FormatJSON)
+		default:
+			return 0, fmt.Errorf("unsupported %s header %q (this reader reads %s and %s)", HeaderFormat,
+				h.Value, FormatBinary.header(), FormatJSON.header())
+		}
+	}
+	if want == int(FormatBinary) && !bytes.HasPrefix(value, binaryMagic) {
+		return 0, fmt.Errorf("%s header says %s but the value does not start with the binary log's magic",
+			HeaderFormat, FormatBinary.header())
+	}
+	d.src.Reset(value)
+	r, err := replay.NewReaderWith(&d.src, d.opts)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	if want == int(FormatJSON) && r.Format() != replay.FormatJSON {
+		return 0, fmt.Errorf("%s header says %s but the value is %s", HeaderFormat, FormatJSON.header(), r.Format())
+	}
+	n := 0
+	for {
+		if n == len(d.evs) {
+			if n >= d.max {
+				var probe schema.Event
+				if err := r.Next(&probe); err == io.EOF {
+					return n, nil
+				}
+				return 0, fmt.Errorf("%w (%d)", errTooManyEvents, d.max)
+			}
+			d.evs = append(d.evs, schema.Event{})
+			d.evs = d.evs[:cap(d.evs)]
+		}
+		err := r.Next(&d.evs[n])
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		n++
+	}
+}

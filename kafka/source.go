@@ -1,0 +1,659 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kestrel-sec/kestrel/engine"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Source is a consumer-group member that reads the events topic and
+// publishes the events into a local engine.Bus (the detection side of the
+// bridge). Run it on every detection node with the same Config.Group: the
+// group spreads the topic's partitions over the nodes and moves them when a
+// node joins or leaves.
+//
+// # Order
+//
+// The Forwarder keys records by entity, so an entity's events are in one
+// Kafka partition, in order. A Source handles its records one at a time in
+// offset order, from one goroutine, and publishes each record's events in
+// order; the bus puts each entity on one of its partitions (by the same key)
+// and keeps publish order there. So every entity's events reach their
+// worker in the order the sensor published them, whatever the numbers of
+// Kafka and bus partitions.
+//
+// # Delivery
+//
+// At least once, and exactly once when nothing fails. A record's offset is
+// committed only after the bus's workers have handled every one of its
+// events: the Source numbers the events it publishes per bus partition and
+// reads the bus's per-partition Delivered counts (engine.Bus.Stats), which
+// a worker raises only after its Handler returned. Offsets are committed
+// every Config.CommitInterval. When the group takes partitions away (a node
+// joins or leaves), the Source waits up to Config.DrainTimeout for the
+// workers to handle what it published from them, commits, and only then
+// lets the partitions go, so the next owner starts exactly where this one
+// stopped. When a node dies, or its workers stop, its uncommitted records
+// are read again by the next owner: duplicates, never a loss.
+//
+// This accounting needs the Source to be its bus's only publisher while it
+// runs; a foreign publisher is detected and logged (commits could then run
+// ahead of the workers).
+//
+// # Backpressure
+//
+// When a bus partition is full the bus refuses (Drop) or times out (Block)
+// the event; the Source then pauses fetching, waits for room and publishes
+// the event again: nothing is dropped, and each refusal is counted
+// (SourceStats.BusRefusals) as the bus counts it (Dropped or TimedOut in
+// engine.PartitionStats, for events that were later accepted).
+//
+// # Poison records
+//
+// A record whose value does not decode (bad header, corrupt block, bad JSON
+// line, an event the registry rejects, too many events) publishes nothing:
+// it is written to Config.DeadLetterTopic with the reason and its origin in
+// headers (HeaderDLQReason, ...), counted, and skipped.
+type Source struct {
+	cfg Config
+	bus *engine.Bus
+	ran atomic.Bool
+
+	mu      sync.Mutex // guards what follows, and is held across commits
+	cl      *kgo.Client
+	parts   map[topicPart]*partState
+	closing bool      // Run is stopping: revocations commit without waiting
+	foreign bool      // a foreign publisher was seen (logged once)
+	dec     *decoder  // the record decoder; used under mu
+	base    []uint64  // per bus partition: events accepted before Run
+	acc     []uint64  // per bus partition: events this Source had accepted
+	touched []pending // the current record's bus partitions
+	paused  bool      // fetching is paused for backpressure
+
+	// Each counter publishes nothing but its own count to Stats.
+	records, events, poison             atomic.Uint64
+	deadLettered, deadLetterFailed      atomic.Uint64
+	busRefusals, pauses                 atomic.Uint64
+	commits, commitFailures, fetchErrs  atomic.Uint64
+	assigned, revoked, lost, abandoned  atomic.Uint64
+	pendingRecords                      atomic.Int64
+	loggedPoison, loggedFetch, loggedDL atomic.Uint32
+}
+
+// SourceStats counts a Source's work. Every record read is either poison
+// (counted in Poison, then in DeadLettered or DeadLetterFailed) or has its
+// events published (Events); the only exception is the record a stopping
+// Source was publishing while the bus stayed full, which it leaves
+// uncommitted for the next owner.
+type SourceStats struct {
+	Records          uint64 // records read
+	Events           uint64 // events the bus accepted
+	Poison           uint64 // records that did not decode
+	DeadLettered     uint64 // poison records the dead-letter topic acknowledged
+	DeadLetterFailed uint64 // poison records not dead-lettered (topic off, or the write failed); skipped
+	BusRefusals      uint64 // publishes the bus refused as full; retried, never dropped
+	Pauses           uint64 // times fetching paused because the bus was full
+	Commits          uint64 // offset commits that succeeded
+	CommitFailures   uint64 // offset commits that failed (retried at the next interval)
+	FetchErrors      uint64 // fetch errors reported by the client (it retries them)
+	Assigned         uint64 // partitions assigned, over all rebalances
+	Revoked          uint64 // partitions handed over in rebalances
+	Lost             uint64 // partitions lost (session expired, fenced)
+	Abandoned        uint64 // records published but not committed when their partition went: the next owner reads them again
+	Pending          uint64 // records published whose events the workers have not all handled (now)
+}
+
+type topicPart struct {
+	topic     string
+	partition int32
+}
+
+// pending is one record's mark on one bus partition: the record is handled
+// there once the partition's Delivered count reaches seq. part is -1 for a
+// record with nothing in the bus (poison, or no events).
+type pending struct {
+	offset int64
+	epoch  int32
+	part   int32
+	seq    uint64
+}
+
+// partState is one assigned Kafka partition: the records published from it
+// and not yet known to be handled, in offset order.
+type partState struct {
+	q         []pending // q[head:] are waiting
+	head      int
+	done      kgo.EpochOffset // the offset after the last record fully handled
+	committed int64           // the last offset committed, -1 before any
+}
+
+// NewSource returns a Source that will publish into bus, or a
+// *ConfigError. Nothing starts until Run.
+func NewSource(cfg Config, bus *engine.Bus) (*Source, error) {
+	cfg, err := cfg.validated()
+	if err != nil {
+		return nil, err
+	}
+	if bus == nil {
+		return nil, bad("bus", "a Source needs a bus to publish into")
+	}
+	n := bus.Partitions()
+	return &Source{
+		cfg:   cfg,
+		bus:   bus,
+		parts: make(map[topicPart]*partState),
+		dec:   newDecoder(cfg.readerOptions(), cfg.MaxRecordEvents),
+		base:  make([]uint64, n),
+		acc:   make([]uint64, n),
+	}, nil
+}
+
+// Run joins the group and publishes events into the bus until ctx ends or
+// the bus shuts down. Then it stops fetching, waits up to
+// Config.DrainTimeout for the workers to handle what it published, commits,
+// leaves the group and returns. It returns nil when ctx ended, an error
+// wrapping engine.ErrClosed when the bus shut down under it, or the
+// client's error when it could not start. Run may be called once.
+func (s *Source) Run(ctx context.Context) error {
+	if !s.ran.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	opts, err := s.cfg.clientOpts()
+	if err != nil {
+		return err
+	}
+	start := kgo.NewOffset().AtStart()
+	if s.cfg.StartOffset == StartLatest {
+		start = kgo.NewOffset().AtEnd()
+	}
+	opts = append(opts, s.cfg.producerOpts()...) // for the dead-letter topic
+	opts = append(opts,
+		kgo.ConsumerGroup(s.cfg.Group),
+		kgo.ConsumeTopics(s.cfg.Topic),
+		kgo.ConsumeResetOffset(start),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.SessionTimeout(s.cfg.SessionTimeout),
+		kgo.HeartbeatInterval(s.cfg.HeartbeatInterval),
+		kgo.RebalanceTimeout(s.cfg.RebalanceTimeout),
+		kgo.OnPartitionsAssigned(s.onAssigned),
+		kgo.OnPartitionsRevoked(s.onRevoked),
+		kgo.OnPartitionsLost(s.onLost),
+	)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.cl = cl
+	s.baseline()
+	s.mu.Unlock()
+	s.cfg.Logger.Info("kafka: source joining", "group", s.cfg.Group, "topic", s.cfg.Topic)
+
+	err = s.loop(ctx)
+
+	// Stop: let the workers finish what was published, commit it, leave.
+	drain, cancel := context.WithTimeout(context.Background(), s.cfg.DrainTimeout)
+	s.mu.Lock()
+	s.waitHandledLocked(drain, nil)
+	s.commitLocked(drain, nil)
+	s.closing = true
+	s.mu.Unlock()
+	cancel()
+	cl.CloseAllowingRebalance()
+	s.cfg.Logger.Info("kafka: source stopped", "group", s.cfg.Group, "err", err)
+	return err
+}
+
+// baseline records, per bus partition, the events accepted before the
+// Source started, which the workers handle before any of the Source's. A
+// snapshot may miss an event in transit (engine.Bus.Stats), so it is taken
+// until two agree.
+func (s *Source) baseline() {
+	prev := s.accepted(s.bus.Stats())
+	for range 100 {
+		cur := s.accepted(s.bus.Stats())
+		if slices.Equal(cur, prev) {
+			break
+		}
+		prev = cur
+	}
+	copy(s.base, prev)
+}
+
+// accepted returns Delivered+Queued per partition.
+func (s *Source) accepted(st engine.Stats) []uint64 {
+	out := make([]uint64, len(st.Partitions))
+	for i, p := range st.Partitions {
+		out[i] = p.Delivered + p.Queued
+	}
+	return out
+}
+
+// loop polls and publishes until ctx ends or publishing fails for good.
+func (s *Source) loop(ctx context.Context) error {
+	lastCommit := time.Now()
+	for ctx.Err() == nil {
+		pctx, cancel := context.WithTimeout(ctx, s.cfg.CommitInterval)
+		fetches := s.cl.PollRecords(pctx, s.cfg.MaxPollRecords)
+		cancel()
+		if fetches.IsClientClosed() {
+			return errors.New("kafka: the client closed under the source")
+		}
+		fetches.EachError(s.fetchError)
+
+		s.mu.Lock()
+		var err error
+		for r := range fetches.RecordsAll() {
+			if err = s.process(ctx, r); err != nil {
+				break
+			}
+			if ctx.Err() != nil {
+				break // stop between records; the rest is read again later
+			}
+		}
+		if s.paused {
+			s.cl.ResumeFetchTopics(s.cfg.Topic)
+			s.paused = false
+		}
+		if err == nil && ctx.Err() == nil && time.Since(lastCommit) >= s.cfg.CommitInterval {
+			s.commitLocked(ctx, nil)
+			lastCommit = time.Now()
+		}
+		s.mu.Unlock()
+		s.cl.AllowRebalance()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Source) fetchError(topic string, partition int32, err error) {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return // the poll's own timeout, or Run's context
+	}
+	s.fetchErrs.Add(1)
+	if s.loggedFetch.Add(1) <= 10 {
+		s.cfg.Logger.Warn("kafka: fetch error", "topic", topic, "partition", partition, "err", err)
+	}
+}
+
+// part returns the state of a partition, creating it if the assignment
+// callback has not (it always has, with BlockRebalanceOnPoll).
+func (s *Source) part(topic string, partition int32) *partState {
+	tp := topicPart{topic, partition}
+	ps := s.parts[tp]
+	if ps == nil {
+		ps = &partState{done: kgo.EpochOffset{Epoch: -1, Offset: -1}, committed: -1}
+		s.parts[tp] = ps
+	}
+	return ps
+}
+
+// process decodes one record and publishes its events; a poison record
+// goes to the dead-letter topic. Called under mu. An error is final (the
+// bus closed); ctx ending stops only the waits for room, after a grace of
+// DrainTimeout, so a record is normally published whole.
+func (s *Source) process(ctx context.Context, r *kgo.Record) error {
+	ps := s.part(r.Topic, r.Partition)
+	s.records.Add(1)
+	n, derr := s.dec.decode(r.Headers, r.Value)
+	if derr != nil {
+		s.deadLetter(r, &RecordError{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Err: derr})
+		ps.push(pending{offset: r.Offset, epoch: r.LeaderEpoch, part: -1})
+		s.pendingRecords.Add(1)
+		return nil
+	}
+	evs := s.dec.evs[:n]
+	s.touched = s.touched[:0]
+	var grace context.Context
+	for attempt := 0; len(evs) > 0; attempt++ {
+		k, err := s.bus.PublishBatch(evs)
+		for i := range evs[:k] {
+			p := s.bus.PartitionOf(evs[i].Entity)
+			s.acc[p]++
+			s.touch(int32(p), s.base[p]+s.acc[p])
+		}
+		s.events.Add(uint64(k))
+		evs = evs[k:]
+		if err == nil {
+			break
+		}
+		if err != engine.ErrDropped && err != engine.ErrTimeout {
+			return fmt.Errorf("kafka: publishing into the bus: %w", err)
+		}
+		s.busRefusals.Add(1)
+		if !s.paused {
+			s.cl.PauseFetchTopics(s.cfg.Topic)
+			s.paused = true
+			s.pauses.Add(1)
+		}
+		wait := ctx
+		if ctx.Err() != nil {
+			if grace == nil {
+				var cancel context.CancelFunc
+				grace, cancel = context.WithTimeout(context.Background(), s.cfg.DrainTimeout)
+				defer cancel()
+			}
+			wait = grace
+		}
+		if !sleep(wait, backoff(attempt)) {
+			// Stopping with the bus still full: the record is left
+			// uncommitted, so it is read again (the published part twice).
+			return nil
+		}
+	}
+	if len(s.touched) == 0 {
+		ps.push(pending{offset: r.Offset, epoch: r.LeaderEpoch, part: -1})
+	}
+	for _, t := range s.touched {
+		t.offset, t.epoch = r.Offset, r.LeaderEpoch
+		ps.push(t)
+	}
+	s.pendingRecords.Add(1)
+	return nil
+}
+
+// touch notes that the current record has an event numbered seq in bus
+// partition p.
+func (s *Source) touch(p int32, seq uint64) {
+	for i := range s.touched {
+		if s.touched[i].part == p {
+			s.touched[i].seq = seq
+			return
+		}
+	}
+	s.touched = append(s.touched, pending{part: p, seq: seq})
+}
+
+// backoff is the wait before the attempt-th retry of a refused publish.
+func backoff(attempt int) time.Duration {
+	return min(time.Millisecond<<min(attempt, 6), 50*time.Millisecond)
+}
+
+// sleep waits d or until ctx ends, and reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// deadLetter writes a poison record to the dead-letter topic, or counts it
+// as skipped.
+func (s *Source) deadLetter(r *kgo.Record, rerr *RecordError) {
+	s.poison.Add(1)
+	if s.loggedPoison.Add(1) <= 10 {
+		s.cfg.Logger.Warn("kafka: poison record", "err", rerr, "dead_letter_topic", s.cfg.DeadLetterTopic)
+	}
+	if s.cfg.DeadLetterTopic == NoDeadLetter {
+		s.deadLetterFailed.Add(1)
+		return
+	}
+	headers := append(slices.Clip(r.Headers),
+		kgo.RecordHeader{Key: HeaderDLQReason, Value: []byte(rerr.Err.Error())},
+		kgo.RecordHeader{Key: HeaderDLQTopic, Value: []byte(r.Topic)},
+		kgo.RecordHeader{Key: HeaderDLQPartition, Value: strconv.AppendInt(nil, int64(r.Partition), 10)},
+		kgo.RecordHeader{Key: HeaderDLQOffset, Value: strconv.AppendInt(nil, r.Offset, 10)},
+		kgo.RecordHeader{Key: HeaderDLQGroup, Value: []byte(s.cfg.Group)},
+	)
+	dl := &kgo.Record{Topic: s.cfg.DeadLetterTopic, Key: r.Key, Value: r.Value, Headers: headers}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DeliveryTimeout)
+	defer cancel()
+	if err := s.cl.ProduceSync(ctx, dl).FirstErr(); err != nil {
+		s.deadLetterFailed.Add(1)
+		if s.loggedDL.Add(1) <= 10 {
+			s.cfg.Logger.Error("kafka: poison record not dead-lettered; skipped", "record", rerr, "err", err)
+		}
+		return
+	}
+	s.deadLettered.Add(1)
+}
+
+// push appends a record's mark.
+func (ps *partState) push(p pending) { ps.q = append(ps.q, p) }
+
+// waiting is the number of marks not yet handled.
+func (ps *partState) waiting() int { return len(ps.q) - ps.head }
+
+// advance drops the marks the workers have handled (delivered holds each
+// bus partition's Delivered count) and moves done past every record all of
+// whose marks are gone. It returns how many records finished.
+func (ps *partState) advance(delivered []uint64) (records int) {
+	for ps.head < len(ps.q) {
+		e := ps.q[ps.head]
+		if e.part >= 0 && delivered[e.part] < e.seq {
+			break
+		}
+		ps.head++
+		if ps.head == len(ps.q) || ps.q[ps.head].offset != e.offset {
+			ps.done = kgo.EpochOffset{Epoch: e.epoch, Offset: e.offset + 1}
+			records++
+		}
+	}
+	switch {
+	case ps.head == len(ps.q):
+		ps.q, ps.head = ps.q[:0], 0
+	case ps.head >= 1024 && ps.head*2 >= len(ps.q):
+		ps.q = ps.q[:copy(ps.q, ps.q[ps.head:])]
+		ps.head = 0
+	}
+	return records
+}
+
+// handled reads the bus's Delivered counts and advances the given
+// partitions (nil: all), returning the marks still waiting. Called under mu.
+func (s *Source) handled(tps map[topicPart]*partState) int {
+	st := s.bus.Stats()
+	delivered := make([]uint64, len(st.Partitions))
+	foreign := false
+	for i, p := range st.Partitions {
+		delivered[i] = p.Delivered
+		if p.Delivered+p.Queued > s.base[i]+s.acc[i] {
+			foreign = true
+		}
+	}
+	if foreign && !s.foreign {
+		s.foreign = true
+		s.cfg.Logger.Error("kafka: another publisher uses the source's bus; offsets may be committed before the workers handle their events")
+	}
+	if tps == nil {
+		tps = s.parts
+	}
+	left := 0
+	for _, ps := range tps {
+		s.pendingRecords.Add(-int64(ps.advance(delivered)))
+		left += ps.waiting()
+	}
+	return left
+}
+
+// waitHandledLocked waits until the workers handled every event published
+// from the given partitions (nil: all), or ctx ends. Called under mu.
+func (s *Source) waitHandledLocked(ctx context.Context, tps map[topicPart]*partState) bool {
+	for s.handled(tps) > 0 {
+		if !sleep(ctx, time.Millisecond) {
+			return false
+		}
+	}
+	return true
+}
+
+// commitLocked commits, for the given partitions (nil: all), the offset
+// after the last record whose events were all handled, where it moved.
+// Called under mu.
+func (s *Source) commitLocked(ctx context.Context, tps map[topicPart]*partState) {
+	s.handled(tps)
+	if tps == nil {
+		tps = s.parts
+	}
+	offsets := make(map[string]map[int32]kgo.EpochOffset)
+	for tp, ps := range tps {
+		if ps.done.Offset <= ps.committed {
+			continue
+		}
+		m := offsets[tp.topic]
+		if m == nil {
+			m = make(map[int32]kgo.EpochOffset)
+			offsets[tp.topic] = m
+		}
+		m[tp.partition] = ps.done
+	}
+	if len(offsets) == 0 {
+		return
+	}
+	var failed map[topicPart]error
+	var reqErr error
+	s.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			reqErr = err
+			return
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+					if failed == nil {
+						failed = make(map[topicPart]error)
+					}
+					failed[topicPart{t.Topic, p.Partition}] = err
+				}
+			}
+		}
+	})
+	if reqErr != nil {
+		s.commitFailures.Add(1)
+		s.cfg.Logger.Warn("kafka: offset commit failed", "group", s.cfg.Group, "err", reqErr)
+		return
+	}
+	for topic, m := range offsets {
+		for p, eo := range m {
+			tp := topicPart{topic, p}
+			if err := failed[tp]; err != nil {
+				s.cfg.Logger.Warn("kafka: offset commit failed", "group", s.cfg.Group, "topic", topic, "partition", p, "err", err)
+				continue
+			}
+			if ps := tps[tp]; ps != nil {
+				ps.committed = eo.Offset
+			}
+		}
+	}
+	if len(failed) > 0 {
+		s.commitFailures.Add(1)
+		return
+	}
+	s.commits.Add(1)
+}
+
+// collect returns the states of the listed partitions that the Source has.
+func (s *Source) collect(m map[string][]int32) map[topicPart]*partState {
+	out := make(map[topicPart]*partState)
+	for topic, ps := range m {
+		for _, p := range ps {
+			tp := topicPart{topic, p}
+			if st := s.parts[tp]; st != nil {
+				out[tp] = st
+			}
+		}
+	}
+	return out
+}
+
+func (s *Source) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// A partition assigned anew starts from its committed offset: state
+	// left from an earlier assignment (there should be none) is stale.
+	var ignored atomic.Uint64
+	s.forget(s.collect(assigned), &ignored)
+	for topic, ps := range assigned {
+		for _, p := range ps {
+			s.part(topic, p)
+			s.assigned.Add(1)
+		}
+	}
+	s.cfg.Logger.Info("kafka: partitions assigned", "group", s.cfg.Group, "partitions", assigned)
+}
+
+// onRevoked hands partitions over: it waits for the workers to handle what
+// was published from them, commits, and forgets them.
+func (s *Source) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tps := s.collect(revoked)
+	if len(tps) == 0 {
+		return
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
+	defer cancel()
+	if !s.closing && !s.waitHandledLocked(wctx, tps) {
+		s.cfg.Logger.Warn("kafka: workers did not handle the revoked partitions' events in time; the next owner reads them again",
+			"group", s.cfg.Group, "drain_timeout", s.cfg.DrainTimeout)
+	}
+	s.commitLocked(wctx, tps)
+	s.forget(tps, &s.revoked)
+	s.cfg.Logger.Info("kafka: partitions revoked", "group", s.cfg.Group, "partitions", revoked)
+}
+
+// onLost forgets partitions that are already someone else's: nothing can
+// be committed for them.
+func (s *Source) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.handled(nil)
+	s.forget(s.collect(lost), &s.lost)
+	s.cfg.Logger.Warn("kafka: partitions lost", "group", s.cfg.Group, "partitions", lost)
+}
+
+// forget drops partitions, counting records still in flight as abandoned.
+func (s *Source) forget(tps map[topicPart]*partState, counter *atomic.Uint64) {
+	for tp, ps := range tps {
+		abandoned := 0
+		for i := ps.head; i < len(ps.q); i++ {
+			if i+1 == len(ps.q) || ps.q[i+1].offset != ps.q[i].offset {
+				abandoned++
+			}
+		}
+		// Records handled but not committed (a failed commit) are read
+		// again too; they are not pending any more, so not counted here.
+		s.abandoned.Add(uint64(abandoned))
+		s.pendingRecords.Add(-int64(abandoned))
+		delete(s.parts, tp)
+		counter.Add(1)
+	}
+}
+
+// Stats returns the Source's counters without taking a lock.
+func (s *Source) Stats() SourceStats {
+	return SourceStats{
+		Records:          s.records.Load(),
+		Events:           s.events.Load(),
+		Poison:           s.poison.Load(),
+		DeadLettered:     s.deadLettered.Load(),
+		DeadLetterFailed: s.deadLetterFailed.Load(),
+		BusRefusals:      s.busRefusals.Load(),
+		Pauses:           s.pauses.Load(),
+		Commits:          s.commits.Load(),
+		CommitFailures:   s.commitFailures.Load(),
+		FetchErrors:      s.fetchErrs.Load(),
+		Assigned:         s.assigned.Load(),
+		Revoked:          s.revoked.Load(),
+		Lost:             s.lost.Load(),
+		Abandoned:        s.abandoned.Load(),
+		Pending:          uint64(max(s.pendingRecords.Load(), 0)),
+	}
+}
