@@ -1,0 +1,300 @@
+package sink
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/zeebo/xxh3"
+
+	"github.com/kestrel-sec/kestrel/schema"
+	"github.com/kestrel-sec/kestrel/value"
+)
+
+// Severity ranks an alert. The zero value is SeverityInformational; the
+// order of the constants is the order of severity, so they compare with <.
+type Severity uint8
+
+// Severities, least to most severe.
+const (
+	SeverityInformational Severity = iota
+	SeverityLow
+	SeverityMedium
+	SeverityHigh
+	SeverityCritical
+
+	numSeverities
+)
+
+var severityNames = [numSeverities]string{"informational", "low", "medium", "high", "critical"}
+
+// String returns the lowercase name ("high"); a value out of range reads
+// "severity(N)" rather than panicking.
+func (s Severity) String() string {
+	if s < numSeverities {
+		return severityNames[s]
+	}
+	return "severity(" + strconv.Itoa(int(s)) + ")"
+}
+
+// ErrUnknownSeverity is matched (errors.Is) by ParseSeverity's and
+// UnmarshalJSON's errors.
+var ErrUnknownSeverity = errors.New("sink: unknown severity")
+
+// ParseSeverity parses a lowercase name as String writes it. It also accepts
+// "info" for SeverityInformational, the Rust original's spelling.
+func ParseSeverity(s string) (Severity, error) {
+	for i, n := range severityNames {
+		if s == n {
+			return Severity(i), nil
+		}
+	}
+	if s == "info" {
+		return SeverityInformational, nil
+	}
+	return 0, fmt.Errorf("%w %q (want informational, low, medium, high or critical)", ErrUnknownSeverity, s)
+}
+
+// MarshalJSON writes the lowercase name as a JSON string. A value out of
+// range is an error, so a corrupt Severity never reaches the wire.
+func (s Severity) MarshalJSON() ([]byte, error) {
+	if s >= numSeverities {
+		return nil, fmt.Errorf("%w: %d", ErrUnknownSeverity, uint8(s))
+	}
+	return value.AppendQuoted(nil, severityNames[s]), nil
+}
+
+// UnmarshalJSON reads a JSON string holding a name ParseSeverity accepts.
+func (s *Severity) UnmarshalJSON(data []byte) error {
+	var name string
+	if err := json.Unmarshal(data, &name); err != nil {
+		return fmt.Errorf("%w: %s is not a JSON string", ErrUnknownSeverity, truncate(data, 32))
+	}
+	v, err := ParseSeverity(name)
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// AlertField is one field of an alert, by path ("process.pid").
+type AlertField struct {
+	Path  string
+	Value value.Value
+}
+
+// Alert is what a rule produces and an Output delivers.
+//
+// Ownership: an Alert handed to Output.Emit belongs to the Output from then
+// on (see Emit); the Values in Fields may reference memory (strings, bytes)
+// that must stay unchanged for as long as the Alert lives.
+type Alert struct {
+	ID       string               // alert_id: NewAlertID(RuleID, EventIDs)
+	RuleID   string               // rule_id
+	RuleName string               // rule_name
+	Severity Severity             // severity
+	Tags     []string             // tags
+	TsMono   schema.TimestampMono // ts_mono_ns
+	TsWall   schema.TimestampWall // ts_wall_ns; "time" is derived from it
+	Entity   schema.EntityKey     // entity_key
+	EventIDs []uint64             // event_ids: triggering event ids, in order
+	Message  string               // message
+	Fields   []AlertField         // fields, written in slice order; keep paths unique
+
+	// Suppressed is how many alerts with the same deduplication key were
+	// suppressed in the window before this one (see DedupConfig); written as
+	// "suppressed_count" only when non-zero. Set by the Output's dedup stage.
+	Suppressed uint64
+}
+
+// NewAlertID returns the deterministic id of the alert that rule ruleID
+// raised on eventIDs: 32 lowercase hex digits of the XXH3-128 hash of
+//
+//	len(ruleID) as 8 bytes little-endian, ruleID, then each event id as 8
+//	bytes little-endian, in order.
+//
+// The length prefix keeps ("a", [x]) and ("a\x00...", []) apart. The same
+// rule on the same events gets the same id in every run and process, so
+// downstream systems can deduplicate replays.
+func NewAlertID(ruleID string, eventIDs []uint64) string {
+	var stack [256]byte
+	b := stack[:0]
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(ruleID)))
+	b = append(b, ruleID...)
+	for _, id := range eventIDs {
+		b = binary.LittleEndian.AppendUint64(b, id)
+	}
+	sum := xxh3.Hash128(b).Bytes()
+	var out [32]byte
+	hex.Encode(out[:], sum[:])
+	return string(out[:])
+}
+
+// AppendJSON appends the alert's JSON form to dst, on one line, keys in this
+// order (suppressed_count only when non-zero):
+//
+//	{"alert_id":"…","rule_id":"…","rule_name":"…","severity":"high","tags":["…"],
+//	 "ts_mono_ns":1,"ts_wall_ns":1,"time":"1970-01-01T00:00:00.000000001Z",
+//	 "entity_key":340282366920938463463374607431768211455,"event_ids":[1,2],
+//	 "message":"…","fields":{"process.pid":{"U64":1}},"suppressed_count":3}
+//
+// time is ts_wall_ns in RFC 3339 UTC with all nine fraction digits. nil Tags,
+// EventIDs and Fields are written as [] and {}. An out-of-range Severity is
+// written as its String form, so AppendJSON never fails.
+func (a *Alert) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"alert_id":`...)
+	dst = value.AppendQuoted(dst, a.ID)
+	dst = append(dst, `,"rule_id":`...)
+	dst = value.AppendQuoted(dst, a.RuleID)
+	dst = append(dst, `,"rule_name":`...)
+	dst = value.AppendQuoted(dst, a.RuleName)
+	dst = append(dst, `,"severity":`...)
+	dst = value.AppendQuoted(dst, a.Severity.String())
+	dst = append(dst, `,"tags":[`...)
+	for i, t := range a.Tags {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = value.AppendQuoted(dst, t)
+	}
+	dst = append(dst, `],"ts_mono_ns":`...)
+	dst = strconv.AppendUint(dst, uint64(a.TsMono), 10)
+	dst = append(dst, `,"ts_wall_ns":`...)
+	dst = strconv.AppendUint(dst, uint64(a.TsWall), 10)
+	dst = append(dst, `,"time":"`...)
+	dst = appendWallTime(dst, a.TsWall)
+	dst = append(dst, `","entity_key":`...)
+	dst = a.Entity.AppendDecimal(dst)
+	dst = append(dst, `,"event_ids":[`...)
+	for i, id := range a.EventIDs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = strconv.AppendUint(dst, id, 10)
+	}
+	dst = append(dst, `],"message":`...)
+	dst = value.AppendQuoted(dst, a.Message)
+	dst = append(dst, `,"fields":{`...)
+	for i, f := range a.Fields {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = value.AppendQuoted(dst, f.Path)
+		dst = append(dst, ':')
+		dst = f.Value.AppendJSON(dst)
+	}
+	dst = append(dst, '}')
+	if a.Suppressed > 0 {
+		dst = append(dst, `,"suppressed_count":`...)
+		dst = strconv.AppendUint(dst, a.Suppressed, 10)
+	}
+	return append(dst, '}')
+}
+
+// wallLayout is RFC 3339 with a fixed nine-digit fraction, so every "time"
+// has the same width.
+const wallLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+// appendWallTime formats ts in UTC. Seconds and nanoseconds are split before
+// converting, so the whole uint64 range (to the year 2554) formats correctly.
+func appendWallTime(dst []byte, ts schema.TimestampWall) []byte {
+	sec, nsec := uint64(ts)/1e9, uint64(ts)%1e9
+	return time.Unix(int64(sec), int64(nsec)).UTC().AppendFormat(dst, wallLayout)
+}
+
+// MarshalJSON implements json.Marshaler with AppendJSON.
+func (a *Alert) MarshalJSON() ([]byte, error) { return a.AppendJSON(nil), nil }
+
+// alertJSON is the decoding form of an Alert. It is meant for tests and
+// tools, not for the hot path; "time" is read and ignored (ts_wall_ns is
+// authoritative).
+type alertJSON struct {
+	ID         *string         `json:"alert_id"`
+	RuleID     string          `json:"rule_id"`
+	RuleName   string          `json:"rule_name"`
+	Severity   Severity        `json:"severity"`
+	Tags       []string        `json:"tags"`
+	TsMono     uint64          `json:"ts_mono_ns"`
+	TsWall     uint64          `json:"ts_wall_ns"`
+	Time       string          `json:"time"`
+	Entity     json.Number     `json:"entity_key"`
+	EventIDs   []uint64        `json:"event_ids"`
+	Message    string          `json:"message"`
+	Fields     json.RawMessage `json:"fields"`
+	Suppressed uint64          `json:"suppressed_count"`
+}
+
+// ErrInvalidAlert is matched (errors.Is) by every error of Alert.UnmarshalJSON.
+var ErrInvalidAlert = errors.New("sink: invalid alert JSON")
+
+// UnmarshalJSON decodes the form AppendJSON writes, keeping the order of
+// fields. Strings are copied out of data. Unknown keys are ignored.
+func (a *Alert) UnmarshalJSON(data []byte) error {
+	var j alertJSON
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&j); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidAlert, err)
+	}
+	if j.ID == nil {
+		return fmt.Errorf("%w: missing alert_id", ErrInvalidAlert)
+	}
+	var key schema.EntityKey
+	if j.Entity != "" {
+		k, err := schema.ParseEntityKey(string(j.Entity))
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalidAlert, err)
+		}
+		key = k
+	}
+	fields, err := decodeFields(j.Fields)
+	if err != nil {
+		return err
+	}
+	*a = Alert{
+		ID: *j.ID, RuleID: j.RuleID, RuleName: j.RuleName, Severity: j.Severity,
+		Tags: j.Tags, TsMono: schema.TimestampMono(j.TsMono), TsWall: schema.TimestampWall(j.TsWall),
+		Entity: key, EventIDs: j.EventIDs, Message: j.Message, Fields: fields,
+		Suppressed: j.Suppressed,
+	}
+	return nil
+}
+
+// decodeFields reads the "fields" object in order.
+func decodeFields(raw json.RawMessage) ([]AlertField, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	tok, err := dec.Token()
+	if err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("%w: fields is not an object", ErrInvalidAlert)
+	}
+	var out []AlertField
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("%w: fields: %v", ErrInvalidAlert, err)
+		}
+		path, _ := tok.(string)
+		var v value.Value
+		if err := dec.Decode(&v); err != nil {
+			return nil, fmt.Errorf("%w: field %q: %v", ErrInvalidAlert, path, err)
+		}
+		out = append(out, AlertField{Path: path, Value: v})
+	}
+	return out, nil
+}
+
+func truncate(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "…"
+	}
+	return string(b)
+}

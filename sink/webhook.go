@@ -1,0 +1,84 @@
+package sink
+
+import (
+	"context"
+)
+
+// WebhookConfig configures a WebhookDestination. Only URL is required.
+type WebhookConfig struct {
+	// Name identifies the destination. "": "webhook".
+	Name string
+	HTTPConfig
+	// BearerToken, or the environment variable named by BearerTokenEnv
+	// (read once, by NewWebhookDestination; it must be set and non-empty),
+	// is sent as "Authorization: Bearer <token>". Both empty: no
+	// Authorization header.
+	BearerToken    string
+	BearerTokenEnv string
+}
+
+// Validate reports the first problem in c, or nil. It does not read the
+// environment.
+func (c *WebhookConfig) Validate() error {
+	return c.HTTPConfig.validate("webhook " + c.name())
+}
+
+func (c *WebhookConfig) name() string {
+	if c.Name == "" {
+		return "webhook"
+	}
+	return c.Name
+}
+
+// WebhookDestination POSTs each batch as a JSON array of alerts
+// (Content-Type: application/json), split into several requests where it
+// would pass MaxBodyBytes.
+//
+// A 2xx reply delivers the request's alerts. 429, 5xx and network errors
+// are transient: the alerts are retried with backoff (honouring
+// Retry-After). Any other status rejects them for good (counted as
+// rejected, the status logged once).
+type WebhookDestination struct {
+	h *httpDest
+}
+
+// NewWebhookDestination validates cfg, reads the bearer token and builds
+// the HTTP client (loading TLS certificates).
+func NewWebhookDestination(cfg WebhookConfig) (*WebhookDestination, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	tok, err := secret(cfg.BearerToken, cfg.BearerTokenEnv, "webhook "+cfg.name()+": BearerTokenEnv")
+	if err != nil {
+		return nil, err
+	}
+	auth := ""
+	if tok != "" {
+		auth = "Bearer " + tok
+	}
+	h, err := newHTTPDest(cfg.name(), &cfg.HTTPConfig, "application/json", auth)
+	if err != nil {
+		return nil, err
+	}
+	return &WebhookDestination{h: h}, nil
+}
+
+// Name returns WebhookConfig.Name, or "webhook".
+func (d *WebhookDestination) Name() string { return d.h.name }
+
+var webhookFraming = framing{open: "[", sep: ",", close: "]", item: func(dst []byte, a *Alert) []byte { return a.AppendJSON(dst) }}
+
+// Send POSTs batch as JSON arrays.
+func (d *WebhookDestination) Send(ctx context.Context, batch []*Alert) error {
+	var out outcome
+	d.h.sendChunks(ctx, batch, webhookFraming, &out, func(ctx context.Context, body []byte, lo, hi int, out *outcome) bool {
+		return wholeReply(d.h.post(ctx, d.h.url, body, 1024), lo, hi, out)
+	})
+	return out.result(len(batch))
+}
+
+// Close closes idle connections.
+func (d *WebhookDestination) Close() error {
+	d.h.close()
+	return nil
+}
