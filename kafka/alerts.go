@@ -76,13 +76,19 @@ func (d *AlertDestination) Send(ctx context.Context, batch []*sink.Alert) error 
 		}
 	}
 	results := d.cl.ProduceSync(ctx, recs...)
+	// Results come in the order the records finished, not the batch's.
+	index := make(map[*kgo.Record]int, len(recs))
+	for i, r := range recs {
+		index[r] = i
+	}
 	var retry []int
 	var rejected []sink.Rejection
 	var firstRetry error
-	for i, r := range results {
+	for _, r := range results {
 		if r.Err == nil {
 			continue
 		}
+		i := index[r.Record]
 		if permanent(r.Err) {
 			rejected = append(rejected, sink.Rejection{Index: i, Reason: rejectReason(r.Err), Detail: r.Err.Error()})
 			continue

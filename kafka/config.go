@@ -165,7 +165,7 @@ type Config struct {
 	MaxBufferedRecords int
 	// DeliveryTimeout bounds how long a produced record may wait to be
 	// acknowledged before it fails and is counted. Default
-	// DefaultDeliveryTimeout.
+	// DefaultDeliveryTimeout; at least one second.
 	DeliveryTimeout time.Duration
 	// CompressionLevel is the zstd level of binary records, 1 (fastest) to
 	// 22. Default DefaultCompressionLevel.
@@ -383,8 +383,8 @@ func (c Config) validated() (Config, error) {
 		return c, bad("BatchBytes", "%d is out of 1 KiB..1 GiB", c.BatchBytes)
 	case c.MaxBufferedRecords < 0:
 		return c, bad("MaxBufferedRecords", "%d is negative", c.MaxBufferedRecords)
-	case c.DeliveryTimeout < 0:
-		return c, bad("DeliveryTimeout", "%v is negative", c.DeliveryTimeout)
+	case c.DeliveryTimeout < time.Second:
+		return c, bad("DeliveryTimeout", "%v is less than the client's least, 1s", c.DeliveryTimeout)
 	case c.CompressionLevel < 1 || c.CompressionLevel > 22:
 		return c, bad("CompressionLevel", "%d is out of 1..22", c.CompressionLevel)
 	case c.Lanes < 0 || c.Lanes > 1<<10:

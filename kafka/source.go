@@ -199,6 +199,7 @@ func (s *Source) Run(ctx context.Context) error {
 	s.baseline()
 	s.mu.Unlock()
 	s.cfg.Logger.Info("kafka: source joining", "group", s.cfg.Group, "topic", s.cfg.Topic)
+	s.checkTopics(ctx)
 
 	err = s.loop(ctx)
 
@@ -213,6 +214,32 @@ func (s *Source) Run(ctx context.Context) error {
 	cl.CloseAllowingRebalance()
 	s.cfg.Logger.Info("kafka: source stopped", "group", s.cfg.Group, "err", err)
 	return err
+}
+
+// checkTopics logs a warning for the events or dead-letter topic that the
+// brokers do not know: consuming waits for the first, and poison records
+// cannot be dead-lettered without the second.
+func (s *Source) checkTopics(ctx context.Context) {
+	req := kmsg.NewPtrMetadataRequest()
+	for _, t := range []string{s.cfg.Topic, s.cfg.DeadLetterTopic} {
+		if t == NoDeadLetter {
+			continue
+		}
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(t)
+		req.Topics = append(req.Topics, rt)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
+	defer cancel()
+	resp, err := req.RequestWith(ctx, s.cl)
+	if err != nil {
+		return // the client logs why it cannot reach the brokers
+	}
+	for _, t := range resp.Topics {
+		if err := kerr.ErrorForCode(t.ErrorCode); err != nil && t.Topic != nil {
+			s.cfg.Logger.Warn("kafka: topic not available", "topic", *t.Topic, "err", err)
+		}
+	}
 }
 
 // baseline records, per bus partition, the events accepted before the
