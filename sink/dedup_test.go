@@ -44,10 +44,10 @@ func TestDedupKey(t *testing.T) {
 		t.Fatal("first suppressed")
 	}
 	for _, a := range []*Alert{
-		dedupAlert("r2", 1, 1), // other rule
-		dedupAlert("r", 2, 1),  // other entity
-		dedupAlert("r", 1, 2),  // other field value
-		{RuleID: "r", Entity: schema.EntityKeyFrom64(1)},                                                                          // field missing
+		dedupAlert("r2", 1, 1),                           // other rule
+		dedupAlert("r", 2, 1),                            // other entity
+		dedupAlert("r", 1, 2),                            // other field value
+		{RuleID: "r", Entity: schema.EntityKeyFrom64(1)}, // field missing
 		{RuleID: "r", Entity: schema.EntityKeyFrom64(1), Fields: []AlertField{{Path: "process.pid", Value: value.StringValue("1")}}}, // other kind
 	} {
 		if !d.check(a, 1) {

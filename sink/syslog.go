@@ -3,6 +3,7 @@ package sink
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -97,7 +98,9 @@ func (c *SyslogConfig) name() string {
 // be sent and is rejected. Over TCP and TLS each message is framed as
 // "LENGTH SP MESSAGE" and a batch goes in one write; a write error closes
 // the connection (redialled on the next attempt) and retries the batch, so
-// the collector may see some messages twice.
+// the collector may see some messages twice. Before each batch a stream
+// connection is checked for a hang-up by the collector (a read that must
+// time out at once) and redialled if it was closed.
 type SyslogDestination struct {
 	cfg      SyslogConfig
 	facility int
@@ -245,6 +248,9 @@ func printASCII(s string) bool {
 // dial connects if there is no connection. Over UDP the "connection" only
 // fixes the peer.
 func (d *SyslogDestination) dial(ctx context.Context) error {
+	if d.conn != nil && d.cfg.Network != "udp" && d.peerClosed() {
+		d.drop()
+	}
 	if d.conn != nil {
 		return nil
 	}
@@ -264,6 +270,49 @@ func (d *SyslogDestination) dial(ctx context.Context) error {
 	}
 	d.conn = c
 	return nil
+}
+
+// peerState is what a look at a stream connection found.
+type peerState uint8
+
+const (
+	peerUnknown peerState = iota // cannot tell on this platform
+	peerQuiet                    // open, nothing to read: the normal state
+	peerSent                     // the collector sent something (a TLS session ticket)
+	peerClosed                   // EOF or an error: the collector hung up
+)
+
+// peerClosed reports whether a stream collector has hung up. Collectors
+// never send, so without this check the first batch after a hang-up would
+// be written into the void and count as delivered. Over TLS, records the
+// server did send (session tickets) are read through the TLS layer, with
+// a millisecond's deadline, so that a hang-up behind them is seen.
+func (d *SyslogDestination) peerClosed() bool {
+	raw := d.conn
+	tc, isTLS := raw.(*tls.Conn)
+	if isTLS {
+		raw = tc.NetConn()
+	}
+	switch peekPeer(raw) {
+	case peerClosed:
+		return true
+	case peerSent:
+		if !isTLS {
+			return false
+		}
+		if err := tc.SetReadDeadline(time.Now().Add(time.Millisecond)); err != nil {
+			return true
+		}
+		var b [64]byte
+		_, err := tc.Read(b[:])
+		var ne net.Error
+		if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
+			return true
+		}
+		_ = tc.SetReadDeadline(time.Time{})
+		return peekPeer(raw) == peerClosed
+	}
+	return false
 }
 
 func (d *SyslogDestination) deadline(ctx context.Context) time.Time {
