@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/zeebo/xxh3"
 
@@ -85,8 +84,8 @@ func (s *Severity) UnmarshalJSON(data []byte) error {
 
 // AlertField is one field of an alert, by path ("process.pid").
 type AlertField struct {
-	Path  string
-	Value value.Value
+	Path  string      // the field's path, unique within an alert
+	Value value.Value // written in value's JSON form
 }
 
 // Alert is what a rule produces and an Output delivers.
@@ -197,15 +196,60 @@ func (a *Alert) AppendJSON(dst []byte) []byte {
 	return append(dst, '}')
 }
 
-// wallLayout is RFC 3339 with a fixed nine-digit fraction, so every "time"
-// has the same width.
-const wallLayout = "2006-01-02T15:04:05.000000000Z07:00"
-
-// appendWallTime formats ts in UTC. Seconds and nanoseconds are split before
-// converting, so the whole uint64 range (to the year 2554) formats correctly.
+// appendWallTime formats ts as RFC 3339 in UTC with all nine fraction
+// digits ("2026-01-01T00:16:52.500000123Z"), so every "time" has the same
+// width. It covers the whole uint64 range (to the year 2554).
 func appendWallTime(dst []byte, ts schema.TimestampWall) []byte {
-	sec, nsec := uint64(ts)/1e9, uint64(ts)%1e9
-	return time.Unix(int64(sec), int64(nsec)).UTC().AppendFormat(dst, wallLayout)
+	return appendUTC(dst, uint64(ts), 9)
+}
+
+// appendUTC writes ns since the Unix epoch as RFC 3339 in UTC with digits
+// (1 to 9) fraction digits, truncated. It is time.Time.AppendFormat's
+// result without its cost (a third of an alert's encoding): the civil date
+// comes from Howard Hinnant's days_from_civil inverse.
+func appendUTC(dst []byte, ns uint64, digits int) []byte {
+	secs, frac := ns/1e9, ns%1e9
+	days, sod := secs/86400, secs%86400
+	// civil_from_days, for days >= 0 (1970-01-01 on).
+	z := days + 719468
+	era := z / 146097
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	y := yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d := doy - (153*mp+2)/5 + 1
+	m := mp + 3
+	if m > 12 {
+		m -= 12
+	}
+	if m <= 2 {
+		y++
+	}
+	var b [30]byte
+	b[0] = byte('0' + y/1000)
+	b[1] = byte('0' + y/100%10)
+	b[2] = byte('0' + y/10%10)
+	b[3] = byte('0' + y%10)
+	b[4] = '-'
+	b[5], b[6] = byte('0'+m/10), byte('0'+m%10)
+	b[7] = '-'
+	b[8], b[9] = byte('0'+d/10), byte('0'+d%10)
+	b[10] = 'T'
+	h, mi, se := sod/3600, sod/60%60, sod%60
+	b[11], b[12] = byte('0'+h/10), byte('0'+h%10)
+	b[13] = ':'
+	b[14], b[15] = byte('0'+mi/10), byte('0'+mi%10)
+	b[16] = ':'
+	b[17], b[18] = byte('0'+se/10), byte('0'+se%10)
+	b[19] = '.'
+	for i := 28; i >= 20; i-- {
+		b[i] = byte('0' + frac%10)
+		frac /= 10
+	}
+	n := 20 + digits
+	b[n] = 'Z'
+	return append(dst, b[:n+1]...)
 }
 
 // MarshalJSON implements json.Marshaler with AppendJSON.

@@ -7,10 +7,12 @@ import (
 	"errors"
 	"flag"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/value"
@@ -247,4 +249,52 @@ func TestAppendJSONAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { buf = a.AppendJSON(buf[:0]) }); n != 0 {
 		t.Errorf("AppendJSON allocates %v times", n)
 	}
+}
+
+// TestAppendUTC checks the hand-written formatter against the time
+// package, at the edges and over random instants of the whole range.
+func TestAppendUTC(t *testing.T) {
+	check := func(ns uint64) {
+		t.Helper()
+		tm := time.Unix(int64(ns/1e9), int64(ns%1e9)).UTC()
+		if got, want := string(appendUTC(nil, ns, 9)), tm.Format("2006-01-02T15:04:05.000000000Z07:00"); got != want {
+			t.Fatalf("%d: %s, want %s", ns, got, want)
+		}
+		if got, want := string(appendUTC(nil, ns, 6)), tm.Format("2006-01-02T15:04:05.000000Z07:00"); got != want {
+			t.Fatalf("%d: %s, want %s (6 digits)", ns, got, want)
+		}
+	}
+	for _, ns := range []uint64{0, 1, 86399_999_999_999, 86400e9, 951_782_400e9 /* 2000-02-29 */, 4_107_542_400e9 /* 2100-03-01 */, math.MaxUint64} {
+		check(ns)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		check(r.Uint64())
+		check(r.Uint64N(4_102_444_800e9)) // before 2100
+	}
+}
+
+// FuzzAlertUnmarshal: any input either fails with ErrInvalidAlert (or a
+// severity error) or decodes to an alert whose JSON decodes to itself.
+func FuzzAlertUnmarshal(f *testing.F) {
+	f.Add(fullAlert().AppendJSON(nil))
+	f.Add((&Alert{}).AppendJSON(nil))
+	f.Add([]byte(`{"alert_id":"x","entity_key":5,"fields":{"a":"Null","b":{"Array":[]}}}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var a Alert
+		if err := a.UnmarshalJSON(in); err != nil {
+			if !errors.Is(err, ErrInvalidAlert) && !errors.Is(err, ErrUnknownSeverity) {
+				t.Fatalf("error %v matches neither sentinel", err)
+			}
+			return
+		}
+		out := a.AppendJSON(nil)
+		var b Alert
+		if err := b.UnmarshalJSON(out); err != nil {
+			t.Fatalf("re-decoding %s: %v", out, err)
+		}
+		if again := b.AppendJSON(nil); !bytes.Equal(again, out) {
+			t.Fatalf("not stable:\n%s\n%s", out, again)
+		}
+	})
 }

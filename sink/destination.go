@@ -90,8 +90,8 @@ func (e *PartialError) Unwrap() error { return e.Err }
 // long to wait (HTTP Retry-After). The Output waits at least After (capped
 // by RetryConfig.Max) before the next attempt.
 type RetryAfterError struct {
-	After time.Duration
-	Err   error
+	After time.Duration // the wait asked for
+	Err   error         // the transient failure
 }
 
 // Error returns the underlying error's text and the wait.

@@ -1,17 +1,63 @@
 // Package sink delivers alerts: the Alert type and its JSON form, the Output
 // that takes alerts from detection workers and dispatches them to
-// destinations, deduplication, routing, and the local destinations (writer,
-// stdout, file). Network destinations (webhook, Splunk HEC, Elasticsearch,
-// syslog) live in this package too, in their own files.
+// destinations, deduplication, routing, and the destinations themselves.
 //
 // The path of an alert:
 //
 //	Emit ──▶ MPSC ring ──▶ dispatcher goroutine: dedup ─▶ route ─▶ per-destination queue ──▶ destination goroutine: batch ─▶ Send (retry)
 //
-// Emit never blocks its caller beyond Config.EmitTimeout; each destination
-// has its own bounded queue and goroutine, so a slow or broken destination
-// stalls only itself. Nothing is lost silently: per destination,
+// Emit never blocks its caller beyond Config.EmitTimeout (by default it
+// does not wait at all) and allocates nothing. Each destination has its own
+// bounded queue and goroutine, so a slow or broken destination stalls only
+// itself: when its queue is full it drops the alert (counted), or, with
+// OverflowBlock, holds the dispatcher up to a timeout first. Transient
+// failures are retried with exponential backoff and full jitter; permanent
+// ones are counted as rejected. Nothing is lost silently: per destination,
 // emitted = delivered + rejected + dropped + queued, and Stats shows it
-// without a lock. The library never prints (the stdout destination writes
-// alerts, by design) and logs only through Config.Logger.
+// without a lock. Close flushes what it can within its context and reports
+// the rest in a *CloseError.
+//
+// # Alert JSON
+//
+// Every destination writes the same JSON object per alert (Alert.AppendJSON,
+// golden files in testdata/), one line, keys in this order:
+//
+//	{"alert_id":"7642d0ea7f0508e4e99fe17f8511019c","rule_id":"curl-pipe-shell",
+//	 "rule_name":"Download piped into a shell","severity":"high","tags":["execution"],
+//	 "ts_mono_ns":0,"ts_wall_ns":1767225600000000000,"time":"2026-01-01T00:00:00.000000000Z",
+//	 "entity_key":42,"event_ids":[1,2],"message":"curl piped into bash",
+//	 "fields":{"process.pid":{"I64":4242}},"suppressed_count":3}
+//
+// alert_id is NewAlertID(rule_id, event_ids): the same in every run, so
+// downstream systems deduplicate replays. severity is one of informational,
+// low, medium, high, critical. time is ts_wall_ns in RFC 3339, UTC, nine
+// fraction digits. entity_key is a JSON integer up to 2^128-1. fields
+// values are in value's externally tagged form. suppressed_count, present
+// only when non-zero, counts the repeats deduplication suppressed in the
+// window before this alert.
+//
+// # Destinations
+//
+//   - WriterDestination: JSON lines to any io.Writer (os.Stdout; io.Discard
+//     for benchmarks of the dispatch path).
+//   - FileDestination: JSON lines appended to a file created 0600, rotated
+//     by size with numbered backups, fsynced always, every interval or
+//     never, reopened on demand.
+//   - WebhookDestination: a JSON array per HTTP POST.
+//   - HECDestination: Splunk's HTTP Event Collector, events concatenated.
+//   - ElasticsearchDestination: the _bulk API with create actions and
+//     _id = alert_id, read item by item.
+//   - SyslogDestination: RFC 5424 over UDP, TCP or TLS (octet counting).
+//
+// The HTTP destinations share HTTPConfig: a request timeout, custom
+// headers, secrets read from the environment, bodies split to an exact
+// size limit, and TLS with a custom CA and a client certificate (mTLS);
+// the server's certificate is verified unless InsecureSkipVerify is set.
+// 429, 5xx and network errors are retried (Retry-After honoured), other
+// statuses rejected. Any other Destination implementation plugs in the
+// same way.
+//
+// The library never prints (WriterDestination writes alerts where it is
+// told to) and logs only through Config.Logger, each distinct rejection
+// reason once per destination.
 package sink

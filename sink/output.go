@@ -39,30 +39,38 @@ const closeGrace = 250 * time.Millisecond
 //
 // Emit, Stats and Close are safe for concurrent use.
 type Output struct {
+	// The counters below are statistics: each atomic publishes only its
+	// own value, to Stats, and orders nothing else. emitted is added to
+	// before an alert enters the ring, so every alert the dispatcher
+	// counts elsewhere was counted here first and Stats.Pending never
+	// wraps.
+
 	// Written by every Emit caller.
 	emitted atomic.Uint64
 	refused atomic.Uint64
-	_       [48]byte
+	_       [48]byte // keep the dispatcher's counters off the callers' line
 
 	// Written by the dispatcher only.
 	suppressed   atomic.Uint64
 	unrouted     atomic.Uint64
 	routed       atomic.Uint64
-	dedupEntries atomic.Uint64
-	dedupEvicted atomic.Uint64
+	dedupEntries atomic.Uint64 // a copy of dedup's size, for Stats
+	dedupEvicted atomic.Uint64 // a copy of dedup's lossy evictions, for Stats
 	_            [24]byte
 
-	q           *ring.MPSC[*Alert]
+	q           *ring.MPSC[*Alert] // Emit's callers to the dispatcher; its own atomics order the alerts' contents
 	emitTimeout time.Duration
-	closed      atomic.Bool
+	// closed is set by Close before it closes the ring; Emit reads it
+	// only to choose between ErrClosed and ErrQueueFull.
+	closed atomic.Bool
 
 	dests  []*destWorker
-	router *router
-	dedup  *dedup
+	router *router // dispatcher only
+	dedup  *dedup  // dispatcher only; nil when off
 	clk    clock.Clock
 	log    *slog.Logger
 
-	unroutedLogged atomic.Bool
+	unroutedLogged atomic.Bool // log-once flag; publishes nothing else
 
 	runCtx context.Context // Sends' ctx; cancelled when Close gives up
 	cancel context.CancelFunc
@@ -289,7 +297,7 @@ type CloseError struct {
 
 // DestinationLoss is one destination's share of a CloseError.
 type DestinationLoss struct {
-	Name    string
+	Name    string // the destination\'s name
 	Dropped uint64 // dropped since Close began: flush cut short, or retries exhausted
 	Pending uint64 // still held when Close returned (a Send ignoring its ctx); dropped when it returns
 }
@@ -303,6 +311,7 @@ func (e *CloseError) Undelivered() uint64 {
 	return n
 }
 
+// Error counts the undelivered alerts per destination.
 func (e *CloseError) Error() string {
 	b := []byte("sink: close: ")
 	b = appendUint(b, e.Undelivered())
@@ -330,6 +339,8 @@ func (e *CloseError) Error() string {
 	return string(b)
 }
 
+// Unwrap returns ctx's error, if it ended the flush.
 func (e *CloseError) Unwrap() error { return e.Err }
 
+// Is matches ErrUndelivered.
 func (e *CloseError) Is(target error) bool { return target == ErrUndelivered }

@@ -25,7 +25,7 @@ type Stats struct {
 
 // DestinationStats counts one destination's alerts.
 type DestinationStats struct {
-	Name      string
+	Name      string // the destination\'s name
 	Emitted   uint64 // alerts routed to this destination
 	Delivered uint64 // acknowledged by Send
 	Retried   uint64 // alert re-sends (an alert retried twice counts 2)

@@ -194,11 +194,10 @@ func (d *SyslogDestination) appendMessage(dst []byte, a *Alert) []byte {
 	return a.AppendJSON(dst)
 }
 
-// appendSyslogTime writes RFC 5424's TIMESTAMP: RFC 3339 in UTC with at
-// most six fraction digits.
+// appendSyslogTime writes RFC 5424's TIMESTAMP: RFC 3339 in UTC with six
+// fraction digits, the most it allows.
 func appendSyslogTime(dst []byte, ts schema.TimestampWall) []byte {
-	sec, nsec := uint64(ts)/1e9, uint64(ts)%1e9
-	return time.Unix(int64(sec), int64(nsec)).UTC().AppendFormat(dst, "2006-01-02T15:04:05.000000Z07:00")
+	return appendUTC(dst, uint64(ts), 6)
 }
 
 // appendSDParam writes ` name="value"` with ", \ and ] escaped.

@@ -13,8 +13,10 @@ import (
 
 // destCounters are one destination's counters. emitted and the overflow
 // drops are written by the dispatcher, the rest by the worker; queued by
-// both (+1 on enqueue, -n when n alerts are settled). Padded so that two
-// destinations' counters never share a cache line.
+// both (+1 on enqueue, -n when n alerts are settled). Each publishes only
+// its own value, to Stats; the alerts themselves travel through the
+// channel, which orders them. Padded so that two destinations' counters
+// never share a cache line.
 type destCounters struct {
 	_         [64]byte
 	emitted   atomic.Uint64
@@ -37,7 +39,7 @@ type destWorker struct {
 
 	// Dispatcher only.
 	blockTimer     *time.Timer
-	overflowLogged atomic.Bool
+	overflowLogged atomic.Bool // log-once flag; publishes nothing else
 
 	// Worker only.
 	batchTimer *time.Timer
@@ -47,7 +49,7 @@ type destWorker struct {
 	reasons    map[string]struct{}
 	failing    bool
 	log        *slog.Logger
-	closeErr   error // read by Close after the worker has finished
+	closeErr   error // read by Close once done is closed (the write happens before wg.Done)
 }
 
 func newDestWorker(o *Output, cfg DestinationConfig, rng *rand.Rand) *destWorker {
