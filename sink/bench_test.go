@@ -73,7 +73,7 @@ func BenchmarkEmitParallel(b *testing.B) {
 
 // runThrough emits b.N alerts into o, waiting for room rather than
 // dropping, and waits until the destination delivered them all.
-func runThrough(b *testing.B, o *Output) {
+func runThrough(b *testing.B, o *Output, beforeClose func()) {
 	alerts := benchAlerts(1024)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -89,6 +89,9 @@ func runThrough(b *testing.B, o *Output) {
 	el := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/el.Seconds(), "alerts/s")
+	if beforeClose != nil {
+		beforeClose()
+	}
 	if err := o.Close(context.Background()); err != nil {
 		b.Fatal(err)
 	}
@@ -106,7 +109,34 @@ func BenchmarkOutputDiscard(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	runThrough(b, o)
+	runThrough(b, o, nil)
+}
+
+// BenchmarkOutputDiscardStalledSibling is BenchmarkOutputDiscard with a
+// second destination whose Send never returns: read its alerts/s beside
+// BenchmarkOutputDiscard's to see what the stalled sibling costs (its
+// alerts are dropped, counted, once its queue is full).
+func BenchmarkOutputDiscardStalledSibling(b *testing.B) {
+	stop := make(chan struct{})
+	stuck := &funcDest{name: "stuck", send: func(ctx context.Context, _ []*Alert) error {
+		select {
+		case <-stop:
+		case <-ctx.Done():
+		}
+		return nil
+	}}
+	o, err := New(Config{
+		Destinations: []DestinationConfig{
+			{Dest: NewWriterDestination("discard", io.Discard), Queue: 4096,
+				Overflow: OverflowBlock, BlockTimeout: time.Minute, Batch: BatchConfig{MaxCount: 256}},
+			{Dest: stuck, Queue: 16},
+		},
+		Queue: 4096, EmitTimeout: time.Minute,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	runThrough(b, o, func() { close(stop) })
 }
 
 // BenchmarkChannelDiscard is the peer of BenchmarkOutputDiscard: the same
@@ -159,7 +189,7 @@ func BenchmarkOutputWebhook(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	runThrough(b, o)
+	runThrough(b, o, nil)
 }
 
 func BenchmarkDedupCheck(b *testing.B) {

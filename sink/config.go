@@ -71,8 +71,13 @@ const (
 	// in DestinationStats.Dropped. The default.
 	OverflowDrop Overflow = iota
 	// OverflowBlock makes the dispatcher wait up to BlockTimeout for room,
-	// then drop. While it waits no alert moves to any destination, so keep
-	// BlockTimeout short; Emit itself still never waits beyond EmitTimeout.
+	// then drop: backpressure for a destination that must not lose alerts
+	// to a burst. While it waits no alert moves to any destination. A
+	// destination whose wait timed out counts as stalled: later alerts for
+	// it are dropped at once, without waiting, until its queue has room
+	// again, so a dead destination holds the others up for one
+	// BlockTimeout, not one per alert. Emit itself never waits beyond
+	// EmitTimeout.
 	OverflowBlock
 )
 

@@ -172,6 +172,52 @@ func TestOverflowBlockTimesOut(t *testing.T) {
 	close(release)
 }
 
+// TestOverflowBlockStalledOnce: a dead OverflowBlock destination holds
+// the dispatcher up for one BlockTimeout, not one per alert (that would be
+// 1000 × 200 ms here, far past waitFor's bound), and the healthy
+// destination beside it gets everything.
+func TestOverflowBlockStalledOnce(t *testing.T) {
+	release := make(chan struct{})
+	dead := &funcDest{name: "dead", send: func(ctx context.Context, _ []*Alert) error {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	}}
+	ok := &funcDest{name: "ok"}
+	o := newOutput(t, Config{Destinations: []DestinationConfig{
+		{Dest: dead, Queue: 2, Overflow: OverflowBlock, BlockTimeout: 200 * time.Millisecond, Batch: BatchConfig{MaxCount: 1}},
+		{Dest: ok, Queue: 2048, Overflow: OverflowBlock, BlockTimeout: time.Minute},
+	}, Queue: 2048, EmitTimeout: time.Minute})
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	const n = 1000
+	for i := range n {
+		if err := o.Emit(testAlert(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the healthy destination", func() bool { return len(ok.ids()) == n })
+	s := o.Stats()
+	checkInvariants(t, s)
+	if d := s.Destinations[0]; d.Dropped != n-3 {
+		t.Errorf("dead destination %+v", d)
+	}
+	// Once it takes alerts again, it is waited for again.
+	once.Do(func() { close(release) })
+	waitFor(t, "the drain", func() bool { return o.Stats().Destinations[0].Delivered == 3 })
+	if err := o.Emit(testAlert(n)); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d := o.Stats().Destinations[0]; d.Delivered != 4 {
+		t.Errorf("dead destination after release %+v", d)
+	}
+}
+
 // TestTransientFailureRecovers: a destination failing for a while loses
 // nothing that fitted in its queue.
 func TestTransientFailureRecovers(t *testing.T) {

@@ -39,6 +39,7 @@ type destWorker struct {
 
 	// Dispatcher only.
 	blockTimer     *time.Timer
+	stalled        bool        // OverflowBlock timed out; no waiting until the queue takes an alert again
 	overflowLogged atomic.Bool // log-once flag; publishes nothing else
 
 	// Worker only.
@@ -70,22 +71,27 @@ func newDestWorker(o *Output, cfg DestinationConfig, rng *rand.Rand) *destWorker
 }
 
 // enqueue runs on the dispatcher goroutine. It never waits unless the
-// policy is OverflowBlock, and then at most BlockTimeout.
+// policy is OverflowBlock and the destination is not stalled, and then at
+// most BlockTimeout.
 func (w *destWorker) enqueue(a *Alert) {
 	w.c.emitted.Add(1)
 	w.c.queued.Add(1)
 	select {
 	case w.ch <- a:
+		w.stalled = false
 		return
 	default:
 	}
-	if w.blockTimer != nil && !w.o.aborted() {
+	if w.blockTimer != nil && !w.stalled && !w.o.aborted() {
 		w.blockTimer.Reset(w.cfg.BlockTimeout)
 		select {
 		case w.ch <- a:
 			w.blockTimer.Stop()
 			return
 		case <-w.blockTimer.C:
+			w.stalled = true
+			w.log.Warn("sink: destination stalled past BlockTimeout; dropping its alerts until it takes one again",
+				"block_timeout", w.cfg.BlockTimeout)
 		case <-w.o.runCtx.Done():
 			w.blockTimer.Stop()
 		}
