@@ -157,6 +157,12 @@ func (d *ElasticsearchDestination) sendBulk(ctx context.Context, body []byte, lo
 	if r.err != nil || r.status < 200 || r.status >= 300 {
 		return wholeReply(r, lo, hi, out)
 	}
+	if r.readErr != nil {
+		// Accepted, but the reply was cut: the item statuses are unknown.
+		// Retrying is safe, create makes it idempotent.
+		out.retryRange(lo, hi, fmt.Errorf("sink: %s: reading _bulk reply: %w", d.h.name, r.readErr))
+		return false
+	}
 	items, allOK, err := parseBulkReply(r.body, hi-lo, d.scr[:0])
 	d.scr = items[:0]
 	if err != nil {

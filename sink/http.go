@@ -58,23 +58,43 @@ func (c *HTTPConfig) validate(what string) error {
 	case c.MaxBodyBytes < 0:
 		return configErr("%s: MaxBodyBytes %d is negative", what, c.MaxBodyBytes)
 	}
-	for k := range c.Headers {
-		if k == "" || strings.ContainsAny(k, " :\r\n") {
+	for k, v := range c.Headers {
+		if k == "" || strings.ContainsAny(k, " :\r\n") || !validHeaderValue(k) {
 			return configErr("%s: header name %q is invalid", what, k)
+		}
+		if !validHeaderValue(v) {
+			return configErr("%s: header %q: value holds a control character", what, k)
 		}
 	}
 	return nil
+}
+
+// validHeaderValue rejects control characters (CR and LF above all), which
+// would fail every request rather than the configuration.
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // secret returns the inline value, or the environment variable env when
 // it is named; a named variable that is empty or unset is an error.
 func secret(inline, env, what string) (string, error) {
 	if env == "" {
+		if !validHeaderValue(inline) {
+			return "", configErr("%s: the inline secret holds a control character", what)
+		}
 		return inline, nil
 	}
-	v := os.Getenv(env)
+	v := strings.TrimSpace(os.Getenv(env))
 	if v == "" {
 		return "", configErr("%s: environment variable %s is empty or unset", what, env)
+	}
+	if !validHeaderValue(v) {
+		return "", configErr("%s: environment variable %s holds a control character", what, env)
 	}
 	return v, nil
 }
@@ -141,9 +161,10 @@ func (h *httpDest) close() {
 
 // reply is the classified answer to one request.
 type reply struct {
-	status int    // 0 when the request failed before a status
-	body   []byte // up to the limit asked for
-	err    error  // transient (network, 429, 5xx), possibly a *RetryAfterError; nil otherwise
+	status  int    // 0 when the request failed before a status
+	body    []byte // up to the limit asked for
+	readErr error  // reading body failed: it may be cut short
+	err     error  // transient (network, 429, 5xx), possibly a *RetryAfterError; nil otherwise
 }
 
 // post sends body to u and reads up to limit bytes of the reply.
@@ -163,17 +184,12 @@ func (h *httpDest) post(ctx context.Context, u string, body []byte, limit int64)
 	rb, rerr := io.ReadAll(io.LimitReader(resp.Body, limit))
 	// Drain a little more so the connection can be reused.
 	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
-	r := reply{status: resp.StatusCode, body: rb}
-	switch {
-	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
+	r := reply{status: resp.StatusCode, body: rb, readErr: rerr}
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
 		r.err = fmt.Errorf("sink: %s: HTTP %d: %s", h.name, resp.StatusCode, snippet(rb))
 		if after, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 			r.err = &RetryAfterError{After: after, Err: r.err}
 		}
-	case resp.StatusCode >= 200 && resp.StatusCode < 300 && rerr != nil:
-		// Accepted, but the reply was cut: whoever reads it must not
-		// guess (Elasticsearch item statuses); retrying is safe there.
-		r.err = fmt.Errorf("sink: %s: reading reply: %w", h.name, rerr)
 	}
 	return r
 }

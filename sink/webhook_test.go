@@ -386,3 +386,20 @@ func TestWebhookConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestHeaderValues(t *testing.T) {
+	t.Setenv("KESTREL_CRLF", "tok\r\nX-Evil: 1")
+	t.Setenv("KESTREL_SPACED", " tok\n")
+	for name, c := range map[string]WebhookConfig{
+		"header value": {HTTPConfig: HTTPConfig{URL: "http://x", Headers: map[string]string{"X-A": "a\r\nX-B: b"}}},
+		"token":        {HTTPConfig: HTTPConfig{URL: "http://x"}, BearerTokenEnv: "KESTREL_CRLF"},
+	} {
+		if _, err := NewWebhookDestination(c); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// A trailing newline from a secrets file is trimmed.
+	if _, err := NewWebhookDestination(WebhookConfig{HTTPConfig: HTTPConfig{URL: "http://x"}, BearerTokenEnv: "KESTREL_SPACED"}); err != nil {
+		t.Error(err)
+	}
+}
