@@ -270,3 +270,28 @@ func TestFileThroughOutput(t *testing.T) {
 		t.Errorf("delivered %d, %d lines on disk", s.Delivered, total)
 	}
 }
+
+// TestFileRotationFailure: alerts written before a failed rotation are
+// delivered; the rest are handed back for retry, and nothing is lost.
+func TestFileRotationFailure(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.jsonl")
+	// A non-empty directory where the backup must go makes the rename fail.
+	if err := os.MkdirAll(filepath.Join(path+".1", "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	line := len(testAlert(0).AppendJSON(nil)) + 1
+	d, err := NewFileDestination(FileConfig{Path: path, MaxBytes: int64(2*line + line/2), MaxBackups: 1, Sync: SyncNever})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	err = d.Send(context.Background(), []*Alert{testAlert(0), testAlert(1), testAlert(2), testAlert(3)})
+	var pe *PartialError
+	if !errors.As(err, &pe) || len(pe.Rejected) != 0 || len(pe.Retry) != 2 || pe.Retry[0] != 2 || pe.Retry[1] != 3 {
+		t.Fatalf("Send = %v", err)
+	}
+	if n := len(readLines(t, path)); n != 2 {
+		t.Errorf("%d lines written before the failed rotation, want 2", n)
+	}
+}
