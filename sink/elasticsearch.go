@@ -211,7 +211,7 @@ type bulkItem struct {
 
 // ErrBulkReply is matched (errors.Is) by the errors of a _bulk reply that
 // cannot be read.
-var ErrBulkReply = errors.New("elasticsearch: unreadable _bulk reply")
+var ErrBulkReply = errors.New("sink: elasticsearch: unreadable _bulk reply")
 
 // parseBulkReply reads the reply to a _bulk request of n actions. allOK is
 // true when the reply says "errors":false (items are then not read);
