@@ -4,11 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/kestrel-sec/kestrel/replay"
 	"github.com/kestrel-sec/kestrel/rule"
@@ -289,6 +296,80 @@ func TestSchemaCommand(t *testing.T) {
 		}
 		if got, _ := reg.EventTypeID(name); got != id {
 			t.Errorf("event type %s: demo id %d, default id %d", name, id, got)
+		}
+	}
+}
+
+// TestRunOutputsNetwork sends the example's alerts to a webhook, a Splunk
+// HEC collector and an Elasticsearch _bulk endpoint (local HTTP servers)
+// and a syslog listener, all named in one outputs file.
+func TestRunOutputsNetwork(t *testing.T) {
+	var mu sync.Mutex
+	bodies := map[string]string{}
+	auth := map[string]string{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies[r.URL.Path] += string(b)
+		auth[r.URL.Path] = r.Header.Get("Authorization")
+		mu.Unlock()
+		if strings.HasSuffix(r.URL.Path, "/_bulk") {
+			// One "created" item per action line.
+			n := strings.Count(string(b), `{"create"`)
+			items := strings.TrimSuffix(strings.Repeat(`{"create":{"status":201}},`, n), ",")
+			fmt.Fprintf(w, `{"took":1,"errors":false,"items":[%s]}`, items)
+			return
+		}
+		fmt.Fprint(w, `{"text":"Success","code":0}`)
+	}))
+	defer srv.Close()
+	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	t.Setenv("KESTREL_TEST_HOOK", "hook-secret")
+	t.Setenv("KESTREL_TEST_HEC", "hec-secret")
+
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "outputs.json")
+	writeFile(t, cfg, `{"outputs": [
+ {"name": "soc", "type": "webhook", "url": "`+srv.URL+`/hook", "bearer_token_env": "KESTREL_TEST_HOOK"},
+ {"name": "splunk", "type": "splunk_hec", "url": "`+srv.URL+`/services/collector/event", "token_env": "KESTREL_TEST_HEC"},
+ {"name": "es", "type": "elasticsearch", "url": "`+srv.URL+`/es"},
+ {"name": "syslog", "type": "syslog", "network": "udp", "address": "`+udp.LocalAddr().String()+`"}]}`)
+	code, _, stderr := kestrel(t, "run", "-rules", exampleRules, "-log", exampleLog, "-outputs", cfg, "-q")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := strings.Count(bodies["/hook"], `"alert_id"`); got != 6 || auth["/hook"] != "Bearer hook-secret" {
+		t.Errorf("webhook got %d alerts, auth %q", got, auth["/hook"])
+	}
+	if got := strings.Count(bodies["/services/collector/event"], `"event":`); got != 6 || auth["/services/collector/event"] != "Splunk hec-secret" {
+		t.Errorf("HEC got %d events, auth %q", got, auth["/services/collector/event"])
+	}
+	if got := strings.Count(bodies["/es/_bulk"], `{"create"`); got != 6 {
+		t.Errorf("Elasticsearch got %d create actions:\n%s", got, bodies["/es/_bulk"])
+	}
+	_ = udp.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 64<<10)
+	n, _, err := udp.ReadFrom(buf)
+	if err != nil || !strings.HasPrefix(string(buf[:n]), "<") {
+		t.Errorf("syslog: %q, %v", buf[:n], err)
+	}
+
+	for _, bad := range []string{
+		`{"outputs": [{"type": "webhook"}]}`,
+		`{"outputs": [{"type": "file", "path": "x", "sync": "sometimes"}]}`,
+		`{"outputs": [{"type": "webhook", "url": "http://x", "timeout": "soon"}]}`,
+		`{"outputs": [{"type": "splunk_hec", "url": "http://x", "token_env": "KESTREL_TEST_UNSET_VARIABLE"}]}`,
+	} {
+		writeFile(t, cfg, bad)
+		if code, _, stderr := kestrel(t, "run", "-rules", exampleRules, "-log", exampleLog, "-outputs", cfg, "-q"); code != exitFail ||
+			!strings.Contains(stderr, "outputs[0]") {
+			t.Errorf("%s: exit %d, %s", bad, code, stderr)
 		}
 	}
 }
