@@ -231,7 +231,16 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	for _, rw := range r.rows() {
 		write(rw)
 	}
-	bw.WriteString("\n" + p99Footnote + "\n")
+	bw.WriteString("\n" + p99Footnote + "\n\n")
+	for _, v := range r.Verdicts {
+		fmt.Fprintf(bw, "- %s\n", strings.Join(strings.Fields(v.String()), " "))
+	}
+	if len(r.HotFunctions) > 0 {
+		bw.WriteString("\nHottest functions of the CPU profile (flat):\n\n")
+		for _, f := range r.HotFunctions {
+			fmt.Fprintf(bw, "- %.1f%% `%s`\n", f.FlatPercent, f.Name)
+		}
+	}
 	return bw.Flush()
 }
 

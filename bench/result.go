@@ -111,11 +111,18 @@ func (r *Result) Ratio(impl string) float64 {
 	if a <= 0 || b <= 0 {
 		return 0
 	}
+	if r.Metric == MetricCPU && max(a, b) < idleNoise {
+		return 0 // both at the noise floor: no ratio to speak of
+	}
 	if r.Metric.LowerIsBetter() {
 		return b / a
 	}
 	return a / b
 }
+
+// idleNoise is the CPU share (1% of a core) below which idle figures are
+// noise: the process's own timers and the measurement itself.
+const idleNoise = 0.01
 
 // Names of the results that targets refer to.
 const (
