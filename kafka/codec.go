@@ -98,15 +98,22 @@ type encoder struct {
 	header []byte // the binary log's file header
 }
 
+// newEncoder returns an encoder whose binary blocks are as large as the
+// format allows: a record is one block unless its events pass half of
+// replay.MaxBlockSize.
 func newEncoder(f Format, level int) (*encoder, error) {
+	return newEncoderSize(f, level, replay.MaxBlockSize/2)
+}
+
+// newEncoderSize returns an encoder closing binary blocks at blockSize
+// bytes (tests make records of several blocks with a small one).
+func newEncoderSize(f Format, level, blockSize int) (*encoder, error) {
 	e := &encoder{format: f}
 	opts := replay.WriterOptions{Level: level}
 	var err error
 	switch f {
 	case FormatBinary:
-		// Blocks as large as the format allows: a record is one block
-		// unless its events pass half of MaxBlockSize.
-		opts.BlockSize = replay.MaxBlockSize / 2
+		opts.BlockSize = blockSize
 		opts.BlockEvents = replay.MaxBlockEvents
 		if e.bw, err = replay.NewBinaryWriter(&e.buf, opts); err != nil {
 			return nil, err

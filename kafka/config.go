@@ -148,9 +148,10 @@ type Config struct {
 	// idempotent producer; any other value turns idempotence off.
 	Acks Acks
 	// Linger is how long a Forwarder holds an event while its batch fills
-	// (and how long the client lingers on a partition's batch). Default
-	// DefaultLinger. A negative value means no lingering: each Publish's
-	// event is flushed at once (one record per event).
+	// (the client then lingers at most a millisecond more on a partition's
+	// produce batch). Default DefaultLinger. A negative value means no
+	// lingering: each Publish's event is flushed at once (one record per
+	// event).
 	Linger time.Duration
 	// BatchEvents is how many events a Forwarder lane buffers before it
 	// flushes them as records (one record per entity key in the batch).
@@ -557,9 +558,9 @@ func (c *Config) producerOpts() []kgo.Opt {
 		// default partitioner sends them: every entity to one partition.
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 	}
-	if c.Linger > 0 {
-		opts = append(opts, kgo.ProducerLinger(c.Linger))
-	}
+	// The lanes do the batching; the client lingers a little so that the
+	// records of one flush share produce requests, never past Linger.
+	opts = append(opts, kgo.ProducerLinger(max(0, min(c.Linger, time.Millisecond))))
 	switch c.Acks {
 	case AcksAll:
 		opts = append(opts, kgo.RequiredAcks(kgo.AllISRAcks()))

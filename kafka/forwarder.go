@@ -54,6 +54,7 @@ type Forwarder struct {
 	recordsFailed    atomic.Uint64
 	bytes            atomic.Uint64 // record value bytes handed to the client
 	logged           atomic.Uint32 // delivery failures logged (the first few only)
+	reported         atomic.Uint64 // of the failed events, those a Flush or Close returned
 }
 
 // lane is one batch being filled. Its fields are guarded by mu, except
@@ -363,10 +364,11 @@ func (f *Forwarder) flushDue() (wait time.Duration, busy bool) {
 
 // Flush produces every buffered event and waits until every record
 // produced so far is acknowledged or failed, or ctx ends. It returns an
-// *UndeliveredError when events failed during the wait or were still in
-// flight when ctx ended; they stay counted in ForwarderStats.
+// *UndeliveredError counting the events that failed since the last Flush
+// or Close reported (so each loss is reported once, and none is missed
+// between calls), plus, when ctx ended first, those still in flight. Every
+// loss also stays counted in ForwarderStats.
 func (f *Forwarder) Flush(ctx context.Context) error {
-	failedBefore := f.failed.Load() + f.encodeFailed.Load()
 	for i := range f.lanes {
 		l := &f.lanes[i]
 		l.mu.Lock()
@@ -375,21 +377,22 @@ func (f *Forwarder) Flush(ctx context.Context) error {
 	}
 	err := f.cl.Flush(ctx)
 	st := f.Stats()
-	lost := st.Failed - failedBefore
+	lost := st.Failed - f.reported.Swap(st.Failed)
 	if err != nil {
 		return &UndeliveredError{Events: lost + st.InFlight + st.Buffered, Err: err}
 	}
 	if lost > 0 {
-		return &UndeliveredError{Events: lost, Err: errors.New("records failed; see the log")}
+		return &UndeliveredError{Events: lost, Err: errors.New("records failed or could not be encoded; see the log")}
 	}
 	return nil
 }
 
 // Close stops taking events, produces what is buffered, waits until it is
 // acknowledged or ctx ends, and closes the client. When ctx ends first, the
-// records still in flight fail (counted in ForwarderStats.Failed) and Close
-// returns an *UndeliveredError; it also does when records failed during the
-// final flush. A second Close returns ErrClosed.
+// records still in flight fail (counted in ForwarderStats.Failed). Close
+// returns an *UndeliveredError when any event was lost that no earlier
+// Flush reported, so a nil error means everything accepted since the last
+// report was delivered. A second Close returns ErrClosed.
 func (f *Forwarder) Close(ctx context.Context) error {
 	if !f.closed.CompareAndSwap(false, true) {
 		return ErrClosed
