@@ -5,6 +5,8 @@
 // Usage:
 //
 //	kestrel run -rules DIR -log FILE [-outputs FILE] [-speed X] [-schema FILE] [-partitions N] [-lenient]
+//	kestrel run -kafka-brokers HOST:PORT[,...] [-topic T] [-group G] [-rules DIR] [-outputs FILE] [-alert-topic T]
+//	kestrel forward -log FILE -brokers HOST:PORT[,...] [-topic T]
 //	kestrel validate [-schema FILE] DIR
 //	kestrel rules [-schema FILE] DIR
 //	kestrel schema
@@ -17,6 +19,13 @@
 // when stderr is a terminal. -speed 1 replays at the recorded pace, 2 twice
 // as fast; 0 (the default) as fast as possible. Rules compile against the
 // default schema (kestrel schema prints it) unless -schema names another.
+//
+// With -kafka-brokers, run is a detection node instead: it joins the
+// topic's consumer group, publishes the records' events into its bus and
+// runs the rules on them (or prints the events without -rules), until
+// interrupted; forward replays a log into the topic, keyed by entity, so
+// that several nodes can share the work (see SCALING.md and package kafka,
+// whose -h lists the TLS, SASL and tuning flags).
 //
 // validate loads every package and reports each problem with its file,
 // line and column; rules lists the packages. Lua and Wasm packages are
@@ -55,6 +64,8 @@ func isTerminal(f *os.File) bool {
 
 const usage = `usage:
   kestrel run -rules DIR -log FILE [-outputs FILE] [-speed X] [-schema FILE] [-partitions N] [-lenient]
+  kestrel run -kafka-brokers HOST:PORT[,...] [-topic T] [-group G] [-rules DIR] [-outputs FILE] [-alert-topic T]
+  kestrel forward -log FILE -brokers HOST:PORT[,...] [-topic T]
   kestrel validate [-schema FILE] DIR
   kestrel rules [-schema FILE] DIR
   kestrel schema
@@ -68,7 +79,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 	}
 	switch args[0] {
 	case "run":
+		if wantsKafka(args[1:]) {
+			return runKafka(ctx, args[1:], stdout, stderr)
+		}
 		return runReplay(ctx, args[1:], stdout, stderr, tty)
+	case "forward":
+		return runForward(ctx, args[1:], stdout, stderr)
 	case "validate":
 		return runValidate(args[1:], stdout, stderr)
 	case "rules":
