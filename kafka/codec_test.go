@@ -210,3 +210,50 @@ func TestCountBlocks(t *testing.T) {
 		t.Fatal("bad magic")
 	}
 }
+
+// TestFastPathAgrees corrupts a binary record of several blocks one byte at
+// a time: whatever the fast path accepts, the slow path accepts with the
+// same events, and the decoder's long-lived reader recovers after every
+// failure (a good record decodes between the bad ones).
+func TestFastPathAgrees(t *testing.T) {
+	evs := events(6)
+	enc, err := newEncoderSize(FormatBinary, 1, 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, _, _, err := enc.appendRecord(nil, ptrs(evs))
+	enc.close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nb, _ := countBlocks(good[fileHeaderSize : len(good)-endMarkerSize]); nb < 2 {
+		t.Fatalf("%d blocks, want several", nb)
+	}
+	dec := newDecoder(replay.ReaderOptions{}, 100)
+	defer dec.close()
+	slow := newDecoder(replay.ReaderOptions{}, 100)
+	step := 1
+	if raceEnabled {
+		step = 7
+	}
+	bad := bytes.Clone(good)
+	fastOK := 0
+	for i := 0; i < len(good); i += step {
+		bad[i] ^= 0x55
+		n, ok := dec.fast(bad)
+		sn, serr := slow.slow(-1, bad)
+		if ok {
+			fastOK++
+			if serr != nil || sn != n {
+				t.Fatalf("byte %d: fast path took %d events, slow path %d, %v", i, n, sn, serr)
+			}
+			sameEvents(t, dec.evs[:n], slow.evs[:n])
+		}
+		bad[i] ^= 0x55
+		if n, ok := dec.fast(good); !ok || n != len(evs) {
+			t.Fatalf("after byte %d: the good record takes the slow path", i)
+		}
+		sameEvents(t, dec.evs[:len(evs)], evs)
+	}
+	t.Logf("%d of %d corruptions passed the fast path (and the slow one)", fastOK, len(good)/step)
+}

@@ -40,9 +40,31 @@ func FuzzDecodeRecord(f *testing.F) {
 			e.close()
 		}
 	})
+	// One decoder for the whole run, as a Source has: its long-lived
+	// reader must survive every input, good or bad.
+	dec := newDecoder(replay.ReaderOptions{}, 1024)
+	slow := newDecoder(replay.ReaderOptions{}, 1024)
+	f.Cleanup(dec.close)
 	f.Fuzz(func(t *testing.T, h uint8, value []byte) {
-		dec := newDecoder(replay.ReaderOptions{}, 1024)
 		n, err := dec.decode(headers[int(h)%len(headers)], value)
+		// The fast path agrees with a fresh reader over the record alone
+		// (under the headers that let a binary value through).
+		if hi := int(h) % len(headers); hi <= 1 && bytes.HasPrefix(value, binaryMagic) {
+			sn, serr := slow.slow(-1, value)
+			if (err == nil) != (serr == nil) {
+				t.Fatalf("decode: %d, %v; slow path: %d, %v", n, err, sn, serr)
+			}
+			if err == nil && serr == nil {
+				if sn != n {
+					t.Fatalf("decode: %d events; slow path: %d", n, sn)
+				}
+				for i := range n {
+					if a, b := dec.evs[i].AppendJSON(nil), slow.evs[i].AppendJSON(nil); !bytes.Equal(a, b) {
+						t.Fatalf("event %d: fast %s, slow %s", i, a, b)
+					}
+				}
+			}
+		}
 		if err != nil {
 			return
 		}

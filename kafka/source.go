@@ -212,6 +212,9 @@ func (s *Source) Run(ctx context.Context) error {
 	s.mu.Unlock()
 	cancel()
 	cl.CloseAllowingRebalance()
+	s.mu.Lock()
+	s.dec.close()
+	s.mu.Unlock()
 	s.cfg.Logger.Info("kafka: source stopped", "group", s.cfg.Group, "err", err)
 	return err
 }
