@@ -32,11 +32,11 @@ func TestEndToEnd(t *testing.T) {
 	c := newCluster(t, 3, 8, "e2e")
 	cfg := testConfig(t, c, "e2e")
 	sent := events(eventCount())
-	fst := forward(t, cfg, sent)
-
 	col := &collector{}
 	a := startNode(t, cfg, col, 1, 4)
 	b := startNode(t, cfg, col, 2, 3)
+	waitGroup(t, c, cfg.Group, 2)
+	fst := forward(t, cfg, sent)
 	col.waitCount(t, len(sent), 20*time.Second)
 	a.stop(t)
 	b.stop(t)
@@ -46,7 +46,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("sources published %d+%d events from %d+%d records, want %d from %d",
 			sa.Events, sb.Events, sa.Records, sb.Records, len(sent), fst.Records)
 	}
-	if sa.Poison+sb.Poison != 0 || sa.Pending+sb.Pending != 0 {
+	if sa.Events == 0 || sb.Events == 0 || sa.Poison+sb.Poison != 0 || sa.Pending+sb.Pending != 0 {
 		t.Fatalf("source stats: %+v %+v", sa, sb)
 	}
 	t.Logf("forwarder %+v", fst)
@@ -111,6 +111,17 @@ func TestRebalanceExactlyOnce(t *testing.T) {
 	}
 	t.Logf("a %+v", sa)
 	t.Logf("b %+v", sb)
+}
+
+// waitGroup waits until the group is stable with members members, every
+// partition assigned.
+func waitGroup(t testing.TB, c *kfake.Cluster, group string, members int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := c.WaitGroupStable(ctx, group, members); err != nil {
+		t.Fatalf("group %s: %v", group, err)
+	}
 }
 
 // waitAssigned waits until s holds partitions.
