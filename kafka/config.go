@@ -156,8 +156,10 @@ type Config struct {
 	// flushes them as records (one record per entity key in the batch).
 	// Default DefaultBatchEvents, at most MaxBatchEvents.
 	BatchEvents int
-	// BatchBytes bounds a produce batch (and so a record) on the wire.
-	// Default DefaultBatchBytes (1 MiB, the brokers' usual message limit).
+	// BatchBytes bounds a produce batch (and so a record) on the wire; a
+	// Forwarder splits an entity's events over several records rather than
+	// pass it. Default DefaultBatchBytes (1 MiB, the brokers' usual message
+	// limit).
 	BatchBytes int
 	// MaxBufferedRecords bounds the records produced and not yet
 	// acknowledged; past it a flush waits (backpressure on the sensor).

@@ -256,11 +256,23 @@ func (f *Forwarder) flushLocked(l *lane) {
 	l.n = 0
 }
 
-// produceGroup encodes one entity's events as a record and produces it.
+// recordOverhead bounds what a record adds to its value in a produce
+// batch: key, format header, record and batch framing.
+const recordOverhead = 512
+
+// produceGroup encodes one entity's events as a record and produces it. A
+// group whose record would pass Config.BatchBytes is split in halves, in
+// order, so that no record is refused for its size.
 func (f *Forwarder) produceGroup(l *lane, evs []*schema.Event) {
 	var n, bad int
 	var err error
 	l.value, n, bad, err = l.enc.appendRecord(l.value[:0], evs)
+	if len(l.value)+recordOverhead > f.cfg.BatchBytes && len(evs) > 1 {
+		half := len(evs) / 2
+		f.produceGroup(l, evs[:half])
+		f.produceGroup(l, evs[half:])
+		return
+	}
 	if bad > 0 {
 		f.encodeFailed.Add(uint64(bad))
 		f.logFailure("kafka: events could not be encoded", err, bad)

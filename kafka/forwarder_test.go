@@ -231,3 +231,28 @@ func TestPublishAllocs(t *testing.T) {
 		t.Fatalf("after a failed Close: %+v", st)
 	}
 }
+
+// TestForwarderSplitsLargeGroups keeps records under BatchBytes by
+// splitting an entity's events, in order, over several records.
+func TestForwarderSplitsLargeGroups(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, 1, 2, "split")
+	cfg := testConfig(t, c, "split")
+	cfg.Format = FormatJSON // ~360 bytes an event: 4096 bytes hold ~10
+	cfg.BatchBytes = 4096
+	cfg.Linger = time.Hour
+	cfg.Lanes = 1
+	sent := events(200)
+	for i := range sent {
+		sent[i].Entity = schema.EntityKeyFrom64(7) // one entity
+	}
+	fst := forward(t, cfg, sent)
+	if fst.Records < 200*360/4096 {
+		t.Fatalf("%d records for 200 events of one entity under 4 KiB", fst.Records)
+	}
+	col := &collector{}
+	n := startNode(t, cfg, col, 1, 2)
+	col.waitCount(t, len(sent), 20*time.Second)
+	n.stop(t)
+	col.check(t, sent, true)
+}
