@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -146,10 +147,11 @@ func closeForwarder(t testing.TB, f *Forwarder) ForwarderStats {
 	return f.Stats()
 }
 
-// TestNodeFailureAtLeastOnce stops a node the hard way: its workers stop
-// (the bus is shut down without draining) while records are in flight, so
-// it cannot commit them. The other node reads them again: every event is
-// handled at least once, none is lost, and each entity's order holds.
+// TestNodeFailureAtLeastOnce stops a node the hard way: its workers hang
+// (and never handle what they hold) while its bus fills, then its bus is
+// shut down without draining, so its Source cannot commit those records.
+// The other node reads them again: every event is handled at least once,
+// none is lost, and each entity's order holds.
 func TestNodeFailureAtLeastOnce(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, 3, 6, "fail")
@@ -167,22 +169,32 @@ func TestNodeFailureAtLeastOnce(t *testing.T) {
 	}()
 
 	col := &collector{}
-	// Node A's workers are slow, so its bus holds events when it dies.
-	slow := &collector{}
+	var dead atomic.Bool
+	release := make(chan struct{})
 	a := startNodeWith(t, cfg, 1, 2, func(p int, batch []*schema.Event) {
-		time.Sleep(time.Millisecond)
-		slow.handler(1)(p, batch)
+		if dead.Load() {
+			<-release // a hung worker: what it holds is never handled
+			return
+		}
 		col.handler(1)(p, batch)
 	})
 	b := startNode(t, cfg, col, 2, 2)
-	waitAssigned(t, b.src, 20*time.Second)
+	waitGroup(t, c, cfg.Group, 2)
 	col.waitCount(t, len(sent)/3, 20*time.Second)
 
-	// Kill A's workers: shut its bus down without draining.
-	dead, cancel := context.WithCancel(context.Background())
+	// A's workers hang; its Source keeps publishing until the bus holds
+	// events; then its bus goes without draining.
+	dead.Store(true)
+	deadline := time.Now().Add(10 * time.Second)
+	for a.bus.Stats().Total().Queued == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("node a's bus never filled")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	aborted, cancel := context.WithCancel(context.Background())
 	cancel()
-	err = a.bus.Shutdown(dead)
-	t.Logf("node a bus shutdown: %v", err)
+	t.Logf("node a bus shutdown: %v", a.bus.Shutdown(aborted))
 	a.cancel()
 	select {
 	case err := <-a.done:
@@ -190,6 +202,7 @@ func TestNodeFailureAtLeastOnce(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("node a did not stop")
 	}
+	close(release)
 	a.bus.Shutdown(context.Background())
 
 	<-pubDone
@@ -197,7 +210,11 @@ func TestNodeFailureAtLeastOnce(t *testing.T) {
 	col.waitCount(t, len(sent), 20*time.Second)
 	b.stop(t)
 	dups := col.check(t, sent, false)
-	t.Logf("duplicates: %d; a %+v", dups, a.src.Stats())
+	sa := a.src.Stats()
+	if sa.Abandoned == 0 {
+		t.Fatalf("node a abandoned no record: %+v", sa)
+	}
+	t.Logf("duplicates: %d; a %+v", dups, sa)
 	t.Logf("b %+v", b.src.Stats())
 }
 

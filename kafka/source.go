@@ -207,10 +207,10 @@ func (s *Source) Run(ctx context.Context) error {
 	drain, cancel := context.WithTimeout(context.Background(), s.cfg.DrainTimeout)
 	s.mu.Lock()
 	s.waitHandledLocked(drain, nil)
-	s.commitLocked(drain, nil)
+	cancel()
+	s.commitLocked(context.Background(), nil) // bounded by commitTimeout
 	s.closing = true
 	s.mu.Unlock()
-	cancel()
 	cl.CloseAllowingRebalance()
 	s.mu.Lock()
 	s.dec.close()
@@ -524,6 +524,9 @@ func (s *Source) waitHandledLocked(ctx context.Context, tps map[topicPart]*partS
 	return true
 }
 
+// commitTimeout bounds one offset commit.
+const commitTimeout = 10 * time.Second
+
 // commitLocked commits, for the given partitions (nil: all), the offset
 // after the last record whose events were all handled, where it moved.
 // Called under mu.
@@ -549,6 +552,8 @@ func (s *Source) commitLocked(ctx context.Context, tps map[topicPart]*partState)
 	}
 	var failed map[topicPart]error
 	var reqErr error
+	ctx, cancel := context.WithTimeout(ctx, commitTimeout)
+	defer cancel()
 	s.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 		if err != nil {
 			reqErr = err
@@ -629,12 +634,12 @@ func (s *Source) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[strin
 		return
 	}
 	wctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
-	defer cancel()
 	if !s.closing && !s.waitHandledLocked(wctx, tps) {
 		s.cfg.Logger.Warn("kafka: workers did not handle the revoked partitions' events in time; the next owner reads them again",
 			"group", s.cfg.Group, "drain_timeout", s.cfg.DrainTimeout)
 	}
-	s.commitLocked(wctx, tps)
+	cancel()
+	s.commitLocked(ctx, tps)
 	s.forget(tps, &s.revoked)
 	s.cfg.Logger.Info("kafka: partitions revoked", "group", s.cfg.Group, "partitions", revoked)
 }
