@@ -226,7 +226,8 @@ type RunCommand struct {
 	// Handler, when set, builds the bus handler once the flags are parsed
 	// and the bus exists. stop, if not nil, is called after the bus has
 	// drained (flush alerts, print the caller's summary); its error fails
-	// the command. nil: events are printed as JSON lines on stdout.
+	// the command. nil (or a nil handler returned): events are printed as
+	// JSON lines on stdout.
 	Handler func(ctx context.Context, env RunEnv) (h engine.Handler, stop func(context.Context) error, err error)
 	// LookupEnv reads the environment; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
@@ -303,7 +304,8 @@ func (c RunCommand) Main(ctx context.Context, args []string, stdout, stderr io.W
 	var stop func(context.Context) error
 	if c.Handler != nil {
 		h, stop, err = c.Handler(runCtx, env)
-	} else {
+	}
+	if err == nil && h == nil { // no Handler, or one that chose none: print
 		p := &eventPrinter{w: stdout}
 		h, stop = p.handle, p.stop
 	}

@@ -147,3 +147,20 @@ func TestCommandUsage(t *testing.T) {
 	run("-kafka-brokers", "b:1", "arg")
 	run("-kafka-brokers", "b:1", "-group", " g")
 }
+
+// A Handler that returns no handler (and no error) gets the printer, not a
+// nil handler on the workers.
+func TestRunCommandNilHandler(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, 1, 2, "nilhandler")
+	forward(t, testConfig(t, c, "nilhandler"), events(10))
+	var stdout, stderr bytes.Buffer
+	cmd := RunCommand{Handler: func(context.Context, RunEnv) (engine.Handler, func(context.Context) error, error) {
+		return nil, nil, nil
+	}}
+	code := cmd.Main(context.Background(), []string{"-kafka-brokers", strings.Join(c.ListenAddrs(), ","), "-topic", "nilhandler",
+		"-group", "nil", "-max-events", "10", "-dlq-topic", NoDeadLetter, "-q"}, &stdout, &stderr)
+	if code != ExitOK || strings.Count(stdout.String(), `"event_id"`) != 10 {
+		t.Fatalf("exit %d, stdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+}
