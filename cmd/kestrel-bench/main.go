@@ -195,6 +195,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 			return fail(err)
 		}
 	}
+	return exitCode(rep)
+}
+
+// exitCode is the status a finished run exits with: exitMissed when a
+// gating target was missed.
+func exitCode(rep *bench.Report) int {
 	if !rep.Passed() {
 		return exitMissed
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/kestrel-sec/kestrel/bench"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -86,5 +88,21 @@ func TestNoProgressWithoutTerminal(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "all targets met") {
 		t.Errorf("stdout:\n%s", stdout.String())
+	}
+}
+
+// A run that misses a seed target exits 1; one that misses only a stretch
+// goal exits 0.
+func TestForcedMissExits1(t *testing.T) {
+	res := []bench.Result{{Name: bench.ResultPublishSteady, Metric: bench.MetricP99,
+		Figures: []bench.Figure{{Impl: bench.ImplKestrel, Latency: &bench.Percentiles{P99: 50_000}}}}}
+	missed := &bench.Report{Results: res, Verdicts: bench.Check(res, bench.SeedTargets()[:1])}
+	if code := exitCode(missed); code != exitMissed {
+		t.Errorf("missed target: exit %d, want %d", code, exitMissed)
+	}
+	res[0].Figures[0].Latency.P99 = 500 // meets 10 µs, misses the 250 ns goal
+	goalOnly := &bench.Report{Results: res, Verdicts: bench.Check(res, append(bench.SeedTargets()[:1], bench.StretchGoals()[:1]...))}
+	if code := exitCode(goalOnly); code != exitMet {
+		t.Errorf("missed goal only: exit %d, want %d", code, exitMet)
 	}
 }
