@@ -46,6 +46,7 @@ type PathError struct {
 	Detail string
 }
 
+// Error describes the sentinel and the path.
 func (e *PathError) Error() string {
 	msg := fmt.Sprintf("%v %q", e.Err, e.Path)
 	if e.Detail != "" {
@@ -65,6 +66,7 @@ type TypeError struct {
 	Got   value.Value
 }
 
+// Error describes the field, the value and the type expected.
 func (e *TypeError) Error() string {
 	name := e.Path
 	if name == "" {
@@ -83,6 +85,7 @@ type FieldError struct {
 	Err   error // ErrUnknownField or ErrDuplicateEventField
 }
 
+// Error describes the field and what is wrong with it.
 func (e *FieldError) Error() string {
 	if e.Path != "" {
 		return fmt.Sprintf("%v: %q", e.Err, e.Path)
@@ -100,6 +103,7 @@ type SyntaxError struct {
 	Err    error // an underlying cause, such as a *value.DecodeError
 }
 
+// Error describes why the line is not a valid event.
 func (e *SyntaxError) Error() string { return "schema: invalid event: " + e.Reason }
 
 // Is makes errors.Is(err, ErrInvalidEvent) true.

@@ -224,6 +224,7 @@ type DecodeError struct {
 	Reason string
 }
 
+// Error says why the input is not a Value.
 func (e *DecodeError) Error() string { return "value: invalid JSON: " + e.Reason }
 
 // Is makes errors.Is(err, ErrInvalidJSON) true.
