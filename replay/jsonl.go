@@ -25,7 +25,6 @@ type jsonReader struct {
 	file   string
 	max    int // MaxLineBytes
 	dec    schema.Decoder
-	fast   *fastLine // nil: every line goes to dec
 	hdr    Header
 
 	line    int64 // lines read
@@ -43,10 +42,8 @@ type jsonReader struct {
 func newJSONReader(br *bufio.Reader, src *source, opts ReaderOptions, format Format, zr *zstd.Decoder) (Reader, error) {
 	r := &jsonReader{
 		br: br, src: src, zr: zr, format: format, file: opts.File, max: opts.maxLine(),
-		dec: schema.Decoder{Registry: opts.Registry, MaxFields: opts.maxFields(), MaxDepth: opts.maxDepth()},
-	}
-	if !opts.noFastPath {
-		r.fast = &fastLine{reg: opts.Registry, maxFields: opts.maxFields()}
+		dec: schema.Decoder{Registry: opts.Registry, MaxFields: opts.maxFields(), MaxDepth: opts.maxDepth(),
+			NoFastPath: opts.noFastPath},
 	}
 	line, err := r.readLine()
 	switch {
@@ -125,9 +122,6 @@ func (r *jsonReader) Next(dst *schema.Event) error {
 		}
 		if isBlank(line) {
 			continue
-		}
-		if r.fast != nil && r.fast.decode(line, dst) {
-			return nil
 		}
 		if err := r.dec.Decode(line, dst); err != nil {
 			// Logs concatenated with cat carry a header line per part; one

@@ -133,8 +133,8 @@ type ReaderOptions struct {
 	// one string does not keep its whole block alive; it costs a copy.
 	CopyStrings bool
 
-	// noFastPath sends every JSON line to schema.Decoder (sonic), for the
-	// tests and benchmarks that compare the two.
+	// noFastPath sends every JSON line through sonic
+	// (schema.Decoder.NoFastPath), for the benchmarks that compare the two.
 	noFastPath bool
 }
 

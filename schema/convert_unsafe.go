@@ -8,3 +8,7 @@ package schema
 import "unsafe"
 
 func bytesToString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// stringToBytes views s as bytes without copying; the bytes must never be
+// written.
+func stringToBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

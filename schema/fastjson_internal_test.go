@@ -1,30 +1,83 @@
-package replay
+package schema
 
 import (
+	"math"
 	"math/big"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/kestrel-sec/kestrel/schema"
+	"github.com/kestrel-sec/kestrel/value"
 )
+
+// fastEvents returns events whose values all take the fast path: every
+// scalar kind but F64, both edges of the integers, escapes and non-ASCII.
+func fastEvents(tb testing.TB) []Event {
+	tb.Helper()
+	maxKey := EntityKey{Hi: math.MaxUint64, Lo: math.MaxUint64}
+	var out []Event
+	for i := range 50 {
+		b := NewBuilder(nil).ID(uint64(i)).Type(EventTypeID(1 + i%3)).Mono(TimestampMono(1e9 + i)).
+			Wall(TimestampWall(1.7e18 + float64(i))).Entity(EntityKeyFrom64(uint64(i * 7919)))
+		b.Field(1, value.StringValue("/usr/bin/curl -fsSL https://example.com/"+strconv.Itoa(i)))
+		b.Field(2, value.I64Value(int64(-i)))
+		b.Field(3, value.U64Value(uint64(i)*1e15))
+		b.Field(4, value.BoolValue(i%2 == 0))
+		if i%5 == 0 {
+			b.Field(5, value.NullValue())
+		}
+		ev, err := b.Build()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, ev)
+	}
+	ev, err := NewBuilder(nil).ID(math.MaxUint64).Type(math.MaxUint16).Mono(math.MaxUint64).Entity(maxKey).
+		Field(1, value.StringValue("quote\" back\\ tab\t nl\n slash/ é 🦅")).
+		Field(2, value.I64Value(math.MinInt64)).Field(3, value.U64Value(math.MaxUint64)).
+		Field(9, value.StringValue("")).Build()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return append(out, ev)
+}
+
+// pairsForm writes ev with its fields as the Rust original's [id, value]
+// pairs.
+func pairsForm(ev *Event) string {
+	obj := string(ev.AppendJSON(nil))
+	head := obj[:strings.Index(obj, `"fields":`)+len(`"fields":`)]
+	var b strings.Builder
+	b.WriteString(head + "[")
+	for i, f := range ev.Fields() {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("[" + strconv.FormatUint(uint64(f.ID), 10) + ",")
+		b.Write(f.Value.AppendJSON(nil))
+		b.WriteByte(']')
+	}
+	b.WriteString("]}")
+	return b.String()
+}
 
 // TestFastLineTakes checks the lines recorders write take the fast path,
 // in both shapes and both casings, so it is not silently bypassed.
 func TestFastLineTakes(t *testing.T) {
-	evs := GenerateEvents(41, 500, nil)
-	evs = append(evs, build(t, 9, 1, 5, maxKey, fld(1, stringValue(`quote" back\ tab	nl
- slash/ é`)), fld(2, stringValue(""))))
-	obj := strings.Split(strings.TrimSpace(string(encodeAll(t, evs, WriterOptions{}, false))), "\n")
-	pairs := strings.Split(strings.TrimSpace(string(encodeAll(t, evs, WriterOptions{FieldsAsPairs: true}, false))), "\n")
-	f := fastLine{maxFields: schema.DefaultMaxFields}
+	evs := fastEvents(t)
+	var obj []string
+	f := fastLine{maxFields: DefaultMaxFields, arena: new(value.Arena)}
 	for i := range evs {
-		for _, l := range []string{obj[i], pairs[i], lowerVariants(obj[i])} {
-			var ev schema.Event
+		o := string(evs[i].AppendJSON(nil))
+		obj = append(obj, o)
+		for _, l := range []string{o, pairsForm(&evs[i]), lowerVariants(o)} {
+			var ev Event
 			if !f.decode([]byte(l), &ev) {
 				t.Fatalf("fast path refused %s", l)
 			}
-			if got := string(ev.AppendJSON(nil)); got != obj[i] {
+			if got := string(ev.AppendJSON(nil)); got != o {
 				t.Fatalf("fast path read %s as\n%s", l, got)
 			}
 		}
@@ -43,7 +96,7 @@ func TestFastLineTakes(t *testing.T) {
 		`{"event_id":1,"event_type_id":1,"ts_mono_ns":1,"ts_wall_ns":1,"entity_key":0,"fields":{"1":"Null","1":"Null"}}`,
 		`{"event_id":1,"event_type_id":1,"ts_mono_ns":1,"ts_wall_ns":1,"entity_key":0,"fields":{"1":{"I64":-9223372036854775809}}}`,
 	} {
-		var ev schema.Event
+		var ev Event
 		if f.decode([]byte(l), &ev) {
 			t.Errorf("fast path took %s", l)
 		}
@@ -60,14 +113,28 @@ func lowerVariants(s string) string {
 // FuzzFastLine checks the fast path against schema.Decoder (sonic) on the
 // same line: wherever the fast path reads an event, sonic reads the same one.
 func FuzzFastLine(f *testing.F) {
-	jsonSeeds(f)
+	for i, ev := range fastEvents(f) {
+		if i%10 == 0 || i == 50 {
+			f.Add(string(ev.AppendJSON(nil)))
+			f.Add(pairsForm(&ev))
+		}
+	}
+	if golden, err := os.ReadFile(filepath.Join("testdata", "events.golden.jsonl")); err == nil {
+		for _, l := range strings.Split(strings.TrimSpace(string(golden)), "\n") {
+			f.Add(l)
+		}
+	}
 	f.Add(`{"event_id":1,"event_type_id":1,"ts_mono_ns":1,"ts_wall_ns":1,"entity_key":340282366920938463463374607431768211455,"fields":[[1,{"i64":-9223372036854775808}],[2,{"string":"a\"\\\/\b\f\n\r\t"}]]}`)
-	reg := DemoRegistry()
-	fast := [2]fastLine{{maxFields: 8}, {maxFields: 8, reg: reg}}
-	slow := [2]schema.Decoder{{MaxFields: 8}, {MaxFields: 8, Registry: reg}}
+	reg := NewRegistry()
+	if _, err := reg.RegisterFields(FieldDef{Path: "a.s", DataType: TypeString}, FieldDef{Path: "a.i", DataType: TypeI64},
+		FieldDef{Path: "a.u", DataType: TypeU64}, FieldDef{Path: "a.b", DataType: TypeBool}, FieldDef{Path: "a.any"}); err != nil {
+		f.Fatal(err)
+	}
+	fast := [2]fastLine{{maxFields: 8, arena: new(value.Arena)}, {maxFields: 8, reg: reg, arena: new(value.Arena)}}
+	slow := [2]Decoder{{MaxFields: 8, NoFastPath: true}, {MaxFields: 8, Registry: reg, NoFastPath: true}}
 	f.Fuzz(func(t *testing.T, line string) {
 		for i := range fast {
-			var a, b schema.Event
+			var a, b Event
 			if !fast[i].decode([]byte(line), &a) {
 				continue
 			}
@@ -95,7 +162,7 @@ func FuzzEntityKey(f *testing.F) {
 		if !ok {
 			return
 		}
-		want, err := schema.ParseEntityKey(s[:p.pos])
+		want, err := ParseEntityKey(s[:p.pos])
 		if err != nil || want != k {
 			t.Fatalf("%q: fast %v, ParseEntityKey %v %v", s, k, want, err)
 		}
@@ -172,28 +239,23 @@ func TestDigits(t *testing.T) {
 }
 
 // BenchmarkLine decodes one typical line again and again: the fast path
-// against schema.Decoder (sonic), without the reader around them.
+// against the sonic path of the same Decoder.
 func BenchmarkLine(b *testing.B) {
-	evs := GenerateEvents(1, 10, nil)
-	line := evs[0].AppendJSON(nil)
-	b.Run("fast", func(b *testing.B) {
-		f := fastLine{maxFields: schema.DefaultMaxFields}
-		b.SetBytes(int64(len(line)))
-		b.ReportAllocs()
-		for b.Loop() {
-			if !f.decode(line, &sinkEvent) {
-				b.Fatal("refused")
+	evs := fastEvents(b)
+	line := evs[1].AppendJSON(nil)
+	var ev Event
+	for _, c := range []struct {
+		name string
+		d    Decoder
+	}{{"fast", Decoder{}}, {"sonic", Decoder{NoFastPath: true}}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(line)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := c.d.Decode(line, &ev); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
-	b.Run("sonic", func(b *testing.B) {
-		var d schema.Decoder
-		b.SetBytes(int64(len(line)))
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := d.Decode(line, &sinkEvent); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+		})
+	}
 }

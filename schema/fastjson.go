@@ -1,4 +1,4 @@
-package replay
+package schema
 
 import (
 	"encoding/binary"
@@ -6,29 +6,27 @@ import (
 	"math/bits"
 	"unicode/utf8"
 
-	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/value"
 )
 
 // fastLine decodes the event lines recorders actually write, without sonic:
 // the keys in the canonical order, no white space, fields as an object or as
 // [id, value] pairs, and values that are Null, I64, U64, Bool or String
-// (variant names in either case). It accepts a strict subset of what
-// schema.Decoder accepts and gives the same event for it (FuzzFastLine
-// checks both); on anything else, including every error, it reports false
-// and the reader decodes the line with schema.Decoder, which gives the error
-// its exact reason.
+// (variant names in either case). It accepts a strict subset of what the
+// sonic path accepts and gives the same event for it (FuzzFastLine checks
+// both); on anything else, including every error, it reports false and the
+// Decoder reads the line with sonic, which gives the error its exact reason.
 type fastLine struct {
-	reg       *schema.Registry
+	reg       *Registry
 	maxFields int
-	b         schema.Builder
-	arena     value.Arena
-	scratch   []byte // unescaped string
+	b         Builder
+	arena     *value.Arena // the Decoder's
+	scratch   []byte       // unescaped string
 }
 
 // decode parses line into dst, reporting whether it could; on false dst is
 // unspecified.
-func (f *fastLine) decode(line []byte, dst *schema.Event) bool {
+func (f *fastLine) decode(line []byte, dst *Event) bool {
 	p := fastParser{buf: line}
 	b := &f.b
 	b.Reset()
@@ -55,7 +53,7 @@ func (f *fastLine) decode(line []byte, dst *schema.Event) bool {
 	if !ok || !p.lit(`,"fields":`) {
 		return false
 	}
-	b.ID(id).Type(schema.EventTypeID(typ)).Mono(schema.TimestampMono(mono)).Wall(schema.TimestampWall(wall)).Entity(key)
+	b.ID(id).Type(EventTypeID(typ)).Mono(TimestampMono(mono)).Wall(TimestampWall(wall)).Entity(key)
 	if !f.fields(&p) || !p.lit("}") || p.pos != len(p.buf) {
 		return false
 	}
@@ -108,7 +106,7 @@ func (f *fastLine) fields(p *fastParser) bool {
 			return false
 		}
 		if f.reg != nil {
-			def, ok := f.reg.Field(schema.FieldID(id))
+			def, ok := f.reg.Field(FieldID(id))
 			if !ok {
 				return false
 			}
@@ -118,7 +116,7 @@ func (f *fastLine) fields(p *fastParser) bool {
 			}
 			v = cv
 		}
-		if f.b.Field(schema.FieldID(id), v).Err() != nil { // a duplicate
+		if f.b.Field(FieldID(id), v).Err() != nil { // a duplicate
 			return false
 		}
 		switch p.peek() {
@@ -198,13 +196,13 @@ func (f *fastLine) value(p *fastParser) (value.Value, bool) {
 			return v, false
 		}
 	default:
-		return v, false // F64, Bytes, Array, or not a value: schema.Decoder
+		return v, false // F64, Bytes, Array, or not a value: Decoder
 	}
 	return v, p.lit("}")
 }
 
 // str parses a JSON string of valid UTF-8 and copies it into the arena.
-// Escapes other than \u are decoded; \u goes to schema.Decoder, which knows
+// Escapes other than \u are decoded; \u goes to Decoder, which knows
 // what to do with surrogates.
 func (f *fastLine) str(p *fastParser) (string, bool) {
 	if !p.lit(`"`) {
@@ -224,7 +222,7 @@ func (f *fastLine) str(p *fastParser) (string, bool) {
 			return "", false
 		}
 		p.pos = i + 1
-		return f.arena.String(bytesView(raw)), true
+		return f.arena.String(bytesToString(raw)), true
 	}
 	// Escapes: unescape into scratch.
 	out := append(f.scratch[:0], buf[start:i]...)
@@ -237,7 +235,7 @@ func (f *fastLine) str(p *fastParser) (string, bool) {
 				return "", false
 			}
 			p.pos = i + 1
-			return f.arena.String(bytesView(out)), true
+			return f.arena.String(bytesToString(out)), true
 		case c < 0x20:
 			return "", false
 		case c != '\\':
@@ -292,7 +290,7 @@ func (p *fastParser) lit(s string) bool {
 }
 
 // uint64 parses a JSON unsigned integer: no sign, no leading zero, no
-// fraction or exponent (those go to schema.Decoder), at most 2^64-1.
+// fraction or exponent (those go to Decoder), at most 2^64-1.
 func (p *fastParser) uint64() (uint64, bool) {
 	u, n, ok := digits(p.buf[p.pos:])
 	if !ok {
@@ -335,12 +333,12 @@ func digits(b []byte) (u uint64, n int, ok bool) {
 }
 
 // entity parses entity_key: an unsigned integer up to 2^128-1.
-func (p *fastParser) entity() (schema.EntityKey, bool) {
+func (p *fastParser) entity() (EntityKey, bool) {
 	b := p.buf[p.pos:]
 	lo, n, ok := digits(b)
 	if ok {
 		p.pos += n
-		return schema.EntityKeyFrom64(lo), true
+		return EntityKeyFrom64(lo), true
 	}
 	// Past 64 bits: the first 19 digits, then up to 20 more, in 128 bits.
 	n = 0
@@ -348,9 +346,9 @@ func (p *fastParser) entity() (schema.EntityKey, bool) {
 		n++
 	}
 	if n <= 19 || n > 39 || b[0] == '0' || n < len(b) && (b[n] == '.' || b[n] == 'e' || b[n] == 'E') {
-		return schema.EntityKey{}, false
+		return EntityKey{}, false
 	}
-	var k schema.EntityKey
+	var k EntityKey
 	for _, c := range b[:19] {
 		k.Lo = k.Lo*10 + uint64(c-'0')
 	}
@@ -361,9 +359,9 @@ func (p *fastParser) entity() (schema.EntityKey, bool) {
 		lo, carry := bits.Add64(loLo, uint64(c-'0'), 0)
 		hi, carry2 := bits.Add64(hiLo, loHi, carry)
 		if hiHi != 0 || carry2 != 0 {
-			return schema.EntityKey{}, false
+			return EntityKey{}, false
 		}
-		k = schema.EntityKey{Hi: hi, Lo: lo}
+		k = EntityKey{Hi: hi, Lo: lo}
 	}
 	p.pos += n
 	return k, true
