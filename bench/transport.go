@@ -35,7 +35,8 @@ type transport interface {
 	// publishBatch hands over evs, in order.
 	publishBatch(producer int, evs []schema.Event) error
 	// stop waits until every published event is consumed, then stops the
-	// consumers and waits for them.
+	// consumers and waits for them. It is called after every producer's
+	// last publish has returned.
 	stop(ctx context.Context) error
 }
 
@@ -173,8 +174,8 @@ type workivaTransport struct {
 	rings    []*queue.RingBuffer
 	pools    [][]schema.Event // by producer*partitions + partition
 	next     []int            // next pool slot, same index; one writer each
+	put      []int64          // events put, same index; one writer each
 	consumed []paddedCounter  // per partition
-	put      atomic.Int64
 	wg       sync.WaitGroup
 }
 
@@ -188,6 +189,7 @@ func newWorkivaTransport(s transportSpec) *workivaTransport {
 		rings:    make([]*queue.RingBuffer, s.partitions),
 		pools:    make([][]schema.Event, s.producers*s.partitions),
 		next:     make([]int, s.producers*s.partitions),
+		put:      make([]int64, s.producers*s.partitions),
 		consumed: make([]paddedCounter, s.partitions),
 	}
 	for i := range t.rings {
@@ -224,7 +226,7 @@ func (t *workivaTransport) publish(producer int, ev *schema.Event) error {
 	slot := &pool[t.next[k]]
 	t.next[k] = (t.next[k] + 1) % len(pool)
 	slot.CopyFrom(ev)
-	t.put.Add(1)
+	t.put[k]++
 	return t.rings[part].Put(slot)
 }
 
@@ -239,13 +241,18 @@ func (t *workivaTransport) publishBatch(p int, evs []schema.Event) error {
 
 func (t *workivaTransport) stop(ctx context.Context) error {
 	// Get spins (with Gosched) rather than parking, so wait for the rings
-	// to drain, then dispose of them to release the consumers.
+	// to drain, then dispose of them to release the consumers. The
+	// producers have returned (stop's contract), so their counts are final.
+	var put int64
+	for _, n := range t.put {
+		put += n
+	}
 	for {
 		var done int64
 		for i := range t.consumed {
 			done += t.consumed[i].n.Load()
 		}
-		if done >= t.put.Load() {
+		if done >= put {
 			break
 		}
 		if err := ctx.Err(); err != nil {
