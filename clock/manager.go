@@ -38,11 +38,13 @@ import (
 //     math.MaxUint64 rather than wrapping.
 
 // state is one immutable mock-mode configuration: the time is
-// base + (realNow - anchor) * speed, saturating at math.MaxUint64.
+// base + (realNow - anchor) * speed, saturating at math.MaxUint64. Frozen
+// time (speed 0) is never a state of its own but the marker frozen, so every
+// other state flows (speed > 0).
 type state struct {
 	base   uint64  // mock nanoseconds at anchor
 	anchor uint64  // real nanoseconds (realNow) when base was taken
-	speed  float64 // mock nanoseconds per real nanosecond; finite, >= 0
+	speed  float64 // mock nanoseconds per real nanosecond; finite, > 0 (0 only in the frozen marker)
 }
 
 // publishing is stored in Manager.st while a writer computes a state from the
@@ -55,7 +57,7 @@ var frozen state
 
 // at returns the mock time at real time r.
 func (s *state) at(r uint64) uint64 {
-	if s.speed == 0 || r <= s.anchor {
+	if r <= s.anchor {
 		return s.base
 	}
 	el := r - s.anchor
