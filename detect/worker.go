@@ -149,17 +149,24 @@ func (w *worker) key(st *cstep, ev *schema.Event) (joinKey, []value.Value, bool)
 // lookup returns the keyState of key, or nil; a hash hit whose join
 // values differ is a collision, counted and treated as a miss.
 func (w *worker) lookup(s *seqState, key joinKey, vals []value.Value) *keyState {
-	ks := s.keys[key]
+	ks, _ := w.find(s, key, vals)
+	return ks
+}
+
+// find is lookup that also reports whether key is taken: by its own state,
+// or, on a collision (ks nil), by another join key's.
+func (w *worker) find(s *seqState, key joinKey, vals []value.Value) (ks *keyState, taken bool) {
+	ks = s.keys[key]
 	if ks == nil {
-		return nil
+		return nil, false
 	}
 	for i := range ks.by {
 		if !joinEqual(ks.by[i], vals[i]) {
 			s.counters.collisions.Add(1)
-			return nil
+			return nil, true
 		}
 	}
-	return ks
+	return ks, true
 }
 
 // applySeq runs one event through one sequence rule: until first (an until
@@ -235,10 +242,10 @@ func (w *worker) applySeq(s *seqState, ev *schema.Event) {
 // start begins a partial match at step 0 for key, replacing an older one
 // waiting at step 1.
 func (w *worker) start(s *seqState, key joinKey, vals []value.Value, st *cstep, ev *schema.Event) {
-	ks := w.lookup(s, key, vals)
+	ks, taken := w.find(s, key, vals)
 	if ks == nil {
-		if _, taken := s.keys[key]; taken {
-			return // a collision, counted by lookup
+		if taken {
+			return // a collision, counted by find
 		}
 		ks = w.create(s, key, vals)
 	}

@@ -2,6 +2,7 @@ package rule
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -100,7 +101,7 @@ func LoadPackage(dir string, reg *schema.Registry) (*Package, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, &Error{File: mpath, Msg: "rule package has no " + ManifestFile, Err: ErrManifest}
 		}
-		return nil, &Error{File: mpath, Msg: err.Error(), Err: ErrManifest}
+		return nil, &Error{File: mpath, Msg: err.Error(), Err: joinErr{ErrManifest, err}}
 	}
 	m, err := ParseManifest(mpath, data)
 	if err != nil {
@@ -123,7 +124,7 @@ func LoadPackage(dir string, reg *schema.Registry) (*Package, error) {
 		return nil, &Error{File: dir, Msg: "rule package has no " + EQLFile, Err: ErrManifest}
 	}
 	if err != nil {
-		return nil, &Error{File: epath, Msg: err.Error(), Err: ErrSyntax}
+		return nil, &Error{File: epath, Msg: err.Error(), Err: joinErr{ErrSyntax, err}}
 	}
 	pkg.Source = string(src)
 	q, err := Compile(epath, pkg.Source, reg)
@@ -153,7 +154,7 @@ func readBounded(p string) ([]byte, error) {
 		return nil, errors.New("not a regular file")
 	}
 	if st.Size() > MaxRuleFileBytes {
-		return nil, errors.New("file larger than " + strconv.Itoa(MaxRuleFileBytes) + " bytes")
+		return nil, fmt.Errorf("%w: file larger than %d bytes", ErrLimit, MaxRuleFileBytes)
 	}
 	buf := make([]byte, st.Size())
 	n, err := f.ReadAt(buf, 0)

@@ -175,3 +175,30 @@ func TestSeverity(t *testing.T) {
 		t.Fatal(Severity(9).String())
 	}
 }
+
+// A rule file past the size bound is a limit, and an unreadable one keeps
+// its cause, both still matching the kind of file at fault.
+func TestLoadPackageReadErrors(t *testing.T) {
+	dir := t.TempDir()
+	manifest := `{"rule_id":"big-001","rule_name":"Big","severity":"low"}`
+	if err := os.WriteFile(filepath.Join(dir, ManifestFile), []byte(manifest), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	big := "process where true\n" + strings.Repeat("-- padding\n", MaxRuleFileBytes/11+1)
+	if err := os.WriteFile(filepath.Join(dir, EQLFile), []byte(big), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadPackage(dir, DefaultRegistry())
+	if !errors.Is(err, ErrLimit) || !errors.Is(err, ErrSyntax) {
+		t.Errorf("oversized rule.eql: %v; want ErrLimit and ErrSyntax", err)
+	}
+	if err := os.Remove(filepath.Join(dir, EQLFile)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, EQLFile), 0o700); err != nil { // not a regular file
+		t.Fatal(err)
+	}
+	if _, err := LoadPackage(dir, DefaultRegistry()); !errors.Is(err, ErrSyntax) {
+		t.Errorf("rule.eql a directory: %v; want ErrSyntax", err)
+	}
+}

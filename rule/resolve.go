@@ -36,6 +36,7 @@ func Compile(name, src string, reg *schema.Registry) (*Query, error) {
 // type whose name starts with it followed by an underscore: process
 // stands for process_exec, process_exit, ...; any for every type.
 func (q *Query) Resolve(name string, reg *schema.Registry) error {
+	q.resolved = false // until this resolution succeeds: it rewrites the IDs
 	if reg == nil {
 		return &Error{File: name, Msg: "no schema registry", Err: ErrUnknownField}
 	}
@@ -236,7 +237,7 @@ func (r *resolver) match(e *MatchExpr) {
 		r.fail(e.P, e.Field.Path, e.Op.String()+" needs a string field; "+e.Field.Path+" is "+e.Field.Type.String(), ErrTypeMismatch)
 		return
 	}
-	e.Matchers = e.Matchers[:0]
+	e.Matchers = nil // a fresh slice: a compiled rule may hold the old one
 	for _, lit := range e.Patterns {
 		s, ok := lit.Value.Str()
 		if !ok {

@@ -145,3 +145,33 @@ func TestResolveAnyTypedField(t *testing.T) {
 		t.Errorf("ordering on bool: %v", err)
 	}
 }
+
+// A resolution that fails leaves the query unresolved, even when an
+// earlier one succeeded, and never rewrites matchers a compiled rule holds.
+func TestResolveAgainFails(t *testing.T) {
+	q, err := Compile("r.eql", `process where process.executable : "/bin/*sh"`, DefaultRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := q.Steps[0].Cond.(*MatchExpr)
+	held := m.Matchers
+	empty := schema.NewRegistry()
+	if _, err := empty.RegisterEventType("process_exec"); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Resolve("r.eql", empty); err == nil {
+		t.Fatal("resolved against a registry without the field")
+	}
+	if q.Resolved() {
+		t.Error("a failed resolution left the query resolved")
+	}
+	if err := q.Resolve("r.eql", DefaultRegistry()); err != nil || !q.Resolved() {
+		t.Fatalf("resolving again: %v", err)
+	}
+	if len(held) == 0 || held[0] == nil || !held[0].Match("/bin/bash") {
+		t.Error("the matchers held before resolving again were rewritten")
+	}
+	if len(m.Matchers) > 0 && len(held) > 0 && &m.Matchers[0] == &held[0] {
+		t.Error("resolving again reused the matchers' array")
+	}
+}

@@ -70,6 +70,7 @@ func runKafka(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			kc.AlertTopic = *alertTopic
 			dest, err := kafka.NewAlertDestination(kc)
 			if err != nil {
+				closeDestinations(scfg)
 				return nil, nil, fmt.Errorf("alert topic: %w", err)
 			}
 			scfg.Destinations = append(scfg.Destinations, sink.DestinationConfig{Dest: dest, Overflow: sink.OverflowBlock})
@@ -77,9 +78,7 @@ func runKafka(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		scfg.Logger = env.Logger
 		out, err := sink.New(scfg)
 		if err != nil {
-			for _, d := range scfg.Destinations {
-				_ = d.Dest.Close()
-			}
+			closeDestinations(scfg)
 			return nil, nil, fmt.Errorf("outputs: %w", err)
 		}
 		det, err := detect.New(detect.Config{Rules: set.Packages, Output: out, Partitions: env.Bus.Partitions(), Logger: env.Logger})

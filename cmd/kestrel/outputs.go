@@ -226,3 +226,11 @@ func destination(o outputSpec, stdout io.Writer) (sink.Destination, error) {
 	}
 	return nil, fmt.Errorf("unknown type %q (stdout, file, webhook, splunk_hec, elasticsearch or syslog)", o.Type)
 }
+
+// closeDestinations closes the destinations of a configuration that never
+// became an Output (an Output closes its own).
+func closeDestinations(cfg sink.Config) {
+	for _, d := range cfg.Destinations {
+		_ = d.Dest.Close()
+	}
+}

@@ -76,9 +76,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, tty
 	scfg.Clock, scfg.Logger = clk, logger
 	out, err := sink.New(scfg)
 	if err != nil {
-		for _, d := range scfg.Destinations {
-			_ = d.Dest.Close()
-		}
+		closeDestinations(scfg)
 		fmt.Fprintf(stderr, "kestrel: outputs: %v\n", err)
 		return exitFail
 	}
@@ -138,7 +136,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, tty
 		code = exitFail
 	}
 	dstats, bstats, ostats := det.Stats(), bus.Stats().Total(), out.Stats()
-	lost := bstats.Dropped + bstats.TimedOut + dstats.AlertsDropped + ostats.Refused + ostats.Unrouted
+	lost := bstats.Dropped + bstats.TimedOut + dstats.AlertsDropped + ostats.Unrouted // sink's Refused counts the same refusals as AlertsDropped
 	for _, d := range ostats.Destinations {
 		lost += d.Dropped + d.Rejected
 	}
@@ -186,7 +184,7 @@ func summary(w io.Writer, logPath string, r replay.Stats, d detect.Stats, b engi
 	}
 	fmt.Fprintf(w, "  outputs: %s\n", strings.Join(dests, ", "))
 	fmt.Fprintf(w, "  drops: events %d (bus full), alerts %d (output refused), %d unrouted\n",
-		b.Dropped+b.TimedOut, d.AlertsDropped+o.Refused, o.Unrouted)
+		b.Dropped+b.TimedOut, d.AlertsDropped, o.Unrouted) // every refusal by Emit is counted by both detect and sink: once here
 	fmt.Fprintf(w, "  evictions: expired %d, terminated %d, capacity %d; %d partial matches pending\n",
 		d.Evicted.Expired, d.Evicted.Terminated, d.Evicted.Capacity, d.Partials)
 }
