@@ -199,15 +199,16 @@ func (r *jsonReader) readLongLine(first []byte) ([]byte, error) {
 	}
 	r.off += n
 	r.line++
-	if cap(r.long) > 4*readBufSize && n > int64(r.max) {
-		r.long = nil // do not keep a huge buffer for one hostile line
-	}
-	if n > int64(limit) {
-		return nil, r.tooLong(n)
-	}
 	line := trimEOL(r.long)
-	if len(line) > r.max {
-		return nil, r.tooLong(int64(len(line)))
+	size := int64(len(line))
+	if n > int64(limit) {
+		size = n // read up to the limit only: the line is at least this long
+	}
+	if size > int64(r.max) {
+		if cap(r.long) > 4*readBufSize {
+			r.long = nil // do not keep a huge buffer for one hostile line
+		}
+		return nil, r.tooLong(size)
 	}
 	return line, nil
 }

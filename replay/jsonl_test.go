@@ -157,7 +157,7 @@ func TestLongLines(t *testing.T) {
 		post = `"}}}`
 	)
 	mk := func(n int) string { return pre + strings.Repeat("x", n-len(pre)-len(post)) + post }
-	for _, n := range []int{readBufSize - 1, readBufSize, readBufSize + 1, 3*readBufSize + 7} {
+	for _, n := range []int{readBufSize - 1, readBufSize, readBufSize + 1, 3*readBufSize + 7, 5*readBufSize + 3} { // past 4*readBufSize the buffer may be released
 		for _, limit := range []int{n - 1, n, n + 1} {
 			for _, eol := range []string{"\n", "\r\n", ""} {
 				data := mk(n) + eol + goodLine + "\n"

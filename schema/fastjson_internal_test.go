@@ -259,3 +259,32 @@ func BenchmarkLine(b *testing.B) {
 		})
 	}
 }
+
+// TestDecoderTakesFastPath checks that Decoder itself sends canonical lines
+// down the fast path (the sonic visitor never runs), with and without a
+// registry, and that NoFastPath turns it off.
+func TestDecoderTakesFastPath(t *testing.T) {
+	reg := NewRegistry()
+	if _, err := reg.RegisterFields(FieldDef{Path: "a.s", DataType: TypeString}, FieldDef{Path: "a.i", DataType: TypeI64},
+		FieldDef{Path: "a.u", DataType: TypeU64}, FieldDef{Path: "a.b", DataType: TypeBool}, FieldDef{Path: "a.any"}); err != nil {
+		t.Fatal(err)
+	}
+	evs := fastEvents(t)[:50] // the last one has field 9, unknown to reg
+	for _, d := range []*Decoder{{}, {Registry: reg}} {
+		for i := range evs {
+			line := evs[i].AppendJSON(nil)
+			var ev Event
+			if err := d.Decode(line, &ev); err != nil {
+				t.Fatal(err)
+			}
+			if d.v.ev != nil {
+				t.Fatalf("registry %v: sonic decoded %s", d.Registry != nil, line)
+			}
+		}
+	}
+	d := &Decoder{NoFastPath: true}
+	var ev Event
+	if err := d.Decode(evs[0].AppendJSON(nil), &ev); err != nil || d.v.ev == nil {
+		t.Fatalf("NoFastPath: %v, sonic ran: %v", err, d.v.ev != nil)
+	}
+}

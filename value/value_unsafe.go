@@ -185,8 +185,12 @@ func (v Value) Len() int {
 // modify the result.
 func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
-// arenaChunk is the size of the blocks an Arena carves strings from.
-const arenaChunk = 16 << 10
+// arenaChunk is the size of the largest blocks an Arena carves strings
+// from; arenaFirst is its first block's.
+const (
+	arenaChunk = 16 << 10
+	arenaFirst = 256
+)
 
 // Arena copies decoded strings into shared blocks, so that decoding many
 // small strings costs one allocation per block instead of one per string.
@@ -205,7 +209,10 @@ func (a *Arena) String(s string) string {
 		return string(unsafeBytes(s))
 	}
 	if cap(a.buf)-len(a.buf) < len(s) {
-		a.buf = make([]byte, 0, arenaChunk)
+		// Blocks start small and double up to arenaChunk, so a short-lived
+		// Arena (one Event.UnmarshalJSON) does not pin 16 KiB for a few
+		// strings, while a long-lived decoder soon carves from full blocks.
+		a.buf = make([]byte, 0, min(arenaChunk, max(2*cap(a.buf), arenaFirst, len(s))))
 	}
 	n := len(a.buf)
 	a.buf = append(a.buf, s...)
