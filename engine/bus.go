@@ -260,10 +260,16 @@ func (b *Bus) reserveWait(r *ring.MPSC[schema.Event], n int, d *deadline) (seq u
 // one range, which makes batches of one entity's events (the common case in
 // a replayed log) much cheaper than single Publishes.
 func (b *Bus) PublishBatch(evs []schema.Event) (n int, err error) {
+	next := 0 // the partition of evs[n], carried from the run before
+	if len(evs) > 0 {
+		next = b.shard.of(evs[0].Entity)
+	}
 	for n < len(evs) {
-		pi := b.shard.of(evs[n].Entity)
-		run := 1
-		for n+run < len(evs) && b.shard.of(evs[n+run].Entity) == pi {
+		pi, run := next, 1
+		for n+run < len(evs) {
+			if next = b.shard.of(evs[n+run].Entity); next != pi {
+				break // evs[n+run] opens the next run: hashed once
+			}
 			run++
 		}
 		p := &b.parts[pi]

@@ -966,6 +966,9 @@ func TestConfig(t *testing.T) {
 	bad(Config{BatchSize: -1}, "BatchSize")
 	bad(Config{CPUs: []int{0, -1}}, "CPUs")
 	bad(Config{Wait: ring.Wait{Spin: ring.MaxSpin + 1}}, "Wait")
+	if err := (Config{Wait: ring.Wait{Yield: ring.MaxYield + 1}}).Validate(); !errors.Is(err, ring.ErrBadWait) || !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("a bad Wait: %v, want both ring.ErrBadWait and ErrInvalidConfig", err)
+	}
 
 	if err := (Config{}).Validate(); err != nil {
 		t.Errorf("zero Config: %v", err)

@@ -114,24 +114,24 @@ type Config struct {
 func (c Config) Validate() error {
 	switch {
 	case c.Partitions < 0 || c.Partitions > MaxPartitions:
-		return &ConfigError{"Partitions", "must be in [0, " + strconv.Itoa(MaxPartitions) + "], got " + strconv.Itoa(c.Partitions)}
+		return &ConfigError{Field: "Partitions", Reason: "must be in [0, " + strconv.Itoa(MaxPartitions) + "], got " + strconv.Itoa(c.Partitions)}
 	case c.QueueSize < 0 || c.QueueSize > MaxQueueSize:
-		return &ConfigError{"QueueSize", "must be in [0, " + strconv.Itoa(MaxQueueSize) + "], got " + strconv.Itoa(c.QueueSize)}
+		return &ConfigError{Field: "QueueSize", Reason: "must be in [0, " + strconv.Itoa(MaxQueueSize) + "], got " + strconv.Itoa(c.QueueSize)}
 	case c.SubscriberQueueSize < 0 || c.SubscriberQueueSize > MaxQueueSize:
-		return &ConfigError{"SubscriberQueueSize", "must be in [0, " + strconv.Itoa(MaxQueueSize) + "], got " + strconv.Itoa(c.SubscriberQueueSize)}
+		return &ConfigError{Field: "SubscriberQueueSize", Reason: "must be in [0, " + strconv.Itoa(MaxQueueSize) + "], got " + strconv.Itoa(c.SubscriberQueueSize)}
 	case c.Backpressure > Drop:
-		return &ConfigError{"Backpressure", "unknown strategy " + c.Backpressure.String()}
+		return &ConfigError{Field: "Backpressure", Reason: "unknown strategy " + c.Backpressure.String()}
 	case c.BackpressureTimeout < 0:
-		return &ConfigError{"BackpressureTimeout", "must not be negative, got " + c.BackpressureTimeout.String()}
+		return &ConfigError{Field: "BackpressureTimeout", Reason: "must not be negative, got " + c.BackpressureTimeout.String()}
 	case c.BatchSize < 0:
-		return &ConfigError{"BatchSize", "must not be negative, got " + strconv.Itoa(c.BatchSize)}
+		return &ConfigError{Field: "BatchSize", Reason: "must not be negative, got " + strconv.Itoa(c.BatchSize)}
 	}
 	if err := c.Wait.Validate(); err != nil {
-		return &ConfigError{"Wait", err.Error()}
+		return &ConfigError{Field: "Wait", Reason: err.Error(), Err: err}
 	}
 	for _, cpu := range c.CPUs {
 		if cpu < 0 || cpu >= 1024 {
-			return &ConfigError{"CPUs", "CPU " + strconv.Itoa(cpu) + " out of range [0, 1024)"}
+			return &ConfigError{Field: "CPUs", Reason: "CPU " + strconv.Itoa(cpu) + " out of range [0, 1024)"}
 		}
 	}
 	return nil

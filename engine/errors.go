@@ -29,6 +29,7 @@ var (
 type ConfigError struct {
 	Field  string // the Config field, e.g. "QueueSize"
 	Reason string // what is wrong with it, with the value given
+	Err    error  // the cause, when another package found it (ring.ErrBadWait); may be nil
 }
 
 // Error returns "engine: invalid config: Field: Reason".
@@ -36,8 +37,13 @@ func (e *ConfigError) Error() string {
 	return "engine: invalid config: " + e.Field + ": " + e.Reason
 }
 
-// Unwrap returns ErrInvalidConfig.
-func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
+// Unwrap returns ErrInvalidConfig, and the cause when there is one.
+func (e *ConfigError) Unwrap() []error {
+	if e.Err != nil {
+		return []error{ErrInvalidConfig, e.Err}
+	}
+	return []error{ErrInvalidConfig}
+}
 
 // ShutdownError is returned by Shutdown when its context ended before every
 // queued event was delivered. The events it counts stay in their rings and

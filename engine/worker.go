@@ -89,8 +89,11 @@ func (w *worker) pin() bool {
 
 // exit marks w returned; the last worker out closes bus.stopped.
 func (w *worker) exit() {
+	// Lower running before marking the worker done: Shutdown, once it sees
+	// no worker busy, reads running, and must not count one that is done.
+	last := w.bus.running.Add(-1) == 0
 	w.state.Store(workerDone)
-	if w.bus.running.Add(-1) == 0 {
+	if last {
 		close(w.bus.stopped)
 	}
 }
