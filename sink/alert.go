@@ -284,7 +284,7 @@ func (a *Alert) UnmarshalJSON(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if err := dec.Decode(&j); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidAlert, err)
+		return fmt.Errorf("%w: %w", ErrInvalidAlert, err)
 	}
 	if j.ID == nil {
 		return fmt.Errorf("%w: missing alert_id", ErrInvalidAlert)
@@ -293,7 +293,7 @@ func (a *Alert) UnmarshalJSON(data []byte) error {
 	if j.Entity != "" {
 		k, err := schema.ParseEntityKey(string(j.Entity))
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrInvalidAlert, err)
+			return fmt.Errorf("%w: %w", ErrInvalidAlert, err)
 		}
 		key = k
 	}
@@ -324,12 +324,12 @@ func decodeFields(raw json.RawMessage) ([]AlertField, error) {
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil, fmt.Errorf("%w: fields: %v", ErrInvalidAlert, err)
+			return nil, fmt.Errorf("%w: fields: %w", ErrInvalidAlert, err)
 		}
 		path, _ := tok.(string)
 		var v value.Value
 		if err := dec.Decode(&v); err != nil {
-			return nil, fmt.Errorf("%w: field %q: %v", ErrInvalidAlert, path, err)
+			return nil, fmt.Errorf("%w: field %q: %w", ErrInvalidAlert, path, err)
 		}
 		out = append(out, AlertField{Path: path, Value: v})
 	}

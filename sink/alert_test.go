@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -297,4 +298,26 @@ func FuzzAlertUnmarshal(f *testing.F) {
 			t.Fatalf("not stable:\n%s\n%s", out, again)
 		}
 	})
+}
+
+// Decoding errors keep their cause: a bad severity matches both
+// ErrInvalidAlert and ErrUnknownSeverity.
+func TestAlertUnmarshalWrapsCause(t *testing.T) {
+	var a Alert
+	err := a.UnmarshalJSON([]byte(`{"alert_id":"x","rule_id":"r","severity":"dire"}`))
+	if !errors.Is(err, ErrInvalidAlert) || !errors.Is(err, ErrUnknownSeverity) {
+		t.Errorf("bad severity: %v; want ErrInvalidAlert and ErrUnknownSeverity", err)
+	}
+}
+
+// A RetryAfterError without a cause still has a message (it is logged when
+// retries run out) instead of panicking.
+func TestRetryAfterErrorWithoutCause(t *testing.T) {
+	e := &RetryAfterError{After: time.Second}
+	if msg := e.Error(); !strings.Contains(msg, "retry after 1s") {
+		t.Errorf("message %q", msg)
+	}
+	if e.Unwrap() != nil {
+		t.Error("no cause, but Unwrap returned one")
+	}
 }

@@ -96,7 +96,11 @@ type RetryAfterError struct {
 
 // Error returns the underlying error's text and the wait.
 func (e *RetryAfterError) Error() string {
-	return e.Err.Error() + " (retry after " + e.After.String() + ")"
+	msg := "sink: transient failure"
+	if e.Err != nil {
+		msg = e.Err.Error()
+	}
+	return msg + " (retry after " + e.After.String() + ")"
 }
 
 // Unwrap returns the underlying error.

@@ -223,7 +223,7 @@ func parseBulkReply(body []byte, n int, dst []bulkItem) (items []bulkItem, allOK
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&r); err != nil {
-		return dst, false, fmt.Errorf("%w: %v", ErrBulkReply, err)
+		return dst, false, fmt.Errorf("%w: %w", ErrBulkReply, err)
 	}
 	if r.Errors == nil {
 		return dst, false, fmt.Errorf("%w: no \"errors\" field", ErrBulkReply)
@@ -247,7 +247,7 @@ func parseBulkReply(body []byte, n int, dst []bulkItem) (items []bulkItem, allOK
 			Error  json.RawMessage `json:"error"`
 		}
 		if err := json.Unmarshal(raw, &it); err != nil {
-			return dst, false, fmt.Errorf("%w: item %d: %v", ErrBulkReply, i, err)
+			return dst, false, fmt.Errorf("%w: item %d: %w", ErrBulkReply, i, err)
 		}
 		if it.Status < 100 || it.Status > 599 {
 			return dst, false, fmt.Errorf("%w: item %d: status %d", ErrBulkReply, i, it.Status)

@@ -191,7 +191,12 @@ func (d *FileDestination) Send(_ context.Context, batch []*Alert) error {
 	if err != nil {
 		return retryFrom(first, len(batch), err)
 	}
-	return d.afterWrite()
+	if err := d.afterWrite(); err != nil {
+		// Alerts before first are in a rotated, synced file: only the
+		// rest are in doubt.
+		return retryFrom(first, len(batch), err)
+	}
+	return nil
 }
 
 // retryFrom reports items [from, n) of a batch as to be retried: the
@@ -269,15 +274,22 @@ func (d *FileDestination) syncIfDirty() error {
 	if d.f == nil || !d.dirty || d.cfg.Sync == SyncNever {
 		return nil
 	}
+	if err := d.f.Sync(); err != nil {
+		return err // still dirty: the next sync tries again
+	}
 	d.dirty = false
-	return d.f.Sync()
+	return nil
 }
 
 // rotate shifts the backups, renames the file to Path.1 and creates a new
 // one. mu held.
 func (d *FileDestination) rotate() error {
 	if d.f != nil {
-		_ = d.syncIfDirty()
+		if err := d.syncIfDirty(); err != nil && d.cfg.Sync == SyncAlways {
+			// Alerts in this file were written but are not durable: the
+			// file is not rotated away, and the caller retries them.
+			return fmt.Errorf("sink: file %q: fsync before rotating: %w", d.cfg.Name, err)
+		}
 		if err := d.f.Close(); err != nil {
 			d.f = nil
 			return fmt.Errorf("sink: file %q: rotate: %w", d.cfg.Name, err)

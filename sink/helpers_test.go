@@ -119,3 +119,16 @@ func checkInvariants(t *testing.T, s Stats) {
 		}
 	}
 }
+
+// checkSettled is checkInvariants for an Output that has been closed:
+// nothing is pending any more, so the dispatcher's three counts must add up
+// to Emitted by themselves (Pending is derived, so the equation alone
+// cannot catch a miscount in them).
+func checkSettled(t *testing.T, s Stats) {
+	t.Helper()
+	checkInvariants(t, s)
+	if s.Pending != 0 {
+		t.Errorf("closed, but Pending %d (Emitted %d, Suppressed %d, Unrouted %d, Routed %d)",
+			s.Pending, s.Emitted, s.Suppressed, s.Unrouted, s.Routed)
+	}
+}
