@@ -59,7 +59,22 @@ func (f Format) String() string {
 }
 
 // header returns the HeaderFormat value, "kbin/1" or "jsonl/1".
-func (f Format) header() string { return f.String() + "/" + formatVersion }
+func (f Format) header() string {
+	switch f {
+	case FormatBinary:
+		return headerBinary
+	case FormatJSON:
+		return headerJSON
+	}
+	return f.String() + "/" + formatVersion
+}
+
+// The format headers' values, built once: decode compares every record's
+// header with them.
+var (
+	headerBinary = FormatBinary.String() + "/" + formatVersion
+	headerJSON   = FormatJSON.String() + "/" + formatVersion
+)
 
 // ParseFormat parses "kbin" (or "binary") and "jsonl" (or "json").
 func ParseFormat(s string) (Format, error) {
@@ -265,9 +280,9 @@ func (d *decoder) decode(headers []kgo.RecordHeader, value []byte) (int, error) 
 			continue
 		}
 		switch string(h.Value) {
-		case FormatBinary.header():
+		case headerBinary:
 			want = int(FormatBinary)
-		case FormatJSON.header():
+		case headerJSON:
 			want = int(FormatJSON)
 		default:
 			return 0, fmt.Errorf("unsupported %s header %q (this reader reads %s and %s)", HeaderFormat,

@@ -389,7 +389,20 @@ func (f *Forwarder) Flush(ctx context.Context) error {
 	}
 	err := f.cl.Flush(ctx)
 	st := f.Stats()
-	lost := st.Failed - f.reported.Swap(st.Failed)
+	// Claim the failures no Flush has reported yet. A CAS, not a Swap:
+	// with two Flushes at once, the one holding the older count must not
+	// lower reported (and so underflow its own count and report twice).
+	var lost uint64
+	for {
+		r := f.reported.Load()
+		if st.Failed <= r {
+			break
+		}
+		if f.reported.CompareAndSwap(r, st.Failed) {
+			lost = st.Failed - r
+			break
+		}
+	}
 	if err != nil {
 		return &UndeliveredError{Events: lost + st.InFlight + st.Buffered, Err: err}
 	}
@@ -409,6 +422,11 @@ func (f *Forwarder) Close(ctx context.Context) error {
 	if !f.closed.CompareAndSwap(false, true) {
 		return ErrClosed
 	}
+	// A producer can be blocked in the client (its buffer full, the
+	// brokers away) while holding a lane; ctx ending must release it, or
+	// Close would wait past ctx for DeliveryTimeout.
+	stop := context.AfterFunc(ctx, f.cancel)
+	defer stop()
 	close(f.done)
 	f.wg.Wait()
 	err := f.Flush(ctx)

@@ -378,9 +378,11 @@ func (s *Source) process(ctx context.Context, r *kgo.Record) error {
 			}
 			wait = grace
 		}
-		if !sleep(wait, backoff(attempt)) {
-			// Stopping with the bus still full: the record is left
-			// uncommitted, so it is read again (the published part twice).
+		if !sleep(wait, backoff(attempt)) && grace != nil {
+			// Stopping with the bus still full past the grace period: the
+			// record is left uncommitted, so it is read again (the
+			// published part twice). A sleep cut short by ctx itself goes
+			// round once more, into the grace period.
 			return nil
 		}
 	}
