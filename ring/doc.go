@@ -17,7 +17,8 @@
 // The blocking forms wait by a bounded strategy (Wait): spin a little,
 // yield the processor a little, then park on a one-slot notify channel
 // until the other side signals. A waiter never spins without bound, and
-// an idle ring burns no CPU.
+// an idle ring burns no CPU. With GOMAXPROCS 1 a waiter yields where it
+// would spin: the side it waits for cannot run while it holds the only P.
 //
 // Close refuses new reservations at once, but every slot reserved before
 // it is still committed and drained: a value is either refused (ErrClosed,

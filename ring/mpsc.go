@@ -231,6 +231,7 @@ func (r *MPSC[T]) reserveSlow(ctx context.Context, n int) (seq uint64, got int, 
 	if err = ctx.Err(); err != nil {
 		return 0, 0, err
 	}
+	spin, yieldEnd := phases(r.spin, r.yieldEnd)
 	for i := 0; ; i++ {
 		if seq, got = r.TryReserve(n); got > 0 {
 			return seq, got, nil
@@ -238,7 +239,7 @@ func (r *MPSC[T]) reserveSlow(ctx context.Context, n int) (seq uint64, got int, 
 		if r.Closed() {
 			return seq, 0, ErrClosed
 		}
-		if !backoff(i, r.spin, r.yieldEnd) {
+		if !backoff(i, spin, yieldEnd) {
 			continue
 		}
 		r.prod.parked.Add(1)
@@ -386,6 +387,7 @@ func (r *MPSC[T]) waitReadSlow(ctx context.Context) (seq uint64, n int, err erro
 	if err = ctx.Err(); err != nil {
 		return seq, 0, err
 	}
+	spin, yieldEnd := phases(r.spin, r.yieldEnd)
 	for i := 0; ; i++ {
 		if seq, n = r.Peek(); n > 0 {
 			return seq, n, nil
@@ -393,7 +395,7 @@ func (r *MPSC[T]) waitReadSlow(ctx context.Context) (seq uint64, n int, err erro
 		if r.drained() {
 			return seq, 0, ErrClosed
 		}
-		if !backoff(i, r.spin, r.yieldEnd) {
+		if !backoff(i, spin, yieldEnd) {
 			continue
 		}
 		r.cons.parked.Add(1)

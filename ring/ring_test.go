@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 )
 
 // api is the surface SPSC and MPSC share; the tests below run on both.
@@ -614,5 +615,62 @@ func TestLowLatencyWait(t *testing.T) {
 	}
 	if spin, yieldEnd := w.normalize(); spin != MaxSpin/2 || yieldEnd != spin {
 		t.Errorf("LowLatency normalizes to spin %d, yield end %d", spin, yieldEnd)
+	}
+}
+
+// TestOneProcYields checks that with GOMAXPROCS 1 a waiter yields where it
+// would spin (phases turns the spin rounds into yields, and back with more
+// Ps), and that a ping-pong between LowLatency waiters on the only P works.
+// The speed is the harness's to show (kestrel-bench's latency scenarios run
+// there): a spinning waiter would hold the P for its whole spin at every
+// hand-over, 0.3 ms here, against about a microsecond yielding; the
+// deadline is only a failsafe.
+func TestOneProcYields(t *testing.T) {
+	prev := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(prev)
+	spin, yieldEnd := LowLatency().normalize()
+	if s, y := phases(spin, yieldEnd); s != 0 || y != yieldEnd {
+		t.Fatalf("GOMAXPROCS 1: phases(%d, %d) = %d, %d; want 0, %d", spin, yieldEnd, s, y, yieldEnd)
+	}
+	runtime.GOMAXPROCS(2)
+	if s, y := phases(spin, yieldEnd); s != spin || y != yieldEnd {
+		t.Fatalf("GOMAXPROCS 2: phases(%d, %d) = %d, %d; want them unchanged", spin, yieldEnd, s, y)
+	}
+	runtime.GOMAXPROCS(1)
+
+	ping := NewMPSC[int](2, LowLatency())
+	pong := NewSPSC[int](2, LowLatency())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	const rounds = 2000
+	done := make(chan error, 1)
+	go func() {
+		for range rounds {
+			v, err := ping.Pop(ctx)
+			if err != nil {
+				done <- err
+				return
+			}
+			if err := pong.Push(ctx, v+1); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for i := range rounds {
+		if err := ping.Push(ctx, i); err != nil {
+			t.Fatalf("round %d: push: %v", i, err)
+		}
+		v, err := pong.Pop(ctx)
+		if err != nil {
+			t.Fatalf("round %d: pop: %v", i, err)
+		}
+		if v != i+1 {
+			t.Fatalf("round %d: got %d", i, v)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

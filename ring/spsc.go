@@ -218,6 +218,7 @@ func (r *SPSC[T]) reserveSlow(ctx context.Context, n int) (seq uint64, got int, 
 	if err = ctx.Err(); err != nil {
 		return r.resv, 0, err
 	}
+	spin, yieldEnd := phases(r.spin, r.yieldEnd)
 	for i := 0; ; i++ {
 		if seq, got = r.TryReserve(n); got > 0 {
 			return seq, got, nil
@@ -225,7 +226,7 @@ func (r *SPSC[T]) reserveSlow(ctx context.Context, n int) (seq uint64, got int, 
 		if r.Closed() {
 			return seq, 0, ErrClosed
 		}
-		if !backoff(i, r.spin, r.yieldEnd) {
+		if !backoff(i, spin, yieldEnd) {
 			continue
 		}
 		r.prod.parked.Add(1)
@@ -356,6 +357,7 @@ func (r *SPSC[T]) waitReadSlow(ctx context.Context) (seq uint64, n int, err erro
 	if err = ctx.Err(); err != nil {
 		return seq, 0, err
 	}
+	spin, yieldEnd := phases(r.spin, r.yieldEnd)
 	for i := 0; ; i++ {
 		if seq, n = r.Peek(); n > 0 {
 			return seq, n, nil
@@ -363,7 +365,7 @@ func (r *SPSC[T]) waitReadSlow(ctx context.Context) (seq uint64, n int, err erro
 		if r.drained() {
 			return seq, 0, ErrClosed
 		}
-		if !backoff(i, r.spin, r.yieldEnd) {
+		if !backoff(i, spin, yieldEnd) {
 			continue
 		}
 		r.cons.parked.Add(1)

@@ -5,7 +5,8 @@ package ring
 //   - A side that waits (the consumer for data, a producer for room) spins
 //     at most Wait.Spin times, then calls runtime.Gosched at most Wait.Yield
 //     times, then parks on a one-slot notify channel. Nothing ever spins
-//     without bound.
+//     without bound. With GOMAXPROCS 1 the spin rounds are yields instead:
+//     the other side needs the only P to make the progress being waited for.
 //   - Parking is a Dekker handshake on sequentially consistent atomics (all
 //     of sync/atomic is): the waiter first raises waker.parked, then re-reads
 //     the condition it waits for, and blocks only if it still does not hold.
@@ -69,7 +70,9 @@ type Wait struct {
 // thread's idle vCPU may take milliseconds to wake); the price is up to one
 // core per waiting side while events flow. An idle ring still parks, so an
 // idle process burns nothing. The default strategy (the zero Wait) parks
-// after a few microseconds instead.
+// after a few microseconds instead. With GOMAXPROCS 1 the spin is a run of
+// yields (see phases), so the waiter never holds the only P from the side
+// it waits for.
 func LowLatency() Wait { return Wait{Spin: MaxSpin / 2, Yield: -1} }
 
 // Validate reports a field above its maximum as an error matching
@@ -222,6 +225,21 @@ func (w *waker) park(ctx context.Context, done <-chan struct{}) error {
 	}
 	w.parked.Add(-1)
 	return nil
+}
+
+// phases returns the spin and yield bounds of one wait. Spinning helps only
+// while another processor can run the side being waited for: with
+// GOMAXPROCS 1 a spinning waiter holds the only P, so the other side cannot
+// commit or release until the spin ends or the waiter is preempted (up to
+// 10 ms later). There the spin rounds become yields, which hand the P to the
+// other side at once; the wait still ends in a park after as many rounds.
+// GOMAXPROCS is read once per wait, on the slow path only (it takes the
+// scheduler's lock), so a change at run time applies to the next wait.
+func phases(spin, yieldEnd int) (int, int) {
+	if spin > 0 && runtime.GOMAXPROCS(0) == 1 {
+		return 0, yieldEnd
+	}
+	return spin, yieldEnd
 }
 
 // backoff runs round i of the spin-then-yield phases and reports whether
