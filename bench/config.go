@@ -3,6 +3,7 @@ package bench
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/kestrel-sec/kestrel/ring"
@@ -39,6 +40,19 @@ type Config struct {
 	// default: a consumer spinning on the producer's cursor steals the
 	// cache line the producer writes, and spinners outnumber two cores.
 	DefaultWait bool `json:"default_wait"`
+	// LatencyProcs is the GOMAXPROCS of the latency scenarios. 0 means one
+	// less than the machine's CPUs (at least 1, at most the current
+	// GOMAXPROCS): a paced producer and a waiting worker each keep a CPU
+	// busy, and on a 2-vCPU machine two of them leave none for the kernel's
+	// own threads, which then preempt the measured worker for up to
+	// milliseconds (PERF.md, "what limits each figure"). The 1-producer
+	// steady scenario is also measured at the full GOMAXPROCS, reported
+	// beside it and not gated.
+	LatencyProcs int `json:"latency_procs,omitempty"`
+	// HandlerDelay, for testing the gate, makes Kestrel's handler in the
+	// latency scenarios busy-wait this long per event: a real regression
+	// that the gate must fail on, disturbed machine or not.
+	HandlerDelay time.Duration `json:"handler_delay_ns,omitempty"`
 	// Only, when set, runs only the scenarios whose names have this prefix.
 	Only string `json:"only,omitempty"`
 	// Progress, when set, is told the name of each measurement as it starts.
@@ -55,6 +69,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Measure < 0 || c.Warmup < 0 {
 		return bad("negative duration")
+	}
+	if c.LatencyProcs < 0 || c.HandlerDelay < 0 {
+		return bad("negative LatencyProcs or HandlerDelay")
 	}
 	if c.SteadyRate < 0 || c.ReplayEvents < 0 {
 		return bad("negative rate or event count")
@@ -73,6 +90,14 @@ func (c *Config) wait() ring.Wait {
 		return ring.Wait{}
 	}
 	return ring.LowLatency()
+}
+
+// latencyProcs returns the GOMAXPROCS of the latency scenarios.
+func (c *Config) latencyProcs() int {
+	if c.LatencyProcs > 0 {
+		return c.LatencyProcs
+	}
+	return max(1, min(runtime.GOMAXPROCS(0), runtime.NumCPU()-1))
 }
 
 // withDefaults returns c with its zero fields filled in.

@@ -26,9 +26,12 @@ type flowSpec struct {
 	// latency records publish and delivery latencies.
 	latency bool
 	// wait is the bus's wait strategy.
-	wait    ring.Wait
-	warmup  time.Duration
-	measure time.Duration
+	wait ring.Wait
+	// handlerDelay busy-waits this long per event in Kestrel's handler (a
+	// forced regression, for testing the gate).
+	handlerDelay time.Duration
+	warmup       time.Duration
+	measure      time.Duration
 }
 
 // flowResult is what one flow measured, over the recorded window only.
@@ -44,6 +47,8 @@ type flowResult struct {
 	allocsPerEvent float64
 	window         time.Duration
 	cpu            time.Duration
+	// disturb is what the rest of the machine did over the window.
+	disturb Disturbance
 }
 
 // partState is a consumer's private state, padded so neighbouring
@@ -69,7 +74,7 @@ type partState struct {
 // TestPacingFloor shows), and the schedule moves to the present instead.
 // Saturated runs have no schedule; they stamp the actual call time.
 func runFlow(ctx context.Context, w *workload, s flowSpec) (*flowResult, error) {
-	tr, err := newTransport(s.impl, transportSpec{partitions: s.partitions, producers: s.producers, queueSize: s.queueSize, wait: s.wait})
+	tr, err := newTransport(s.impl, transportSpec{partitions: s.partitions, producers: s.producers, queueSize: s.queueSize, wait: s.wait, handlerDelay: s.handlerDelay})
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +127,9 @@ func runFlow(ctx context.Context, w *workload, s flowSpec) (*flowResult, error) 
 	spinOK := s.producers+1 <= runtime.GOMAXPROCS(0)
 	var wg sync.WaitGroup
 	var cpu cpuMeter
+	var m0 machineSample
 	var cpuOnce sync.Once
+	startMeters := func() { cpu, m0 = startCPU(), sampleMachine() }
 	for p := range s.producers {
 		res[p].hist = NewRounds(recordFrom, int64(s.measure), latencyRounds)
 		evs := copies[p]
@@ -134,17 +141,18 @@ func runFlow(ctx context.Context, w *workload, s flowSpec) (*flowResult, error) 
 				r.published, r.total, r.err = produceBatches(tr, p, evs, s.batch, recordFrom, stopAt)
 			} else {
 				r.published, r.total, r.err = produce(tr, p, evs, s.interval, spinOK, r.hist, recordFrom, stopAt, func() {
-					cpuOnce.Do(func() { cpu = startCPU() })
+					cpuOnce.Do(startMeters)
 				})
 			}
 		}()
 	}
 	if s.batch > 0 {
 		sleepUntil(recordFrom)
-		cpuOnce.Do(func() { cpu = startCPU() })
+		cpuOnce.Do(startMeters)
 	}
 	wg.Wait()
 	cpuUsed, _ := cpu.stop()
+	disturb := disturbanceBetween(m0, sampleMachine())
 	runtime.ReadMemStats(&mem1)
 	stopCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -155,7 +163,7 @@ func runFlow(ctx context.Context, w *workload, s flowSpec) (*flowResult, error) 
 	out := &flowResult{
 		publish:  NewRounds(recordFrom, int64(s.measure), latencyRounds),
 		delivery: NewRounds(recordFrom, int64(s.measure), latencyRounds),
-		window:   s.measure, cpu: cpuUsed,
+		window:   s.measure, cpu: cpuUsed, disturb: disturb,
 	}
 	for i := range res {
 		if res[i].err != nil {

@@ -202,6 +202,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	for _, v := range r.Verdicts {
 		fmt.Fprintln(bw, v.String())
 	}
+	if lines := r.machineLines(); len(lines) > 0 {
+		bw.WriteString("\nthe machine while the gated figures were measured:\n")
+		for _, l := range lines {
+			fmt.Fprintf(bw, "  %s\n", l)
+		}
+	}
 	if len(r.HotFunctions) > 0 {
 		bw.WriteString("\nhottest functions (CPU profile, flat):\n")
 		for _, f := range r.HotFunctions {
@@ -214,6 +220,28 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(bw, "\n%s in %.1fs\n", verdict, r.Duration.Seconds())
 	return bw.Flush()
+}
+
+// machineLines describes the machine's disturbance during each result a
+// target refers to, Kestrel's figure.
+func (r *Report) machineLines() []string {
+	var lines []string
+	seen := map[string]bool{}
+	for _, v := range r.Verdicts {
+		if seen[v.Result] {
+			continue
+		}
+		seen[v.Result] = true
+		for i := range r.Results {
+			if r.Results[i].Name != v.Result {
+				continue
+			}
+			if f := r.Results[i].Figure(ImplKestrel); f != nil && f.Disturbance != nil {
+				lines = append(lines, fmt.Sprintf("%s: %s", v.Result, f.Disturbance))
+			}
+		}
+	}
+	return lines
 }
 
 // p99Footnote explains the starred P99s under a table.
@@ -234,6 +262,12 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	bw.WriteString("\n" + p99Footnote + "\n\n")
 	for _, v := range r.Verdicts {
 		fmt.Fprintf(bw, "- %s\n", strings.Join(strings.Fields(v.String()), " "))
+	}
+	if lines := r.machineLines(); len(lines) > 0 {
+		bw.WriteString("\nThe machine while the gated figures were measured:\n\n")
+		for _, l := range lines {
+			fmt.Fprintf(bw, "- %s\n", l)
+		}
 	}
 	if len(r.HotFunctions) > 0 {
 		bw.WriteString("\nHottest functions of the CPU profile (flat):\n\n")

@@ -47,6 +47,9 @@ type Figure struct {
 	AllocsPerEvent float64 `json:"allocs_per_event"`
 	// CoreShare is, for idle scenarios, the share of one core burnt.
 	CoreShare float64 `json:"core_share,omitempty"`
+	// Disturbance is what the rest of the machine did during a latency
+	// or throughput measurement.
+	Disturbance *Disturbance `json:"disturbance,omitempty"`
 }
 
 // Value returns the figure's headline value for metric m.

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -85,8 +86,70 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		targets = kept
 	}
 	rep.Verdicts = Check(rep.Results, targets)
+	if err := r.confirmMisses(ctx, rep); err != nil {
+		return nil, err
+	}
 	rep.Duration = time.Since(start)
 	return rep, nil
+}
+
+// confirmMisses re-measures the gating latency targets that missed: the
+// 1-producer steady flow of Kestrel alone, at Config.LatencyProcs, until
+// each target is met or has been measured gateAttempts times (see
+// Verdict.Attempts and Verdict.Disturbed).
+func (r *runner) confirmMisses(ctx context.Context, rep *Report) error {
+	var idx []int
+	for i, v := range rep.Verdicts {
+		if v.Gate && !v.Met && !v.Missing && (v.Result == ResultPublishSteady || v.Result == ResultSubscribeSteady) {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) == 0 {
+		return nil
+	}
+	for _, i := range idx {
+		v := &rep.Verdicts[i]
+		for j := range rep.Results {
+			if rep.Results[j].Name == v.Result {
+				v.Attempts = append(v.Attempts, attemptOf(v.Target, rep.Results[j].Figure(ImplKestrel)))
+			}
+		}
+	}
+	prev := runtime.GOMAXPROCS(r.cfg.latencyProcs())
+	defer runtime.GOMAXPROCS(prev)
+	for range gateAttempts - 1 {
+		if !slices.ContainsFunc(idx, func(i int) bool { return !rep.Verdicts[i].Met }) {
+			break
+		}
+		r.progress("re-measuring a missed target")
+		f, err := r.latencyFlow(ctx, ImplKestrel, 1, true)
+		if err != nil {
+			return fmt.Errorf("bench: re-measuring: %w", err)
+		}
+		for _, i := range idx {
+			v := &rep.Verdicts[i]
+			if v.Met {
+				continue
+			}
+			rounds := f.delivery
+			if v.Result == ResultPublishSteady {
+				rounds = f.publish
+			}
+			fig := latencyFigure(ImplKestrel, f, rounds)
+			a := attemptOf(v.Target, &fig)
+			v.Attempts = append(v.Attempts, a)
+			if a.Met {
+				v.Met, v.Value = true, a.Value
+			}
+		}
+	}
+	for _, i := range idx {
+		v := &rep.Verdicts[i]
+		v.Disturbed = !v.Met && !slices.ContainsFunc(v.Attempts, func(a Attempt) bool {
+			return !a.Disturbance.Disturbed() || a.P50 >= v.Bound
+		})
+	}
+	return nil
 }
 
 // selected reports whether a scenario or result name matches the Only
@@ -119,48 +182,94 @@ func latencyFigure(impl string, f *flowResult, r *Rounds) Figure {
 		Events:               f.published,
 		CPUSecondsPerMillion: perMillion(f.cpu, f.published),
 		AllocsPerEvent:       f.allocsPerEvent,
+		Disturbance:          &f.disturb,
 	}
 }
 
 // runLatencyScenarios measures publish latency (one Publish call) and
 // delivery latency (publish stamp to the consumer, "subscribe") with 1 and
 // 2 producers into one partition, paced at Config.SteadyRate per producer
-// and saturated.
+// and saturated, at Config.LatencyProcs; then, when that is below the
+// current GOMAXPROCS, the 1-producer steady pair again at the full
+// GOMAXPROCS (results suffixed "/allcpus", not gated).
 func runLatencyScenarios(ctx context.Context, r *runner) ([]Result, error) {
+	procs := r.cfg.latencyProcs()
+	prev := runtime.GOMAXPROCS(procs)
+	defer runtime.GOMAXPROCS(prev)
 	var out []Result
 	for _, producers := range []int{1, 2} {
 		for _, steady := range []bool{true, false} {
-			mode, interval := "saturated", int64(0)
-			if steady {
-				mode, interval = "steady", int64(time.Second)/int64(r.cfg.SteadyRate)
-			}
-			key := fmt.Sprintf("%dp/%s", producers, mode)
-			pub := Result{Name: "publish/" + key, Metric: MetricP99,
-				Title: fmt.Sprintf("publish latency, %d producer(s), %s", producers, mode)}
-			sub := Result{Name: "subscribe/" + key, Metric: MetricP99,
-				Title: fmt.Sprintf("publish-to-worker latency, %d producer(s), %s", producers, mode)}
-			if steady {
-				pub.Note = fmt.Sprintf("paced at %d events/s per producer, one partition; latency from the intended send time", r.cfg.SteadyRate)
-			} else {
-				pub.Note = "producers publish as fast as the queue accepts, one partition; latency includes waiting for room"
-			}
-			sub.Note = pub.Note
-			for _, impl := range queueImpls {
-				r.progress(pub.Name + " " + impl)
-				f, err := runFlow(ctx, r.w, flowSpec{
-					impl: impl, partitions: 1, producers: producers, queueSize: benchQueueSize,
-					interval: interval, latency: true, wait: r.cfg.wait(), warmup: r.cfg.Warmup, measure: r.cfg.Measure,
-				})
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", pub.Name, err)
-				}
-				pub.Figures = append(pub.Figures, latencyFigure(impl, f, f.publish))
-				sub.Figures = append(sub.Figures, latencyFigure(impl, f, f.delivery))
+			pub, sub, err := r.latencyPair(ctx, producers, steady, procs, "")
+			if err != nil {
+				return nil, err
 			}
 			out = append(out, pub, sub)
 		}
 	}
+	if prev > procs {
+		runtime.GOMAXPROCS(prev)
+		pub, sub, err := r.latencyPair(ctx, 1, true, prev, suffixAllCPUs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pub, sub)
+	}
 	return out, nil
+}
+
+// suffixAllCPUs names the latency results measured at the full GOMAXPROCS.
+const suffixAllCPUs = "/allcpus"
+
+// latencyPair measures the publish and delivery latency of every
+// implementation with producers paced (steady) or saturated, at the
+// current GOMAXPROCS, which the caller set to procs.
+func (r *runner) latencyPair(ctx context.Context, producers int, steady bool, procs int, suffix string) (pub, sub Result, err error) {
+	mode := "saturated"
+	if steady {
+		mode = "steady"
+	}
+	key := fmt.Sprintf("%dp/%s%s", producers, mode, suffix)
+	where := ""
+	if suffix == suffixAllCPUs {
+		where = fmt.Sprintf(", GOMAXPROCS %d", procs)
+	}
+	pub = Result{Name: "publish/" + key, Metric: MetricP99,
+		Title: fmt.Sprintf("publish latency, %d producer(s), %s%s", producers, mode, where)}
+	sub = Result{Name: "subscribe/" + key, Metric: MetricP99,
+		Title: fmt.Sprintf("publish-to-worker latency, %d producer(s), %s%s", producers, mode, where)}
+	if steady {
+		pub.Note = fmt.Sprintf("paced at %d events/s per producer, one partition, GOMAXPROCS %d; latency from the intended send time", r.cfg.SteadyRate, procs)
+	} else {
+		pub.Note = fmt.Sprintf("producers publish as fast as the queue accepts, one partition, GOMAXPROCS %d; latency includes waiting for room", procs)
+	}
+	sub.Note = pub.Note
+	for _, impl := range queueImpls {
+		r.progress(pub.Name + " " + impl)
+		f, err := r.latencyFlow(ctx, impl, producers, steady)
+		if err != nil {
+			return pub, sub, fmt.Errorf("%s: %w", pub.Name, err)
+		}
+		pub.Figures = append(pub.Figures, latencyFigure(impl, f, f.publish))
+		sub.Figures = append(sub.Figures, latencyFigure(impl, f, f.delivery))
+	}
+	return pub, sub, nil
+}
+
+// latencyFlow runs one latency measurement of impl into one partition.
+func (r *runner) latencyFlow(ctx context.Context, impl string, producers int, steady bool) (*flowResult, error) {
+	var interval int64
+	if steady {
+		interval = int64(time.Second) / int64(r.cfg.SteadyRate)
+	}
+	var delay time.Duration
+	if impl == ImplKestrel {
+		delay = r.cfg.HandlerDelay
+	}
+	return runFlow(ctx, r.w, flowSpec{
+		impl: impl, partitions: 1, producers: producers, queueSize: benchQueueSize,
+		interval: interval, latency: true, wait: r.cfg.wait(), warmup: r.cfg.Warmup, measure: r.cfg.Measure,
+		handlerDelay: delay,
+	})
 }
 
 // runThroughputScenarios measures events/s over the partitions x producers

@@ -1,6 +1,9 @@
 package bench
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Target is a bound a scenario's Kestrel figure must meet.
 type Target struct {
@@ -26,6 +29,44 @@ type Verdict struct {
 	Met   bool    `json:"met"`
 	// Missing means the run has no figure for the target: that is a miss.
 	Missing bool `json:"missing,omitempty"`
+	// Attempts lists every measurement of a gating latency target that
+	// missed at first: the run's own, then each re-measurement, up to
+	// gateAttempts in all, stopping at the first that meets the bound.
+	// Noise on the machine can only add latency, never remove it, so one
+	// attempt under the bound shows what the code does; Value is then that
+	// attempt's figure.
+	Attempts []Attempt `json:"attempts,omitempty"`
+	// Disturbed marks a gating target missed in every attempt while every
+	// attempt's machine was disturbed (Disturbance.Disturbed) and its
+	// median (P50) still met the bound: the tail is the machine's, so the
+	// verdict is reported, not failed. A miss in any undisturbed attempt,
+	// or a median over the bound, is a real miss.
+	Disturbed bool `json:"disturbed,omitempty"`
+}
+
+// Attempt is one measurement of a gating latency target.
+type Attempt struct {
+	Value       float64     `json:"value"`
+	P50         float64     `json:"p50_ns"`
+	Met         bool        `json:"met"`
+	Disturbance Disturbance `json:"disturbance"`
+}
+
+// gateAttempts is how many times a gating latency target is measured
+// before a miss counts.
+const gateAttempts = 3
+
+// attemptOf returns f's measurement against t.
+func attemptOf(t Target, f *Figure) Attempt {
+	a := Attempt{Value: f.Value(t.Metric)}
+	if f.Latency != nil {
+		a.P50 = float64(f.Latency.P50)
+	}
+	if f.Disturbance != nil {
+		a.Disturbance = *f.Disturbance
+	}
+	a.Met = a.Value < t.Bound
+	return a
 }
 
 // SeedTargets are the targets every run must meet.
@@ -73,10 +114,11 @@ func Check(results []Result, targets []Target) []Verdict {
 	return out
 }
 
-// Passed reports whether every gating verdict is met.
+// Passed reports whether every gating verdict is met or was missed only on
+// a disturbed machine (Verdict.Disturbed).
 func Passed(vs []Verdict) bool {
 	for _, v := range vs {
-		if v.Gate && !v.Met {
+		if v.Gate && !v.Met && !v.Disturbed {
 			return false
 		}
 	}
@@ -89,10 +131,23 @@ func (v Verdict) String() string {
 	switch {
 	case v.Missing:
 		state = "MISSING"
+	case v.Disturbed:
+		state = "DISTURBED: missed in every attempt on a disturbed machine, not judged"
 	case !v.Met && v.Gate:
 		state = "MISSED"
 	case !v.Met:
 		state = "not yet"
+	}
+	if n := len(v.Attempts); n > 1 {
+		var vals []string
+		for _, a := range v.Attempts {
+			x := formatValue(v.Metric, a.Value)
+			if a.Disturbance.Disturbed() {
+				x += " (disturbed)"
+			}
+			vals = append(vals, x)
+		}
+		state += fmt.Sprintf(" [%d attempts: %s]", n, strings.Join(vals, ", "))
 	}
 	kind := "goal"
 	if v.Gate {

@@ -45,6 +45,9 @@ type transportSpec struct {
 	partitions, producers, queueSize int
 	// wait is the bus's wait strategy (the zero value: the default).
 	wait ring.Wait
+	// handlerDelay, for the bus only, busy-waits this long per event in
+	// the handler: a forced regression that the gate must catch.
+	handlerDelay time.Duration
 }
 
 // newTransport builds impl's transport.
@@ -72,7 +75,8 @@ func shardOf(k schema.EntityKey, n int) int {
 
 // busTransport is the real thing: engine.Bus with the Block strategy.
 type busTransport struct {
-	bus *engine.Bus
+	bus   *engine.Bus
+	delay int64 // ns of busy work per event in the handler (spec.handlerDelay)
 }
 
 // benchBackpressureTimeout is long enough that a blocked producer in a
@@ -91,12 +95,16 @@ func newBusTransport(s transportSpec) (*busTransport, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &busTransport{bus: bus}, nil
+	return &busTransport{bus: bus, delay: int64(s.handlerDelay)}, nil
 }
 
 func (t *busTransport) start(consume consumeFunc) error {
 	return t.bus.Run(func(part int, batch []*schema.Event) {
 		for _, ev := range batch {
+			if t.delay > 0 {
+				for end := nanotime() + t.delay; nanotime() < end; {
+				}
+			}
 			consume(part, ev)
 		}
 	})

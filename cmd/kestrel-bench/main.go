@@ -18,10 +18,12 @@
 //	-rate N           steady publish rate per producer, events/s (default 100000)
 //	-seed N           workload seed (default 1)
 //	-default-wait     run the bus with the default wait strategy, not ring.LowLatency
+//	-latency-procs N  GOMAXPROCS of the latency scenarios (default: CPUs - 1, at least 1)
 //	-json FILE        write every figure, the machine and the configuration as JSON
 //	-markdown         print the table as Markdown (for PERF.md) instead of text
 //	-plot FILE.svg    draw the latency percentile distributions
 //	-cpuprofile FILE  write a CPU profile; the report then lists the hottest functions
+//	-trace FILE       write a runtime/trace execution trace of the whole run (go tool trace FILE)
 //	-memprofile FILE  write a heap profile at the end
 //	-mutexprofile FILE, -blockprofile FILE   write mutex / blocking profiles
 //	-pprof ADDR       serve net/http/pprof on ADDR while running
@@ -41,6 +43,7 @@ import (
 	"os/signal"
 	"runtime"
 	rpprof "runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"time"
 
@@ -67,6 +70,7 @@ type options struct {
 	jsonPath, plotPath                           string
 	markdown                                     bool
 	cpuProfile, memProfile, mutexProf, blockProf string
+	tracePath                                    string
 	pprofAddr                                    string
 }
 
@@ -80,10 +84,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.cfg.SteadyRate, "rate", 0, "steady publish rate per producer in events/s (default 100000)")
 	fs.Int64Var(&o.cfg.Seed, "seed", 0, "workload seed (default 1)")
 	fs.BoolVar(&o.cfg.DefaultWait, "default-wait", false, "run the bus with the ring's default wait strategy instead of ring.LowLatency")
+	fs.IntVar(&o.cfg.LatencyProcs, "latency-procs", 0, "GOMAXPROCS of the latency scenarios (default: CPUs - 1, at least 1)")
 	fs.StringVar(&o.jsonPath, "json", "", "write every figure, the machine and the configuration as JSON to `FILE`")
 	fs.BoolVar(&o.markdown, "markdown", false, "print the table as Markdown, for PERF.md")
 	fs.StringVar(&o.plotPath, "plot", "", "draw the latency percentile distributions to `FILE.svg`")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to `FILE`")
+	fs.StringVar(&o.tracePath, "trace", "", "write a runtime/trace execution trace of the run to `FILE` (read it with go tool trace)")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile to `FILE`")
 	fs.StringVar(&o.mutexProf, "mutexprofile", "", "write a mutex contention profile to `FILE`")
 	fs.StringVar(&o.blockProf, "blockprofile", "", "write a goroutine blocking profile to `FILE`")
@@ -149,6 +155,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 		if err := rpprof.StartCPUProfile(io.MultiWriter(cpuFile, cpuBuf)); err != nil {
 			return fail(err)
 		}
+	}
+	if o.tracePath != "" {
+		tf, err := os.Create(o.tracePath)
+		if err != nil {
+			return fail(err)
+		}
+		defer tf.Close()
+		if err := trace.Start(tf); err != nil {
+			return fail(err)
+		}
+		defer trace.Stop() // before the deferred Close
 	}
 	if tty {
 		o.cfg.Progress = func(step string) { fmt.Fprintf(stderr, "\r\033[Kmeasuring %s ...", step) }

@@ -21,6 +21,7 @@ func TestBadUsageExits2(t *testing.T) {
 		{"-no-such-flag"},
 		{"-measure", "soon"},
 		{"-measure", "-1s"},
+		{"-latency-procs", "-2"},
 		{"extra-argument"},
 		{"-plot", "out.png"},
 	} {
@@ -49,7 +50,7 @@ func TestRunWritesReports(t *testing.T) {
 		"-json", path("r.json"), "-plot", path("p.svg"), "-markdown",
 		"-cpuprofile", path("cpu.pprof"), "-memprofile", path("mem.pprof"),
 		"-mutexprofile", path("mutex.pprof"), "-blockprofile", path("block.pprof"),
-		"-pprof", "127.0.0.1:0",
+		"-pprof", "127.0.0.1:0", "-trace", path("run.trace"),
 	}, &stdout, &stderr, true)
 	if code != exitMet {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
@@ -71,7 +72,7 @@ func TestRunWritesReports(t *testing.T) {
 	if err := json.Unmarshal(b, &rep); err != nil || rep.Machine.Cores == 0 || len(rep.Results) != 2 || rep.Results[0].Name != "idle/cpu/gomaxprocs1" {
 		t.Errorf("json report %s (%v)", b, err)
 	}
-	for _, f := range []string{"p.svg", "cpu.pprof", "mem.pprof", "mutex.pprof", "block.pprof"} {
+	for _, f := range []string{"p.svg", "cpu.pprof", "mem.pprof", "mutex.pprof", "block.pprof", "run.trace"} {
 		if st, err := os.Stat(path(f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s: %v", f, err)
 		}
