@@ -112,3 +112,20 @@ func TestDecodeAllocs(t *testing.T) {
 	})
 	t.Logf("Decoder.Decode of a line without Arrays: %.2f allocs", n)
 }
+
+// Filling an event in place (as a claimed bus slot is) allocates nothing
+// once its spill capacity has grown.
+func TestEventAddNoAlloc(t *testing.T) {
+	var ev schema.Event
+	fill := func(n int) {
+		ev.Reset()
+		for id := schema.FieldID(1); int(id) <= n; id++ {
+			if err := ev.Add(id, value.U64Value(uint64(id))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	fill(20) // grows the spill once
+	noAllocs(t, "Add, inline", func() { fill(schema.InlineFields) })
+	noAllocs(t, "Add, spilled", func() { fill(20) })
+}

@@ -116,6 +116,23 @@ func (e *Event) CopyFrom(src *Event) {
 	e.spilled = true
 }
 
+// Add sets field id to v in place, keeping the fields sorted, and reports a
+// *FieldError matching ErrUnknownField for id 0 or ErrDuplicateEventField
+// when e already has id. It checks nothing against a Registry (the Builder
+// does): it is for filling an event where it lives, such as a bus slot
+// claimed with engine.Bus.Claim, from values already of the field's type.
+// It allocates only when e grows past InlineFields fields beyond the spill
+// capacity it kept from earlier use.
+func (e *Event) Add(id FieldID, v value.Value) error {
+	if id == 0 {
+		return &FieldError{Field: id, Err: ErrUnknownField}
+	}
+	if !e.insert(Field{ID: id, Value: v}) {
+		return &FieldError{Field: id, Err: ErrDuplicateEventField}
+	}
+	return nil
+}
+
 // insert adds f keeping the fields sorted; false when f.ID is present.
 func (e *Event) insert(f Field) bool {
 	fs := e.Fields()

@@ -1,6 +1,7 @@
 package schema_test
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -216,4 +217,30 @@ func TestEventCopyFromReusesStorage(t *testing.T) {
 		t.Errorf("CopyFrom into a destination with room: %v allocs", allocs)
 	}
 	checkFields(t, &dst, fieldIDs(&big))
+}
+
+func TestEventAdd(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	var ev schema.Event
+	for _, n := range []int{0, 1, schema.InlineFields, schema.InlineFields + 1, 40} {
+		ev.Reset()
+		ids := sparseIDs(rng, n)
+		for _, i := range rng.Perm(len(ids)) {
+			if err := ev.Add(ids[i], valueFor(ids[i])); err != nil {
+				t.Fatalf("Add(%d): %v", ids[i], err)
+			}
+		}
+		checkFields(t, &ev, ids)
+		if n > 0 {
+			err := ev.Add(ids[0], value.BoolValue(true))
+			var fe *schema.FieldError
+			if !errors.Is(err, schema.ErrDuplicateEventField) || !errors.As(err, &fe) || fe.Field != ids[0] {
+				t.Errorf("duplicate Add: %v", err)
+			}
+			checkFields(t, &ev, ids) // unchanged
+		}
+	}
+	if err := ev.Add(0, value.BoolValue(true)); !errors.Is(err, schema.ErrUnknownField) {
+		t.Errorf("Add(0): %v", err)
+	}
 }
