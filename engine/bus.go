@@ -81,6 +81,10 @@ type Bus struct {
 	parts     []partition
 	clock     clock.Clock
 	realClock bool // cfg.Clock is clock.Real: one timer measures a timeout
+	// notifiers[w] is worker w's ring.Notifier, shared by the rings of its
+	// partitions, when workers serve several partitions; nil entries
+	// otherwise. Read-only after New.
+	notifiers []*ring.Notifier
 	log       *slog.Logger
 	block     bool // cfg.Backpressure == Block
 
@@ -126,8 +130,17 @@ func New(cfg Config) (*Bus, error) {
 		block:     cfg.Backpressure == Block,
 		stopped:   make(chan struct{}),
 	}
+	b.notifiers = make([]*ring.Notifier, cfg.Workers)
 	for i := range b.parts {
-		b.parts[i].ring = ring.NewMPSC[schema.Event](cfg.QueueSize, cfg.Wait)
+		var n *ring.Notifier
+		if cfg.Workers < cfg.Partitions { // a worker serves several: share its wake-ups
+			w := b.WorkerOf(i)
+			if b.notifiers[w] == nil {
+				b.notifiers[w] = ring.NewNotifier()
+			}
+			n = b.notifiers[w]
+		}
+		b.parts[i].ring = ring.NewMPSCNotify[schema.Event](cfg.QueueSize, cfg.Wait, n)
 	}
 	b.subs.Store(new([]*Subscriber))
 	return b, nil
@@ -142,6 +155,12 @@ func (b *Bus) Config() Config {
 
 // Partitions returns the number of partitions.
 func (b *Bus) Partitions() int { return len(b.parts) }
+
+// Workers returns the number of worker goroutines Run starts.
+func (b *Bus) Workers() int { return b.cfg.Workers }
+
+// WorkerOf returns the worker that drains partition p: p modulo Workers.
+func (b *Bus) WorkerOf(p int) int { return p % b.cfg.Workers }
 
 // PartitionOf returns the partition of entity key k: XXH3-64 of the key's 16
 // big-endian bytes (schema.EntityKey.Bytes) modulo Partitions. It depends on
@@ -344,18 +363,21 @@ func (b *Bus) PublishBatch(evs []schema.Event) (n int, err error) {
 
 // Handler receives the events of one partition, in publish order, one batch
 // per call, from that partition's worker goroutine only (so a Handler needs
-// no locking for per-partition state). The pointers point into the ring: the
+// no locking for per-partition state; calls for the partitions one worker
+// serves come one after another from that worker). The pointers point into the ring: the
 // events are valid only until the call returns and must not be modified or
 // kept (copy what must outlive the call, e.g. with schema.Event.CopyFrom).
 // The batch slice is reused by the next call. A Handler should not block for
-// long: its partition's producers wait (or drop) behind it. It may Publish,
+// long: its partition's producers wait (or drop) behind it, and so do the
+// other partitions of its worker (Config.Workers). It may Publish,
 // but under Block a Publish into its own full partition can only time out,
 // and it must not call Shutdown with a context that never ends (Shutdown
 // would wait for the very Handler call that waits for it).
 type Handler func(partition int, batch []*schema.Event)
 
-// Run starts the workers, one goroutine per partition (locked to its own OS
-// thread with Config.LockThreads, and bound to a CPU with Config.CPUs),
+// Run starts the workers, Config.Workers goroutines (one per partition by
+// default; each locked to its own OS thread with Config.LockThreads, and
+// bound to a CPU with Config.CPUs),
 // handing every event to h and to every Subscriber. h may be nil: then the
 // events go only to subscribers (and, with none, are consumed and counted
 // as delivered).
@@ -377,16 +399,20 @@ func (b *Bus) Run(h Handler) error {
 
 func (b *Bus) startLocked(h Handler) {
 	b.started = true
-	b.workers = make([]worker, len(b.parts))
-	b.running.Store(int64(len(b.parts)))
+	b.workers = make([]worker, b.cfg.Workers)
+	b.running.Store(int64(len(b.workers)))
+	for i := range b.parts {
+		w := &b.workers[b.WorkerOf(i)]
+		w.parts = append(w.parts, i)
+	}
 	for i := range b.workers {
 		w := &b.workers[i]
-		w.bus, w.id, w.p, w.h = b, i, &b.parts[i], h
+		w.bus, w.id, w.h, w.n = b, i, h, b.notifiers[i]
 		w.batch = make([]*schema.Event, b.cfg.BatchSize)
 		w.dl = newDeadline()
 		go w.run()
 	}
-	b.log.Debug("engine: workers started", "partitions", len(b.parts), "pinned", len(b.cfg.CPUs) > 0)
+	b.log.Debug("engine: workers started", "partitions", len(b.parts), "workers", len(b.workers), "pinned", len(b.cfg.CPUs) > 0)
 }
 
 // Shutdown stops the bus: from its start Publish returns ErrClosed (a

@@ -56,9 +56,19 @@ const (
 // Config configures a Bus. The zero value is usable: every zero field means
 // the default written beside it.
 type Config struct {
-	// Partitions is the number of partitions, each with its own ring and
-	// worker. Default runtime.GOMAXPROCS(0).
+	// Partitions is the number of partitions, each with its own ring.
+	// Default runtime.GOMAXPROCS(0).
 	Partitions int
+	// Workers is the number of worker goroutines that drain the partitions.
+	// Default: one per partition, but no more than GOMAXPROCS (as it was
+	// when the Bus was made); at most Partitions. With fewer workers than
+	// partitions, worker w serves partitions w, w+Workers, w+2*Workers, ...
+	// (Bus.WorkerOf), one batch of each in turn, and parks on all of them
+	// at once when none has events: partitions beyond the processors then
+	// cost no goroutines taking turns at yielding. Order per partition is
+	// unchanged; a Handler call that blocks holds up every partition of its
+	// worker.
+	Workers int
 	// QueueSize is the capacity of each partition's ring, rounded up to a
 	// power of two (at least ring.MinCapacity). Default DefaultQueueSize
 	// (4096).
@@ -91,8 +101,8 @@ type Config struct {
 	// the worker's thread must be its own (CPUs implies it, and so may
 	// thread-local state the Handler relies on).
 	LockThreads bool
-	// CPUs, when not empty, pins workers: worker p locks its goroutine to an
-	// OS thread and binds that thread to CPU CPUs[p%len(CPUs)] with
+	// CPUs, when not empty, pins workers: worker w locks its goroutine to an
+	// OS thread and binds that thread to CPU CPUs[w%len(CPUs)] with
 	// sched_setaffinity. Linux only; elsewhere it is ignored. A pinning
 	// failure is logged and the worker runs unpinned. Default none.
 	CPUs []int
@@ -123,6 +133,8 @@ func (c Config) Validate() error {
 		return &ConfigError{Field: "Backpressure", Reason: "unknown strategy " + c.Backpressure.String()}
 	case c.BackpressureTimeout < 0:
 		return &ConfigError{Field: "BackpressureTimeout", Reason: "must not be negative, got " + c.BackpressureTimeout.String()}
+	case c.Workers < 0 || c.Workers > MaxPartitions:
+		return &ConfigError{Field: "Workers", Reason: "must be in [0, " + strconv.Itoa(MaxPartitions) + "], got " + strconv.Itoa(c.Workers)}
 	case c.BatchSize < 0:
 		return &ConfigError{Field: "BatchSize", Reason: "must not be negative, got " + strconv.Itoa(c.BatchSize)}
 	}
@@ -143,6 +155,10 @@ func (c Config) withDefaults() Config {
 	if c.Partitions == 0 {
 		c.Partitions = min(runtime.GOMAXPROCS(0), MaxPartitions)
 	}
+	if c.Workers == 0 {
+		c.Workers = min(c.Partitions, runtime.GOMAXPROCS(0))
+	}
+	c.Workers = min(c.Workers, c.Partitions)
 	if c.QueueSize == 0 {
 		c.QueueSize = DefaultQueueSize
 	}

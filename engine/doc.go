@@ -1,7 +1,8 @@
 // Package engine is Kestrel's event bus: sensor threads Publish events, the
 // bus shards them by entity key into per-partition lock-free rings (package
-// ring), and one worker per partition hands them, in order and in batches,
-// to a Handler and to every Subscriber.
+// ring), and a worker per partition (or per few partitions, when they
+// outnumber the processors: Config.Workers) hands them, in order and in
+// batches, to a Handler and to every Subscriber.
 //
 //	sensor ──Publish──▶ Bus ──xxh3(entity key) mod N──▶ partition ring ──▶ worker ──▶ Handler
 //	                                                                         └──▶ Subscribers
@@ -11,8 +12,9 @@
 // New validates a Config (its zero value is usable: see Config for every
 // default) and allocates every ring slot up front. Publish may be called as
 // soon as New returns, from any number of goroutines; events wait in their
-// partitions until Run starts the workers, one goroutine per partition
-// (each locked to its own OS thread, and bound to a CPU, when Config asks).
+// partitions until Run starts the workers, one goroutine per partition up
+// to GOMAXPROCS of them (each locked to its own OS thread, and bound to a
+// CPU, when Config asks).
 // Subscribe may be called before or after Run. Shutdown refuses new events,
 // drains what was accepted, closes the subscribers' queues and returns
 // once every goroutine the bus started has returned, or once its context

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync/atomic"
 
+	"github.com/kestrel-sec/kestrel/ring"
 	"github.com/kestrel-sec/kestrel/schema"
 )
 
@@ -16,14 +17,19 @@ const (
 	workerDone                   // returned
 )
 
-// worker drains one partition: it is the ring's only consumer.
+// worker drains its partitions: it is the only consumer of their rings.
+// With as many workers as partitions (the default while partitions do not
+// outnumber GOMAXPROCS) each serves one; otherwise worker w serves
+// partitions w, w+Workers, w+2*Workers, ... in turn, and waits for all of
+// them at once on their rings' shared ring.Notifier.
 type worker struct {
 	bus   *Bus
-	id    int
-	p     *partition
+	id    int   // the worker's index, for CPU pinning
+	parts []int // the partitions it serves, ascending
 	h     Handler
 	batch []*schema.Event // reused for every Handler call; len BatchSize
 	dl    *deadline       // for blocking on a full subscriber queue
+	n     *ring.Notifier  // shared by its partitions' rings when it serves several
 
 	// state is written only by the worker and read by Shutdown after an
 	// abort; it publishes nothing but itself.
@@ -43,33 +49,104 @@ func (w *worker) run() {
 		// to the runtime's pool: a goroutine that returns while still
 		// locked makes the runtime end its thread.
 	}
+	if len(w.parts) == 1 {
+		w.runOne()
+	} else {
+		w.runMany()
+	}
+}
 
-	r := w.p.ring
+// runOne drains a single partition, waiting on its ring.
+func (w *worker) runOne() {
+	b := w.bus
+	pi := w.parts[0]
+	p := &b.parts[pi]
 	ctx := context.Background() // the ring's Close is what ends the wait
 	for !b.abort.Load() {
-		seq, n, err := r.WaitRead(ctx)
+		seq, n, err := p.ring.WaitRead(ctx)
 		if err != nil {
 			return // closed and drained
 		}
-		storeMax(&w.p.highWater, uint64(n))
-		n = min(n, len(w.batch))
-		batch := w.batch[:n]
-		for i := range batch {
-			batch[i] = r.Slot(seq + uint64(i))
-		}
-		if w.h != nil {
-			w.state.Store(workerInHandler)
-			w.h(w.id, batch)
-			w.state.Store(workerBusy)
-		}
-		for _, s := range *b.subs.Load() {
-			s.offer(w, batch)
-		}
-		// Released before it is counted, and Stats reads delivered before
-		// the queue length, so a snapshot never counts an event twice.
-		r.Release(n)
-		w.p.delivered.Add(uint64(n))
+		w.deliver(pi, p, seq, n)
 	}
+}
+
+// runMany drains several partitions in turn, one batch of each per pass,
+// so none starves another; when none has events it waits as the ring's
+// strategy says (spin, yield, park), re-checking all of them, and parks on
+// their shared Notifier.
+func (w *worker) runMany() {
+	b := w.bus
+	ctx := context.Background()
+	spin, yieldEnd := b.cfg.Wait.Phases()
+	ready := func() bool {
+		for _, pi := range w.parts {
+			r := b.parts[pi].ring
+			if _, n := r.Peek(); n > 0 || r.Drained() {
+				return true
+			}
+		}
+		return false
+	}
+	idle := 0
+	for !b.abort.Load() {
+		progressed, drained := false, 0
+		for _, pi := range w.parts {
+			p := &b.parts[pi]
+			seq, n := p.ring.Peek()
+			if n == 0 {
+				if p.ring.Drained() {
+					drained++
+				}
+				continue
+			}
+			progressed = true
+			w.deliver(pi, p, seq, n)
+			if b.abort.Load() {
+				return
+			}
+		}
+		switch {
+		case drained == len(w.parts):
+			return
+		case progressed:
+			idle = 0
+		case idle < spin:
+			idle++
+		case idle < yieldEnd:
+			idle++
+			runtime.Gosched()
+		default:
+			idle = 0
+			w.n.Wait(ctx, nil, ready) //nolint:errcheck // Background never ends
+			spin, yieldEnd = b.cfg.Wait.Phases() // GOMAXPROCS may have changed
+		}
+	}
+}
+
+// deliver hands the n events from seq of partition pi to the Handler and
+// every subscriber, then releases and counts them.
+func (w *worker) deliver(pi int, p *partition, seq uint64, n int) {
+	b := w.bus
+	r := p.ring
+	storeMax(&p.highWater, uint64(n))
+	n = min(n, len(w.batch))
+	batch := w.batch[:n]
+	for i := range batch {
+		batch[i] = r.Slot(seq + uint64(i))
+	}
+	if w.h != nil {
+		w.state.Store(workerInHandler)
+		w.h(pi, batch)
+		w.state.Store(workerBusy)
+	}
+	for _, s := range *b.subs.Load() {
+		s.offer(w, batch)
+	}
+	// Released before it is counted, and Stats reads delivered before
+	// the queue length, so a snapshot never counts an event twice.
+	r.Release(n)
+	p.delivered.Add(uint64(n))
 }
 
 // pin binds w's thread to its CPU, if Config.CPUs names any, and reports
@@ -81,7 +158,7 @@ func (w *worker) pin() bool {
 	}
 	cpu := cpus[w.id%len(cpus)]
 	if err := pinThread(cpu); err != nil {
-		w.bus.log.Warn("engine: cannot pin worker", "partition", w.id, "cpu", cpu, "err", err)
+		w.bus.log.Warn("engine: cannot pin worker", "worker", w.id, "partitions", w.parts, "cpu", cpu, "err", err)
 		return false
 	}
 	return true

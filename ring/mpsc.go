@@ -95,19 +95,36 @@ type MPSC[T any] struct {
 	// closed is stored (1) by Close after its CAS on tail: a consumer that
 	// loads 1 then loads the final reservation cursor from tail.
 	closed atomic.Uint32
-	cons   waker // the consumer waiting for data
-	prod   waker // producers waiting for room
-	_      pad
+	// cons is where the consumer waits for data: &own, or a Notifier's
+	// waker shared with other rings. Set by the constructor, read-only
+	// after.
+	cons *waker
+	own  waker // the ring's own consumer waker, unless a Notifier's is used
+	prod waker // producers waiting for room
+	_    pad
 }
 
 // NewMPSC returns an MPSC ring with room for capacity values, rounded up to
 // a power of two within [MinCapacity, MaxCapacity], all slots allocated now.
 // Its blocking methods wait as w says (the zero Wait means the defaults).
 func NewMPSC[T any](capacity int, w Wait) *MPSC[T] {
+	return NewMPSCNotify[T](capacity, w, nil)
+}
+
+// NewMPSCNotify is NewMPSC for a ring whose consumer also consumes other
+// rings: every ring built with the same Notifier n wakes n's waiter when a
+// producer commits or the ring closes, so one goroutine can wait for the
+// first of them to have data (Notifier.Wait). n nil is NewMPSC.
+func NewMPSCNotify[T any](capacity int, w Wait, n *Notifier) *MPSC[T] {
 	c := roundCap(capacity)
 	r := &MPSC[T]{cells: make([]cell[T], c), mask: uint64(c - 1), done: make(chan struct{})}
 	r.spin, r.yieldEnd = w.normalize()
-	r.cons.init()
+	if n != nil {
+		r.cons = &n.w
+	} else {
+		r.own.init()
+		r.cons = &r.own
+	}
 	r.prod.init()
 	return r
 }
@@ -373,6 +390,11 @@ func (r *MPSC[T]) WaitRead(ctx context.Context) (seq uint64, n int, err error) {
 	}
 	return r.waitReadSlow(ctx)
 }
+
+// Drained reports, to the consumer, whether the ring is closed and the
+// consumer has read and released everything reserved before the close:
+// nothing more will come.
+func (r *MPSC[T]) Drained() bool { return r.avail == r.rhead && r.drained() }
 
 // drained reports whether the ring is closed and nothing is left to read or
 // to be committed. The caller found nothing to read (avail == rhead).

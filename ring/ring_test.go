@@ -471,7 +471,7 @@ func waitParked(t *testing.T, r api[int], prod bool) {
 			w = &r.prod
 		}
 	case *MPSC[int]:
-		w = &r.cons
+		w = r.cons
 		if prod {
 			w = &r.prod
 		}
@@ -672,5 +672,81 @@ func TestOneProcYields(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// One consumer drains three rings that share a Notifier, parking on it
+// between bursts: every value arrives once, each ring's in order, and the
+// consumer stops when all three are closed and drained.
+func TestNotifierManyRings(t *testing.T) {
+	n := NewNotifier()
+	rings := make([]*MPSC[int], 3)
+	for i := range rings {
+		rings[i] = NewMPSCNotify[int](4, Wait{Spin: -1, Yield: -1}, n) // park at once
+	}
+	const per = 3000
+	var wg sync.WaitGroup
+	for i, r := range rings {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for v := range per {
+				if err := r.Push(context.Background(), i*per+v); err != nil {
+					t.Error(err)
+					return
+				}
+				if v%500 == 0 {
+					runtime.Gosched() // let the consumer park now and then
+				}
+			}
+		}()
+	}
+	go func() {
+		wg.Wait()
+		for _, r := range rings {
+			r.Close()
+		}
+	}()
+
+	next := make([]int, len(rings))
+	ready := func() bool {
+		for _, r := range rings {
+			if _, k := r.Peek(); k > 0 || r.Drained() {
+				return true
+			}
+		}
+		return false
+	}
+	for {
+		done := 0
+		for i, r := range rings {
+			seq, k := r.Peek()
+			for j := range k {
+				if v := *r.Slot(seq + uint64(j)); v != i*per+next[i] {
+					t.Fatalf("ring %d: got %d, want %d", i, v, i*per+next[i])
+				}
+				next[i]++
+			}
+			r.Release(k)
+			if k == 0 && r.Drained() {
+				done++
+			}
+		}
+		if done == len(rings) {
+			break
+		}
+		if err := n.Wait(context.Background(), nil, ready); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, k := range next {
+		if k != per {
+			t.Errorf("ring %d: %d values, want %d", i, k, per)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := n.Wait(ctx, nil, func() bool { return false }); !errors.Is(err, context.Canceled) {
+		t.Errorf("Wait with an ended ctx: %v", err)
 	}
 }

@@ -122,6 +122,13 @@ func itoa(n int) string {
 	return string(b[i:])
 }
 
+// Phases returns the bounds a waiter with this strategy uses now: it spins
+// while its round is below spin, yields while below yieldEnd, then parks.
+// Defaults and clamps are resolved, and with GOMAXPROCS 1 the spin rounds
+// are yields (see the package doc). For consumers that wait on several
+// rings at once through a Notifier and run the phases themselves.
+func (w Wait) Phases() (spin, yieldEnd int) { return phases(w.normalize()) }
+
 // normalize resolves defaults and clamps: the returned phases are the number
 // of spin rounds and the round after which the waiter parks.
 func (w Wait) normalize() (spin, yieldEnd int) {
@@ -240,6 +247,38 @@ func phases(spin, yieldEnd int) (int, int) {
 		return 0, yieldEnd
 	}
 	return spin, yieldEnd
+}
+
+// Notifier is a parking place that one consumer goroutine shares among
+// several MPSC rings (NewMPSCNotify), so that it can consume them all and
+// wait for the first to have data, as the engine's workers do when a bus
+// has more partitions than workers. The handshake is the rings' own: the
+// waiter raises the parked count, re-checks every ring, and parks only if
+// none is ready; a producer publishes (Commit, Close) before it reads the
+// count, so one of the two always sees the other.
+type Notifier struct{ w waker }
+
+// NewNotifier returns a Notifier for the rings of one consumer.
+func NewNotifier() *Notifier {
+	n := &Notifier{}
+	n.w.init()
+	return n
+}
+
+// Wait parks the calling consumer until ready() holds. It raises the
+// parked count, calls ready (the caller's re-check of every ring: Peek,
+// Drained), and only when that is false blocks until a producer of one of
+// the rings commits, one of them closes, done closes (nil: never), or ctx
+// ends (then it returns ctx's error). A wake-up is a hint, not a promise:
+// the caller re-checks its rings after Wait returns. One goroutine at a time
+// may wait on a Notifier.
+func (n *Notifier) Wait(ctx context.Context, done <-chan struct{}, ready func() bool) error {
+	n.w.parked.Add(1)
+	if ready() {
+		n.w.parked.Add(-1)
+		return nil
+	}
+	return n.w.park(ctx, done)
 }
 
 // backoff runs round i of the spin-then-yield phases and reports whether
