@@ -118,7 +118,7 @@ func (w *worker) runMany() {
 			runtime.Gosched()
 		default:
 			idle = 0
-			w.n.Wait(ctx, nil, ready) //nolint:errcheck // Background never ends
+			w.n.Wait(ctx, nil, ready)            //nolint:errcheck // Background never ends
 			spin, yieldEnd = b.cfg.Wait.Phases() // GOMAXPROCS may have changed
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/kestrel-sec/kestrel/schema"
 )
@@ -43,7 +44,7 @@ func TestWorkersDefault(t *testing.T) {
 // worker that owns it.
 func TestWorkersMultiplexed(t *testing.T) {
 	const partitions, workers, producers, per = 8, 3, 3, 20_000
-	b := newBus(t, Config{Partitions: partitions, Workers: workers, QueueSize: 64, BatchSize: 16})
+	b := newBus(t, Config{Partitions: partitions, Workers: workers, QueueSize: 64, BatchSize: 16, BackpressureTimeout: time.Minute})
 	sub, err := b.Subscribe()
 	if err != nil {
 		t.Fatal(err)
