@@ -286,7 +286,7 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := zero.withDefaults()
-	if d.Measure != time.Second || d.SteadyRate != 100_000 || len(d.Partitions) != 3 || d.Seed != 1 {
+	if d.Measure != time.Second || d.SteadyRate != 100_000 || len(d.Partitions) != 5 || d.Seed != 1 {
 		t.Errorf("defaults %+v", d)
 	}
 	q := Config{Quick: true}.withDefaults()

@@ -25,7 +25,8 @@ type Config struct {
 	// scenarios, in events per second. 0 means 100,000.
 	SteadyRate int `json:"steady_rate"`
 	// Partitions and Producers are the throughput grid. Empty means
-	// {1, 2, 4} each (Quick: {1, 2} each).
+	// partitions {1, 2, 4, 8, 16} and producers {1, 2, 4} (Quick:
+	// partitions {1, 2, 4}, producers {1, 2}).
 	Partitions []int `json:"partitions"`
 	Producers  []int `json:"producers"`
 	// ReplayEvents is the size of the generated log. 0 means 200,000
@@ -118,9 +119,9 @@ func (c Config) withDefaults() Config {
 		c.SteadyRate = 100_000
 	}
 	if len(c.Partitions) == 0 {
-		c.Partitions = []int{1, 2, 4}
+		c.Partitions = []int{1, 2, 4, 8, 16}
 		if c.Quick {
-			c.Partitions = []int{1, 2}
+			c.Partitions = []int{1, 2, 4}
 		}
 	}
 	if len(c.Producers) == 0 {
