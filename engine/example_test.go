@@ -188,3 +188,39 @@ func ExampleConfig_Validate() {
 	// engine: invalid config: QueueSize: must be in [0, 16777216], got -1
 	// true
 }
+
+// Building an event in its slot: Claim hands out the slot's event, reset
+// and keyed, to fill in place; Commit publishes it. Nothing is copied.
+func ExampleBus_Claim() {
+	bus, err := engine.New(engine.Config{Partitions: 1})
+	if err != nil {
+		panic(err)
+	}
+	if err := bus.Run(func(_ int, batch []*schema.Event) {
+		for _, ev := range batch {
+			pid, _ := ev.Get(2)
+			fmt.Println(ev.ID, ev.Entity, pid)
+		}
+	}); err != nil {
+		panic(err)
+	}
+	for i := range 2 {
+		c, err := bus.Claim(schema.EntityKeyFrom64(7))
+		if err != nil {
+			panic(err)
+		}
+		ev := c.Event()
+		ev.ID, ev.Type = uint64(i+1), 1
+		err = ev.Add(2, value.I64Value(int64(4242+i)))
+		c.Commit() // once per Claim, whatever happened while filling
+		if err != nil {
+			panic(err)
+		}
+	}
+	if err := bus.Shutdown(context.Background()); err != nil {
+		panic(err)
+	}
+	// Output:
+	// 1 7 4242
+	// 2 7 4243
+}
