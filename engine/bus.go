@@ -195,7 +195,7 @@ func (b *Bus) Publish(ev *schema.Event) error {
 
 // Claim reserves the next slot of entity's partition for an event built in
 // place, in the style of the LMAX Disruptor: instead of filling an Event and
-// having Publish copy it (a 272-byte copy on every call), fill the slot's
+// having Publish copy it (a 264-byte copy on every call), fill the slot's
 // event through Claim.Event and publish it with Claim.Commit.
 //
 // The event comes reset (its field storage kept from earlier laps) with

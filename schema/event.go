@@ -26,6 +26,9 @@ type Event struct {
 	Type EventTypeID
 	// nInline is the number of fields in inline, when spill is nil.
 	nInline uint8
+	// spilled says the fields live in spill (beside nInline and Type, in
+	// the word ID leaves, so the Event is 264 bytes, not 272).
+	spilled bool
 	// TsMono is the monotonic time of the event (ts_mono_ns).
 	TsMono TimestampMono
 	// TsWall is the wall-clock time of the event (ts_wall_ns).
@@ -35,8 +38,7 @@ type Event struct {
 	inline [InlineFields]Field
 	// spill holds all fields when there are more than InlineFields; its
 	// capacity is kept across Reset for reuse.
-	spill   []Field
-	spilled bool
+	spill []Field
 }
 
 // Fields returns the event's fields sorted by ID. The slice shares memory
