@@ -48,9 +48,19 @@ func newShard(n int) shard {
 	return s
 }
 
+// of returns k's partition. It inlines into Publish, and with one
+// partition it does not hash at all.
 func (s shard) of(k schema.EntityKey) int {
+	if s.n == 1 {
+		return 0
+	}
+	return s.hashed(k)
+}
+
+// hashed is of for more than one partition.
+func (s shard) hashed(k schema.EntityKey) int {
 	h := hash16(k)
-	if s.mask != 0 || s.n == 1 {
+	if s.mask != 0 {
 		return int(h & s.mask)
 	}
 	return int(h % s.n)
