@@ -3,30 +3,15 @@ package replay
 import (
 	"encoding/binary"
 	"math"
-	"os/exec"
-	"strings"
 	"testing"
+
+	"github.com/kestrel-sec/kestrel/internal/inlinecheck"
 )
 
 // TestHotInlines fails when a function the decoders' speed rests on stops
 // inlining (its body grew past the compiler's budget).
 func TestHotInlines(t *testing.T) {
-	if testing.Short() {
-		t.Skip("compiles the package")
-	}
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command")
-	}
-	out, err := exec.Command(gobin, "build", "-gcflags=-m", "-o", "/dev/null", ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	for _, fn := range []string{"(*blockDecoder).uvarint"} {
-		if !strings.Contains(string(out), "can inline "+fn) {
-			t.Errorf("%s no longer inlines", fn)
-		}
-	}
+	inlinecheck.Check(t, false, "(*blockDecoder).uvarint")
 }
 
 // TestUvarint checks the decoder's varint reader against encoding/binary on
