@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math/bits"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -82,7 +83,8 @@ type Bus struct {
 	clock     clock.Clock
 	realClock bool // cfg.Clock is clock.Real: one timer measures a timeout
 	log       *slog.Logger
-	block     bool // cfg.Backpressure == Block
+	block     bool                       // cfg.Backpressure == Block
+	route     func(*schema.Event) uint64 // cfg.Route; nil: one copy per event
 
 	// subs is the current subscriber list, an immutable slice replaced
 	// under mu (copy on write); the pointer publishes the slice's contents
@@ -124,6 +126,7 @@ func New(cfg Config) (*Bus, error) {
 		realClock: real,
 		log:       cfg.Logger,
 		block:     cfg.Backpressure == Block,
+		route:     cfg.Route,
 		stopped:   make(chan struct{}),
 	}
 	for i := range b.parts {
@@ -164,7 +167,17 @@ func (b *Bus) Publish(ev *schema.Event) error {
 	if ev == nil {
 		return ErrNilEvent
 	}
-	p := &b.parts[b.shard.of(ev.Entity)]
+	pi := b.shard.of(ev.Entity)
+	if b.route != nil {
+		if extra := b.route(ev) &^ (1 << uint(pi)); extra != 0 {
+			return b.publishRouted(pi, extra, ev)
+		}
+	}
+	return b.publishTo(&b.parts[pi], ev)
+}
+
+// publishTo copies ev into partition p.
+func (b *Bus) publishTo(p *partition, ev *schema.Event) error {
 	seq, got := p.ring.TryReserve(1)
 	if got == 0 {
 		return b.publishSlow(p, ev)
@@ -172,6 +185,36 @@ func (b *Bus) Publish(ev *schema.Event) error {
 	p.ring.Slot(seq).CopyFrom(ev)
 	p.ring.Commit(seq, 1)
 	return nil
+}
+
+// publishRouted copies ev into its entity partition pi, then into each
+// partition of the mask extra, in ascending order. The event is accepted
+// or refused by its entity partition: when that refuses it, no copy is
+// made; a copy another partition refuses is counted there (Dropped or
+// TimedOut, so the loss shows in Stats) and does not make the event
+// refused, since retrying it would duplicate it where it was accepted.
+func (b *Bus) publishRouted(pi int, extra uint64, ev *schema.Event) error {
+	if err := b.publishTo(&b.parts[pi], ev); err != nil {
+		return err
+	}
+	for extra != 0 {
+		p := bits.TrailingZeros64(extra)
+		extra &= extra - 1
+		if p < len(b.parts) {
+			_ = b.publishTo(&b.parts[p], ev) // counted in its partition
+		}
+	}
+	return nil
+}
+
+// routeOf returns ev's entity partition and the other partitions Route
+// sends it to.
+func (b *Bus) routeOf(ev *schema.Event) (int, uint64) {
+	pi := b.shard.of(ev.Entity)
+	if b.route == nil {
+		return pi, 0
+	}
+	return pi, b.route(ev) &^ (1 << uint(pi))
 }
 
 // publishSlow handles a full (or closed) partition.
@@ -260,33 +303,54 @@ func (b *Bus) reserveWait(r *ring.MPSC[schema.Event], n int, d *deadline) (seq u
 // one range, which makes batches of one entity's events (the common case in
 // a replayed log) much cheaper than single Publishes.
 func (b *Bus) PublishBatch(evs []schema.Event) (n int, err error) {
-	next := 0 // the partition of evs[n], carried from the run before
-	if len(evs) > 0 {
-		next = b.shard.of(evs[0].Entity)
+	if len(evs) == 0 {
+		return 0, nil
 	}
+	// The partition and extra copies of evs[n], carried from the run
+	// before so each event is hashed and routed once.
+	next, extra := b.routeOf(&evs[0])
 	for n < len(evs) {
+		if extra != 0 {
+			if err = b.publishRouted(next, extra, &evs[n]); err != nil {
+				return n, err
+			}
+			if n++; n < len(evs) {
+				next, extra = b.routeOf(&evs[n])
+			}
+			continue
+		}
 		pi, run := next, 1
 		for n+run < len(evs) {
-			if next = b.shard.of(evs[n+run].Entity); next != pi {
-				break // evs[n+run] opens the next run: hashed once
+			if next, extra = b.routeOf(&evs[n+run]); next != pi || extra != 0 {
+				break // evs[n+run] opens the next run: routed once
 			}
 			run++
 		}
-		p := &b.parts[pi]
-		for run > 0 {
-			seq, got := p.ring.TryReserve(run)
-			if got == 0 {
-				if seq, got, err = b.reserveSlow(p, run); err != nil {
-					return n, err
-				}
-			}
-			for i := range got {
-				p.ring.Slot(seq + uint64(i)).CopyFrom(&evs[n+i])
-			}
-			p.ring.Commit(seq, got)
-			n += got
-			run -= got
+		k, err := b.publishRun(&b.parts[pi], evs[n:n+run])
+		n += k
+		if err != nil {
+			return n, err
 		}
+	}
+	return n, nil
+}
+
+// publishRun copies evs, all for partition p with no other copies, into p
+// as few ranges as room allows; it returns how many it accepted.
+func (b *Bus) publishRun(p *partition, evs []schema.Event) (n int, err error) {
+	for n < len(evs) {
+		run := len(evs) - n
+		seq, got := p.ring.TryReserve(run)
+		if got == 0 {
+			if seq, got, err = b.reserveSlow(p, run); err != nil {
+				return n, err
+			}
+		}
+		for i := range got {
+			p.ring.Slot(seq + uint64(i)).CopyFrom(&evs[n+i])
+		}
+		p.ring.Commit(seq, got)
+		n += got
 	}
 	return n, nil
 }
@@ -296,7 +360,10 @@ func (b *Bus) PublishBatch(evs []schema.Event) (n int, err error) {
 // no locking for per-partition state). The pointers point into the ring: the
 // events are valid only until the call returns and must not be modified or
 // kept (copy what must outlive the call, e.g. with schema.Event.CopyFrom).
-// The batch slice is reused by the next call. A Handler should not block for
+// The batch slice is reused by the next call. With Config.Route a partition
+// also receives the copies routed to it: an event is its entity partition's
+// own exactly when Bus.PartitionOf(ev.Entity) (or EntityPartition) is that
+// partition. A Handler should not block for
 // long: its partition's producers wait (or drop) behind it. It may Publish,
 // but under Block a Publish into its own full partition can only time out,
 // and it must not call Shutdown with a context that never ends (Shutdown
@@ -332,6 +399,9 @@ func (b *Bus) startLocked(h Handler) {
 		w := &b.workers[i]
 		w.bus, w.id, w.p, w.h = b, i, &b.parts[i], h
 		w.batch = make([]*schema.Event, b.cfg.BatchSize)
+		if b.route != nil {
+			w.own = make([]*schema.Event, 0, b.cfg.BatchSize)
+		}
 		w.dl = newDeadline()
 		go w.run()
 	}

@@ -23,6 +23,7 @@ type worker struct {
 	p     *partition
 	h     Handler
 	batch []*schema.Event // reused for every Handler call; len BatchSize
+	own   []*schema.Event // with Config.Route: the batch's entity-partition events, for subscribers
 	dl    *deadline       // for blocking on a full subscriber queue
 
 	// state is written only by the worker and read by Shutdown after an
@@ -62,14 +63,33 @@ func (w *worker) run() {
 			w.h(w.id, batch)
 			w.state.Store(workerBusy)
 		}
-		for _, s := range *b.subs.Load() {
-			s.offer(w, batch)
+		if subs := *b.subs.Load(); len(subs) > 0 {
+			own := batch
+			if b.route != nil {
+				own = w.ownEvents(batch)
+			}
+			for _, s := range subs {
+				s.offer(w, own)
+			}
 		}
 		// Released before it is counted, and Stats reads delivered before
 		// the queue length, so a snapshot never counts an event twice.
 		r.Release(n)
 		w.p.delivered.Add(uint64(n))
 	}
+}
+
+// ownEvents returns the events of batch whose entity partition is w's:
+// routed copies reach the Handler only, so a subscriber sees every event
+// once.
+func (w *worker) ownEvents(batch []*schema.Event) []*schema.Event {
+	own := w.own[:0]
+	for _, ev := range batch {
+		if w.bus.shard.of(ev.Entity) == w.id {
+			own = append(own, ev)
+		}
+	}
+	return own
 }
 
 // pin binds w's thread to its CPU, if Config.CPUs names any, and reports
