@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 
+	"github.com/zeebo/xxh3"
+
 	"github.com/kestrel-sec/kestrel/rule"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/sink"
@@ -21,6 +23,7 @@ type crule struct {
 	message  string
 
 	seq        bool
+	salt       uint64 // XXH3 of the rule id: spreads rules' keys over partitions
 	steps      []cstep
 	until      *cstep
 	maxSpan    uint64 // nanoseconds; valid when hasMaxSpan
@@ -81,6 +84,7 @@ func compileRule(idx int, p *rule.Package) (*crule, error) {
 		idx: idx, id: p.Manifest.RuleID, name: p.Manifest.RuleName, severity: sev,
 		tags: p.Manifest.Tags, seq: q.Sequence, message: p.Manifest.RuleName,
 	}
+	r.salt = xxh3.HashString(r.id)
 	if d := p.Manifest.Description; d != "" {
 		r.message = p.Manifest.RuleName + ": " + d
 	}

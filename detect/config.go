@@ -7,6 +7,7 @@ import (
 
 	"github.com/kestrel-sec/kestrel/clock"
 	"github.com/kestrel-sec/kestrel/rule"
+	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/sink"
 )
 
@@ -18,8 +19,9 @@ const (
 	// DefaultMaxStates bounds the join keys with partial matches one
 	// partition keeps over all rules.
 	DefaultMaxStates = 1 << 20
-	// MaxPartitions bounds Config.Partitions.
-	MaxPartitions = 1 << 12
+	// MaxPartitions bounds Config.Partitions: Route names partitions in a
+	// 64-bit mask (engine.MaxRoutedPartitions).
+	MaxPartitions = 64
 )
 
 // ErrInvalidConfig is matched (errors.Is) by every error of Validate and
@@ -43,8 +45,15 @@ type Config struct {
 	// Output receives the alerts. Required.
 	Output Emitter
 	// Partitions is the number of partitions whose workers call the
-	// handler; it must equal the bus's. 0: 1.
+	// handler; it must equal the bus's, and the bus must route by Route
+	// (engine.Config.Route) when it is more than 1. 0: 1.
 	Partitions int
+	// EntityPartition returns the bus's partition for an entity key
+	// (engine.EntityPartition with the bus's partition count). Event rules
+	// run, and events are counted, on that partition only, so each alert is
+	// raised once and an event an event rule matches needs no extra copy.
+	// nil: a hash of detect's own, which costs such events one more copy.
+	EntityPartition func(schema.EntityKey) int
 	// Clock, when set, caps the expiry horizon: partial matches expire
 	// when their maxspan has passed both in event time (the newest event
 	// the partition has seen) and by this clock. Under replay it is the

@@ -108,6 +108,7 @@ func (d *Detector) Stats() Stats {
 	}
 	for _, w := range d.workers {
 		s.Events += w.parts.events.Load()
+		s.Copies += w.parts.copies.Load()
 		for i := range d.rules {
 			c := &w.counters[i]
 			rs := &s.Rules[i]

@@ -46,8 +46,13 @@ type RuleStats struct {
 
 // Stats is a snapshot of a Detector's counters, read without a lock.
 type Stats struct {
-	// Events is the number of events handled.
+	// Events is the number of events handled, each counted once, on its
+	// home partition (Config.EntityPartition).
 	Events uint64
+	// Copies is the number of routed copies handled on other partitions
+	// (see Detector.Route): (Events+Copies)/Events is the copies per event
+	// the routing cost.
+	Copies uint64
 	// BadPartition counts events handed to Handle with a partition number
 	// outside 0..Partitions-1; they were not examined.
 	BadPartition uint64
@@ -77,5 +82,6 @@ type ruleCounters struct {
 type partCounters struct {
 	_      [64]byte
 	events atomic.Uint64
-	_      [56]byte
+	copies atomic.Uint64
+	_      [48]byte
 }

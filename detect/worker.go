@@ -24,6 +24,7 @@ import (
 type worker struct {
 	d         *Detector
 	part      int
+	n         int         // partitions
 	seq       []*seqState // by rule index; nil for event rules
 	watermark uint64      // newest event time seen in this partition
 
@@ -45,7 +46,7 @@ type worker struct {
 }
 
 func newWorker(d *Detector, part int) *worker {
-	w := &worker{d: d, part: part, seq: make([]*seqState, len(d.rules)), counters: make([]ruleCounters, len(d.rules))}
+	w := &worker{d: d, part: part, n: len(d.workers), seq: make([]*seqState, len(d.rules)), counters: make([]ruleCounters, len(d.rules))}
 	groups := 1
 	for _, r := range d.rules {
 		if !r.seq {
@@ -69,32 +70,47 @@ func newWorker(d *Detector, part int) *worker {
 
 func (w *worker) handle(batch []*schema.Event) {
 	d := w.d
+	copies := 0
 	for _, ev := range batch {
 		if ev.TsMono > schema.TimestampMono(w.watermark) {
 			w.watermark = uint64(ev.TsMono)
 		}
+		// Event rules run on the event's home partition only, so each of
+		// their alerts is raised once; routed copies serve sequences.
+		home := w.n == 1 || d.home(ev) == w.part
+		if !home {
+			copies++
+		}
 		if t := int(ev.Type); t < len(d.byType) {
 			for _, r := range d.byType[t] {
-				w.apply(r, ev)
+				w.apply(r, ev, home)
 			}
 		}
 		for _, r := range d.anyRules {
-			w.apply(r, ev)
+			w.apply(r, ev, home)
 		}
 	}
-	w.parts.events.Add(uint64(len(batch)))
+	w.parts.events.Add(uint64(len(batch) - copies))
+	if copies > 0 {
+		w.parts.copies.Add(uint64(copies))
+	}
 	w.expire()
 }
 
-func (w *worker) apply(r *crule, ev *schema.Event) {
+func (w *worker) apply(r *crule, ev *schema.Event, home bool) {
 	if !r.seq {
 		st := &r.steps[0]
-		if st.hasType(ev.Type) && st.pred(ev) {
+		if home && st.hasType(ev.Type) && st.pred(ev) {
 			w.alertEvent(r, ev)
 		}
 		return
 	}
 	w.applySeq(w.seq[r.idx], ev)
+}
+
+// owns reports whether this partition holds rule r's state for key k.
+func (w *worker) owns(r *crule, k joinKey) bool {
+	return w.n == 1 || owner(r, k, w.n) == w.part
 }
 
 // seqState is one sequence rule's state in one partition.
@@ -180,7 +196,7 @@ func (w *worker) applySeq(s *seqState, ev *schema.Event) {
 		w.epoch = 1
 	}
 	if u := r.until; u != nil && u.hasType(ev.Type) && u.pred(ev) {
-		if key, vals, ok := w.key(u, ev); ok {
+		if key, vals, ok := w.key(u, ev); ok && w.owns(r, key) {
 			if ks := w.lookup(s, key, vals); ks != nil {
 				s.counters.terminated.Add(uint64(ks.live))
 				w.remove(s, ks)
@@ -201,8 +217,8 @@ func (w *worker) applySeq(s *seqState, ev *schema.Event) {
 			continue
 		}
 		key, vals, ok := w.key(st, ev)
-		if !ok {
-			continue
+		if !ok || !w.owns(r, key) {
+			continue // another partition holds this key's state
 		}
 		if i == 0 {
 			w.start(s, key, vals, st, ev)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/bits"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -353,6 +354,30 @@ func (b *Bus) publishRun(p *partition, evs []schema.Event) (n int, err error) {
 		n += got
 	}
 	return n, nil
+}
+
+// SetRoute installs route as the bus's Config.Route, for a caller that
+// builds its router after the bus (a command handed a bus, then its rules).
+// It must be called before the first Publish and before Run: it returns
+// ErrRunning once the workers run, ErrClosed after Shutdown, and a
+// *ConfigError when the bus has more than MaxRoutedPartitions partitions.
+// Events published before it were not routed.
+func (b *Bus) SetRoute(route func(ev *schema.Event) uint64) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.closed:
+		return ErrClosed
+	case b.started:
+		return ErrRunning
+	case route != nil && len(b.parts) > MaxRoutedPartitions:
+		return &ConfigError{Field: "Partitions", Reason: "must be at most " + strconv.Itoa(MaxRoutedPartitions) + " with Route (a 64-bit mask), got " + strconv.Itoa(len(b.parts))}
+	}
+	// Publish reads b.route without a lock: the caller's promise that no
+	// Publish runs yet, and Run's lock, order this write before them.
+	b.route = route
+	b.cfg.Route = route
+	return nil
 }
 
 // Handler receives the events of one partition, in publish order, one batch
