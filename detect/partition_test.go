@@ -83,7 +83,7 @@ func genLog(t testing.TB, seed uint64, n int) []schema.Event {
 		pi := rnd.IntN(len(procs))
 		p := procs[pi]
 		b := schema.NewBuilder(testReg).ID(uint64(i+1)).Mono(schema.TimestampMono(ts)).
-			Wall(schema.TimestampWall(1_700_000_000_000_000_000 + int64(ts))).Entity(schema.EntityKeyFrom64(uint64(pi + 1))).
+			Wall(schema.TimestampWall(1_700_000_000_000_000_000+int64(ts))).Entity(schema.EntityKeyFrom64(uint64(pi+1))).
 			Path("process.entity_id", value.StringValue(p.id)).Path("process.parent.entity_id", value.StringValue(p.parent)).
 			Path("user.name", value.StringValue(p.user))
 		switch k := rnd.IntN(10); {
