@@ -34,6 +34,9 @@ type crule struct {
 	byPaths []string
 	nBy     int // join fields per step (sequence by + step by)
 	nVals   int // tested-field values a partial match keeps, over all steps
+	// stateBytes is a keyState's fixed memory for this rule: the struct,
+	// its slots, their ids and values, its join values (arenas apart).
+	stateBytes int
 
 	// stepsFor lists, by event type ID, the steps that accept the type,
 	// last first (the order a sequence tries them in); anySteps the steps
@@ -164,6 +167,10 @@ func compileRule(idx int, p *rule.Package) (*crule, error) {
 		if st.anyType {
 			r.anySteps = append(r.anySteps, int32(i))
 		}
+	}
+	if q.Sequence && len(r.steps) > 1 {
+		n := len(r.steps) - 1
+		r.stateBytes = keyStateSize + n*partialSize + n*len(r.steps)*8 + n*r.nVals*valueSize + r.nBy*valueSize
 	}
 	if q.Until != nil {
 		u := mk(q.Until, compileExpr(q.Until.Cond), -1, 0)

@@ -19,6 +19,9 @@ const (
 	// DefaultMaxStates bounds the join keys with partial matches one
 	// partition keeps over all rules.
 	DefaultMaxStates = 1 << 20
+	// DefaultMaxStateBytes bounds the memory one partition's partial
+	// matches hold (64 MiB).
+	DefaultMaxStateBytes = 64 << 20
 	// MaxPartitions bounds Config.Partitions: Route names partitions in a
 	// 64-bit mask (engine.MaxRoutedPartitions).
 	MaxPartitions = 64
@@ -67,6 +70,14 @@ type Config struct {
 	// MaxStates bounds, per partition, the join keys of all rules
 	// together. 0: DefaultMaxStates.
 	MaxStates int
+	// MaxStateBytes bounds, per partition, the memory the partial matches
+	// of all rules hold: each state's fixed size plus the copies of the
+	// join and tested values it keeps (state owns what it keeps; nothing
+	// points into events or decoder blocks). Past it, after each event,
+	// the least recently used keys go (counted as Evictions.Memory). The
+	// bound can be passed by one event's values for the time of that
+	// event. 0: DefaultMaxStateBytes.
+	MaxStateBytes int
 	// Logger receives rare diagnostics: the first refusal of each kind by
 	// the Output, and rule compilation. nil: silent.
 	Logger *slog.Logger
@@ -100,6 +111,9 @@ func (c *Config) Validate() error {
 	if c.MaxStates < 0 {
 		return &ConfigError{"MaxStates", "negative"}
 	}
+	if c.MaxStateBytes < 0 {
+		return &ConfigError{"MaxStateBytes", "negative"}
+	}
 	seen := map[string]int{}
 	for i, p := range c.Rules {
 		if p == nil || p.Manifest == nil || p.Query == nil {
@@ -122,6 +136,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxStates == 0 {
 		c.MaxStates = DefaultMaxStates
+	}
+	if c.MaxStateBytes == 0 {
+		c.MaxStateBytes = DefaultMaxStateBytes
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

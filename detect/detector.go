@@ -114,11 +114,12 @@ func (d *Detector) Stats() Stats {
 			rs := &s.Rules[i]
 			rs.Alerts += c.alerts.Load()
 			rs.Dropped += c.dropped.Load()
-			rs.Evicted.add(Evictions{Expired: c.expired.Load(), Terminated: c.terminated.Load(), Capacity: c.capacity.Load()})
+			rs.Evicted.add(Evictions{Expired: c.expired.Load(), Terminated: c.terminated.Load(), Capacity: c.capacity.Load(), Memory: c.memory.Load()})
 			rs.Replaced += c.replaced.Load()
 			rs.Collisions += c.collisions.Load()
 			rs.States += uint64(max(c.states.Load(), 0))
 			rs.Partials += uint64(max(c.partials.Load(), 0))
+			rs.Bytes += uint64(max(c.bytes.Load(), 0))
 		}
 	}
 	for _, rs := range s.Rules {
@@ -127,6 +128,7 @@ func (d *Detector) Stats() Stats {
 		s.Evicted.add(rs.Evicted)
 		s.States += rs.States
 		s.Partials += rs.Partials
+		s.Bytes += rs.Bytes
 	}
 	return s
 }

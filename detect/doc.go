@@ -79,9 +79,15 @@
 // matches whose maxspan has passed at the horizon, the newest event time the
 // partition has seen (capped by Config.Clock, the replay's mock clock), are
 // dropped. Join keys are bounded per rule (MaxStatesPerRule) and per
-// partition (MaxStates); past a bound the least recently used key goes.
-// Every dropped partial match is counted by reason: expired, terminated
-// (until), capacity.
+// partition (MaxStates), and their memory per partition in bytes
+// (MaxStateBytes); past a bound the least recently used key goes. Every
+// dropped partial match is counted by reason: expired, terminated (until),
+// capacity, memory.
+//
+// State owns what it keeps: the join values and tested values of a partial
+// match are copied into memory the match owns (an arena per partial, reused
+// without allocating), never referenced in the event, whose strings may
+// point into a decoder's block and would keep all of it alive.
 //
 // # Alerts
 //

@@ -200,8 +200,8 @@ func summary(w io.Writer, logPath string, r replay.Stats, d detect.Stats, b engi
 	fmt.Fprintf(w, "  outputs: %s\n", strings.Join(dests, ", "))
 	fmt.Fprintf(w, "  drops: events %d (bus full), alerts %d (output refused), %d unrouted\n",
 		b.Dropped+b.TimedOut, d.AlertsDropped, o.Unrouted) // every refusal by Emit is counted by both detect and sink: once here
-	fmt.Fprintf(w, "  evictions: expired %d, terminated %d, capacity %d; %d partial matches pending\n",
-		d.Evicted.Expired, d.Evicted.Terminated, d.Evicted.Capacity, d.Partials)
+	fmt.Fprintf(w, "  evictions: expired %d, terminated %d, capacity %d, memory %d; %d partial matches pending (%d KiB)\n",
+		d.Evicted.Expired, d.Evicted.Terminated, d.Evicted.Capacity, d.Evicted.Memory, d.Partials, d.Bytes>>10)
 }
 
 func humanRate(x float64) string {
