@@ -429,3 +429,23 @@ func TestRunsAcrossPartitions(t *testing.T) {
 		{6, "process_exec", 5, 6, []any{"user.name", "eve", "process.name", "rm"}},
 	}, "r:1,2,4,6")
 }
+
+func TestRoutingDescription(t *testing.T) {
+	f := func(src, wantKey string) {
+		t.Helper()
+		if key, route := Routing(pkg(t, "r", src)); key != wantKey || route == "" {
+			t.Fatalf("%s: join key %q (%s), want %q", src, key, route, wantKey)
+		}
+	}
+	f(`process where true`, "-")
+	for _, r := range joinRules {
+		switch r.id {
+		case "jh-global":
+			f(r.src, "global")
+		case "jh-parent":
+			f(r.src, "process.entity_id = process.parent.entity_id")
+		case "jh-user":
+			f(r.src, "user.name")
+		}
+	}
+}

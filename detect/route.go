@@ -1,6 +1,8 @@
 package detect
 
 import (
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/kestrel-sec/kestrel/rule"
@@ -106,4 +108,37 @@ func (d *Detector) home(ev *schema.Event) int {
 	}
 	h := (ev.Entity.Hi ^ ev.Entity.Lo*0x9e3779b97f4a7c15) * 0xbf58476d1ce4e5b9
 	return int((h >> 32) % uint64(n))
+}
+
+// Routing describes, for people (kestrel validate and rules), how a rule's
+// state is placed: its join key (the by fields whose values must be equal
+// across steps: "user.name", "process.entity_id = process.parent.entity_id",
+// or "global" for a sequence without by; "-" for an event rule) and how
+// its events are routed.
+func Routing(p *rule.Package) (joinKey, route string) {
+	if p == nil || p.Query == nil || len(p.Query.Steps) == 0 {
+		return "-", "-"
+	}
+	q := p.Query
+	if !q.Sequence {
+		return "-", "entity partition (no copies)"
+	}
+	var keys []string
+	for _, st := range q.Steps {
+		var paths []string
+		for _, f := range q.By {
+			paths = append(paths, f.Path)
+		}
+		for _, f := range st.By {
+			paths = append(paths, f.Path)
+		}
+		k := strings.Join(paths, ",")
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 1 && keys[0] == "" {
+		return "global", "one partition holds the sequence; events matching a step or until are copied there"
+	}
+	return strings.Join(keys, " = "), "events matching a step or until are copied to the partition owning the key's values"
 }
