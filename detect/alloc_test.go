@@ -61,7 +61,8 @@ func TestRouteNoAllocs(t *testing.T) {
 until [process where event.action == "logout"]`),
 		pkg(t, "global", `sequence [process where process.name == "nc"] [network where network.dest_port == 4444]`),
 	}
-	d, err := New(Config{Output: &capture{}, Rules: rules, Partitions: 8})
+	d, err := New(Config{Output: &capture{}, Rules: rules, Partitions: 8,
+		EntityPartition: func(schema.EntityKey) int { return 0 }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,7 +55,8 @@ type Config struct {
 	// (engine.EntityPartition with the bus's partition count). Event rules
 	// run, and events are counted, on that partition only, so each alert is
 	// raised once and an event an event rule matches needs no extra copy.
-	// nil: a hash of detect's own, which costs such events one more copy.
+	// Required with more than one partition; it must be safe for
+	// concurrent use and allocate nothing.
 	EntityPartition func(schema.EntityKey) int
 	// Clock, when set, caps the expiry horizon: partial matches expire
 	// when their maxspan has passed both in event time (the newest event
@@ -104,6 +105,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Partitions < 0 || c.Partitions > MaxPartitions {
 		return &ConfigError{"Partitions", strconv.Itoa(c.Partitions) + " is outside 0.." + strconv.Itoa(MaxPartitions)}
+	}
+	if c.Partitions > 1 && c.EntityPartition == nil {
+		return &ConfigError{"EntityPartition", "nil with " + strconv.Itoa(c.Partitions) + " partitions: event rules must know the bus's partition of an event"}
 	}
 	if c.MaxStatesPerRule < 0 {
 		return &ConfigError{"MaxStatesPerRule", "negative"}

@@ -203,6 +203,8 @@ func TestConfig(t *testing.T) {
 		{Output: &capture{}, Partitions: MaxPartitions + 1},
 		{Output: &capture{}, MaxStates: -1},
 		{Output: &capture{}, MaxStatesPerRule: -1},
+		{Output: &capture{}, MaxStateBytes: -1},
+		{Output: &capture{}, Partitions: 2}, // no EntityPartition
 		{Output: &capture{}, Rules: []*rule.Package{nil}},
 		{Output: &capture{}, Rules: []*rule.Package{good, good}},
 		{Output: &capture{}, Rules: []*rule.Package{{Manifest: &rule.Manifest{RuleID: "u"}, Query: &rule.Query{}}}},

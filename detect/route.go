@@ -95,19 +95,17 @@ func (d *Detector) routeRule(r *crule, ev *schema.Event, sc *routeScratch) uint6
 }
 
 // home returns the partition that runs event rules on ev and counts it:
-// its entity partition on the bus.
+// its entity partition on the bus (Config.EntityPartition, required with
+// more than one partition; a result out of range counts as partition 0).
 func (d *Detector) home(ev *schema.Event) int {
 	n := len(d.workers)
 	if n <= 1 {
 		return 0
 	}
-	if f := d.cfg.EntityPartition; f != nil {
-		if p := f(ev.Entity); uint(p) < uint(n) {
-			return p
-		}
+	if p := d.cfg.EntityPartition(ev.Entity); uint(p) < uint(n) {
+		return p
 	}
-	h := (ev.Entity.Hi ^ ev.Entity.Lo*0x9e3779b97f4a7c15) * 0xbf58476d1ce4e5b9
-	return int((h >> 32) % uint64(n))
+	return 0
 }
 
 // Routing describes, for people (kestrel validate and rules), how a rule's

@@ -164,6 +164,10 @@ func (b *Bus) PartitionOf(k schema.EntityKey) int { return b.shard.of(k) }
 // ErrTimeout when it stayed full for BackpressureTimeout under Block; a nil
 // ev is ErrNilEvent. It allocates nothing in the steady state; a producer
 // that has to wait for room yields, then parks on the ring.
+//
+// With Config.Route the event is also copied into each partition Route
+// names (see publishRouted for how a refused copy is counted); the result
+// is its entity partition's.
 func (b *Bus) Publish(ev *schema.Event) error {
 	if ev == nil {
 		return ErrNilEvent
