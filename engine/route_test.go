@@ -170,3 +170,28 @@ func TestRoutedPublishAllocs(t *testing.T) {
 		t.Errorf("routed Publish, PublishBatch, Recv allocate %v times per round", n)
 	}
 }
+
+func TestSetRoute(t *testing.T) {
+	b := newBus(t, Config{Partitions: 2, QueueSize: 64})
+	if err := b.SetRoute(everyThird); err != nil {
+		t.Fatal(err)
+	}
+	if b.Config().Route == nil {
+		t.Fatal("Config does not show the route")
+	}
+	if err := b.Run(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SetRoute(nil); !errors.Is(err, ErrRunning) {
+		t.Fatalf("SetRoute after Run: %v", err)
+	}
+	shutdown(t, b)
+	if err := b.SetRoute(nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("SetRoute after Shutdown: %v", err)
+	}
+	wide := newBus(t, Config{Partitions: MaxRoutedPartitions + 1})
+	var ce *ConfigError
+	if err := wide.SetRoute(everyThird); !errors.As(err, &ce) {
+		t.Fatalf("SetRoute on %d partitions: %v", MaxRoutedPartitions+1, err)
+	}
+}
