@@ -42,12 +42,16 @@ func TestCopiesPerEvent(t *testing.T) {
 	broad := append(heavy[:len(heavy):len(heavy)],
 		pkg(t, "broad-user", `sequence by user.name [process where true] [file where true]`),
 		pkg(t, "broad-parent", `sequence by process.parent.entity_id [process where true] [process where true]`))
+	n := 20000
+	if testing.Short() || raceEnabled {
+		n = 4000 // the figures in PERF.md come from the full size
+	}
 	logs := []struct {
 		name string
 		evs  []schema.Event
 	}{
-		{"demo log (replay.GenerateEvents)", replay.GenerateEvents(7, 20000, testReg)},
-		{"attack-dense log (genLog)", genLog(t, 9, 20000)},
+		{"demo log (replay.GenerateEvents)", replay.GenerateEvents(7, n, testReg)},
+		{"attack-dense log (genLog)", genLog(t, 9, n)},
 	}
 	sets := []struct {
 		name  string
