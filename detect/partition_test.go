@@ -1,11 +1,13 @@
 package detect
 
 import (
+	"cmp"
 	"context"
 	"math/rand/v2"
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	"github.com/kestrel-sec/kestrel/engine"
 	"github.com/kestrel-sec/kestrel/rule"
 	"github.com/kestrel-sec/kestrel/schema"
+	"github.com/kestrel-sec/kestrel/sink"
 	"github.com/kestrel-sec/kestrel/value"
 )
 
@@ -222,8 +225,9 @@ func joinStrings(s []string) string {
 
 // runBus runs evs through a bus of parts partitions with detection routed,
 // published by producers goroutines whose merged order is the log's, and
-// returns the alerts as sorted "rule:ids" with the detector's stats.
-func runBus(t testing.TB, rules []*rule.Package, evs []schema.Event, parts, producers int) ([]string, Stats) {
+// returns the alerts as sorted "rule:ids", the alerts' JSON sorted by
+// (timestamp, event ids, rule), and the detector's stats.
+func runBus(t testing.TB, rules []*rule.Package, evs []schema.Event, parts, producers int) ([]string, []string, Stats) {
 	t.Helper()
 	c := &capture{}
 	d, err := New(Config{Partitions: parts, Output: c, Rules: rules,
@@ -278,7 +282,21 @@ func runBus(t testing.TB, rules []*rule.Package, evs []schema.Event, parts, prod
 	}
 	got := c.ids()
 	slices.Sort(got)
-	return got, d.Stats()
+	alerts := slices.Clone(c.alerts)
+	slices.SortFunc(alerts, func(a, b *sink.Alert) int {
+		if a.TsMono != b.TsMono {
+			return cmp.Compare(a.TsMono, b.TsMono)
+		}
+		if c := slices.Compare(a.EventIDs, b.EventIDs); c != 0 {
+			return c
+		}
+		return strings.Compare(a.RuleID, b.RuleID)
+	})
+	full := make([]string, len(alerts))
+	for i, a := range alerts {
+		full[i] = string(a.AppendJSON(nil))
+	}
+	return got, full, d.Stats()
 }
 
 // TestPartitionFree is the property the routing exists for: over random
@@ -308,12 +326,19 @@ func TestPartitionFree(t *testing.T) {
 				t.Errorf("seed %d: rule %s never matches: the log does not exercise it", seed, r.id)
 			}
 		}
+		var first []string // the one-partition alerts, whole, in (timestamp, ids) order
 		for _, parts := range []int{1, 2, 3, 4, 8} {
 			for _, producers := range []int{1, 3} {
-				got, st := runBus(t, rules, evs, parts, producers)
+				got, full, st := runBus(t, rules, evs, parts, producers)
 				if !slices.Equal(got, want) {
 					t.Fatalf("seed %d, %d partitions, %d producers: %d alerts, reference %d\nmissing %q\nextra %q",
 						seed, parts, producers, len(got), len(want), minus(want, got), minus(got, want))
+				}
+				if first == nil {
+					first = full
+				} else if i := firstDiff(full, first); i >= 0 {
+					t.Fatalf("seed %d, %d partitions, %d producers: alert %d differs from one partition's:\n%s\n%s",
+						seed, parts, producers, i, full[i], first[i])
 				}
 				if st.Events != uint64(len(evs)) {
 					t.Fatalf("seed %d, %d partitions: %d events counted, want %d", seed, parts, st.Events, len(evs))
@@ -324,6 +349,17 @@ func TestPartitionFree(t *testing.T) {
 			}
 		}
 	}
+}
+
+// firstDiff returns the first index where a and b (of equal length)
+// differ, or -1.
+func firstDiff(a, b []string) int {
+	for i := range a {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return -1
 }
 
 func indexByte(s string, b byte) int {
@@ -356,7 +392,7 @@ func expectAtAllPartitions(t *testing.T, rules []*rule.Package, evs []ev, want .
 	}
 	slices.Sort(want)
 	for _, parts := range []int{1, 2, 3, 4, 8} {
-		got, _ := runBus(t, rules, built, parts, 1)
+		got, _, _ := runBus(t, rules, built, parts, 1)
 		if !slices.Equal(got, want) {
 			t.Fatalf("%d partitions: alerts %q, want %q", parts, got, want)
 		}
