@@ -1,11 +1,15 @@
 package detect
 
 import (
+	"io"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/kestrel-sec/kestrel/replay"
 	"github.com/kestrel-sec/kestrel/rule"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/value"
@@ -118,4 +122,71 @@ func TestByteBudget(t *testing.T) {
 	d.Handle(0, []*schema.Event{&e})
 	expectAlerts(t, c, "r:"+strconv.Itoa(events)+","+strconv.Itoa(events+1))
 	runtime.KeepAlive(d)
+}
+
+// TestKbinDoesNotPinBlocks replays a log built like the crafted one
+// (every event alone in a block with 256 KiB of filler that zstd squeezes
+// to almost nothing, every event starting a partial match) through the
+// binary reader, whose strings point into each decompressed block: the
+// states must not keep the blocks alive.
+func TestKbinDoesNotPinBlocks(t *testing.T) {
+	const events, filler = 200, 256 << 10
+	path := filepath.Join(t.TempDir(), "crafted.kbin")
+	w, err := replay.Create(path, replay.WriterOptions{BlockEvents: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pad := strings.Repeat("A", filler)
+	for i := range uint64(events) {
+		e, err := schema.NewBuilder(testReg).ID(i+1).TypeName("process_exec").Mono(schema.TimestampMono(i)).
+			Entity(schema.EntityKeyFrom64(i)).
+			Path("process.entity_id", value.StringValue("p"+strconv.FormatUint(i, 10))).
+			Path("process.name", value.StringValue("x")).
+			Path("process.args", value.StringValue(pad)).Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Write(&e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(path); err != nil || st.Size() > 1<<20 {
+		t.Fatalf("crafted log: %v, %d bytes", err, st.Size())
+	}
+	r := pkg(t, "r", `sequence by process.entity_id
+  [process where process.name == "x"]
+  [file where file.path == "never"]`)
+	d, err := New(Config{Output: &capture{}, Rules: []*rule.Package{r}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := replay.OpenWith(path, replay.ReaderOptions{Registry: testReg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	before := heapInUse()
+	var e schema.Event
+	for {
+		if err := rd.Next(&e); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		d.Handle(0, []*schema.Event{&e})
+	}
+	e = schema.Event{} // the last event's block may stay with the reader
+	after := heapInUse()
+	st := d.Stats()
+	runtime.KeepAlive(d)
+	if st.States != events {
+		t.Fatalf("%d states, want %d", st.States, events)
+	}
+	if grown := int64(after) - int64(before); grown > 8<<20 {
+		t.Fatalf("heap grew by %d KiB for %d states (%d bytes counted): decoder blocks are pinned (%d KiB of blocks read)",
+			grown>>10, st.States, st.Bytes, events*filler>>10)
+	}
 }
