@@ -85,7 +85,10 @@ func New(cfg Config) (*Detector, error) {
 //
 // It must be called for a given partition from one goroutine at a time (the
 // bus's worker for that partition); calls for different partitions may run
-// concurrently. The events are read during the call only; the values of
+// concurrently. With more than one partition the bus must route by Route:
+// a partition then sees its entities' events and the copies routed to it,
+// runs event rules on the former only, and advances or cancels only the
+// sequence state it owns. The events are read during the call only; the values of
 // the fields a partial match tested are kept (strings by reference, Bytes
 // and Arrays copied) until the match completes or is evicted.
 //

@@ -306,7 +306,9 @@ func (b *Bus) reserveWait(r *ring.MPSC[schema.Event], n int, d *deadline) (seq u
 // evs[n+1:] were not attempted, so the caller may retry them. A run of
 // consecutive events for the same partition is reserved and committed as
 // one range, which makes batches of one entity's events (the common case in
-// a replayed log) much cheaper than single Publishes.
+// a replayed log) much cheaper than single Publishes. With Config.Route an
+// event with copies is published as Publish would, alone; its copies do
+// not decide n.
 func (b *Bus) PublishBatch(evs []schema.Event) (n int, err error) {
 	if len(evs) == 0 {
 		return 0, nil
