@@ -48,3 +48,44 @@ until [process where event.action == "exit"]`),
 		t.Fatalf("stats %+v", s)
 	}
 }
+
+// TestRouteNoAllocs proves Route, which producers call for every event,
+// allocates nothing: on events that match nothing and on events it routes.
+func TestRouteNoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	rules := []*rule.Package{
+		pkg(t, "single", `process where process.executable == "/usr/bin/nc"`),
+		pkg(t, "user", `sequence by user.name [process where process.name == "sudo"] [file where file.path == "/etc/shadow"]
+until [process where event.action == "logout"]`),
+		pkg(t, "global", `sequence [process where process.name == "nc"] [network where network.dest_port == 4444]`),
+	}
+	d, err := New(Config{Output: &capture{}, Rules: rules, Partitions: 8,
+		EntityPartition: func(schema.EntityKey) int { return 0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := []schema.Event{
+		ev{1, "process_exec", 0, 1, []any{"user.name", "alice", "process.name", "ls"}}.build(t),
+		ev{2, "process_exec", 0, 1, []any{"user.name", "alice", "process.name", "sudo"}}.build(t),
+		ev{3, "process_exec", 0, 1, []any{"process.name", "nc", "process.executable", "/usr/bin/nc"}}.build(t),
+		ev{4, "process_exit", 0, 1, []any{"user.name", "alice", "event.action", "logout"}}.build(t),
+	}
+	routed := 0
+	for i := range evs {
+		if d.Route(&evs[i]) != 0 {
+			routed++
+		}
+	}
+	if routed != 3 {
+		t.Fatalf("%d of 4 events routed, want 3", routed)
+	}
+	if n := testing.AllocsPerRun(1000, func() {
+		for i := range evs {
+			d.Route(&evs[i])
+		}
+	}); n != 0 {
+		t.Fatalf("Route: %v allocs per 4 events", n)
+	}
+}

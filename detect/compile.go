@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 
+	"github.com/zeebo/xxh3"
+
 	"github.com/kestrel-sec/kestrel/rule"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/sink"
@@ -21,6 +23,7 @@ type crule struct {
 	message  string
 
 	seq        bool
+	salt       uint64 // XXH3 of the rule id: spreads rules' keys over partitions
 	steps      []cstep
 	until      *cstep
 	maxSpan    uint64 // nanoseconds; valid when hasMaxSpan
@@ -31,6 +34,9 @@ type crule struct {
 	byPaths []string
 	nBy     int // join fields per step (sequence by + step by)
 	nVals   int // tested-field values a partial match keeps, over all steps
+	// stateBytes is a keyState's fixed memory for this rule: the struct,
+	// its slots, their ids and values, its join values (arenas apart).
+	stateBytes int
 
 	// stepsFor lists, by event type ID, the steps that accept the type,
 	// last first (the order a sequence tries them in); anySteps the steps
@@ -81,6 +87,7 @@ func compileRule(idx int, p *rule.Package) (*crule, error) {
 		idx: idx, id: p.Manifest.RuleID, name: p.Manifest.RuleName, severity: sev,
 		tags: p.Manifest.Tags, seq: q.Sequence, message: p.Manifest.RuleName,
 	}
+	r.salt = xxh3.HashString(r.id)
 	if d := p.Manifest.Description; d != "" {
 		r.message = p.Manifest.RuleName + ": " + d
 	}
@@ -160,6 +167,10 @@ func compileRule(idx int, p *rule.Package) (*crule, error) {
 		if st.anyType {
 			r.anySteps = append(r.anySteps, int32(i))
 		}
+	}
+	if q.Sequence && len(r.steps) > 1 {
+		n := len(r.steps) - 1
+		r.stateBytes = keyStateSize + n*partialSize + n*len(r.steps)*8 + n*r.nVals*valueSize + r.nBy*valueSize
 	}
 	if q.Until != nil {
 		u := mk(q.Until, compileExpr(q.Until.Cond), -1, 0)

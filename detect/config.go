@@ -7,6 +7,7 @@ import (
 
 	"github.com/kestrel-sec/kestrel/clock"
 	"github.com/kestrel-sec/kestrel/rule"
+	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/sink"
 )
 
@@ -18,8 +19,12 @@ const (
 	// DefaultMaxStates bounds the join keys with partial matches one
 	// partition keeps over all rules.
 	DefaultMaxStates = 1 << 20
-	// MaxPartitions bounds Config.Partitions.
-	MaxPartitions = 1 << 12
+	// DefaultMaxStateBytes bounds the memory one partition's partial
+	// matches hold (64 MiB).
+	DefaultMaxStateBytes = 64 << 20
+	// MaxPartitions bounds Config.Partitions: Route names partitions in a
+	// 64-bit mask (engine.MaxRoutedPartitions).
+	MaxPartitions = 64
 )
 
 // ErrInvalidConfig is matched (errors.Is) by every error of Validate and
@@ -43,8 +48,16 @@ type Config struct {
 	// Output receives the alerts. Required.
 	Output Emitter
 	// Partitions is the number of partitions whose workers call the
-	// handler; it must equal the bus's. 0: 1.
+	// handler; it must equal the bus's, and the bus must route by Route
+	// (engine.Config.Route) when it is more than 1. 0: 1.
 	Partitions int
+	// EntityPartition returns the bus's partition for an entity key
+	// (engine.EntityPartition with the bus's partition count). Event rules
+	// run, and events are counted, on that partition only, so each alert is
+	// raised once and an event an event rule matches needs no extra copy.
+	// Required with more than one partition; it must be safe for
+	// concurrent use and allocate nothing.
+	EntityPartition func(schema.EntityKey) int
 	// Clock, when set, caps the expiry horizon: partial matches expire
 	// when their maxspan has passed both in event time (the newest event
 	// the partition has seen) and by this clock. Under replay it is the
@@ -58,6 +71,14 @@ type Config struct {
 	// MaxStates bounds, per partition, the join keys of all rules
 	// together. 0: DefaultMaxStates.
 	MaxStates int
+	// MaxStateBytes bounds, per partition, the memory the partial matches
+	// of all rules hold: each state's fixed size plus the copies of the
+	// join and tested values it keeps (state owns what it keeps; nothing
+	// points into events or decoder blocks). Past it, after each event,
+	// the least recently used keys go (counted as Evictions.Memory). The
+	// bound can be passed by one event's values for the time of that
+	// event. 0: DefaultMaxStateBytes.
+	MaxStateBytes int
 	// Logger receives rare diagnostics: the first refusal of each kind by
 	// the Output, and rule compilation. nil: silent.
 	Logger *slog.Logger
@@ -85,11 +106,17 @@ func (c *Config) Validate() error {
 	if c.Partitions < 0 || c.Partitions > MaxPartitions {
 		return &ConfigError{"Partitions", strconv.Itoa(c.Partitions) + " is outside 0.." + strconv.Itoa(MaxPartitions)}
 	}
+	if c.Partitions > 1 && c.EntityPartition == nil {
+		return &ConfigError{"EntityPartition", "nil with " + strconv.Itoa(c.Partitions) + " partitions: event rules must know the bus's partition of an event"}
+	}
 	if c.MaxStatesPerRule < 0 {
 		return &ConfigError{"MaxStatesPerRule", "negative"}
 	}
 	if c.MaxStates < 0 {
 		return &ConfigError{"MaxStates", "negative"}
+	}
+	if c.MaxStateBytes < 0 {
+		return &ConfigError{"MaxStateBytes", "negative"}
 	}
 	seen := map[string]int{}
 	for i, p := range c.Rules {
@@ -113,6 +140,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxStates == 0 {
 		c.MaxStates = DefaultMaxStates
+	}
+	if c.MaxStateBytes == 0 {
+		c.MaxStateBytes = DefaultMaxStateBytes
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -182,7 +182,7 @@ func TestEmitRefused(t *testing.T) {
 }
 
 func TestBadPartitionAndTypes(t *testing.T) {
-	d, c := run(t, Config{Partitions: 2, Rules: []*rule.Package{pkg(t, "r", `file where true`), pkg(t, "a", `any where process.pid == 1`)}}, nil)
+	d, c := run(t, Config{Partitions: 2, EntityPartition: func(schema.EntityKey) int { return 1 }, Rules: []*rule.Package{pkg(t, "r", `file where true`), pkg(t, "a", `any where process.pid == 1`)}}, nil)
 	x := ev{1, "process_exec", 0, 1, []any{"process.pid", 1}}.build(t)
 	d.Handle(2, []*schema.Event{&x})
 	d.Handle(-1, []*schema.Event{&x})
@@ -203,6 +203,8 @@ func TestConfig(t *testing.T) {
 		{Output: &capture{}, Partitions: MaxPartitions + 1},
 		{Output: &capture{}, MaxStates: -1},
 		{Output: &capture{}, MaxStatesPerRule: -1},
+		{Output: &capture{}, MaxStateBytes: -1},
+		{Output: &capture{}, Partitions: 2}, // no EntityPartition
 		{Output: &capture{}, Rules: []*rule.Package{nil}},
 		{Output: &capture{}, Rules: []*rule.Package{good, good}},
 		{Output: &capture{}, Rules: []*rule.Package{{Manifest: &rule.Manifest{RuleID: "u"}, Query: &rule.Query{}}}},

@@ -85,7 +85,10 @@ func New(cfg Config) (*Detector, error) {
 //
 // It must be called for a given partition from one goroutine at a time (the
 // bus's worker for that partition); calls for different partitions may run
-// concurrently. The events are read during the call only; the values of
+// concurrently. With more than one partition the bus must route by Route:
+// a partition then sees its entities' events and the copies routed to it,
+// runs event rules on the former only, and advances or cancels only the
+// sequence state it owns. The events are read during the call only; the values of
 // the fields a partial match tested are kept (strings by reference, Bytes
 // and Arrays copied) until the match completes or is evicted.
 //
@@ -108,16 +111,18 @@ func (d *Detector) Stats() Stats {
 	}
 	for _, w := range d.workers {
 		s.Events += w.parts.events.Load()
+		s.Copies += w.parts.copies.Load()
 		for i := range d.rules {
 			c := &w.counters[i]
 			rs := &s.Rules[i]
 			rs.Alerts += c.alerts.Load()
 			rs.Dropped += c.dropped.Load()
-			rs.Evicted.add(Evictions{Expired: c.expired.Load(), Terminated: c.terminated.Load(), Capacity: c.capacity.Load()})
+			rs.Evicted.add(Evictions{Expired: c.expired.Load(), Terminated: c.terminated.Load(), Capacity: c.capacity.Load(), Memory: c.memory.Load()})
 			rs.Replaced += c.replaced.Load()
 			rs.Collisions += c.collisions.Load()
 			rs.States += uint64(max(c.states.Load(), 0))
 			rs.Partials += uint64(max(c.partials.Load(), 0))
+			rs.Bytes += uint64(max(c.bytes.Load(), 0))
 		}
 	}
 	for _, rs := range s.Rules {
@@ -126,6 +131,7 @@ func (d *Detector) Stats() Stats {
 		s.Evicted.add(rs.Evicted)
 		s.States += rs.States
 		s.Partials += rs.Partials
+		s.Bytes += rs.Bytes
 	}
 	return s
 }

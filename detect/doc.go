@@ -7,18 +7,58 @@
 // can use it. Detector.Handle is the handler the bus's partition workers
 // run (engine.Handler's signature; engine knows nothing of detection):
 //
-//	det, _ := detect.New(detect.Config{Rules: set.Packages, Output: out, Partitions: bus.Partitions()})
+//	det, _ := detect.New(detect.Config{Rules: set.Packages, Output: out, Partitions: n,
+//		EntityPartition: func(k schema.EntityKey) int { return engine.EntityPartition(k, n) }})
+//	bus, _ := engine.New(engine.Config{Partitions: n, Route: det.Route})
 //	bus.Run(det.Handle)
 //
-// # Sequences
+// # Semantics: results depend on the log alone
 //
-// Each partition keeps, per sequence rule and join key, the partial matches
-// of that key, owned by the partition's worker and never shared. The join
-// key is the values of the rule's by fields (the sequence's, then the
-// step's), or the event's entity key when the rule has none. Because the bus
-// shards by entity key, a sequence joins events of different entities only
-// when they fall in the same partition: join on fields that are constant per
-// entity (process.entity_id), or on none.
+// The alerts of a rule set over a log are a function of the log alone: the
+// same set of alerts, and the same sequence once sorted by (timestamp,
+// event ids), at any partition count and for any number of producers
+// whose merged publish order is the log's timestamp order (one producer
+// reading a log in time order is the common case; see Order below). A bus
+// shards events by entity for throughput; detection does not let that
+// change what matches:
+//
+//   - A sequence's join key is the values of its by fields (the
+//     sequence's, then the step's: `[a] by unique_pid [b] by unique_ppid`
+//     joins a parent to its child) hashed by value, or, without by, the one
+//     global sequence of the rule, as in Elastic EQL. It never falls back
+//     to the entity key.
+//   - The state of a join key lives in one partition, its owner: a hash of
+//     the rule and the key modulo the partition count (the same function
+//     in every run and process).
+//   - Route (engine.Config.Route) sends every event to the owner of each
+//     join key it can advance (it matches a step) or cancel (it matches
+//     until), whatever its entity; a partition advances or cancels only
+//     state it owns, so each copy does its part once. until applies to the
+//     join key wherever its event came from.
+//   - Event rules, and the event count in Stats, run on the event's home
+//     partition only (Config.EntityPartition, its entity partition on the
+//     bus), so each alert is raised once.
+//
+// An event that matches no step, until or event rule is not copied: the
+// cost of routing is one more copy for each partition, other than its
+// entity's, that owns a key the event advances or cancels. Stats.Copies
+// counts them (PERF.md has figures).
+//
+// # Order
+//
+// A partition handles its events in arrival order, and the bus keeps each
+// producer's publish order in every partition. With one producer (or
+// producers whose merged order is timestamp order) each partition sees
+// its events in the log's order, which is what the guarantee above needs.
+// With several independent producers, each in timestamp order, events
+// from different producers may interleave out of timestamp order within
+// a partition: maxspan is always judged on event timestamps, but a step
+// whose event arrives before the earlier step's (in arrival order) is
+// missed, as a late event would be. Detection does not reorder (no
+// per-producer watermarks are known to it); producers that need the
+// guarantee merge by timestamp before publishing.
+//
+// # Sequences
 //
 // The semantics are EQL's: each step's event must come within maxspan of
 // the step-0 event (inclusive: exactly maxspan matches, one nanosecond more
@@ -28,20 +68,26 @@
 // event matching until drops its key's partial matches and does nothing
 // else. A sequence without maxspan (in the query or the manifest's
 // max_span_ms) keeps its partial matches until until, completion or
-// capacity eviction.
+// eviction.
 //
 // # Expiry and bounds
 //
 // Matching decisions use event time only, so a replay gives the same
-// alerts however fast it runs and at any number of partitions, for a log in
-// time order whose join keys are per entity, and while no capacity bound is
-// reached (the bounds are per partition). Memory is reclaimed after each batch: partial
+// alerts however fast it runs, while no capacity bound is reached (the
+// bounds are per partition, so where eviction starts depends on how keys
+// spread). Memory is reclaimed after each batch: partial
 // matches whose maxspan has passed at the horizon, the newest event time the
 // partition has seen (capped by Config.Clock, the replay's mock clock), are
 // dropped. Join keys are bounded per rule (MaxStatesPerRule) and per
-// partition (MaxStates); past a bound the least recently used key goes.
-// Every dropped partial match is counted by reason: expired, terminated
-// (until), capacity.
+// partition (MaxStates), and their memory per partition in bytes
+// (MaxStateBytes); past a bound the least recently used key goes. Every
+// dropped partial match is counted by reason: expired, terminated (until),
+// capacity, memory.
+//
+// State owns what it keeps: the join values and tested values of a partial
+// match are copied into memory the match owns (an arena per partial, reused
+// without allocating), never referenced in the event, whose strings may
+// point into a decoder's block and would keep all of it alive.
 //
 // # Alerts
 //

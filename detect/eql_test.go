@@ -24,10 +24,10 @@ func TestElasticSequenceExamples(t *testing.T) {
   [ file where file.path == "C:\\Windows\\System32\\evil.exe" ]`,
 		evs: []ev{
 			{1, "process_exec", 0, 1, []any{"process.name", "attrib.exe"}},
-			{2, "file_open", time.Second, 2, []any{"file.path", `C:\Windows\System32\evil.exe`}}, // other entity
+			{2, "file_open", time.Second, 2, []any{"file.path", `C:\Windows\System32\evil.exe`}}, // other entity: a global sequence takes it
 			{3, "file_open", 2 * time.Second, 1, []any{"file.path", `C:\Windows\System32\evil.exe`}},
 		},
-		want: []string{"r:1,3"},
+		want: []string{"r:1,2"},
 	}, {
 		name: "maxspan",
 		rule: `sequence with maxspan=15m
@@ -155,7 +155,18 @@ func TestSequenceSemantics(t *testing.T) {
 		// match and advanced the others by one step only.
 		expectAlerts(t, c, "r:1,2,3", "r:2,3,4")
 	})
-	t.Run("entity isolation", func(t *testing.T) {
+	t.Run("join key isolation", func(t *testing.T) {
+		byEntity := `sequence by process.entity_id [process where process.name == "a"] [process where process.name == "b"]`
+		_, c := run(t, Config{Rules: []*rule.Package{pkg(t, "r", byEntity)}}, []ev{
+			{1, "process_exec", 0, 1, []any{"process.name", "a", "process.entity_id", "e1"}},
+			{2, "process_exec", 1, 2, []any{"process.name", "b", "process.entity_id", "e2"}},
+			{3, "process_exec", 2, 2, []any{"process.name", "a", "process.entity_id", "e2"}},
+			{4, "process_exec", 3, 3, []any{"process.name", "b", "process.entity_id", "e3"}},
+			{5, "process_exec", 4, 1, []any{"process.name", "b", "process.entity_id", "e1"}},
+		})
+		expectAlerts(t, c, "r:1,5")
+	})
+	t.Run("no by is one global sequence", func(t *testing.T) {
 		_, c := run(t, Config{Rules: []*rule.Package{pkg(t, "r", two)}}, []ev{
 			{1, "process_exec", 0, 1, []any{"process.name", "a"}},
 			{2, "process_exec", 1, 2, []any{"process.name", "b"}},
@@ -163,7 +174,7 @@ func TestSequenceSemantics(t *testing.T) {
 			{4, "process_exec", 3, 3, []any{"process.name", "b"}},
 			{5, "process_exec", 4, 1, []any{"process.name", "b"}},
 		})
-		expectAlerts(t, c, "r:1,5")
+		expectAlerts(t, c, "r:1,2", "r:3,4")
 	})
 	t.Run("maxspan edges", func(t *testing.T) {
 		r := `sequence with maxspan=1s [process where process.name == "a"] [process where process.name == "b"]`
@@ -201,11 +212,11 @@ func TestSequenceSemantics(t *testing.T) {
 }
 
 func TestExpiry(t *testing.T) {
-	r := `sequence with maxspan=1s [process where process.name == "a"] [process where process.name == "b"]`
+	r := `sequence by process.entity_id with maxspan=1s [process where process.name == "a"] [process where process.name == "b"]`
 	d, c := run(t, Config{Rules: []*rule.Package{pkg(t, "r", r)}}, []ev{
-		{1, "process_exec", 0, 1, []any{"process.name", "a"}},
-		{2, "process_exec", 0, 2, []any{"process.name", "a"}},
-		{3, "process_exec", 500 * time.Millisecond, 3, []any{"process.name", "a"}},
+		{1, "process_exec", 0, 1, []any{"process.entity_id", "e1", "process.name", "a"}},
+		{2, "process_exec", 0, 2, []any{"process.entity_id", "e2", "process.name", "a"}},
+		{3, "process_exec", 500 * time.Millisecond, 3, []any{"process.entity_id", "e3", "process.name", "a"}},
 	})
 	if s := d.Stats(); s.States != 3 || s.Partials != 3 {
 		t.Fatalf("before: %+v", s)
@@ -233,7 +244,7 @@ func TestExpiry(t *testing.T) {
 	// A clock behind event time holds expiry back.
 	clk := clockAt(0)
 	d, _ = run(t, Config{Clock: clk, Rules: []*rule.Package{pkg(t, "r", r)}}, []ev{
-		{1, "process_exec", 0, 1, []any{"process.name", "a"}},
+		{1, "process_exec", 0, 1, []any{"process.entity_id", "e1", "process.name", "a"}},
 		{2, "file_open", 5 * time.Second, 2, nil},
 	})
 	if s := d.Stats(); s.States != 1 || s.Evicted.Expired != 0 {
@@ -254,17 +265,17 @@ func (c *clockValue) NowMono() uint64 { return uint64(*c) }
 func clockAt(d time.Duration) *clockValue { v := clockValue(d); return &v }
 
 func TestCapacity(t *testing.T) {
-	two := `sequence [process where process.name == "a"] [process where process.name == "b"]`
+	two := `sequence by process.entity_id [process where process.name == "a"] [process where process.name == "b"]`
 	evs := []ev{
-		{1, "process_exec", 0, 1, []any{"process.name", "a"}},
-		{2, "process_exec", 1, 2, []any{"process.name", "a"}},
-		{3, "process_exec", 2, 3, []any{"process.name", "a"}}, // evicts entity 1, least recently used
-		{4, "process_exec", 3, 2, []any{"process.name", "a"}}, // touches 2
-		{5, "process_exec", 4, 4, []any{"process.name", "a"}}, // evicts 3
-		{6, "process_exec", 5, 1, []any{"process.name", "b"}},
-		{7, "process_exec", 6, 3, []any{"process.name", "b"}},
-		{8, "process_exec", 7, 2, []any{"process.name", "b"}},
-		{9, "process_exec", 8, 4, []any{"process.name", "b"}},
+		{1, "process_exec", 0, 1, []any{"process.entity_id", "e1", "process.name", "a"}},
+		{2, "process_exec", 1, 2, []any{"process.entity_id", "e2", "process.name", "a"}},
+		{3, "process_exec", 2, 3, []any{"process.entity_id", "e3", "process.name", "a"}}, // evicts entity 1, least recently used
+		{4, "process_exec", 3, 2, []any{"process.entity_id", "e2", "process.name", "a"}}, // touches 2
+		{5, "process_exec", 4, 4, []any{"process.entity_id", "e4", "process.name", "a"}}, // evicts 3
+		{6, "process_exec", 5, 1, []any{"process.entity_id", "e1", "process.name", "b"}},
+		{7, "process_exec", 6, 3, []any{"process.entity_id", "e3", "process.name", "b"}},
+		{8, "process_exec", 7, 2, []any{"process.entity_id", "e2", "process.name", "b"}},
+		{9, "process_exec", 8, 4, []any{"process.entity_id", "e4", "process.name", "b"}},
 	}
 	d, c := run(t, Config{MaxStatesPerRule: 2, Rules: []*rule.Package{pkg(t, "r", two)}}, evs)
 	expectAlerts(t, c, "r:4,8", "r:5,9")

@@ -1,9 +1,11 @@
 package detect_test
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/kestrel-sec/kestrel/detect"
+	"github.com/kestrel-sec/kestrel/engine"
 	"github.com/kestrel-sec/kestrel/rule"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/sink"
@@ -45,5 +47,48 @@ func Example() {
 	fmt.Println(det.Stats().Alerts)
 	// Output:
 	// revshell critical [1 2] process.entity_id p1
+	// 1
+}
+
+// Detection on a bus of several partitions: the detector routes each event
+// to the partitions that hold the state it can advance, so a sequence by
+// user joins two processes wherever the bus put them.
+func Example_routed() {
+	reg := rule.DefaultRegistry()
+	q, err := rule.Compile("rule.eql", `sequence by user.name
+  [process where process.name == "sudo"]
+  [file where file.path == "/etc/shadow"]`, reg)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	pkg := &rule.Package{Manifest: &rule.Manifest{RuleID: "shadow", RuleName: "sudo then shadow", Severity: rule.SeverityHigh}, Query: q}
+	const n = 4
+	det, err := detect.New(detect.Config{Rules: []*rule.Package{pkg}, Output: printer{}, Partitions: n,
+		EntityPartition: func(k schema.EntityKey) int { return engine.EntityPartition(k, n) }})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	bus, err := engine.New(engine.Config{Partitions: n, Route: det.Route})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := bus.Run(det.Handle); err != nil {
+		fmt.Println(err)
+		return
+	}
+	b := schema.NewBuilder(reg)
+	sudo, _ := b.Reset().ID(1).TypeName("process_exec").Mono(1e9).Entity(schema.EntityKeyFrom64(1)).
+		Path("user.name", value.StringValue("alice")).Path("process.name", value.StringValue("sudo")).Build()
+	read, _ := b.Reset().ID(2).TypeName("file_open").Mono(2e9).Entity(schema.EntityKeyFrom64(2)).
+		Path("user.name", value.StringValue("alice")).Path("file.path", value.StringValue("/etc/shadow")).Build()
+	_ = bus.Publish(&sudo)
+	_ = bus.Publish(&read)
+	_ = bus.Shutdown(context.Background())
+	fmt.Println(det.Stats().Alerts)
+	// Output:
+	// shadow high [1 2] user.name alice
 	// 1
 }

@@ -11,8 +11,8 @@ import (
 )
 
 // joinKey identifies the entity a sequence's partial matches belong to:
-// the event's entity key when the rule has no by fields, else the XXH3-128
-// hash of the by values. A hash hit is confirmed against the values kept in
+// the XXH3-128 hash of the by values, or the zero key (one global
+// sequence) when the rule has no by fields. A hash hit is confirmed against the values kept in
 // the state, so a collision is counted, never merged.
 type joinKey struct {
 	hi, lo uint64
@@ -89,10 +89,11 @@ func joinEqual(a, b value.Value) bool {
 
 // keyOf computes the join key of ev for the by fields ids into vals (len
 // ids), using buf as scratch; ok is false when a by field is missing or
-// Null. With no by fields the key is the entity key.
+// Null. With no by fields the key is the zero key: the rule's one global
+// sequence.
 func keyOf(ev *schema.Event, ids []schema.FieldID, vals []value.Value, buf []byte) (joinKey, []byte, bool) {
 	if len(ids) == 0 {
-		return joinKey{ev.Entity.Hi, ev.Entity.Lo}, buf, true
+		return joinKey{}, buf, true
 	}
 	buf = buf[:0]
 	for i, id := range ids {
@@ -105,4 +106,14 @@ func keyOf(ev *schema.Event, ids []schema.FieldID, vals []value.Value, buf []byt
 	}
 	h := xxh3.Hash128(buf)
 	return joinKey{h.Hi, h.Lo}, buf, true
+}
+
+// owner returns the partition, of n, that holds rule r's state for key k:
+// a function of the rule and the join values alone, so every event that can
+// advance or cancel that state is routed to the same place.
+func owner(r *crule, k joinKey, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	return int(((k.hi ^ r.salt) * 0x9e3779b97f4a7c15 >> 32) % uint64(n))
 }

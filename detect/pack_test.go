@@ -176,12 +176,13 @@ func TestDeterminism(t *testing.T) {
 		}
 	}
 	for _, parts := range []int{1, 2, 4} {
-		bus, err := engine.New(engine.Config{Partitions: parts, QueueSize: 1024})
+		c := &capture{}
+		d, err := New(Config{Partitions: parts, Output: c, Rules: rules,
+			EntityPartition: func(k schema.EntityKey) int { return engine.EntityPartition(k, parts) }})
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := &capture{}
-		d, err := New(Config{Partitions: parts, Output: c, Rules: rules})
+		bus, err := engine.New(engine.Config{Partitions: parts, QueueSize: 1024, Route: d.Route})
 		if err != nil {
 			t.Fatal(err)
 		}

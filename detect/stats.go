@@ -13,15 +13,19 @@ type Evictions struct {
 	// Capacity: evicted, least recently used first, to keep within
 	// MaxStatesPerRule or MaxStates.
 	Capacity uint64
+	// Memory: evicted, least recently used first, to keep a partition's
+	// state within MaxStateBytes.
+	Memory uint64
 }
 
 // Total returns the sum of the reasons.
-func (e Evictions) Total() uint64 { return e.Expired + e.Terminated + e.Capacity }
+func (e Evictions) Total() uint64 { return e.Expired + e.Terminated + e.Capacity + e.Memory }
 
 func (e *Evictions) add(o Evictions) {
 	e.Expired += o.Expired
 	e.Terminated += o.Terminated
 	e.Capacity += o.Capacity
+	e.Memory += o.Memory
 }
 
 // RuleStats counts one rule's work over all partitions.
@@ -42,12 +46,20 @@ type RuleStats struct {
 	// States is the number of join keys with partial matches now, and
 	// Partials the partial matches they hold.
 	States, Partials uint64
+	// Bytes is the memory those states hold now, as MaxStateBytes counts
+	// it: fixed size plus the copies of the values they keep.
+	Bytes uint64
 }
 
 // Stats is a snapshot of a Detector's counters, read without a lock.
 type Stats struct {
-	// Events is the number of events handled.
+	// Events is the number of events handled, each counted once, on its
+	// home partition (Config.EntityPartition).
 	Events uint64
+	// Copies is the number of routed copies handled on other partitions
+	// (see Detector.Route): (Events+Copies)/Events is the copies per event
+	// the routing cost.
+	Copies uint64
 	// BadPartition counts events handed to Handle with a partition number
 	// outside 0..Partitions-1; they were not examined.
 	BadPartition uint64
@@ -55,8 +67,8 @@ type Stats struct {
 	Alerts, AlertsDropped uint64
 	// Evicted sums every rule's evictions.
 	Evicted Evictions
-	// States and Partials sum the rules' gauges.
-	States, Partials uint64
+	// States, Partials and Bytes sum the rules' gauges.
+	States, Partials, Bytes uint64
 	// Rules holds one entry per rule, in Config order.
 	Rules []RuleStats
 }
@@ -67,8 +79,9 @@ type Stats struct {
 type ruleCounters struct {
 	alerts, dropped               atomic.Uint64
 	expired, terminated, capacity atomic.Uint64
+	memory                        atomic.Uint64
 	replaced, collisions          atomic.Uint64
-	states, partials              atomic.Int64
+	states, partials, bytes       atomic.Int64
 }
 
 // partCounters are one partition's counters, written only by its worker
@@ -77,5 +90,6 @@ type ruleCounters struct {
 type partCounters struct {
 	_      [64]byte
 	events atomic.Uint64
-	_      [56]byte
+	copies atomic.Uint64
+	_      [48]byte
 }

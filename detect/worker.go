@@ -1,6 +1,9 @@
 package detect
 
 import (
+	"strings"
+	"unsafe"
+
 	"github.com/kestrel-sec/kestrel/rule"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/sink"
@@ -24,12 +27,15 @@ import (
 type worker struct {
 	d         *Detector
 	part      int
+	n         int         // partitions
 	seq       []*seqState // by rule index; nil for event rules
 	watermark uint64      // newest event time seen in this partition
 
-	// LRU of every keyState of the partition, for MaxStates.
+	// LRU of every keyState of the partition, for MaxStates and
+	// MaxStateBytes.
 	ghead, gtail *keyState
 	nStates      int
+	bytes        int // memory the partition's keyStates hold (keyState.bytes summed)
 
 	// Scratch for join keys, computed at most once per event, rule and join
 	// group: keyEpoch[g] == epoch marks keys[g] (or keyMissing[g]) current.
@@ -45,7 +51,7 @@ type worker struct {
 }
 
 func newWorker(d *Detector, part int) *worker {
-	w := &worker{d: d, part: part, seq: make([]*seqState, len(d.rules)), counters: make([]ruleCounters, len(d.rules))}
+	w := &worker{d: d, part: part, n: len(d.workers), seq: make([]*seqState, len(d.rules)), counters: make([]ruleCounters, len(d.rules))}
 	groups := 1
 	for _, r := range d.rules {
 		if !r.seq {
@@ -69,32 +75,50 @@ func newWorker(d *Detector, part int) *worker {
 
 func (w *worker) handle(batch []*schema.Event) {
 	d := w.d
+	copies := 0
 	for _, ev := range batch {
 		if ev.TsMono > schema.TimestampMono(w.watermark) {
 			w.watermark = uint64(ev.TsMono)
 		}
+		// Event rules run on the event's home partition only, so each of
+		// their alerts is raised once; routed copies serve sequences.
+		home := w.n == 1 || d.home(ev) == w.part
+		if !home {
+			copies++
+		}
 		if t := int(ev.Type); t < len(d.byType) {
 			for _, r := range d.byType[t] {
-				w.apply(r, ev)
+				w.apply(r, ev, home)
 			}
 		}
 		for _, r := range d.anyRules {
-			w.apply(r, ev)
+			w.apply(r, ev, home)
+		}
+		if w.bytes > d.cfg.MaxStateBytes {
+			w.shed()
 		}
 	}
-	w.parts.events.Add(uint64(len(batch)))
+	w.parts.events.Add(uint64(len(batch) - copies))
+	if copies > 0 {
+		w.parts.copies.Add(uint64(copies))
+	}
 	w.expire()
 }
 
-func (w *worker) apply(r *crule, ev *schema.Event) {
+func (w *worker) apply(r *crule, ev *schema.Event, home bool) {
 	if !r.seq {
 		st := &r.steps[0]
-		if st.hasType(ev.Type) && st.pred(ev) {
+		if home && st.hasType(ev.Type) && st.pred(ev) {
 			w.alertEvent(r, ev)
 		}
 		return
 	}
 	w.applySeq(w.seq[r.idx], ev)
+}
+
+// owns reports whether this partition holds rule r's state for key k.
+func (w *worker) owns(r *crule, k joinKey) bool {
+	return w.n == 1 || owner(r, k, w.n) == w.part
 }
 
 // seqState is one sequence rule's state in one partition.
@@ -115,7 +139,9 @@ type keyState struct {
 	lastTs       uint64
 	live         int
 	rule         int           // index of the rule (and seqState) it belongs to
-	by           []value.Value // the join values (nil without by fields)
+	by           []value.Value // the join values (nil without by fields), in byArena
+	byArena      []byte        // owns by's strings and bytes
+	bytes        int           // memory counted for it: base size plus arena capacities
 	slots        []partial
 }
 
@@ -124,7 +150,8 @@ type partial struct {
 	active  bool
 	firstTs uint64
 	ids     []uint64      // event ids, by step
-	vals    []value.Value // tested-field values, laid out by cstep.valOff
+	vals    []value.Value // tested-field values, laid out by cstep.valOff, in arena
+	arena   []byte        // owns vals' strings and bytes: nothing points into events
 }
 
 // key computes (once per event and join group) the join key of ev for st.
@@ -180,7 +207,7 @@ func (w *worker) applySeq(s *seqState, ev *schema.Event) {
 		w.epoch = 1
 	}
 	if u := r.until; u != nil && u.hasType(ev.Type) && u.pred(ev) {
-		if key, vals, ok := w.key(u, ev); ok {
+		if key, vals, ok := w.key(u, ev); ok && w.owns(r, key) {
 			if ks := w.lookup(s, key, vals); ks != nil {
 				s.counters.terminated.Add(uint64(ks.live))
 				w.remove(s, ks)
@@ -201,8 +228,8 @@ func (w *worker) applySeq(s *seqState, ev *schema.Event) {
 			continue
 		}
 		key, vals, ok := w.key(st, ev)
-		if !ok {
-			continue
+		if !ok || !w.owns(r, key) {
+			continue // another partition holds this key's state
 		}
 		if i == 0 {
 			w.start(s, key, vals, st, ev)
@@ -234,7 +261,7 @@ func (w *worker) applySeq(s *seqState, ev *schema.Event) {
 		}
 		*p, *q = *q, *p // q takes p's match and buffers; p q's spare buffers
 		p.active = false
-		w.record(q, i, st, ev)
+		w.record(s, ks, q, i, st, ev)
 		w.touch(s, ks, ts)
 	}
 }
@@ -258,23 +285,76 @@ func (w *worker) start(s *seqState, key joinKey, vals []value.Value, st *cstep, 
 		s.counters.partials.Add(1)
 	}
 	p.firstTs = uint64(ev.TsMono)
-	w.record(p, 0, st, ev)
+	w.record(s, ks, p, 0, st, ev)
 	w.touch(s, ks, uint64(ev.TsMono))
 }
 
-// record keeps step i's event id and tested values in p.
-func (w *worker) record(p *partial, i int, st *cstep, ev *schema.Event) {
+// record keeps step i's event id and tested values in p, copying what
+// they reference into p's arena (step 0 starts it afresh), and accounts for
+// the arena's growth in ks.
+func (w *worker) record(s *seqState, ks *keyState, p *partial, i int, st *cstep, ev *schema.Event) {
 	p.ids[i] = ev.ID
+	if i == 0 {
+		clear(p.vals) // nothing may point into the arena it reuses
+		p.arena = p.arena[:0]
+	}
+	need := 0
+	for _, id := range st.fields {
+		v, _ := ev.Get(id)
+		need += payloadLen(v)
+	}
+	if len(p.arena)+need > cap(p.arena) {
+		w.growArena(s, ks, p, need)
+	}
 	for k, id := range st.fields {
 		v, _ := ev.Get(id)
-		p.vals[st.valOff+k] = ownValue(v)
+		p.arena, p.vals[st.valOff+k] = ownInto(p.arena, v)
 	}
 }
 
-// ownValue copies what a Value references that its producer may reuse:
-// Bytes and Array payloads. Strings are immutable.
+// payloadLen is how many arena bytes ownInto takes for v.
+func payloadLen(v value.Value) int {
+	switch v.Kind() {
+	case value.KindString:
+		s, _ := v.Str()
+		return len(s)
+	case value.KindBytes:
+		b, _ := v.Bytes()
+		return len(b)
+	}
+	return 0
+}
+
+// growArena gives p an arena with room for need more bytes, moving the
+// values already kept into it, so no value points into the old one.
+func (w *worker) growArena(s *seqState, ks *keyState, p *partial, need int) {
+	used := 0
+	for _, v := range p.vals {
+		used += payloadLen(v)
+	}
+	old := cap(p.arena)
+	arena := make([]byte, 0, max(2*old, used+need, 64))
+	for k, v := range p.vals {
+		arena, p.vals[k] = ownInto(arena, v)
+	}
+	p.arena = arena
+	w.account(s, ks, cap(arena)-old)
+}
+
+// account adds delta bytes to ks's, its rule's and the partition's count.
+func (w *worker) account(s *seqState, ks *keyState, delta int) {
+	ks.bytes += delta
+	w.bytes += delta
+	s.counters.bytes.Add(int64(delta))
+}
+
+// ownValue copies to the heap whatever a Value references: strings too,
+// which may point into a decoder's block and would pin all of it.
 func ownValue(v value.Value) value.Value {
 	switch v.Kind() {
+	case value.KindString:
+		str, _ := v.Str()
+		return value.StringValue(strings.Clone(str))
 	case value.KindBytes:
 		b, _ := v.Bytes()
 		return value.BytesValue(append([]byte(nil), b...))
@@ -297,14 +377,15 @@ func (w *worker) complete(s *seqState, ks *keyState, p *partial, ev *schema.Even
 	copy(ids, p.ids[:last])
 	ids[last] = ev.ID
 	fields := make([]sink.AlertField, 0, len(ks.by)+r.nVals)
+	// The alert outlives the partial's arenas: its values are copied out.
 	for i, v := range ks.by {
-		fields = append(fields, sink.AlertField{Path: r.byPaths[i], Value: v})
+		fields = append(fields, sink.AlertField{Path: r.byPaths[i], Value: ownValue(v)})
 	}
 	for i := range r.steps[:last] {
 		st := &r.steps[i]
 		for k, name := range st.names {
 			if v := p.vals[st.valOff+k]; !v.IsNull() {
-				fields = append(fields, sink.AlertField{Path: name, Value: v})
+				fields = append(fields, sink.AlertField{Path: name, Value: ownValue(v)})
 			}
 		}
 	}
@@ -380,9 +461,19 @@ func (w *worker) create(s *seqState, key joinKey, vals []value.Value) *keyState 
 	}
 	ks.key = key
 	ks.by = ks.by[:len(vals)]
-	for i, v := range vals {
-		ks.by[i] = ownValue(v)
+	need := 0
+	for _, v := range vals {
+		need += payloadLen(v)
 	}
+	ks.byArena = ks.byArena[:0]
+	if need > cap(ks.byArena) {
+		ks.byArena = make([]byte, 0, need)
+	}
+	for i, v := range vals {
+		ks.byArena, ks.by[i] = ownInto(ks.byArena, v)
+	}
+	ks.bytes = 0
+	w.account(s, ks, s.r.stateBytes+cap(ks.byArena)+ks.arenaCaps())
 	s.keys[key] = ks
 	s.n++
 	w.nStates++
@@ -403,6 +494,26 @@ func (w *worker) create(s *seqState, key joinKey, vals []value.Value) *keyState 
 	return ks
 }
 
+// arenaCaps sums the capacities of ks's partial arenas.
+func (ks *keyState) arenaCaps() int {
+	n := 0
+	for i := range ks.slots {
+		n += cap(ks.slots[i].arena)
+	}
+	return n
+}
+
+// Sizes for a keyState's fixed memory (see stateBytes in compile.go).
+const (
+	keyStateSize = int(unsafe.Sizeof(keyState{}))
+	partialSize  = int(unsafe.Sizeof(partial{}))
+	valueSize    = int(unsafe.Sizeof(value.Value{}))
+	// keepArena is the largest arena a recycled keyState keeps: larger
+	// ones go back to the heap with the state, so the free list holds
+	// little that the byte budget does not count.
+	keepArena = 256
+)
+
 func newKeyState(r *crule) *keyState {
 	n := len(r.steps) - 1
 	ks := &keyState{slots: make([]partial, n), by: make([]value.Value, 0, r.nBy), rule: r.idx}
@@ -413,6 +524,19 @@ func newKeyState(r *crule) *keyState {
 		ks.slots[i].vals = vals[i*r.nVals : (i+1)*r.nVals]
 	}
 	return ks
+}
+
+// shed evicts least recently used keyStates until the partition's state
+// is within MaxStateBytes, counting them as memory evictions; expired ones
+// go first.
+func (w *worker) shed() {
+	w.expire()
+	for w.bytes > w.d.cfg.MaxStateBytes && w.gtail != nil {
+		ks := w.gtail
+		s := w.seq[ks.rule]
+		s.counters.memory.Add(uint64(ks.live))
+		w.remove(s, ks)
+	}
 }
 
 // evict drops ks and its partial matches for capacity.
@@ -464,10 +588,17 @@ func (w *worker) unlink(s *seqState, ks *keyState) {
 	s.n--
 	w.nStates--
 	s.counters.states.Add(-1)
-	clear(ks.by) // drop references to event memory
+	clear(ks.by) // nothing may point into the arenas it reuses
+	if cap(ks.byArena) > keepArena {
+		ks.byArena = nil
+	}
 	for i := range ks.slots {
 		clear(ks.slots[i].vals)
+		if cap(ks.slots[i].arena) > keepArena {
+			ks.slots[i].arena = nil
+		}
 	}
+	w.account(s, ks, -ks.bytes)
 	ks.prev, ks.gprev, ks.gnext, ks.lastTs = nil, nil, nil, 0
 	ks.next, s.free = s.free, ks
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math/bits"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -86,7 +88,8 @@ type Bus struct {
 	// otherwise. Read-only after New.
 	notifiers []*ring.Notifier
 	log       *slog.Logger
-	block     bool // cfg.Backpressure == Block
+	block     bool                       // cfg.Backpressure == Block
+	route     func(*schema.Event) uint64 // cfg.Route; nil: one copy per event
 
 	// subs is the current subscriber list, an immutable slice replaced
 	// under mu (copy on write); the pointer publishes the slice's contents
@@ -128,6 +131,7 @@ func New(cfg Config) (*Bus, error) {
 		realClock: real,
 		log:       cfg.Logger,
 		block:     cfg.Backpressure == Block,
+		route:     cfg.Route,
 		stopped:   make(chan struct{}),
 	}
 	b.notifiers = make([]*ring.Notifier, cfg.Workers)
@@ -179,11 +183,25 @@ func (b *Bus) PartitionOf(k schema.EntityKey) int { return b.shard.of(k) }
 // ErrTimeout when it stayed full for BackpressureTimeout under Block; a nil
 // ev is ErrNilEvent. It allocates nothing in the steady state; a producer
 // that has to wait for room yields, then parks on the ring.
+//
+// With Config.Route the event is also copied into each partition Route
+// names (see publishRouted for how a refused copy is counted); the result
+// is its entity partition's.
 func (b *Bus) Publish(ev *schema.Event) error {
 	if ev == nil {
 		return ErrNilEvent
 	}
-	p := &b.parts[b.shard.of(ev.Entity)]
+	pi := b.shard.of(ev.Entity)
+	if b.route != nil {
+		if extra := b.route(ev) &^ (1 << uint(pi)); extra != 0 {
+			return b.publishRouted(pi, extra, ev)
+		}
+	}
+	return b.publishTo(&b.parts[pi], ev)
+}
+
+// publishTo copies ev into partition p.
+func (b *Bus) publishTo(p *partition, ev *schema.Event) error {
 	seq, got := p.ring.TryReserve(1)
 	if got == 0 {
 		return b.publishSlow(p, ev)
@@ -221,7 +239,11 @@ func (b *Bus) Claim(entity schema.EntityKey) (Claim, error) {
 	ev := p.ring.Slot(seq)
 	ev.Reset()
 	ev.Entity = entity
-	return Claim{r: p.ring, seq: seq, ev: ev}, nil
+	c := Claim{r: p.ring, seq: seq, ev: ev}
+	if b.route != nil {
+		c.b = b
+	}
+	return c, nil
 }
 
 // Claim is a reserved slot of the bus, from Bus.Claim: fill its Event, then
@@ -230,6 +252,7 @@ type Claim struct {
 	r   *ring.MPSC[schema.Event]
 	seq uint64
 	ev  *schema.Event
+	b   *Bus // set when the bus routes (Config.Route): Commit copies first
 }
 
 // Event returns the claimed slot's event, to fill in place until Commit.
@@ -238,10 +261,58 @@ func (c Claim) Event() *schema.Event { return c.ev }
 // Commit publishes the claimed event: from here on it belongs to the bus,
 // which delivers it as it does an event from Publish. Commit must be called
 // once per successful Claim; on the zero Claim it does nothing.
+//
+// With Config.Route, Commit first copies the event into each other
+// partition Route names for it, as Publish would (a copy refused there is
+// counted there), then publishes the claimed slot.
 func (c Claim) Commit() {
+	if c.b != nil {
+		c.b.copyRouted(c.ev)
+	}
 	if c.r != nil {
 		c.r.Commit(c.seq, 1)
 	}
+}
+
+// publishRouted copies ev into its entity partition pi, then into each
+// partition of the mask extra, in ascending order. The event is accepted
+// or refused by its entity partition: when that refuses it, no copy is
+// made; a copy another partition refuses is counted there (Dropped or
+// TimedOut, so the loss shows in Stats) and does not make the event
+// refused, since retrying it would duplicate it where it was accepted.
+func (b *Bus) publishRouted(pi int, extra uint64, ev *schema.Event) error {
+	if err := b.publishTo(&b.parts[pi], ev); err != nil {
+		return err
+	}
+	for extra != 0 {
+		p := bits.TrailingZeros64(extra)
+		extra &= extra - 1
+		if p < len(b.parts) {
+			_ = b.publishTo(&b.parts[p], ev) // counted in its partition
+		}
+	}
+	return nil
+}
+
+// copyRouted copies ev, built in its entity partition's claimed slot, into
+// each other partition Route names, counting a refusal there.
+func (b *Bus) copyRouted(ev *schema.Event) {
+	pi := b.shard.of(ev.Entity)
+	for extra := b.route(ev) &^ (1 << uint(pi)); extra != 0; extra &= extra - 1 {
+		if p := bits.TrailingZeros64(extra); p < len(b.parts) {
+			_ = b.publishTo(&b.parts[p], ev) // counted in its partition
+		}
+	}
+}
+
+// routeOf returns ev's entity partition and the other partitions Route
+// sends it to.
+func (b *Bus) routeOf(ev *schema.Event) (int, uint64) {
+	pi := b.shard.of(ev.Entity)
+	if b.route == nil {
+		return pi, 0
+	}
+	return pi, b.route(ev) &^ (1 << uint(pi))
 }
 
 // publishSlow handles a full (or closed) partition.
@@ -328,37 +399,84 @@ func (b *Bus) reserveWait(r *ring.MPSC[schema.Event], n int, d *deadline) (seq u
 // evs[n+1:] were not attempted, so the caller may retry them. A run of
 // consecutive events for the same partition is reserved and committed as
 // one range, which makes batches of one entity's events (the common case in
-// a replayed log) much cheaper than single Publishes.
+// a replayed log) much cheaper than single Publishes. With Config.Route an
+// event with copies is published as Publish would, alone; its copies do
+// not decide n.
 func (b *Bus) PublishBatch(evs []schema.Event) (n int, err error) {
-	next := 0 // the partition of evs[n], carried from the run before
-	if len(evs) > 0 {
-		next = b.shard.of(evs[0].Entity)
+	if len(evs) == 0 {
+		return 0, nil
 	}
+	// The partition and extra copies of evs[n], carried from the run
+	// before so each event is hashed and routed once.
+	next, extra := b.routeOf(&evs[0])
 	for n < len(evs) {
+		if extra != 0 {
+			if err = b.publishRouted(next, extra, &evs[n]); err != nil {
+				return n, err
+			}
+			if n++; n < len(evs) {
+				next, extra = b.routeOf(&evs[n])
+			}
+			continue
+		}
 		pi, run := next, 1
 		for n+run < len(evs) {
-			if next = b.shard.of(evs[n+run].Entity); next != pi {
-				break // evs[n+run] opens the next run: hashed once
+			if next, extra = b.routeOf(&evs[n+run]); next != pi || extra != 0 {
+				break // evs[n+run] opens the next run: routed once
 			}
 			run++
 		}
-		p := &b.parts[pi]
-		for run > 0 {
-			seq, got := p.ring.TryReserve(run)
-			if got == 0 {
-				if seq, got, err = b.reserveSlow(p, run); err != nil {
-					return n, err
-				}
-			}
-			for i := range got {
-				p.ring.Slot(seq + uint64(i)).CopyFrom(&evs[n+i])
-			}
-			p.ring.Commit(seq, got)
-			n += got
-			run -= got
+		k, err := b.publishRun(&b.parts[pi], evs[n:n+run])
+		n += k
+		if err != nil {
+			return n, err
 		}
 	}
 	return n, nil
+}
+
+// publishRun copies evs, all for partition p with no other copies, into p
+// as few ranges as room allows; it returns how many it accepted.
+func (b *Bus) publishRun(p *partition, evs []schema.Event) (n int, err error) {
+	for n < len(evs) {
+		run := len(evs) - n
+		seq, got := p.ring.TryReserve(run)
+		if got == 0 {
+			if seq, got, err = b.reserveSlow(p, run); err != nil {
+				return n, err
+			}
+		}
+		for i := range got {
+			p.ring.Slot(seq + uint64(i)).CopyFrom(&evs[n+i])
+		}
+		p.ring.Commit(seq, got)
+		n += got
+	}
+	return n, nil
+}
+
+// SetRoute installs route as the bus's Config.Route, for a caller that
+// builds its router after the bus (a command handed a bus, then its rules).
+// It must be called before the first Publish and before Run: it returns
+// ErrRunning once the workers run, ErrClosed after Shutdown, and a
+// *ConfigError when the bus has more than MaxRoutedPartitions partitions.
+// Events published before it were not routed.
+func (b *Bus) SetRoute(route func(ev *schema.Event) uint64) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.closed:
+		return ErrClosed
+	case b.started:
+		return ErrRunning
+	case route != nil && len(b.parts) > MaxRoutedPartitions:
+		return &ConfigError{Field: "Partitions", Reason: "must be at most " + strconv.Itoa(MaxRoutedPartitions) + " with Route (a 64-bit mask), got " + strconv.Itoa(len(b.parts))}
+	}
+	// Publish reads b.route without a lock: the caller's promise that no
+	// Publish runs yet, and Run's lock, order this write before them.
+	b.route = route
+	b.cfg.Route = route
+	return nil
 }
 
 // Handler receives the events of one partition, in publish order, one batch
@@ -367,9 +485,12 @@ func (b *Bus) PublishBatch(evs []schema.Event) (n int, err error) {
 // serves come one after another from that worker). The pointers point into the ring: the
 // events are valid only until the call returns and must not be modified or
 // kept (copy what must outlive the call, e.g. with schema.Event.CopyFrom).
-// The batch slice is reused by the next call. A Handler should not block for
-// long: its partition's producers wait (or drop) behind it, and so do the
-// other partitions of its worker (Config.Workers). It may Publish,
+// The batch slice is reused by the next call. With Config.Route a partition
+// also receives the copies routed to it: an event is its entity partition's
+// own exactly when Bus.PartitionOf(ev.Entity) (or EntityPartition) is that
+// partition. A Handler should not block for long: its partition's producers
+// wait (or drop) behind it, and so do the other partitions of its worker
+// (Config.Workers). It may Publish,
 // but under Block a Publish into its own full partition can only time out,
 // and it must not call Shutdown with a context that never ends (Shutdown
 // would wait for the very Handler call that waits for it).
@@ -409,6 +530,9 @@ func (b *Bus) startLocked(h Handler) {
 		w := &b.workers[i]
 		w.bus, w.id, w.h, w.n = b, i, h, b.notifiers[i]
 		w.batch = make([]*schema.Event, b.cfg.BatchSize)
+		if b.route != nil {
+			w.own = make([]*schema.Event, 0, b.cfg.BatchSize)
+		}
 		w.dl = newDeadline()
 		go w.run()
 	}

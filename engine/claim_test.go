@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -221,4 +222,43 @@ func BenchmarkClaim(b *testing.B) {
 			tr.stop()
 		})
 	}
+}
+
+// With Config.Route a committed claim is copied, before its slot is
+// published, to every partition Route names, as Publish copies: each
+// partition's Handler sees it once, a subscriber once.
+func TestClaimRouted(t *testing.T) {
+	const partitions = 3
+	b := newBus(t, Config{Partitions: partitions, Route: func(*schema.Event) uint64 { return 1<<partitions - 1 }})
+	sub, err := b.Subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen [partitions]atomic.Int64
+	if err := b.Run(func(p int, batch []*schema.Event) { seen[p].Add(int64(len(batch))) }); err != nil {
+		t.Fatal(err)
+	}
+	const n = 100
+	var got []schema.Event
+	done := make(chan struct{})
+	go func() { got = recvAll(t, sub); close(done) }()
+	for i := range uint64(n) {
+		c, err := b.Claim(schema.EntityKeyFrom64(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fillClaim(t, c.Event(), i, i, i%2 == 0)
+		c.Commit()
+	}
+	shutdown(t, b)
+	<-done
+	for p := range seen {
+		if seen[p].Load() != n {
+			t.Errorf("partition %d handled %d events, want %d", p, seen[p].Load(), n)
+		}
+	}
+	if len(got) != n {
+		t.Errorf("subscriber got %d events, want %d", len(got), n)
+	}
+	checkInvariant(t, b.Stats())
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/kestrel-sec/kestrel/clock"
 	"github.com/kestrel-sec/kestrel/ring"
+	"github.com/kestrel-sec/kestrel/schema"
 )
 
 // Backpressure says what happens to an event when its queue is full: a
@@ -47,6 +48,9 @@ const (
 	// MaxQueueSize bounds QueueSize and SubscriberQueueSize (slots, each an
 	// Event of a few hundred bytes, are allocated up front).
 	MaxQueueSize = 1 << 24
+	// MaxRoutedPartitions bounds Partitions when Config.Route is set: the
+	// route is a 64-bit mask.
+	MaxRoutedPartitions = 64
 	// ClockPoll is how often, in real time, a side blocked under Block looks
 	// at a Config.Clock other than clock.Real to see whether its
 	// BackpressureTimeout has passed.
@@ -117,6 +121,18 @@ type Config struct {
 	// SubscriberQueueSize is the capacity of each subscriber's queue, rounded
 	// up to a power of two. Default QueueSize.
 	SubscriberQueueSize int
+	// Route, when set, names the partitions besides its entity partition an
+	// event must also reach, as a bit mask (bit p for partition p; the
+	// entity partition's bit is ignored). Publish and PublishBatch copy the
+	// event into each of them after its entity partition. It lets a
+	// consumer keep state by a key other than the entity (package detect
+	// routes by sequence join key) while the bus knows nothing of that key.
+	// It is called on the producer's goroutine, concurrently from every
+	// producer, so it must be safe for concurrent use, allocate nothing and
+	// not block. Every event still reaches its entity partition once, and
+	// only that copy reaches Subscribers. Requires Partitions <=
+	// MaxRoutedPartitions. Default nil: one copy per event, as without it.
+	Route func(ev *schema.Event) uint64
 }
 
 // Validate reports the first invalid field as a *ConfigError (which matches
@@ -137,6 +153,9 @@ func (c Config) Validate() error {
 		return &ConfigError{Field: "Workers", Reason: "must be in [0, " + strconv.Itoa(MaxPartitions) + "], got " + strconv.Itoa(c.Workers)}
 	case c.BatchSize < 0:
 		return &ConfigError{Field: "BatchSize", Reason: "must not be negative, got " + strconv.Itoa(c.BatchSize)}
+	case c.Route != nil && c.Partitions > MaxRoutedPartitions,
+		c.Route != nil && c.Partitions == 0 && runtime.GOMAXPROCS(0) > MaxRoutedPartitions:
+		return &ConfigError{Field: "Partitions", Reason: "must be at most " + strconv.Itoa(MaxRoutedPartitions) + " with Route (a 64-bit mask), got " + strconv.Itoa(c.Partitions)}
 	}
 	if err := c.Wait.Validate(); err != nil {
 		return &ConfigError{Field: "Wait", Reason: err.Error(), Err: err}

@@ -29,6 +29,19 @@
 // Subscriber in the order they were published (from one goroutine; the
 // order of concurrent Publish calls is the order their reservations won).
 //
+// # Routing
+//
+// Config.Route lets a consumer ask for more copies: it returns, per event,
+// a mask of further partitions (at most MaxRoutedPartitions) that must see
+// it, and Publish copies the event there after its entity partition. The
+// bus stays ignorant of why: package detect routes an event to the
+// partitions owning the sequence state its join keys can advance or
+// cancel. Each copy goes to a partition once; each producer's order holds
+// in every partition; only the entity partition's copy reaches
+// Subscribers, and Stats count the copies in the partitions that hold
+// them. Without Route, or when it names only the entity partition, the
+// path is the one-copy path above.
+//
 // # Copies and allocation
 //
 // Publish copies the event into its ring slot (schema.Event.CopyFrom), so

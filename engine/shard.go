@@ -65,3 +65,14 @@ func (s shard) hashed(k schema.EntityKey) int {
 	}
 	return int(h % s.n)
 }
+
+// EntityPartition returns the partition of entity key k on a bus of n
+// partitions (Bus.PartitionOf without the bus), so that a consumer built
+// before its bus (a Config.Route function) can tell an event's entity
+// partition. n < 1 counts as 1.
+func EntityPartition(k schema.EntityKey, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	return newShard(n).of(k)
+}

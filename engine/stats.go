@@ -10,7 +10,9 @@ package engine
 // (quiescence; always after Shutdown). Published is that sum: accepted
 // events are counted by the ring's cursors, not by a counter of their own
 // (see Bus.Stats), so a snapshot taken while events move may miss one in
-// transit but never counts one twice.
+// transit but never counts one twice. With Config.Route, each partition
+// counts the copies it was offered, so the totals count an event once per
+// partition it was routed to.
 type PartitionStats struct {
 	Published uint64 // events accepted or refused for this partition
 	Delivered uint64 // handed to the Handler and every subscriber

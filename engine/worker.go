@@ -28,6 +28,7 @@ type worker struct {
 	parts []int // the partitions it serves, ascending
 	h     Handler
 	batch []*schema.Event // reused for every Handler call; len BatchSize
+	own   []*schema.Event // with Config.Route: the batch's entity-partition events, for subscribers
 	dl    *deadline       // for blocking on a full subscriber queue
 	n     *ring.Notifier  // shared by its partitions' rings when it serves several
 
@@ -140,13 +141,32 @@ func (w *worker) deliver(pi int, p *partition, seq uint64, n int) {
 		w.h(pi, batch)
 		w.state.Store(workerBusy)
 	}
-	for _, s := range *b.subs.Load() {
-		s.offer(w, batch)
+	if subs := *b.subs.Load(); len(subs) > 0 {
+		own := batch
+		if b.route != nil {
+			own = w.ownEvents(pi, batch)
+		}
+		for _, s := range subs {
+			s.offer(w, own)
+		}
 	}
 	// Released before it is counted, and Stats reads delivered before
 	// the queue length, so a snapshot never counts an event twice.
 	r.Release(n)
 	p.delivered.Add(uint64(n))
+}
+
+// ownEvents returns the events of batch (from partition pi) whose entity
+// partition is pi: routed copies reach the Handler only, so a subscriber
+// sees every event once.
+func (w *worker) ownEvents(pi int, batch []*schema.Event) []*schema.Event {
+	own := w.own[:0]
+	for _, ev := range batch {
+		if w.bus.shard.of(ev.Entity) == pi {
+			own = append(own, ev)
+		}
+	}
+	return own
 }
 
 // pin binds w's thread to its CPU, if Config.CPUs names any, and reports

@@ -195,7 +195,8 @@ func forwardMain(ctx context.Context, args []string, stderr io.Writer, lookupEnv
 // RunEnv is what RunCommand.Handler gets to build the detection handler.
 type RunEnv struct {
 	// Bus is the node's local bus; the handler runs on its workers, one
-	// per partition (Bus.Partitions()).
+	// per partition (Bus.Partitions()). A handler that keeps state by a key
+	// other than the entity installs its router with Bus.SetRoute.
 	Bus *engine.Bus
 	// Kafka is the configuration the flags describe, defaults filled in:
 	// hand it to NewAlertDestination to send alerts to a topic.

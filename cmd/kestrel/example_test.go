@@ -14,11 +14,17 @@ func Example_validate() {
 	// Output:
 	// ok credaccess-001 (event rule on file)
 	// ok curlpipe-001 (sequence of 2 events by process.parent.entity_id within 5s)
+	//    join key process.parent.entity_id: events matching a step or until are copied to the partition owning the key's values
 	// ok exfil-001 (sequence of 2 events by process.entity_id within 5m)
+	//    join key process.entity_id: events matching a step or until are copied to the partition owning the key's values
 	// ok lateral-001 (sequence of 2 events by process.entity_id within 1m)
+	//    join key process.entity_id: events matching a step or until are copied to the partition owning the key's values
 	// ok privesc-001 (sequence of 2 events by process.entity_id within 30s)
+	//    join key process.entity_id: events matching a step or until are copied to the partition owning the key's values
 	// ok ransomware-001 (sequence of 2 events by process.entity_id within 5s)
+	//    join key process.entity_id: events matching a step or until are copied to the partition owning the key's values
 	// ok revshell-001 (sequence of 2 events by process.entity_id within 10s)
+	//    join key process.entity_id: events matching a step or until are copied to the partition owning the key's values
 	// 7 rules valid, 1 unsupported
 }
 

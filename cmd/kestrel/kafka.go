@@ -81,7 +81,12 @@ func runKafka(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			closeDestinations(scfg)
 			return nil, nil, fmt.Errorf("outputs: %w", err)
 		}
-		det, err := detect.New(detect.Config{Rules: set.Packages, Output: out, Partitions: env.Bus.Partitions(), Logger: env.Logger})
+		n := env.Bus.Partitions()
+		det, err := detect.New(detect.Config{Rules: set.Packages, Output: out, Partitions: n, Logger: env.Logger,
+			EntityPartition: func(k schema.EntityKey) int { return engine.EntityPartition(k, n) }})
+		if err == nil && n > 1 {
+			err = env.Bus.SetRoute(det.Route) // alerts must not depend on -partitions
+		}
 		if err != nil {
 			_ = out.Close(ctx)
 			return nil, nil, err

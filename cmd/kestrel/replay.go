@@ -18,6 +18,7 @@ import (
 	"github.com/kestrel-sec/kestrel/detect"
 	"github.com/kestrel-sec/kestrel/engine"
 	"github.com/kestrel-sec/kestrel/replay"
+	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/sink"
 )
 
@@ -80,21 +81,32 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, tty
 		fmt.Fprintf(stderr, "kestrel: outputs: %v\n", err)
 		return exitFail
 	}
-	// The bus measures its backpressure timeout on the replay's mock clock,
-	// which moves only with the log: a slow consumer makes the replay wait
-	// instead of losing events.
-	bus, err := engine.New(engine.Config{Partitions: *partitions, Clock: clk, Logger: logger})
+	// Detection routes each event to the partitions that hold the sequence
+	// state it can advance or cancel, so the alerts do not depend on
+	// -partitions: the detector is built first and hands the bus its Route.
+	n := *partitions
+	det, err := detect.New(detect.Config{Rules: set.Packages, Output: out, Partitions: n, Clock: clk, Logger: logger,
+		EntityPartition: func(k schema.EntityKey) int { return engine.EntityPartition(k, n) }})
 	if err != nil {
 		_ = out.Close(context.Background())
 		fmt.Fprintf(stderr, "kestrel: %v\n", err)
 		return exitFail
 	}
-	det, err := detect.New(detect.Config{Rules: set.Packages, Output: out, Partitions: bus.Partitions(), Clock: clk, Logger: logger})
+	// The bus measures its backpressure timeout on the replay's mock clock,
+	// which moves only with the log: a slow consumer makes the replay wait
+	// instead of losing events.
+	bcfg := engine.Config{Partitions: n, Clock: clk, Logger: logger}
+	if n > 1 {
+		bcfg.Route = det.Route
+	}
+	bus, err := engine.New(bcfg)
 	if err == nil {
 		err = bus.Run(det.Handle)
 	}
 	if err != nil {
-		_ = bus.Shutdown(context.Background())
+		if bus != nil {
+			_ = bus.Shutdown(context.Background())
+		}
 		_ = out.Close(context.Background())
 		fmt.Fprintf(stderr, "kestrel: %v\n", err)
 		return exitFail
@@ -163,6 +175,9 @@ func summary(w io.Writer, logPath string, r replay.Stats, d detect.Stats, b engi
 			fmt.Fprintf(w, "    %v\n", e)
 		}
 	}
+	if d.Events > 0 && d.Copies > 0 {
+		fmt.Fprintf(w, "  routing: %d copies to join-key partitions (%.3f copies per event)\n", d.Copies, float64(d.Events+d.Copies)/float64(d.Events))
+	}
 	fmt.Fprintf(w, "  alerts: %d", d.Alerts)
 	if o.Suppressed > 0 {
 		fmt.Fprintf(w, " (%d suppressed as duplicates)", o.Suppressed)
@@ -185,8 +200,8 @@ func summary(w io.Writer, logPath string, r replay.Stats, d detect.Stats, b engi
 	fmt.Fprintf(w, "  outputs: %s\n", strings.Join(dests, ", "))
 	fmt.Fprintf(w, "  drops: events %d (bus full), alerts %d (output refused), %d unrouted\n",
 		b.Dropped+b.TimedOut, d.AlertsDropped, o.Unrouted) // every refusal by Emit is counted by both detect and sink: once here
-	fmt.Fprintf(w, "  evictions: expired %d, terminated %d, capacity %d; %d partial matches pending\n",
-		d.Evicted.Expired, d.Evicted.Terminated, d.Evicted.Capacity, d.Partials)
+	fmt.Fprintf(w, "  evictions: expired %d, terminated %d, capacity %d, memory %d; %d partial matches pending (%d KiB)\n",
+		d.Evicted.Expired, d.Evicted.Terminated, d.Evicted.Capacity, d.Evicted.Memory, d.Partials, d.Bytes>>10)
 }
 
 func humanRate(x float64) string {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/kestrel-sec/kestrel/detect"
 	"github.com/kestrel-sec/kestrel/rule"
 	"github.com/kestrel-sec/kestrel/schema"
 )
@@ -85,6 +86,10 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	set, ok := loadRules(dir, reg, stderr)
 	for _, p := range set.Packages {
 		fmt.Fprintf(stdout, "ok %s (%s)\n", p.ID(), describe(p))
+		if p.Query.Sequence {
+			key, route := detect.Routing(p)
+			fmt.Fprintf(stdout, "   join key %s: %s\n", key, route)
+		}
 	}
 	if !ok {
 		fmt.Fprintf(stderr, "kestrel: %d rules loaded, some failed\n", len(set.Packages))
@@ -134,14 +139,23 @@ func runRules(args []string, stdout, stderr io.Writer) int {
 	}
 	set, ok := loadRules(dir, reg, stderr)
 	tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSEVERITY\tKIND\tNAME\tMITRE\tTAGS")
+	fmt.Fprintln(tw, "ID\tSEVERITY\tKIND\tJOIN KEY\tROUTING\tNAME\tMITRE\tTAGS")
 	for _, p := range set.Packages {
 		m := p.Manifest
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.RuleID, m.Severity, describe(p), m.RuleName,
+		key, route := detect.Routing(p)
+		if key == "-" {
+			route = "entity partition"
+		} else {
+			route = "by join key"
+			if key == "global" {
+				route = "global: one partition"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.RuleID, m.Severity, describe(p), key, route, m.RuleName,
 			strings.Join(m.MitreAttack, ","), strings.Join(m.Tags, ","))
 	}
 	for _, u := range set.Unsupported {
-		fmt.Fprintf(tw, "%s\t-\tunsupported (%s: %s)\t-\t-\t-\n", u.RuleID, u.Kind, u.File)
+		fmt.Fprintf(tw, "%s\t-\tunsupported (%s: %s)\t-\t-\t-\t-\t-\n", u.RuleID, u.Kind, u.File)
 	}
 	if err := tw.Flush(); err != nil {
 		fmt.Fprintf(stderr, "kestrel: %v\n", err)

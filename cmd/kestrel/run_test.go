@@ -237,6 +237,7 @@ func TestValidateAndRules(t *testing.T) {
 	}
 	code, stdout, _ = kestrel(t, "rules", exampleRules)
 	if code != exitOK || !strings.Contains(stdout, "curlpipe-001") || !strings.Contains(stdout, "T1105,T1059.004") ||
+		!strings.Contains(stdout, "JOIN KEY") || !strings.Contains(stdout, "process.parent.entity_id  by join key") ||
 		!strings.Contains(stdout, "unsupported (Lua: predicate.lua)") {
 		t.Fatalf("rules: %d\n%s", code, stdout)
 	}

@@ -1,0 +1,142 @@
+package detect
+
+import (
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/kestrel-sec/kestrel/rule"
+	"github.com/kestrel-sec/kestrel/schema"
+	"github.com/kestrel-sec/kestrel/value"
+)
+
+// routeScratch is the scratch one Route call computes join keys in.
+type routeScratch struct {
+	buf  []byte
+	vals [rule.MaxJoinFields]value.Value
+}
+
+var routeScratchPool = sync.Pool{New: func() any { return &routeScratch{buf: make([]byte, 0, 256)} }}
+
+// Route returns the partitions that must see ev, as a bit mask (bit p for
+// partition p): its home partition (Config.EntityPartition) when an event
+// rule matches it, and the owner of each join key whose state it can
+// advance or cancel (it matches a step or the until of a sequence rule).
+// It is engine.Config.Route's function: give it to the bus,
+//
+//	bus, _ := engine.New(engine.Config{Partitions: n, Route: det.Route})
+//
+// and the bus copies ev into each partition named (besides its entity
+// partition, which always gets it), so that what a partition decides
+// depends on the log alone, not on the partition count. Without it, on
+// more than one partition, sequences see only the events of their
+// partition's entities.
+//
+// It evaluates the predicates of the rules ev's type can meet, which the
+// partitions do again on the copies they get: the price of copying only
+// the events that matter. It is safe for concurrent use, allocates nothing
+// in the steady state (its scratch comes from a pool), and returns 0 with
+// one partition.
+func (d *Detector) Route(ev *schema.Event) uint64 {
+	n := len(d.workers)
+	if n <= 1 || ev == nil {
+		return 0
+	}
+	sc := routeScratchPool.Get().(*routeScratch)
+	var m uint64
+	if t := int(ev.Type); t < len(d.byType) {
+		for _, r := range d.byType[t] {
+			m |= d.routeRule(r, ev, sc)
+		}
+	}
+	for _, r := range d.anyRules {
+		m |= d.routeRule(r, ev, sc)
+	}
+	routeScratchPool.Put(sc)
+	return m
+}
+
+// routeRule returns where ev must go for rule r; it mirrors apply and
+// applySeq's choice of which steps an event meets.
+func (d *Detector) routeRule(r *crule, ev *schema.Event, sc *routeScratch) uint64 {
+	n := len(d.workers)
+	if !r.seq {
+		if st := &r.steps[0]; st.hasType(ev.Type) && st.pred(ev) {
+			return 1 << uint(d.home(ev))
+		}
+		return 0
+	}
+	if u := r.until; u != nil && u.hasType(ev.Type) && u.pred(ev) {
+		k, buf, ok := keyOf(ev, u.by, sc.vals[:len(u.by)], sc.buf)
+		sc.buf = buf
+		if !ok {
+			return 0
+		}
+		return 1 << uint(owner(r, k, n))
+	}
+	var m uint64
+	group, matched, byGroup := -1, false, -1
+	for _, i := range r.stepsOf(ev.Type) {
+		st := &r.steps[i]
+		if st.group != group {
+			group, matched = st.group, st.pred(ev)
+		}
+		if !matched || st.byGroup == byGroup {
+			continue // no match, or the same key as the step before
+		}
+		byGroup = st.byGroup
+		k, buf, ok := keyOf(ev, st.by, sc.vals[:len(st.by)], sc.buf)
+		sc.buf = buf
+		if ok {
+			m |= 1 << uint(owner(r, k, n))
+		}
+	}
+	return m
+}
+
+// home returns the partition that runs event rules on ev and counts it:
+// its entity partition on the bus (Config.EntityPartition, required with
+// more than one partition; a result out of range counts as partition 0).
+func (d *Detector) home(ev *schema.Event) int {
+	n := len(d.workers)
+	if n <= 1 {
+		return 0
+	}
+	if p := d.cfg.EntityPartition(ev.Entity); uint(p) < uint(n) {
+		return p
+	}
+	return 0
+}
+
+// Routing describes, for people (kestrel validate and rules), how a rule's
+// state is placed: its join key (the by fields whose values must be equal
+// across steps: "user.name", "process.entity_id = process.parent.entity_id",
+// or "global" for a sequence without by; "-" for an event rule) and how
+// its events are routed.
+func Routing(p *rule.Package) (joinKey, route string) {
+	if p == nil || p.Query == nil || len(p.Query.Steps) == 0 {
+		return "-", "-"
+	}
+	q := p.Query
+	if !q.Sequence {
+		return "-", "entity partition (no copies)"
+	}
+	var keys []string
+	for _, st := range q.Steps {
+		var paths []string
+		for _, f := range q.By {
+			paths = append(paths, f.Path)
+		}
+		for _, f := range st.By {
+			paths = append(paths, f.Path)
+		}
+		k := strings.Join(paths, ",")
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 1 && keys[0] == "" {
+		return "global", "one partition holds the sequence; events matching a step or until are copied there"
+	}
+	return strings.Join(keys, " = "), "events matching a step or until are copied to the partition owning the key's values"
+}
