@@ -59,7 +59,7 @@ func (c *HTTPConfig) validate(what string) error {
 		return configErr("%s: MaxBodyBytes %d is negative", what, c.MaxBodyBytes)
 	}
 	for k, v := range c.Headers {
-		if k == "" || strings.ContainsAny(k, " :\r\n") || !validHeaderValue(k) {
+		if !validHeaderName(k) {
 			return configErr("%s: header name %q is invalid", what, k)
 		}
 		if !validHeaderValue(v) {
@@ -67,6 +67,25 @@ func (c *HTTPConfig) validate(what string) error {
 		}
 	}
 	return nil
+}
+
+// validHeaderName reports whether k is an HTTP field name: a token of
+// RFC 9110 section 5.6.2. net/http refuses any other name on every
+// request, so accepting one here would fail every request, forever.
+func validHeaderName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // validHeaderValue rejects control characters (CR and LF above all), which
@@ -178,7 +197,7 @@ func (h *httpDest) post(ctx context.Context, u string, body []byte, limit int64)
 	req.Header = h.header.Clone()
 	resp, err := h.client.Do(req)
 	if err != nil {
-		return reply{err: fmt.Errorf("sink: %s: %w", h.name, err)}
+		return reply{err: classifyNetErr(fmt.Errorf("sink: %s: %w", h.name, err))}
 	}
 	defer resp.Body.Close()
 	rb, rerr := io.ReadAll(io.LimitReader(resp.Body, limit))
@@ -342,7 +361,13 @@ func (h *httpDest) keep(b []byte) {
 // wholeReply records a reply that speaks for every item of [lo, hi):
 // delivered, retried or rejected. It reports whether to send the rest.
 func wholeReply(r reply, lo, hi int, out *outcome) bool {
+	var perm *PermanentError
 	switch {
+	case errors.As(r.err, &perm):
+		// Retrying cannot help (a certificate that does not verify):
+		// reject these items for good.
+		out.rejectRange(lo, hi, perm.Reason, r.err.Error())
+		return true
 	case r.err != nil:
 		out.retryRange(lo, hi, r.err)
 		return false

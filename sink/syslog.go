@@ -265,7 +265,7 @@ func (d *SyslogDestination) dial(ctx context.Context) error {
 		c, err = (&net.Dialer{}).DialContext(ctx, d.cfg.Network, d.cfg.Address)
 	}
 	if err != nil {
-		return fmt.Errorf("sink: syslog %s: %w", d.Name(), err)
+		return classifyNetErr(fmt.Errorf("sink: syslog %s: %w", d.Name(), err))
 	}
 	d.conn = c
 	return nil

@@ -3,6 +3,7 @@ package sink
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 )
@@ -100,4 +101,37 @@ func where(inline []byte, file string) string {
 		return "(inline PEM)"
 	}
 	return file
+}
+
+// Reasons of the permanent failures classifyNetErr finds, stable so that
+// the Output logs each once.
+const (
+	reasonCertificate = "TLS certificate verification failed"
+	reasonNotTLS      = "TLS handshake with a server that does not speak TLS"
+)
+
+// classifyNetErr wraps err in a *PermanentError when retrying cannot help:
+// the server's certificate does not verify (unknown authority, expired or
+// otherwise invalid, wrong host name), or the far side does not speak TLS
+// at all. Such failures are configuration errors: a retry fails the same
+// way, so retrying them would hold the queue forever. Any other error is
+// returned as it is (transient).
+func classifyNetErr(err error) error {
+	if err == nil || IsPermanent(err) {
+		return err
+	}
+	var (
+		ua  x509.UnknownAuthorityError
+		ci  x509.CertificateInvalidError
+		hn  x509.HostnameError
+		cv  *tls.CertificateVerificationError
+		rhe tls.RecordHeaderError
+	)
+	switch {
+	case errors.As(err, &cv), errors.As(err, &ua), errors.As(err, &ci), errors.As(err, &hn):
+		return &PermanentError{Reason: reasonCertificate, Err: err}
+	case errors.As(err, &rhe):
+		return &PermanentError{Reason: reasonNotTLS, Err: err}
+	}
+	return err
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -311,15 +312,16 @@ func TestWebhookTLS(t *testing.T) {
 		t.Errorf("with the CA file: %v", err)
 	}
 	// Verification is on by default: the system roots do not know our CA.
+	// Retrying cannot fix a certificate: the failure is permanent.
 	err := send(TLSConfig{})
-	if err == nil || IsPermanent(err) {
-		t.Errorf("without the CA: %v, want a transient verification error", err)
+	if !IsPermanent(err) {
+		t.Errorf("without the CA: %v, want a permanent verification error", err)
 	}
 	if err := send(TLSConfig{InsecureSkipVerify: true}); err != nil {
 		t.Errorf("verification off: %v", err)
 	}
-	if err := send(TLSConfig{CAPEM: pki.caPEM, ServerName: "elsewhere.example"}); err == nil {
-		t.Error("wrong ServerName accepted")
+	if err := send(TLSConfig{CAPEM: pki.caPEM, ServerName: "elsewhere.example"}); !IsPermanent(err) {
+		t.Errorf("wrong ServerName: %v, want a permanent error", err)
 	}
 }
 
@@ -378,6 +380,8 @@ func TestWebhookConfigErrors(t *testing.T) {
 		"timeout":    {HTTPConfig: HTTPConfig{URL: "http://x", Timeout: -1}},
 		"max body":   {HTTPConfig: HTTPConfig{URL: "http://x", MaxBodyBytes: -1}},
 		"header":     {HTTPConfig: HTTPConfig{URL: "http://x", Headers: map[string]string{"a b": "c"}}},
+		"header (":   {HTTPConfig: HTTPConfig{URL: "http://x", Headers: map[string]string{"X-Bad(": "c"}}},
+		"header é":   {HTTPConfig: HTTPConfig{URL: "http://x", Headers: map[string]string{"X-\u00e9": "c"}}},
 		"empty env":  {HTTPConfig: HTTPConfig{URL: "http://x"}, BearerTokenEnv: "KESTREL_EMPTY"},
 		"unset env":  {HTTPConfig: HTTPConfig{URL: "http://x"}, BearerTokenEnv: "KESTREL_SURELY_UNSET_VARIABLE"},
 	} {
@@ -401,5 +405,32 @@ func TestHeaderValues(t *testing.T) {
 	// A trailing newline from a secrets file is trimmed.
 	if _, err := NewWebhookDestination(WebhookConfig{HTTPConfig: HTTPConfig{URL: "http://x"}, BearerTokenEnv: "KESTREL_SPACED"}); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestCertificateFailureRejectedOnce: through an Output, a certificate the
+// client cannot verify rejects the batch at once (no retries), and the
+// reason is logged once however many batches fail.
+func TestCertificateFailureRejectedOnce(t *testing.T) {
+	pki := newTestPKI(t)
+	rec := newRecorder(t, pki.serverTLS(false), nil)
+	d := newWebhook(t, WebhookConfig{HTTPConfig: HTTPConfig{URL: rec.srv.URL, Timeout: 5 * time.Second}})
+	var logBuf lockedBuffer
+	log := slog.New(slog.NewTextHandler(&logBuf, nil))
+	o := newOutput(t, Config{Logger: log, Destinations: []DestinationConfig{{Dest: d, Retry: fastRetry, Batch: BatchConfig{MaxCount: 1}}}})
+	for i := range 3 {
+		if err := o.Emit(testAlert(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := o.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := o.Stats().Destinations[0]
+	if s.Rejected != 3 || s.Retried != 0 || s.Dropped != 0 || s.Delivered != 0 {
+		t.Errorf("stats %+v, want 3 rejected without a retry", s)
+	}
+	if n := strings.Count(logBuf.String(), "certificate"); n == 0 || strings.Count(logBuf.String(), "rejected") != 1 {
+		t.Errorf("want the certificate reason logged once:\n%s", logBuf.String())
 	}
 }
