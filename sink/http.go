@@ -43,16 +43,26 @@ type HTTPConfig struct {
 }
 
 func (c *HTTPConfig) validate(what string) error {
-	u, err := url.Parse(c.URL)
-	switch {
-	case c.URL == "":
+	if c.URL == "" {
 		return configErr("%s: no URL", what)
-	case err != nil:
+	}
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		// url.Error repeats the URL, password and all: keep only the cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return configErr("%s: URL: %v", what, err)
+	}
+	shown := u.Redacted()
+	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
-		return configErr("%s: URL %q: scheme must be http or https", what, c.URL)
+		return configErr("%s: URL %q: scheme must be http or https", what, shown)
 	case u.Host == "":
-		return configErr("%s: URL %q has no host", what, c.URL)
+		return configErr("%s: URL %q has no host", what, shown)
+	case !validPort(u.Port(), true):
+		return configErr("%s: URL %q: port out of range 1-65535", what, shown)
 	case c.Timeout < 0:
 		return configErr("%s: Timeout %v is negative", what, c.Timeout)
 	case c.MaxBodyBytes < 0:
@@ -67,6 +77,40 @@ func (c *HTTPConfig) validate(what string) error {
 		}
 	}
 	return nil
+}
+
+// validPort reports whether p is a port number in 1-65535; "" passes
+// (the scheme's default) and, with numeric false, so does a service name.
+func validPort(p string, numeric bool) bool {
+	if p == "" {
+		return true
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil {
+		return !numeric && p[0] != '-' && p[0] != '+'
+	}
+	return n >= 1 && n <= 65535
+}
+
+// redactURL returns raw with the password of its user:pass@ part replaced
+// by "xxxxx", for messages and %v; an unparsable URL is not shown at all.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// formatDest writes "kind name url" with the URL's password redacted: the
+// Format of every HTTP destination, so that %v (and %+v, %#v) of one
+// shows neither a URL password nor a header holding a token.
+func formatDest(f fmt.State, kind string, h *httpDest) {
+	if h == nil {
+		fmt.Fprintf(f, "%s(nil)", kind)
+		return
+	}
+	fmt.Fprintf(f, "%s %q %s", kind, h.name, redactURL(h.url))
 }
 
 // validHeaderName reports whether k is an HTTP field name: a token of

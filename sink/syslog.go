@@ -62,8 +62,12 @@ func (c *SyslogConfig) Validate() error {
 	default:
 		return configErr("%s: Network %q (want udp, tcp or tls)", what, c.Network)
 	}
-	if _, _, err := net.SplitHostPort(c.Address); err != nil {
+	_, port, err := net.SplitHostPort(c.Address)
+	if err != nil {
 		return configErr("%s: Address %q: %v", what, c.Address, err)
+	}
+	if port == "" || !validPort(port, false) {
+		return configErr("%s: Address %q: port out of range 1-65535", what, c.Address)
 	}
 	if _, ok := syslogFacilities[strings.ToLower(c.Facility)]; !ok && c.Facility != "" {
 		return configErr("%s: unknown Facility %q", what, c.Facility)

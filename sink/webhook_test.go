@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
@@ -432,5 +433,54 @@ func TestCertificateFailureRejectedOnce(t *testing.T) {
 	}
 	if n := strings.Count(logBuf.String(), "certificate"); n == 0 || strings.Count(logBuf.String(), "rejected") != 1 {
 		t.Errorf("want the certificate reason logged once:\n%s", logBuf.String())
+	}
+}
+
+// TestURLSecretsRedacted: the password of a user:pass@ URL appears in no
+// config error, no %v of a destination and no Send error.
+func TestURLSecretsRedacted(t *testing.T) {
+	const pw = "hunter2"
+	for name, u := range map[string]string{
+		"scheme":   "ftp://u:" + pw + "@x",
+		"no host":  "http://u:" + pw + "@",
+		"bad URL":  "http://u:" + pw + "@a b/%",
+		"port":     "http://u:" + pw + "@x:70000",
+		"port 0":   "http://u:" + pw + "@x:0",
+		"bad port": "http://u:" + pw + "@x:12ab",
+	} {
+		_, err := NewWebhookDestination(WebhookConfig{HTTPConfig: HTTPConfig{URL: u}})
+		if !errors.Is(err, ErrInvalidConfig) || strings.Contains(err.Error(), pw) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	es, err := NewElasticsearchDestination(ElasticsearchConfig{HTTPConfig: HTTPConfig{URL: "http://u:" + pw + "@127.0.0.1:1/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer es.Close()
+	wh := newWebhook(t, WebhookConfig{HTTPConfig: HTTPConfig{URL: "http://u:" + pw + "@127.0.0.1:1/"}})
+	defer wh.Close()
+	hec, err := NewHECDestination(HECConfig{HTTPConfig: HTTPConfig{URL: "http://u:" + pw + "@127.0.0.1:1/"}, Token: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hec.Close()
+	for _, d := range []Destination{es, wh, hec} {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+			if s := fmt.Sprintf(verb, d); strings.Contains(s, pw) || !strings.Contains(s, "127.0.0.1") {
+				t.Errorf("%s %s: %s", d.Name(), verb, s)
+			}
+		}
+		if err := d.Send(context.Background(), []*Alert{testAlert(0)}); err == nil || strings.Contains(err.Error(), pw) {
+			t.Errorf("%s Send: %v", d.Name(), err)
+		}
+	}
+}
+
+func TestSyslogPortRange(t *testing.T) {
+	for _, a := range []string{"h:70000", "h:0", "h:-1"} {
+		if _, err := NewSyslogDestination(SyslogConfig{Address: a}); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("%s: %v", a, err)
+		}
 	}
 }
