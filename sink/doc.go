@@ -15,7 +15,9 @@
 // ones are counted as rejected. Nothing is lost silently: per destination,
 // emitted = delivered + rejected + dropped + queued, and Stats shows it
 // without a lock. Close flushes what it can within its context and reports
-// the rest in a *CloseError.
+// the rest in a *CloseError: alerts dropped (lost) apart from alerts still
+// held by a Send that ignored its ctx (in flight, outcome unknown, counted
+// by Stats when that Send returns, never both lost and delivered).
 //
 // # Alert JSON
 //
