@@ -59,6 +59,26 @@
 // statuses rejected. Any other Destination implementation plugs in the
 // same way.
 //
+// # What syslog over TCP and TLS can promise
+//
+// A successful write to a stream socket is not delivery: the bytes may sit
+// unread in the collector's socket buffer and ours, and a collector that
+// stops reading and then crashes loses them. SyslogDestination therefore
+// keeps a resend window of the latest written messages (ResendWindow,
+// default 8 MiB) and writes it again first on every new connection after
+// a failure: at-least-once within the window, the repeats counted in
+// DestinationStats.Resent (alert_id identifies them downstream). Alerts
+// count as Delivered when written; the window is what backs that count.
+// It cannot cover a message written more than ResendWindow bytes before
+// the failure, nor one the collector read and then lost internally; Close
+// asks the collector to confirm (it half-closes and waits for the
+// collector's close) and returns ErrSyslogUnconfirmed when it does not.
+// RELP would give per-message acknowledgements, but it is a different
+// protocol on a separate collector listener (transaction numbers, its own
+// window and session handshake) and is not implemented; use an HTTP
+// destination where loss must be ruled out per alert. UDP promises
+// nothing beyond the datagram leaving the host.
+//
 // The library never prints (WriterDestination writes alerts where it is
 // told to) and logs only through Config.Logger, each distinct rejection
 // reason once per destination.
