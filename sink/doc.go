@@ -19,6 +19,17 @@
 // held by a Send that ignored its ctx (in flight, outcome unknown, counted
 // by Stats when that Send returns, never both lost and delivered).
 //
+// # Outages
+//
+// A failing destination sends one batch at a time, retried with backoff
+// capped at RetryConfig.Max (1 s by default): that batch is the probe.
+// The attempt that succeeds after the far side recovers comes within one
+// backoff step, and the queue then drains at full speed, batch after
+// batch with no wait. With the defaults (a queue of 1,048,576 alerts per
+// destination, Max 1 s) a 60 s outage at 10,000 alerts/s loses nothing;
+// a longer outage, or a higher rate, overflows the queue and drops
+// (counted, logged once). See DefaultDestQueue for the memory this takes.
+//
 // # Alert JSON
 //
 // Every destination writes the same JSON object per alert (Alert.AppendJSON,

@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -482,5 +483,97 @@ func TestSyslogPortRange(t *testing.T) {
 		if _, err := NewSyslogDestination(SyslogConfig{Address: a}); !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("%s: %v", a, err)
 		}
+	}
+}
+
+// TestDefaultsRideOutOutage: the defaults hold a 60 s outage at 10k
+// alerts/s, plus the one backoff step recovery may take, without a drop
+// (the figures sink's doc states).
+func TestDefaultsRideOutOutage(t *testing.T) {
+	const rate = 10_000
+	if DefaultRetryMax > time.Second {
+		t.Errorf("DefaultRetryMax %v: recovery may lag the endpoint by that much", DefaultRetryMax)
+	}
+	if need := rate * (60*time.Second + DefaultRetryMax) / time.Second; DefaultDestQueue < int(need) {
+		t.Errorf("DefaultDestQueue %d < %d alerts of a 60 s outage at %d/s", DefaultDestQueue, need, rate)
+	}
+}
+
+// TestWebhookOutageLosesNothing: an endpoint that answers 500 for a while
+// (300 ms, scaled down from a minute) then recovers. With the default
+// queue nothing is dropped, the first request after recovery comes within
+// one backoff step, and the backlog drains.
+func TestWebhookOutageLosesNothing(t *testing.T) {
+	var (
+		mu        sync.Mutex
+		down      = true
+		upAt      time.Time
+		firstOK   time.Time
+		got       = map[string]bool{}
+		failedAft int
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if down {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		if firstOK.IsZero() {
+			firstOK = time.Now()
+		}
+		// Pick the ids out without decoding whole alerts (slow under -race).
+		if !bytes.HasPrefix(body, []byte("[")) {
+			failedAft++
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		const key = `"alert_id":"`
+		for rest := string(body); ; {
+			i := strings.Index(rest, key)
+			if i < 0 || len(rest) < i+len(key)+32 {
+				break
+			}
+			rest = rest[i+len(key):]
+			got[rest[:32]] = true
+		}
+	}))
+	defer srv.Close()
+	d := newWebhook(t, WebhookConfig{HTTPConfig: HTTPConfig{URL: srv.URL}})
+	retry := RetryConfig{Initial: time.Millisecond, Max: 20 * time.Millisecond}
+	o := newOutput(t, Config{Destinations: []DestinationConfig{{Dest: d, Retry: retry}}})
+	const during, after = 3000, 2000 // more than the old default queue (1024) in the outage
+	emit := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			for o.Emit(testAlert(i)) != nil {
+				time.Sleep(50 * time.Microsecond) // the emit ring is full: wait for the dispatcher
+			}
+		}
+	}
+	emit(0, during)
+	time.Sleep(300 * time.Millisecond)
+	mu.Lock()
+	down, upAt = false, time.Now()
+	mu.Unlock()
+	emit(during, during+after)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second) // failsafe
+	defer cancel()
+	if err := o.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := o.Stats().Destinations[0]
+	if s.Delivered != during+after || s.Dropped != 0 || s.Rejected != 0 {
+		t.Errorf("stats %+v, want all %d delivered", s, during+after)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != during+after || failedAft != 0 {
+		t.Errorf("the endpoint received %d distinct alerts (%d bad bodies), want %d", len(got), failedAft, during+after)
+	}
+	// One backoff step is at most retry.Max; the second is a failsafe
+	// against a loaded machine, not a speed claim.
+	if lag := firstOK.Sub(upAt); lag > retry.Max+time.Second {
+		t.Errorf("first delivery %v after recovery, want within one backoff step (%v)", lag, retry.Max)
 	}
 }
