@@ -738,3 +738,21 @@ func TestCloseSendIgnoringCtx(t *testing.T) {
 		t.Errorf("stats %+v", d)
 	}
 }
+
+// resendDest is a funcDest that reports resends, as syslog over TCP does.
+type resendDest struct {
+	funcDest
+	n atomic.Uint64
+}
+
+func (d *resendDest) Resent() uint64 { return d.n.Load() }
+
+func TestStatsResent(t *testing.T) {
+	d := &resendDest{funcDest: funcDest{name: "r"}}
+	d.n.Store(7)
+	o := newOutput(t, Config{Destinations: []DestinationConfig{{Dest: d}, {Dest: &funcDest{name: "plain"}}}})
+	s := o.Stats()
+	if s.Destinations[0].Resent != 7 || s.Destinations[1].Resent != 0 {
+		t.Errorf("stats %+v", s.Destinations)
+	}
+}

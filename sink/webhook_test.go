@@ -345,8 +345,8 @@ func TestWebhookMTLS(t *testing.T) {
 	if err := send(TLSConfig{CAPEM: pki.caPEM, CertFile: cf, KeyFile: kf}); err != nil {
 		t.Errorf("with client certificate files: %v", err)
 	}
-	if err := send(TLSConfig{CAPEM: pki.caPEM}); err == nil {
-		t.Error("accepted without a client certificate")
+	if err := send(TLSConfig{CAPEM: pki.caPEM}); !IsPermanent(err) {
+		t.Errorf("without a client certificate: %v, want a permanent error", err)
 	}
 	if got := len(rec.requests()); got != 2 {
 		t.Errorf("%d requests reached the handler, want 2", got)
