@@ -58,11 +58,12 @@ type Config struct {
 // at most 1 s before the first retry after recovery, and room to spare
 // while the backlog drains), and a retry never waits more than 1 s, so
 // delivery resumes within one backoff step of the far side coming back.
-// The price is memory: a full queue holds that many alerts (around
-// 0.5 KiB each for a typical alert, so some 500 MiB at 1M), and the queue
-// itself takes 8 MiB of pointers per destination; set
-// DestinationConfig.Queue lower where memory matters more than a long
-// outage.
+// The price is memory during an outage: a full queue holds that many
+// alerts (around 0.5 KiB each for a typical alert, so some 500 MiB at 1M)
+// plus 8 MiB of pointers. A queue's ring grows only as alerts back up and
+// is released once it drains, so a healthy destination costs next to
+// nothing. Set DestinationConfig.Queue lower where memory matters more
+// than a long outage.
 const (
 	DefaultQueue            = 4096
 	DefaultDestQueue        = 1 << 20

@@ -192,7 +192,7 @@ func (o *Output) dispatch() {
 		o.q.Release(n)
 	}
 	for _, w := range o.dests {
-		close(w.ch)
+		w.q.close()
 	}
 }
 

@@ -75,7 +75,7 @@ func (w *destWorker) stats() DestinationStats {
 		Dropped:   c.dropped.Load(),
 		Queued:    uint64(max(c.queued.Load(), 0)),
 		Emitted:   c.emitted.Load(),
-		QueueLen:  len(w.ch),
+		QueueLen:  w.q.len(),
 	}
 }
 
