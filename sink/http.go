@@ -236,7 +236,8 @@ func (h *httpDest) post(ctx context.Context, u string, body []byte, limit int64)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
-		return reply{err: fmt.Errorf("sink: %s: %w", h.name, err)}
+		// Only the configuration can make a request unbuildable.
+		return reply{err: &PermanentError{Reason: "invalid request", Err: fmt.Errorf("sink: %s: %w", h.name, err)}}
 	}
 	req.Header = h.header.Clone()
 	resp, err := h.client.Do(req)
