@@ -64,8 +64,9 @@ type SyslogConfig struct {
 }
 
 // DefaultSyslogResendWindow is the resend window of a SyslogConfig with
-// ResendWindow 0: more than a collector's socket can hold unread under
-// common limits (Linux autotunes a receive buffer up to 6 MiB by default).
+// ResendWindow 0: what can sit unread between us and a collector that
+// stopped reading under Linux's default limits, our send buffer (fixed at
+// 2 MiB) and its receive buffer (autotuned up to 6 MiB).
 const DefaultSyslogResendWindow = 8 << 20
 
 // ErrSyslogUnconfirmed is matched (errors.Is) by the error of
@@ -332,9 +333,24 @@ func (d *SyslogDestination) dial(ctx context.Context) error {
 	if err != nil {
 		return classifyNetErr(fmt.Errorf("sink: syslog %s: %w", d.Name(), err))
 	}
+	limitSendBuffer(c)
 	d.conn = c
 	d.fresh = true
 	return nil
+}
+
+// syslogSendBuffer is the SO_SNDBUF of a stream connection (Linux doubles
+// it): fixed rather than autotuned (up to 4 MiB by default) so that what
+// can sit unread on our side stays well inside the resend window.
+const syslogSendBuffer = 1 << 20
+
+func limitSendBuffer(c net.Conn) {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	if tcp, ok := c.(*net.TCPConn); ok {
+		_ = tcp.SetWriteBuffer(syslogSendBuffer) // best effort: the window still bounds what is resent
+	}
 }
 
 // peerState is what a look at a stream connection found.
