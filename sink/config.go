@@ -51,14 +51,27 @@ type Config struct {
 }
 
 // Defaults for zero Config fields.
+//
+// DefaultDestQueue and DefaultRetryMax are sized together so that a
+// destination rides out a 60 s outage at 10,000 alerts/s without a drop:
+// the queue holds 1,048,576 alerts (105 s at that rate: the outage, the
+// at most 1 s before the first retry after recovery, and room to spare
+// while the backlog drains), and a retry never waits more than 1 s, so
+// delivery resumes within one backoff step of the far side coming back.
+// The price is memory during an outage: a full queue holds that many
+// alerts (around 0.5 KiB each for a typical alert, so some 500 MiB at 1M)
+// plus 8 MiB of pointers. A queue's ring grows only as alerts back up and
+// is released once it drains, so a healthy destination costs next to
+// nothing. Set DestinationConfig.Queue lower where memory matters more
+// than a long outage.
 const (
 	DefaultQueue            = 4096
-	DefaultDestQueue        = 1024
+	DefaultDestQueue        = 1 << 20
 	DefaultBlockTimeout     = 100 * time.Millisecond
 	DefaultBatchMaxCount    = 100
 	DefaultBatchMaxBytes    = 1 << 20
 	DefaultRetryInitial     = 100 * time.Millisecond
-	DefaultRetryMax         = 30 * time.Second
+	DefaultRetryMax         = time.Second
 	DefaultDedupMaxEntries  = 65536
 	maxReasonsLoggedPerDest = 256
 )
@@ -100,7 +113,8 @@ type DestinationConfig struct {
 	// it in Close (if New fails, the caller still owns it).
 	Dest Destination
 	// Queue is the capacity of this destination's queue, in alerts, not
-	// counting the batch being sent. 0: 1024.
+	// counting the batch being sent. 0: 1,048,576 (DefaultDestQueue: a
+	// 60 s outage at 10,000 alerts/s).
 	Queue int
 	// Overflow is the policy when the queue is full. 0: OverflowDrop.
 	Overflow Overflow
@@ -134,7 +148,8 @@ type BatchConfig struct {
 type RetryConfig struct {
 	// Initial is the backoff cap of the first retry. 0: 100 ms.
 	Initial time.Duration
-	// Max caps the backoff. 0: 30 s.
+	// Max caps the backoff, and so bounds how long after the far side
+	// recovers the next attempt comes. 0: 1 s.
 	Max time.Duration
 	// MaxAttempts bounds the Sends of one batch, the first included.
 	// 0: no bound.

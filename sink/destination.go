@@ -28,6 +28,15 @@ type Destination interface {
 	Close() error
 }
 
+// Resender is implemented by a Destination that may write alerts again
+// after Send reported them delivered, as syslog over TCP and TLS does
+// after a reconnect. Stats reports Resent as DestinationStats.Resent; it
+// is called concurrently with Send and must be safe for that.
+type Resender interface {
+	// Resent returns the alerts written again so far.
+	Resent() uint64
+}
+
 // PermanentError rejects a whole batch: retrying cannot help (HTTP 400, a
 // payload the far side refuses). Its alerts are counted as rejected.
 type PermanentError struct {

@@ -15,7 +15,20 @@
 // ones are counted as rejected. Nothing is lost silently: per destination,
 // emitted = delivered + rejected + dropped + queued, and Stats shows it
 // without a lock. Close flushes what it can within its context and reports
-// the rest in a *CloseError.
+// the rest in a *CloseError: alerts dropped (lost) apart from alerts still
+// held by a Send that ignored its ctx (in flight, outcome unknown, counted
+// by Stats when that Send returns, never both lost and delivered).
+//
+// # Outages
+//
+// A failing destination sends one batch at a time, retried with backoff
+// capped at RetryConfig.Max (1 s by default): that batch is the probe.
+// The attempt that succeeds after the far side recovers comes within one
+// backoff step, and the queue then drains at full speed, batch after
+// batch with no wait. With the defaults (a queue of 1,048,576 alerts per
+// destination, Max 1 s) a 60 s outage at 10,000 alerts/s loses nothing;
+// a longer outage, or a higher rate, overflows the queue and drops
+// (counted, logged once). See DefaultDestQueue for the memory this takes.
 //
 // # Alert JSON
 //
@@ -56,6 +69,27 @@
 // 429, 5xx and network errors are retried (Retry-After honoured), other
 // statuses rejected. Any other Destination implementation plugs in the
 // same way.
+//
+// # What syslog over TCP and TLS can promise
+//
+// A successful write to a stream socket is not delivery: the bytes may sit
+// unread in the collector's socket buffer and ours, and a collector that
+// stops reading and then crashes loses them. SyslogDestination therefore
+// keeps a resend window of the latest written messages (ResendWindow,
+// default 8 MiB: our send buffer, fixed at 2 MiB, plus the 6 MiB a Linux
+// collector's receive buffer can grow to by default) and writes it again first on every new connection after
+// a failure: at-least-once within the window, the repeats counted in
+// DestinationStats.Resent (alert_id identifies them downstream). Alerts
+// count as Delivered when written; the window is what backs that count.
+// It cannot cover a message written more than ResendWindow bytes before
+// the failure, nor one the collector read and then lost internally; Close
+// asks the collector to confirm (it half-closes and waits for the
+// collector's close) and returns ErrSyslogUnconfirmed when it does not.
+// RELP would give per-message acknowledgements, but it is a different
+// protocol on a separate collector listener (transaction numbers, its own
+// window and session handshake) and is not implemented; use an HTTP
+// destination where loss must be ruled out per alert. UDP promises
+// nothing beyond the datagram leaving the host.
 //
 // The library never prints (WriterDestination writes alerts where it is
 // told to) and logs only through Config.Logger, each distinct rejection

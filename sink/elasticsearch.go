@@ -275,3 +275,14 @@ func parseBulkReply(body []byte, n int, dst []bulkItem) (items []bulkItem, allOK
 	}
 	return dst, false, nil
 }
+
+// Format writes "elasticsearch", the name and the URL with its password redacted, for
+// every verb: the destination's fields hold secrets (the URL's password,
+// the Authorization header) that must not reach a log.
+func (d *ElasticsearchDestination) Format(f fmt.State, _ rune) {
+	if d == nil {
+		formatDest(f, "elasticsearch", nil)
+		return
+	}
+	formatDest(f, "elasticsearch", d.h)
+}

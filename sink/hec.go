@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"strconv"
 
@@ -144,4 +145,15 @@ func (d *HECDestination) Send(ctx context.Context, batch []*Alert) error {
 func (d *HECDestination) Close() error {
 	d.h.close()
 	return nil
+}
+
+// Format writes "splunk hec", the name and the URL with its password redacted, for
+// every verb: the destination's fields hold secrets (the URL's password,
+// the Authorization header) that must not reach a log.
+func (d *HECDestination) Format(f fmt.State, _ rune) {
+	if d == nil {
+		formatDest(f, "splunk hec", nil)
+		return
+	}
+	formatDest(f, "splunk hec", d.h)
 }

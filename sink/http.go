@@ -43,23 +43,33 @@ type HTTPConfig struct {
 }
 
 func (c *HTTPConfig) validate(what string) error {
-	u, err := url.Parse(c.URL)
-	switch {
-	case c.URL == "":
+	if c.URL == "" {
 		return configErr("%s: no URL", what)
-	case err != nil:
+	}
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		// url.Error repeats the URL, password and all: keep only the cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return configErr("%s: URL: %v", what, err)
+	}
+	shown := u.Redacted()
+	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
-		return configErr("%s: URL %q: scheme must be http or https", what, c.URL)
+		return configErr("%s: URL %q: scheme must be http or https", what, shown)
 	case u.Host == "":
-		return configErr("%s: URL %q has no host", what, c.URL)
+		return configErr("%s: URL %q has no host", what, shown)
+	case !validPort(u.Port(), true):
+		return configErr("%s: URL %q: port out of range 1-65535", what, shown)
 	case c.Timeout < 0:
 		return configErr("%s: Timeout %v is negative", what, c.Timeout)
 	case c.MaxBodyBytes < 0:
 		return configErr("%s: MaxBodyBytes %d is negative", what, c.MaxBodyBytes)
 	}
 	for k, v := range c.Headers {
-		if k == "" || strings.ContainsAny(k, " :\r\n") || !validHeaderValue(k) {
+		if !validHeaderName(k) {
 			return configErr("%s: header name %q is invalid", what, k)
 		}
 		if !validHeaderValue(v) {
@@ -67,6 +77,59 @@ func (c *HTTPConfig) validate(what string) error {
 		}
 	}
 	return nil
+}
+
+// validPort reports whether p is a port number in 1-65535; "" passes
+// (the scheme's default) and, with numeric false, so does a service name.
+func validPort(p string, numeric bool) bool {
+	if p == "" {
+		return true
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil {
+		return !numeric && p[0] != '-' && p[0] != '+'
+	}
+	return n >= 1 && n <= 65535
+}
+
+// redactURL returns raw with the password of its user:pass@ part replaced
+// by "xxxxx", for messages and %v; an unparsable URL is not shown at all.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// formatDest writes "kind name url" with the URL's password redacted: the
+// Format of every HTTP destination, so that %v (and %+v, %#v) of one
+// shows neither a URL password nor a header holding a token.
+func formatDest(f fmt.State, kind string, h *httpDest) {
+	if h == nil {
+		fmt.Fprintf(f, "%s(nil)", kind)
+		return
+	}
+	fmt.Fprintf(f, "%s %q %s", kind, h.name, redactURL(h.url))
+}
+
+// validHeaderName reports whether k is an HTTP field name: a token of
+// RFC 9110 section 5.6.2. net/http refuses any other name on every
+// request, so accepting one here would fail every request, forever.
+func validHeaderName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // validHeaderValue rejects control characters (CR and LF above all), which
@@ -173,12 +236,13 @@ func (h *httpDest) post(ctx context.Context, u string, body []byte, limit int64)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
-		return reply{err: fmt.Errorf("sink: %s: %w", h.name, err)}
+		// Only the configuration can make a request unbuildable.
+		return reply{err: &PermanentError{Reason: "invalid request", Err: fmt.Errorf("sink: %s: %w", h.name, err)}}
 	}
 	req.Header = h.header.Clone()
 	resp, err := h.client.Do(req)
 	if err != nil {
-		return reply{err: fmt.Errorf("sink: %s: %w", h.name, err)}
+		return reply{err: classifyNetErr(fmt.Errorf("sink: %s: %w", h.name, err))}
 	}
 	defer resp.Body.Close()
 	rb, rerr := io.ReadAll(io.LimitReader(resp.Body, limit))
@@ -342,7 +406,13 @@ func (h *httpDest) keep(b []byte) {
 // wholeReply records a reply that speaks for every item of [lo, hi):
 // delivered, retried or rejected. It reports whether to send the rest.
 func wholeReply(r reply, lo, hi int, out *outcome) bool {
+	var perm *PermanentError
 	switch {
+	case errors.As(r.err, &perm):
+		// Retrying cannot help (a certificate that does not verify):
+		// reject these items for good.
+		out.rejectRange(lo, hi, perm.Reason, r.err.Error())
+		return true
 	case r.err != nil:
 		out.retryRange(lo, hi, r.err)
 		return false

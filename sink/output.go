@@ -29,7 +29,8 @@ var (
 
 // closeGrace is how long Close waits, after its ctx is done and it has
 // cancelled every Send, for the goroutines to finish so that its report is
-// final. A Send that ignores cancellation is not waited for past it.
+// final. A Send that ignores cancellation is not waited for past it: its
+// alerts are reported in flight (see Close).
 const closeGrace = 250 * time.Millisecond
 
 // Output takes alerts from any number of goroutines and delivers them to
@@ -191,7 +192,7 @@ func (o *Output) dispatch() {
 		o.q.Release(n)
 	}
 	for _, w := range o.dests {
-		close(w.ch)
+		w.q.close()
 	}
 }
 
@@ -228,12 +229,19 @@ func (o *Output) aborted() bool { return o.runCtx.Err() != nil }
 //
 // If ctx is done first, Close cancels the Sends in flight, drops what is
 // still queued (counted), waits a short grace (250 ms) for the goroutines to
-// finish, and returns a *CloseError with, per destination, what was not
-// delivered. A Send that ignores its ctx keeps its goroutine until it
-// returns; what it held is then counted as dropped. Close also returns a
-// *CloseError when, with time to spare, alerts were dropped during the
-// flush (retries exhausted); errors from Destination.Close are joined in.
-// A second Close returns ErrClosed.
+// finish, and returns a *CloseError with, per destination, what it dropped
+// and what is still in flight. Close also returns a *CloseError when, with
+// time to spare, alerts were dropped during the flush (retries exhausted);
+// errors from Destination.Close are joined in. A second Close returns
+// ErrClosed.
+//
+// A Send that ignores its ctx keeps its goroutine past Close. Its alerts
+// (and any still queued behind it) are reported as InFlight, outcome
+// unknown, never as lost: when the Send returns, Stats counts what really
+// happened to them (delivered, rejected or dropped), so that
+// Emitted = Delivered + Rejected + Dropped + Queued holds throughout and no
+// alert is both reported lost and counted delivered. Done is closed when
+// that last goroutine ends; Stats is final from then on.
 func (o *Output) Close(ctx context.Context) error {
 	if !o.closed.CompareAndSwap(false, true) {
 		return ErrClosed
@@ -263,11 +271,11 @@ func (o *Output) Close(ctx context.Context) error {
 	finished := isDone(o.done)
 	for i, w := range o.dests {
 		loss := DestinationLoss{
-			Name:    w.cfg.Name,
-			Dropped: w.c.dropped.Load() - before[i],
-			Pending: uint64(max(w.c.queued.Load(), 0)),
+			Name:     w.cfg.Name,
+			Dropped:  w.c.dropped.Load() - before[i],
+			InFlight: uint64(max(w.c.queued.Load(), 0)),
 		}
-		if loss.Dropped+loss.Pending > 0 {
+		if loss.Dropped+loss.InFlight > 0 {
 			ce.Destinations = append(ce.Destinations, loss)
 		}
 		if finished && w.closeErr != nil {
@@ -280,6 +288,12 @@ func (o *Output) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// Done returns a channel closed once every goroutine of the Output has
+// ended and its destinations are closed: after Close, and after any Send
+// that ignored Close's ctx has returned. Stats read after it is closed are
+// final.
+func (o *Output) Done() <-chan struct{} { return o.done }
+
 func isDone(c <-chan struct{}) bool {
 	select {
 	case <-c:
@@ -289,33 +303,51 @@ func isDone(c <-chan struct{}) bool {
 	}
 }
 
-// CloseError reports what Close could not deliver.
+// CloseError reports what Close could not deliver: alerts it knows were
+// lost (Dropped) and alerts whose fate it could not wait for (InFlight).
 type CloseError struct {
 	Err          error             // ctx.Err() if Close's ctx ended the flush, else nil
-	Destinations []DestinationLoss // destinations that lost alerts, in Config order
+	Destinations []DestinationLoss // destinations with alerts dropped or in flight, in Config order
 }
 
 // DestinationLoss is one destination's share of a CloseError.
 type DestinationLoss struct {
-	Name    string // the destination\'s name
-	Dropped uint64 // dropped since Close began: flush cut short, or retries exhausted
-	Pending uint64 // still held when Close returned (a Send ignoring its ctx); dropped when it returns
+	Name    string // the destination's name
+	Dropped uint64 // dropped since Close began (flush cut short, retries exhausted): lost
+	// InFlight counts alerts not settled when Close returned: held by a
+	// Send that ignored its ctx, or queued behind it. Their outcome is
+	// unknown then; Stats counts it (delivered, rejected or dropped) when
+	// the Send returns (see Output.Done). They are not counted as lost.
+	InFlight uint64
 }
 
-// Undelivered is the total of Dropped and Pending over all destinations.
+// Undelivered is the total of Dropped over all destinations: the alerts
+// known lost. In-flight alerts are not included (see InFlight).
 func (e *CloseError) Undelivered() uint64 {
 	var n uint64
 	for _, d := range e.Destinations {
-		n += d.Dropped + d.Pending
+		n += d.Dropped
 	}
 	return n
 }
 
-// Error counts the undelivered alerts per destination.
+// InFlight is the total of InFlight over all destinations: alerts whose
+// outcome was unknown when Close returned.
+func (e *CloseError) InFlight() uint64 {
+	var n uint64
+	for _, d := range e.Destinations {
+		n += d.InFlight
+	}
+	return n
+}
+
+// Error counts the dropped and in-flight alerts per destination.
 func (e *CloseError) Error() string {
 	b := []byte("sink: close: ")
 	b = appendUint(b, e.Undelivered())
-	b = append(b, " alerts not delivered"...)
+	b = append(b, " alerts dropped, "...)
+	b = appendUint(b, e.InFlight())
+	b = append(b, " in flight with outcome unknown"...)
 	for i, d := range e.Destinations {
 		if i == 0 {
 			b = append(b, " ("...)
@@ -326,8 +358,8 @@ func (e *CloseError) Error() string {
 		b = append(b, ": "...)
 		b = appendUint(b, d.Dropped)
 		b = append(b, " dropped, "...)
-		b = appendUint(b, d.Pending)
-		b = append(b, " pending"...)
+		b = appendUint(b, d.InFlight)
+		b = append(b, " in flight"...)
 	}
 	if len(e.Destinations) > 0 {
 		b = append(b, ')')

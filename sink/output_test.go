@@ -531,7 +531,7 @@ func TestCloseGivesUp(t *testing.T) {
 	if len(ce.Destinations) != 1 || ce.Destinations[0].Name != "hang" || ce.Undelivered() != 5 {
 		t.Errorf("CloseError %+v", ce)
 	}
-	if !strings.Contains(err.Error(), "5 alerts not delivered (hang: 5 dropped, 0 pending)") {
+	if !strings.Contains(err.Error(), "5 alerts dropped, 0 in flight with outcome unknown (hang: 5 dropped, 0 in flight)") {
 		t.Errorf("message %q", err.Error())
 	}
 	s := o.Stats()
@@ -696,3 +696,63 @@ func TestWriterDestinationErrors(t *testing.T) {
 type errWriter struct{ err error }
 
 func (e errWriter) Write([]byte) (int, error) { return 0, e.err }
+
+// TestCloseSendIgnoringCtx: a Send that ignores its ctx outlives Close.
+// Close must not report its alert as lost, since Stats later counts the
+// real outcome (here: delivered); it reports it as in flight, outcome
+// unknown, and the books balance once the Send returns.
+func TestCloseSendIgnoringCtx(t *testing.T) {
+	release, started := make(chan struct{}), make(chan struct{})
+	stuck := &funcDest{name: "stuck", send: func(context.Context, []*Alert) error {
+		close(started)
+		<-release
+		return nil
+	}}
+	o, err := New(Config{Destinations: []DestinationConfig{{Dest: stuck}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Emit(testAlert(0)); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	err = o.Close(ctx)
+	var ce *CloseError
+	if !errors.As(err, &ce) || !errors.Is(err, ErrUndelivered) {
+		t.Fatalf("Close = %v", err)
+	}
+	if len(ce.Destinations) != 1 || ce.Destinations[0].InFlight != 1 || ce.Destinations[0].Dropped != 0 ||
+		ce.Undelivered() != 0 || ce.InFlight() != 1 {
+		t.Errorf("CloseError %+v: want 1 in flight, none lost", ce)
+	}
+	if !strings.Contains(err.Error(), "0 alerts dropped, 1 in flight with outcome unknown (stuck: 0 dropped, 1 in flight)") {
+		t.Errorf("message %q", err.Error())
+	}
+	close(release)
+	<-o.Done()
+	s := o.Stats()
+	checkSettled(t, s)
+	if d := s.Destinations[0]; d.Delivered != 1 || d.Queued != 0 {
+		t.Errorf("stats %+v", d)
+	}
+}
+
+// resendDest is a funcDest that reports resends, as syslog over TCP does.
+type resendDest struct {
+	funcDest
+	n atomic.Uint64
+}
+
+func (d *resendDest) Resent() uint64 { return d.n.Load() }
+
+func TestStatsResent(t *testing.T) {
+	d := &resendDest{funcDest: funcDest{name: "r"}}
+	d.n.Store(7)
+	o := newOutput(t, Config{Destinations: []DestinationConfig{{Dest: d}, {Dest: &funcDest{name: "plain"}}}})
+	s := o.Stats()
+	if s.Destinations[0].Resent != 7 || s.Destinations[1].Resent != 0 {
+		t.Errorf("stats %+v", s.Destinations)
+	}
+}

@@ -29,6 +29,7 @@ type DestinationStats struct {
 	Emitted   uint64 // alerts routed to this destination
 	Delivered uint64 // acknowledged by Send
 	Retried   uint64 // alert re-sends (an alert retried twice counts 2)
+	Resent    uint64 // alerts written again after counting as delivered (a Resender: syslog after a reconnect); possible duplicates, outside the identity
 	Rejected  uint64 // refused for good (PermanentError, PartialError.Rejected, a panicking Send)
 	Dropped   uint64 // queue overflow, retries exhausted, or Close giving up
 	Queued    uint64 // in the queue or in the batch being sent (retries included)
@@ -61,7 +62,12 @@ func (o *Output) Stats() Stats {
 
 func (w *destWorker) stats() DestinationStats {
 	c := &w.c
+	var resent uint64
+	if r, ok := w.dest.(Resender); ok {
+		resent = r.Resent()
+	}
 	return DestinationStats{
+		Resent:    resent,
 		Name:      w.cfg.Name,
 		Delivered: c.delivered.Load(),
 		Retried:   c.retried.Load(),
@@ -69,7 +75,7 @@ func (w *destWorker) stats() DestinationStats {
 		Dropped:   c.dropped.Load(),
 		Queued:    uint64(max(c.queued.Load(), 0)),
 		Emitted:   c.emitted.Load(),
-		QueueLen:  len(w.ch),
+		QueueLen:  w.q.len(),
 	}
 }
 

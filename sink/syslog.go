@@ -5,10 +5,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/kestrel-sec/kestrel/schema"
@@ -52,7 +54,29 @@ type SyslogConfig struct {
 	Timeout time.Duration
 	// TLS configures Network "tls".
 	TLS TLSConfig
+	// ResendWindow bounds, in bytes of framed messages, the resend window
+	// of Network "tcp" and "tls": what was written since the collector was
+	// last known to have read it, sent again on the next connection after
+	// a failure (see SyslogDestination). 0: 8 MiB. -1: no window (a
+	// successful write is taken as delivery). Memory held: up to 1.25
+	// times the window.
+	ResendWindow int
 }
+
+// DefaultSyslogResendWindow is the resend window of a SyslogConfig with
+// ResendWindow 0: what can sit unread between us and a collector that
+// stopped reading under Linux's default limits, our send buffer (fixed at
+// 2 MiB) and its receive buffer (autotuned up to 6 MiB).
+const DefaultSyslogResendWindow = 8 << 20
+
+// ErrSyslogUnconfirmed is matched (errors.Is) by the error of
+// SyslogDestination.Close when alerts written over TCP or TLS may not have
+// been read: the collector did not close its side after ours.
+var ErrSyslogUnconfirmed = errors.New("sink: syslog: alerts written but not confirmed read")
+
+// maxCloseConfirm bounds how long Close waits for the collector to confirm
+// it read everything (by closing its side).
+const maxCloseConfirm = 2 * time.Second
 
 // Validate reports the first problem in c, or nil.
 func (c *SyslogConfig) Validate() error {
@@ -62,14 +86,21 @@ func (c *SyslogConfig) Validate() error {
 	default:
 		return configErr("%s: Network %q (want udp, tcp or tls)", what, c.Network)
 	}
-	if _, _, err := net.SplitHostPort(c.Address); err != nil {
+	_, port, err := net.SplitHostPort(c.Address)
+	if err != nil {
 		return configErr("%s: Address %q: %v", what, c.Address, err)
+	}
+	if port == "" || !validPort(port, false) {
+		return configErr("%s: Address %q: port out of range 1-65535", what, c.Address)
 	}
 	if _, ok := syslogFacilities[strings.ToLower(c.Facility)]; !ok && c.Facility != "" {
 		return configErr("%s: unknown Facility %q", what, c.Facility)
 	}
 	if c.Timeout < 0 {
 		return configErr("%s: Timeout %v is negative", what, c.Timeout)
+	}
+	if c.ResendWindow < -1 {
+		return configErr("%s: ResendWindow %d (want -1, 0 or a size)", what, c.ResendWindow)
 	}
 	if id := c.StructuredDataID; id != "" && (len(id) > 32 || !strings.Contains(id, "@") || strings.ContainsAny(id, ` ="]`) || !printASCII(id)) {
 		return configErr("%s: StructuredDataID %q is not an SD-ID of the form name@PEN", what, id)
@@ -96,19 +127,51 @@ func (c *SyslogConfig) name() string {
 //
 // Over UDP each message is one datagram; a message over 65507 bytes cannot
 // be sent and is rejected. Over TCP and TLS each message is framed as
-// "LENGTH SP MESSAGE" and a batch goes in one write; a write error closes
-// the connection (redialled on the next attempt) and retries the batch, so
-// the collector may see some messages twice. Before each batch a stream
-// connection is checked for a hang-up by the collector (a read that must
-// time out at once) and redialled if it was closed.
+// "LENGTH SP MESSAGE" and a batch goes in one write. Before each batch a
+// stream connection is checked for a hang-up by the collector (a look at
+// the socket that never waits) and redialled if it was closed; a write
+// error closes the connection and retries the batch.
+//
+// What a stream can promise: a successful write only means the bytes
+// reached the kernel. Until the collector reads them they sit in its
+// socket buffer and ours, and a collector that stops reading and then
+// crashes loses them while Send has already reported them delivered. So
+// the destination keeps a resend window: the framed messages of the
+// latest successful writes, up to ResendWindow bytes. On every new
+// connection after the first it writes the window again before the next
+// batch, and counts those alerts in Resent (DestinationStats.Resent): the
+// collector may see them twice (at-least-once; alert_id identifies
+// repeats). What it cannot promise: a message that left the window
+// (ResendWindow bytes of later messages were written after it) and was
+// still unread when the collector failed is lost without notice, and so is
+// anything a collector acknowledged at the TCP level but lost inside
+// itself. Close half-closes the connection and waits (up to the Timeout, at
+// most 2 s) for the collector to close its side, which it does after
+// reading everything; otherwise Close returns ErrSyslogUnconfirmed with the
+// number of alerts in the window. Exact delivery needs application-level
+// acknowledgements (RELP), which collectors serve on a separate listener
+// with its own protocol, transaction numbers and flow control; it is not
+// implemented here.
 type SyslogDestination struct {
 	cfg      SyslogConfig
 	facility int
 	header   string // " HOSTNAME APP-NAME PROCID "
 	tls      *tls.Config
 	conn     net.Conn
+	fresh    bool // conn is new: write the window before the next batch
 	buf      []byte
 	msg      []byte
+	lens     []int // frame lengths of the batch in buf
+
+	// The resend window: win[winOff:] holds the live frames, oldest first,
+	// of lengths winLens[winHead:]; winBytes is their total.
+	win      []byte
+	winOff   int
+	winLens  []int
+	winHead  int
+	winBytes int
+
+	resent atomic.Uint64 // alerts written again from the window; read by Stats
 }
 
 // NewSyslogDestination validates cfg. It does not dial: the first Send does.
@@ -130,6 +193,9 @@ func NewSyslogDestination(cfg SyslogConfig) (*SyslogDestination, error) {
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultHTTPTimeout
+	}
+	if cfg.ResendWindow == 0 {
+		cfg.ResendWindow = DefaultSyslogResendWindow
 	}
 	d := &SyslogDestination{cfg: cfg, facility: syslogFacilities[strings.ToLower(cfg.Facility)]}
 	d.header = " " + headerField(cfg.Hostname, 255) + " " + headerField(cfg.AppName, 48) + " " +
@@ -265,10 +331,26 @@ func (d *SyslogDestination) dial(ctx context.Context) error {
 		c, err = (&net.Dialer{}).DialContext(ctx, d.cfg.Network, d.cfg.Address)
 	}
 	if err != nil {
-		return fmt.Errorf("sink: syslog %s: %w", d.Name(), err)
+		return classifyNetErr(fmt.Errorf("sink: syslog %s: %w", d.Name(), err))
 	}
+	limitSendBuffer(c)
 	d.conn = c
+	d.fresh = true
 	return nil
+}
+
+// syslogSendBuffer is the SO_SNDBUF of a stream connection (Linux doubles
+// it): fixed rather than autotuned (up to 4 MiB by default) so that what
+// can sit unread on our side stays well inside the resend window.
+const syslogSendBuffer = 1 << 20
+
+func limitSendBuffer(c net.Conn) {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	if tcp, ok := c.(*net.TCPConn); ok {
+		_ = tcp.SetWriteBuffer(syslogSendBuffer) // best effort: the window still bounds what is resent
+	}
 }
 
 // peerState is what a look at a stream connection found.
@@ -350,19 +432,37 @@ func (d *SyslogDestination) Send(ctx context.Context, batch []*Alert) error {
 	if d.cfg.Network == "udp" {
 		return d.sendUDP(batch)
 	}
-	b := d.buf[:0]
+	b, lens := d.buf[:0], d.lens[:0]
 	for _, a := range batch {
 		d.msg = d.appendMessage(d.msg[:0], a)
+		start := len(b)
 		b = strconv.AppendInt(b, int64(len(d.msg)), 10)
 		b = append(b, ' ')
 		b = append(b, d.msg...)
+		lens = append(lens, len(b)-start)
 	}
-	_, err := d.conn.Write(b)
+	var err error
+	resend := 0
+	if d.fresh && d.winBytes > 0 {
+		// A new connection after a failure: what the old one may have
+		// left unread goes first.
+		resend = len(d.winLens) - d.winHead
+		bufs := net.Buffers{d.win[d.winOff:], b}
+		_, err = bufs.WriteTo(d.conn)
+	} else {
+		_, err = d.conn.Write(b)
+	}
+	if err == nil {
+		d.fresh = false
+		d.resent.Add(uint64(resend))
+		d.remember(b, lens)
+	}
 	if cap(b) <= maxKeptBuf {
 		d.buf = b[:0]
 	} else {
 		d.buf = nil
 	}
+	d.lens = lens[:0]
 	if cap(d.msg) > maxKeptBuf {
 		d.msg = nil
 	}
@@ -372,6 +472,38 @@ func (d *SyslogDestination) Send(ctx context.Context, batch []*Alert) error {
 	}
 	return nil
 }
+
+// remember adds written frames to the resend window and lets the oldest
+// go past ResendWindow bytes. The live bytes move to the front once the
+// dead prefix passes a quarter of the window, so the window holds at most
+// 1.25 times its bound plus one batch, and each byte is copied a few times
+// at most.
+func (d *SyslogDestination) remember(b []byte, lens []int) {
+	limit := d.cfg.ResendWindow
+	if limit < 0 {
+		return
+	}
+	d.win = append(d.win, b...)
+	d.winLens = append(d.winLens, lens...)
+	d.winBytes += len(b)
+	for d.winBytes > limit {
+		n := d.winLens[d.winHead]
+		d.winOff += n
+		d.winBytes -= n
+		d.winHead++
+	}
+	if d.winOff > limit/4 || d.winHead > len(d.winLens)/2 {
+		d.win = d.win[:copy(d.win, d.win[d.winOff:])]
+		d.winOff = 0
+		d.winLens = d.winLens[:copy(d.winLens, d.winLens[d.winHead:])]
+		d.winHead = 0
+	}
+}
+
+// Resent returns how many alerts were written again from the resend
+// window after a reconnect (possible duplicates at the collector). It is
+// safe to call concurrently with Send.
+func (d *SyslogDestination) Resent() uint64 { return d.resent.Load() }
 
 func (d *SyslogDestination) sendUDP(batch []*Alert) error {
 	var out outcome
@@ -394,12 +526,49 @@ func (d *SyslogDestination) sendUDP(batch []*Alert) error {
 	return out.result(len(batch))
 }
 
-// Close closes the connection.
+// Close closes the connection. Over TCP and TLS it first half-closes it
+// and waits for the collector to close its side, which confirms that it
+// read everything; if it does not within the Timeout (at most 2 s), Close
+// returns an error matching ErrSyslogUnconfirmed that counts the alerts
+// in the resend window.
 func (d *SyslogDestination) Close() error {
 	if d.conn == nil {
 		return nil
 	}
-	err := d.conn.Close()
+	c := d.conn
 	d.conn = nil
+	n := len(d.winLens) - d.winHead
+	if d.cfg.Network == "udp" || n == 0 || d.cfg.ResendWindow < 0 {
+		return c.Close()
+	}
+	cerr := confirmRead(c, min(d.cfg.Timeout, maxCloseConfirm))
+	err := c.Close()
+	if cerr != nil {
+		return fmt.Errorf("%w: %s: %d alerts in the resend window: %w", ErrSyslogUnconfirmed, d.Name(), n, cerr)
+	}
 	return err
+}
+
+// confirmRead half-closes c and reads until the peer closes its side.
+func confirmRead(c net.Conn, wait time.Duration) error {
+	type closeWriter interface{ CloseWrite() error }
+	cw, ok := c.(closeWriter)
+	if !ok {
+		return errors.New("cannot half-close")
+	}
+	if err := cw.CloseWrite(); err != nil {
+		return err
+	}
+	if err := c.SetReadDeadline(time.Now().Add(wait)); err != nil {
+		return err
+	}
+	var b [512]byte
+	for {
+		if _, err := c.Read(b[:]); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
 }

@@ -128,6 +128,7 @@ func serveSyslog(t *testing.T, ln net.Listener, tc *tls.Config) *syslogServer {
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
+				defer c.Close() // as collectors do at EOF: Close's confirmation
 				r := bufio.NewReader(c)
 				for {
 					lenStr, err := r.ReadString(' ')
@@ -192,8 +193,19 @@ func TestSyslogTCPOctetCounting(t *testing.T) {
 	if err := d.Send(context.Background(), []*Alert{testAlert(3)}); err != nil {
 		t.Fatal(err)
 	}
-	if m := srv.next(t); !strings.HasSuffix(m, string(testAlert(3).AppendJSON(nil))) {
-		t.Errorf("after reconnect: %q", m)
+	// The new connection first carries the resend window: everything
+	// written on the old one, which the collector may not have read.
+	for i, a := range append(batch, testAlert(3)) {
+		if m := srv.next(t); !strings.HasSuffix(m, string(a.AppendJSON(nil))) {
+			t.Errorf("after reconnect, message %d: %q", i, m)
+		}
+	}
+	if d.Resent() != 3 {
+		t.Errorf("Resent() = %d, want 3", d.Resent())
+	}
+	// The collector closes after reading all: Close is confirmed.
+	if err := d.Close(); err != nil {
+		t.Errorf("Close: %v", err)
 	}
 }
 
@@ -260,8 +272,8 @@ func TestSyslogTLS(t *testing.T) {
 	}
 	// Without the CA, verification fails.
 	bad := newSyslog(t, SyslogConfig{Network: "tls", Address: srv.ln.Addr().String(), Timeout: 5 * time.Second})
-	if err := bad.Send(context.Background(), []*Alert{testAlert(0)}); err == nil || IsPermanent(err) {
-		t.Errorf("unverified: %v", err)
+	if err := bad.Send(context.Background(), []*Alert{testAlert(0)}); !IsPermanent(err) {
+		t.Errorf("unverified: %v, want a permanent error", err)
 	}
 }
 
@@ -279,4 +291,123 @@ func TestSyslogConfigErrors(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+}
+
+// readFrame reads one octet-counted message.
+func readFrame(r *bufio.Reader) (string, error) {
+	lenStr, err := r.ReadString(' ')
+	if err != nil {
+		return "", err
+	}
+	n, err := strconv.Atoi(strings.TrimSuffix(lenStr, " "))
+	if err != nil {
+		return "", err
+	}
+	b := make([]byte, n)
+	_, err = io.ReadFull(r, b)
+	return string(b), err
+}
+
+// TestSyslogTCPResendsUnreadAfterCrash: a collector reads the first alert,
+// stops reading, then dies with the second alert written into its socket
+// but never read. A successful write was not delivery: on the next
+// connection the destination sends the alerts written since (at least
+// once) and counts them as resent.
+func TestSyslogTCPResendsUnreadAfterCrash(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	type conn struct {
+		c net.Conn
+		r *bufio.Reader
+	}
+	accepted := make(chan conn, 2)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				close(accepted)
+				return
+			}
+			accepted <- conn{c, bufio.NewReader(c)}
+		}
+	}()
+	d := newSyslog(t, SyslogConfig{Network: "tcp", Address: ln.Addr().String(), Hostname: "h", Timeout: 5 * time.Second})
+	defer d.Close()
+	if err := d.Send(context.Background(), []*Alert{testAlert(0)}); err != nil {
+		t.Fatal(err)
+	}
+	c1 := <-accepted
+	if m, err := readFrame(c1.r); err != nil || !strings.HasSuffix(m, string(testAlert(0).AppendJSON(nil))) {
+		t.Fatalf("first message %q, %v", m, err)
+	}
+	// The collector stops reading: this write lands in its socket buffer.
+	if err := d.Send(context.Background(), []*Alert{testAlert(1)}); err != nil {
+		t.Fatal(err)
+	}
+	// It crashes: closing with unread data resets the connection.
+	_ = c1.c.Close()
+	waitFor(t, "the crash to reach the client", d.peerClosed)
+	if err := d.Send(context.Background(), []*Alert{testAlert(2)}); err != nil {
+		t.Fatal(err)
+	}
+	c2 := <-accepted
+	defer c2.c.Close()
+	got := map[string]bool{}
+	for !got[testAlert(2).ID] {
+		_ = c2.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		m, err := readFrame(c2.r)
+		if err != nil {
+			t.Fatalf("after the crash: %v (got %v)", err, got)
+		}
+		var a Alert
+		if err := a.UnmarshalJSON([]byte(m[strings.Index(m, "{"):])); err != nil {
+			t.Fatal(err)
+		}
+		got[a.ID] = true
+	}
+	if !got[testAlert(1).ID] {
+		t.Errorf("alert 1, written but never read, was not sent again: got %v", got)
+	}
+	if n := d.Resent(); n < 1 {
+		t.Errorf("Resent() = %d, want the resent alerts counted", n)
+	}
+}
+
+// TestSyslogResendWindowBounded: the window keeps the latest frames up to
+// ResendWindow bytes, and Close without the collector's confirmation says
+// how many alerts it could not vouch for.
+func TestSyslogResendWindowBounded(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	held := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			held <- c // never read, never closed until the test ends
+		}
+	}()
+	probe := newSyslog(t, SyslogConfig{Network: "tcp", Address: "h:1", Hostname: "h"})
+	frame := len(probe.appendMessage(nil, testAlert(0))) + 4 // "NNN " and a digit of slack
+	d := newSyslog(t, SyslogConfig{Network: "tcp", Address: ln.Addr().String(), Hostname: "h",
+		Timeout: 50 * time.Millisecond, ResendWindow: 2 * frame})
+	for i := range 5 {
+		if err := d.Send(context.Background(), []*Alert{testAlert(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if live := len(d.winLens) - d.winHead; live != 2 || d.winBytes > 2*frame {
+		t.Errorf("window holds %d frames, %d bytes; want the last 2", live, d.winBytes)
+	}
+	if w := string(d.win[d.winOff:]); !strings.Contains(w, testAlert(3).ID) || !strings.Contains(w, testAlert(4).ID) {
+		t.Errorf("window %q", w)
+	}
+	if err := d.Close(); !errors.Is(err, ErrSyslogUnconfirmed) || !strings.Contains(err.Error(), "2 alerts") {
+		t.Errorf("Close = %v, want ErrSyslogUnconfirmed for 2 alerts", err)
+	}
+	(<-held).Close()
 }

@@ -3,8 +3,11 @@ package sink
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"net"
 	"os"
+	"strings"
 )
 
 // TLSConfig configures the TLS of a network destination (HTTPS, syslog
@@ -100,4 +103,56 @@ func where(inline []byte, file string) string {
 		return "(inline PEM)"
 	}
 	return file
+}
+
+// Reasons of the permanent failures classifyNetErr finds, stable so that
+// the Output logs each once.
+const (
+	reasonCertificate = "TLS certificate verification failed"
+	reasonNotTLS      = "TLS handshake with a server that does not speak TLS"
+	reasonClientCert  = "TLS: the server refused our client certificate"
+)
+
+// classifyNetErr wraps err in a *PermanentError when retrying cannot help:
+// the server's certificate does not verify (unknown authority, expired or
+// otherwise invalid, wrong host name), or the far side does not speak TLS
+// at all, or the server refuses our client certificate (a TLS alert about
+// certificates: bad, unsupported, revoked, expired, unknown, unknown CA,
+// required). Such failures are configuration errors: a retry fails the same
+// way, so retrying them would hold the queue forever. Any other error is
+// returned as it is (transient).
+func classifyNetErr(err error) error {
+	if err == nil || IsPermanent(err) {
+		return err
+	}
+	var (
+		ua  x509.UnknownAuthorityError
+		ci  x509.CertificateInvalidError
+		hn  x509.HostnameError
+		cv  *tls.CertificateVerificationError
+		rhe tls.RecordHeaderError
+		oe  *net.OpError
+	)
+	switch {
+	case errors.As(err, &cv), errors.As(err, &ua), errors.As(err, &ci), errors.As(err, &hn):
+		return &PermanentError{Reason: reasonCertificate, Err: err}
+	case errors.As(err, &rhe):
+		return &PermanentError{Reason: reasonNotTLS, Err: err}
+	case errors.As(err, &oe) && oe.Op == "remote error" && oe.Err != nil && certAlert(oe.Err.Error()):
+		return &PermanentError{Reason: reasonClientCert, Err: err}
+	}
+	return err
+}
+
+// certAlert reports whether the text of a TLS alert the peer sent is about
+// our certificate (RFC 8446 section 6.2): configuration, not a passing
+// fault. crypto/tls does not export the received alert's type, only its
+// text, which is fixed by alert.go.
+func certAlert(text string) bool {
+	switch strings.TrimPrefix(text, "tls: ") {
+	case "bad certificate", "unsupported certificate", "revoked certificate", "expired certificate",
+		"unknown certificate", "unknown certificate authority", "certificate required":
+		return true
+	}
+	return false
 }

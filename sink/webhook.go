@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"fmt"
 )
 
 // WebhookConfig configures a WebhookDestination. Only URL is required.
@@ -81,4 +82,15 @@ func (d *WebhookDestination) Send(ctx context.Context, batch []*Alert) error {
 func (d *WebhookDestination) Close() error {
 	d.h.close()
 	return nil
+}
+
+// Format writes "webhook", the name and the URL with its password redacted, for
+// every verb: the destination's fields hold secrets (the URL's password,
+// the Authorization header) that must not reach a log.
+func (d *WebhookDestination) Format(f fmt.State, _ rune) {
+	if d == nil {
+		formatDest(f, "webhook", nil)
+		return
+	}
+	formatDest(f, "webhook", d.h)
 }

@@ -1,12 +1,15 @@
 package sink
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -311,15 +314,16 @@ func TestWebhookTLS(t *testing.T) {
 		t.Errorf("with the CA file: %v", err)
 	}
 	// Verification is on by default: the system roots do not know our CA.
+	// Retrying cannot fix a certificate: the failure is permanent.
 	err := send(TLSConfig{})
-	if err == nil || IsPermanent(err) {
-		t.Errorf("without the CA: %v, want a transient verification error", err)
+	if !IsPermanent(err) {
+		t.Errorf("without the CA: %v, want a permanent verification error", err)
 	}
 	if err := send(TLSConfig{InsecureSkipVerify: true}); err != nil {
 		t.Errorf("verification off: %v", err)
 	}
-	if err := send(TLSConfig{CAPEM: pki.caPEM, ServerName: "elsewhere.example"}); err == nil {
-		t.Error("wrong ServerName accepted")
+	if err := send(TLSConfig{CAPEM: pki.caPEM, ServerName: "elsewhere.example"}); !IsPermanent(err) {
+		t.Errorf("wrong ServerName: %v, want a permanent error", err)
 	}
 }
 
@@ -341,8 +345,8 @@ func TestWebhookMTLS(t *testing.T) {
 	if err := send(TLSConfig{CAPEM: pki.caPEM, CertFile: cf, KeyFile: kf}); err != nil {
 		t.Errorf("with client certificate files: %v", err)
 	}
-	if err := send(TLSConfig{CAPEM: pki.caPEM}); err == nil {
-		t.Error("accepted without a client certificate")
+	if err := send(TLSConfig{CAPEM: pki.caPEM}); !IsPermanent(err) {
+		t.Errorf("without a client certificate: %v, want a permanent error", err)
 	}
 	if got := len(rec.requests()); got != 2 {
 		t.Errorf("%d requests reached the handler, want 2", got)
@@ -378,6 +382,8 @@ func TestWebhookConfigErrors(t *testing.T) {
 		"timeout":    {HTTPConfig: HTTPConfig{URL: "http://x", Timeout: -1}},
 		"max body":   {HTTPConfig: HTTPConfig{URL: "http://x", MaxBodyBytes: -1}},
 		"header":     {HTTPConfig: HTTPConfig{URL: "http://x", Headers: map[string]string{"a b": "c"}}},
+		"header (":   {HTTPConfig: HTTPConfig{URL: "http://x", Headers: map[string]string{"X-Bad(": "c"}}},
+		"header é":   {HTTPConfig: HTTPConfig{URL: "http://x", Headers: map[string]string{"X-\u00e9": "c"}}},
 		"empty env":  {HTTPConfig: HTTPConfig{URL: "http://x"}, BearerTokenEnv: "KESTREL_EMPTY"},
 		"unset env":  {HTTPConfig: HTTPConfig{URL: "http://x"}, BearerTokenEnv: "KESTREL_SURELY_UNSET_VARIABLE"},
 	} {
@@ -401,5 +407,173 @@ func TestHeaderValues(t *testing.T) {
 	// A trailing newline from a secrets file is trimmed.
 	if _, err := NewWebhookDestination(WebhookConfig{HTTPConfig: HTTPConfig{URL: "http://x"}, BearerTokenEnv: "KESTREL_SPACED"}); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestCertificateFailureRejectedOnce: through an Output, a certificate the
+// client cannot verify rejects the batch at once (no retries), and the
+// reason is logged once however many batches fail.
+func TestCertificateFailureRejectedOnce(t *testing.T) {
+	pki := newTestPKI(t)
+	rec := newRecorder(t, pki.serverTLS(false), nil)
+	d := newWebhook(t, WebhookConfig{HTTPConfig: HTTPConfig{URL: rec.srv.URL, Timeout: 5 * time.Second}})
+	var logBuf lockedBuffer
+	log := slog.New(slog.NewTextHandler(&logBuf, nil))
+	o := newOutput(t, Config{Logger: log, Destinations: []DestinationConfig{{Dest: d, Retry: fastRetry, Batch: BatchConfig{MaxCount: 1}}}})
+	for i := range 3 {
+		if err := o.Emit(testAlert(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := o.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := o.Stats().Destinations[0]
+	if s.Rejected != 3 || s.Retried != 0 || s.Dropped != 0 || s.Delivered != 0 {
+		t.Errorf("stats %+v, want 3 rejected without a retry", s)
+	}
+	if n := strings.Count(logBuf.String(), "certificate"); n == 0 || strings.Count(logBuf.String(), "rejected") != 1 {
+		t.Errorf("want the certificate reason logged once:\n%s", logBuf.String())
+	}
+}
+
+// TestURLSecretsRedacted: the password of a user:pass@ URL appears in no
+// config error, no %v of a destination and no Send error.
+func TestURLSecretsRedacted(t *testing.T) {
+	const pw = "hunter2"
+	for name, u := range map[string]string{
+		"scheme":   "ftp://u:" + pw + "@x",
+		"no host":  "http://u:" + pw + "@",
+		"bad URL":  "http://u:" + pw + "@a b/%",
+		"port":     "http://u:" + pw + "@x:70000",
+		"port 0":   "http://u:" + pw + "@x:0",
+		"bad port": "http://u:" + pw + "@x:12ab",
+	} {
+		_, err := NewWebhookDestination(WebhookConfig{HTTPConfig: HTTPConfig{URL: u}})
+		if !errors.Is(err, ErrInvalidConfig) || strings.Contains(err.Error(), pw) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	es, err := NewElasticsearchDestination(ElasticsearchConfig{HTTPConfig: HTTPConfig{URL: "http://u:" + pw + "@127.0.0.1:1/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer es.Close()
+	wh := newWebhook(t, WebhookConfig{HTTPConfig: HTTPConfig{URL: "http://u:" + pw + "@127.0.0.1:1/"}})
+	defer wh.Close()
+	hec, err := NewHECDestination(HECConfig{HTTPConfig: HTTPConfig{URL: "http://u:" + pw + "@127.0.0.1:1/"}, Token: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hec.Close()
+	for _, d := range []Destination{es, wh, hec} {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+			if s := fmt.Sprintf(verb, d); strings.Contains(s, pw) || !strings.Contains(s, "127.0.0.1") {
+				t.Errorf("%s %s: %s", d.Name(), verb, s)
+			}
+		}
+		if err := d.Send(context.Background(), []*Alert{testAlert(0)}); err == nil || strings.Contains(err.Error(), pw) {
+			t.Errorf("%s Send: %v", d.Name(), err)
+		}
+	}
+}
+
+func TestSyslogPortRange(t *testing.T) {
+	for _, a := range []string{"h:70000", "h:0", "h:-1"} {
+		if _, err := NewSyslogDestination(SyslogConfig{Address: a}); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("%s: %v", a, err)
+		}
+	}
+}
+
+// TestDefaultsRideOutOutage: the defaults hold a 60 s outage at 10k
+// alerts/s, plus the one backoff step recovery may take, without a drop
+// (the figures sink's doc states).
+func TestDefaultsRideOutOutage(t *testing.T) {
+	const rate = 10_000
+	if DefaultRetryMax > time.Second {
+		t.Errorf("DefaultRetryMax %v: recovery may lag the endpoint by that much", DefaultRetryMax)
+	}
+	if need := rate * (60*time.Second + DefaultRetryMax) / time.Second; DefaultDestQueue < int(need) {
+		t.Errorf("DefaultDestQueue %d < %d alerts of a 60 s outage at %d/s", DefaultDestQueue, need, rate)
+	}
+}
+
+// TestWebhookOutageLosesNothing: an endpoint that answers 500 for a while
+// (300 ms, scaled down from a minute) then recovers. With the default
+// queue nothing is dropped, the first request after recovery comes within
+// one backoff step, and the backlog drains.
+func TestWebhookOutageLosesNothing(t *testing.T) {
+	var (
+		mu        sync.Mutex
+		down      = true
+		upAt      time.Time
+		firstOK   time.Time
+		got       = map[string]bool{}
+		failedAft int
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if down {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		if firstOK.IsZero() {
+			firstOK = time.Now()
+		}
+		// Pick the ids out without decoding whole alerts (slow under -race).
+		if !bytes.HasPrefix(body, []byte("[")) {
+			failedAft++
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		const key = `"alert_id":"`
+		for rest := string(body); ; {
+			i := strings.Index(rest, key)
+			if i < 0 || len(rest) < i+len(key)+32 {
+				break
+			}
+			rest = rest[i+len(key):]
+			got[rest[:32]] = true
+		}
+	}))
+	defer srv.Close()
+	d := newWebhook(t, WebhookConfig{HTTPConfig: HTTPConfig{URL: srv.URL}})
+	retry := RetryConfig{Initial: time.Millisecond, Max: 20 * time.Millisecond}
+	o := newOutput(t, Config{Destinations: []DestinationConfig{{Dest: d, Retry: retry}}})
+	const during, after = 3000, 2000 // more than the old default queue (1024) in the outage
+	emit := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			for o.Emit(testAlert(i)) != nil {
+				time.Sleep(50 * time.Microsecond) // the emit ring is full: wait for the dispatcher
+			}
+		}
+	}
+	emit(0, during)
+	time.Sleep(300 * time.Millisecond)
+	mu.Lock()
+	down, upAt = false, time.Now()
+	mu.Unlock()
+	emit(during, during+after)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second) // failsafe
+	defer cancel()
+	if err := o.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := o.Stats().Destinations[0]
+	if s.Delivered != during+after || s.Dropped != 0 || s.Rejected != 0 {
+		t.Errorf("stats %+v, want all %d delivered", s, during+after)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != during+after || failedAft != 0 {
+		t.Errorf("the endpoint received %d distinct alerts (%d bad bodies), want %d", len(got), failedAft, during+after)
+	}
+	// One backoff step is at most retry.Max; the second is a failsafe
+	// against a loaded machine, not a speed claim.
+	if lag := firstOK.Sub(upAt); lag > retry.Max+time.Second {
+		t.Errorf("first delivery %v after recovery, want within one backoff step (%v)", lag, retry.Max)
 	}
 }

@@ -35,7 +35,7 @@ type destWorker struct {
 	o    *Output
 	cfg  DestinationConfig // defaults applied
 	dest Destination
-	ch   chan *Alert // the bounded queue; closed by the dispatcher when done
+	q    *alertQueue // the bounded queue; closed by the dispatcher when done
 
 	// Dispatcher only.
 	blockTimer     *time.Timer
@@ -58,7 +58,7 @@ func newDestWorker(o *Output, cfg DestinationConfig, rng *rand.Rand) *destWorker
 		o:       o,
 		cfg:     cfg,
 		dest:    cfg.Dest,
-		ch:      make(chan *Alert, cfg.Queue),
+		q:       newAlertQueue(cfg.Queue),
 		rng:     rng,
 		reasons: make(map[string]struct{}),
 		log:     o.log.With("destination", cfg.Name),
@@ -76,24 +76,29 @@ func newDestWorker(o *Output, cfg DestinationConfig, rng *rand.Rand) *destWorker
 func (w *destWorker) enqueue(a *Alert) {
 	w.c.emitted.Add(1)
 	w.c.queued.Add(1)
-	select {
-	case w.ch <- a:
+	if w.q.push(a) {
 		w.stalled = false
 		return
-	default:
 	}
 	if w.blockTimer != nil && !w.stalled && !w.o.aborted() {
 		w.blockTimer.Reset(w.cfg.BlockTimeout)
-		select {
-		case w.ch <- a:
-			w.blockTimer.Stop()
-			return
-		case <-w.blockTimer.C:
-			w.stalled = true
-			w.log.Warn("sink: destination stalled past BlockTimeout; dropping its alerts until it takes one again",
-				"block_timeout", w.cfg.BlockTimeout)
-		case <-w.o.runCtx.Done():
-			w.blockTimer.Stop()
+	wait:
+		for {
+			select {
+			case <-w.q.room:
+				if w.q.push(a) {
+					w.blockTimer.Stop()
+					return
+				}
+			case <-w.blockTimer.C:
+				w.stalled = true
+				w.log.Warn("sink: destination stalled past BlockTimeout; dropping its alerts until it takes one again",
+					"block_timeout", w.cfg.BlockTimeout)
+				break wait
+			case <-w.o.runCtx.Done():
+				w.blockTimer.Stop()
+				break wait
+			}
 		}
 	}
 	w.c.dropped.Add(1)
@@ -114,7 +119,7 @@ func (w *destWorker) run() {
 		w.carry = nil
 		if a == nil {
 			var ok bool
-			if a, ok = <-w.ch; !ok {
+			if a, ok = w.recv(); !ok {
 				break
 			}
 		}
@@ -127,6 +132,18 @@ func (w *destWorker) run() {
 		}
 	}
 	w.closeErr = w.closeDest()
+}
+
+// recv waits for the next queued alert; ok is false once the queue is
+// closed and drained.
+func (w *destWorker) recv() (a *Alert, ok bool) {
+	for {
+		a, ok, closed := w.q.pop()
+		if ok || closed {
+			return a, ok
+		}
+		<-w.q.ready
+	}
 }
 
 func (w *destWorker) closeDest() (err error) {
@@ -154,11 +171,8 @@ func (w *destWorker) fill(batch *[]*Alert) bool {
 		}
 	}()
 	for len(*batch) < maxN && size < maxB {
-		var a *Alert
-		var ok bool
-		select {
-		case a, ok = <-w.ch:
-		default:
+		a, ok, closed := w.q.pop()
+		for !ok && !closed {
 			if w.cfg.Batch.MaxWait <= 0 || w.o.aborted() {
 				return true
 			}
@@ -173,7 +187,8 @@ func (w *destWorker) fill(batch *[]*Alert) bool {
 				armed = true
 			}
 			select {
-			case a, ok = <-w.ch:
+			case <-w.q.ready:
+				a, ok, closed = w.q.pop()
 			case <-w.batchTimer.C:
 				armed = false
 				return true
