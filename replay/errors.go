@@ -154,10 +154,18 @@ func corruptf(reason string) error { return &reasonError{base: ErrCorrupt, reaso
 
 func badHeaderf(reason string) error { return &reasonError{base: ErrBadHeader, reason: reason} }
 
+// corruptWrap returns an error matching ErrCorrupt that also unwraps to
+// err, the cause found at where.
+func corruptWrap(where string, err error) error {
+	return &reasonError{base: ErrCorrupt, reason: where + ": " + err.Error(), err: err}
+}
+
 type reasonError struct {
 	base   error
 	reason string
+	err    error // the cause, if any
 }
 
 func (e *reasonError) Error() string        { return e.base.Error() + ": " + e.reason }
 func (e *reasonError) Is(target error) bool { return target == e.base }
+func (e *reasonError) Unwrap() error        { return e.err }
