@@ -68,8 +68,12 @@
 //     cut, then a final *TruncatedError matching ErrTruncated with the line
 //     it ends in (Line), the uncompressed Offset, the events recovered and
 //     the bytes of the incomplete line (Partial). Corrupt zstd data is a
-//     final error naming the line. A cut that falls exactly between two
-//     frames cannot be told from the end of the log.
+//     final error naming the line, but zstd checks a frame's checksum only
+//     at the frame's end, so lines decoded from a damaged frame (valid
+//     JSON or *LineErrors) may come before it: unlike the binary log's
+//     per-block checksums, a .zst does not keep damaged data out. A cut
+//     that falls exactly between two frames cannot be told from the end of
+//     the log.
 //   - Binary (.kbin, FORMAT.md): a block whose payload is damaged (checksum,
 //     zstd, or an event that does not decode) is a *BlockError with Skipped
 //     set and Lost events, matching ErrCorrupt; reading goes on at the next
