@@ -31,10 +31,10 @@ import (
 //     fails with ErrClosed. No event is accepted and then lost, and there is
 //     no bus-level lock or counter on the fast path.
 //   - dropped and timedOut are written only on the slow path (atomic adds);
-//     delivered only by the partition's worker; highWater by the worker and
-//     by producers that found the ring full, always through storeMax so it
-//     never goes down. Nothing but the ring's own cursors is written on the
-//     fast path of Publish.
+//     delivered only by the partition's worker; highWater by the worker, by
+//     producers that found the ring full and by Stats, always through
+//     storeMax so it never goes down; published only by Stats. Nothing but
+//     the ring's own cursors is written on the fast path of Publish.
 
 // cacheLine is the padding unit: 64 bytes, doubled for the adjacent-line
 // prefetcher on amd64.
@@ -52,7 +52,11 @@ type partition struct {
 	// publish nothing but their own value.
 	dropped  atomic.Uint64
 	timedOut atomic.Uint64
-	_        [cacheLine - 16]byte
+	// published is the Published the last Stats reported, raised only
+	// (loadMax), so that no snapshot reports less than an earlier one.
+	// Written and read by Stats alone, never on the Publish path.
+	published atomic.Uint64
+	_         [cacheLine - 24]byte
 
 	// delivered counts events the worker finished with (handed to the
 	// Handler and offered to every subscriber), added after their release.

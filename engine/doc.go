@@ -66,8 +66,10 @@
 //
 //	Published = Delivered + Dropped + TimedOut + Queued
 //
-// holds whenever no Publish and no worker batch is in progress, and after
-// Shutdown. Each Subscriber keeps its own account (SubscriberStats). Stats
+// holds in every snapshot; each counter but Queued only grows from one
+// snapshot to the next, and all are exact whenever no Publish and no worker
+// batch is in progress, and after Shutdown (see PartitionStats for the
+// bounds while events move). Each Subscriber keeps its own account (SubscriberStats). Stats
 // takes no lock and adds nothing to the Publish fast path: accepted events
 // are counted by the ring cursors, refusals on the slow path.
 //

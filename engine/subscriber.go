@@ -32,21 +32,33 @@ type Subscriber struct {
 	dropped   atomic.Uint64
 	timedOut  atomic.Uint64
 	discarded atomic.Uint64 // offered after the queue closed
+	// offered is the Offered the last Stats reported, raised only
+	// (loadMax), so that no snapshot reports less than an earlier one.
+	// Written and read by Stats alone.
+	offered atomic.Uint64
 	// closed publishes Close to Recv (which then returns ErrClosed at once)
 	// and to Stats (what is queued will never be received).
 	closed atomic.Bool
 }
 
 // SubscriberStats counts one subscriber's events. Offered is every event a
-// worker handed it, and Offered = Received + Dropped + TimedOut + Discarded
-// + Queued whenever no worker is inside a batch (always at the end).
+// worker handed it, and
+//
+//	Offered = Received + Dropped + TimedOut + Discarded + Queued
+//
+// holds exactly in every snapshot; no counter but Queued ever goes down from
+// one snapshot to a later one. While events move, Offered may lag the
+// events actually offered by those in transit, and Queued then includes
+// events a Recv is just finishing (even after Close); whenever no worker is
+// inside a batch and no Recv is running (always at the end) every counter
+// is exact.
 type SubscriberStats struct {
 	Offered   uint64 // handed to it by a worker
 	Received  uint64 // returned by Recv / RecvBatch
 	Dropped   uint64 // queue full under Drop
 	TimedOut  uint64 // queue full past BackpressureTimeout under Block
 	Discarded uint64 // left queued at Close, or offered after its queue closed (Close, an aborted Shutdown)
-	Queued    uint64 // waiting in the subscriber's queue
+	Queued    uint64 // waiting in the subscriber's queue, or being received
 }
 
 // Subscribe registers a new Subscriber. It may be called before or after
@@ -84,8 +96,11 @@ func (s *Subscriber) Recv(ctx context.Context, dst *schema.Event) error {
 		}
 	}
 	dst.CopyFrom(s.ring.Slot(seq))
-	s.received.Add(1)
+	// Released before it is counted, as a worker does, so that Stats
+	// (which reads received before the cursors) can miss an event in
+	// transit but never count it twice.
 	s.ring.Release(1)
+	s.received.Add(1)
 	return nil
 }
 
@@ -109,8 +124,8 @@ func (s *Subscriber) RecvBatch(ctx context.Context, dst []schema.Event) (int, er
 	for i := range n {
 		dst[i].CopyFrom(s.ring.Slot(seq + uint64(i)))
 	}
+	s.ring.Release(n) // before it is counted, as in Recv
 	s.received.Add(uint64(n))
-	s.ring.Release(n)
 	return n, nil
 }
 
@@ -143,7 +158,11 @@ func (s *Subscriber) Close() error {
 	return nil
 }
 
-// Stats returns s's counters; see SubscriberStats for the invariant.
+// Stats returns s's counters; see SubscriberStats for the invariant. As in
+// Bus.Stats, the counters are read before the queue's cursors (and Recv
+// releases before it counts), so the sum read may miss an event in transit
+// but never counts one twice; Offered is the largest sum any snapshot
+// read, and what this one missed is in Queued.
 func (s *Subscriber) Stats() SubscriberStats {
 	st := SubscriberStats{
 		Received:  s.received.Load(),
@@ -156,7 +175,9 @@ func (s *Subscriber) Stats() SubscriberStats {
 	} else {
 		st.Queued = q
 	}
-	st.Offered = st.Received + st.Dropped + st.TimedOut + st.Discarded + st.Queued
+	sum := st.Received + st.Dropped + st.TimedOut + st.Discarded + st.Queued
+	st.Offered = loadMax(&s.offered, sum)
+	st.Queued += st.Offered - sum
 	return st
 }
 

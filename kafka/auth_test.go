@@ -40,6 +40,7 @@ func TestSASL(t *testing.T) {
 			cfg := testConfig(t, c, "sasl")
 			cfg.Group = "g-" + tc.mech
 			cfg.SASL = &SASLConfig{Mechanism: tc.mech, UserEnv: "KAFKA_USER", PasswordEnv: "KAFKA_PASS"}
+			cfg.InsecureSASL = tc.mech == MechanismPlain // the fake cluster listens in plaintext
 			cfg.LookupEnv = env(map[string]string{"KAFKA_USER": tc.user, "KAFKA_PASS": tc.pass})
 			sent := events(100)
 			forward(t, cfg, sent)

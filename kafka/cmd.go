@@ -39,7 +39,7 @@ const commandTimeout = 30 * time.Second
 type connFlags struct {
 	brokersFlag                                           string
 	brokers, clientID, topic                              *string
-	tls, tlsInsecure, verbose                             *bool
+	tls, tlsInsecure, insecureSASL, verbose               *bool
 	tlsCA, tlsCert, tlsKey, tlsServerName                 *string
 	saslMechanism, saslUser, saslUserEnv, saslPasswordEnv *string
 }
@@ -59,6 +59,7 @@ func addConnFlags(fs *flag.FlagSet, brokersFlag string) *connFlags {
 	c.saslUser = fs.String("sasl-user", "", "SASL user (default $"+DefaultUserEnv+")")
 	c.saslUserEnv = fs.String("sasl-user-env", DefaultUserEnv, "environment variable holding the SASL user when -sasl-user is empty")
 	c.saslPasswordEnv = fs.String("sasl-password-env", DefaultPasswordEnv, "environment variable holding the SASL password")
+	c.insecureSASL = fs.Bool("kafka-insecure-sasl", false, "allow -sasl PLAIN without TLS (sends the password unencrypted; trusted networks only)")
 	c.verbose = fs.Bool("v", false, "log the client's rebalances and connections on stderr")
 	return c
 }
@@ -77,11 +78,12 @@ func (c *connFlags) config(lookupEnv func(string) (string, bool), stderr io.Writ
 		level = slog.LevelDebug
 	}
 	cfg := Config{
-		Brokers:   strings.Split(brokers, ","),
-		ClientID:  *c.clientID,
-		Topic:     *c.topic,
-		LookupEnv: lookupEnv,
-		Logger:    slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		Brokers:      strings.Split(brokers, ","),
+		ClientID:     *c.clientID,
+		Topic:        *c.topic,
+		LookupEnv:    lookupEnv,
+		InsecureSASL: *c.insecureSASL,
+		Logger:       slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
 	if *c.tls || *c.tlsCA != "" || *c.tlsCert != "" || *c.tlsKey != "" || *c.tlsServerName != "" || *c.tlsInsecure {
 		cfg.TLS = &TLSConfig{CAFile: *c.tlsCA, CertFile: *c.tlsCert, KeyFile: *c.tlsKey,
@@ -101,7 +103,7 @@ func (c *connFlags) config(lookupEnv func(string) (string, bool), stderr io.Writ
 //
 //	kestrel forward -log FILE -brokers HOST:PORT[,...] [-topic T] [-format kbin|jsonl]
 //	    [-acks all|leader|none] [-linger D] [-batch-events N] [-speed X] [-lenient]
-//	    [-tls ...] [-sasl MECH -sasl-user U -sasl-password-env VAR]
+//	    [-tls ...] [-sasl MECH -sasl-user U -sasl-password-env VAR [-kafka-insecure-sasl]]
 //
 // It returns ExitOK when every event was delivered, ExitFail when the log
 // could not be read or an event was not delivered, ExitUsage for bad
@@ -214,7 +216,7 @@ type RunEnv struct {
 //
 //	kestrel run -kafka-brokers HOST:PORT[,...] [-topic T] [-group G] [-dlq-topic T]
 //	    [-partitions N] [-queue-size N] [-start earliest|latest] [-max-events N]
-//	    [-tls ...] [-sasl MECH -sasl-user U -sasl-password-env VAR]
+//	    [-tls ...] [-sasl MECH -sasl-user U -sasl-password-env VAR [-kafka-insecure-sasl]]
 //
 // The zero RunCommand prints every event as a JSON line on stdout.
 // cmd/kestrel wires detection in with Flags (its -rules, -outputs,

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"flag"
+	"io"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -162,5 +164,42 @@ func TestRunCommandNilHandler(t *testing.T) {
 		"-group", "nil", "-max-events", "10", "-dlq-topic", NoDeadLetter, "-q"}, &stdout, &stderr)
 	if code != ExitOK || strings.Count(stdout.String(), `"event_id"`) != 10 {
 		t.Fatalf("exit %d, stdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+}
+
+// TestInsecureSASLFlag: -sasl PLAIN without TLS is refused unless
+// -kafka-insecure-sasl is given; -tls makes it acceptable too.
+func TestInsecureSASLFlag(t *testing.T) {
+	t.Parallel()
+	validate := func(args ...string) error {
+		t.Helper()
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		c := addConnFlags(fs, "brokers")
+		if err := fs.Parse(append([]string{"-brokers", "b:1", "-sasl", "PLAIN", "-sasl-user", "u"}, args...)); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := c.config(env(map[string]string{DefaultPasswordEnv: "p"}), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg.Validate()
+	}
+	if err := validate(); !errors.Is(err, ErrInsecureSASL) {
+		t.Errorf("no TLS: %v, want ErrInsecureSASL", err)
+	}
+	if err := validate("-kafka-insecure-sasl"); err != nil {
+		t.Errorf("-kafka-insecure-sasl: %v", err)
+	}
+	if err := validate("-tls"); err != nil {
+		t.Errorf("-tls: %v", err)
+	}
+
+	log := filepath.Join(t.TempDir(), "x.jsonl")
+	writeLog(t, log, events(3))
+	var stderr bytes.Buffer
+	code := forwardMain(context.Background(), []string{"-log", log, "-brokers", "b:1", "-sasl", "PLAIN", "-sasl-user", "u"},
+		&stderr, env(map[string]string{DefaultPasswordEnv: "p"}))
+	if code != ExitUsage || !strings.Contains(stderr.String(), "-kafka-insecure-sasl") {
+		t.Errorf("forward, PLAIN without TLS: exit %d, want %d naming -kafka-insecure-sasl:\n%s", code, ExitUsage, stderr.String())
 	}
 }

@@ -121,6 +121,11 @@ type Config struct {
 	// SASL, when set, authenticates with a user name and a password read
 	// from the environment. nil: no authentication.
 	SASL *SASLConfig
+	// InsecureSASL allows SASL PLAIN over a plaintext connection (TLS nil),
+	// which sends the password unencrypted to anyone on the path; without
+	// it Validate refuses that with ErrInsecureSASL. Set it only for a
+	// broker on a trusted network (a test cluster on loopback).
+	InsecureSASL bool
 	// DialTimeout bounds opening a connection. Default DefaultDialTimeout.
 	DialTimeout time.Duration
 	// LookupEnv reads the environment for secrets. Default os.LookupEnv;
@@ -234,7 +239,8 @@ type TLSConfig struct {
 // PasswordEnv each time a connection authenticates, so it can rotate.
 type SASLConfig struct {
 	// Mechanism is "PLAIN", "SCRAM-SHA-256" or "SCRAM-SHA-512". Required.
-	// PLAIN sends the password as is: use it only over TLS.
+	// PLAIN sends the password as is: Validate refuses it without TLS
+	// unless Config.InsecureSASL is set.
 	Mechanism string
 	// User is the user name; when empty it is read from UserEnv.
 	User string
@@ -423,6 +429,11 @@ func (c Config) validated() (Config, error) {
 		}
 		if _, _, err := c.saslCredentials(); err != nil {
 			return c, err
+		}
+		if strings.EqualFold(c.SASL.Mechanism, MechanismPlain) && c.TLS == nil && !c.InsecureSASL {
+			return c, &ConfigError{Field: "SASL.Mechanism", Kind: ErrInsecureSASL,
+				Reason: "PLAIN without TLS would send the password unencrypted: set TLS, use SCRAM, " +
+					"or set InsecureSASL (flag -kafka-insecure-sasl) on a trusted network"}
 		}
 	}
 	return c, nil

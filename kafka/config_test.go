@@ -172,3 +172,32 @@ func TestErrors(t *testing.T) {
 		t.Errorf("UndeliveredError: %q", ue)
 	}
 }
+
+// TestPlainSASLNeedsTLS: PLAIN sends the password as is, so a plaintext
+// connection refuses it with ErrInsecureSASL unless InsecureSASL says so;
+// over TLS, or with SCRAM, it is accepted.
+func TestPlainSASLNeedsTLS(t *testing.T) {
+	t.Parallel()
+	c := Config{Brokers: []string{"localhost:9092"}, LookupEnv: env(map[string]string{DefaultPasswordEnv: "p"})}
+	c.SASL = &SASLConfig{Mechanism: "plain", User: "u"}
+	err := c.Validate()
+	var ce *ConfigError
+	if !errors.Is(err, ErrInsecureSASL) || !errors.Is(err, ErrInvalidConfig) || !errors.As(err, &ce) ||
+		ce.Field != "SASL.Mechanism" || !strings.Contains(err.Error(), "InsecureSASL") {
+		t.Fatalf("PLAIN over plaintext: %v, want a *ConfigError matching ErrInsecureSASL", err)
+	}
+	if _, err := NewForwarder(c); !errors.Is(err, ErrInsecureSASL) {
+		t.Fatalf("NewForwarder: %v, want ErrInsecureSASL", err)
+	}
+	ok := func(name string, mutate func(*Config)) {
+		t.Helper()
+		c := c
+		mutate(&c)
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	ok("InsecureSASL", func(c *Config) { c.InsecureSASL = true })
+	ok("TLS", func(c *Config) { c.TLS = &TLSConfig{} })
+	ok("SCRAM", func(c *Config) { c.SASL = &SASLConfig{Mechanism: MechanismScramSHA256, User: "u"} })
+}

@@ -26,7 +26,8 @@
 // alert_id.
 //
 // Config holds the connection (brokers, TLS and mutual TLS, SASL PLAIN or
-// SCRAM with the password read from the environment, client id) and every
+// SCRAM with the password read from the environment, PLAIN refused without
+// TLS unless InsecureSASL, client id) and every
 // role's settings; its zero fields are documented defaults and Validate
 // reports what cannot work. ForwardMain and RunCommand are the command
 // lines "kestrel forward" and "kestrel run -kafka-brokers".

@@ -22,12 +22,20 @@ var (
 	ErrBadRecord = errors.New("kafka: undecodable record")
 	// ErrUndelivered is matched by an *UndeliveredError.
 	ErrUndelivered = errors.New("kafka: events not delivered")
+	// ErrInsecureSASL is matched by the *ConfigError of a Config that
+	// would send a SASL PLAIN password over plaintext (TLS nil) without
+	// InsecureSASL. It matches ErrInvalidConfig too.
+	ErrInsecureSASL = errors.New("kafka: SASL PLAIN over plaintext")
 )
 
 // ConfigError names the Config field that is wrong and why.
 type ConfigError struct {
 	Field  string // the Config field, e.g. "Brokers" or "SASL.Mechanism"
 	Reason string // what is wrong, with the value given
+	// Kind, when set, is a sentinel the error also matches with
+	// errors.Is, for a refusal a caller may want to tell apart
+	// (ErrInsecureSASL).
+	Kind error
 }
 
 // Error returns "kafka: invalid config: Field: Reason".
@@ -37,6 +45,9 @@ func (e *ConfigError) Error() string {
 
 // Unwrap returns ErrInvalidConfig.
 func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
+
+// Is makes errors.Is(err, e.Kind) true when Kind is set.
+func (e *ConfigError) Is(target error) bool { return e.Kind != nil && target == e.Kind }
 
 // RecordError is a record that could not be turned into events: the
 // reason a Source sent it to the dead-letter topic.

@@ -44,7 +44,14 @@ func FuzzDecodeRecord(f *testing.F) {
 	// reader must survive every input, good or bad.
 	dec := newDecoder(replay.ReaderOptions{}, 1024)
 	slow := newDecoder(replay.ReaderOptions{}, 1024)
+	// again re-reads what the encoders wrote; one for the run too, since a
+	// fresh decoder builds a fresh binary reader (zstd decoder and read
+	// buffer) on its first record, which cost more than the rest of an
+	// exec.
+	again := newDecoder(replay.ReaderOptions{}, 1024)
 	f.Cleanup(dec.close)
+	f.Cleanup(slow.close)
+	f.Cleanup(again.close)
 	f.Fuzz(func(t *testing.T, h uint8, value []byte) {
 		n, err := dec.decode(headers[int(h)%len(headers)], value)
 		// The fast path agrees with a fresh reader over the record alone
@@ -82,7 +89,6 @@ func FuzzDecodeRecord(f *testing.F) {
 			if n == 0 {
 				continue
 			}
-			again := newDecoder(replay.ReaderOptions{}, 1024)
 			k, err := again.decode(formatHeader(fm), v)
 			if err != nil {
 				t.Fatalf("%v: re-encoded record does not decode: %v", fm, err)

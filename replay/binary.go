@@ -288,7 +288,9 @@ func (d *blockDecoder) decode(dst *schema.Event) error {
 		if !ok {
 			return d.varintError("field id")
 		}
-		if delta == 0 || id+delta > math.MaxUint32 {
+		// delta > MaxUint32-id, not id+delta > MaxUint32: the sum of a
+		// delta near 2^64 wraps to a lower id and would pass.
+		if delta == 0 || delta > math.MaxUint32-id {
 			return d.fail("field id delta %d after %d: ids must rise within 1..4294967295", delta, id)
 		}
 		id += delta
@@ -311,7 +313,12 @@ func (d *blockDecoder) decode(dst *schema.Event) error {
 		}
 		b.Field(schema.FieldID(id), v)
 	}
-	return b.BuildInto(dst)
+	if err := b.BuildInto(dst); err != nil {
+		// The checks above leave the builder nothing to refuse; should it
+		// refuse anyway, the payload is what is wrong.
+		return corruptWrap(fmt.Sprintf("event %d of the block (payload byte %d)", d.index, d.pos), err)
+	}
+	return nil
 }
 
 // value decodes one value; the scalar and string cases stay in this

@@ -5,9 +5,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"math"
 	"strings"
 	"testing"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/zeebo/xxh3"
 
 	"github.com/kestrel-sec/kestrel/schema"
@@ -307,4 +309,66 @@ func TestBinaryFlush(t *testing.T) {
 		t.Fatalf("%d events, %v", len(got), err)
 	}
 	w.Close()
+}
+
+// blockLog returns a finished binary log of one block holding payload as
+// count events, every checksum valid, so the reader sees exactly what a
+// fuzzer cannot forge.
+func blockLog(tb testing.TB, payload []byte, count int) []byte {
+	tb.Helper()
+	data, err := appendFileHeader(nil, 1, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	comp := enc.EncodeAll(payload, nil)
+	enc.Close()
+	le := binary.LittleEndian
+	var h [blockHeaderSize]byte
+	copy(h[:], blockMagic[:])
+	le.PutUint32(h[4:], uint32(count))
+	le.PutUint32(h[8:], uint32(len(payload)))
+	le.PutUint32(h[12:], uint32(len(comp)))
+	le.PutUint64(h[16:], xxh3.Hash(comp))
+	resum(h[:])
+	data = append(append(data, h[:]...), comp...)
+	var end [blockHeaderSize]byte
+	copy(end[:], endMagic[:])
+	le.PutUint64(end[4:], 1)
+	le.PutUint64(end[12:], uint64(count))
+	resum(end[:])
+	return append(data, end[:]...)
+}
+
+// TestBinaryFieldIDWrap: a field id delta near 2^64 must not wrap the id
+// back to a lower one (the sum overflowed 64 bits and passed the check),
+// whether it lands on an id already set or on a new lower one; the error
+// matches ErrCorrupt, through the reader too, as FORMAT.md promises.
+func TestBinaryFieldIDWrap(t *testing.T) {
+	head := "\x02\x02\x02\x02\x00" // id 1, type 2, mono 1, wall 1, key 0
+	for name, p := range map[string]string{
+		// fields 1 and 2, then delta 2^64-1: id 1 again
+		"same id": head + "\x03\x01\x00\x01\x00" + string(binary.AppendUvarint(nil, math.MaxUint64)) + "\x00",
+		// field 5, then delta 2^64-3: id 2, lower
+		"lower id": head + "\x02\x05\x00" + string(binary.AppendUvarint(nil, math.MaxUint64-2)) + "\x00",
+		// field 2^32-1 then delta 1: past the id range
+		"past range": head + "\x02" + string(binary.AppendUvarint(nil, math.MaxUint32)) + "\x00\x01\x00",
+	} {
+		var d blockDecoder
+		d.maxFields, d.maxDepth = 16, 4
+		d.reset([]byte(p), 1)
+		var ev schema.Event
+		if err := d.next(&ev); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: decoder: %v, want ErrCorrupt", name, err)
+		}
+		evs, errs, err := readLog(blockLog(t, []byte(p), 1), ReaderOptions{})
+		var be *BlockError
+		if err != nil || len(evs) != 0 || len(errs) != 1 || !errors.Is(errs[0], ErrCorrupt) ||
+			!errors.As(errs[0], &be) || !be.Skipped || be.Lost != 1 {
+			t.Errorf("%s: reader: %d events, errors %v, final %v; want one skipped ErrCorrupt block", name, len(evs), errs, err)
+		}
+	}
 }

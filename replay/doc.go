@@ -54,6 +54,46 @@
 // default) stops at the first with "file:line: reason"; lenient mode skips,
 // counts and keeps the first few. Stats accounts for every record read.
 //
+// # What each reader delivers, and what it reports
+//
+// No reader drops anything silently: every record is returned as an event,
+// or reported as an error that says where it was and how much was lost.
+//
+//   - JSON lines (.jsonl): a malformed line, or one longer than
+//     MaxLineBytes, is a *LineError ("file:line: reason"); the reader has
+//     moved past it and every other line is still returned. A read error of
+//     the file is final.
+//   - JSON lines in zstd (.zst): as above, line by line. A stream that ends
+//     inside a zstd frame (a cut file) returns every whole line before the
+//     cut, then a final *TruncatedError matching ErrTruncated with the line
+//     it ends in (Line), the uncompressed Offset, the events recovered and
+//     the bytes of the incomplete line (Partial). Corrupt zstd data is a
+//     final error naming the line, but zstd checks a frame's checksum only
+//     at the frame's end, so lines decoded from a damaged frame (valid
+//     JSON or *LineErrors) may come before it: unlike the binary log's
+//     per-block checksums, a .zst does not keep damaged data out. A cut
+//     that falls exactly between two frames cannot be told from the end of
+//     the log.
+//   - Binary (.kbin, FORMAT.md): a block whose payload is damaged (checksum,
+//     zstd, or an event that does not decode) is a *BlockError with Skipped
+//     set and Lost events, matching ErrCorrupt; reading goes on at the next
+//     block. A broken block header or end marker is a final *BlockError
+//     (ErrCorrupt): nothing after it can be framed. A file that ends inside
+//     a block or without its end marker returns every event of its whole
+//     blocks, then a final *TruncatedError (ErrTruncated) with the offset
+//     and the blocks and events recovered.
+//
+// A Replayer turns these into Stats. Strict mode (the default) stops at the
+// first error of any kind and returns it ("file:line: reason", or
+// "file: block N at offset X: reason"), with Stats counting what was done
+// (a bad line or block, or a truncated tail, is counted in BadLines). Lenient mode counts each skipped line or
+// block in BadLines (and the events of skipped blocks in SkippedEvents),
+// keeps the first MaxErrors errors in Stats.Errors and goes on; a truncated
+// log, of either format, ends the replay with a nil error and the
+// *TruncatedError counted in BadLines and kept in Stats.Errors. A final
+// error other than truncation (a broken block header, corrupt zstd data, an
+// I/O error) is returned in both modes.
+//
 // # Ownership
 //
 // Readers decode into a caller's schema.Event, reused across calls. The

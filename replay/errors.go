@@ -89,24 +89,43 @@ func (e *BlockError) Error() string {
 // Unwrap returns the reason.
 func (e *BlockError) Unwrap() error { return e.Err }
 
-// TruncatedError reports a binary log that ends early: inside a block, or
-// after a whole block but without the end marker a finished log carries.
-// Every event of the whole blocks before Offset was read. It matches
-// ErrTruncated and is final.
+// TruncatedError reports a log that ends early: a binary log that ends
+// inside a block, or after a whole block but without the end marker a
+// finished log carries (every event of the whole blocks before Offset was
+// read); or JSON lines in a zstd stream that ends inside a frame (every
+// whole line before Offset was read, Line is set). It matches ErrTruncated
+// and is final.
 type TruncatedError struct {
 	// File is the log's path; empty when reading an io.Reader.
 	File string
 	// Offset is where the incomplete block (or the missing end marker)
-	// begins.
+	// begins; for JSON lines, where the incomplete line begins in the
+	// uncompressed stream.
 	Offset int64
-	// Blocks and Events count the whole blocks and their events recovered.
+	// Blocks and Events count the whole blocks and the events recovered
+	// (Blocks is 0 for JSON lines).
 	Blocks, Events int64
-	// Partial is the number of bytes of the incomplete block present.
+	// Partial is the number of bytes of the incomplete block (or line)
+	// present.
 	Partial int64
+	// Line is, for JSON lines inside a zstd stream that ends inside a
+	// frame, the 1-based line the stream ends in (its bytes, if any, are
+	// Partial); 0 for the binary log.
+	Line int64
 }
 
-// Error says where the log ends and what was recovered.
+// Error says where the log ends and what was recovered: "file: truncated
+// log at offset X (...): recovered ..." for the binary log, and
+// "file:line: truncated zstd stream ..." for JSON lines.
 func (e *TruncatedError) Error() string {
+	if e.Line > 0 {
+		s := prefix(e.File, "line", e.Line) + "truncated zstd stream at offset " + strconv.FormatInt(e.Offset, 10)
+		if e.Partial > 0 {
+			s += " (" + strconv.FormatInt(e.Partial, 10) + " bytes of an incomplete line)"
+		}
+		return s + ": recovered " + strconv.FormatInt(e.Events, 10) + " events in " +
+			strconv.FormatInt(e.Line-1, 10) + " lines"
+	}
 	s := ""
 	if e.File != "" {
 		s = e.File + ": "
@@ -154,10 +173,18 @@ func corruptf(reason string) error { return &reasonError{base: ErrCorrupt, reaso
 
 func badHeaderf(reason string) error { return &reasonError{base: ErrBadHeader, reason: reason} }
 
+// corruptWrap returns an error matching ErrCorrupt that also unwraps to
+// err, the cause found at where.
+func corruptWrap(where string, err error) error {
+	return &reasonError{base: ErrCorrupt, reason: where + ": " + err.Error(), err: err}
+}
+
 type reasonError struct {
 	base   error
 	reason string
+	err    error // the cause, if any
 }
 
 func (e *reasonError) Error() string        { return e.base.Error() + ": " + e.reason }
 func (e *reasonError) Is(target error) bool { return target == e.base }
+func (e *reasonError) Unwrap() error        { return e.err }

@@ -28,6 +28,8 @@ type jsonReader struct {
 	hdr    Header
 
 	line    int64 // lines read
+	events  int64 // events returned
+	partial int64 // bytes of the line a read error cut short
 	off     int64 // offset of the next line
 	lineOff int64 // offset of the last line read
 	long    []byte
@@ -51,11 +53,18 @@ func newJSONReader(br *bufio.Reader, src *source, opts ReaderOptions, format For
 		r.final.set(io.EOF)
 		return r, nil
 	case err != nil:
-		if _, ok := err.(*LineError); !ok {
-			return nil, r.ioError(err)
+		if _, ok := err.(*LineError); ok {
+			r.pendingErr = err
+			return r, nil
 		}
-		r.pendingErr = err
-		return r, nil
+		err = r.ioError(err)
+		if _, ok := err.(*TruncatedError); ok {
+			// A stream cut inside its first line is still a log: Next
+			// reports the cut, so lenient replay counts it like any other.
+			r.final.set(err)
+			return r, nil
+		}
+		return nil, err
 	}
 	hdr, isHeader, err := parseJSONHeader(line)
 	if err != nil {
@@ -134,6 +143,7 @@ func (r *jsonReader) Next(dst *schema.Event) error {
 			}
 			return &LineError{File: r.file, Line: r.line, Offset: r.lineOff, Err: err}
 		}
+		r.events++
 		return nil
 	}
 }
@@ -141,8 +151,9 @@ func (r *jsonReader) Next(dst *schema.Event) error {
 // ioError wraps a read error, which ends the reader, with the position.
 func (r *jsonReader) ioError(err error) error {
 	if err == io.ErrUnexpectedEOF {
-		// The zstd stream ended inside a frame.
-		err = fmt.Errorf("%w: %v", ErrTruncated, err)
+		// The zstd stream ended inside a frame: a cut file, reported as the
+		// binary reader reports one, so that lenient replay counts it.
+		return &TruncatedError{File: r.file, Offset: r.off, Events: r.events, Partial: r.partial, Line: r.line + 1}
 	}
 	where := "line " + strconv.FormatInt(r.line+1, 10)
 	if r.file != "" {
@@ -166,6 +177,7 @@ func (r *jsonReader) readLine() ([]byte, error) {
 			return nil, io.EOF
 		}
 	default:
+		r.partial = int64(len(s))
 		return nil, err
 	}
 	r.off += int64(len(s))
@@ -193,6 +205,7 @@ func (r *jsonReader) readLongLine(first []byte) ([]byte, error) {
 			continue
 		}
 		if err != nil && err != io.EOF {
+			r.partial = n
 			return nil, err
 		}
 		break

@@ -251,7 +251,14 @@ func (s *source) consumed() int64 { return s.cr.n - int64(s.br.Buffered()) }
 
 func newReader(r io.Reader, closer io.Closer, opts ReaderOptions, total int64, ext string) (Reader, error) {
 	src := &source{cr: &countingReader{r: r}, closer: closer, total: total}
-	br := bufio.NewReaderSize(src.cr, readBufSize)
+	size := readBufSize
+	if l, ok := r.(interface{ Len() int }); ok && l.Len() < size {
+		// An in-memory log (a Kafka record, a fuzzer's input) smaller than
+		// the buffer: do not allocate and clear 64 KiB to read a few
+		// hundred bytes. bufio raises the size to its minimum, 16.
+		size = l.Len() + 1
+	}
+	br := bufio.NewReaderSize(src.cr, size)
 	src.br = br
 	head, err := br.Peek(len(binaryMagic))
 	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {

@@ -85,7 +85,10 @@ type Config struct {
 	Speed float64
 	// Lenient skips bad records (counting them and keeping the first
 	// MaxErrors errors in Stats.Errors) instead of stopping at the first
-	// one. A truncated log is then reported in Stats rather than returned.
+	// one. A truncated log (.kbin, or a .zst cut inside a frame) is then
+	// reported in Stats (BadLines, and its *TruncatedError in Errors)
+	// rather than returned. See the package doc for what each format
+	// reports.
 	Lenient bool
 	// MaxErrors is how many errors Stats.Errors keeps; 0 means
 	// DefaultMaxErrors.

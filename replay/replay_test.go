@@ -454,3 +454,43 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+// TestReplayZstdTruncated cuts a .zst log inside its zstd frame: strict
+// mode stops with "file:line: ...", matching ErrTruncated; lenient mode
+// replays every whole line before the cut and reports the truncation in
+// Stats, as it does for a .kbin, instead of returning it.
+func TestReplayZstdTruncated(t *testing.T) {
+	evs := GenerateEvents(3, 3000, nil)
+	data := encodeAll(t, evs, WriterOptions{Compress: true}, false)
+	// Cuts inside the first line and far into the log.
+	for _, cut := range []int{20, len(data) / 3, len(data) * 2 / 3} {
+		path := filepath.Join(t.TempDir(), "cut.jsonl.zst")
+		if err := os.WriteFile(path, data[:cut], 0o600); err != nil {
+			t.Fatal(err)
+		}
+
+		rp, _ := New(newRecorder(1), Config{})
+		strict, err := rp.Replay(context.Background(), path)
+		var te *TruncatedError
+		if !errors.Is(err, ErrTruncated) || !errors.As(err, &te) || te.Line < 1 || te.File != path ||
+			!strings.HasPrefix(err.Error(), fmt.Sprintf("%s:%d: ", path, te.Line)) {
+			t.Fatalf("cut %d: strict: %v, want a *TruncatedError reading %s:line: ...", cut, err, path)
+		}
+		if strict.BadLines != 1 || strict.Published >= int64(len(evs)) || cut > 20 && strict.Published == 0 {
+			t.Errorf("cut %d: strict stats %+v", cut, strict)
+		}
+
+		rp, _ = New(newRecorder(1), Config{Lenient: true})
+		st, err := rp.Replay(context.Background(), path)
+		if err != nil {
+			t.Fatalf("cut %d: lenient: %v, want the truncation in Stats", cut, err)
+		}
+		if st.BadLines != 1 || len(st.Errors) != 1 || !errors.As(st.Errors[0], &te) || te.Line < 1 ||
+			st.Published != strict.Published || te.Events != st.Published {
+			t.Errorf("cut %d: lenient stats %+v (error %v)", cut, st, st.Errors)
+		}
+		if te.Line != st.Lines+1 {
+			t.Errorf("cut %d: truncated at line %d, after %d lines read", cut, te.Line, st.Lines)
+		}
+	}
+}
