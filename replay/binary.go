@@ -14,6 +14,8 @@ import (
 
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/value"
+
+	"github.com/kestrel-sec/kestrel/internal/unsafeconv"
 )
 
 // The binary log's layout is specified in FORMAT.md; the constants here are
@@ -367,9 +369,9 @@ func (d *blockDecoder) value(depth int) (value.Value, error) {
 		d.pos += int(n)
 		var s string
 		if d.copy {
-			s = d.arena.String(bytesView(raw))
+			s = d.arena.String(unsafeconv.String(raw))
 		} else {
-			s = bytesView(raw)
+			s = unsafeconv.String(raw)
 		}
 		if tag == tagString {
 			return value.StringValue(s), nil
@@ -377,7 +379,7 @@ func (d *blockDecoder) value(depth int) (value.Value, error) {
 		if n == 0 {
 			return value.BytesValue([]byte{}), nil
 		}
-		return value.BytesValue(stringBytes(s)), nil
+		return value.BytesValue(unsafeconv.Bytes(s)), nil
 	case tagArray:
 		return d.arrayValue(depth)
 	}

@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/kestrel-sec/kestrel/value"
+
+	"github.com/kestrel-sec/kestrel/internal/unsafeconv"
 )
 
 // fastLine decodes the event lines recorders actually write, without sonic:
@@ -222,7 +224,7 @@ func (f *fastLine) str(p *fastParser) (string, bool) {
 			return "", false
 		}
 		p.pos = i + 1
-		return f.arena.String(bytesToString(raw)), true
+		return f.arena.String(unsafeconv.String(raw)), true
 	}
 	// Escapes: unescape into scratch.
 	out := append(f.scratch[:0], buf[start:i]...)
@@ -235,7 +237,7 @@ func (f *fastLine) str(p *fastParser) (string, bool) {
 				return "", false
 			}
 			p.pos = i + 1
-			return f.arena.String(bytesToString(out)), true
+			return f.arena.String(unsafeconv.String(out)), true
 		case c < 0x20:
 			return "", false
 		case c != '\\':

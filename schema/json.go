@@ -7,6 +7,8 @@ import (
 	"github.com/bytedance/sonic/ast"
 
 	"github.com/kestrel-sec/kestrel/value"
+
+	"github.com/kestrel-sec/kestrel/internal/unsafeconv"
 )
 
 // AppendJSON appends e's wire form (one line, without the newline) to dst:
@@ -86,7 +88,7 @@ type Decoder struct {
 // dst holds an unspecified partial event and the error, a *SyntaxError
 // matching ErrInvalidEvent, names the key and value at fault.
 func (d *Decoder) Decode(line []byte, dst *Event) error {
-	return d.DecodeString(bytesToString(line), dst)
+	return d.DecodeString(unsafeconv.String(line), dst)
 }
 
 // DecodeString is Decode for a string.
@@ -97,7 +99,7 @@ func (d *Decoder) DecodeString(line string, dst *Event) error {
 		if f.maxFields <= 0 {
 			f.maxFields = DefaultMaxFields
 		}
-		if f.decode(stringToBytes(line), dst) {
+		if f.decode(unsafeconv.Bytes(line), dst) {
 			return nil
 		}
 	}

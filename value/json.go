@@ -9,6 +9,8 @@ import (
 
 	"github.com/bytedance/sonic/ast"
 	"github.com/bytedance/sonic/encoder"
+
+	"github.com/kestrel-sec/kestrel/internal/unsafeconv"
 )
 
 // ErrInvalidJSON is matched (errors.Is) by every error from decoding a
@@ -126,7 +128,7 @@ func (d *Decoder) Decode(s string) (Value, error) {
 // Validate checks that s is exactly one well-formed JSON value; the error
 // (matching ErrInvalidJSON) gives the byte offset of the first problem.
 func Validate(s string) error {
-	if ok, pos := encoder.Valid(unsafeBytes(s)); !ok {
+	if ok, pos := encoder.Valid(unsafeconv.Bytes(s)); !ok {
 		// encoder.Valid reports -1 for empty input.
 		if pos < 0 || pos >= len(s) {
 			return errorf("unexpected end of input after %d bytes", len(s))

@@ -22,6 +22,7 @@ package value
 
 import (
 	"math"
+	"strings"
 	"unsafe"
 )
 
@@ -181,10 +182,6 @@ func (v Value) Len() int {
 	return 0
 }
 
-// unsafeBytes views s as a byte slice without copying; callers must not
-// modify the result.
-func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
-
 // arenaChunk is the size of the largest blocks an Arena carves strings
 // from; arenaFirst is its first block's.
 const (
@@ -206,7 +203,7 @@ func (a *Arena) String(s string) string {
 		return ""
 	}
 	if len(s) > arenaChunk/4 {
-		return string(unsafeBytes(s))
+		return strings.Clone(s)
 	}
 	if cap(a.buf)-len(a.buf) < len(s) {
 		// Blocks start small and double up to arenaChunk, so a short-lived
