@@ -525,20 +525,6 @@ func TestWaitValidate(t *testing.T) {
 	g(Wait{Spin: 1 << 40, Yield: 1 << 40}, MaxSpin, MaxSpin+MaxYield)
 }
 
-func TestItoa(t *testing.T) {
-	f := func(n int, want string) {
-		t.Helper()
-		if got := itoa(n); got != want {
-			t.Errorf("itoa(%d) = %q, want %q", n, got, want)
-		}
-	}
-	f(0, "0")
-	f(7, "7")
-	f(-7, "-7")
-	f(65536, "65536")
-	f(-9223372036854775808, "-9223372036854775808")
-}
-
 // TestZeroAllocs: the non-blocking operations allocate nothing.
 func TestZeroAllocs(t *testing.T) {
 	if raceEnabled {

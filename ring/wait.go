@@ -23,6 +23,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"strconv"
 	"sync/atomic"
 )
 
@@ -94,33 +95,10 @@ type waitError struct {
 }
 
 func (e *waitError) Error() string {
-	return "ring: invalid wait strategy: " + e.field + " " + itoa(e.got) + " above maximum " + itoa(e.max)
+	return "ring: invalid wait strategy: " + e.field + " " + strconv.Itoa(e.got) + " above maximum " + strconv.Itoa(e.max)
 }
 
 func (e *waitError) Is(target error) bool { return target == ErrBadWait }
-
-func itoa(n int) string {
-	var b [24]byte
-	i := len(b)
-	neg := n < 0
-	u := uint64(n)
-	if neg {
-		u = uint64(-n)
-	}
-	for {
-		i--
-		b[i] = byte('0' + u%10)
-		u /= 10
-		if u == 0 {
-			break
-		}
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
-}
 
 // Phases returns the bounds a waiter with this strategy uses now: it spins
 // while its round is below spin, yields while below yieldEnd, then parks.

@@ -1,6 +1,9 @@
 package schema
 
-import "github.com/kestrel-sec/kestrel/value"
+import (
+	"github.com/kestrel-sec/kestrel/value"
+	"strconv"
+)
 
 // Builder builds Events and validates them: an event must have a type and
 // may set each field once; given a Registry, every field must be registered
@@ -35,7 +38,7 @@ func (b *Builder) ID(id uint64) *Builder { b.ev.ID = id; return b }
 func (b *Builder) Type(t EventTypeID) *Builder {
 	if b.err == nil && b.reg != nil {
 		if _, ok := b.reg.EventTypeName(t); !ok && t != 0 {
-			b.err = &PathError{Path: "#" + itoa(int(t)), Err: ErrUnknownEventType}
+			b.err = &PathError{Path: "#" + strconv.Itoa(int(t)), Err: ErrUnknownEventType}
 		}
 	}
 	b.ev.Type = t

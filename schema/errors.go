@@ -126,6 +126,4 @@ func quoteByte(c byte) string {
 	return fmt.Sprintf("0x%02x", c)
 }
 
-func itoa(i int) string { return fmt.Sprint(i) }
-
 func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -239,7 +240,7 @@ func validPath(p string, field bool) error {
 		switch {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-', c == '@', c == '.':
 		default:
-			return bad("character " + quoteByte(c) + " at byte " + itoa(i) + " (allowed: letters, digits, _ - @ .)")
+			return bad("character " + quoteByte(c) + " at byte " + strconv.Itoa(i) + " (allowed: letters, digits, _ - @ .)")
 		}
 	}
 	return nil

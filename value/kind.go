@@ -1,5 +1,7 @@
 package value
 
+import "strconv"
+
 // Kind is the variant a Value holds. The zero Kind is KindNull, so the zero
 // Value is Null.
 type Kind uint8
@@ -25,19 +27,5 @@ func (k Kind) String() string {
 	if k < numKinds {
 		return kindNames[k]
 	}
-	return "Kind(" + itoa(uint64(k)) + ")"
-}
-
-func itoa(u uint64) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + u%10)
-		u /= 10
-		if u == 0 {
-			break
-		}
-	}
-	return string(b[i:])
+	return "Kind(" + strconv.Itoa(int(k)) + ")"
 }
