@@ -1,6 +1,10 @@
 package detect
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/kestrel-sec/kestrel/internal/pad"
+)
 
 // Evictions counts partial matches dropped before they completed, by
 // reason.
@@ -88,8 +92,8 @@ type ruleCounters struct {
 // goroutine and read by Stats; padded so partitions do not share a cache
 // line.
 type partCounters struct {
-	_      [64]byte
+	_      pad.Line
 	events atomic.Uint64
 	copies atomic.Uint64
-	_      [48]byte
+	_      [pad.CacheLine - 16]byte
 }

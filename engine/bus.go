@@ -10,11 +10,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/kestrel-sec/kestrel/clock"
 	"github.com/kestrel-sec/kestrel/ring"
 	"github.com/kestrel-sec/kestrel/schema"
+
+	"github.com/kestrel-sec/kestrel/internal/pad"
 )
 
 // Invariants:
@@ -36,16 +37,12 @@ import (
 //     storeMax so it never goes down; published only by Stats. Nothing but
 //     the ring's own cursors is written on the fast path of Publish.
 
-// cacheLine is the padding unit: 64 bytes, doubled for the adjacent-line
-// prefetcher on amd64.
-const cacheLine = 128
-
 // partition is one shard: its ring and its counters, each group on its own
 // cache lines so producers (ring cursors, slow-path counters) and the worker
 // (delivered, highWater) do not false-share.
 type partition struct {
 	ring *ring.MPSC[schema.Event] // set by New, read-only after
-	_    [cacheLine - unsafe.Sizeof(uintptr(0))]byte
+	_    pad.Line
 
 	// dropped and timedOut count events refused on the slow path of Publish
 	// (Drop and Block strategies). Written by producers, read by Stats; they
@@ -56,7 +53,7 @@ type partition struct {
 	// (loadMax), so that no snapshot reports less than an earlier one.
 	// Written and read by Stats alone, never on the Publish path.
 	published atomic.Uint64
-	_         [cacheLine - 24]byte
+	_         pad.Line
 
 	// delivered counts events the worker finished with (handed to the
 	// Handler and offered to every subscriber), added after their release.
@@ -64,7 +61,7 @@ type partition struct {
 	// batch, and as the capacity by a producer that found the ring full.
 	delivered atomic.Uint64
 	highWater atomic.Uint64
-	_         [cacheLine - 16]byte
+	_         pad.Line
 }
 
 // storeMax raises a to v unless it already holds more.

@@ -6,6 +6,8 @@ import (
 
 	"github.com/kestrel-sec/kestrel/ring"
 	"github.com/kestrel-sec/kestrel/schema"
+
+	"github.com/kestrel-sec/kestrel/internal/pad"
 )
 
 // Subscriber receives a copy of every event the workers take after it was
@@ -22,12 +24,12 @@ import (
 type Subscriber struct {
 	bus  *Bus
 	ring *ring.MPSC[schema.Event] // read by every worker on every offer
-	_    [cacheLine - 16]byte
+	_    pad.Line
 
 	// received is written only by the receiving goroutine, read by Stats;
 	// on its own line, so a Recv does not evict the line workers read.
 	received atomic.Uint64
-	_        [cacheLine - 8]byte
+	_        pad.Line
 	// Written by workers on their slow path, read by Stats.
 	dropped   atomic.Uint64
 	timedOut  atomic.Uint64
@@ -39,6 +41,7 @@ type Subscriber struct {
 	// closed publishes Close to Recv (which then returns ErrClosed at once)
 	// and to Stats (what is queued will never be received).
 	closed atomic.Bool
+	_      pad.Line // keeps the next allocation's writes off these lines
 }
 
 // SubscriberStats counts one subscriber's events. Offered is every event a

@@ -7,6 +7,8 @@ import (
 
 	"github.com/kestrel-sec/kestrel/ring"
 	"github.com/kestrel-sec/kestrel/schema"
+
+	"github.com/kestrel-sec/kestrel/internal/pad"
 )
 
 // Worker states, for Shutdown to tell a worker about to return from one
@@ -35,7 +37,7 @@ type worker struct {
 	// state is written only by the worker and read by Shutdown after an
 	// abort; it publishes nothing but itself.
 	state atomic.Int32
-	_     [cacheLine]byte // workers sit in one slice: keep states apart
+	_     pad.Line // workers sit in one slice: keep states apart
 }
 
 func (w *worker) run() {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kestrel-sec/kestrel/internal/pad"
 )
 
 // Forwarder produces events to a topic (the sensor side of the bridge).
@@ -73,7 +75,7 @@ type lane struct {
 	value  []byte                     // encoding scratch, reused
 
 	accepted atomic.Uint64 // events this lane took (publishes its count to Stats)
-	_        [64]byte      // lanes sit in one slice: keep their locks apart
+	_        pad.Line      // lanes sit in one slice: keep their locks apart
 }
 
 // ForwarderStats counts a Forwarder's events. At quiescence (no Publish in

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/kestrel-sec/kestrel/value"
+
+	"github.com/kestrel-sec/kestrel/internal/pad"
 )
 
 // destCounters are one destination's counters. emitted and the overflow
@@ -18,14 +20,14 @@ import (
 // channel, which orders them. Padded so that two destinations' counters
 // never share a cache line.
 type destCounters struct {
-	_         [64]byte
+	_         pad.Line
 	emitted   atomic.Uint64
 	dropped   atomic.Uint64
 	queued    atomic.Int64
 	delivered atomic.Uint64
 	retried   atomic.Uint64
 	rejected  atomic.Uint64
-	_         [64]byte
+	_         pad.Line
 }
 
 // destWorker owns one destination: its queue, the goroutine that batches
