@@ -18,6 +18,7 @@ import (
 	"github.com/kestrel-sec/kestrel/detect"
 	"github.com/kestrel-sec/kestrel/engine"
 	"github.com/kestrel-sec/kestrel/replay"
+	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/sink"
 )
 
@@ -52,58 +53,22 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, tty
 		return exitUsage
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-
-	reg, err := registry(*schemaPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "kestrel: %v\n", err)
-		return exitFail
-	}
-	set, ok := loadRules(*rulesDir, reg, stderr)
-	if !ok {
-		return exitFail
-	}
-	if len(set.Packages) == 0 {
-		fmt.Fprintf(stderr, "kestrel: no runnable rules in %s\n", *rulesDir)
-		return exitFail
-	}
-
-	clk := clock.New()
-	scfg, err := outputs(*outPath, stdout)
-	if err != nil {
-		fmt.Fprintf(stderr, "kestrel: outputs: %v\n", err)
-		return exitFail
-	}
-	scfg.Clock, scfg.Logger = clk, logger
-	out, err := sink.New(scfg)
-	if err != nil {
-		closeDestinations(scfg)
-		fmt.Fprintf(stderr, "kestrel: outputs: %v\n", err)
-		return exitFail
-	}
 	// The bus measures its backpressure timeout on the replay's mock clock,
 	// which moves only with the log: a slow consumer makes the replay wait
 	// instead of losing events.
-	bus, err := engine.New(engine.Config{Partitions: *partitions, Clock: clk, Logger: logger})
-	if err != nil {
-		_ = out.Close(context.Background())
-		fmt.Fprintf(stderr, "kestrel: %v\n", err)
-		return exitFail
-	}
-	det, err := detect.New(detect.Config{Rules: set.Packages, Output: out, Partitions: bus.Partitions(), Clock: clk, Logger: logger})
-	if err == nil {
-		err = bus.Run(det.Handle)
-	}
-	if err != nil {
-		_ = bus.Shutdown(context.Background())
-		_ = out.Close(context.Background())
-		fmt.Fprintf(stderr, "kestrel: %v\n", err)
+	clk := clock.New()
+	pl, ok := startPipeline(pipelineConfig{
+		rulesDir: *rulesDir, schemaPath: *schemaPath, outPath: *outPath,
+		bus: engine.Config{Partitions: *partitions, Clock: clk, Logger: logger},
+	}, clk, logger, stdout, stderr)
+	if !ok {
 		return exitFail
 	}
 
 	bar := &progressBar{w: stderr, on: tty && !*quiet}
-	rp, err := replay.New(bus, replay.Config{
+	rp, err := replay.New(pl.bus, replay.Config{
 		Clock: clk, Speed: *speed, Lenient: *lenient, Logger: logger,
-		Reader:   replay.ReaderOptions{Registry: reg},
+		Reader:   replay.ReaderOptions{Registry: pl.reg},
 		Progress: bar.update,
 	})
 	var rstats replay.Stats
@@ -115,16 +80,87 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, tty
 	}
 	bar.clear()
 
-	// Drain: every event accepted reaches detection, then every alert
-	// reaches its outputs.
+	return pl.finish(stderr, *quiet, rerr, func(w io.Writer, d detect.Stats) {
+		replayHeader(w, *logPath, rstats, d)
+	})
+}
+
+// pipelineConfig is what run and sense share: rules, schema, outputs, bus.
+type pipelineConfig struct {
+	rulesDir, schemaPath, outPath string
+	bus                           engine.Config
+}
+
+// pipeline is schema, rules, outputs, bus and detection, running: feed its
+// bus, then finish.
+type pipeline struct {
+	reg *schema.Registry
+	bus *engine.Bus
+	det *detect.Detector
+	out *sink.Output
+}
+
+// startPipeline loads the schema and rules, opens the outputs and starts the
+// bus with detection; on failure it has reported on stderr and returns false.
+func startPipeline(cfg pipelineConfig, clk clock.Clock, logger *slog.Logger, stdout, stderr io.Writer) (*pipeline, bool) {
+	reg, err := registry(cfg.schemaPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "kestrel: %v\n", err)
+		return nil, false
+	}
+	set, ok := loadRules(cfg.rulesDir, reg, stderr)
+	if !ok {
+		return nil, false
+	}
+	if len(set.Packages) == 0 {
+		fmt.Fprintf(stderr, "kestrel: no runnable rules in %s\n", cfg.rulesDir)
+		return nil, false
+	}
+
+	scfg, err := outputs(cfg.outPath, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "kestrel: outputs: %v\n", err)
+		return nil, false
+	}
+	scfg.Clock, scfg.Logger = clk, logger
+	out, err := sink.New(scfg)
+	if err != nil {
+		closeDestinations(scfg)
+		fmt.Fprintf(stderr, "kestrel: outputs: %v\n", err)
+		return nil, false
+	}
+	bus, err := engine.New(cfg.bus)
+	if err != nil {
+		_ = out.Close(context.Background())
+		fmt.Fprintf(stderr, "kestrel: %v\n", err)
+		return nil, false
+	}
+	det, err := detect.New(detect.Config{Rules: set.Packages, Output: out, Partitions: bus.Partitions(), Clock: clk, Logger: logger})
+	if err == nil {
+		err = bus.Run(det.Handle)
+	}
+	if err != nil {
+		_ = bus.Shutdown(context.Background())
+		_ = out.Close(context.Background())
+		fmt.Fprintf(stderr, "kestrel: %v\n", err)
+		return nil, false
+	}
+	return &pipeline{reg: reg, bus: bus, det: det, out: out}, true
+}
+
+// finish drains the pipeline (every event accepted reaches detection, then
+// every alert its outputs), prints the summary unless quiet, its first line
+// by header, and returns the exit status: exitFail when feedErr (the
+// source's error) is set or anything was lost.
+func (pl *pipeline) finish(stderr io.Writer, quiet bool, feedErr error, header func(io.Writer, detect.Stats)) int {
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	berr := bus.Shutdown(sctx)
-	oerr := out.Close(sctx)
+	berr := pl.bus.Shutdown(sctx)
+	oerr := pl.out.Close(sctx)
 
 	code := exitOK
-	if rerr != nil {
-		fmt.Fprintf(stderr, "kestrel: %v\n", rerr)
+	if feedErr != nil {
+		fmt.Fprintf(stderr, "kestrel: %v\n", feedErr)
 		code = exitFail
 	}
 	if berr != nil {
@@ -135,7 +171,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, tty
 		fmt.Fprintf(stderr, "kestrel: outputs: %v\n", oerr)
 		code = exitFail
 	}
-	dstats, bstats, ostats := det.Stats(), bus.Stats().Total(), out.Stats()
+	dstats, bstats, ostats := pl.det.Stats(), pl.bus.Stats().Total(), pl.out.Stats()
 	lost := bstats.Dropped + bstats.TimedOut + dstats.AlertsDropped + ostats.Unrouted // sink's Refused counts the same refusals as AlertsDropped
 	for _, d := range ostats.Destinations {
 		lost += d.Dropped + d.Rejected
@@ -143,14 +179,15 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, tty
 	if lost > 0 {
 		code = exitFail
 	}
-	if !*quiet {
-		summary(stderr, *logPath, rstats, dstats, bstats, ostats)
+	if !quiet {
+		header(stderr, dstats)
+		summary(stderr, dstats, bstats, ostats)
 	}
 	return code
 }
 
-// summary prints what the run did.
-func summary(w io.Writer, logPath string, r replay.Stats, d detect.Stats, b engine.PartitionStats, o sink.Stats) {
+// replayHeader prints the first lines of run's summary: the log's events.
+func replayHeader(w io.Writer, logPath string, r replay.Stats, d detect.Stats) {
 	eps := 0.0
 	if r.Duration > 0 {
 		eps = float64(d.Events) / r.Duration.Seconds()
@@ -163,6 +200,11 @@ func summary(w io.Writer, logPath string, r replay.Stats, d detect.Stats, b engi
 			fmt.Fprintf(w, "    %v\n", e)
 		}
 	}
+}
+
+// summary prints what detection and the outputs did, after the source's
+// header lines.
+func summary(w io.Writer, d detect.Stats, b engine.PartitionStats, o sink.Stats) {
 	fmt.Fprintf(w, "  alerts: %d", d.Alerts)
 	if o.Suppressed > 0 {
 		fmt.Fprintf(w, " (%d suppressed as duplicates)", o.Suppressed)
