@@ -16,6 +16,7 @@ type fieldIDs struct {
 	userID, userEffID, groupID                                            schema.FieldID
 	filePath, fileFlags, fileName, fileDir, fileTarget                    schema.FieldID
 	srcIP, srcPort, dstIP, dstPort, transport, direction, action, outcome schema.FieldID
+	netSrcIP, netSrcPort, netDstIP, netDstPort                            schema.FieldID
 }
 
 // typeIDs are the event types, 0 where the registry lacks one.
@@ -37,6 +38,8 @@ func resolve(reg *schema.Registry) (fieldIDs, typeIDs) {
 			fileDir: f("file.directory"), fileTarget: f("file.target_path"),
 			srcIP: f("source.ip"), srcPort: f("source.port"), dstIP: f("destination.ip"),
 			dstPort: f("destination.port"), transport: f("network.transport"),
+			netSrcIP: f("network.src_ip"), netSrcPort: f("network.src_port"),
+			netDstIP: f("network.dest_ip"), netDstPort: f("network.dest_port"),
 			direction: f("network.direction"), action: f("event.action"), outcome: f("event.outcome"),
 		}, typeIDs{
 			exec: t("process_exec"), fork: t("process_fork"), exit: t("process_exit"),
@@ -268,10 +271,19 @@ func (b *builder) network(ev *schema.Event, rec []byte) {
 		}
 		return value.StringValue(b.arena.done(a.AppendTo(b.arena.reserve(46))))
 	}
-	add(ev, f.srcIP, ip(offSaddr))
-	add(ev, f.srcPort, value.U64Value(uint64(le.Uint16(rec[offSport:]))))
-	add(ev, f.dstIP, ip(offDaddr))
-	add(ev, f.dstPort, value.U64Value(uint64(le.Uint16(rec[offDport:]))))
+	// Both the ECS names and the original's (network.dest_port, ...), which
+	// the example rules use: the same Values, no second copy.
+	src, dst := ip(offSaddr), ip(offDaddr)
+	sport := value.U64Value(uint64(le.Uint16(rec[offSport:])))
+	dport := value.U64Value(uint64(le.Uint16(rec[offDport:])))
+	add(ev, f.srcIP, src)
+	add(ev, f.srcPort, sport)
+	add(ev, f.dstIP, dst)
+	add(ev, f.dstPort, dport)
+	add(ev, f.netSrcIP, src)
+	add(ev, f.netSrcPort, sport)
+	add(ev, f.netDstIP, dst)
+	add(ev, f.netDstPort, dport)
 	add(ev, f.transport, value.StringValue("tcp"))
 	add(ev, f.direction, value.StringValue("outbound"))
 	add(ev, f.action, value.StringValue("connect"))
