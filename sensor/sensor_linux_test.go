@@ -172,6 +172,11 @@ func TestLive(t *testing.T) {
 		t.Errorf("exit event: %v", exit.f)
 	}
 
+	filesOn := s.Stats().FilesOn
+	if !filesOn {
+		t.Log("tracefs is not mounted and could not be: file events not checked")
+	}
+
 	// A script that creates a file, connects to a listener and exits 3.
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
@@ -205,9 +210,11 @@ func TestLive(t *testing.T) {
 	if ex.f["process.executable"] != script || ex.f["process.args"] != bash+" "+script+" "+out+" "+strconv.Itoa(port) {
 		t.Errorf("script exec event: %v", ex.f)
 	}
-	fe := col.wait(t, "file_create", pid, func(s seen) bool { return s.f["file.path"] == out })
-	if fe.f["file.name"] != "out.txt" || fe.f["file.directory"] != dir || fe.entity != ex.entity {
-		t.Errorf("file event: %v", fe.f)
+	if filesOn {
+		fe := col.wait(t, "file_create", pid, func(s seen) bool { return s.f["file.path"] == out })
+		if fe.f["file.name"] != "out.txt" || fe.f["file.directory"] != dir || fe.entity != ex.entity {
+			t.Errorf("file event: %v", fe.f)
+		}
 	}
 	ne := col.wait(t, "network_connect", pid, nil)
 	if ne.f["destination.ip"] != "127.0.0.1" || ne.f["destination.port"] != strconv.Itoa(port) ||
@@ -223,7 +230,7 @@ func TestLive(t *testing.T) {
 	if st.Read == 0 || st.Read != st.Published+st.BusDropped+st.DecodeErrors+st.Skipped || st.DecodeErrors != 0 {
 		t.Errorf("stats do not add up: %+v", st)
 	}
-	if !st.FilesOn || !st.NetworkOn || st.ProcsSeeded == 0 {
+	if !st.NetworkOn || st.ProcsSeeded == 0 {
 		t.Errorf("stats: %+v", st)
 	}
 	rec.mu.Lock()
