@@ -174,7 +174,7 @@ func (b *builder) fill(ev *schema.Event, h hdr, typ schema.EventTypeID, rec []by
 			add(ev, f.cmdline, cl)
 			add(ev, f.args, cl)
 		}
-		add(ev, f.argsCount, value.U64Value(uint64(le.Uint32(rec[offArgc:]))))
+		add(ev, f.argsCount, value.U64Value(uint64(le.Uint32(rec[offArgc:])))) // field IDs: 5, 18, then 6
 	case kindExit:
 		code := le.Uint32(rec[offExitCode:])
 		// A shell's convention: the status, or 128 + the killing signal.

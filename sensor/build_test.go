@@ -96,3 +96,20 @@ func TestBuildAllocs(t *testing.T) {
 		t.Errorf("%.3f allocations per exec event", n)
 	}
 }
+
+// BenchmarkFill is the user-space cost of one exec event: decode, process
+// table, strings into the arena, fields into the event.
+func BenchmarkFill(b *testing.B) {
+	bd := newTestBuilder()
+	rec := execRecord(20, 10, "/usr/bin/id", "id", "-u")
+	h := parseHdr(rec)
+	typ := bd.eventType(h, rec)
+	var ev schema.Event
+	b.ReportAllocs()
+	for b.Loop() {
+		ev.Reset()
+		bd.update(h, rec)
+		bd.fill(&ev, h, typ, rec)
+		bd.after(h)
+	}
+}

@@ -3,11 +3,15 @@ package sensor
 import (
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/kestrel-sec/kestrel/clock"
 	"github.com/kestrel-sec/kestrel/engine"
 	"github.com/kestrel-sec/kestrel/schema"
 )
+
+// DefaultMaxDelay is Config.MaxDelay's default.
+const DefaultMaxDelay = 10 * time.Millisecond
 
 // DefaultMaxProcesses bounds the process table when Config.MaxProcesses is 0.
 const DefaultMaxProcesses = 65536
@@ -41,6 +45,13 @@ type Config struct {
 	NoFiles bool
 	// NoNetwork leaves the TCP connect program unattached.
 	NoNetwork bool
+	// MaxDelay bounds how long a record may wait in the ring buffer before
+	// the reader wakes for it: the kernel programs then wake the reader only
+	// when 1 MiB is waiting, and it wakes by itself every MaxDelay, so a
+	// busy host costs one wakeup per batch, not per event. 0 means
+	// DefaultMaxDelay; negative wakes the reader for every record (lowest
+	// latency, most CPU).
+	MaxDelay time.Duration
 	// MaxProcesses bounds the process table; 0 is DefaultMaxProcesses.
 	MaxProcesses int
 	// TracefsDir is where tracefs is, or is mounted; "" is

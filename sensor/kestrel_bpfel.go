@@ -83,6 +83,7 @@ const (
 	kestrelProgHandleSockState = "handle_sock_state"
 	kestrelProgHandleUnlink    = "handle_unlink"
 	kestrelProgHandleUnlinkat  = "handle_unlinkat"
+	kestrelVarBatchWakeup      = "batch_wakeup"
 	kestrelVarUnusedExec       = "unused_exec"
 	kestrelVarUnusedExit       = "unused_exit"
 	kestrelVarUnusedFile       = "unused_file"
@@ -156,10 +157,11 @@ type kestrelMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type kestrelVariableSpecs struct {
-	UnusedExec *ebpf.VariableSpec `ebpf:"unused_exec"`
-	UnusedExit *ebpf.VariableSpec `ebpf:"unused_exit"`
-	UnusedFile *ebpf.VariableSpec `ebpf:"unused_file"`
-	UnusedNet  *ebpf.VariableSpec `ebpf:"unused_net"`
+	BatchWakeup *ebpf.VariableSpec `ebpf:"batch_wakeup"`
+	UnusedExec  *ebpf.VariableSpec `ebpf:"unused_exec"`
+	UnusedExit  *ebpf.VariableSpec `ebpf:"unused_exit"`
+	UnusedFile  *ebpf.VariableSpec `ebpf:"unused_file"`
+	UnusedNet   *ebpf.VariableSpec `ebpf:"unused_net"`
 }
 
 // kestrelObjects contains all objects after they have been loaded into the kernel.
@@ -199,10 +201,11 @@ func (m *kestrelMaps) Close() error {
 //
 // It can be passed to loadKestrelObjects or ebpf.CollectionSpec.LoadAndAssign.
 type kestrelVariables struct {
-	UnusedExec *ebpf.Variable `ebpf:"unused_exec"`
-	UnusedExit *ebpf.Variable `ebpf:"unused_exit"`
-	UnusedFile *ebpf.Variable `ebpf:"unused_file"`
-	UnusedNet  *ebpf.Variable `ebpf:"unused_net"`
+	BatchWakeup *ebpf.Variable `ebpf:"batch_wakeup"`
+	UnusedExec  *ebpf.Variable `ebpf:"unused_exec"`
+	UnusedExit  *ebpf.Variable `ebpf:"unused_exit"`
+	UnusedFile  *ebpf.Variable `ebpf:"unused_file"`
+	UnusedNet   *ebpf.Variable `ebpf:"unused_net"`
 }
 
 // kestrelPrograms contains all programs after they have been loaded into the kernel.

@@ -48,6 +48,9 @@ func New(cfg Config) (*Sensor, error) {
 	if cfg.MaxProcesses == 0 {
 		cfg.MaxProcesses = DefaultMaxProcesses
 	}
+	if cfg.MaxDelay == 0 {
+		cfg.MaxDelay = DefaultMaxDelay
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
@@ -109,8 +112,17 @@ func (s *Sensor) Run(ctx context.Context) error {
 	}
 	_ = rlimit.RemoveMemlock() // needed only before kernel 5.11's memcg accounting
 
+	spec, err := loadKestrel()
+	if err != nil {
+		return &Error{Op: "load eBPF objects", Err: err}
+	}
+	if s.cfg.MaxDelay > 0 {
+		if err := spec.Variables[kestrelVarBatchWakeup].Set(uint32(1)); err != nil {
+			return &Error{Op: "configure eBPF objects", Err: err}
+		}
+	}
 	var objs kestrelObjects
-	if err := loadKestrelObjects(&objs, nil); err != nil {
+	if err := spec.LoadAndAssign(&objs, nil); err != nil {
 		return &Error{Op: "load eBPF programs", Err: permission(err)}
 	}
 	defer objs.Close()
@@ -201,8 +213,17 @@ func (s *Sensor) Run(ctx context.Context) error {
 func (s *Sensor) loop(rd *ringbuf.Reader, b *builder) error {
 	var rec ringbuf.Record
 	bus := s.cfg.Bus
+	delay := s.cfg.MaxDelay
+	if delay > 0 {
+		rd.SetDeadline(time.Now().Add(delay))
+	}
 	for {
 		if err := rd.ReadInto(&rec); err != nil {
+			if delay > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+				// Woken by the clock: what was waiting has been read.
+				rd.SetDeadline(time.Now().Add(delay))
+				continue
+			}
 			return err
 		}
 		s.read.Add(1)

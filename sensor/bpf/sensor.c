@@ -109,6 +109,24 @@ struct {
 	__type(value, struct hdr);
 } connecting SEC(".maps");
 
+/* batch_wakeup, set by the loader: 0 wakes the reader for each record (the
+ * kernel's default: when it has caught up); 1 submits without waking it
+ * until WAKEUP_BYTES are waiting, and the reader wakes by itself every few
+ * milliseconds instead (Config.MaxDelay): one wakeup per batch, not per
+ * event, at the price of that delay. */
+volatile const __u32 batch_wakeup = 0;
+
+#define WAKEUP_BYTES (1 << 20)
+
+static __always_inline __u64 wake_flags(void)
+{
+	if (!batch_wakeup)
+		return 0;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= WAKEUP_BYTES)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void count_drop(void)
 {
 	__u32 zero = 0;
@@ -161,7 +179,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	e->args_len = 0;
 	if (n > 0 && bpf_probe_read_user(e->args, n & (ARGS_SIZE - 1), (const void *)start) == 0)
 		e->args_len = n;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
 }
 
@@ -177,7 +195,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 		return 0;
 	}
 	fill_hdr(h, child, KIND_FORK);
-	bpf_ringbuf_submit(h, 0);
+	bpf_ringbuf_submit(h, wake_flags());
 	return 0;
 }
 
@@ -195,7 +213,7 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 	fill_hdr(&e->h, p, KIND_EXIT);
 	e->code = BPF_CORE_READ(p, exit_code);
 	e->pad = 0;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
 }
 
@@ -214,7 +232,7 @@ static __always_inline int emit_file(__u32 kind, const char *path, const char *p
 	e->path2[0] = 0;
 	if (path2 && bpf_probe_read_user_str(e->path2, sizeof(e->path2), path2) < 0)
 		e->path2[0] = 0;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
 }
 
@@ -305,6 +323,6 @@ int BPF_PROG(handle_sock_state, struct sock *sk, int oldstate, int newstate)
 		BPF_CORE_READ_INTO((struct in6_addr *)e->saddr, sk, __sk_common.skc_v6_rcv_saddr);
 		BPF_CORE_READ_INTO((struct in6_addr *)e->daddr, sk, __sk_common.skc_v6_daddr);
 	}
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
 }
