@@ -21,7 +21,7 @@ type fieldIDs struct {
 
 // typeIDs are the event types, 0 where the registry lacks one.
 type typeIDs struct {
-	exec, fork, exit, open, create, delete, rename, connect schema.EventTypeID
+	exec, fork, exit, open, create, delete, rename, connect, accept schema.EventTypeID
 }
 
 func resolve(reg *schema.Registry) (fieldIDs, typeIDs) {
@@ -44,7 +44,7 @@ func resolve(reg *schema.Registry) (fieldIDs, typeIDs) {
 		}, typeIDs{
 			exec: t("process_exec"), fork: t("process_fork"), exit: t("process_exit"),
 			open: t("file_open"), create: t("file_create"), delete: t("file_delete"),
-			rename: t("file_rename"), connect: t("network_connect"),
+			rename: t("file_rename"), connect: t("network_connect"), accept: t("network_accept"),
 		}
 }
 
@@ -86,6 +86,8 @@ func (b *builder) eventType(h hdr, rec []byte) schema.EventTypeID {
 		return b.t.rename
 	case kindConnect:
 		return b.t.connect
+	case kindAccept:
+		return b.t.accept
 	}
 	return 0
 }
@@ -207,8 +209,8 @@ func (b *builder) fill(ev *schema.Event, h hdr, typ schema.EventTypeID, rec []by
 		add(ev, f.action, value.StringValue("exit"))
 	case kindOpen, kindUnlink, kindRename:
 		b.file(ev, h, rec)
-	case kindConnect:
-		b.network(ev, rec)
+	case kindConnect, kindAccept:
+		b.network(ev, h, rec)
 	}
 }
 
@@ -260,7 +262,9 @@ func lastSlash(s string) int {
 	return -1
 }
 
-func (b *builder) network(ev *schema.Event, rec []byte) {
+// network fills a connection's fields: source is the local end, destination
+// the remote one (the default schema's meaning), in both directions.
+func (b *builder) network(ev *schema.Event, h hdr, rec []byte) {
 	f := &b.f
 	ip := func(off int) value.Value {
 		var a netip.Addr
@@ -285,8 +289,13 @@ func (b *builder) network(ev *schema.Event, rec []byte) {
 	add(ev, f.netDstIP, dst)
 	add(ev, f.netDstPort, dport)
 	add(ev, f.transport, value.StringValue("tcp"))
-	add(ev, f.direction, value.StringValue("outbound"))
-	add(ev, f.action, value.StringValue("connect"))
+	if h.kind == kindAccept {
+		add(ev, f.direction, value.StringValue("inbound"))
+		add(ev, f.action, value.StringValue("accept"))
+	} else {
+		add(ev, f.direction, value.StringValue("outbound"))
+		add(ev, f.action, value.StringValue("connect"))
+	}
 	if rec[offOK] != 0 {
 		add(ev, f.outcome, value.StringValue("success"))
 	} else {

@@ -54,9 +54,6 @@ type Config struct {
 	MaxDelay time.Duration
 	// MaxProcesses bounds the process table; 0 is DefaultMaxProcesses.
 	MaxProcesses int
-	// TracefsDir is where tracefs is, or is mounted; "" is
-	// /sys/kernel/tracing.
-	TracefsDir string
 }
 
 // Validate reports a Config that cannot work, as an error matching ErrConfig.
@@ -95,6 +92,9 @@ type Stats struct {
 	ProcsSeeded uint64
 	// ProcsEvicted is process table entries dropped because it was full.
 	ProcsEvicted uint64
-	// FilesOn and NetworkOn say whether those programs are attached.
-	FilesOn, NetworkOn bool
+	// FilesOn, NetworkOn (connect) and AcceptOn say whether those programs
+	// are attached. Accept is an fexit program, which needs the kernel's
+	// function tracing (CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS, not refused
+	// by a sandbox).
+	FilesOn, NetworkOn, AcceptOn bool
 }

@@ -26,6 +26,18 @@
 // and bounded by Config.MaxProcesses, fills the parent's fields and the
 // executable of fork, file and network events.
 //
+// What the fields mean, where it is not obvious: process.executable of an
+// exec is the path the process passed to execve (absolute in the usual
+// case of a shell's PATH search, relative when it was run as ./x);
+// process.args and process.command_line are the arguments from the first
+// KiB of the new image's argument area, joined by spaces, and
+// process.args_count counts them all; process.exit_code is the exit
+// status, or 128 + the signal that killed the process, and is reported
+// when its main thread exits; file.path is the path passed to the system
+// call (relative to the process's directory when relative); a connect is
+// reported when the handshake ends, with event.outcome success or failure
+// and the whole 4-tuple (the local port is not chosen before).
+//
 // # Memory
 //
 // Records are read into one reused ringbuf.Record. A Value of kind String

@@ -73,6 +73,7 @@ const (
 	kestrelMapConnecting       = "connecting"
 	kestrelMapDrops            = "drops"
 	kestrelMapEvents           = "events"
+	kestrelProgHandleAccept    = "handle_accept"
 	kestrelProgHandleExec      = "handle_exec"
 	kestrelProgHandleExit      = "handle_exit"
 	kestrelProgHandleFork      = "handle_fork"
@@ -132,6 +133,7 @@ type kestrelSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type kestrelProgramSpecs struct {
+	HandleAccept    *ebpf.ProgramSpec `ebpf:"handle_accept"`
 	HandleExec      *ebpf.ProgramSpec `ebpf:"handle_exec"`
 	HandleExit      *ebpf.ProgramSpec `ebpf:"handle_exit"`
 	HandleFork      *ebpf.ProgramSpec `ebpf:"handle_fork"`
@@ -212,6 +214,7 @@ type kestrelVariables struct {
 //
 // It can be passed to loadKestrelObjects or ebpf.CollectionSpec.LoadAndAssign.
 type kestrelPrograms struct {
+	HandleAccept    *ebpf.Program `ebpf:"handle_accept"`
 	HandleExec      *ebpf.Program `ebpf:"handle_exec"`
 	HandleExit      *ebpf.Program `ebpf:"handle_exit"`
 	HandleFork      *ebpf.Program `ebpf:"handle_fork"`
@@ -226,6 +229,7 @@ type kestrelPrograms struct {
 
 func (p *kestrelPrograms) Close() error {
 	return _KestrelClose(
+		p.HandleAccept,
 		p.HandleExec,
 		p.HandleExit,
 		p.HandleFork,

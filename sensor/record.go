@@ -15,6 +15,7 @@ const (
 	kindUnlink  = 5
 	kindRename  = 6
 	kindConnect = 7
+	kindAccept  = 8
 
 	hdrSize       = 72
 	offArgc       = 72
@@ -40,7 +41,6 @@ const (
 	netSize       = 112
 	userHZ        = 100 // /proc's clock ticks per second (USER_HZ)
 	nsPerTick     = 1e9 / userHZ
-	maxArgs       = 64 // arguments kept of the first KiB
 	afInet        = 2
 	oCreat        = 0o100
 	commSize      = 16
@@ -77,7 +77,7 @@ func recordSize(kind uint32) int {
 		return exitSize
 	case kindOpen, kindUnlink, kindRename:
 		return fileSize
-	case kindConnect:
+	case kindConnect, kindAccept:
 		return netSize
 	}
 	return 0

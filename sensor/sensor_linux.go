@@ -33,7 +33,7 @@ type Sensor struct {
 
 	read, published, busDropped, decodeErrs, skipped, recordErrs atomic.Uint64
 	seeded, evicted                                              atomic.Uint64
-	filesOn, netOn                                               atomic.Bool
+	filesOn, netOn, acceptOn                                     atomic.Bool
 
 	mu          sync.Mutex
 	drops       *ebpf.Map // nil when not running
@@ -54,9 +54,6 @@ func New(cfg Config) (*Sensor, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
-	if cfg.TracefsDir == "" {
-		cfg.TracefsDir = "/sys/kernel/tracing"
-	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -74,7 +71,7 @@ func (s *Sensor) Stats() Stats {
 		Read: s.read.Load(), Published: s.published.Load(), BusDropped: s.busDropped.Load(),
 		DecodeErrors: s.decodeErrs.Load(), Skipped: s.skipped.Load(), RecordErrors: s.recordErrs.Load(),
 		ProcsSeeded: s.seeded.Load(), ProcsEvicted: s.evicted.Load(),
-		FilesOn: s.filesOn.Load(), NetworkOn: s.netOn.Load(),
+		FilesOn: s.filesOn.Load(), NetworkOn: s.netOn.Load(), AcceptOn: s.acceptOn.Load(),
 	}
 	s.mu.Lock()
 	if s.drops != nil {
@@ -121,7 +118,12 @@ func (s *Sensor) Run(ctx context.Context) error {
 			return &Error{Op: "configure eBPF objects", Err: err}
 		}
 	}
-	var objs kestrelObjects
+	// The accept program is an fexit, which needs the kernel's function
+	// tracing (some kernels and sandboxes refuse it): it is loaded apart, so
+	// that its refusal costs only accept events.
+	acceptSpec := spec.Programs[kestrelProgHandleAccept]
+	delete(spec.Programs, kestrelProgHandleAccept)
+	var objs coreObjects
 	if err := spec.LoadAndAssign(&objs, nil); err != nil {
 		return &Error{Op: "load eBPF programs", Err: permission(err)}
 	}
@@ -147,10 +149,16 @@ func (s *Sensor) Run(ctx context.Context) error {
 			links = append(links, l)
 			s.netOn.Store(true)
 		}
+		if l, err := loadAccept(spec, acceptSpec, &objs); err != nil {
+			s.log.Warn("sensor: accept events off (fexit refused)", "err", err)
+		} else {
+			links = append(links, l)
+			s.acceptOn.Store(true)
+		}
 	}
 	if !s.cfg.NoFiles {
-		if err := ensureTracefs(s.cfg.TracefsDir); err != nil {
-			s.log.Warn("sensor: file events off: tracefs is not mounted and could not be", "dir", s.cfg.TracefsDir, "err", err)
+		if err := ensureTracefs(tracefsDir); err != nil {
+			s.log.Warn("sensor: file events off: tracefs is not mounted and could not be", "dir", tracefsDir, "err", err)
 		} else {
 			n := 0
 			for _, tp := range []struct {
@@ -269,6 +277,54 @@ func (s *Sensor) loop(rd *ringbuf.Reader, b *builder) error {
 	}
 }
 
+// coreObjects are the programs and maps loaded together: all but accept.
+type coreObjects struct {
+	kestrelMaps
+	HandleExec      *ebpf.Program `ebpf:"handle_exec"`
+	HandleExit      *ebpf.Program `ebpf:"handle_exit"`
+	HandleFork      *ebpf.Program `ebpf:"handle_fork"`
+	HandleOpen      *ebpf.Program `ebpf:"handle_open"`
+	HandleOpenat    *ebpf.Program `ebpf:"handle_openat"`
+	HandleRename    *ebpf.Program `ebpf:"handle_rename"`
+	HandleRenameat2 *ebpf.Program `ebpf:"handle_renameat2"`
+	HandleSockState *ebpf.Program `ebpf:"handle_sock_state"`
+	HandleUnlink    *ebpf.Program `ebpf:"handle_unlink"`
+	HandleUnlinkat  *ebpf.Program `ebpf:"handle_unlinkat"`
+}
+
+// Close closes them all.
+func (o *coreObjects) Close() error {
+	_ = o.kestrelMaps.Close()
+	for _, p := range []*ebpf.Program{o.HandleExec, o.HandleExit, o.HandleFork, o.HandleOpen, o.HandleOpenat,
+		o.HandleRename, o.HandleRenameat2, o.HandleSockState, o.HandleUnlink, o.HandleUnlinkat} {
+		if p != nil {
+			_ = p.Close()
+		}
+	}
+	return nil
+}
+
+// loadAccept loads the accept program against the loaded maps and attaches
+// it. The link holds the program, which is closed here.
+func loadAccept(spec *ebpf.CollectionSpec, prog *ebpf.ProgramSpec, objs *coreObjects) (link.Link, error) {
+	if prog == nil {
+		return nil, errors.New("no accept program in the object")
+	}
+	one := spec.Copy()
+	one.Programs = map[string]*ebpf.ProgramSpec{kestrelProgHandleAccept: prog}
+	var p struct {
+		Prog *ebpf.Program `ebpf:"handle_accept"`
+	}
+	err := one.LoadAndAssign(&p, &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{
+		"events": objs.Events, "drops": objs.Drops, "connecting": objs.Connecting,
+	}})
+	if err != nil {
+		return nil, err
+	}
+	defer p.Prog.Close()
+	return link.AttachTracing(link.TracingOptions{Program: p.Prog})
+}
+
 // clockOffsets returns what to subtract from CLOCK_MONOTONIC nanoseconds to
 // read clk, and what to add to get wall time.
 func clockOffsets(clk clock.Clock) (uint64, int64) {
@@ -291,7 +347,12 @@ func permission(err error) error {
 	return err
 }
 
-// ensureTracefs mounts tracefs on dir unless something is mounted there.
+// tracefsDir is where the sensor mounts tracefs, one of the two places the
+// tracepoint loader looks (the other is /sys/kernel/debug/tracing). The
+// mount is left in place when the sensor stops: others may use it by then.
+const tracefsDir = "/sys/kernel/tracing"
+
+// ensureTracefs mounts tracefs on dir unless it is there already.
 func ensureTracefs(dir string) error {
 	if _, err := os.Stat(dir + "/events"); err == nil {
 		return nil

@@ -5,11 +5,13 @@ package sensor_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,16 +31,18 @@ type seen struct {
 
 // collector keeps the events of the test process's children.
 type collector struct {
-	reg  *schema.Registry
-	self string
-	mu   sync.Mutex
-	evs  []seen
+	reg    *schema.Registry
+	self   string
+	accept schema.EventTypeID
+	mu     sync.Mutex
+	evs    []seen
 }
 
 func (c *collector) handle(_ int, batch []*schema.Event) {
 	for _, ev := range batch {
 		pp, _ := ev.Get(c.id("process.parent.pid"))
-		if pp.String() != c.self {
+		pid, _ := ev.Get(c.id("process.pid"))
+		if pp.String() != c.self && (pid.String() != c.self || ev.Type != c.accept) {
 			continue
 		}
 		s := seen{entity: ev.Entity, f: map[string]string{}}
@@ -92,6 +96,14 @@ func needRoot(t *testing.T) {
 	}
 }
 
+// testLog writes the sensor's log lines into the test's.
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
 type memRecorder struct {
 	mu  sync.Mutex
 	evs []schema.Event
@@ -117,6 +129,7 @@ func TestLive(t *testing.T) {
 	}
 	reg := rule.DefaultRegistry()
 	col := &collector{reg: reg, self: strconv.Itoa(os.Getpid())}
+	col.accept, _ = reg.EventTypeID("network_accept")
 	bus, err := engine.New(engine.Config{Partitions: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +138,7 @@ func TestLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := &memRecorder{}
-	s, err := sensor.New(sensor.Config{Bus: bus, Registry: reg, Record: rec})
+	s, err := sensor.New(sensor.Config{Bus: bus, Registry: reg, Record: rec, Logger: slog.New(slog.NewTextHandler(testLog{t}, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,6 +233,16 @@ func TestLive(t *testing.T) {
 	if ne.f["destination.ip"] != "127.0.0.1" || ne.f["destination.port"] != strconv.Itoa(port) ||
 		ne.f["source.ip"] != "127.0.0.1" || ne.f["source.port"] == "0" || ne.f["event.outcome"] != "success" || ne.entity != ex.entity {
 		t.Errorf("connect event: %v", ne.f)
+	}
+	// The listener's accept, in this process.
+	if s.Stats().AcceptOn {
+		ae := col.wait(t, "network_accept", os.Getpid(), func(s seen) bool { return s.f["source.port"] == strconv.Itoa(port) })
+		if ae.f["destination.port"] != ne.f["source.port"] || ae.f["destination.ip"] != "127.0.0.1" ||
+			ae.f["network.direction"] != "inbound" || ae.f["event.outcome"] != "success" {
+			t.Errorf("accept event: %v", ae.f)
+		}
+	} else {
+		t.Log("the kernel refused the accept program (fexit): accept events not checked")
 	}
 	exit = col.wait(t, "process_exit", pid, nil)
 	if exit.f["process.exit_code"] != "3" {

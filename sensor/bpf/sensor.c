@@ -29,6 +29,7 @@ enum kind {
 	KIND_UNLINK = 5,
 	KIND_RENAME = 6,
 	KIND_CONNECT = 7,
+	KIND_ACCEPT = 8,
 };
 
 /* hdr starts every record. pid is the process (tgid), tid the thread. */
@@ -273,6 +274,23 @@ int handle_rename(struct sys_enter_ctx *ctx)
 	return emit_file(KIND_RENAME, (const char *)ctx->args[0], (const char *)ctx->args[1], 0, 0);
 }
 
+static __always_inline void fill_tuple(struct net_event *e, struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	e->family = family;
+	e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	__builtin_memset(e->saddr, 0, sizeof(e->saddr));
+	__builtin_memset(e->daddr, 0, sizeof(e->daddr));
+	if (family == 2 /* AF_INET */) {
+		BPF_CORE_READ_INTO((__u32 *)e->saddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)e->daddr, sk, __sk_common.skc_daddr);
+	} else {
+		BPF_CORE_READ_INTO((struct in6_addr *)e->saddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO((struct in6_addr *)e->daddr, sk, __sk_common.skc_v6_daddr);
+	}
+}
+
 #define AF_INET 2
 #define AF_INET6 10
 #define IPPROTO_TCP 6
@@ -310,19 +328,32 @@ int BPF_PROG(handle_sock_state, struct sock *sk, int oldstate, int newstate)
 	e->h.ts = bpf_ktime_get_ns();
 	e->ok = newstate == TCP_ESTABLISHED;
 	e->pad = 0;
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	e->family = family;
-	e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	e->dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	__builtin_memset(e->saddr, 0, sizeof(e->saddr));
-	__builtin_memset(e->daddr, 0, sizeof(e->daddr));
-	if (family == AF_INET) {
-		BPF_CORE_READ_INTO((__u32 *)e->saddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO((__u32 *)e->daddr, sk, __sk_common.skc_daddr);
-	} else {
-		BPF_CORE_READ_INTO((struct in6_addr *)e->saddr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO((struct in6_addr *)e->daddr, sk, __sk_common.skc_v6_daddr);
+	fill_tuple(e, sk);
+	bpf_ringbuf_submit(e, wake_flags());
+	return 0;
+}
+
+/* Inbound TCP: the socket inet_csk_accept returns, in the accepting
+ * process's context. bpf_get_func_ret reads the return value whatever the
+ * function's arguments (they changed in 6.10). */
+SEC("fexit/inet_csk_accept")
+int handle_accept(__u64 *ctx)
+{
+	__u64 ret = 0;
+	if (bpf_get_func_ret(ctx, &ret) < 0 || !ret)
+		return 0;
+	struct sock *sk = (struct sock *)ret;
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	struct net_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_drop();
+		return 0;
 	}
+	fill_hdr(&e->h, (struct task_struct *)bpf_get_current_task_btf(), KIND_ACCEPT);
+	e->ok = 1;
+	e->pad = 0;
+	fill_tuple(e, sk);
 	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
 }
