@@ -113,8 +113,8 @@ func runSense(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(w, "kestrel: live sensor: %d events in %v (%s events/s)\n", d.Events, elapsed.Round(time.Millisecond), humanRate(eps))
 		fmt.Fprintf(w, "  sensor: read %d, published %d, refused by the bus %d, kernel drops %d (ring buffer full), decode errors %d, skipped %d\n",
 			sst.Read, sst.Published, sst.BusDropped, sst.KernelDrops, sst.DecodeErrors, sst.Skipped)
-		fmt.Fprintf(w, "  processes: %d seeded from /proc, %d evicted; file events %s, network events %s\n",
-			sst.ProcsSeeded, sst.ProcsEvicted, onOff(sst.FilesOn), onOff(sst.NetworkOn))
+		fmt.Fprintf(w, "  processes: %d seeded from /proc, %d evicted; file events %s, connect events %s, accept events %s\n",
+			sst.ProcsSeeded, sst.ProcsEvicted, onOff(sst.FilesOn), onOff(sst.NetworkOn), onOff(sst.AcceptOn))
 		if *recPath != "" {
 			fmt.Fprintf(w, "  recorded to %s (%d write errors)\n", *recPath, sst.RecordErrors)
 		}
