@@ -71,7 +71,8 @@ func (c *Config) Validate() error {
 
 // Stats counts what the sensor did. Read, Published, BusDropped,
 // DecodeErrors and Skipped account for every record read:
-// Read = Published + BusDropped + DecodeErrors + Skipped.
+// Read = Published + BusDropped + DecodeErrors + Skipped, but for the one
+// record read when the bus refused it as closed, which ends Run.
 type Stats struct {
 	// Read is records read from the ring buffer.
 	Read uint64
