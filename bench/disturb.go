@@ -42,7 +42,7 @@ type Disturbance struct {
 // GOMAXPROCS; a neighbour's build or test run is tenths of a core and
 // percents of delay.
 const (
-	disturbedSteal      = 0.02
+	disturbedSteal      = 0.05
 	disturbedOtherCores = 0.25
 	disturbedRunDelay   = 0.02
 )

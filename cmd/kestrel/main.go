@@ -6,6 +6,7 @@
 //
 //	kestrel run -rules DIR -log FILE [-outputs FILE] [-speed X] [-schema FILE] [-partitions N] [-lenient]
 //	kestrel run -kafka-brokers HOST:PORT[,...] [-topic T] [-group G] [-rules DIR] [-outputs FILE] [-alert-topic T]
+//	kestrel sense -rules DIR [-outputs FILE] [-record FILE.kbin] [-partitions N] [-no-files] [-no-network]
 //	kestrel forward -log FILE -brokers HOST:PORT[,...] [-topic T]
 //	kestrel validate [-schema FILE] DIR
 //	kestrel rules [-schema FILE] DIR
@@ -19,6 +20,14 @@
 // when stderr is a terminal. -speed 1 replays at the recorded pace, 2 twice
 // as fast; 0 (the default) as fast as possible. Rules compile against the
 // default schema (kestrel schema prints it) unless -schema names another.
+//
+// sense is live detection on this host: the eBPF sensor (package sensor)
+// publishes the kernel's process, file and network events into the bus
+// that run would replay a log into, until SIGINT or SIGTERM; then the same
+// summary, with the sensor's counts (kernel drops among them). -record
+// writes every event published to a log that run replays to the same
+// alerts. It needs Linux with BTF, root or CAP_BPF+CAP_PERFMON, and tracefs
+// for file events, which it mounts on /sys/kernel/tracing when it may.
 //
 // With -kafka-brokers, run is a detection node instead: it joins the
 // topic's consumer group, publishes the records' events into its bus and
@@ -41,6 +50,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"syscall"
 )
 
 // Exit statuses.
@@ -51,7 +61,7 @@ const (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, isTerminal(os.Stderr))
 	stop()
 	os.Exit(code)
@@ -83,6 +93,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 			return runKafka(ctx, args[1:], stdout, stderr)
 		}
 		return runReplay(ctx, args[1:], stdout, stderr, tty)
+	case "sense":
+		return runSense(ctx, args[1:], stdout, stderr)
 	case "forward":
 		return runForward(ctx, args[1:], stdout, stderr)
 	case "validate":

@@ -53,49 +53,97 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, tty
 		return exitUsage
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-
-	reg, err := registry(*schemaPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "kestrel: %v\n", err)
-		return exitFail
-	}
-	set, ok := loadRules(*rulesDir, reg, stderr)
+	// The bus measures its backpressure timeout on the replay's mock clock,
+	// which moves only with the log: a slow consumer makes the replay wait
+	// instead of losing events.
+	clk := clock.New()
+	pl, ok := startPipeline(pipelineConfig{
+		rulesDir: *rulesDir, schemaPath: *schemaPath, outPath: *outPath,
+		bus: engine.Config{Partitions: *partitions, Clock: clk, Logger: logger},
+	}, clk, logger, stdout, stderr)
 	if !ok {
 		return exitFail
 	}
+
+	bar := &progressBar{w: stderr, on: tty && !*quiet}
+	rp, err := replay.New(pl.bus, replay.Config{
+		Clock: clk, Speed: *speed, Lenient: *lenient, Logger: logger,
+		Reader:   replay.ReaderOptions{Registry: pl.reg},
+		Progress: bar.update,
+	})
+	var rstats replay.Stats
+	var rerr error
+	if err != nil {
+		rerr = err
+	} else {
+		rstats, rerr = rp.Replay(ctx, *logPath)
+	}
+	bar.clear()
+
+	return pl.finish(stderr, *quiet, rerr, func(w io.Writer, d detect.Stats) {
+		replayHeader(w, *logPath, rstats, d)
+	})
+}
+
+// pipelineConfig is what run and sense share: rules, schema, outputs, bus.
+type pipelineConfig struct {
+	rulesDir, schemaPath, outPath string
+	bus                           engine.Config
+}
+
+// pipeline is schema, rules, outputs, bus and detection, running: feed its
+// bus, then finish.
+type pipeline struct {
+	reg *schema.Registry
+	bus *engine.Bus
+	det *detect.Detector
+	out *sink.Output
+}
+
+// startPipeline loads the schema and rules, opens the outputs and starts the
+// bus with detection; on failure it has reported on stderr and returns false.
+func startPipeline(cfg pipelineConfig, clk clock.Clock, logger *slog.Logger, stdout, stderr io.Writer) (*pipeline, bool) {
+	reg, err := registry(cfg.schemaPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "kestrel: %v\n", err)
+		return nil, false
+	}
+	set, ok := loadRules(cfg.rulesDir, reg, stderr)
+	if !ok {
+		return nil, false
+	}
 	if len(set.Packages) == 0 {
-		fmt.Fprintf(stderr, "kestrel: no runnable rules in %s\n", *rulesDir)
-		return exitFail
+		fmt.Fprintf(stderr, "kestrel: no runnable rules in %s\n", cfg.rulesDir)
+		return nil, false
 	}
 
-	clk := clock.New()
-	scfg, err := outputs(*outPath, stdout)
+	scfg, err := outputs(cfg.outPath, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "kestrel: outputs: %v\n", err)
-		return exitFail
+		return nil, false
 	}
 	scfg.Clock, scfg.Logger = clk, logger
 	out, err := sink.New(scfg)
 	if err != nil {
 		closeDestinations(scfg)
 		fmt.Fprintf(stderr, "kestrel: outputs: %v\n", err)
-		return exitFail
+		return nil, false
 	}
 	// Detection routes each event to the partitions that hold the sequence
 	// state it can advance or cancel, so the alerts do not depend on
 	// -partitions: the detector is built first and hands the bus its Route.
-	n := *partitions
+	bcfg := cfg.bus
+	if bcfg.Partitions == 0 {
+		bcfg.Partitions = runtime.GOMAXPROCS(0)
+	}
+	n := bcfg.Partitions
 	det, err := detect.New(detect.Config{Rules: set.Packages, Output: out, Partitions: n, Clock: clk, Logger: logger,
 		EntityPartition: func(k schema.EntityKey) int { return engine.EntityPartition(k, n) }})
 	if err != nil {
 		_ = out.Close(context.Background())
 		fmt.Fprintf(stderr, "kestrel: %v\n", err)
-		return exitFail
+		return nil, false
 	}
-	// The bus measures its backpressure timeout on the replay's mock clock,
-	// which moves only with the log: a slow consumer makes the replay wait
-	// instead of losing events.
-	bcfg := engine.Config{Partitions: n, Clock: clk, Logger: logger}
 	if n > 1 {
 		bcfg.Route = det.Route
 	}
@@ -109,34 +157,24 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, tty
 		}
 		_ = out.Close(context.Background())
 		fmt.Fprintf(stderr, "kestrel: %v\n", err)
-		return exitFail
+		return nil, false
 	}
+	return &pipeline{reg: reg, bus: bus, det: det, out: out}, true
+}
 
-	bar := &progressBar{w: stderr, on: tty && !*quiet}
-	rp, err := replay.New(bus, replay.Config{
-		Clock: clk, Speed: *speed, Lenient: *lenient, Logger: logger,
-		Reader:   replay.ReaderOptions{Registry: reg},
-		Progress: bar.update,
-	})
-	var rstats replay.Stats
-	var rerr error
-	if err != nil {
-		rerr = err
-	} else {
-		rstats, rerr = rp.Replay(ctx, *logPath)
-	}
-	bar.clear()
-
-	// Drain: every event accepted reaches detection, then every alert
-	// reaches its outputs.
+// finish drains the pipeline (every event accepted reaches detection, then
+// every alert its outputs), prints the summary unless quiet, its first line
+// by header, and returns the exit status: exitFail when feedErr (the
+// source's error) is set or anything was lost.
+func (pl *pipeline) finish(stderr io.Writer, quiet bool, feedErr error, header func(io.Writer, detect.Stats)) int {
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	berr := bus.Shutdown(sctx)
-	oerr := out.Close(sctx)
+	berr := pl.bus.Shutdown(sctx)
+	oerr := pl.out.Close(sctx)
 
 	code := exitOK
-	if rerr != nil {
-		fmt.Fprintf(stderr, "kestrel: %v\n", rerr)
+	if feedErr != nil {
+		fmt.Fprintf(stderr, "kestrel: %v\n", feedErr)
 		code = exitFail
 	}
 	if berr != nil {
@@ -147,7 +185,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, tty
 		fmt.Fprintf(stderr, "kestrel: outputs: %v\n", oerr)
 		code = exitFail
 	}
-	dstats, bstats, ostats := det.Stats(), bus.Stats().Total(), out.Stats()
+	dstats, bstats, ostats := pl.det.Stats(), pl.bus.Stats().Total(), pl.out.Stats()
 	lost := bstats.Dropped + bstats.TimedOut + dstats.AlertsDropped + ostats.Unrouted // sink's Refused counts the same refusals as AlertsDropped
 	for _, d := range ostats.Destinations {
 		lost += d.Dropped + d.Rejected
@@ -155,14 +193,15 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, tty
 	if lost > 0 {
 		code = exitFail
 	}
-	if !*quiet {
-		summary(stderr, *logPath, rstats, dstats, bstats, ostats)
+	if !quiet {
+		header(stderr, dstats)
+		summary(stderr, dstats, bstats, ostats)
 	}
 	return code
 }
 
-// summary prints what the run did.
-func summary(w io.Writer, logPath string, r replay.Stats, d detect.Stats, b engine.PartitionStats, o sink.Stats) {
+// replayHeader prints the first lines of run's summary: the log's events.
+func replayHeader(w io.Writer, logPath string, r replay.Stats, d detect.Stats) {
 	eps := 0.0
 	if r.Duration > 0 {
 		eps = float64(d.Events) / r.Duration.Seconds()
@@ -175,6 +214,11 @@ func summary(w io.Writer, logPath string, r replay.Stats, d detect.Stats, b engi
 			fmt.Fprintf(w, "    %v\n", e)
 		}
 	}
+}
+
+// summary prints what detection and the outputs did, after the source's
+// header lines.
+func summary(w io.Writer, d detect.Stats, b engine.PartitionStats, o sink.Stats) {
 	if d.Events > 0 && d.Copies > 0 {
 		fmt.Fprintf(w, "  routing: %d copies to join-key partitions (%.3f copies per event)\n", d.Copies, float64(d.Events+d.Copies)/float64(d.Events))
 	}

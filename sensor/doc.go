@@ -1,0 +1,53 @@
+// Package sensor is Kestrel's live Linux sensor: eBPF programs on the
+// scheduler's tracepoints (exec, fork, exit), the file syscalls' tracepoints
+// (open, unlink, rename) and the TCP state tracepoint (outbound connects)
+// write fixed-size records into a BPF ring buffer; Run reads them and
+// builds each event in place in an engine.Bus slot (Bus.Claim, Event.Add,
+// Commit), with the default schema's ECS fields.
+//
+// # Requirements
+//
+// Linux with BTF (/sys/kernel/btf/vmlinux), run as root or with CAP_BPF and
+// CAP_PERFMON. The file tracepoints need tracefs: Run mounts it on
+// /sys/kernel/tracing when it is not mounted and it may (CAP_SYS_ADMIN);
+// without it the process and network programs still run and Stats says the
+// file programs are off. On other systems New returns ErrUnsupported. The
+// eBPF objects are compiled by bpf2go and committed (kestrel_bpfel.*): a
+// build needs no clang.
+//
+// # Events
+//
+// Each process has a stable identity across pid reuse: its pid and its
+// start time in clock ticks since boot (the start_boottime the kernel
+// reports in /proc/PID/stat, field 22), so that processes seeded from /proc
+// when the sensor starts and processes seen by the kernel programs agree.
+// The event's entity key is schema.EntityKey{Hi: startTicks, Lo: pid} and
+// process.entity_id is "pid-startTicks". A process table, seeded from /proc
+// and bounded by Config.MaxProcesses, fills the parent's fields and the
+// executable of fork, file and network events.
+//
+// What the fields mean, where it is not obvious: process.executable of an
+// exec is the path the process passed to execve (absolute in the usual
+// case of a shell's PATH search, relative when it was run as ./x);
+// process.args and process.command_line are the arguments from the first
+// KiB of the new image's argument area, joined by spaces, and
+// process.args_count counts them all; process.exit_code is the exit
+// status, or 128 + the signal that killed the process, and is reported
+// when its main thread exits; file.path is the path passed to the system
+// call (relative to the process's directory when relative); a connect is
+// reported when the handshake ends, with event.outcome success or failure
+// and the whole 4-tuple (the local port is not chosen before).
+//
+// # Memory
+//
+// Records are read into one reused ringbuf.Record. A Value of kind String
+// references its bytes, and an event's strings must stay valid after
+// Commit, for as long as the bus, the detector, its alerts or a subscriber
+// hold them, which the sensor cannot know. So strings are never built over
+// the record: they are copied into append-only chunks of memory (64 KiB),
+// never written again once handed out; a full chunk is left to the garbage
+// collector, which frees it when no event or alert still references it.
+// Executable paths, which repeat, are interned in a bounded table. In the
+// steady state an event costs no allocation of its own: one chunk per few
+// hundred events, amortised.
+package sensor

@@ -1,0 +1,364 @@
+//go:build linux
+
+package sensor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+
+	"github.com/kestrel-sec/kestrel/clock"
+	"github.com/kestrel-sec/kestrel/engine"
+)
+
+// Sensor reads the kernel programs' records and publishes them as events.
+// Create it with New, start it with Run.
+type Sensor struct {
+	cfg     Config
+	log     *slog.Logger
+	started atomic.Bool
+	ready   chan struct{} // closed once the programs are attached and /proc read
+
+	read, published, busDropped, decodeErrs, skipped, recordErrs atomic.Uint64
+	seeded, evicted                                              atomic.Uint64
+	filesOn, netOn, acceptOn                                     atomic.Bool
+
+	mu          sync.Mutex
+	drops       *ebpf.Map // nil when not running
+	kernelDrops uint64    // last value read from drops
+}
+
+// New checks cfg and returns a Sensor; nothing is loaded until Run.
+func New(cfg Config) (*Sensor, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.MaxProcesses == 0 {
+		cfg.MaxProcesses = DefaultMaxProcesses
+	}
+	if cfg.MaxDelay == 0 {
+		cfg.MaxDelay = DefaultMaxDelay
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Sensor{cfg: cfg, log: log, ready: make(chan struct{})}, nil
+}
+
+// Ready is closed once Run has attached the programs and read /proc: from
+// then on, every process event reaches the ring buffer.
+func (s *Sensor) Ready() <-chan struct{} { return s.ready }
+
+// Stats returns the counters; safe to call at any time, from any goroutine.
+func (s *Sensor) Stats() Stats {
+	st := Stats{
+		Read: s.read.Load(), Published: s.published.Load(), BusDropped: s.busDropped.Load(),
+		DecodeErrors: s.decodeErrs.Load(), Skipped: s.skipped.Load(), RecordErrors: s.recordErrs.Load(),
+		ProcsSeeded: s.seeded.Load(), ProcsEvicted: s.evicted.Load(),
+		FilesOn: s.filesOn.Load(), NetworkOn: s.netOn.Load(), AcceptOn: s.acceptOn.Load(),
+	}
+	s.mu.Lock()
+	if s.drops != nil {
+		s.kernelDrops = sumDrops(s.drops, s.kernelDrops)
+	}
+	st.KernelDrops = s.kernelDrops
+	s.mu.Unlock()
+	return st
+}
+
+func sumDrops(m *ebpf.Map, prev uint64) uint64 {
+	var per []uint64
+	if err := m.Lookup(uint32(0), &per); err != nil {
+		return prev
+	}
+	var n uint64
+	for _, v := range per {
+		n += v
+	}
+	return n
+}
+
+// Run loads and attaches the programs, seeds the process table from /proc,
+// and publishes events until ctx ends or the bus closes; then it detaches
+// everything and returns: nil when ctx ended, otherwise an *Error (matching
+// ErrPermission, ErrNoBTF, ...) or the bus's ErrClosed. It starts one
+// goroutine only while ctx is alive, to wake the reader, and none outlives
+// it.
+func (s *Sensor) Run(ctx context.Context) error {
+	if !s.started.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		return &Error{Op: "load", Err: ErrNoBTF}
+	}
+	_ = rlimit.RemoveMemlock() // needed only before kernel 5.11's memcg accounting
+
+	spec, err := loadKestrel()
+	if err != nil {
+		return &Error{Op: "load eBPF objects", Err: err}
+	}
+	if s.cfg.MaxDelay > 0 {
+		if err := spec.Variables[kestrelVarBatchWakeup].Set(uint32(1)); err != nil {
+			return &Error{Op: "configure eBPF objects", Err: err}
+		}
+	}
+	// The accept program is an fexit, which needs the kernel's function
+	// tracing (some kernels and sandboxes refuse it): it is loaded apart, so
+	// that its refusal costs only accept events.
+	acceptSpec := spec.Programs[kestrelProgHandleAccept]
+	delete(spec.Programs, kestrelProgHandleAccept)
+	var objs coreObjects
+	if err := spec.LoadAndAssign(&objs, nil); err != nil {
+		return &Error{Op: "load eBPF programs", Err: permission(err)}
+	}
+	defer objs.Close()
+
+	var links []link.Link
+	defer func() {
+		for _, l := range links {
+			_ = l.Close()
+		}
+	}()
+	for _, p := range []*ebpf.Program{objs.HandleExec, objs.HandleFork, objs.HandleExit} {
+		l, err := link.AttachTracing(link.TracingOptions{Program: p})
+		if err != nil {
+			return &Error{Op: "attach " + p.String(), Err: permission(err)}
+		}
+		links = append(links, l)
+	}
+	if !s.cfg.NoNetwork {
+		if l, err := link.AttachTracing(link.TracingOptions{Program: objs.HandleSockState}); err != nil {
+			s.log.Warn("sensor: network events off", "err", err)
+		} else {
+			links = append(links, l)
+			s.netOn.Store(true)
+		}
+		if l, err := loadAccept(spec, acceptSpec, &objs); err != nil {
+			s.log.Warn("sensor: accept events off (fexit refused)", "err", err)
+		} else {
+			links = append(links, l)
+			s.acceptOn.Store(true)
+		}
+	}
+	if !s.cfg.NoFiles {
+		if err := ensureTracefs(tracefsDir); err != nil {
+			s.log.Warn("sensor: file events off: tracefs is not mounted and could not be", "dir", tracefsDir, "err", err)
+		} else {
+			n := 0
+			for _, tp := range []struct {
+				name string
+				prog *ebpf.Program
+			}{
+				{"sys_enter_openat", objs.HandleOpenat}, {"sys_enter_open", objs.HandleOpen},
+				{"sys_enter_unlinkat", objs.HandleUnlinkat}, {"sys_enter_unlink", objs.HandleUnlink},
+				{"sys_enter_renameat2", objs.HandleRenameat2}, {"sys_enter_rename", objs.HandleRename},
+			} {
+				l, err := link.Tracepoint("syscalls", tp.name, tp.prog, nil)
+				if err != nil {
+					// open, unlink and rename do not exist on arm64.
+					s.log.Debug("sensor: tracepoint not attached", "name", tp.name, "err", err)
+					continue
+				}
+				links = append(links, l)
+				n++
+			}
+			s.filesOn.Store(n > 0)
+		}
+	}
+
+	rd, err := ringbuf.NewReader(objs.Events)
+	if err != nil {
+		return &Error{Op: "ring buffer", Err: err}
+	}
+	defer rd.Close()
+	s.mu.Lock()
+	s.drops = objs.Drops
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.kernelDrops = sumDrops(s.drops, s.kernelDrops)
+		s.drops = nil
+		s.mu.Unlock()
+	}()
+
+	b := &builder{procs: newProcTable(s.cfg.MaxProcesses)}
+	b.f, b.t = resolve(s.cfg.Registry)
+	b.monoOff, b.wallOff = clockOffsets(s.cfg.Clock)
+	// Seed after attaching: a process started in between is in both, and
+	// the kernel's record simply updates it.
+	s.seeded.Store(uint64(seedProcs(b.procs, "/proc")))
+
+	close(s.ready)
+
+	// Closing the reader is the only way to wake a blocked ReadInto.
+	stop := context.AfterFunc(ctx, func() { _ = rd.Close() })
+	defer stop()
+	err = s.loop(rd, b)
+	s.evicted.Store(b.procs.evicted)
+	if ctx.Err() != nil && (err == nil || errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, os.ErrClosed)) {
+		return nil
+	}
+	return err
+}
+
+// loop reads and publishes records until the reader is closed or the bus is.
+func (s *Sensor) loop(rd *ringbuf.Reader, b *builder) error {
+	var rec ringbuf.Record
+	bus := s.cfg.Bus
+	delay := s.cfg.MaxDelay
+	if delay > 0 {
+		rd.SetDeadline(time.Now().Add(delay))
+	}
+	for {
+		if err := rd.ReadInto(&rec); err != nil {
+			if delay > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+				// Woken by the clock: what was waiting has been read.
+				rd.SetDeadline(time.Now().Add(delay))
+				continue
+			}
+			return err
+		}
+		s.read.Add(1)
+		raw := rec.RawSample
+		if len(raw) < minRecordSize {
+			s.decodeErrs.Add(1)
+			continue
+		}
+		h := parseHdr(raw)
+		if n := recordSize(h.kind); n == 0 || len(raw) < n {
+			s.decodeErrs.Add(1)
+			continue
+		}
+		b.update(h, raw)
+		typ := b.eventType(h, raw)
+		if typ == 0 {
+			s.skipped.Add(1)
+			b.after(h)
+			continue
+		}
+		c, err := bus.Claim(entityKey(h.pid, h.start))
+		if err != nil {
+			b.after(h)
+			if errors.Is(err, engine.ErrClosed) {
+				return err
+			}
+			s.busDropped.Add(1)
+			continue
+		}
+		ev := c.Event()
+		b.fill(ev, h, typ, raw)
+		if s.cfg.Record != nil {
+			if err := s.cfg.Record.Write(ev); err != nil {
+				if s.recordErrs.Add(1) == 1 {
+					s.log.Warn("sensor: recording failed", "err", err)
+				}
+			}
+		}
+		c.Commit()
+		s.published.Add(1)
+		b.after(h)
+		s.evicted.Store(b.procs.evicted)
+	}
+}
+
+// coreObjects are the programs and maps loaded together: all but accept.
+type coreObjects struct {
+	kestrelMaps
+	HandleExec      *ebpf.Program `ebpf:"handle_exec"`
+	HandleExit      *ebpf.Program `ebpf:"handle_exit"`
+	HandleFork      *ebpf.Program `ebpf:"handle_fork"`
+	HandleOpen      *ebpf.Program `ebpf:"handle_open"`
+	HandleOpenat    *ebpf.Program `ebpf:"handle_openat"`
+	HandleRename    *ebpf.Program `ebpf:"handle_rename"`
+	HandleRenameat2 *ebpf.Program `ebpf:"handle_renameat2"`
+	HandleSockState *ebpf.Program `ebpf:"handle_sock_state"`
+	HandleUnlink    *ebpf.Program `ebpf:"handle_unlink"`
+	HandleUnlinkat  *ebpf.Program `ebpf:"handle_unlinkat"`
+}
+
+// Close closes them all.
+func (o *coreObjects) Close() error {
+	_ = o.kestrelMaps.Close()
+	for _, p := range []*ebpf.Program{o.HandleExec, o.HandleExit, o.HandleFork, o.HandleOpen, o.HandleOpenat,
+		o.HandleRename, o.HandleRenameat2, o.HandleSockState, o.HandleUnlink, o.HandleUnlinkat} {
+		if p != nil {
+			_ = p.Close()
+		}
+	}
+	return nil
+}
+
+// loadAccept loads the accept program against the loaded maps and attaches
+// it. The link holds the program, which is closed here.
+func loadAccept(spec *ebpf.CollectionSpec, prog *ebpf.ProgramSpec, objs *coreObjects) (link.Link, error) {
+	if prog == nil {
+		return nil, errors.New("no accept program in the object")
+	}
+	one := spec.Copy()
+	one.Programs = map[string]*ebpf.ProgramSpec{kestrelProgHandleAccept: prog}
+	var p struct {
+		Prog *ebpf.Program `ebpf:"handle_accept"`
+	}
+	err := one.LoadAndAssign(&p, &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{
+		"events": objs.Events, "drops": objs.Drops, "connecting": objs.Connecting,
+	}})
+	if err != nil {
+		return nil, err
+	}
+	defer p.Prog.Close()
+	return link.AttachTracing(link.TracingOptions{Program: p.Prog})
+}
+
+// clockOffsets returns what to subtract from CLOCK_MONOTONIC nanoseconds to
+// read clk, and what to add to get wall time.
+func clockOffsets(clk clock.Clock) (uint64, int64) {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	kmono := uint64(ts.Nano())
+	wall := time.Now().UnixNano()
+	var off uint64
+	if c := clk.NowMono(); kmono > c {
+		off = kmono - c
+	}
+	return off, wall - int64(kmono)
+}
+
+// permission makes a refusal by the kernel match ErrPermission.
+func permission(err error) error {
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+		return fmt.Errorf("%w (%w)", ErrPermission, err)
+	}
+	return err
+}
+
+// tracefsDir is where the sensor mounts tracefs, one of the two places the
+// tracepoint loader looks (the other is /sys/kernel/debug/tracing). The
+// mount is left in place when the sensor stops: others may use it by then.
+const tracefsDir = "/sys/kernel/tracing"
+
+// ensureTracefs mounts tracefs on dir unless it is there already.
+func ensureTracefs(dir string) error {
+	if _, err := os.Stat(dir + "/events"); err == nil {
+		return nil
+	}
+	if err := unix.Mount("tracefs", dir, "tracefs", 0, ""); err != nil {
+		return fmt.Errorf("mount -t tracefs tracefs %s: %w", dir, permission(err))
+	}
+	return nil
+}
