@@ -1,4 +1,4 @@
-package main
+package sink
 
 import (
 	"io"
@@ -17,7 +17,7 @@ func TestOutputsErrorsHideURLPasswords(t *testing.T) {
 		if err := os.WriteFile(path, []byte(spec), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		_, err := outputs(path, io.Discard)
+		_, err := LoadConfig(path, LoadOptions{Stdout: io.Discard})
 		if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "outputs[0]") {
 			t.Errorf("%s: %v", url, err)
 		}
