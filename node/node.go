@@ -352,7 +352,10 @@ func (n *Node) ReloadRules(rules []*rule.Package) error {
 	}
 	n.det.Store(det)
 	// The old detector stays for Stats: a worker may still be in a batch
-	// on it, and its counts belong to the node's totals.
+	// on it, and its counts belong to the node's totals. It keeps the
+	// (abandoned) partial matches it held until the node is dropped:
+	// reloads are rare, and freeing them safely needs the workers to say
+	// they left it, which the bus does not report.
 	n.retired = append(n.retired, old)
 	n.reloads.Add(1)
 	n.log.Info("node: rules reloaded", "rules", len(rules), "reloads", n.reloads.Load())

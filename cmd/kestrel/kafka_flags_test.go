@@ -149,3 +149,11 @@ func TestInsecureSASLFlag(t *testing.T) {
 		t.Errorf("forward, PLAIN without TLS: exit %d, want %d naming -kafka-insecure-sasl:\n%s", code, exitUsage, stderr.String())
 	}
 }
+
+// TestVersion: -version prints the module's version line.
+func TestVersion(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"-version"}, &stdout, &stderr, false); code != exitOK || !strings.HasPrefix(stdout.String(), "kestrel ") {
+		t.Fatalf("exit %d, %q %q", code, stdout.String(), stderr.String())
+	}
+}
