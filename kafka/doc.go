@@ -29,8 +29,9 @@
 // SCRAM with the password read from the environment, PLAIN refused without
 // TLS unless InsecureSASL, client id) and every
 // role's settings; its zero fields are documented defaults and Validate
-// reports what cannot work. ForwardMain and RunCommand are the command
-// lines "kestrel forward" and "kestrel run -kafka-brokers".
+// reports what cannot work. The command lines "kestrel forward" and
+// "kestrel run -brokers" live in cmd/kestrel; package node runs a Source
+// as a detection node.
 //
 // The package never prints and logs only through Config.Logger. Every event
 // is accounted for in ForwarderStats and SourceStats. SCALING.md, at the

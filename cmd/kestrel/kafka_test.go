@@ -30,7 +30,7 @@ func TestKafkaForwardAndDetect(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("forward: exit %d\n%s", code, stderr)
 	}
-	code, stdout, stderr := kestrel(t, "run", "-kafka-brokers", brokers, "-topic", "events", "-group", "detect",
+	code, stdout, stderr := kestrel(t, "run", "-brokers", brokers, "-topic", "events", "-group", "detect",
 		"-dlq-topic", "-", "-rules", exampleRules, "-max-events", "27", "-q")
 	if code != exitOK {
 		t.Fatalf("run: exit %d\n%s", code, stderr)
@@ -45,7 +45,7 @@ func TestKafkaForwardAndDetect(t *testing.T) {
 	}
 
 	// Without -rules the node prints the events it consumed.
-	code, stdout, stderr = kestrel(t, "run", "-kafka-brokers", brokers, "-topic", "events", "-group", "print",
+	code, stdout, stderr = kestrel(t, "run", "-brokers", brokers, "-topic", "events", "-group", "print",
 		"-dlq-topic", "-", "-max-events", "27", "-q")
 	if code != exitOK || strings.Count(stdout, `"event_id"`) != 27 {
 		t.Fatalf("print: exit %d, %d events\n%s", code, strings.Count(stdout, `"event_id"`), stderr)

@@ -5,12 +5,13 @@
 // Usage:
 //
 //	kestrel run -rules DIR -log FILE [-outputs FILE] [-speed X] [-schema FILE] [-partitions N] [-lenient]
-//	kestrel run -kafka-brokers HOST:PORT[,...] [-topic T] [-group G] [-rules DIR] [-outputs FILE] [-alert-topic T]
+//	kestrel run -brokers HOST:PORT[,...] [-topic T] [-group G] [-rules DIR] [-outputs FILE] [-alert-topic T]
 //	kestrel sense -rules DIR [-outputs FILE] [-record FILE.kbin] [-partitions N] [-no-files] [-no-network]
 //	kestrel forward -log FILE -brokers HOST:PORT[,...] [-topic T]
 //	kestrel validate [-schema FILE] DIR
 //	kestrel rules [-schema FILE] DIR
 //	kestrel schema
+//	kestrel -version
 //
 // run replays the log (JSON lines, .zst or the binary .kbin, see package
 // replay) through the rule packages in DIR (see package rule) and writes
@@ -29,12 +30,20 @@
 // alerts. It needs Linux with BTF, root or CAP_BPF+CAP_PERFMON, and tracefs
 // for file events, which it mounts on /sys/kernel/tracing when it may.
 //
-// With -kafka-brokers, run is a detection node instead: it joins the
+// With -brokers (-kafka-brokers is a deprecated alias), run is a detection node instead: it joins the
 // topic's consumer group, publishes the records' events into its bus and
 // runs the rules on them (or prints the events without -rules), until
 // interrupted; forward replays a log into the topic, keyed by entity, so
 // that several nodes can share the work (see SCALING.md and package kafka,
 // whose -h lists the TLS, SASL and tuning flags).
+//
+// run and sense are long-running nodes (package node): -listen ADDR serves
+// Prometheus /metrics, /healthz, /readyz and /debug/pprof/; -log-format
+// and -log-level shape the log on stderr; SIGTERM or SIGINT stops the
+// input, drains the bus, commits (Kafka), flushes the outputs and prints
+// the summary with where the input stopped; SIGHUP reloads the rules, and
+// a reload that fails keeps the old ones. -version prints the module
+// version and VCS revision.
 //
 // validate loads every package and reports each problem with its file,
 // line and column; rules lists the packages. Lua and Wasm packages are
@@ -61,7 +70,18 @@ const (
 )
 
 func main() {
+	// SIGTERM and SIGINT end the context: the command stops its input,
+	// drains, commits, flushes and prints its summary. A second one is
+	// left to the default action, which ends a drain stuck on a dead
+	// output. SIGHUP reloads a running node's rules.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	hangups = hup
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, isTerminal(os.Stderr))
 	stop()
 	os.Exit(code)
@@ -74,11 +94,16 @@ func isTerminal(f *os.File) bool {
 
 const usage = `usage:
   kestrel run -rules DIR -log FILE [-outputs FILE] [-speed X] [-schema FILE] [-partitions N] [-lenient]
-  kestrel run -kafka-brokers HOST:PORT[,...] [-topic T] [-group G] [-rules DIR] [-outputs FILE] [-alert-topic T]
+  kestrel run -brokers HOST:PORT[,...] [-topic T] [-group G] [-rules DIR] [-outputs FILE] [-alert-topic T]
   kestrel forward -log FILE -brokers HOST:PORT[,...] [-topic T]
   kestrel validate [-schema FILE] DIR
   kestrel rules [-schema FILE] DIR
   kestrel schema
+  kestrel -version
+
+run and sense take -listen ADDR (/metrics, /healthz, /readyz, /debug/pprof/),
+-log-format text|json and -log-level debug|info|warn|error; SIGTERM or SIGINT
+drains and prints the summary, SIGHUP reloads the rules.
 `
 
 // run is the whole command, minus the process: tests call it.
@@ -90,19 +115,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 	switch args[0] {
 	case "run":
 		if wantsKafka(args[1:]) {
-			return runKafka(ctx, args[1:], stdout, stderr)
+			return runKafka(ctx, args[1:], stdout, stderr, lookupEnv)
 		}
 		return runReplay(ctx, args[1:], stdout, stderr, tty)
 	case "sense":
 		return runSense(ctx, args[1:], stdout, stderr)
 	case "forward":
-		return runForward(ctx, args[1:], stdout, stderr)
+		return runForward(ctx, args[1:], stderr, lookupEnv)
 	case "validate":
 		return runValidate(args[1:], stdout, stderr)
 	case "rules":
 		return runRules(args[1:], stdout, stderr)
 	case "schema":
 		return runSchema(args[1:], stdout, stderr)
+	case "-version", "--version", "version":
+		fmt.Fprintln(stdout, version())
+		return exitOK
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -6,13 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"runtime"
 	"time"
 
-	"github.com/kestrel-sec/kestrel/clock"
-	"github.com/kestrel-sec/kestrel/detect"
 	"github.com/kestrel-sec/kestrel/engine"
+	"github.com/kestrel-sec/kestrel/node"
 	"github.com/kestrel-sec/kestrel/replay"
 	"github.com/kestrel-sec/kestrel/sensor"
 )
@@ -26,91 +23,96 @@ const senseNeeds = "kestrel sense needs Linux with BTF (/sys/kernel/btf/vmlinux)
 func runSense(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("kestrel sense", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	rulesDir := fs.String("rules", "", "rule packages directory (required)")
-	outPath := fs.String("outputs", "", "outputs config file (JSON); default: alerts as JSON lines on stdout")
+	nf := addNodeFlags(fs, "rule packages directory (required)")
 	recPath := fs.String("record", "", "record every event published to this log (.kbin, or JSON lines) for replay with kestrel run")
-	schemaPath := fs.String("schema", "", "schema file (JSON, see kestrel schema); default: the built-in schema")
-	partitions := fs.Int("partitions", runtime.GOMAXPROCS(0), "bus partitions (detection workers)")
 	noFiles := fs.Bool("no-files", false, "leave file events (open, unlink, rename) off")
 	noNet := fs.Bool("no-network", false, "leave network events off")
-	quiet := fs.Bool("q", false, "no summary on stderr")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	if *rulesDir == "" || fs.NArg() != 0 {
+	if *nf.rulesDir == "" || fs.NArg() != 0 {
 		fmt.Fprintf(stderr, "kestrel sense: -rules is required\n%s", usage)
 		return exitUsage
 	}
-	if *partitions < 1 || *partitions > detect.MaxPartitions {
-		fmt.Fprintf(stderr, "kestrel sense: -partitions must be from 1 to %d\n", detect.MaxPartitions)
+	if msg := nf.check(); msg != "" {
+		fmt.Fprintf(stderr, "kestrel sense: %s\n", msg)
 		return exitUsage
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	clk := clock.New() // real time: live events carry the kernel's, translated onto it
-	pl, ok := startPipeline(pipelineConfig{
-		rulesDir: *rulesDir, schemaPath: *schemaPath, outPath: *outPath,
-		bus: engine.Config{Partitions: *partitions, Clock: clk, Logger: logger},
-	}, clk, logger, stdout, stderr)
+	logger, err := nf.log.logger(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "kestrel sense: %v\n", err)
+		return exitUsage
+	}
+	// Real time: live events carry the kernel's, translated onto it. A live
+	// node retries its outputs without bound.
+	n, ok := newNode(node.Config{
+		RulesDir: *nf.rulesDir, SchemaPath: *nf.schemaPath, OutputsPath: *nf.outPath, Stdout: stdout,
+		Bus: engine.Config{Partitions: *nf.partitions}, Logger: logger,
+	}, stderr)
 	if !ok {
 		return exitFail
 	}
 
 	var rec replay.Writer
-	var feedErr error
 	if *recPath != "" {
 		w, err := replay.Create(*recPath, replay.WriterOptions{})
 		if err != nil {
-			feedErr = fmt.Errorf("record: %w", err)
-		} else {
-			rec = w
+			_ = n.Close(context.Background())
+			fmt.Fprintf(stderr, "kestrel: record: %v\n", err)
+			return exitFail
 		}
+		rec = w
 	}
-	var sst sensor.Stats
-	start := time.Now()
-	if feedErr == nil {
-		cfg := sensor.Config{Bus: pl.bus, Registry: pl.reg, Logger: logger, Clock: clk, NoFiles: *noFiles, NoNetwork: *noNet}
-		if rec != nil {
-			cfg.Record = rec
-		}
-		s, err := sensor.New(cfg)
-		if err == nil {
-			ran := make(chan struct{})
-			announced := make(chan struct{})
-			go func() { // announces readiness; ends when Run does
-				defer close(announced)
-				select {
-				case <-s.Ready():
-					if !*quiet {
+	src := &node.SensorSource{Config: sensor.Config{NoFiles: *noFiles, NoNetwork: *noNet}}
+	if rec != nil {
+		src.Config.Record = rec
+	}
+	announced := make(chan struct{})
+	stopAnnounce := make(chan struct{})
+	go func() { // announces readiness; ends when Run does
+		defer close(announced)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				if n.Ready() {
+					if !*nf.quiet {
 						fmt.Fprintf(stderr, "kestrel: sensing; interrupt (Ctrl-C) or SIGTERM to stop\n")
 					}
-				case <-ran:
+					return
 				}
-			}()
-			err = s.Run(ctx)
-			close(ran)
-			<-announced
-			sst = s.Stats()
-		}
-		if err != nil {
-			if errors.Is(err, sensor.ErrPermission) || errors.Is(err, sensor.ErrNoBTF) || errors.Is(err, sensor.ErrUnsupported) {
-				err = fmt.Errorf("%w\n%s", err, senseNeeds)
+			case <-stopAnnounce:
+				return
 			}
-			feedErr = err
 		}
-	}
+	}()
+	start := time.Now()
+	runErr := runNode(ctx, n, src, *nf.listen, logger, stderr)
+	close(stopAnnounce)
+	<-announced
 	elapsed := time.Since(start)
+	var se *node.StageError
+	if errors.As(runErr, &se) && se.Stage == "source" &&
+		(errors.Is(se.Err, sensor.ErrPermission) || errors.Is(se.Err, sensor.ErrNoBTF) || errors.Is(se.Err, sensor.ErrUnsupported)) {
+		se.Err = fmt.Errorf("%w\n%s", se.Err, senseNeeds)
+	}
 	// The sensor has stopped publishing, so the recording is complete.
 	if rec != nil {
-		if err := rec.Close(); err != nil && feedErr == nil {
-			feedErr = fmt.Errorf("record: %w", err)
+		if err := rec.Close(); err != nil {
+			runErr = errors.Join(runErr, fmt.Errorf("record: %w", err))
 		}
 	}
-	code := pl.finish(stderr, *quiet, feedErr, func(w io.Writer, d detect.Stats) {
+	code := finishCode(stderr, runErr)
+	st := n.Stats()
+	sst := src.Stats()
+	if !*nf.quiet {
 		eps := 0.0
 		if elapsed > 0 {
-			eps = float64(d.Events) / elapsed.Seconds()
+			eps = float64(st.Detect.Events) / elapsed.Seconds()
 		}
-		fmt.Fprintf(w, "kestrel: live sensor: %d events in %v (%s events/s)\n", d.Events, elapsed.Round(time.Millisecond), humanRate(eps))
+		w := stderr
+		fmt.Fprintf(w, "kestrel: live sensor: %d events in %v (%s events/s)\n", st.Detect.Events, elapsed.Round(time.Millisecond), humanRate(eps))
 		fmt.Fprintf(w, "  sensor: read %d, published %d, refused by the bus %d, kernel drops %d (ring buffer full), decode errors %d, skipped %d\n",
 			sst.Read, sst.Published, sst.BusDropped, sst.KernelDrops, sst.DecodeErrors, sst.Skipped)
 		fmt.Fprintf(w, "  processes: %d seeded from /proc, %d evicted; file events %s, connect events %s, accept events %s\n",
@@ -118,7 +120,8 @@ func runSense(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if *recPath != "" {
 			fmt.Fprintf(w, "  recorded to %s (%d write errors)\n", *recPath, sst.RecordErrors)
 		}
-	})
+		summary(w, st)
+	}
 	if sst.KernelDrops > 0 || sst.RecordErrors > 0 {
 		code = exitFail
 	}

@@ -1,4 +1,4 @@
-package main
+package sink
 
 import (
 	"bytes"
@@ -9,11 +9,10 @@ import (
 	"os"
 	"strings"
 	"time"
-
-	"github.com/kestrel-sec/kestrel/sink"
 )
 
-// outputsFile is the small config file of -outputs:
+// outputsFile is the small config file read by LoadConfig (the -outputs file of
+// cmd/kestrel):
 //
 //	{
 //	  "outputs": [
@@ -31,9 +30,12 @@ import (
 //	}
 //
 // Secrets are named by environment variable (the *_env keys), never
-// written in the file. Without -outputs, alerts go to stdout as JSON lines.
+// written in the file. "retry" at the top level, or in one output, bounds
+// its retries: {"max_attempts": 3, "initial": "100ms", "max": "1s",
+// "max_elapsed": "1m"}; without it LoadOptions.Retry applies.
 type outputsFile struct {
 	Outputs []outputSpec `json:"outputs"`
+	Retry   *retrySpec   `json:"retry"`
 	Routes  []routeSpec  `json:"routes"`
 	Default []string     `json:"default"`
 	Dedup   *struct {
@@ -80,6 +82,41 @@ type outputSpec struct {
 	AppName  string `json:"app_name"`
 
 	TLS *tlsSpec `json:"tls"`
+
+	Retry *retrySpec `json:"retry"`
+}
+
+// retrySpec is RetryConfig in the file; durations as time.ParseDuration
+// reads them.
+type retrySpec struct {
+	MaxAttempts int    `json:"max_attempts"`
+	Initial     string `json:"initial"`
+	Max         string `json:"max"`
+	MaxElapsed  string `json:"max_elapsed"`
+}
+
+func (r *retrySpec) config(def RetryConfig) (RetryConfig, error) {
+	if r == nil {
+		return def, nil
+	}
+	c := RetryConfig{MaxAttempts: r.MaxAttempts}
+	if r.MaxAttempts < 0 {
+		return c, fmt.Errorf("max_attempts %d < 0", r.MaxAttempts)
+	}
+	for _, d := range []struct {
+		name, s string
+		dst     *time.Duration
+	}{{"initial", r.Initial, &c.Initial}, {"max", r.Max, &c.Max}, {"max_elapsed", r.MaxElapsed, &c.MaxElapsed}} {
+		if d.s == "" {
+			continue
+		}
+		v, err := time.ParseDuration(d.s)
+		if err != nil || v < 0 {
+			return c, fmt.Errorf("retry.%s: %q is not a duration >= 0", d.name, d.s)
+		}
+		*d.dst = v
+	}
+	return c, nil
 }
 
 type tlsSpec struct {
@@ -98,20 +135,47 @@ type routeSpec struct {
 	Continue    bool     `json:"continue"`
 }
 
-// outputs builds the sink configuration: from the -outputs file, or stdout
-// alone. Replay must not lose alerts to the speed of the machine, so every
+// LoadOptions are what LoadConfig needs besides the file.
+type LoadOptions struct {
+	// Stdout is where "stdout" outputs write; nil: os.Stdout.
+	Stdout io.Writer
+	// Retry is the retry policy of the outputs the file gives none. Its
+	// zero value retries without bound (a long-running node must not give
+	// alerts up while a SIEM restarts); a replay, which should end, bounds
+	// it.
+	Retry RetryConfig
+}
+
+// LoadConfig reads the outputs file at path (see ReadConfig). path ""
+// means no file: alerts go to Stdout as JSON lines.
+func LoadConfig(path string, opts LoadOptions) (Config, error) {
+	if path == "" {
+		return ReadConfig(nil, "", opts)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	return ReadConfig(bytes.NewReader(data), path, opts)
+}
+
+// ReadConfig builds a Config from an outputs file read from r (name is for
+// errors), opening its destinations; a nil r means stdout alone. Every
 // destination blocks (briefly) rather than drops when its queue is full,
-// and Emit waits for room.
-func outputs(path string, stdout io.Writer) (sink.Config, error) {
-	cfg := sink.Config{Queue: 1 << 14, EmitTimeout: 5 * time.Second}
+// and Emit waits for room, so alerts are not lost to a slow output. On
+// error nothing stays open; on success the destinations belong to the
+// Output made from the Config (or to CloseDestinations).
+func ReadConfig(r io.Reader, name string, opts LoadOptions) (Config, error) {
+	stdout := opts.Stdout
+	if stdout == nil {
+		stdout = os.Stdout
+	}
+	path := name
+	cfg := Config{Queue: 1 << 14, EmitTimeout: 5 * time.Second}
 	spec := outputsFile{Outputs: []outputSpec{{Name: "stdout", Type: "stdout"}}}
-	if path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return cfg, err
-		}
+	if r != nil {
 		spec = outputsFile{}
-		dec := json.NewDecoder(bytes.NewReader(data))
+		dec := json.NewDecoder(r)
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&spec); err != nil {
 			return cfg, fmt.Errorf("%s: %w", path, err)
@@ -120,8 +184,12 @@ func outputs(path string, stdout io.Writer) (sink.Config, error) {
 			return cfg, fmt.Errorf("%s: no outputs", path)
 		}
 	}
-	var opened []sink.Destination
-	fail := func(err error) (sink.Config, error) {
+	defRetry, err := spec.Retry.config(opts.Retry)
+	if err != nil {
+		return cfg, fmt.Errorf("%s: retry: %w", path, err)
+	}
+	var opened []Destination
+	fail := func(err error) (Config, error) {
 		for _, d := range opened {
 			_ = d.Close()
 		}
@@ -133,15 +201,19 @@ func outputs(path string, stdout io.Writer) (sink.Config, error) {
 			return fail(fmt.Errorf("%s: outputs[%d] (%s): %w", path, i, o.Type, err))
 		}
 		opened = append(opened, d)
-		cfg.Destinations = append(cfg.Destinations, sink.DestinationConfig{
-			Name: d.Name(), Dest: d, Queue: o.Queue, Overflow: sink.OverflowBlock, BlockTimeout: 5 * time.Second,
-			Batch: sink.BatchConfig{MaxCount: 256}, Retry: sink.RetryConfig{MaxAttempts: 3},
+		retry, err := o.Retry.config(defRetry)
+		if err != nil {
+			return fail(fmt.Errorf("%s: outputs[%d] (%s): retry: %w", path, i, o.Type, err))
+		}
+		cfg.Destinations = append(cfg.Destinations, DestinationConfig{
+			Name: d.Name(), Dest: d, Queue: o.Queue, Overflow: OverflowBlock, BlockTimeout: 5 * time.Second,
+			Batch: BatchConfig{MaxCount: 256}, Retry: retry,
 		})
 	}
 	for i, r := range spec.Routes {
-		rt := sink.Route{RuleID: r.RuleID, Tags: r.Tags, Destinations: r.Outputs, Continue: r.Continue}
+		rt := Route{RuleID: r.RuleID, Tags: r.Tags, Destinations: r.Outputs, Continue: r.Continue}
 		if r.MinSeverity != "" {
-			s, err := sink.ParseSeverity(strings.ToLower(r.MinSeverity))
+			s, err := ParseSeverity(strings.ToLower(r.MinSeverity))
 			if err != nil {
 				return fail(fmt.Errorf("%s: routes[%d]: %w", path, i, err))
 			}
@@ -155,7 +227,7 @@ func outputs(path string, stdout io.Writer) (sink.Config, error) {
 		if err != nil {
 			return fail(fmt.Errorf("%s: dedup.window: %w", path, err))
 		}
-		cfg.Dedup = sink.DedupConfig{Window: w, Fields: dd.Fields, MaxEntries: dd.MaxEntries}
+		cfg.Dedup = DedupConfig{Window: w, Fields: dd.Fields, MaxEntries: dd.MaxEntries}
 	}
 	if err := cfg.Validate(); err != nil {
 		return fail(err)
@@ -164,7 +236,7 @@ func outputs(path string, stdout io.Writer) (sink.Config, error) {
 }
 
 // destination builds the sink destination an output names.
-func destination(o outputSpec, stdout io.Writer) (sink.Destination, error) {
+func destination(o outputSpec, stdout io.Writer) (Destination, error) {
 	var timeout time.Duration
 	if o.Timeout != "" {
 		d, err := time.ParseDuration(o.Timeout)
@@ -173,34 +245,34 @@ func destination(o outputSpec, stdout io.Writer) (sink.Destination, error) {
 		}
 		timeout = d
 	}
-	var tlsCfg sink.TLSConfig
+	var tlsCfg TLSConfig
 	if t := o.TLS; t != nil {
-		tlsCfg = sink.TLSConfig{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile,
+		tlsCfg = TLSConfig{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile,
 			ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify}
 	}
-	httpCfg := sink.HTTPConfig{URL: o.URL, Headers: o.Headers, Timeout: timeout, TLS: tlsCfg}
+	httpCfg := HTTPConfig{URL: o.URL, Headers: o.Headers, Timeout: timeout, TLS: tlsCfg}
 	switch strings.ToLower(o.Type) {
 	case "stdout":
 		name := o.Name
 		if name == "" {
 			name = "stdout"
 		}
-		return sink.NewWriterDestination(name, stdout), nil
+		return NewWriterDestination(name, stdout), nil
 	case "file":
 		if o.Path == "" {
 			return nil, errors.New("a file output needs a path")
 		}
-		fc := sink.FileConfig{Name: o.Name, Path: o.Path, MaxBytes: o.MaxBytes, MaxBackups: o.MaxBackups}
+		fc := FileConfig{Name: o.Name, Path: o.Path, MaxBytes: o.MaxBytes, MaxBackups: o.MaxBackups}
 		if fc.Name == "" {
 			fc.Name = o.Path
 		}
 		switch strings.ToLower(o.Sync) {
 		case "", "interval":
-			fc.Sync = sink.SyncInterval
+			fc.Sync = SyncInterval
 		case "always":
-			fc.Sync = sink.SyncAlways
+			fc.Sync = SyncAlways
 		case "never":
-			fc.Sync = sink.SyncNever
+			fc.Sync = SyncNever
 		default:
 			return nil, fmt.Errorf("sync %q: always, interval or never", o.Sync)
 		}
@@ -211,26 +283,30 @@ func destination(o outputSpec, stdout io.Writer) (sink.Destination, error) {
 			}
 			fc.SyncInterval = d
 		}
-		return sink.NewFileDestination(fc)
+		return NewFileDestination(fc)
 	case "webhook":
-		return sink.NewWebhookDestination(sink.WebhookConfig{Name: o.Name, HTTPConfig: httpCfg, BearerTokenEnv: o.BearerTokenEnv})
+		return NewWebhookDestination(WebhookConfig{Name: o.Name, HTTPConfig: httpCfg, BearerTokenEnv: o.BearerTokenEnv})
 	case "splunk_hec", "hec", "splunk":
-		return sink.NewHECDestination(sink.HECConfig{Name: o.Name, HTTPConfig: httpCfg, TokenEnv: o.TokenEnv,
+		return NewHECDestination(HECConfig{Name: o.Name, HTTPConfig: httpCfg, TokenEnv: o.TokenEnv,
 			Host: o.Host, Source: o.Source, SourceType: o.SourceType, Index: o.Index})
 	case "elasticsearch":
-		return sink.NewElasticsearchDestination(sink.ElasticsearchConfig{Name: o.Name, HTTPConfig: httpCfg, Index: o.Index,
+		return NewElasticsearchDestination(ElasticsearchConfig{Name: o.Name, HTTPConfig: httpCfg, Index: o.Index,
 			Pipeline: o.Pipeline, Username: o.Username, PasswordEnv: o.PasswordEnv, APIKeyEnv: o.APIKeyEnv})
 	case "syslog":
-		return sink.NewSyslogDestination(sink.SyslogConfig{Name: o.Name, Network: o.Network, Address: o.Address,
+		return NewSyslogDestination(SyslogConfig{Name: o.Name, Network: o.Network, Address: o.Address,
 			Facility: o.Facility, AppName: o.AppName, Timeout: timeout, TLS: tlsCfg})
 	}
 	return nil, fmt.Errorf("unknown type %q (stdout, file, webhook, splunk_hec, elasticsearch or syslog)", o.Type)
 }
 
-// closeDestinations closes the destinations of a configuration that never
-// became an Output (an Output closes its own).
-func closeDestinations(cfg sink.Config) {
-	for _, d := range cfg.Destinations {
-		_ = d.Dest.Close()
+// CloseDestinations closes the destinations of a Config that never became
+// an Output (an Output closes its own), and returns their errors joined.
+func (c *Config) CloseDestinations() error {
+	var errs []error
+	for _, d := range c.Destinations {
+		if d.Dest != nil {
+			errs = append(errs, d.Dest.Close())
+		}
 	}
+	return errors.Join(errs...)
 }

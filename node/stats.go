@@ -1,0 +1,133 @@
+package node
+
+import (
+	"github.com/kestrel-sec/kestrel/detect"
+	"github.com/kestrel-sec/kestrel/engine"
+	"github.com/kestrel-sec/kestrel/kafka"
+	"github.com/kestrel-sec/kestrel/replay"
+	"github.com/kestrel-sec/kestrel/sensor"
+	"github.com/kestrel-sec/kestrel/sink"
+)
+
+// Stats is the node's one loss report: every event and alert, by where it
+// went. Events: the source's counts (decoded, bad records, refused by the
+// bus), then the bus's (published, delivered, dropped, timed out, queued,
+// routed copies among them), then detection's (events, copies, alerts);
+// alerts: detection's (raised, refused by the outputs) then the outputs'
+// (delivered, dropped, rejected, in flight) per destination.
+type Stats struct {
+	// Source is the source's name ("" before Run).
+	Source string
+	// Replay, Kafka and Sensor are the source's own counts, the one that
+	// applies set (a replay's while it runs are Progress's: Events and
+	// Published).
+	Replay *replay.Stats
+	Kafka  *kafka.SourceStats
+	Sensor *sensor.Stats
+
+	// Bus is the bus's counters, per partition.
+	Bus engine.Stats
+	// Detect is detection's, summed over the rule sets Reload replaced
+	// (gauges are the current set's).
+	Detect detect.Stats
+	// Sink is the outputs'.
+	Sink sink.Stats
+
+	// Reloads and ReloadFailures count Reload's outcomes.
+	Reloads, ReloadFailures uint64
+	// RulesLoaded and Ready are what /readyz reports.
+	RulesLoaded, Ready bool
+}
+
+// LostEvents is the events lost after the source read them: refused by
+// the bus (dropped, timed out), or given to a detector by a partition
+// number it does not have.
+func (s *Stats) LostEvents() uint64 {
+	t := s.Bus.Total()
+	lost := t.Dropped + t.TimedOut + s.Detect.BadPartition
+	if s.Sensor != nil {
+		lost += s.Sensor.KernelDrops // the kernel's ring buffer was full
+	}
+	return lost
+}
+
+// LostAlerts is the alerts raised and not delivered: refused by the outputs
+// (Emit), matched by no route, dropped or rejected by a destination.
+// The outputs count each refused Emit too (Sink.Refused): it is counted
+// once, here as detection's AlertsDropped.
+func (s *Stats) LostAlerts() uint64 {
+	lost := s.Detect.AlertsDropped + s.Sink.Unrouted
+	for _, d := range s.Sink.Destinations {
+		lost += d.Dropped + d.Rejected
+	}
+	return lost
+}
+
+// Stats returns a snapshot; it takes no lock on the event path (each
+// component's counters are atomics) and may be called at any time, from
+// any goroutine.
+func (n *Node) Stats() Stats {
+	s := Stats{
+		Reloads:        n.reloads.Load(),
+		ReloadFailures: n.reloadFailures.Load(),
+		RulesLoaded:    n.rulesLoaded.Load(),
+		Ready:          n.Ready(),
+		Bus:            n.bus.Stats(),
+	}
+	n.mu.Lock()
+	src, retired := n.src, n.retired
+	n.mu.Unlock()
+	if src != nil {
+		s.Source = src.Name()
+		if f, ok := src.(statsFiller); ok {
+			f.fillStats(&s)
+		}
+	}
+	if d := n.det.Load(); d != nil {
+		s.Detect = d.Stats()
+		for _, old := range retired {
+			addDetect(&s.Detect, old.Stats())
+		}
+	}
+	if n.out != nil {
+		s.Sink = n.out.Stats()
+	}
+	return s
+}
+
+// statsFiller is a Source that reports its own counts into Stats.
+type statsFiller interface {
+	fillStats(*Stats)
+}
+
+// addDetect adds the counters of a retired detector to s, rule by rule
+// (by ID); its gauges are left out, its state being gone.
+func addDetect(s *detect.Stats, old detect.Stats) {
+	s.Events += old.Events
+	s.Copies += old.Copies
+	s.BadPartition += old.BadPartition
+	s.Alerts += old.Alerts
+	s.AlertsDropped += old.AlertsDropped
+	s.Evicted.Expired += old.Evicted.Expired
+	s.Evicted.Terminated += old.Evicted.Terminated
+	s.Evicted.Capacity += old.Evicted.Capacity
+	s.Evicted.Memory += old.Evicted.Memory
+next:
+	for _, or := range old.Rules {
+		for i := range s.Rules {
+			if r := &s.Rules[i]; r.ID == or.ID {
+				r.Alerts += or.Alerts
+				r.Dropped += or.Dropped
+				r.Replaced += or.Replaced
+				r.Collisions += or.Collisions
+				r.Evicted.Expired += or.Evicted.Expired
+				r.Evicted.Terminated += or.Evicted.Terminated
+				r.Evicted.Capacity += or.Evicted.Capacity
+				r.Evicted.Memory += or.Evicted.Memory
+				continue next
+			}
+		}
+		or.States, or.Partials, or.Bytes = 0, 0, 0
+		s.Rules = append(s.Rules, or)
+	}
+}
