@@ -11,6 +11,7 @@
 //	kestrel validate [-schema FILE] DIR
 //	kestrel rules [-schema FILE] DIR
 //	kestrel schema
+//	kestrel schema diff [-rules DIR] OLD NEW
 //
 // run replays the log (JSON lines, .zst or the binary .kbin, see package
 // replay) through the rule packages in DIR (see package rule) and writes
@@ -35,6 +36,11 @@
 // interrupted; forward replays a log into the topic, keyed by entity, so
 // that several nodes can share the work (see SCALING.md and package kafka,
 // whose -h lists the TLS, SASL and tuning flags).
+//
+// schema prints the default schema as a schema file; schema diff compares
+// two schema files ("default" names the default schema) and prints every
+// change with its verdict and reason, and with -rules the rules a breaking
+// change reaches; it exits 1 when NEW is not compatible with OLD, for CI.
 //
 // validate loads every package and reports each problem with its file,
 // line and column; rules lists the packages. Lua and Wasm packages are
@@ -79,6 +85,7 @@ const usage = `usage:
   kestrel validate [-schema FILE] DIR
   kestrel rules [-schema FILE] DIR
   kestrel schema
+  kestrel schema diff [-rules DIR] OLD NEW
 `
 
 // run is the whole command, minus the process: tests call it.

@@ -168,8 +168,11 @@ func runRules(args []string, stdout, stderr io.Writer) int {
 }
 
 func runSchema(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "diff" {
+		return runSchemaDiff(args[1:], stdout, stderr)
+	}
 	if len(args) != 0 {
-		fmt.Fprintf(stderr, "kestrel schema takes no arguments\n%s", usage)
+		fmt.Fprintf(stderr, "kestrel schema takes no arguments but diff\n%s", usage)
 		return exitUsage
 	}
 	b, err := json.MarshalIndent(rule.DefaultSchema(), "", "  ")
@@ -180,5 +183,59 @@ func runSchema(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kestrel: %v\n", err)
 		return exitFail
 	}
+	return exitOK
+}
+
+// runSchemaDiff is kestrel schema diff [-rules DIR] OLD NEW: every change
+// from OLD to NEW, each with its verdict and reason, and the rules in DIR
+// that a breaking one reaches. OLD or NEW may be "default", the default
+// schema. Exit status 0 when NEW is compatible with OLD, 1 when not (or a
+// file does not load), 2 for bad usage: for CI.
+func runSchemaDiff(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("kestrel schema diff", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	rulesDir := fs.String("rules", "", "rule packages to check against the change")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() != 2 {
+		fmt.Fprintf(stderr, "usage: kestrel schema diff [-rules DIR] OLD NEW\n")
+		return exitUsage
+	}
+	load := func(path string) (*schema.Registry, bool) {
+		if path == "default" {
+			return rule.DefaultRegistry(), true
+		}
+		reg, err := rule.LoadSchema(path)
+		if err != nil {
+			fmt.Fprintf(stderr, "kestrel: %v\n", err)
+			return nil, false
+		}
+		return reg, true
+	}
+	old, ok := load(fs.Arg(0))
+	if !ok {
+		return exitFail
+	}
+	next, ok := load(fs.Arg(1))
+	if !ok {
+		return exitFail
+	}
+	rep := schema.Compatible(old, next)
+	fmt.Fprintln(stdout, rep)
+	if *rulesDir != "" {
+		set, ok := loadRules(*rulesDir, old, stderr)
+		if !ok {
+			return exitFail
+		}
+		for _, imp := range set.Affected(rep) {
+			fmt.Fprintf(stdout, "rule %s: %s: %s\n", imp.Rule, imp.Path, imp.Change.Kind)
+		}
+	}
+	if b := rep.Breaking(); len(b) > 0 {
+		fmt.Fprintf(stdout, "incompatible: %d breaking of %d changes\n", len(b), len(rep.Changes))
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "compatible: %d changes\n", len(rep.Changes))
 	return exitOK
 }
