@@ -47,27 +47,35 @@ const maxExactFloat = 1 << 53
 // Nothing else converts: no float into an integer field (no truncation), no
 // string parsing, no bool from a number.
 func (t FieldDataType) Coerce(v value.Value) (value.Value, error) {
+	if c, ok := t.coerce(v); ok {
+		return c, nil
+	}
+	return v, &TypeError{Want: t, Got: v}
+}
+
+// coerce is Coerce without the error, which allocates: for Mapping.Apply.
+func (t FieldDataType) coerce(v value.Value) (value.Value, bool) {
 	k := v.Kind()
 	if t == TypeAny || k == value.KindNull || uint8(k) == uint8(t) {
 		// The FieldDataType constants mirror value.Kind for I64..Array.
-		return v, nil
+		return v, true
 	}
 	switch t {
 	case TypeU64:
 		if i, ok := v.I64(); ok && i >= 0 {
-			return value.U64Value(uint64(i)), nil
+			return value.U64Value(uint64(i)), true
 		}
 	case TypeI64:
 		if u, ok := v.U64(); ok && u <= math.MaxInt64 {
-			return value.I64Value(int64(u)), nil
+			return value.I64Value(int64(u)), true
 		}
 	case TypeF64:
 		if i, ok := v.I64(); ok && i >= -maxExactFloat && i <= maxExactFloat {
-			return value.F64Value(float64(i)), nil
+			return value.F64Value(float64(i)), true
 		}
 		if u, ok := v.U64(); ok && u <= maxExactFloat {
-			return value.F64Value(float64(u)), nil
+			return value.F64Value(float64(u)), true
 		}
 	}
-	return v, &TypeError{Want: t, Got: v}
+	return v, false
 }
