@@ -83,15 +83,23 @@ func (r *Registry) SchemaID() string { return r.load().id }
 // counts snapshots.
 func (r *Registry) SchemaVersion() uint32 { return r.load().schemaVersion }
 
+// ValidSchemaID checks a schema id as SetSchema does: empty, or made of
+// letters, digits, _ - @ and dots, at most MaxPathLen bytes. It fails with
+// a *PathError matching ErrInvalidPath.
+func ValidSchemaID(id string) error {
+	if id == "" {
+		return nil
+	}
+	return validPath(id, false)
+}
+
 // SetSchema names the schema: an id such as "kestrel.ecs" or
 // "vendor.acme" (empty, or a valid event-type-style name) and its version.
 // Logs record both so that a reader knows which schema wrote them (see
 // Mapping). It fails with a *PathError matching ErrInvalidPath.
 func (r *Registry) SetSchema(id string, version uint32) error {
-	if id != "" {
-		if err := validPath(id, false); err != nil {
-			return err
-		}
+	if err := ValidSchemaID(id); err != nil {
+		return err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
