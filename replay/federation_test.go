@@ -221,7 +221,7 @@ func TestReplayUnmappedType(t *testing.T) {
 	var buf bytes.Buffer
 	w, _ := replay.NewJSONWriter(&buf, replay.WriterOptions{})
 	for i, typ := range []schema.EventTypeID{1, 2, 1, 2} {
-		ev, _ := schema.NewBuilder(remote).ID(uint64(i + 1)).Type(typ).Mono(schema.TimestampMono(i + 1)).Field(1, value.I64Value(int64(i))).Build()
+		ev, _ := schema.NewBuilder(remote).ID(uint64(i+1)).Type(typ).Mono(schema.TimestampMono(i+1)).Field(1, value.I64Value(int64(i))).Build()
 		_ = w.Write(&ev)
 	}
 	_ = w.Close()
