@@ -98,7 +98,8 @@ func (q *Query) NumEvents() int {
 func (q *Query) Resolved() bool { return q.resolved }
 
 // Field is a field reference: a dotted path, where it was written, and,
-// after Resolve, its FieldID and declared type.
+// after Resolve, its FieldID and declared type (for a plugin type, its base
+// type: see schema.RegisterType).
 type Field struct {
 	Path string
 	Pos  Pos

@@ -9,6 +9,7 @@ import (
 
 	"github.com/kestrel-sec/kestrel/rule"
 	"github.com/kestrel-sec/kestrel/schema"
+	"github.com/kestrel-sec/kestrel/value"
 )
 
 // schemaWith returns the default schema after edit, read back as a
@@ -117,4 +118,38 @@ func ExampleSet_Affected() {
 	}
 	// Output:
 	// ransomware-001 breaking: type narrowed: file.name (id 28): String to Bytes, which does not accept every String value
+}
+
+// A schema file may declare a field of a plugin type; rules compare it as
+// its base type.
+func TestSchemaFilePluginType(t *testing.T) {
+	if _, ok := schema.LookupType("ip"); !ok {
+		if _, err := schema.RegisterType(schema.TypeDef{Name: "ip", Base: schema.TypeString,
+			Parse: func(s string) (value.Value, error) { return value.StringValue(s), nil },
+			Validate: func(v value.Value) bool {
+				s, _ := v.Str()
+				return strings.Count(s, ".") == 3 || strings.Contains(s, ":")
+			},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg, err := rule.ReadSchema("s.json", strings.NewReader(`{"fields": [{"path": "source.ip", "type": "ip"}], "event_types": [{"name": "network_connect"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, _ := reg.Field(1)
+	if def.DataType.String() != "ip" {
+		t.Fatalf("source.ip is %v", def.DataType)
+	}
+	q, err := rule.Compile("r.eql", `network where source.ip == "10.0.0.1" or source.ip : "192.168.*"`, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Steps[0].Fields()[0].Type != schema.TypeString {
+		t.Errorf("rule sees %v", q.Steps[0].Fields()[0].Type)
+	}
+	if _, err := rule.ReadSchema("s.json", strings.NewReader(`{"fields": [{"path": "a", "type": "nope"}]}`)); err == nil {
+		t.Error("unknown type read")
+	}
 }

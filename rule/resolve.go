@@ -137,7 +137,9 @@ func (r *resolver) field(f *Field) bool {
 		return false
 	}
 	def, _ := r.reg.Field(id)
-	f.ID, f.Type = id, def.DataType
+	// A plugin type's values are of its base type, which is what the
+	// language compares them as.
+	f.ID, f.Type = id, def.DataType.Base()
 	return true
 }
 

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"strings"
 
 	"github.com/kestrel-sec/kestrel/schema"
 )
@@ -118,7 +117,8 @@ func DefaultRegistry() *schema.Registry {
 // IDs are handed out in list order from 1; an "id" member, when given, must
 // equal that position, so a reordered file is an error, not a silent
 // renumbering. type is one of Any, I64, U64, F64, Bool, String, Bytes,
-// Array (any case); absent means Any.
+// Array (any case), or the name of a plugin type registered with
+// schema.RegisterType ("ip"); absent means Any.
 type SchemaFile struct {
 	ID         string            `json:"id,omitempty"`
 	Version    uint32            `json:"version,omitempty"`
@@ -216,12 +216,7 @@ func parseDataType(s string) (schema.FieldDataType, bool) {
 	if s == "" {
 		return schema.TypeAny, true
 	}
-	for t := schema.TypeAny; t <= schema.TypeArray; t++ {
-		if strings.EqualFold(s, t.String()) {
-			return t, true
-		}
-	}
-	return 0, false
+	return schema.LookupType(s)
 }
 
 // joinErr matches two sentinels at once.

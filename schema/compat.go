@@ -19,8 +19,9 @@ const (
 	// ChangeEventTypeAdded: a new event type, at an unused ID.
 	ChangeEventTypeAdded
 	// ChangeTypeWidened: a field's type now accepts every value the old one
-	// did (only a change to TypeAny: the coercions of FieldDataType.Coerce
-	// between numeric types are partial, so they are narrowings).
+	// did: a change to TypeAny, or from a plugin type to its base type (the
+	// coercions of FieldDataType.Coerce between numeric types are partial,
+	// so they are narrowings).
 	ChangeTypeWidened
 	// ChangeDescription: only a field's description changed.
 	ChangeDescription
@@ -205,6 +206,11 @@ func compare(o, n *snapshot) Report {
 			case nf.DataType == TypeAny:
 				c.Kind = ChangeTypeWidened
 				c.Reason = fieldName(of.Path, id) + ": " + of.DataType.String() + " to Any, which accepts every value"
+				add(c)
+			case of.DataType.plugin() != nil && of.DataType.Base() == nf.DataType:
+				c.Kind = ChangeTypeWidened
+				c.Reason = fieldName(of.Path, id) + ": " + of.DataType.String() + " to its base type " + nf.DataType.String() +
+					", which accepts every " + of.DataType.String() + " value"
 				add(c)
 			default:
 				c.Kind = ChangeTypeNarrowed

@@ -124,9 +124,9 @@ func NewMapping(remote, local *Registry, opts MappingOptions) (*Mapping, error) 
 		}
 		lt := ls.fields[id-1].DataType
 		switch {
-		case lt == TypeAny || lt == rf.DataType:
-		case convertible(rf.DataType, lt):
-			m.coerce[rid] = lt
+		case lt == TypeAny || lt == rf.DataType || rf.DataType.Base() == lt:
+		case convertible(rf.DataType.Base(), lt.Base()) || rf.DataType.Base() == lt.Base():
+			m.coerce[rid] = lt // a plugin type validates each value
 		default:
 			refuse("remote type " + rf.DataType.String() + ", local field " + path + " is " + lt.String())
 			continue

@@ -166,7 +166,7 @@ func (r *Registry) RegisterField(def FieldDef) (FieldID, error) {
 	if err := validPath(def.Path, true); err != nil {
 		return 0, err
 	}
-	if int(def.DataType) >= len(typeNames) {
+	if !def.DataType.Valid() {
 		return 0, &PathError{Path: def.Path, Err: ErrInvalidPath, Detail: "unknown data type " + def.DataType.String()}
 	}
 	r.mu.Lock()
