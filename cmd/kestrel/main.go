@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	kestrel run -rules DIR -log FILE [-outputs FILE] [-speed X] [-schema FILE] [-partitions N] [-lenient]
+//	kestrel run -rules DIR -log FILE [-outputs FILE] [-speed X] [-schema FILE] [-schemas DIR] [-partitions N] [-lenient]
 //	kestrel run -kafka-brokers HOST:PORT[,...] [-topic T] [-group G] [-rules DIR] [-outputs FILE] [-alert-topic T]
 //	kestrel sense -rules DIR [-outputs FILE] [-record FILE.kbin] [-partitions N] [-no-files] [-no-network]
 //	kestrel forward -log FILE -brokers HOST:PORT[,...] [-topic T]
@@ -21,6 +21,9 @@
 // when stderr is a terminal. -speed 1 replays at the recorded pace, 2 twice
 // as fast; 0 (the default) as fast as possible. Rules compile against the
 // default schema (kestrel schema prints it) unless -schema names another.
+// A log whose header names another schema id is refused unless -schemas
+// names a directory holding that schema's file (found by its id and
+// version): then its events are mapped into the rules' schema.
 //
 // sense is live detection on this host: the eBPF sensor (package sensor)
 // publishes the kernel's process, file and network events into the bus
@@ -79,7 +82,7 @@ func isTerminal(f *os.File) bool {
 }
 
 const usage = `usage:
-  kestrel run -rules DIR -log FILE [-outputs FILE] [-speed X] [-schema FILE] [-partitions N] [-lenient]
+  kestrel run -rules DIR -log FILE [-outputs FILE] [-speed X] [-schema FILE] [-schemas DIR] [-partitions N] [-lenient]
   kestrel run -kafka-brokers HOST:PORT[,...] [-topic T] [-group G] [-rules DIR] [-outputs FILE] [-alert-topic T]
   kestrel forward -log FILE -brokers HOST:PORT[,...] [-topic T]
   kestrel validate [-schema FILE] DIR

@@ -37,6 +37,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, tty
 	partitions := fs.Int("partitions", runtime.GOMAXPROCS(0), "bus partitions (detection workers)")
 	lenient := fs.Bool("lenient", false, "skip and count bad log lines instead of stopping at the first")
 	quiet := fs.Bool("q", false, "no summary or progress on stderr")
+	schemasDir := fs.String("schemas", "", "directory of schema files (JSON) that logs recorded under other schemas are mapped from, by their id and version")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -66,11 +67,21 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, tty
 	}
 
 	bar := &progressBar{w: stderr, on: tty && !*quiet}
-	rp, err := replay.New(pl.bus, replay.Config{
+	rcfg := replay.Config{
 		Clock: clk, Speed: *speed, Lenient: *lenient, Logger: logger,
 		Reader:   replay.ReaderOptions{Registry: pl.reg},
 		Progress: bar.update,
-	})
+		// A log that names another schema is refused, not misread, unless
+		// -schemas holds it.
+		Local: pl.reg,
+	}
+	if *schemasDir != "" {
+		// The log's IDs may be another schema's: the mapping, not the
+		// reader, checks them against ours.
+		rcfg.Reader.Registry = nil
+		rcfg.Resolve = schemaDir(*schemasDir)
+	}
+	rp, err := replay.New(pl.bus, rcfg)
 	var rstats replay.Stats
 	var rerr error
 	if err != nil {
@@ -208,6 +219,15 @@ func replayHeader(w io.Writer, logPath string, r replay.Stats, d detect.Stats) {
 	}
 	fmt.Fprintf(w, "kestrel: %s: %d events in %v (%s events/s), recorded span %v\n",
 		logPath, d.Events, r.Duration.Round(time.Microsecond), humanRate(eps), r.Span().Round(time.Millisecond))
+	if r.Mapped {
+		fmt.Fprintf(w, "  schema: mapped from %s version %d: %d events of unmapped types, %d fields dropped\n",
+			r.Header.SchemaID, r.Header.SchemaVersion, r.Unmapped, r.UnmappedFields)
+		for _, rf := range r.Refusals {
+			if rf.Count > 0 {
+				fmt.Fprintf(w, "    %s: %s (%d times)\n", rf.Path, rf.Reason, rf.Count)
+			}
+		}
+	}
 	if r.BadLines > 0 || r.OutOfOrder > 0 || r.SkippedEvents > 0 {
 		fmt.Fprintf(w, "  log: %d bad records, %d events in skipped blocks, %d out of order\n", r.BadLines, r.SkippedEvents, r.OutOfOrder)
 		for _, e := range r.Errors {

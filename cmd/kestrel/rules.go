@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -238,4 +240,40 @@ func runSchemaDiff(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "compatible: %d changes\n", len(rep.Changes))
 	return exitOK
+}
+
+// schemaDir returns a resolver for replay.Config.Resolve that finds a
+// schema by id and version among the schema files (*.json) in dir, read on
+// its first call.
+func schemaDir(dir string) func(id string, version uint32) (*schema.Registry, error) {
+	var (
+		byKey map[string]*schema.Registry
+		err   error
+	)
+	return func(id string, version uint32) (*schema.Registry, error) {
+		if byKey == nil && err == nil {
+			byKey = map[string]*schema.Registry{}
+			var files []string
+			if files, err = filepath.Glob(filepath.Join(dir, "*.json")); err != nil {
+				return nil, err
+			}
+			for _, f := range files {
+				reg, lerr := rule.LoadSchema(f)
+				if lerr != nil {
+					err = lerr
+					return nil, err
+				}
+				if reg.SchemaID() != "" {
+					byKey[reg.SchemaID()+"/"+strconv.FormatUint(uint64(reg.SchemaVersion()), 10)] = reg
+				}
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		if reg, ok := byKey[id+"/"+strconv.FormatUint(uint64(version), 10)]; ok {
+			return reg, nil
+		}
+		return nil, fmt.Errorf("no schema file in %s has id %q and version %d", dir, id, version)
+	}
 }
