@@ -267,3 +267,44 @@ func ExampleMapping() {
 	// 2 process.name sh
 	// refused: host.uptime - no local field host.uptime - seen 1
 }
+
+// BenchmarkMappingApply maps a six-field event between two numberings:
+// the same IDs (identity), and a reversed numbering that also converts a
+// U64 into I64 and drops one field.
+func BenchmarkMappingApply(b *testing.B) {
+	remote, local := fedSchemas(b)
+	same, _ := schema.NewMapping(local, local, schema.MappingOptions{})
+	other, _ := schema.NewMapping(remote, local, schema.MappingOptions{})
+	fill := func(reg *schema.Registry, typ schema.EventTypeID) schema.Event {
+		var ev schema.Event
+		ev.Type = typ
+		for id := schema.FieldID(1); int(id) <= reg.NumFields(); id++ {
+			def, _ := reg.Field(id)
+			v := value.StringValue("x")
+			switch def.DataType {
+			case schema.TypeI64:
+				v = value.I64Value(7)
+			case schema.TypeU64:
+				v = value.U64Value(7)
+			case schema.TypeF64:
+				v = value.F64Value(0.5)
+			}
+			_ = ev.Add(id, v)
+		}
+		return ev
+	}
+	for _, c := range []struct {
+		name string
+		m    *schema.Mapping
+		src  schema.Event
+	}{{"identity", same, fill(local, 1)}, {"remapped", other, fill(remote, 2)}} {
+		b.Run(c.name, func(b *testing.B) {
+			var ev schema.Event
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				ev.CopyFrom(&c.src)
+				sinkErr = c.m.Apply(&ev)
+			}
+		})
+	}
+}
