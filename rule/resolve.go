@@ -256,6 +256,12 @@ func (r *resolver) match(e *MatchExpr) {
 			m = NewSuffix(s, e.Fold)
 		case MatchContains:
 			m = NewContains(s, e.Fold)
+		case MatchCIDR:
+			var err error
+			if m, err = NewCIDR(s); err != nil {
+				r.fail(lit.Pos, lit.Raw, "invalid CIDR prefix: "+err.Error(), ErrSyntax)
+				continue
+			}
 		case MatchRegex:
 			var err error
 			if m, err = NewRegex(s, e.Fold); err != nil {
