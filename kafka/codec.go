@@ -21,6 +21,13 @@ const (
 	// (binary magic, zstd magic, else JSON lines), so any producer of JSON
 	// lines (kcat, a script) can feed a Source.
 	HeaderFormat = "kestrel-format"
+	// HeaderSchema names the schema a record's events were recorded under,
+	// as "id/version" ("acme.sensor/2"); a Forwarder writes it when
+	// Config.SchemaID is set, and a Source with Config.Local maps records
+	// that name another schema. A record without it is taken to be in the
+	// Source's own schema. The binary log's own schema_id is not used here:
+	// metadata in a record's header would cost it the decoder's fast path.
+	HeaderSchema = "kestrel-schema"
 	// HeaderDLQReason, on a dead-letter record, says why it could not be
 	// decoded; HeaderDLQTopic, HeaderDLQPartition and HeaderDLQOffset say
 	// where it was read; HeaderDLQGroup names the group that read it.
@@ -252,6 +259,7 @@ type decoder struct {
 	evs    []schema.Event // the last record's events, reused
 	stream feeder         // feeds the long-lived reader
 	r      replay.Reader  // the long-lived binary reader; nil until needed or after a failure
+	mapper schemaMapper   // maps records of other schemas (Config.Local)
 }
 
 func newDecoder(opts replay.ReaderOptions, maxEvents int) *decoder {
@@ -274,6 +282,19 @@ var errTooManyEvents = errors.New("more events than the record limit")
 // events may be published and kept by a bus after the next decode. An error
 // describes why the record is poison.
 func (d *decoder) decode(headers []kgo.RecordHeader, value []byte) (int, error) {
+	mp, err := d.mapper.mapping(headers)
+	if err != nil {
+		return 0, err
+	}
+	n, err := d.decodeValue(headers, value)
+	if err != nil || mp == nil {
+		return n, err
+	}
+	return d.mapper.apply(mp, d.evs[:n]), nil
+}
+
+// decodeValue is decode without the mapping.
+func (d *decoder) decodeValue(headers []kgo.RecordHeader, value []byte) (int, error) {
 	want := -1 // any format: sniff
 	for _, h := range headers {
 		if h.Key != HeaderFormat {

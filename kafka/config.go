@@ -212,8 +212,26 @@ type Config struct {
 	// poison. Default DefaultMaxRecordEvents.
 	MaxRecordEvents int
 	// Registry, when set, makes a Source check each decoded event against
-	// it: a record with an unknown field or a mistyped value is poison.
+	// it: a record with an unknown field or a mistyped value is poison. It
+	// checks events before any mapping (Local), so a Source that maps
+	// records of other schemas leaves it nil.
 	Registry *schema.Registry
+
+	// SchemaID and SchemaVersion, when SchemaID is set, make a Forwarder
+	// name the schema of its events in every record's HeaderSchema header.
+	SchemaID      string
+	SchemaVersion uint32
+	// Local, when set, makes a Source map the events of a record whose
+	// HeaderSchema names a schema id other than Local's into Local's IDs
+	// (schema.Mapping), through the registry Resolve returns for that id
+	// and version; each mapping is built once, on the first record naming
+	// it. A record whose schema Resolve cannot give is poison; events of a
+	// type Local lacks are skipped and counted (SourceStats.Unmapped).
+	Local *schema.Registry
+	// Resolve returns the schema a record names; it needs Local.
+	Resolve func(id string, version uint32) (*schema.Registry, error)
+	// Mapping configures the mappings (a vendor Namespace).
+	Mapping schema.MappingOptions
 }
 
 // TLSConfig configures TLS. The files are PEM.
@@ -377,6 +395,12 @@ func (c Config) validated() (Config, error) {
 	}
 	if c.DeadLetterTopic == c.Topic {
 		return c, bad("DeadLetterTopic", "%q is the events topic itself", c.Topic)
+	}
+	if err := schema.ValidSchemaID(c.SchemaID); err != nil {
+		return c, bad("SchemaID", "%v", err)
+	}
+	if c.Resolve != nil && c.Local == nil {
+		return c, bad("Resolve", "set without Local")
 	}
 	switch {
 	case c.DialTimeout < 0:

@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -120,9 +121,14 @@ func NewForwarder(cfg Config) (*Forwarder, error) {
 	}
 	opts = append(opts, cfg.producerOpts()...)
 	opts = append(opts, kgo.DefaultProduceTopic(cfg.Topic))
+	headers := []kgo.RecordHeader{{Key: HeaderFormat, Value: []byte(cfg.Format.header())}}
+	if cfg.SchemaID != "" {
+		headers = append(headers, kgo.RecordHeader{Key: HeaderSchema,
+			Value: []byte(cfg.SchemaID + "/" + strconv.FormatUint(uint64(cfg.SchemaVersion), 10))})
+	}
 	f := &Forwarder{
 		cfg:     cfg,
-		headers: []kgo.RecordHeader{{Key: HeaderFormat, Value: []byte(cfg.Format.header())}},
+		headers: headers,
 		epoch:   time.Now(),
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),

@@ -26,6 +26,10 @@ func TestForwarderRecords(t *testing.T) {
 		cfg.Linger = time.Hour // flushes only when a lane fills, and at Close
 		cfg.BatchEvents = 400
 		cfg.Lanes = 3
+		wantSchema := ""
+		if f == FormatJSON { // and records name their schema
+			cfg.SchemaID, cfg.SchemaVersion, wantSchema = "acme.sensor", 2, "acme.sensor/2"
+		}
 		sent := events(2000)
 		fst := forward(t, cfg, sent)
 		entities := map[schema.EntityKey]bool{}
@@ -47,6 +51,9 @@ func TestForwarderRecords(t *testing.T) {
 		for _, r := range recs {
 			if header(r, HeaderFormat) != f.header() {
 				t.Fatalf("format header %q", header(r, HeaderFormat))
+			}
+			if header(r, HeaderSchema) != wantSchema {
+				t.Fatalf("schema header %q, want %q", header(r, HeaderSchema), wantSchema)
 			}
 			n, err := dec.decode(r.Headers, r.Value)
 			if err != nil || n == 0 {

@@ -111,6 +111,7 @@ type SourceStats struct {
 	Lost             uint64 // partitions lost (session expired, fenced)
 	Abandoned        uint64 // records published but not committed when their partition went: the next owner reads them again
 	Pending          uint64 // records published whose events the workers have not all handled (now)
+	Unmapped         uint64 // events of records in another schema whose type Local lacks; skipped
 }
 
 type topicPart struct {
@@ -152,7 +153,7 @@ func NewSource(cfg Config, bus *engine.Bus) (*Source, error) {
 		cfg:   cfg,
 		bus:   bus,
 		parts: make(map[topicPart]*partState),
-		dec:   newDecoder(cfg.readerOptions(), cfg.MaxRecordEvents),
+		dec:   newDecoder(cfg.readerOptions(), cfg.MaxRecordEvents).withMapping(cfg.Local, cfg.Resolve, cfg.Mapping),
 		base:  make([]uint64, n),
 		acc:   make([]uint64, n),
 	}, nil
@@ -680,6 +681,7 @@ func (s *Source) Stats() SourceStats {
 		Records:          s.records.Load(),
 		Events:           s.events.Load(),
 		Poison:           s.poison.Load(),
+		Unmapped:         s.dec.mapper.unmapped.Load(),
 		DeadLettered:     s.deadLettered.Load(),
 		DeadLetterFailed: s.deadLetterFailed.Load(),
 		BusRefusals:      s.busRefusals.Load(),

@@ -47,8 +47,9 @@ type Input struct {
 type ReplaySource struct {
 	// Path is the log.
 	Path string
-	// Config is the replay's; the node sets Clock, Logger and the
-	// registry. Progress, when set, is still called.
+	// Config is the replay's; the node sets Clock, Logger and the local
+	// registry (Local, and the reader's unless Remote or Resolve maps the
+	// log from another schema). Progress, when set, is still called.
 	Config replay.Config
 
 	mu       sync.Mutex
@@ -64,7 +65,13 @@ func (r *ReplaySource) Name() string { return "replay " + r.Path }
 func (r *ReplaySource) Run(ctx context.Context, in Input) error {
 	cfg := r.Config
 	cfg.Clock, cfg.Logger = in.Clock, in.Logger
-	cfg.Reader.Registry = in.Registry
+	// A log that names another schema is refused, not misread, unless
+	// Config.Remote or Config.Resolve maps it: then the mapping, not the
+	// reader, checks its IDs against ours.
+	cfg.Local = in.Registry
+	if cfg.Remote == nil && cfg.Resolve == nil {
+		cfg.Reader.Registry = in.Registry
+	}
 	user := cfg.Progress
 	cfg.Progress = func(p replay.Progress) {
 		r.progress.Store(int64(p.Published))

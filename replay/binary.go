@@ -510,6 +510,12 @@ func (r *binaryReader) readFileHeader() error {
 		if err := json.Unmarshal(rest[:metaLen], &m); err != nil {
 			return r.headerError(badHeaderf("metadata is not a JSON object: " + err.Error()))
 		}
+		if raw, ok := m["schema_id"]; ok {
+			if err := json.Unmarshal(raw, &r.hdr.SchemaID); err != nil {
+				return r.headerError(badHeaderf("meta schema_id " + truncateString(string(raw), 40) + " is not a string"))
+			}
+			delete(m, "schema_id")
+		}
 		if len(m) > 0 {
 			r.hdr.Meta = m
 		}
@@ -693,7 +699,18 @@ func NewBinaryWriter(w io.Writer, opts WriterOptions) (*BinaryWriter, error) {
 	if bw.maxEv == 0 {
 		bw.maxEv = DefaultBlockEvents
 	}
-	hdr, err := appendFileHeader(nil, opts.SchemaVersion, opts.Meta)
+	meta := opts.Meta
+	if opts.SchemaID != "" {
+		// The schema id travels in meta, where a reader that predates it
+		// keeps it as one more member: the format stays version 1.
+		meta = make(map[string]json.RawMessage, len(opts.Meta)+1)
+		for k, v := range opts.Meta {
+			meta[k] = v
+		}
+		id, _ := json.Marshal(opts.SchemaID)
+		meta["schema_id"] = id
+	}
+	hdr, err := appendFileHeader(nil, opts.SchemaVersion, meta)
 	if err != nil {
 		return nil, err
 	}

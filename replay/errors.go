@@ -29,6 +29,9 @@ var (
 	ErrReaderClosed = errors.New("replay: reader closed")
 	// ErrConfig: a Config or ReaderOptions or WriterOptions out of range.
 	ErrConfig = errors.New("replay: invalid config")
+	// ErrSchema: a log recorded under a schema that Config.Local cannot be
+	// mapped from: no Remote and no Resolve, or Resolve failed.
+	ErrSchema = errors.New("replay: log schema not resolved")
 )
 
 // LineError is a bad line of a JSON-lines log. The reader has already moved

@@ -301,6 +301,12 @@ func headerFromMap(m map[string]json.RawMessage) (Header, error) {
 		}
 		delete(m, "schema_version")
 	}
+	if raw, ok := m["schema_id"]; ok {
+		if err := json.Unmarshal(raw, &h.SchemaID); err != nil {
+			return Header{}, badHeaderf("schema_id " + truncateString(string(raw), 40) + " is not a string")
+		}
+		delete(m, "schema_id")
+	}
 	if len(m) > 0 {
 		h.Meta = m
 	}
@@ -314,13 +320,17 @@ func appendHeaderJSON(dst []byte, h Header) ([]byte, error) {
 	dst = strconv.AppendUint(dst, uint64(formatVersion), 10)
 	dst = append(dst, `,"schema_version":`...)
 	dst = strconv.AppendUint(dst, uint64(h.SchemaVersion), 10)
+	if h.SchemaID != "" {
+		dst = append(dst, `,"schema_id":`...)
+		dst = appendQuotedKey(dst, h.SchemaID)
+	}
 	keys := make([]string, 0, len(h.Meta))
 	for k := range h.Meta {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if k == "magic" || k == "version" || k == "schema_version" {
+		if reservedKey(k) {
 			return nil, fmt.Errorf("replay: meta key %q is reserved", k)
 		}
 		v := h.Meta[k]
@@ -379,7 +389,7 @@ func NewJSONWriter(w io.Writer, opts WriterOptions) (*JSONWriter, error) {
 	}
 	jw.bw = bufio.NewWriterSize(out, writeBufSize)
 	if opts.Header {
-		line, err := appendHeaderJSON(nil, Header{SchemaVersion: opts.SchemaVersion, Meta: opts.Meta})
+		line, err := appendHeaderJSON(nil, Header{SchemaVersion: opts.SchemaVersion, SchemaID: opts.SchemaID, Meta: opts.Meta})
 		if err != nil {
 			jw.release()
 			return nil, err

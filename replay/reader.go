@@ -50,6 +50,11 @@ type Header struct {
 	// SchemaVersion is the version of the schema the events were recorded
 	// under, as the recorder stated it.
 	SchemaVersion uint32
+	// SchemaID names the schema the events were recorded under, such as
+	// "kestrel.ecs" (see schema.Registry.SetSchema); empty when the log
+	// does not say, as logs written before it existed do not. With
+	// SchemaVersion it is what Config.Resolve looks a remote schema up by.
+	SchemaID string
 	// Meta holds the header's other members as raw JSON values ("host",
 	// "created_at_ns", ...), kept as written.
 	Meta map[string]json.RawMessage

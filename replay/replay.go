@@ -110,6 +110,28 @@ type Config struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Logger receives a line per replay and the kept errors; nil discards.
 	Logger *slog.Logger
+
+	// Local, when set, is the schema the bus's handlers expect, and a log
+	// recorded under another schema is mapped into it event by event (see
+	// schema.Mapping): under Remote when that is set, else under the
+	// registry Resolve returns for the header's SchemaID and
+	// SchemaVersion. A log whose header names no schema, or Local's own
+	// schema id (a later or earlier version of one schema keeps its IDs,
+	// see schema.Compatible), replays as it is. Events of an unmapped type
+	// are not published (Stats.Unmapped); dropped fields are counted
+	// (Stats.UnmappedFields). Reader.Registry, when set, checks events
+	// against the log's own schema, before mapping.
+	Local *schema.Registry
+	// Remote is the schema the log was recorded under, when known
+	// beforehand; it needs Local.
+	Remote *schema.Registry
+	// Resolve returns the schema a log's header names; it needs Local and
+	// is called once per log, when Remote is nil and the header names a
+	// schema id other than Local's. Its error ends the replay before any
+	// event, wrapped to match ErrSchema.
+	Resolve func(id string, version uint32) (*schema.Registry, error)
+	// Mapping configures the mapping (a vendor Namespace).
+	Mapping schema.MappingOptions
 }
 
 // Validate reports a configuration out of range.
@@ -121,6 +143,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: MaxErrors %d is negative", ErrConfig, c.MaxErrors)
 	case c.ProgressEvery < 0:
 		return fmt.Errorf("%w: ProgressEvery %d is negative", ErrConfig, c.ProgressEvery)
+	case c.Local == nil && (c.Remote != nil || c.Resolve != nil):
+		return fmt.Errorf("%w: Remote or Resolve without Local", ErrConfig)
 	}
 	return c.Reader.Validate()
 }
@@ -166,6 +190,15 @@ type Stats struct {
 	// Errors holds the first MaxErrors bad-record errors (*LineError,
 	// *BlockError, *TruncatedError), each naming its file and line or block.
 	Errors []error
+	// Mapped says the events were mapped from the log's schema into
+	// Config.Local. Unmapped is the number of events not published because
+	// their type has no local counterpart, UnmappedFields the fields
+	// removed from events, and Refusals what the mapping refused and why
+	// (schema.Mapping.Refusals).
+	Mapped         bool
+	Unmapped       int64
+	UnmappedFields int64
+	Refusals       []schema.Refusal
 }
 
 // Span returns the recorded time the replayed events cover.
@@ -250,13 +283,17 @@ func (r *Replayer) Replay(ctx context.Context, path string) (Stats, error) {
 func (r *Replayer) ReplayReader(ctx context.Context, rd Reader) (Stats, error) {
 	cfg := &r.cfg
 	st := Stats{Format: rd.Format(), Header: rd.Header()}
+	m, err := r.mapping(st.Header)
+	if err != nil {
+		return st, err
+	}
+	st.Mapped = m != nil
 	wall0 := cfg.WallClock.NowMono()
 	var (
 		ev      schema.Event
 		started bool   // the clock has been set once
 		now     uint64 // what the clock was last set to
 		records int64  // records read: events and bad ones
-		err     error
 	)
 	report := func(done bool) {
 		if cfg.Progress == nil {
@@ -292,6 +329,10 @@ func (r *Replayer) ReplayReader(ctx context.Context, rd Reader) (Stats, error) {
 			continue
 		}
 		records++
+		if m != nil && m.Apply(&ev) != nil {
+			st.Unmapped++
+			continue
+		}
 		ts := uint64(ev.TsMono)
 		switch {
 		case !started:
@@ -323,6 +364,10 @@ func (r *Replayer) ReplayReader(ctx context.Context, rd Reader) (Stats, error) {
 	}
 	pos := rd.Pos()
 	st.Lines, st.Bytes, st.LastTs = pos.Record, pos.Bytes, now
+	if m != nil {
+		st.UnmappedFields = int64(m.Stats().DroppedFields)
+		st.Refusals = m.Refusals()
+	}
 	st.Duration = time.Duration(cfg.WallClock.NowMono() - wall0)
 	if st.Duration > 0 {
 		st.EventsPerSec = float64(st.Events) / st.Duration.Seconds()
@@ -332,6 +377,38 @@ func (r *Replayer) ReplayReader(ctx context.Context, rd Reader) (Stats, error) {
 		"published", st.Published, "dropped", st.Dropped, "bad", st.BadLines, "out_of_order", st.OutOfOrder,
 		"duration", st.Duration, "error", err)
 	return st, err
+}
+
+// mapping returns the mapping from the schema of the log with header h
+// into cfg.Local, or nil when its events need none.
+func (r *Replayer) mapping(h Header) (*schema.Mapping, error) {
+	cfg := &r.cfg
+	if cfg.Local == nil {
+		return nil, nil
+	}
+	remote := cfg.Remote
+	if remote == nil {
+		if h.SchemaID == "" || h.SchemaID == cfg.Local.SchemaID() {
+			return nil, nil
+		}
+		if cfg.Resolve == nil {
+			return nil, fmt.Errorf("%w: the log was recorded under schema %q version %d, the local schema is %q, and no Resolve is configured",
+				ErrSchema, h.SchemaID, h.SchemaVersion, cfg.Local.SchemaID())
+		}
+		reg, err := cfg.Resolve(h.SchemaID, h.SchemaVersion)
+		if err != nil {
+			return nil, fmt.Errorf("%w: schema %q version %d: %w", ErrSchema, h.SchemaID, h.SchemaVersion, err)
+		}
+		if reg == nil {
+			return nil, fmt.Errorf("%w: schema %q version %d: Resolve returned no registry", ErrSchema, h.SchemaID, h.SchemaVersion)
+		}
+		remote = reg
+	}
+	m, err := schema.NewMapping(remote, cfg.Local, cfg.Mapping)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSchema, err)
+	}
+	return m, nil
 }
 
 // bad accounts for a bad record and reports whether the replay goes on and,

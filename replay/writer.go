@@ -46,8 +46,14 @@ type WriterOptions struct {
 	Header bool
 	// SchemaVersion is recorded in the header.
 	SchemaVersion uint32
+	// SchemaID, when set, is recorded in the header (the JSON header's
+	// schema_id member; the binary header's meta member of that name), so
+	// a node on another schema can map the events (see Config.Resolve).
+	// Empty writes exactly what was written before it existed. It must be
+	// a valid schema id (schema.Registry.SetSchema).
+	SchemaID string
 	// Meta is recorded in the header: raw JSON values by name. The names
-	// magic, version and schema_version are reserved.
+	// magic, version, schema_version and schema_id are reserved.
 	Meta map[string]json.RawMessage
 	// FieldsAsPairs makes the JSON writer write fields as the Rust
 	// original's array of [id, value] pairs instead of an object.
@@ -75,8 +81,13 @@ func (o *WriterOptions) Validate() error {
 	case o.BlockEvents < 0 || o.BlockEvents > MaxBlockEvents:
 		return fmt.Errorf("%w: BlockEvents %d out of 1..%d", ErrConfig, o.BlockEvents, MaxBlockEvents)
 	}
+	if o.SchemaID != "" {
+		if err := schema.ValidSchemaID(o.SchemaID); err != nil {
+			return fmt.Errorf("%w: SchemaID: %v", ErrConfig, err)
+		}
+	}
 	for k, v := range o.Meta {
-		if k == "magic" || k == "version" || k == "schema_version" {
+		if reservedKey(k) {
 			return fmt.Errorf("%w: meta key %q is reserved", ErrConfig, k)
 		}
 		if !json.Valid(v) {
@@ -84,6 +95,11 @@ func (o *WriterOptions) Validate() error {
 		}
 	}
 	return nil
+}
+
+// reservedKey reports whether k is a header member the format itself uses.
+func reservedKey(k string) bool {
+	return k == "magic" || k == "version" || k == "schema_version" || k == "schema_id"
 }
 
 func (o *WriterOptions) level() zstd.EncoderLevel {

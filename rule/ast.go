@@ -2,6 +2,7 @@ package rule
 
 import (
 	"math"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -98,7 +99,8 @@ func (q *Query) NumEvents() int {
 func (q *Query) Resolved() bool { return q.resolved }
 
 // Field is a field reference: a dotted path, where it was written, and,
-// after Resolve, its FieldID and declared type.
+// after Resolve, its FieldID and declared type (for a plugin type, its base
+// type: see schema.RegisterType).
 type Field struct {
 	Path string
 	Pos  Pos
@@ -227,10 +229,13 @@ const (
 	MatchEndsWith
 	// MatchContains is stringContains(field, s...) (or stringContains~).
 	MatchContains
+	// MatchCIDR is cidrMatch(field, "10.0.0.0/8", ...): an address (a
+	// string field, such as one of a plugin ip type) inside a prefix.
+	MatchCIDR
 )
 
 var matchNames = [...]string{MatchWildcard: ":", MatchLike: "like", MatchRegex: "regex",
-	MatchStartsWith: "startsWith", MatchEndsWith: "endsWith", MatchContains: "stringContains"}
+	MatchStartsWith: "startsWith", MatchEndsWith: "endsWith", MatchContains: "stringContains", MatchCIDR: "cidrMatch"}
 
 // String returns the operator or function name.
 func (o MatchOp) String() string {
@@ -587,6 +592,8 @@ type Matcher struct {
 	litKind   matcherKind
 	lits      []string
 	litsLower []string
+	// prefix is a cidrMatch matcher's network.
+	prefix netip.Prefix
 }
 
 type matcherKind uint8
@@ -599,4 +606,5 @@ const (
 	mGlob
 	mRegex
 	mLits
+	mCIDR
 )

@@ -755,13 +755,18 @@ func (p *parser) parseCall() (Expr, error) {
 		op = MatchContains
 	case "wildcard":
 		op = MatchLike
+	case "cidrmatch":
+		op = MatchCIDR
 	default:
 		return nil, p.errTok(name, ErrUnsupported, "unknown function "+name.raw+
-			" (supported: startsWith, endsWith, stringContains, wildcard)")
+			" (supported: startsWith, endsWith, stringContains, wildcard, cidrMatch)")
 	}
 	fold, err := p.opTilde()
 	if err != nil {
 		return nil, err
+	}
+	if op == MatchCIDR && fold {
+		return nil, p.errTok(name, ErrSyntax, "cidrMatch has no case-insensitive form (~)")
 	}
 	if op == MatchLike && !fold {
 		// wildcard() is case-insensitive in EQL, like ':'.

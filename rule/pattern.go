@@ -1,6 +1,7 @@
 package rule
 
 import (
+	"net/netip"
 	"regexp"
 	"strings"
 	"unicode"
@@ -139,6 +140,17 @@ func NewRegex(pattern string, fold bool) (*Matcher, error) {
 	return m, nil
 }
 
+// NewCIDR compiles the matcher of cidrMatch: a string that parses as an IP
+// address (IPv4-mapped IPv6 taken as IPv4) inside prefix, such as
+// "10.0.0.0/8" or "fd00::/8".
+func NewCIDR(prefix string) (*Matcher, error) {
+	p, err := netip.ParsePrefix(prefix)
+	if err != nil {
+		return nil, err
+	}
+	return &Matcher{kind: mCIDR, prefix: p.Masked(), source: prefix}, nil
+}
+
 // Source returns the pattern the matcher was compiled from.
 func (m *Matcher) Source() string { return m.source }
 
@@ -173,6 +185,9 @@ func (m *Matcher) Match(s string) bool {
 		return m.re.MatchString(s)
 	case mLits:
 		return m.matchLits(s)
+	case mCIDR:
+		a, err := netip.ParseAddr(s)
+		return err == nil && m.prefix.Contains(a.Unmap())
 	}
 	return globMatch(m.lit, s, m.fold)
 }

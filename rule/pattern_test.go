@@ -181,3 +181,55 @@ func TestRegexLiterals(t *testing.T) {
 	f(`.*[a-z]{3}`, false, mRegex)
 	f(`(a|b|c|d|e|f|g|h)(a|b|c|d|e|f|g|h)(a|b|c|d|e|f|g|h)`, false, mRegex) // 512 strings: too many
 }
+
+func TestCIDR(t *testing.T) {
+	f := func(prefix, s string, want bool) {
+		t.Helper()
+		m, err := NewCIDR(prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Match(s); got != want {
+			t.Errorf("cidrMatch(%q, %q) = %v, want %v", s, prefix, got, want)
+		}
+	}
+	f("10.0.0.0/8", "10.1.2.3", true)
+	f("10.0.0.0/8", "11.0.0.1", false)
+	f("10.1.2.3/8", "10.200.0.1", true) // host bits ignored
+	f("192.168.0.0/16", "::ffff:192.168.4.4", true)
+	f("fd00::/8", "fd12::1", true)
+	f("fd00::/8", "10.0.0.1", false)
+	f("0.0.0.0/0", "not an address", false)
+	f("127.0.0.1/32", "127.0.0.1", true)
+	if _, err := NewCIDR("10/8"); err == nil {
+		t.Error("10/8 compiled")
+	}
+	if raceEnabled {
+		return
+	}
+	m, _ := NewCIDR("10.0.0.0/8")
+	if n := testing.AllocsPerRun(100, func() { m.Match("10.9.8.7") }); n != 0 {
+		t.Errorf("cidrMatch: %v allocs", n)
+	}
+}
+
+func TestCIDRMatchRule(t *testing.T) {
+	reg := DefaultRegistry()
+	q, err := Compile("r.eql", `network where cidrMatch(destination.ip, "10.0.0.0/8", "192.168.0.0/16")`, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := q.Steps[0].Cond.String(); got != `cidrMatch(destination.ip, "10.0.0.0/8", "192.168.0.0/16")` {
+		t.Errorf("String() %s", got)
+	}
+	for src, part := range map[string]string{
+		`network where cidrMatch(destination.ip, "10/8")`:         "invalid CIDR prefix",
+		`network where cidrMatch(destination.port, "10.0.0.0/8")`: "needs a string field",
+		`network where cidrMatch~(destination.ip, "10.0.0.0/8")`:  "no case-insensitive form",
+		`network where cidrMatch(destination.ip, 5)`:              "string patterns",
+	} {
+		if _, err := Compile("r.eql", src, reg); err == nil || !strings.Contains(err.Error(), part) {
+			t.Errorf("%s: %v", src, err)
+		}
+	}
+}

@@ -137,7 +137,9 @@ func (r *resolver) field(f *Field) bool {
 		return false
 	}
 	def, _ := r.reg.Field(id)
-	f.ID, f.Type = id, def.DataType
+	// A plugin type's values are of its base type, which is what the
+	// language compares them as.
+	f.ID, f.Type = id, def.DataType.Base()
 	return true
 }
 
@@ -254,6 +256,12 @@ func (r *resolver) match(e *MatchExpr) {
 			m = NewSuffix(s, e.Fold)
 		case MatchContains:
 			m = NewContains(s, e.Fold)
+		case MatchCIDR:
+			var err error
+			if m, err = NewCIDR(s); err != nil {
+				r.fail(lit.Pos, lit.Raw, "invalid CIDR prefix: "+err.Error(), ErrSyntax)
+				continue
+			}
 		case MatchRegex:
 			var err error
 			if m, err = NewRegex(s, e.Fold); err != nil {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"strings"
 
 	"github.com/kestrel-sec/kestrel/schema"
 )
@@ -78,6 +77,14 @@ var defaultEventTypes = []string{
 	"authentication", "privilege_change", // 14-15
 }
 
+// The default schema's id and version, which logs record; the version goes
+// up with every change to defaultFields or defaultEventTypes, and such a
+// change must be compatible (see schema.Compatible): new IDs only.
+const (
+	DefaultSchemaID      = "kestrel.ecs"
+	DefaultSchemaVersion = 1
+)
+
 // DefaultRegistry returns a new Registry holding the default schema: ECS
 // style field paths (process.*, file.*, network.*, user.*, ...) and event
 // types with fixed IDs; see DefaultSchema for the list. It is what rules
@@ -90,20 +97,31 @@ func DefaultRegistry() *schema.Registry {
 	for _, name := range defaultEventTypes {
 		_, _ = reg.RegisterEventType(name)
 	}
+	_ = reg.SetSchema(DefaultSchemaID, DefaultSchemaVersion)
 	return reg
 }
 
 // SchemaFile is the JSON form of a schema, read by ReadSchema and written
 // by DefaultSchema:
 //
-//	{"fields": [{"id": 1, "path": "process.pid", "type": "I64", "description": "process id"}, ...],
+//	{"id": "kestrel.ecs", "version": 1,
+//	 "fields": [{"id": 1, "path": "process.pid", "type": "I64", "description": "process id"}, ...],
 //	 "event_types": [{"id": 1, "name": "process_exec"}, ...]}
+//
+// id names the schema and version numbers its revisions (see
+// schema.Registry.SetSchema); both are optional, and a file without them is
+// unnamed and unversioned (version 0), as files were before they existed.
+// A new version should be compatible with the last (kestrel schema diff
+// checks it).
 //
 // IDs are handed out in list order from 1; an "id" member, when given, must
 // equal that position, so a reordered file is an error, not a silent
 // renumbering. type is one of Any, I64, U64, F64, Bool, String, Bytes,
-// Array (any case); absent means Any.
+// Array (any case), or the name of a plugin type registered with
+// schema.RegisterType ("ip"); absent means Any.
 type SchemaFile struct {
+	ID         string            `json:"id,omitempty"`
+	Version    uint32            `json:"version,omitempty"`
 	Fields     []SchemaField     `json:"fields"`
 	EventTypes []SchemaEventType `json:"event_types"`
 }
@@ -124,7 +142,7 @@ type SchemaEventType struct {
 
 // DefaultSchema returns the default schema as a SchemaFile, with IDs.
 func DefaultSchema() SchemaFile {
-	var sf SchemaFile
+	sf := SchemaFile{ID: DefaultSchemaID, Version: DefaultSchemaVersion}
 	for i, f := range defaultFields {
 		sf.Fields = append(sf.Fields, SchemaField{ID: uint32(i + 1), Path: f.Path, Type: f.DataType.String(), Description: f.Description})
 	}
@@ -178,6 +196,9 @@ func ReadSchema(name string, r io.Reader) (*schema.Registry, error) {
 			return nil, &Error{File: name, Token: et.Name, Msg: where + ": " + err.Error(), Err: joinErr{ErrSchemaFile, err}}
 		}
 	}
+	if err := reg.SetSchema(sf.ID, sf.Version); err != nil {
+		return nil, &Error{File: name, Token: sf.ID, Msg: "id: " + err.Error(), Err: joinErr{ErrSchemaFile, err}}
+	}
 	return reg, nil
 }
 
@@ -195,12 +216,7 @@ func parseDataType(s string) (schema.FieldDataType, bool) {
 	if s == "" {
 		return schema.TypeAny, true
 	}
-	for t := schema.TypeAny; t <= schema.TypeArray; t++ {
-		if strings.EqualFold(s, t.String()) {
-			return t, true
-		}
-	}
-	return 0, false
+	return schema.LookupType(s)
 }
 
 // joinErr matches two sentinels at once.

@@ -29,6 +29,9 @@ func (t FieldDataType) String() string {
 	if int(t) < len(typeNames) {
 		return typeNames[t]
 	}
+	if d := t.plugin(); d != nil {
+		return d.Name
+	}
 	return "FieldDataType(" + value.U64Value(uint64(t)).String() + ")"
 }
 
@@ -43,31 +46,58 @@ const maxExactFloat = 1 << 53
 //   - I64 into U64: when it is >= 0.
 //   - U64 into I64: when it is <= math.MaxInt64.
 //   - I64 or U64 into F64: when its magnitude is <= 2^53, so it is exact.
+//   - Into a plugin type (RegisterType): what its base type accepts, by
+//     these rules, and then only when the plugin's Validate accepts it.
 //
 // Nothing else converts: no float into an integer field (no truncation), no
 // string parsing, no bool from a number.
 func (t FieldDataType) Coerce(v value.Value) (value.Value, error) {
+	if c, ok := t.coerce(v); ok {
+		return c, nil
+	}
+	return v, &TypeError{Want: t, Got: v}
+}
+
+// coerce is Coerce without the error, which allocates: for Mapping.Apply.
+func (t FieldDataType) coerce(v value.Value) (value.Value, bool) {
+	if t >= firstPlugin {
+		return t.coercePlugin(v)
+	}
 	k := v.Kind()
 	if t == TypeAny || k == value.KindNull || uint8(k) == uint8(t) {
 		// The FieldDataType constants mirror value.Kind for I64..Array.
-		return v, nil
+		return v, true
 	}
 	switch t {
 	case TypeU64:
 		if i, ok := v.I64(); ok && i >= 0 {
-			return value.U64Value(uint64(i)), nil
+			return value.U64Value(uint64(i)), true
 		}
 	case TypeI64:
 		if u, ok := v.U64(); ok && u <= math.MaxInt64 {
-			return value.I64Value(int64(u)), nil
+			return value.I64Value(int64(u)), true
 		}
 	case TypeF64:
 		if i, ok := v.I64(); ok && i >= -maxExactFloat && i <= maxExactFloat {
-			return value.F64Value(float64(i)), nil
+			return value.F64Value(float64(i)), true
 		}
 		if u, ok := v.U64(); ok && u <= maxExactFloat {
-			return value.F64Value(float64(u)), nil
+			return value.F64Value(float64(u)), true
 		}
 	}
-	return v, &TypeError{Want: t, Got: v}
+	return v, false
+}
+
+// coercePlugin is coerce into a plugin type, out of line so that coerce
+// stays small for the built-in types.
+func (t FieldDataType) coercePlugin(v value.Value) (value.Value, bool) {
+	d := t.plugin()
+	if d == nil {
+		return v, v.IsNull() // an unknown type, like any, takes Null
+	}
+	c, ok := d.Base.coerce(v)
+	if !ok || c.IsNull() || d.Validate == nil {
+		return c, ok
+	}
+	return c, d.Validate(c)
 }

@@ -37,11 +37,15 @@ type Registry struct {
 // with later snapshots gain entries it ignores (see table.go).
 type snapshot struct {
 	version uint64
-	fields  []FieldDef // fields[id-1]; later snapshots may share the backing array past len
-	paths   *table     // path -> FieldID
-	groups  *table     // group path -> the count of fields when it appeared
-	types   []string   // types[id-1]
-	names   *table     // event type name -> EventTypeID
+	// id and schemaVersion name the schema as its file or owner stated it
+	// (SetSchema); they travel with the registry, not with its IDs.
+	id            string
+	schemaVersion uint32
+	fields        []FieldDef // fields[id-1]; later snapshots may share the backing array past len
+	paths         *table     // path -> FieldID
+	groups        *table     // group path -> the count of fields when it appeared
+	types         []string   // types[id-1]
+	names         *table     // event type name -> EventTypeID
 }
 
 var emptySnapshot = &snapshot{paths: newTable(0), groups: newTable(0), names: newTable(0)}
@@ -67,8 +71,44 @@ func (r *Registry) loadForWrite() *snapshot {
 func NewRegistry() *Registry { return &Registry{} }
 
 // Version returns the snapshot version: 0 when empty, one more for every
-// successful registration.
+// change published (a registration, SetSchema, an Evolve that changed
+// something).
 func (r *Registry) Version() uint64 { return r.load().version }
+
+// SchemaID returns the schema's id as set by SetSchema ("" when unnamed).
+func (r *Registry) SchemaID() string { return r.load().id }
+
+// SchemaVersion returns the schema's own version as set by SetSchema (a
+// schema file's "version"; 0 means unversioned). It is not Version, which
+// counts snapshots.
+func (r *Registry) SchemaVersion() uint32 { return r.load().schemaVersion }
+
+// ValidSchemaID checks a schema id as SetSchema does: empty, or made of
+// letters, digits, _ - @ and dots, at most MaxPathLen bytes. It fails with
+// a *PathError matching ErrInvalidPath.
+func ValidSchemaID(id string) error {
+	if id == "" {
+		return nil
+	}
+	return validPath(id, false)
+}
+
+// SetSchema names the schema: an id such as "kestrel.ecs" or
+// "vendor.acme" (empty, or a valid event-type-style name) and its version.
+// Logs record both so that a reader knows which schema wrote them (see
+// Mapping). It fails with a *PathError matching ErrInvalidPath.
+func (r *Registry) SetSchema(id string, version uint32) error {
+	if err := ValidSchemaID(id); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	next := *r.loadForWrite()
+	next.version++
+	next.id, next.schemaVersion = id, version
+	r.snap.Store(&next)
+	return nil
+}
 
 // NumFields returns the number of registered fields; IDs are 1..NumFields.
 func (r *Registry) NumFields() int { return len(r.load().fields) }
@@ -126,7 +166,7 @@ func (r *Registry) RegisterField(def FieldDef) (FieldID, error) {
 	if err := validPath(def.Path, true); err != nil {
 		return 0, err
 	}
-	if int(def.DataType) >= len(typeNames) {
+	if !def.DataType.Valid() {
 		return 0, &PathError{Path: def.Path, Err: ErrInvalidPath, Detail: "unknown data type " + def.DataType.String()}
 	}
 	r.mu.Lock()

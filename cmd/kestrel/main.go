@@ -4,13 +4,14 @@
 //
 // Usage:
 //
-//	kestrel run -rules DIR -log FILE [-outputs FILE] [-speed X] [-schema FILE] [-partitions N] [-lenient]
+//	kestrel run -rules DIR -log FILE [-outputs FILE] [-speed X] [-schema FILE] [-schemas DIR] [-partitions N] [-lenient]
 //	kestrel run -brokers HOST:PORT[,...] [-topic T] [-group G] [-rules DIR] [-outputs FILE] [-alert-topic T]
 //	kestrel sense -rules DIR [-outputs FILE] [-record FILE.kbin] [-partitions N] [-no-files] [-no-network]
 //	kestrel forward -log FILE -brokers HOST:PORT[,...] [-topic T]
 //	kestrel validate [-schema FILE] DIR
 //	kestrel rules [-schema FILE] DIR
 //	kestrel schema
+//	kestrel schema diff [-rules DIR] OLD NEW
 //	kestrel -version
 //
 // run replays the log (JSON lines, .zst or the binary .kbin, see package
@@ -21,6 +22,9 @@
 // when stderr is a terminal. -speed 1 replays at the recorded pace, 2 twice
 // as fast; 0 (the default) as fast as possible. Rules compile against the
 // default schema (kestrel schema prints it) unless -schema names another.
+// A log whose header names another schema id is refused unless -schemas
+// names a directory holding that schema's file (found by its id and
+// version): then its events are mapped into the rules' schema.
 //
 // sense is live detection on this host: the eBPF sensor (package sensor)
 // publishes the kernel's process, file and network events into the bus
@@ -44,6 +48,10 @@
 // the summary with where the input stopped; SIGHUP reloads the rules, and
 // a reload that fails keeps the old ones. -version prints the module
 // version and VCS revision.
+// schema prints the default schema as a schema file; schema diff compares
+// two schema files ("default" names the default schema) and prints every
+// change with its verdict and reason, and with -rules the rules a breaking
+// change reaches; it exits 1 when NEW is not compatible with OLD, for CI.
 //
 // validate loads every package and reports each problem with its file,
 // line and column; rules lists the packages. Lua and Wasm packages are
@@ -93,12 +101,13 @@ func isTerminal(f *os.File) bool {
 }
 
 const usage = `usage:
-  kestrel run -rules DIR -log FILE [-outputs FILE] [-speed X] [-schema FILE] [-partitions N] [-lenient]
+  kestrel run -rules DIR -log FILE [-outputs FILE] [-speed X] [-schema FILE] [-schemas DIR] [-partitions N] [-lenient]
   kestrel run -brokers HOST:PORT[,...] [-topic T] [-group G] [-rules DIR] [-outputs FILE] [-alert-topic T]
   kestrel forward -log FILE -brokers HOST:PORT[,...] [-topic T]
   kestrel validate [-schema FILE] DIR
   kestrel rules [-schema FILE] DIR
   kestrel schema
+  kestrel schema diff [-rules DIR] OLD NEW
   kestrel -version
 
 run and sense take -listen ADDR (/metrics, /healthz, /readyz, /debug/pprof/),

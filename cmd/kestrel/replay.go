@@ -25,6 +25,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, tty
 	logPath := fs.String("log", "", "recorded log: JSON lines, .zst or .kbin (required)")
 	speed := fs.Float64("speed", 0, "replay speed: 0 as fast as possible, 1 recorded pace, 2 twice as fast")
 	lenient := fs.Bool("lenient", false, "skip and count bad log lines instead of stopping at the first")
+	schemasDir := fs.String("schemas", "", "directory of schema files (JSON) that logs recorded under other schemas are mapped from, by their id and version")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -58,6 +59,11 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, tty
 	}
 	bar := &progressBar{w: stderr, on: tty && !*nf.quiet}
 	src := &node.ReplaySource{Path: *logPath, Config: replay.Config{Speed: *speed, Lenient: *lenient, Progress: bar.update}}
+	if *schemasDir != "" {
+		// A log whose header names another schema is mapped into the
+		// rules' schema; without -schemas it is refused, not misread.
+		src.Config.Resolve = schemaDir(*schemasDir)
+	}
 	runErr := runNode(ctx, n, src, *nf.listen, logger, stderr)
 	bar.clear()
 	code := finishCode(stderr, runErr)
@@ -78,6 +84,15 @@ func replayHeader(w io.Writer, logPath string, r replay.Stats, d detect.Stats) {
 	}
 	fmt.Fprintf(w, "kestrel: %s: %d events in %v (%s events/s), recorded span %v\n",
 		logPath, d.Events, r.Duration.Round(time.Microsecond), humanRate(eps), r.Span().Round(time.Millisecond))
+	if r.Mapped {
+		fmt.Fprintf(w, "  schema: mapped from %s version %d: %d events of unmapped types, %d fields dropped\n",
+			r.Header.SchemaID, r.Header.SchemaVersion, r.Unmapped, r.UnmappedFields)
+		for _, rf := range r.Refusals {
+			if rf.Count > 0 {
+				fmt.Fprintf(w, "    %s: %s (%d times)\n", rf.Path, rf.Reason, rf.Count)
+			}
+		}
+	}
 	if r.BadLines > 0 || r.OutOfOrder > 0 || r.SkippedEvents > 0 {
 		fmt.Fprintf(w, "  log: %d bad records, %d events in skipped blocks, %d out of order\n", r.BadLines, r.SkippedEvents, r.OutOfOrder)
 		for _, e := range r.Errors {

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -168,8 +170,11 @@ func runRules(args []string, stdout, stderr io.Writer) int {
 }
 
 func runSchema(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "diff" {
+		return runSchemaDiff(args[1:], stdout, stderr)
+	}
 	if len(args) != 0 {
-		fmt.Fprintf(stderr, "kestrel schema takes no arguments\n%s", usage)
+		fmt.Fprintf(stderr, "kestrel schema takes no arguments but diff\n%s", usage)
 		return exitUsage
 	}
 	b, err := json.MarshalIndent(rule.DefaultSchema(), "", "  ")
@@ -181,4 +186,94 @@ func runSchema(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	return exitOK
+}
+
+// runSchemaDiff is kestrel schema diff [-rules DIR] OLD NEW: every change
+// from OLD to NEW, each with its verdict and reason, and the rules in DIR
+// that a breaking one reaches. OLD or NEW may be "default", the default
+// schema. Exit status 0 when NEW is compatible with OLD, 1 when not (or a
+// file does not load), 2 for bad usage: for CI.
+func runSchemaDiff(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("kestrel schema diff", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	rulesDir := fs.String("rules", "", "rule packages to check against the change")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() != 2 {
+		fmt.Fprintf(stderr, "usage: kestrel schema diff [-rules DIR] OLD NEW\n")
+		return exitUsage
+	}
+	load := func(path string) (*schema.Registry, bool) {
+		if path == "default" {
+			return rule.DefaultRegistry(), true
+		}
+		reg, err := rule.LoadSchema(path)
+		if err != nil {
+			fmt.Fprintf(stderr, "kestrel: %v\n", err)
+			return nil, false
+		}
+		return reg, true
+	}
+	old, ok := load(fs.Arg(0))
+	if !ok {
+		return exitFail
+	}
+	next, ok := load(fs.Arg(1))
+	if !ok {
+		return exitFail
+	}
+	rep := schema.Compatible(old, next)
+	fmt.Fprintln(stdout, rep)
+	if *rulesDir != "" {
+		set, ok := loadRules(*rulesDir, old, stderr)
+		if !ok {
+			return exitFail
+		}
+		for _, imp := range set.Affected(rep) {
+			fmt.Fprintf(stdout, "rule %s: %s: %s\n", imp.Rule, imp.Path, imp.Change.Kind)
+		}
+	}
+	if b := rep.Breaking(); len(b) > 0 {
+		fmt.Fprintf(stdout, "incompatible: %d breaking of %d changes\n", len(b), len(rep.Changes))
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "compatible: %d changes\n", len(rep.Changes))
+	return exitOK
+}
+
+// schemaDir returns a resolver for replay.Config.Resolve that finds a
+// schema by id and version among the schema files (*.json) in dir, read on
+// its first call.
+func schemaDir(dir string) func(id string, version uint32) (*schema.Registry, error) {
+	var (
+		byKey map[string]*schema.Registry
+		err   error
+	)
+	return func(id string, version uint32) (*schema.Registry, error) {
+		if byKey == nil && err == nil {
+			byKey = map[string]*schema.Registry{}
+			var files []string
+			if files, err = filepath.Glob(filepath.Join(dir, "*.json")); err != nil {
+				return nil, err
+			}
+			for _, f := range files {
+				reg, lerr := rule.LoadSchema(f)
+				if lerr != nil {
+					err = lerr
+					return nil, err
+				}
+				if reg.SchemaID() != "" {
+					byKey[reg.SchemaID()+"/"+strconv.FormatUint(uint64(reg.SchemaVersion()), 10)] = reg
+				}
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		if reg, ok := byKey[id+"/"+strconv.FormatUint(uint64(version), 10)]; ok {
+			return reg, nil
+		}
+		return nil, fmt.Errorf("no schema file in %s has id %q and version %d", dir, id, version)
+	}
 }
