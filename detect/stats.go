@@ -63,6 +63,11 @@ type Stats struct {
 	// BadPartition counts events handed to Handle with a partition number
 	// outside 0..Partitions-1; they were not examined.
 	BadPartition uint64
+	// PatternCuts counts pattern tests that read only the first
+	// Config.MaxPatternBytes (or their budgeted limit) of a longer value:
+	// a match past the cut was not seen. Counted by the partitions that
+	// ran the test (a routed copy's tests count again).
+	PatternCuts uint64
 	// Alerts and AlertsDropped sum RuleStats.Alerts and Dropped.
 	Alerts, AlertsDropped uint64
 	// Evicted sums every rule's evictions.
@@ -91,5 +96,6 @@ type partCounters struct {
 	_      [64]byte
 	events atomic.Uint64
 	copies atomic.Uint64
-	_      [48]byte
+	cuts   atomic.Uint64
+	_      [40]byte
 }
