@@ -84,7 +84,9 @@ func New(cfg Config) (*Detector, error) {
 	if !cfg.NoIndex {
 		d.index = buildIndex(d.rules, d.byType, cfg.MaxPatternBytes)
 	}
-	d.routePool.New = func() any { return &routeScratch{buf: make([]byte, 0, 256), eval: newEvalScratch(d.index, len(d.rules))} }
+	d.routePool.New = func() any {
+		return &routeScratch{buf: make([]byte, 0, 256), eval: newEvalScratch(d.index, len(d.rules))}
+	}
 	d.workers = make([]*worker, cfg.Partitions)
 	for p := range d.workers {
 		d.workers[p] = newWorker(d, p)
