@@ -130,7 +130,7 @@ func randRules(t testing.TB, rnd *rand.Rand, n, depth int) []*rule.Package {
 func randEvents(t testing.TB, rnd *rand.Rand, n int) []schema.Event {
 	evs := make([]schema.Event, 0, n)
 	for i := range n {
-		b := schema.NewBuilder(testReg).ID(uint64(i + 1)).Mono(schema.TimestampMono(time.Duration(i) * 100 * time.Millisecond)).
+		b := schema.NewBuilder(testReg).ID(uint64(i+1)).Mono(schema.TimestampMono(time.Duration(i)*100*time.Millisecond)).
 			Entity(schema.EntityKeyFrom64(uint64(rnd.IntN(5)))).TypeName([]string{"process_exec", "file_open", "process_exit"}[rnd.IntN(3)]).
 			Path("user.name", value.StringValue([]string{"alice", "bob"}[rnd.IntN(2)]))
 		for _, f := range strFields[:3] {
