@@ -100,8 +100,8 @@ type Config struct {
 	MaxPatternBytes int
 	// PatternBudget bounds the modelled worst-case time of one scanning
 	// pattern test: a test costing c ns per byte reads at most
-	// PatternBudget/c bytes (when less than MaxPatternBytes, the Detector
-	// says so in Warnings), and a rule with a test that could read fewer
+	// PatternBudget/c bytes (under 512 bytes, the Detector says so in
+	// Warnings), and a rule with a test that could read fewer
 	// than 128 bytes is rejected (*PatternCostError). 0:
 	// DefaultPatternBudget.
 	PatternBudget time.Duration

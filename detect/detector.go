@@ -47,6 +47,9 @@ func New(cfg Config) (*Detector, error) {
 		if err != nil {
 			return nil, err
 		}
+		for _, w := range c.notes {
+			d.log.Debug("detect: rule " + r.id + ": " + w)
+		}
 		for _, w := range c.warnings {
 			w = "rule " + r.id + ": " + w
 			d.warnings = append(d.warnings, w)
@@ -96,8 +99,10 @@ func New(cfg Config) (*Detector, error) {
 }
 
 // Warnings returns what compiling the rules found worth saying but not
-// fatal: pattern tests that read less of a value than MaxPatternBytes
-// because of their cost, with the reason. They were also logged.
+// fatal: pattern tests held by their cost (PatternBudget) to reading
+// less than 512 bytes of a value, with the reason. They were also logged
+// (tests held to less than MaxPatternBytes but at least 512 bytes are logged
+// at debug level only).
 func (d *Detector) Warnings() []string { return d.warnings }
 
 // Handle examines a batch of events of one partition, in order. Its

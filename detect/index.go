@@ -404,6 +404,7 @@ func (ix *ruleIndex) look(fs *fieldSet, s string, fold bool, sc *evalScratch) {
 	if fs.contains != nil {
 		if ix.maxBytes >= 0 && len(s) > ix.maxBytes {
 			s = s[:cutAt(s, ix.maxBytes)] // what the predicates read
+			sc.cut++
 		}
 		fs.contains.scan(s, fold, sc)
 	}

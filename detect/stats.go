@@ -63,10 +63,11 @@ type Stats struct {
 	// BadPartition counts events handed to Handle with a partition number
 	// outside 0..Partitions-1; they were not examined.
 	BadPartition uint64
-	// PatternCuts counts pattern tests that read only the first
-	// Config.MaxPatternBytes (or their budgeted limit) of a longer value:
-	// a match past the cut was not seen. Counted by the partitions that
-	// ran the test (a routed copy's tests count again).
+	// PatternCuts counts the pattern tests, and the index's substring
+	// scans, that read only the first Config.MaxPatternBytes (or a
+	// costly test's budgeted limit) of a longer value: a match past the
+	// cut was not seen. Counted by the partition that ran them (a routed
+	// copy counts again), so it is not a count of events.
 	PatternCuts uint64
 	// Alerts and AlertsDropped sum RuleStats.Alerts and Dropped.
 	Alerts, AlertsDropped uint64
