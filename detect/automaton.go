@@ -17,7 +17,7 @@ import "unicode/utf8"
 type automaton struct {
 	class  [256]uint8
 	nclass int
-	next   []int32 // next[s*nclass+class]: the DFA's transitions
+	next   []int32 // next[s*nclass+class]: the DFA's transitions, ^t when t has outputs
 	depth  []int32 // length of the trie string of each state
 	outOff []int32 // slots of state s: outs[outOff[s]:outOff[s+1]]
 	outs   []int32
@@ -118,12 +118,50 @@ func buildAutomaton(patterns []string, slots []int32, merge bool) *automaton {
 			queue = append(queue, t)
 		}
 	}
+	// Renumber breadth first, so the shallow states a scan mostly visits
+	// share cache lines, and mark states with outputs by storing their
+	// number complemented (negative): a step is then one load.
+	order := append([]int32{0}, queue[:0:0]...)
+	for i := 0; i < len(order); i++ {
+		s := order[i]
+		for c := range nc {
+			if t := goTrie(a, s, c); t > 0 {
+				order = append(order, t)
+			}
+		}
+	}
+	perm := make([]int32, n)
+	for i, s := range order {
+		perm[s] = int32(i)
+	}
+	next := make([]int32, n*nc)
+	depth := make([]int32, n)
 	a.outOff = make([]int32, n+1)
-	for s := range n {
-		a.outOff[s+1] = a.outOff[s] + int32(len(out[s]))
+	for i, s := range order {
+		depth[i] = a.depth[s]
+		for c := range nc {
+			t := a.next[int(s)*nc+c]
+			x := perm[t]
+			if len(out[t]) > 0 {
+				x = ^x
+			}
+			next[i*nc+c] = x
+		}
+		a.outOff[i+1] = a.outOff[i] + int32(len(out[s]))
 		a.outs = append(a.outs, out[s]...)
 	}
+	a.next, a.depth = next, depth
 	return a
+}
+
+// goTrie returns the trie child of s by class c during the build (a
+// transition one level deeper), or 0.
+func goTrie(a *automaton, s int32, c int) int32 {
+	t := a.next[int(s)*a.nclass+c]
+	if t > 0 && a.depth[t] == a.depth[s]+1 {
+		return t
+	}
+	return 0
 }
 
 // mergeSlots returns a ∪ b without duplicates, a new slice.
@@ -148,10 +186,11 @@ func (a *automaton) hits(s int32) []int32 { return a.outs[a.outOff[s]:a.outOff[s
 // fold) to sc.
 func (a *automaton) scan(s string, fold bool, sc *evalScratch) {
 	st, nc := int32(0), a.nclass
+	next, class := a.next, &a.class
 	if !fold {
 		for i := 0; i < len(s); i++ {
-			st = a.next[int(st)*nc+int(a.class[s[i]])]
-			if a.outOff[st] != a.outOff[st+1] {
+			if st = next[int(st)*nc+int(class[s[i]])]; st < 0 {
+				st = ^st
 				sc.markAll(a.hits(st))
 			}
 		}
@@ -163,8 +202,8 @@ func (a *automaton) scan(s string, fold bool, sc *evalScratch) {
 			if 'A' <= c && c <= 'Z' {
 				c += 'a' - 'A'
 			}
-			st = a.next[int(st)*nc+int(a.class[c])]
-			if a.outOff[st] != a.outOff[st+1] {
+			if st = next[int(st)*nc+int(class[c])]; st < 0 {
+				st = ^st
 				sc.markAll(a.hits(st))
 			}
 			i++
@@ -174,8 +213,8 @@ func (a *automaton) scan(s string, fold bool, sc *evalScratch) {
 		var b [utf8.UTFMax]byte
 		n := utf8.EncodeRune(b[:], foldRune(r))
 		for _, c := range b[:n] {
-			st = a.next[int(st)*nc+int(a.class[c])]
-			if a.outOff[st] != a.outOff[st+1] {
+			if st = next[int(st)*nc+int(class[c])]; st < 0 {
+				st = ^st
 				sc.markAll(a.hits(st))
 			}
 		}
@@ -187,6 +226,9 @@ func (a *automaton) scan(s string, fold bool, sc *evalScratch) {
 // the trie.
 func (a *automaton) step(st int32, c byte) (int32, bool) {
 	t := a.next[int(st)*a.nclass+int(a.class[c])]
+	if t < 0 {
+		t = ^t
+	}
 	return t, a.depth[t] == a.depth[st]+1
 }
 

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"math"
 	"slices"
 	"unicode/utf8"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/kestrel-sec/kestrel/rule"
 	"github.com/kestrel-sec/kestrel/schema"
+	"github.com/kestrel-sec/kestrel/value"
 )
 
 // The rule index. Rules were always indexed by event type; within a type
@@ -23,13 +25,14 @@ import (
 // relate) such that whenever a step's condition is true at least one atom
 // is true of the event. It is found only where that is certain:
 //
-//   - a positive equality with a string, an in list of strings, a pattern
-//     test whose matchers all require a literal (rule.Matcher's Shape);
+//   - a positive equality with a string or an integer, an in list of
+//     strings and integers, a pattern test whose matchers all require a
+//     literal (rule.Matcher's Shape);
 //   - a conjunction is guarded by any one guarded conjunct;
 //   - a disjunction by the union of its terms' guards, when all have one;
 //   - false by the empty guard (never a candidate).
 //
-// Anything else (not, a comparison, a null or number test, a bare
+// Anything else (not, an ordering, a null, float or boolean test, a bare
 // regexp, a field alone) has no guard, and its step runs for every event
 // of its type, as before. An atom may be true where its predicate is
 // false (a wildcard's literal part, a hash collision): the predicate
@@ -43,6 +46,26 @@ type atom struct {
 	anchor rule.Anchor
 	fold   bool
 	lit    string
+	num    bool   // an integer equality instead: the value equals num
+	numKey numKey // (with anchor AnchorExact)
+}
+
+// numKey is an integer as numeric equality (cmpNum) sees it, whatever
+// its kind: I64 5 and U64 5 are one key.
+type numKey struct {
+	neg bool
+	mag uint64 // two's complement bits when neg
+}
+
+// intKey returns the key of an integer Value; ok is false for others.
+func intKey(v value.Value) (numKey, bool) {
+	if i, ok := v.I64(); ok {
+		return numKey{i < 0, uint64(i)}, true
+	}
+	if u, ok := v.U64(); ok {
+		return numKey{false, u}, true
+	}
+	return numKey{}, false
 }
 
 // guardOf returns atoms such that e true implies one of them true; ok is
@@ -83,16 +106,24 @@ func guardOf(e rule.Expr) (atoms []atom, ok bool) {
 		}
 		return best, bestCost >= 0
 	case *rule.CompareExpr:
-		if s, isStr := e.Value.Value.Str(); isStr && e.Op == rule.OpEq {
+		if e.Op != rule.OpEq {
+			break
+		}
+		if s, isStr := e.Value.Value.Str(); isStr {
 			return []atom{{field: e.Field.ID, anchor: rule.AnchorExact, lit: s}}, true
+		}
+		if k, isInt := intKey(e.Value.Value); isInt {
+			return []atom{{field: e.Field.ID, anchor: rule.AnchorExact, num: true, numKey: k}}, true
 		}
 	case *rule.InExpr:
 		for _, l := range e.Values {
-			s, isStr := l.Value.Str()
-			if !isStr {
-				return nil, false // null, numbers, booleans: not indexed
+			if s, isStr := l.Value.Str(); isStr {
+				atoms = append(atoms, atom{field: e.Field.ID, anchor: rule.AnchorExact, fold: e.Fold, lit: s})
+			} else if k, isInt := intKey(l.Value); isInt {
+				atoms = append(atoms, atom{field: e.Field.ID, anchor: rule.AnchorExact, num: true, numKey: k})
+			} else {
+				return nil, false // null, floats, booleans: not indexed
 			}
-			atoms = append(atoms, atom{field: e.Field.ID, anchor: rule.AnchorExact, fold: e.Fold, lit: s})
 		}
 		return atoms, true
 	case *rule.MatchExpr:
@@ -146,6 +177,10 @@ type typeIndex struct {
 type fieldIndex struct {
 	id   schema.FieldID
 	sets [2]fieldSet
+	// nums: integer literals -> slots; numAll: all those slots, hit by a
+	// float too large to compare exactly (float64(int) rounds).
+	nums   map[numKey][]int32
+	numAll []int32
 }
 
 // fieldSet holds one field's atoms of one folding.
@@ -206,6 +241,16 @@ func buildIndex(rules []*crule, byType [][]*crule, maxBytes int) *ruleIndex {
 			fold   int
 			anchor rule.Anchor
 		}
+		fieldAt := map[schema.FieldID]int{}
+		fieldOf := func(id schema.FieldID) *fieldIndex {
+			fi, ok := fieldAt[id]
+			if !ok {
+				fi = len(ti.fields)
+				fieldAt[id] = fi
+				ti.fields = append(ti.fields, fieldIndex{id: id})
+			}
+			return &ti.fields[fi]
+		}
 		lits := map[key][]string{}
 		litSlots := map[key][]int32{}
 		var order []key
@@ -220,6 +265,19 @@ func buildIndex(rules []*crule, byType [][]*crule, maxBytes int) *ruleIndex {
 					return
 				}
 				for _, a := range slots[st.guard] {
+					if a.num {
+						fi := fieldOf(a.field)
+						if fi.nums == nil {
+							fi.nums = map[numKey][]int32{}
+						}
+						if !slices.Contains(fi.nums[a.numKey], st.guard) {
+							fi.nums[a.numKey] = append(fi.nums[a.numKey], st.guard)
+						}
+						if !slices.Contains(fi.numAll, st.guard) {
+							fi.numAll = append(fi.numAll, st.guard)
+						}
+						continue
+					}
 					k := key{a.field, 0, a.anchor}
 					lit := a.lit
 					if a.fold {
@@ -247,16 +305,9 @@ func buildIndex(rules []*crule, byType [][]*crule, maxBytes int) *ruleIndex {
 				ti.always = append(ti.always, int32(r.idx))
 			}
 		}
-		fieldAt := map[schema.FieldID]int{}
 		failed := false
 		for _, k := range order {
-			fi, ok := fieldAt[k.field]
-			if !ok {
-				fi = len(ti.fields)
-				fieldAt[k.field] = fi
-				ti.fields = append(ti.fields, fieldIndex{id: k.field})
-			}
-			fs := &ti.fields[fi].sets[k.fold]
+			fs := &fieldOf(k.field).sets[k.fold]
 			ls, ss := lits[k], litSlots[k]
 			switch k.anchor {
 			case rule.AnchorExact:
@@ -362,7 +413,10 @@ func (ix *ruleIndex) candidates(ev *schema.Event, sc *evalScratch) []int32 {
 		v, _ := ev.Get(fi.id)
 		s, ok := v.Str()
 		if !ok {
-			continue // every indexed test needs a string
+			if fi.nums != nil {
+				fi.lookNum(v, sc)
+			}
+			continue // every other indexed test needs a string
 		}
 		ix.look(&fi.sets[0], s, false, sc)
 		ix.look(&fi.sets[1], s, true, sc)
@@ -378,6 +432,25 @@ func (ix *ruleIndex) candidates(ev *schema.Event, sc *evalScratch) []int32 {
 	}
 	slices.Sort(sc.cands)
 	return sc.cands
+}
+
+// lookNum reports the integer atoms v may equal (as cmpNum compares).
+func (fi *fieldIndex) lookNum(v value.Value, sc *evalScratch) {
+	k, ok := intKey(v)
+	if !ok {
+		f, isF := v.F64()
+		switch {
+		case !isF || f != f || f != math.Trunc(f):
+			return // not a number, NaN, or not an integer: equals no integer
+		case math.Abs(f) >= 1<<53:
+			sc.markAll(fi.numAll) // integers round to it: let the predicates decide
+			return
+		}
+		k = numKey{f < 0, uint64(int64(f))}
+	}
+	if l, ok := fi.nums[k]; ok {
+		sc.markAll(l)
+	}
 }
 
 // look reports the atoms of fs that s satisfies.

@@ -92,7 +92,8 @@ func randCond(rnd *rand.Rand, depth int) string {
 	case 11:
 		return f + " regex" + []string{"", "~"}[rnd.IntN(2)] + " " + quoteEQL([]string{`.*\.exe`, `.*(cmd|-enc).*`, `/tmp/.*`, `[a-z]+`, `.*k.?s.*`, `a|b`}[rnd.IntN(6)])
 	case 12:
-		return "process.pid > " + fmt.Sprint(rnd.IntN(4))
+		n := fmt.Sprint(rnd.IntN(4))
+		return []string{"process.pid > " + n, "process.pid == " + n, "process.pid in (7, " + n + ")", "process.pid in (null, " + n + ")"}[rnd.IntN(4)]
 	case 13:
 		return f + " == null"
 	case 14:
