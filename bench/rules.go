@@ -119,9 +119,10 @@ type RuleScale struct {
 }
 
 // MeasureRuleScale runs evs through one partition of a Detector over
-// rules, in batches of 256, in rounds of the whole workload for about d,
-// and returns the median round's ns per event.
-func MeasureRuleScale(rules []*rule.Package, evs []schema.Event, noIndex bool, d time.Duration) (RuleScale, error) {
+// rules, in batches of 256, in rounds of the whole workload for about d
+// (at least minRounds, after one to warm up), and returns the median
+// round's ns per event.
+func MeasureRuleScale(rules []*rule.Package, evs []schema.Event, noIndex bool, d time.Duration, minRounds int) (RuleScale, error) {
 	em := &nullEmitter{}
 	det, err := detect.New(detect.Config{Rules: rules, Output: em, NoIndex: noIndex})
 	if err != nil {
@@ -147,7 +148,7 @@ func MeasureRuleScale(rules []*rule.Package, evs []schema.Event, noIndex bool, d
 	var rounds []float64
 	start := time.Now()
 	events := 0
-	for len(rounds) < 3 || time.Since(start) < d && len(rounds) < 1000 {
+	for len(rounds) < minRounds || time.Since(start) < d && len(rounds) < 1000 {
 		t := time.Now()
 		round()
 		rounds = append(rounds, float64(time.Since(t).Nanoseconds())/float64(len(evs)))
@@ -162,9 +163,9 @@ func MeasureRuleScale(rules []*rule.Package, evs []schema.Event, noIndex bool, d
 // runRuleScenarios measures detection cost per event as the rule set
 // grows, indexed and not.
 func runRuleScenarios(ctx context.Context, r *runner) ([]Result, error) {
-	measure := r.cfg.Measure / 2
+	measure, minRounds := r.cfg.Measure/2, 3
 	if r.cfg.Quick {
-		measure = 60 * time.Millisecond
+		measure, minRounds = 60*time.Millisecond, 1
 	}
 	var out []Result
 	var base float64
@@ -184,7 +185,7 @@ func runRuleScenarios(ctx context.Context, r *runner) ([]Result, error) {
 			if impl == ImplUnindexed && n > 1000 {
 				d = measure / 2 // the slow peer: its rounds are long enough
 			}
-			s, err := MeasureRuleScale(rules, r.w.events, impl == ImplUnindexed, d)
+			s, err := MeasureRuleScale(rules, r.w.events, impl == ImplUnindexed, d, minRounds)
 			if err != nil {
 				return nil, err
 			}

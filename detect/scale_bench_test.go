@@ -54,3 +54,42 @@ func BenchmarkRuleScale(b *testing.B) {
 		}
 	}
 }
+
+// TestRuleScaleNoAllocs: with 1000 indexed rules, the events of the
+// workload that raise no alert and start no new join key cost no
+// allocation (alerts and new keys allocate by design).
+func TestRuleScaleNoAllocs(t *testing.T) {
+	if detect.RaceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	reg := replay.DemoRegistry()
+	evs := replay.GenerateEvents(1, 4096, reg)
+	rules, err := bench.ScaleRules(1000, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &counter{}
+	d, err := detect.New(detect.Config{Rules: rules, Output: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var quiet []*schema.Event
+	for i := range evs {
+		before := c.n
+		d.Handle(0, []*schema.Event{&evs[i]})
+		if c.n == before {
+			quiet = append(quiet, &evs[i])
+		}
+	}
+	if len(quiet) < len(evs)/2 {
+		t.Fatalf("only %d of %d events raise no alert", len(quiet), len(evs))
+	}
+	d.Handle(0, quiet) // warm: every key these events touch exists now
+	if n := testing.AllocsPerRun(20, func() { d.Handle(0, quiet) }); n != 0 {
+		t.Fatalf("%v allocs per %d events", n, len(quiet))
+	}
+}
+
+type counter struct{ n int }
+
+func (c *counter) Emit(*sink.Alert) error { c.n++; return nil }
