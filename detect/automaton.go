@@ -17,7 +17,7 @@ import "unicode/utf8"
 type automaton struct {
 	class  [256]uint8
 	nclass int
-	next   []int32 // next[s*nclass+class]: the DFA's transitions, ^t when t has outputs
+	next   []int32 // next[s*nclass+class]: the DFA's transitions as row offsets t*nclass, complemented when t has outputs
 	depth  []int32 // length of the trie string of each state
 	outOff []int32 // slots of state s: outs[outOff[s]:outOff[s+1]]
 	outs   []int32
@@ -33,7 +33,7 @@ const maxAutomatonCells = 1 << 24
 // suffix too (a substring scan); without it a state reports only the
 // patterns equal to its trie string (an anchored walk). It returns nil
 // when the table would pass maxAutomatonCells.
-func buildAutomaton(patterns []string, slots []int32, merge bool) *automaton {
+func buildAutomaton(patterns []string, slots []int32, merge, fold bool) *automaton {
 	a := &automaton{nclass: 1}
 	var used [256]bool
 	for _, p := range patterns {
@@ -50,6 +50,16 @@ func buildAutomaton(patterns []string, slots []int32, merge bool) *automaton {
 	if a.nclass == 256 { // every byte but at most one used: no class to spare for "unused"
 		for b := range a.class {
 			a.class[b] = uint8(b)
+		}
+	}
+	// The patterns of a folded automaton are folded images (no upper-case
+	// ASCII): an upper-case input byte steps as its lower case, so
+	// scanning needs no lowering.
+	foldClasses := func() {
+		if fold {
+			for c := 'A'; c <= 'Z'; c++ {
+				a.class[c] = a.class[c+'a'-'A']
+			}
 		}
 	}
 	total := 1
@@ -119,8 +129,8 @@ func buildAutomaton(patterns []string, slots []int32, merge bool) *automaton {
 		}
 	}
 	// Renumber breadth first, so the shallow states a scan mostly visits
-	// share cache lines, and mark states with outputs by storing their
-	// number complemented (negative): a step is then one load.
+	// share cache lines; store row offsets, complemented (negative) for
+	// states with outputs: a step is then one add and one load.
 	order := append([]int32{0}, queue[:0:0]...)
 	for i := 0; i < len(order); i++ {
 		s := order[i]
@@ -141,7 +151,7 @@ func buildAutomaton(patterns []string, slots []int32, merge bool) *automaton {
 		depth[i] = a.depth[s]
 		for c := range nc {
 			t := a.next[int(s)*nc+c]
-			x := perm[t]
+			x := perm[t] * int32(nc) // a row offset: no multiply while scanning
 			if len(out[t]) > 0 {
 				x = ^x
 			}
@@ -151,6 +161,7 @@ func buildAutomaton(patterns []string, slots []int32, merge bool) *automaton {
 		a.outs = append(a.outs, out[s]...)
 	}
 	a.next, a.depth = next, depth
+	foldClasses()
 	return a
 }
 
@@ -179,32 +190,31 @@ func mergeSlots(a, b []int32) []int32 {
 	return out
 }
 
-// hits returns the slots state s reports.
-func (a *automaton) hits(s int32) []int32 { return a.outs[a.outOff[s]:a.outOff[s+1]] }
+// hits returns the slots reported by the state whose row starts at off.
+func (a *automaton) hits(off int32) []int32 {
+	s := off / int32(a.nclass)
+	return a.outs[a.outOff[s]:a.outOff[s+1]]
+}
 
 // scan reports every pattern occurring in s (in its folded image when
 // fold) to sc.
 func (a *automaton) scan(s string, fold bool, sc *evalScratch) {
-	st, nc := int32(0), a.nclass
+	off := int32(0)
 	next, class := a.next, &a.class
 	if !fold {
 		for i := 0; i < len(s); i++ {
-			if st = next[int(st)*nc+int(class[s[i]])]; st < 0 {
-				st = ^st
-				sc.markAll(a.hits(st))
+			if off = next[off+int32(class[s[i]])]; off < 0 {
+				off = ^off
+				sc.markAll(a.hits(off))
 			}
 		}
 		return
 	}
 	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			if st = next[int(st)*nc+int(class[c])]; st < 0 {
-				st = ^st
-				sc.markAll(a.hits(st))
+		if c := s[i]; c < utf8.RuneSelf { // classes fold ASCII case
+			if off = next[off+int32(class[c])]; off < 0 {
+				off = ^off
+				sc.markAll(a.hits(off))
 			}
 			i++
 			continue
@@ -213,9 +223,9 @@ func (a *automaton) scan(s string, fold bool, sc *evalScratch) {
 		var b [utf8.UTFMax]byte
 		n := utf8.EncodeRune(b[:], foldRune(r))
 		for _, c := range b[:n] {
-			if st = next[int(st)*nc+int(class[c])]; st < 0 {
-				st = ^st
-				sc.markAll(a.hits(st))
+			if off = next[off+int32(class[c])]; off < 0 {
+				off = ^off
+				sc.markAll(a.hits(off))
 			}
 		}
 		i += w
@@ -229,6 +239,7 @@ func (a *automaton) step(st int32, c byte) (int32, bool) {
 	if t < 0 {
 		t = ^t
 	}
+	t /= int32(a.nclass)
 	return t, a.depth[t] == a.depth[st]+1
 }
 
@@ -261,7 +272,7 @@ func (a *automaton) prefixes(s string, fold bool, sc *evalScratch) {
 			return
 		}
 		if a.outOff[st] != a.outOff[st+1] {
-			sc.markAll(a.hits(st))
+			sc.markAll(a.outs[a.outOff[st]:a.outOff[st+1]])
 		}
 	}
 }
@@ -296,7 +307,7 @@ func (a *automaton) suffixes(s string, fold bool, sc *evalScratch) {
 			return
 		}
 		if a.outOff[st] != a.outOff[st+1] {
-			sc.markAll(a.hits(st))
+			sc.markAll(a.outs[a.outOff[st]:a.outOff[st+1]])
 		}
 	}
 }

@@ -323,13 +323,13 @@ func buildIndex(rules []*crule, byType [][]*crule, maxBytes int) *ruleIndex {
 					}
 				}
 			case rule.AnchorPrefix:
-				fs.prefix = buildAutomaton(ls, ss, false)
+				fs.prefix = buildAutomaton(ls, ss, false, k.fold == 1)
 				failed = failed || fs.prefix == nil
 			case rule.AnchorSuffix:
-				fs.suffix = buildAutomaton(ls, ss, false)
+				fs.suffix = buildAutomaton(ls, ss, false, k.fold == 1)
 				failed = failed || fs.suffix == nil
 			case rule.AnchorContains:
-				fs.contains = buildAutomaton(ls, ss, true)
+				fs.contains = buildAutomaton(ls, ss, true, k.fold == 1)
 				failed = failed || fs.contains == nil
 			}
 		}

@@ -137,7 +137,7 @@ type seqState struct {
 	r          *crule
 	keys       map[joinKey]*keyState
 	head, tail *keyState // LRU, most recently touched first
-	n          int
+	n          int       // keyStates in keys
 	free       *keyState // recycled keyStates, linked by next
 	counters   *ruleCounters
 }
@@ -218,6 +218,9 @@ func (w *worker) applySeq(s *seqState, ev *schema.Event) {
 		w.epoch = 1
 	}
 	if u := r.until; u != nil && u.hasType(ev.Type) && w.eval.can(u) && u.pred(ev, w.eval) {
+		if s.n == 0 {
+			return // no join key has partial matches: nothing to cancel
+		}
 		if key, vals, ok := w.key(u, ev); ok && w.owns(r, key) {
 			if ks := w.lookup(s, key, vals); ks != nil {
 				s.counters.terminated.Add(uint64(ks.live))
@@ -235,8 +238,8 @@ func (w *worker) applySeq(s *seqState, ev *schema.Event) {
 		if st.group != group {
 			group, matched = st.group, w.eval.can(st) && st.pred(ev, w.eval)
 		}
-		if !matched {
-			continue
+		if !matched || i > 0 && s.n == 0 {
+			continue // no match, or no partial match for it to advance
 		}
 		key, vals, ok := w.key(st, ev)
 		if !ok || !w.owns(r, key) {
