@@ -9,11 +9,11 @@ import "unicode/utf8"
 // and reversed-suffix tries): a transition stays on the trie exactly when
 // it goes one level deeper.
 //
-// It is written here rather than imported: the libraries at hand
-// (cloudflare/ahocorasick, petar-dambovsky/aho-corasick) return matches
-// in allocated slices or take []byte and callbacks per hit; detection
-// needs a scan over a string, case folding fed in rune by rune, and hits
-// marked into a caller's scratch without allocating.
+// It is written here rather than imported: the Go libraries at hand
+// (github.com/cloudflare/ahocorasick, github.com/anknown/ahocorasick)
+// return their matches in slices allocated per call and take []byte or
+// []rune; detection needs a scan over a string, case folding fed in rune
+// by rune, and hits marked into a caller's scratch, allocating nothing.
 type automaton struct {
 	class  [256]uint8
 	nclass int
@@ -26,7 +26,7 @@ type automaton struct {
 // maxAutomatonCells bounds an automaton's transition table (4 bytes a
 // cell): past it the index gives up on the field and its rules are run
 // for every event of the type instead.
-const maxAutomatonCells = 1 << 24
+var maxAutomatonCells = 1 << 24 // a variable for the tests
 
 // buildAutomaton compiles patterns; pattern i reports slots[i]. merge
 // makes a state report the slots of the patterns that end there as a

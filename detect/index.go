@@ -170,6 +170,9 @@ type ruleIndex struct {
 type typeIndex struct {
 	always []int32 // rules with an unguarded step (or until) of the type, by index
 	fields []fieldIndex
+	// open lists guard slots to mark for every event of the type: those of
+	// a type the index gave up on (its rules are all in always).
+	open []int32
 }
 
 // fieldIndex indexes the atoms on one field: sets[0] bytewise, sets[1]
@@ -334,11 +337,20 @@ func buildIndex(rules []*crule, byType [][]*crule, maxBytes int) *ruleIndex {
 			}
 		}
 		if failed {
-			// Too large to index: every rule of the type runs, as before.
+			// Too large to index: every rule of the type runs, as before,
+			// and its guarded steps are opened for every event.
 			ti.fields = nil
 			ti.always = ti.always[:0]
 			for _, r := range l {
 				ti.always = append(ti.always, int32(r.idx))
+				for i := range r.steps {
+					if g := r.steps[i].guard; g >= 0 && r.steps[i].hasType(schema.EventTypeID(t)) && !slices.Contains(ti.open, g) {
+						ti.open = append(ti.open, g)
+					}
+				}
+				if u := r.until; u != nil && u.guard >= 0 && u.hasType(schema.EventTypeID(t)) && !slices.Contains(ti.open, u.guard) {
+					ti.open = append(ti.open, u.guard)
+				}
 			}
 		}
 	}
@@ -405,6 +417,9 @@ func (ix *ruleIndex) candidates(ev *schema.Event, sc *evalScratch) []int32 {
 	}
 	ti := &ix.types[t]
 	if len(ti.fields) == 0 {
+		for _, g := range ti.open {
+			sc.slotMark[g] = sc.epoch
+		}
 		return ti.always
 	}
 	sc.cands = sc.cands[:0]

@@ -238,6 +238,31 @@ func TestIndexOverlaps(t *testing.T) {
 	expectAlerts(t, c, "c1:1", "c2:1", "c3:1", "c4:1", "c5:1", "c6:1", "c7:1", "c8:1")
 }
 
+// TestIndexTooLarge: a type whose automaton would pass the size bound is
+// not indexed (its rules all run), and the alerts stay the plain ones.
+func TestIndexTooLarge(t *testing.T) {
+	defer func(n int) { maxAutomatonCells = n }(maxAutomatonCells)
+	maxAutomatonCells = 64
+	rnd := rand.New(rand.NewPCG(7, 7))
+	rules := randRules(t, rnd, 40, 0)
+	evs := randEvents(t, rnd, 300)
+	d, err := New(Config{Rules: rules, Output: discard{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gaveUp := false
+	for _, ti := range d.index.types {
+		gaveUp = gaveUp || len(ti.fields) == 0 && len(ti.always) > 0
+	}
+	if !gaveUp {
+		t.Fatal("no type fell back to running every rule")
+	}
+	got, want := alertsOf(t, Config{Rules: rules}, evs), alertsOf(t, Config{Rules: rules, NoIndex: true}, evs)
+	if !slices.Equal(got, want) {
+		t.Fatalf("alerts differ at %d", firstDiff(got, want))
+	}
+}
+
 // FuzzIndex matches one pattern test, in each form, against one value,
 // indexed and plain: the index must never hide a match. The seed corpus
 // is in testdata/fuzz/FuzzIndex.

@@ -54,6 +54,7 @@ func (d *Detector) Route(ev *schema.Event) uint64 {
 	for _, r := range d.anyRules {
 		m |= d.routeRule(r, ev, sc)
 	}
+	sc.eval.cut = 0 // Route's tests are counted where they run again, in the partitions
 	d.routePool.Put(sc)
 	return m
 }
