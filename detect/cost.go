@@ -13,9 +13,10 @@ import (
 // pattern that runs as a regexp costs up to about 20 ns per input byte
 // per program instruction ((a|aa|aaa|aaaa){1,1000}b, 13004 instructions:
 // 50-230 ms on 4-64 KiB of "a"; .*a.{20}b, 28 instructions: up to 540 ns
-// per byte). A wildcard with an inner * backtracks to its last
-// star only: at worst about 8 ns per byte per character of its longest
-// part between stars (*a?a?a?…b). A case-folded substring (":" with
+// per byte). A wildcard with an inner * backtracks to its last star
+// only: at worst about 7 ns per byte per character of its longest part
+// between stars (*a?a?a?…b), modelled as 12 for a margin on a loaded
+// machine. A case-folded substring (":" with
 // "*x*", stringContains~, a regexp matched as literal substrings) is
 // searched position by position: up to 7 ns per byte per literal
 // character on non-ASCII input (1.7 on ASCII); an exact-case one about 2
@@ -31,7 +32,7 @@ import (
 // command line worth the name.
 const (
 	regexNsPerByteInst = 20
-	globNsPerByteChar  = 8
+	globNsPerByteChar  = 12
 	litNsPerByte       = 2
 	foldNsPerByteChar  = 7
 	foldMismatchNs     = 40
