@@ -399,6 +399,9 @@ type Shape struct {
 	// Program is the instruction count of the regular expression when the
 	// matcher runs one (not recognised as literals), else 0.
 	Program int
+	// ASCII: the pattern's literal text is all ASCII (a folded compare of
+	// it with a non-ASCII rune is then decided at once).
+	ASCII bool
 	// Glob is, when the matcher runs as a wildcard with an inner * or ?,
 	// the length of its longest part between stars (? included), at least
 	// 1: matching backtracks to the last star only, so it costs at worst
@@ -408,7 +411,7 @@ type Shape struct {
 
 // Shape returns m's Shape.
 func (m *Matcher) Shape() Shape {
-	sh := Shape{Fold: m.fold}
+	sh := Shape{Fold: m.fold, ASCII: isASCII(m.lit) && isASCII(strings.Join(m.lits, ""))}
 	lit := func(a Anchor, ls ...string) {
 		for _, l := range ls {
 			if l == "" && a != AnchorExact {
