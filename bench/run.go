@@ -46,6 +46,7 @@ func scenarios() []scenario {
 		{[]string{"throughput"}, runThroughputScenarios},
 		{[]string{"replay"}, runReplayScenarios},
 		{[]string{"alerts"}, runAlertScenarios},
+		{[]string{"rules"}, runRuleScenarios},
 		{[]string{"idle"}, runIdleScenario},
 	}
 }

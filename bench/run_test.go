@@ -29,7 +29,8 @@ func TestRunEveryScenario(t *testing.T) {
 		"publish/2p/steady": 3, "subscribe/2p/steady": 3, "publish/2p/saturated": 3, "subscribe/2p/saturated": 3,
 		"throughput/2part/2p": 3,
 		"replay/json/decode":  2, "replay/binary/decode": 2, "replay/e2e": 3,
-		"alerts/dispatch":      3,
+		"alerts/dispatch": 3,
+		"rules/10":        2, "rules/100": 2, "rules/1000": 2, "rules/3000": 2,
 		"idle/cpu/gomaxprocs1": 3, "idle/cpu/gomaxprocs2": 3,
 	}
 	if cfg.latencyProcs() < runtime.GOMAXPROCS(0) { // the ungated full-GOMAXPROCS pair

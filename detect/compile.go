@@ -56,6 +56,8 @@ func (r *crule) stepsOf(t schema.EventTypeID) []int32 {
 // cstep is one compiled step.
 type cstep struct {
 	pred    pred
+	cond    rule.Expr        // the condition pred was compiled from
+	guard   int32            // the index's guard slot (see index.go); -1: unguarded, always run
 	group   int              // steps expanded from one step (runs) share a group and so a predicate result
 	anyType bool             // matches every event type
 	types   []bool           // by event type ID, when !anyType
@@ -71,7 +73,7 @@ func (s *cstep) hasType(t schema.EventTypeID) bool {
 }
 
 // compileRule compiles one rule package.
-func compileRule(idx int, p *rule.Package) (*crule, error) {
+func compileRule(idx int, p *rule.Package, c *compiler) (*crule, error) {
 	if p == nil || p.Manifest == nil || p.Query == nil {
 		return nil, &RuleError{Index: idx, Err: errors.New("package has no manifest or query")}
 	}
@@ -105,7 +107,7 @@ func compileRule(idx int, p *rule.Package) (*crule, error) {
 	r.nBy = len(r.byPaths)
 	byGroups := map[string]int{}
 	mk := func(st *rule.Step, pr pred, group, number int) cstep {
-		cs := cstep{pred: pr, group: group, anyType: st.AnyType}
+		cs := cstep{pred: pr, cond: st.Cond, guard: -1, group: group, anyType: st.AnyType}
 		if !st.AnyType {
 			maxT := schema.EventTypeID(0)
 			for _, t := range st.Types {
@@ -143,7 +145,7 @@ func compileRule(idx int, p *rule.Package) (*crule, error) {
 	}
 	number := 0
 	for g, st := range q.Steps {
-		pr := compileExpr(st.Cond) // shared by the steps runs=N expands into
+		pr := c.compileExpr(st.Cond) // shared by the steps runs=N expands into
 		for range st.Runs {
 			number++
 			cs := mk(st, pr, g, number)
@@ -173,9 +175,12 @@ func compileRule(idx int, p *rule.Package) (*crule, error) {
 		r.stateBytes = keyStateSize + n*partialSize + n*len(r.steps)*8 + n*r.nVals*valueSize + r.nBy*valueSize
 	}
 	if q.Until != nil {
-		u := mk(q.Until, compileExpr(q.Until.Cond), -1, 0)
+		u := mk(q.Until, c.compileExpr(q.Until.Cond), -1, 0)
 		u.fields, u.names = nil, nil // until's fields never reach an alert
 		r.until = &u
+	}
+	if c.err != nil {
+		return nil, &RuleError{Index: idx, RuleID: r.id, Err: c.err}
 	}
 	return r, nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"time"
 
 	"github.com/kestrel-sec/kestrel/clock"
 	"github.com/kestrel-sec/kestrel/rule"
@@ -22,6 +23,13 @@ const (
 	// DefaultMaxStateBytes bounds the memory one partition's partial
 	// matches hold (64 MiB).
 	DefaultMaxStateBytes = 64 << 20
+	// DefaultMaxPatternBytes is how much of a field value a scanning
+	// pattern test (a substring, a wildcard with an inner * or ?, a
+	// regexp) reads at most.
+	DefaultMaxPatternBytes = 4 << 10
+	// DefaultPatternBudget is the modelled worst-case time one scanning
+	// pattern test may take on any value (see cost.go).
+	DefaultPatternBudget = 100 * time.Microsecond
 	// MaxPartitions bounds Config.Partitions: Route names partitions in a
 	// 64-bit mask (engine.MaxRoutedPartitions).
 	MaxPartitions = 64
@@ -79,6 +87,27 @@ type Config struct {
 	// bound can be passed by one event's values for the time of that
 	// event. 0: DefaultMaxStateBytes.
 	MaxStateBytes int
+	// MaxPatternBytes bounds the bytes of a field value that a scanning
+	// pattern test reads: a substring (stringContains, "*x*"), a wildcard
+	// with an inner * or ?, a regexp. Such a test sees only the value's
+	// first MaxPatternBytes bytes (cut back to a rune boundary): a match
+	// beyond them is not seen, and every test so cut counts in
+	// Stats.PatternCuts. Equality, prefix and suffix tests are never cut
+	// (they read what their literal needs). Tests whose modelled cost is
+	// high read less (see PatternBudget). 0: DefaultMaxPatternBytes;
+	// negative: no cap and no budget (a crafted value can then cost
+	// milliseconds per event).
+	MaxPatternBytes int
+	// PatternBudget bounds the modelled worst-case time of one scanning
+	// pattern test: a test costing c ns per byte reads at most
+	// PatternBudget/c bytes (under 512 bytes, the Detector says so in
+	// Warnings), and a rule with a test that could read fewer
+	// than 128 bytes is rejected (*PatternCostError). 0:
+	// DefaultPatternBudget.
+	PatternBudget time.Duration
+	// NoIndex turns off the rule index (every rule of an event's type
+	// runs its predicates), for comparison: the alerts are the same.
+	NoIndex bool
 	// Logger receives rare diagnostics: the first refusal of each kind by
 	// the Output, and rule compilation. nil: silent.
 	Logger *slog.Logger
@@ -118,6 +147,9 @@ func (c *Config) Validate() error {
 	if c.MaxStateBytes < 0 {
 		return &ConfigError{"MaxStateBytes", "negative"}
 	}
+	if c.PatternBudget < 0 {
+		return &ConfigError{"PatternBudget", "negative"}
+	}
 	seen := map[string]int{}
 	for i, p := range c.Rules {
 		if p == nil || p.Manifest == nil || p.Query == nil {
@@ -143,6 +175,14 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxStateBytes == 0 {
 		c.MaxStateBytes = DefaultMaxStateBytes
+	}
+	if c.MaxPatternBytes == 0 {
+		c.MaxPatternBytes = DefaultMaxPatternBytes
+	} else if c.MaxPatternBytes < 0 {
+		c.MaxPatternBytes = -1
+	}
+	if c.PatternBudget == 0 {
+		c.PatternBudget = DefaultPatternBudget
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

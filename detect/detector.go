@@ -2,6 +2,7 @@ package detect
 
 import (
 	"log/slog"
+	"sync"
 	"sync/atomic"
 
 	"github.com/kestrel-sec/kestrel/schema"
@@ -19,6 +20,10 @@ type Detector struct {
 	anyRules []*crule   // rules with a step for any type, checked for every event
 	workers  []*worker
 	log      *slog.Logger
+	index    *ruleIndex // nil with Config.NoIndex
+	warnings []string
+	// routePool holds Route's scratch, sized for this Detector's index.
+	routePool sync.Pool
 
 	// badPartition counts events handed with an out-of-range partition;
 	// Add publishes the count to Stats, nothing else.
@@ -37,9 +42,18 @@ func New(cfg Config) (*Detector, error) {
 	cfg = cfg.withDefaults()
 	d := &Detector{cfg: cfg, log: cfg.Logger}
 	for i, p := range cfg.Rules {
-		r, err := compileRule(i, p)
+		c := &compiler{maxBytes: cfg.MaxPatternBytes, budget: cfg.PatternBudget}
+		r, err := compileRule(i, p, c)
 		if err != nil {
 			return nil, err
+		}
+		for _, w := range c.notes {
+			d.log.Debug("detect: rule " + r.id + ": " + w)
+		}
+		for _, w := range c.warnings {
+			w = "rule " + r.id + ": " + w
+			d.warnings = append(d.warnings, w)
+			d.log.Warn("detect: " + w)
 		}
 		d.rules = append(d.rules, r)
 	}
@@ -70,6 +84,12 @@ func New(cfg Config) (*Detector, error) {
 			}
 		}
 	}
+	if !cfg.NoIndex {
+		d.index = buildIndex(d.rules, d.byType, cfg.MaxPatternBytes)
+	}
+	d.routePool.New = func() any {
+		return &routeScratch{buf: make([]byte, 0, 256), eval: newEvalScratch(d.index, len(d.rules))}
+	}
 	d.workers = make([]*worker, cfg.Partitions)
 	for p := range d.workers {
 		d.workers[p] = newWorker(d, p)
@@ -77,6 +97,13 @@ func New(cfg Config) (*Detector, error) {
 	d.log.Debug("detect: rules compiled", "rules", len(d.rules), "partitions", cfg.Partitions)
 	return d, nil
 }
+
+// Warnings returns what compiling the rules found worth saying but not
+// fatal: pattern tests held by their cost (PatternBudget) to reading
+// less than 512 bytes of a value, with the reason. They were also logged
+// (tests held to less than MaxPatternBytes but at least 512 bytes are logged
+// at debug level only).
+func (d *Detector) Warnings() []string { return d.warnings }
 
 // Handle examines a batch of events of one partition, in order. Its
 // signature is engine.Handler's, so a bus runs it directly:
@@ -112,6 +139,7 @@ func (d *Detector) Stats() Stats {
 	for _, w := range d.workers {
 		s.Events += w.parts.events.Load()
 		s.Copies += w.parts.copies.Load()
+		s.PatternCuts += w.parts.cuts.Load()
 		for i := range d.rules {
 			c := &w.counters[i]
 			rs := &s.Rules[i]

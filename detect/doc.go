@@ -3,14 +3,37 @@
 //
 // A Detector compiles each rule once: conditions become predicates that
 // read fields by FieldID (no map lookups, nothing allocated per event), and
-// rules are indexed by event type, so an event meets only the rules that
-// can use it. Detector.Handle is the handler the bus's partition workers
+// rules are indexed by event type and by the literals their conditions
+// require, so an event meets only the rules that can use it. Detector.Handle is the handler the bus's partition workers
 // run (engine.Handler's signature; engine knows nothing of detection):
 //
 //	det, _ := detect.New(detect.Config{Rules: set.Packages, Output: out, Partitions: n,
 //		EntityPartition: func(k schema.EntityKey) int { return engine.EntityPartition(k, n) }})
 //	bus, _ := engine.New(engine.Config{Partitions: n, Route: det.Route})
 //	bus.Run(det.Handle)
+//
+// # The rule index
+//
+// Within an event type, a rule runs only when its condition can be true:
+// New indexes each step by the literals its condition requires (string
+// and integer equality, in lists, prefixes, suffixes and substrings of
+// pattern tests, under case folding for the case-insensitive forms)
+// through hashes and one Aho-Corasick automaton per field, and an event
+// meets only the rules whose literals its values hold, plus those the
+// index cannot guard (not, orderings, null tests, bare regexps), which run
+// as before. The alerts are exactly those of the unindexed matcher
+// (Config.NoIndex); index.go says why.
+//
+// # Bounded pattern tests
+//
+// A pattern test whose cost grows with its input (a substring, a wildcard
+// with an inner * or ?, a regexp) reads at most the first
+// Config.MaxPatternBytes bytes of a value (4 KiB), and fewer when its
+// modelled worst case would pass Config.PatternBudget (100 µs; cost.go):
+// a match beyond the cut is not seen, and each cut is counted in
+// Stats.PatternCuts. Equality, prefix and suffix tests read the whole
+// value. A rule with a test that could read fewer than 128 bytes within
+// the budget is rejected (PatternCostError).
 //
 // # Semantics: results depend on the log alone
 //

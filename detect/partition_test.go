@@ -147,7 +147,7 @@ func reference(rules []*crule, evs []schema.Event) []string {
 		}
 		out = append(out, r.id+":"+joinStrings(s))
 	}
-	accepts := func(st *cstep, e *schema.Event) bool { return st.hasType(e.Type) && st.pred(e) }
+	accepts := func(st *cstep, e *schema.Event) bool { return st.hasType(e.Type) && st.pred(e, &evalScratch{}) }
 	for _, r := range rules {
 		if !r.seq {
 			for i := range evs {

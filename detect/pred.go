@@ -13,17 +13,17 @@ import (
 // pred is a compiled condition. It reads fields by FieldID with
 // schema.Event.Get (a scan of the event's few inline fields, no map) and
 // allocates nothing.
-type pred func(ev *schema.Event) bool
+type pred func(ev *schema.Event, sc *evalScratch) bool
 
-func predTrue(*schema.Event) bool  { return true }
-func predFalse(*schema.Event) bool { return false }
+func predTrue(*schema.Event, *evalScratch) bool  { return true }
+func predFalse(*schema.Event, *evalScratch) bool { return false }
 
 // compileExpr turns a resolved condition into a predicate.
 //
 // Missing fields: a field the event lacks (or holds as Null) equals only
 // null; == with anything else is false, != true, and orderings, in and
 // pattern tests are false.
-func compileExpr(e rule.Expr) pred {
+func (c *compiler) compileExpr(e rule.Expr) pred {
 	switch e := e.(type) {
 	case *rule.BoolLit:
 		if e.Value {
@@ -31,8 +31,8 @@ func compileExpr(e rule.Expr) pred {
 		}
 		return predFalse
 	case *rule.NotExpr:
-		x := compileExpr(e.X)
-		return func(ev *schema.Event) bool { return !x(ev) }
+		x := c.compileExpr(e.X)
+		return func(ev *schema.Event, sc *evalScratch) bool { return !x(ev, sc) }
 	case *rule.BinaryExpr:
 		// Flatten chains (a and b and c) into one loop.
 		var terms []pred
@@ -43,29 +43,29 @@ func compileExpr(e rule.Expr) pred {
 				collect(b.Y)
 				return
 			}
-			terms = append(terms, compileExpr(x))
+			terms = append(terms, c.compileExpr(x))
 		}
 		collect(e)
 		if len(terms) == 2 {
 			x, y := terms[0], terms[1]
 			if e.Op == rule.OpAnd {
-				return func(ev *schema.Event) bool { return x(ev) && y(ev) }
+				return func(ev *schema.Event, sc *evalScratch) bool { return x(ev, sc) && y(ev, sc) }
 			}
-			return func(ev *schema.Event) bool { return x(ev) || y(ev) }
+			return func(ev *schema.Event, sc *evalScratch) bool { return x(ev, sc) || y(ev, sc) }
 		}
 		if e.Op == rule.OpAnd {
-			return func(ev *schema.Event) bool {
+			return func(ev *schema.Event, sc *evalScratch) bool {
 				for _, t := range terms {
-					if !t(ev) {
+					if !t(ev, sc) {
 						return false
 					}
 				}
 				return true
 			}
 		}
-		return func(ev *schema.Event) bool {
+		return func(ev *schema.Event, sc *evalScratch) bool {
 			for _, t := range terms {
-				if t(ev) {
+				if t(ev, sc) {
 					return true
 				}
 			}
@@ -76,10 +76,10 @@ func compileExpr(e rule.Expr) pred {
 	case *rule.InExpr:
 		return compileIn(e)
 	case *rule.MatchExpr:
-		return compileMatch(e)
+		return c.compileMatch(e)
 	case *rule.FieldExpr:
 		id := e.Field.ID
-		return func(ev *schema.Event) bool {
+		return func(ev *schema.Event, sc *evalScratch) bool {
 			v, _ := ev.Get(id)
 			b, ok := v.Bool()
 			return ok && b
@@ -90,31 +90,31 @@ func compileExpr(e rule.Expr) pred {
 
 func compileCompare(id schema.FieldID, op rule.CmpOp, lit value.Value) pred {
 	if lit.IsNull() {
-		isNull := func(ev *schema.Event) bool {
+		isNull := func(ev *schema.Event, sc *evalScratch) bool {
 			v, ok := ev.Get(id)
 			return !ok || v.IsNull()
 		}
 		if op == rule.OpEq {
 			return isNull
 		}
-		return func(ev *schema.Event) bool { return !isNull(ev) }
+		return func(ev *schema.Event, sc *evalScratch) bool { return !isNull(ev, sc) }
 	}
 	if s, ok := lit.Str(); ok {
 		switch op {
 		case rule.OpEq:
-			return func(ev *schema.Event) bool {
+			return func(ev *schema.Event, sc *evalScratch) bool {
 				v, _ := ev.Get(id)
 				got, ok := v.Str()
 				return ok && got == s
 			}
 		case rule.OpNe:
-			return func(ev *schema.Event) bool {
+			return func(ev *schema.Event, sc *evalScratch) bool {
 				v, _ := ev.Get(id)
 				got, ok := v.Str()
 				return !ok || got != s
 			}
 		}
-		return func(ev *schema.Event) bool {
+		return func(ev *schema.Event, sc *evalScratch) bool {
 			v, _ := ev.Get(id)
 			got, ok := v.Str()
 			return ok && ordered(op, strings.Compare(got, s))
@@ -122,7 +122,7 @@ func compileCompare(id schema.FieldID, op rule.CmpOp, lit value.Value) pred {
 	}
 	if b, ok := lit.Bool(); ok {
 		eq := op == rule.OpEq
-		return func(ev *schema.Event) bool {
+		return func(ev *schema.Event, sc *evalScratch) bool {
 			v, _ := ev.Get(id)
 			got, ok := v.Bool()
 			return ok && got == b == eq || !ok && !eq
@@ -131,7 +131,7 @@ func compileCompare(id schema.FieldID, op rule.CmpOp, lit value.Value) pred {
 	// Numbers. The common case, an I64 literal against an I64 value, takes
 	// the fast path; any other mix compares by value.
 	if i, ok := lit.I64(); ok && op == rule.OpEq {
-		return func(ev *schema.Event) bool {
+		return func(ev *schema.Event, sc *evalScratch) bool {
 			v, _ := ev.Get(id)
 			if got, ok := v.I64(); ok {
 				return got == i
@@ -141,7 +141,7 @@ func compileCompare(id schema.FieldID, op rule.CmpOp, lit value.Value) pred {
 		}
 	}
 	if u, ok := lit.U64(); ok && op == rule.OpEq {
-		return func(ev *schema.Event) bool {
+		return func(ev *schema.Event, sc *evalScratch) bool {
 			v, _ := ev.Get(id)
 			if got, ok := v.U64(); ok {
 				return got == u
@@ -151,13 +151,13 @@ func compileCompare(id schema.FieldID, op rule.CmpOp, lit value.Value) pred {
 		}
 	}
 	if op == rule.OpNe {
-		return func(ev *schema.Event) bool {
+		return func(ev *schema.Event, sc *evalScratch) bool {
 			v, _ := ev.Get(id)
 			c, ok := cmpNum(v, lit)
 			return !ok || c != 0
 		}
 	}
-	return func(ev *schema.Event) bool {
+	return func(ev *schema.Event, sc *evalScratch) bool {
 		v, _ := ev.Get(id)
 		c, ok := cmpNum(v, lit)
 		return ok && ordered(op, c)
@@ -275,7 +275,7 @@ func compileIn(e *rule.InExpr) pred {
 		}
 	}
 	fold := e.Fold
-	return func(ev *schema.Event) bool {
+	return func(ev *schema.Event, sc *evalScratch) bool {
 		v, ok := ev.Get(id)
 		if !ok || v.IsNull() {
 			return hasNull
@@ -310,25 +310,56 @@ func compileIn(e *rule.InExpr) pred {
 	}
 }
 
-func compileMatch(e *rule.MatchExpr) pred {
+// compileMatch compiles a pattern test. A matcher whose cost grows with
+// its input reads at most the first c.limit(m) bytes of the value (cut
+// back to a rune boundary); each test so cut counts in Stats.PatternCuts.
+func (c *compiler) compileMatch(e *rule.MatchExpr) pred {
 	id := e.Field.ID
-	ms := e.Matchers
-	if len(ms) == 1 {
-		m := ms[0]
-		return func(ev *schema.Event) bool {
-			v, _ := ev.Get(id)
-			s, ok := v.Str()
-			return ok && m.Match(s)
+	type cm struct {
+		m     *rule.Matcher
+		limit int // bytes read; -1: all
+	}
+	c.nScan = 0
+	for _, m := range e.Matchers {
+		if nsPerByte(m.Shape()) > 0 {
+			c.nScan++
 		}
 	}
-	return func(ev *schema.Event) bool {
+	ms := make([]cm, len(e.Matchers))
+	for i, m := range e.Matchers {
+		ms[i] = cm{m, c.limit(m)}
+	}
+	test := func(x *cm, s string, sc *evalScratch) bool {
+		if x.limit >= 0 && len(s) > x.limit {
+			s = s[:cutAt(s, x.limit)]
+			sc.cut++
+		}
+		return x.m.Match(s)
+	}
+	if len(ms) == 1 {
+		x := &ms[0]
+		if x.limit < 0 {
+			m := x.m
+			return func(ev *schema.Event, sc *evalScratch) bool {
+				v, _ := ev.Get(id)
+				s, ok := v.Str()
+				return ok && m.Match(s)
+			}
+		}
+		return func(ev *schema.Event, sc *evalScratch) bool {
+			v, _ := ev.Get(id)
+			s, ok := v.Str()
+			return ok && test(x, s, sc)
+		}
+	}
+	return func(ev *schema.Event, sc *evalScratch) bool {
 		v, _ := ev.Get(id)
 		s, ok := v.Str()
 		if !ok {
 			return false
 		}
-		for _, m := range ms {
-			if m.Match(s) {
+		for i := range ms {
+			if test(&ms[i], s, sc) {
 				return true
 			}
 		}

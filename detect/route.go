@@ -3,7 +3,6 @@ package detect
 import (
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/kestrel-sec/kestrel/rule"
 	"github.com/kestrel-sec/kestrel/schema"
@@ -14,9 +13,8 @@ import (
 type routeScratch struct {
 	buf  []byte
 	vals [rule.MaxJoinFields]value.Value
+	eval *evalScratch
 }
-
-var routeScratchPool = sync.Pool{New: func() any { return &routeScratch{buf: make([]byte, 0, 256)} }}
 
 // Route returns the partitions that must see ev, as a bit mask (bit p for
 // partition p): its home partition (Config.EntityPartition) when an event
@@ -42,9 +40,13 @@ func (d *Detector) Route(ev *schema.Event) uint64 {
 	if n <= 1 || ev == nil {
 		return 0
 	}
-	sc := routeScratchPool.Get().(*routeScratch)
+	sc := d.routePool.Get().(*routeScratch)
 	var m uint64
-	if t := int(ev.Type); t < len(d.byType) {
+	if d.index != nil {
+		for _, ri := range d.index.candidates(ev, sc.eval) {
+			m |= d.routeRule(d.rules[ri], ev, sc)
+		}
+	} else if t := int(ev.Type); t < len(d.byType) {
 		for _, r := range d.byType[t] {
 			m |= d.routeRule(r, ev, sc)
 		}
@@ -52,7 +54,8 @@ func (d *Detector) Route(ev *schema.Event) uint64 {
 	for _, r := range d.anyRules {
 		m |= d.routeRule(r, ev, sc)
 	}
-	routeScratchPool.Put(sc)
+	sc.eval.cut = 0 // Route's tests are counted where they run again, in the partitions
+	d.routePool.Put(sc)
 	return m
 }
 
@@ -61,12 +64,12 @@ func (d *Detector) Route(ev *schema.Event) uint64 {
 func (d *Detector) routeRule(r *crule, ev *schema.Event, sc *routeScratch) uint64 {
 	n := len(d.workers)
 	if !r.seq {
-		if st := &r.steps[0]; st.hasType(ev.Type) && st.pred(ev) {
+		if st := &r.steps[0]; st.hasType(ev.Type) && sc.eval.can(st) && st.pred(ev, sc.eval) {
 			return 1 << uint(d.home(ev))
 		}
 		return 0
 	}
-	if u := r.until; u != nil && u.hasType(ev.Type) && u.pred(ev) {
+	if u := r.until; u != nil && u.hasType(ev.Type) && sc.eval.can(u) && u.pred(ev, sc.eval) {
 		k, buf, ok := keyOf(ev, u.by, sc.vals[:len(u.by)], sc.buf)
 		sc.buf = buf
 		if !ok {
@@ -79,7 +82,7 @@ func (d *Detector) routeRule(r *crule, ev *schema.Event, sc *routeScratch) uint6
 	for _, i := range r.stepsOf(ev.Type) {
 		st := &r.steps[i]
 		if st.group != group {
-			group, matched = st.group, st.pred(ev)
+			group, matched = st.group, sc.eval.can(st) && st.pred(ev, sc.eval)
 		}
 		if !matched || st.byGroup == byGroup {
 			continue // no match, or the same key as the step before

@@ -67,6 +67,12 @@ type Stats struct {
 	// BadPartition counts events handed to Handle with a partition number
 	// outside 0..Partitions-1; they were not examined.
 	BadPartition uint64
+	// PatternCuts counts the pattern tests, and the index's substring
+	// scans, that read only the first Config.MaxPatternBytes (or a
+	// costly test's budgeted limit) of a longer value: a match past the
+	// cut was not seen. Counted by the partition that ran them (a routed
+	// copy counts again), so it is not a count of events.
+	PatternCuts uint64
 	// Alerts and AlertsDropped sum RuleStats.Alerts and Dropped.
 	Alerts, AlertsDropped uint64
 	// Evicted sums every rule's evictions.
@@ -95,5 +101,6 @@ type partCounters struct {
 	_      pad.Line
 	events atomic.Uint64
 	copies atomic.Uint64
-	_      [pad.CacheLine - 16]byte
+	cuts   atomic.Uint64
+	_      [pad.CacheLine - 24]byte
 }

@@ -46,12 +46,15 @@ type worker struct {
 	keys       []joinKey
 	keyVals    [][rule.MaxJoinFields]value.Value
 
+	eval *evalScratch // the index's marks and the predicates' cut count
+
 	counters []ruleCounters // by rule index
 	parts    partCounters
 }
 
 func newWorker(d *Detector, part int) *worker {
-	w := &worker{d: d, part: part, n: len(d.workers), seq: make([]*seqState, len(d.rules)), counters: make([]ruleCounters, len(d.rules))}
+	w := &worker{d: d, part: part, n: len(d.workers), seq: make([]*seqState, len(d.rules)), counters: make([]ruleCounters, len(d.rules)),
+		eval: newEvalScratch(d.index, len(d.rules))}
 	groups := 1
 	for _, r := range d.rules {
 		if !r.seq {
@@ -86,7 +89,11 @@ func (w *worker) handle(batch []*schema.Event) {
 		if !home {
 			copies++
 		}
-		if t := int(ev.Type); t < len(d.byType) {
+		if d.index != nil {
+			for _, ri := range d.index.candidates(ev, w.eval) {
+				w.apply(d.rules[ri], ev, home)
+			}
+		} else if t := int(ev.Type); t < len(d.byType) {
 			for _, r := range d.byType[t] {
 				w.apply(r, ev, home)
 			}
@@ -102,13 +109,17 @@ func (w *worker) handle(batch []*schema.Event) {
 	if copies > 0 {
 		w.parts.copies.Add(uint64(copies))
 	}
+	if w.eval.cut > 0 {
+		w.parts.cuts.Add(w.eval.cut)
+		w.eval.cut = 0
+	}
 	w.expire()
 }
 
 func (w *worker) apply(r *crule, ev *schema.Event, home bool) {
 	if !r.seq {
 		st := &r.steps[0]
-		if home && st.hasType(ev.Type) && st.pred(ev) {
+		if home && st.hasType(ev.Type) && w.eval.can(st) && st.pred(ev, w.eval) {
 			w.alertEvent(r, ev)
 		}
 		return
@@ -126,7 +137,7 @@ type seqState struct {
 	r          *crule
 	keys       map[joinKey]*keyState
 	head, tail *keyState // LRU, most recently touched first
-	n          int
+	n          int       // keyStates in keys
 	free       *keyState // recycled keyStates, linked by next
 	counters   *ruleCounters
 }
@@ -206,7 +217,10 @@ func (w *worker) applySeq(s *seqState, ev *schema.Event) {
 		clear(w.keyEpoch) // wrapped: no stale epoch may look current
 		w.epoch = 1
 	}
-	if u := r.until; u != nil && u.hasType(ev.Type) && u.pred(ev) {
+	if u := r.until; u != nil && u.hasType(ev.Type) && w.eval.can(u) && u.pred(ev, w.eval) {
+		if s.n == 0 {
+			return // no join key has partial matches: nothing to cancel
+		}
 		if key, vals, ok := w.key(u, ev); ok && w.owns(r, key) {
 			if ks := w.lookup(s, key, vals); ks != nil {
 				s.counters.terminated.Add(uint64(ks.live))
@@ -222,10 +236,10 @@ func (w *worker) applySeq(s *seqState, ev *schema.Event) {
 		i := int(i32)
 		st := &r.steps[i]
 		if st.group != group {
-			group, matched = st.group, st.pred(ev)
+			group, matched = st.group, w.eval.can(st) && st.pred(ev, w.eval)
 		}
-		if !matched {
-			continue
+		if !matched || i > 0 && s.n == 0 {
+			continue // no match, or no partial match for it to advance
 		}
 		key, vals, ok := w.key(st, ev)
 		if !ok || !w.owns(r, key) {

@@ -3,6 +3,7 @@ package rule
 import (
 	"net/netip"
 	"regexp"
+	"regexp/syntax"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -262,6 +263,21 @@ func runeEq(a, b rune, fold bool) bool {
 		}
 		return a == b
 	}
+	if a < utf8.RuneSelf || b < utf8.RuneSelf {
+		// One ASCII, one not: only the Kelvin sign (k) and the long s (s)
+		// fold to ASCII. Deciding here spares the orbit walk, which is
+		// what made a folded wildcard slow on non-ASCII input.
+		if a < utf8.RuneSelf {
+			a, b = b, a
+		}
+		switch b | 0x20 {
+		case 'k':
+			return a == '\u212a'
+		case 's':
+			return a == '\u017f'
+		}
+		return false
+	}
 	for r := unicode.SimpleFold(a); r != a; r = unicode.SimpleFold(r) {
 		if r == b {
 			return true
@@ -358,4 +374,102 @@ func globMatch(p, s string, fold bool) bool {
 		return false
 	}
 	return true
+}
+
+// Anchor says how a Shape's literals relate to the strings a Matcher
+// matches.
+type Anchor uint8
+
+// The anchors.
+const (
+	// AnchorNone: the matcher requires no literal (".*", a bare regexp).
+	AnchorNone Anchor = iota
+	// AnchorExact: a matching string equals one of the literals.
+	AnchorExact
+	// AnchorPrefix: a matching string starts with one of them.
+	AnchorPrefix
+	// AnchorSuffix: a matching string ends with one of them.
+	AnchorSuffix
+	// AnchorContains: a matching string contains one of them.
+	AnchorContains
+)
+
+// Shape describes a Matcher for indexing and for costing: a literal that
+// every matching string must hold, and how much of the input matching
+// reads. It is computed at compile time, never per input.
+type Shape struct {
+	// Fold: the literals compare under Unicode simple case folding, rune
+	// by rune (strings.EqualFold), as the matcher does; else bytewise.
+	Fold bool
+	// Anchor and Literals: every string the matcher matches relates to at
+	// least one of Literals as Anchor says. Literals is empty for
+	// AnchorNone; it may be a necessary condition only (a wildcard's
+	// longest literal part: the matcher may still refuse).
+	Anchor   Anchor
+	Literals []string
+	// Scan: the cost of matching grows with the input (a substring, a
+	// wildcard with an inner * or ?, a regular expression); else it is
+	// bounded by the pattern (equality, prefix, suffix).
+	Scan bool
+	// Program is the instruction count of the regular expression when the
+	// matcher runs one (not recognised as literals), else 0.
+	Program int
+	// ASCII: the pattern's literal text is all ASCII (a folded compare of
+	// it with a non-ASCII rune is then decided at once).
+	ASCII bool
+	// Glob is, when the matcher runs as a wildcard with an inner * or ?,
+	// the length of its longest part between stars (? included), at least
+	// 1: matching backtracks to the last star only, so it costs at worst
+	// that many steps per input byte. 0 otherwise.
+	Glob int
+}
+
+// Shape returns m's Shape.
+func (m *Matcher) Shape() Shape {
+	sh := Shape{Fold: m.fold, ASCII: isASCII(m.lit) && isASCII(strings.Join(m.lits, ""))}
+	lit := func(a Anchor, ls ...string) {
+		for _, l := range ls {
+			if l == "" && a != AnchorExact {
+				return // the empty string is in every string: no requirement
+			}
+		}
+		sh.Anchor, sh.Literals = a, ls
+	}
+	switch m.kind {
+	case mExact:
+		lit(AnchorExact, m.lit)
+	case mPrefix:
+		lit(AnchorPrefix, m.lit)
+	case mSuffix:
+		lit(AnchorSuffix, m.lit)
+	case mContains:
+		sh.Scan = true
+		lit(AnchorContains, m.lit)
+	case mLits:
+		sh.Scan = m.litKind == mContains
+		lit([...]Anchor{mExact: AnchorExact, mPrefix: AnchorPrefix, mSuffix: AnchorSuffix, mContains: AnchorContains}[m.litKind], m.lits...)
+	case mRegex:
+		sh.Scan = true
+		if p, err := syntax.Parse(m.re.String(), syntax.Perl); err == nil {
+			if prog, err := syntax.Compile(p.Simplify()); err == nil {
+				sh.Program = len(prog.Inst)
+			}
+		}
+	case mGlob:
+		sh.Scan, sh.Glob = true, 1
+		for _, seg := range strings.Split(m.lit, "*") {
+			sh.Glob = max(sh.Glob, len(seg))
+		}
+		// The longest run between wildcards must appear in any match. The
+		// unfolded glob compares decoded runes, so an invalid byte matches
+		// any other: such a run is no requirement bytewise.
+		best := ""
+		for _, run := range strings.FieldsFunc(m.lit, func(r rune) bool { return r == '*' || r == '?' }) {
+			if len(run) > len(best) && (m.fold || utf8.ValidString(run) && !strings.ContainsRune(run, utf8.RuneError)) {
+				best = run
+			}
+		}
+		lit(AnchorContains, best)
+	}
+	return sh
 }

@@ -4,6 +4,8 @@ import (
 	"path"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 func TestWildcard(t *testing.T) {
@@ -230,6 +232,27 @@ func TestCIDRMatchRule(t *testing.T) {
 	} {
 		if _, err := Compile("r.eql", src, reg); err == nil || !strings.Contains(err.Error(), part) {
 			t.Errorf("%s: %v", src, err)
+		}
+	}
+}
+
+// TestRuneEqASCIIShortcut proves the shortcut in runeEq: the only
+// non-ASCII runes whose case orbit holds an ASCII rune are the Kelvin
+// sign and the long s.
+func TestRuneEqASCIIShortcut(t *testing.T) {
+	for r := rune(utf8.RuneSelf); r <= unicode.MaxRune; r++ {
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			if f < utf8.RuneSelf && r != '\u212a' && r != '\u017f' {
+				t.Fatalf("%U folds to ASCII %q", r, f)
+			}
+		}
+	}
+	for _, c := range []struct {
+		a, b rune
+		want bool
+	}{{'k', '\u212a', true}, {'K', '\u212a', true}, {'\u212a', 'k', true}, {'s', '\u017f', true}, {'S', '\u017f', true}, {'x', '\u212a', false}, {'k', '\u017f', false}, {'a', 'á', false}} {
+		if got := runeEq(c.a, c.b, true); got != c.want {
+			t.Errorf("runeEq(%q, %q) = %v", c.a, c.b, got)
 		}
 	}
 }

@@ -79,7 +79,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("kestrel-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.BoolVar(&o.cfg.Quick, "quick", false, "run every scenario briefly (under 20 s), for CI")
-	fs.StringVar(&o.cfg.Only, "only", "", "run only scenarios whose names start with one of these comma-separated prefixes (publish, subscribe, throughput, replay, alerts, idle)")
+	fs.StringVar(&o.cfg.Only, "only", "", "run only scenarios whose names start with one of these comma-separated prefixes (publish, subscribe, throughput, replay, alerts, rules, idle)")
 	fs.DurationVar(&o.cfg.Measure, "measure", 0, "measurement time per scenario (default 1s, -quick 250ms)")
 	fs.IntVar(&o.cfg.SteadyRate, "rate", 0, "steady publish rate per producer in events/s (default 100000)")
 	fs.Int64Var(&o.cfg.Seed, "seed", 0, "workload seed (default 1)")
