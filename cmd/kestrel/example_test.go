@@ -25,7 +25,7 @@ func Example_validate() {
 	//    join key process.entity_id: events matching a step or until are copied to the partition owning the key's values
 	// ok revshell-001 (sequence of 2 events by process.entity_id within 10s)
 	//    join key process.entity_id: events matching a step or until are copied to the partition owning the key's values
-	// 7 rules valid, 1 unsupported
+	// 7 rules valid
 }
 
 func Example_run() {

@@ -8,7 +8,7 @@
 //	kestrel run -brokers HOST:PORT[,...] [-topic T] [-group G] [-rules DIR] [-outputs FILE] [-alert-topic T]
 //	kestrel sense -rules DIR [-outputs FILE] [-record FILE.kbin] [-partitions N] [-no-files] [-no-network]
 //	kestrel forward -log FILE -brokers HOST:PORT[,...] [-topic T]
-//	kestrel validate [-schema FILE] DIR
+//	kestrel validate [-schema FILE] [-strict] DIR
 //	kestrel rules [-schema FILE] DIR
 //	kestrel schema
 //	kestrel schema diff [-rules DIR] OLD NEW
@@ -55,7 +55,9 @@
 //
 // validate loads every package and reports each problem with its file,
 // line and column; rules lists the packages. Lua and Wasm packages are
-// reported as unsupported.
+// reported as unsupported, and validate -strict fails on them (and on a
+// Lua or Wasm twin ignored beside rule.eql); examples/unsupported holds
+// one of each.
 //
 // Exit status: 0 on success, 1 when rules do not load, the log cannot be
 // replayed, or an event or alert was lost, 2 for bad usage.
@@ -104,7 +106,7 @@ const usage = `usage:
   kestrel run -rules DIR -log FILE [-outputs FILE] [-speed X] [-schema FILE] [-schemas DIR] [-partitions N] [-lenient]
   kestrel run -brokers HOST:PORT[,...] [-topic T] [-group G] [-rules DIR] [-outputs FILE] [-alert-topic T]
   kestrel forward -log FILE -brokers HOST:PORT[,...] [-topic T]
-  kestrel validate [-schema FILE] DIR
+  kestrel validate [-schema FILE] [-strict] DIR
   kestrel rules [-schema FILE] DIR
   kestrel schema
   kestrel schema diff [-rules DIR] OLD NEW

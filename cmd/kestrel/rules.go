@@ -62,21 +62,34 @@ func splitErrors(err error) []error {
 }
 
 func dirArg(name string, args []string, stderr io.Writer) (string, string, bool) {
+	dir, schemaPath, _, ok := dirArgs(name, args, stderr, nil)
+	return dir, schemaPath, ok
+}
+
+// dirArgs parses "[-schema FILE] [extra flags] DIR"; extra, when set, adds
+// the command's own flags.
+func dirArgs(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (string, string, *flag.FlagSet, bool) {
 	fs := flag.NewFlagSet("kestrel "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	schemaPath := fs.String("schema", "", "schema file (JSON, see kestrel schema); default: the built-in schema")
+	if extra != nil {
+		extra(fs)
+	}
 	if err := fs.Parse(args); err != nil {
-		return "", "", false
+		return "", "", fs, false
 	}
 	if fs.NArg() != 1 {
 		fmt.Fprintf(stderr, "kestrel %s: want one rules directory\n%s", name, usage)
-		return "", "", false
+		return "", "", fs, false
 	}
-	return fs.Arg(0), *schemaPath, true
+	return fs.Arg(0), *schemaPath, fs, true
 }
 
 func runValidate(args []string, stdout, stderr io.Writer) int {
-	dir, schemaPath, ok := dirArg("validate", args, stderr)
+	var strict bool
+	dir, schemaPath, _, ok := dirArgs("validate", args, stderr, func(fs *flag.FlagSet) {
+		fs.BoolVar(&strict, "strict", false, "fail when any package is unsupported (Lua, Wasm) or has an ignored rule file")
+	})
 	if !ok {
 		return exitUsage
 	}
@@ -102,6 +115,16 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, ", %d unsupported", n)
 	}
 	fmt.Fprintln(stdout)
+	if strict {
+		ignored := 0
+		for _, p := range set.Packages {
+			ignored += len(p.Ignored)
+		}
+		if len(set.Unsupported) > 0 || ignored > 0 {
+			fmt.Fprintf(stderr, "kestrel: -strict: %d unsupported packages, %d ignored rule files\n", len(set.Unsupported), ignored)
+			return exitFail
+		}
+	}
 	return exitOK
 }
 
