@@ -67,6 +67,12 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, tty
 	runErr := runNode(ctx, n, src, *nf.listen, logger, stderr)
 	bar.clear()
 	code := finishCode(stderr, runErr)
+	if rs := src.Stats(); *lenient && code == exitOK && rs.Events == 0 && ctx.Err() == nil {
+		// Lenient skips bad records; a log of nothing but bad records is
+		// not a success.
+		fmt.Fprintf(stderr, "kestrel run: -lenient: no event decoded from %s (%d records, %d bad)\n", *logPath, rs.Lines, rs.BadLines)
+		code = exitFail
+	}
 	if !*nf.quiet {
 		st := n.Stats()
 		replayHeader(stderr, *logPath, src.Stats(), st.Detect)

@@ -210,6 +210,14 @@ func TestRunErrors(t *testing.T) {
 	if code != exitOK || !strings.Contains(stderr, "1 bad records") || len(sortedLines(stdout)) != 6 {
 		t.Fatalf("lenient: exit %d\n%s", code, stderr)
 	}
+	// Lenient over a log of nothing but bad records decodes nothing: that
+	// is a failure, not an empty success.
+	allBad := filepath.Join(dir, "allbad.jsonl")
+	writeFile(t, allBad, "{not json\n[1,2\n")
+	code, _, stderr = kestrel(t, "run", "-rules", exampleRules, "-log", allBad, "-lenient", "-q")
+	if code != exitFail || !strings.Contains(stderr, "-lenient: no event decoded from "+allBad) {
+		t.Fatalf("lenient, nothing decoded: exit %d\n%s", code, stderr)
+	}
 	code, _, stderr = kestrel(t, "run", "-rules", exampleRules, "-log", filepath.Join(dir, "missing.jsonl"), "-q")
 	if code != exitFail || !strings.Contains(stderr, "missing.jsonl") {
 		t.Fatalf("missing log: exit %d\n%s", code, stderr)
