@@ -12,6 +12,7 @@
 //	kestrel rules [-schema FILE] DIR
 //	kestrel schema
 //	kestrel schema diff [-rules DIR] OLD NEW
+//	kestrel convert IN OUT
 //	kestrel -version
 //
 // run replays the log (JSON lines, .zst or the binary .kbin, see package
@@ -52,6 +53,10 @@
 // two schema files ("default" names the default schema) and prints every
 // change with its verdict and reason, and with -rules the rules a breaking
 // change reaches; it exits 1 when NEW is not compatible with OLD, for CI.
+//
+// convert rewrites a log in another format: IN in any format run reads,
+// OUT in the one its extension names (.kbin, .zst, else JSON lines), with
+// the header's schema id and version kept.
 //
 // validate loads every package and reports each problem with its file,
 // line and column; rules lists the packages. Lua and Wasm packages are
@@ -110,6 +115,7 @@ const usage = `usage:
   kestrel rules [-schema FILE] DIR
   kestrel schema
   kestrel schema diff [-rules DIR] OLD NEW
+  kestrel convert IN OUT
   kestrel -version
 
 run and sense take -listen ADDR (/metrics, /healthz, /readyz, /debug/pprof/),
@@ -139,6 +145,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 		return runRules(args[1:], stdout, stderr)
 	case "schema":
 		return runSchema(args[1:], stdout, stderr)
+	case "convert":
+		return runConvert(args[1:], stderr)
 	case "-version", "--version", "version":
 		fmt.Fprintln(stdout, version())
 		return exitOK
