@@ -2,6 +2,7 @@ package detect
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 
 	"github.com/zeebo/xxh3"
@@ -81,9 +82,9 @@ func compileRule(idx int, p *rule.Package, c *compiler) (*crule, error) {
 	if !q.Resolved() {
 		return nil, &RuleError{Index: idx, RuleID: p.Manifest.RuleID, Err: errors.New("query not resolved against a schema")}
 	}
-	sev, err := sink.ParseSeverity(p.Manifest.Severity.String())
-	if err != nil {
-		return nil, &RuleError{Index: idx, RuleID: p.Manifest.RuleID, Err: err}
+	sev := p.Manifest.Severity // the same type as an alert's (schema.Severity)
+	if sev >= schema.NumSeverities {
+		return nil, &RuleError{Index: idx, RuleID: p.Manifest.RuleID, Err: fmt.Errorf("%w: %d", schema.ErrUnknownSeverity, uint8(sev))}
 	}
 	r := &crule{
 		idx: idx, id: p.Manifest.RuleID, name: p.Manifest.RuleName, severity: sev,

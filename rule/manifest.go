@@ -8,44 +8,30 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kestrel-sec/kestrel/schema"
 )
 
 // Severity ranks a rule's alerts, least to most severe; it compares with <.
-// Its names are those of sink.Severity, which detect converts it to.
-type Severity uint8
+// It is schema.Severity, the one definition sink's alerts share, so detect
+// hands a manifest's severity to its alerts as it is.
+type Severity = schema.Severity
 
 // The severities.
 const (
-	SeverityInformational Severity = iota
-	SeverityLow
-	SeverityMedium
-	SeverityHigh
-	SeverityCritical
+	SeverityInformational = schema.SeverityInformational
+	SeverityLow           = schema.SeverityLow
+	SeverityMedium        = schema.SeverityMedium
+	SeverityHigh          = schema.SeverityHigh
+	SeverityCritical      = schema.SeverityCritical
 )
 
-var severityNames = [...]string{"informational", "low", "medium", "high", "critical"}
-
-// String returns the lowercase name ("high").
-func (s Severity) String() string {
-	if int(s) < len(severityNames) {
-		return severityNames[s]
-	}
-	return "severity(" + strconv.Itoa(int(s)) + ")"
-}
-
 // ParseSeverity reads a severity name in any case: "Critical", "high",
-// "info" or "informational", ...
+// "info" or "informational", ... (schema.ParseSeverity, which also says
+// why a name is not one).
 func ParseSeverity(s string) (Severity, bool) {
-	l := strings.ToLower(strings.TrimSpace(s))
-	if l == "info" {
-		return SeverityInformational, true
-	}
-	for i, n := range severityNames {
-		if l == n {
-			return Severity(i), true
-		}
-	}
-	return 0, false
+	v, err := schema.ParseSeverity(s)
+	return v, err == nil
 }
 
 // Manifest is a rule package's manifest.json, laid out as the original

@@ -15,72 +15,28 @@ import (
 	"github.com/kestrel-sec/kestrel/value"
 )
 
-// Severity ranks an alert. The zero value is SeverityInformational; the
-// order of the constants is the order of severity, so they compare with <.
-type Severity uint8
+// Severity ranks an alert: schema.Severity, the one definition rule's
+// manifests share. The zero value is SeverityInformational; the constants
+// compare with <. Its JSON form is the lowercase name.
+type Severity = schema.Severity
 
 // Severities, least to most severe.
 const (
-	SeverityInformational Severity = iota
-	SeverityLow
-	SeverityMedium
-	SeverityHigh
-	SeverityCritical
-
-	numSeverities
+	SeverityInformational = schema.SeverityInformational
+	SeverityLow           = schema.SeverityLow
+	SeverityMedium        = schema.SeverityMedium
+	SeverityHigh          = schema.SeverityHigh
+	SeverityCritical      = schema.SeverityCritical
 )
 
-var severityNames = [numSeverities]string{"informational", "low", "medium", "high", "critical"}
-
-// String returns the lowercase name ("high"); a value out of range reads
-// "severity(N)" rather than panicking.
-func (s Severity) String() string {
-	if s < numSeverities {
-		return severityNames[s]
-	}
-	return "severity(" + strconv.Itoa(int(s)) + ")"
-}
-
 // ErrUnknownSeverity is matched (errors.Is) by ParseSeverity's and
-// UnmarshalJSON's errors.
-var ErrUnknownSeverity = errors.New("sink: unknown severity")
+// Severity's UnmarshalJSON errors (schema.ErrUnknownSeverity).
+var ErrUnknownSeverity = schema.ErrUnknownSeverity
 
-// ParseSeverity parses a lowercase name as String writes it. It also accepts
-// "info" for SeverityInformational, the Rust original's spelling.
-func ParseSeverity(s string) (Severity, error) {
-	for i, n := range severityNames {
-		if s == n {
-			return Severity(i), nil
-		}
-	}
-	if s == "info" {
-		return SeverityInformational, nil
-	}
-	return 0, fmt.Errorf("%w %q (want informational, low, medium, high or critical)", ErrUnknownSeverity, s)
-}
-
-// MarshalJSON writes the lowercase name as a JSON string. A value out of
-// range is an error, so a corrupt Severity never reaches the wire.
-func (s Severity) MarshalJSON() ([]byte, error) {
-	if s >= numSeverities {
-		return nil, fmt.Errorf("%w: %d", ErrUnknownSeverity, uint8(s))
-	}
-	return value.AppendQuoted(nil, severityNames[s]), nil
-}
-
-// UnmarshalJSON reads a JSON string holding a name ParseSeverity accepts.
-func (s *Severity) UnmarshalJSON(data []byte) error {
-	var name string
-	if err := json.Unmarshal(data, &name); err != nil {
-		return fmt.Errorf("%w: %s is not a JSON string", ErrUnknownSeverity, truncate(data, 32))
-	}
-	v, err := ParseSeverity(name)
-	if err != nil {
-		return err
-	}
-	*s = v
-	return nil
-}
+// ParseSeverity parses a severity name in any case, and "info" for
+// SeverityInformational, the Rust original's spelling
+// (schema.ParseSeverity).
+func ParseSeverity(s string) (Severity, error) { return schema.ParseSeverity(s) }
 
 // AlertField is one field of an alert, by path ("process.pid").
 type AlertField struct {

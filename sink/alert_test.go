@@ -196,7 +196,10 @@ func TestSeverity(t *testing.T) {
 	if s, err := ParseSeverity("info"); err != nil || s != SeverityInformational {
 		t.Errorf(`ParseSeverity("info") = %v, %v`, s, err)
 	}
-	for _, bad := range []string{"", "HIGH", "severe"} {
+	if s, err := ParseSeverity("HIGH"); err != nil || s != SeverityHigh { // any case, as manifests write it
+		t.Errorf(`ParseSeverity("HIGH") = %v, %v`, s, err)
+	}
+	for _, bad := range []string{"", "severe", "highest"} {
 		if _, err := ParseSeverity(bad); !errors.Is(err, ErrUnknownSeverity) {
 			t.Errorf("ParseSeverity(%q) error %v, want ErrUnknownSeverity", bad, err)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kestrel-sec/kestrel/clock"
+	"github.com/kestrel-sec/kestrel/schema"
 )
 
 // Config configures an Output. The zero value of every field is a working
@@ -239,7 +240,7 @@ func (c *Config) Validate() error {
 		if _, err := path.Match(r.RuleID, ""); err != nil {
 			return configErr("route %d: RuleID %q: %v", i, r.RuleID, err)
 		}
-		if r.MinSeverity >= numSeverities {
+		if r.MinSeverity >= schema.NumSeverities {
 			return configErr("route %d: MinSeverity %d out of range", i, uint8(r.MinSeverity))
 		}
 		if len(r.Destinations) == 0 {
