@@ -204,3 +204,51 @@ func TestIndexMatchesPlainOperands(t *testing.T) {
 		t.Fatalf("%d alerts: the rules match too rarely", total)
 	}
 }
+
+// TestElasticSyntaxExamples runs the condition examples of Elastic's EQL
+// syntax reference (https://www.elastic.co/guide/en/elasticsearch/reference/current/eql-syntax.html:
+// comparisons of fields with fields, math operators, optional fields,
+// functions) with the documented result, match or not, on one event.
+func TestElasticSyntaxExamples(t *testing.T) {
+	e := ev{1, "process_exec", time.Second, 1, []any{
+		"process.name", "svchost.exe", "process.parent.name", "services.exe", "process.pid", 12,
+		"process.parent.pid", 12, "process.args_count", uint64(4), "file.path", `C:\Windows\System32\svchost.exe`,
+	}}
+	cases := []struct {
+		cond string
+		want bool
+	}{
+		{`process.name == "svchost.exe"`, true},
+		{`process.parent.name == process.name`, false},
+		{`process.parent.pid == process.pid`, true},
+		{`process.parent.pid != process.pid`, false},
+		{`process.args_count + 4 > 7`, true},
+		{`process.args_count * 2 == 8`, true},
+		{`process.args_count / 3 == 1`, true},
+		{`process.args_count % 3 == 1`, true},
+		{`process.args_count - 5 < 0`, true},
+		{`?process.name == "svchost.exe"`, true},
+		{`?user.domain == "x"`, false}, // not in our schema: null
+		{`?user.domain == null`, true},
+		{`process.name : "SVCHOST.EXE"`, true},
+		{`process.name : ("cmd.exe", "*.exe")`, true},
+		{`process.name like~ "SVC*"`, true},
+		{`process.name like "SVC*"`, false},
+		{`startsWith(process.name, "svc") and endsWith~(file.path, "SVCHOST.EXE")`, true},
+		{`length(process.name) == 11 and substring(process.name, 0, 3) == "svc"`, true},
+		{`concat(process.name, ":", process.parent.name) == "svchost.exe:services.exe"`, true},
+	}
+	for _, c := range cases {
+		src := `process where ` + c.cond
+		q, err := rule.Compile("x.eql", src, testReg)
+		if err != nil {
+			t.Errorf("%s: %v", c.cond, err)
+			continue
+		}
+		p := &rule.Package{Manifest: &rule.Manifest{RuleID: "r", RuleName: "r", Severity: rule.SeverityLow}, Source: src, Query: q}
+		_, got := run(t, Config{Rules: []*rule.Package{p}}, []ev{e})
+		if (len(got.ids()) == 1) != c.want {
+			t.Errorf("%s: matched %v, want %v", c.cond, len(got.ids()) == 1, c.want)
+		}
+	}
+}

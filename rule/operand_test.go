@@ -41,6 +41,7 @@ func TestParseOperands(t *testing.T) {
 	f(`process where between~(a, "x", "y", true) != ""`, `process where between~(a, "x", "y", true) != ""`)
 	f(`process where wildcard(string(a), "1*")`, `process where wildcard~(string(a), "1*")`)
 	f(`process where ?a : "x*"`, `process where ?a : "x*"`)
+	f("sequence by ?a [x where true] by ?b [y where ?c] by d", "sequence by ?a\n  [x where true] by ?b\n  [y where ?c] by d")
 }
 
 func TestResolveOptional(t *testing.T) {

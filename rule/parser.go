@@ -143,7 +143,8 @@ func (p *parser) parseQuery() (*Query, error) {
 		return p.parseSequence()
 	}
 	if p.kw("sample") || p.kw("join") {
-		return nil, p.errTok(p.tok, ErrUnsupported, p.tok.raw+" queries are not supported")
+		return nil, p.errTok(p.tok, ErrUnsupported, p.tok.raw+" queries are not supported: they correlate stored events without order, "+
+			"which streaming detection does not keep")
 	}
 	st, err := p.parseEventQuery(p.tok.pos)
 	if err != nil {
@@ -159,7 +160,7 @@ func (p *parser) parseQuery() (*Query, error) {
 func (p *parser) parseEventQuery(start Pos) (*Step, error) {
 	if p.tok.kind != tIdent || (!p.tok.quoted && isKeyword(p.tok.raw)) {
 		if p.tok.kind == tBang {
-			return nil, p.errTok(p.tok, ErrUnsupported, "missing-event steps (![...]) are not supported")
+			return nil, p.errTok(p.tok, ErrUnsupported, "missing-event steps (![...]) are not supported: in a stream a match would wait for maxspan to pass in event time")
 		}
 		return nil, p.fail("expected an event name (process, file, network, any, ...)")
 	}
@@ -210,7 +211,7 @@ func (p *parser) parseSequence() (*Query, error) {
 	events := 0
 	for p.tok.kind == tLBrack || p.tok.kind == tBang {
 		if p.tok.kind == tBang {
-			return nil, p.errTok(p.tok, ErrUnsupported, "missing-event steps (![...]) are not supported")
+			return nil, p.errTok(p.tok, ErrUnsupported, "missing-event steps (![...]) are not supported: in a stream a match would wait for maxspan to pass in event time")
 		}
 		st, err := p.parseStep(true)
 		if err != nil {
@@ -453,7 +454,23 @@ func (p *parser) parseByList() ([]*Field, error) {
 	}
 }
 
+// parseField reads a field path, or ?path for an optional field.
 func (p *parser) parseField() (*Field, error) {
+	if p.tok.kind == tQuestion {
+		q := p.tok
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		f, err := p.parseField()
+		if err != nil {
+			return nil, err
+		}
+		if f.Optional {
+			return nil, p.errTok(q, ErrSyntax, "? given twice")
+		}
+		f.Optional, f.Pos = true, q.pos
+		return f, nil
+	}
 	if p.tok.kind != tIdent || (!p.tok.quoted && isKeyword(p.tok.raw)) {
 		return nil, p.fail("expected a field name")
 	}
@@ -836,15 +853,7 @@ func (p *parser) parsePrimaryOperand() (Operand, error) {
 		p.depth--
 		return x, nil
 	case t.kind == tQuestion:
-		if err := p.advance(); err != nil {
-			return nil, err
-		}
-		f, err := p.parseField()
-		if err != nil {
-			return nil, err
-		}
-		f.Optional, f.Pos = true, t.pos
-		return f, nil
+		return p.parseField()
 	case t.kind == tIdent && !t.quoted && !isKeyword(t.raw):
 		next, err := p.peek()
 		if err != nil {
