@@ -276,7 +276,13 @@ func (r *resolver) operand(o Operand) opType {
 
 // call resolves a function call and returns its result type.
 func (r *resolver) call(c *CallExpr) opType {
-	spec := functions[strings.ToLower(c.Name)]
+	spec, ok := functions[strings.ToLower(c.Name)]
+	if !ok || len(c.Args) < spec.min || spec.max >= 0 && len(c.Args) > spec.max {
+		// Parse refuses these; a query built by hand may hold them.
+		r.fail(c.P, c.Name, "unknown function or wrong number of arguments: "+c.Name, ErrUnsupported)
+		return tyAny
+	}
+	c.Name = spec.name
 	for i, a := range c.Args {
 		t := r.operand(a)
 		want := spec.args[min(i, len(spec.args)-1)]

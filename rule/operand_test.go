@@ -61,3 +61,15 @@ func TestResolveOptional(t *testing.T) {
 		t.Fatalf("float against an integer field: %v", err)
 	}
 }
+
+// TestResolveHandBuiltCall checks that a call Parse would refuse, built by
+// hand, is an error and not a panic.
+func TestResolveHandBuiltCall(t *testing.T) {
+	reg := DefaultRegistry()
+	for _, c := range []*CallExpr{{Name: "nosuch"}, {Name: "substring"}, {Name: "length", Args: []Operand{&Literal{}, &Literal{}}}} {
+		q := &Query{Steps: []*Step{{Event: "any", AnyType: true, Cond: c, Runs: 1}}}
+		if err := q.Resolve("", reg); !errors.Is(err, ErrUnsupported) {
+			t.Fatalf("%s: %v", c.Name, err)
+		}
+	}
+}
