@@ -135,6 +135,9 @@ func compileRule(idx int, p *rule.Package, c *compiler) (*crule, error) {
 		}
 		cs.byGroup = g
 		for _, f := range st.Fields() {
+			if f.ID == 0 {
+				continue // an optional field the schema lacks: never present
+			}
 			cs.fields = append(cs.fields, f.ID)
 			name := f.Path
 			if q.Sequence {

@@ -20,9 +20,19 @@
 // pattern tests, under case folding for the case-insensitive forms)
 // through hashes and one Aho-Corasick automaton per field, and an event
 // meets only the rules whose literals its values hold, plus those the
-// index cannot guard (not, orderings, null tests, bare regexps), which run
+// index cannot guard (not, orderings, null tests, bare regexps, and every
+// comparison or function over expressions: field to field, arithmetic,
+// length, concat, ...), which run
 // as before. The alerts are exactly those of the unindexed matcher
 // (Config.NoIndex); index.go says why.
+//
+// # Expressions
+//
+// Operands (fields, literals, arithmetic, function calls) compile to
+// closures that return a value.Value and allocate nothing: a string they
+// must build (concat, string of a number) is written to the worker's
+// scratch arena, emptied before each comparison over operands, and a
+// substring or between of a field's value is a slice of it.
 //
 // # Bounded pattern tests
 //

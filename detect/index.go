@@ -69,7 +69,9 @@ func intKey(v value.Value) (numKey, bool) {
 }
 
 // guardOf returns atoms such that e true implies one of them true; ok is
-// false when no such set is known.
+// false when no such set is known. Any expression kind not listed here
+// (NotExpr, ValueCompareExpr, CallExpr, ...) is unguarded: its rule always
+// runs, which is always sound.
 func guardOf(e rule.Expr) (atoms []atom, ok bool) {
 	switch e := e.(type) {
 	case *rule.BoolLit:
@@ -369,6 +371,9 @@ type evalScratch struct {
 	cands    []int32
 	fold     []byte
 	cut      uint64
+	// str holds the strings operands build (concat, string); each
+	// predicate over operands empties it before it starts.
+	str []byte
 }
 
 func newEvalScratch(ix *ruleIndex, nRules int) *evalScratch {

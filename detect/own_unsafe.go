@@ -1,5 +1,6 @@
-// This file holds detect's one use of unsafe: a string over bytes that a
-// partial match owns. It relies on the bytes never changing while the
+// This file holds detect's uses of unsafe: a string over bytes that a
+// partial match owns, and a string over the evaluation scratch (see
+// scratchString). It relies on the bytes never changing while the
 // string can be read: an arena is written only by appending, and is reset
 // (len 0, then overwritten) only when every value that points into it has
 // been cleared or replaced (see ownInto's callers in worker.go). Values that
@@ -36,4 +37,16 @@ func ownInto(arena []byte, v value.Value) ([]byte, value.Value) {
 		return arena, ownValue(v)
 	}
 	return arena, v
+}
+
+// scratchString returns a string over b, bytes of an evalScratch's str
+// arena. It relies on the arena being only appended to while a predicate
+// runs, and emptied only when the next predicate over operands starts,
+// after which no string from before is read: operand values never leave
+// the predicate that computed them.
+func scratchString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }

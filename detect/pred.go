@@ -77,6 +77,10 @@ func (c *compiler) compileExpr(e rule.Expr) pred {
 		return compileIn(e)
 	case *rule.MatchExpr:
 		return c.compileMatch(e)
+	case *rule.ValueCompareExpr:
+		return c.compileValueCompare(e)
+	case *rule.CallExpr:
+		return c.compileCallCond(e)
 	case *rule.FieldExpr:
 		id := e.Field.ID
 		return func(ev *schema.Event, sc *evalScratch) bool {
@@ -315,54 +319,55 @@ func compileIn(e *rule.InExpr) pred {
 // back to a rune boundary); each test so cut counts in Stats.PatternCuts.
 func (c *compiler) compileMatch(e *rule.MatchExpr) pred {
 	id := e.Field.ID
-	type cm struct {
-		m     *rule.Matcher
-		limit int // bytes read; -1: all
-	}
-	c.nScan = 0
-	for _, m := range e.Matchers {
-		if nsPerByte(m.Shape()) > 0 {
-			c.nScan++
-		}
-	}
-	ms := make([]cm, len(e.Matchers))
-	for i, m := range e.Matchers {
-		ms[i] = cm{m, c.limit(m)}
-	}
-	test := func(x *cm, s string, sc *evalScratch) bool {
-		if x.limit >= 0 && len(s) > x.limit {
-			s = s[:cutAt(s, x.limit)]
-			sc.cut++
-		}
-		return x.m.Match(s)
-	}
-	if len(ms) == 1 {
-		x := &ms[0]
-		if x.limit < 0 {
-			m := x.m
-			return func(ev *schema.Event, sc *evalScratch) bool {
-				v, _ := ev.Get(id)
-				s, ok := v.Str()
-				return ok && m.Match(s)
-			}
-		}
+	match, m := c.matchFn(e.Matchers)
+	if m != nil {
 		return func(ev *schema.Event, sc *evalScratch) bool {
 			v, _ := ev.Get(id)
 			s, ok := v.Str()
-			return ok && test(x, s, sc)
+			return ok && m.Match(s)
 		}
 	}
 	return func(ev *schema.Event, sc *evalScratch) bool {
 		v, _ := ev.Get(id)
 		s, ok := v.Str()
-		if !ok {
-			return false
+		return ok && match(s, sc)
+	}
+}
+
+// matchFn returns a test of a string against any of matchers, each read
+// within its cost limit; one is that matcher alone when it is the only
+// one and reads all.
+func (c *compiler) matchFn(matchers []*rule.Matcher) (match func(string, *evalScratch) bool, one *rule.Matcher) {
+	type cm struct {
+		m     *rule.Matcher
+		limit int // bytes read; -1: all
+	}
+	c.nScan = 0
+	for _, m := range matchers {
+		if nsPerByte(m.Shape()) > 0 {
+			c.nScan++
 		}
+	}
+	ms := make([]cm, len(matchers))
+	for i, m := range matchers {
+		ms[i] = cm{m, c.limit(m)}
+	}
+	if len(ms) == 1 && ms[0].limit < 0 {
+		one = ms[0].m
+	}
+	match = func(s string, sc *evalScratch) bool {
 		for i := range ms {
-			if test(&ms[i], s, sc) {
+			x := &ms[i]
+			t := s
+			if x.limit >= 0 && len(t) > x.limit {
+				t = t[:cutAt(t, x.limit)]
+				sc.cut++
+			}
+			if x.m.Match(t) {
 				return true
 			}
 		}
 		return false
 	}
+	return match, one
 }

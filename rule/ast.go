@@ -106,13 +106,23 @@ type Field struct {
 	Pos  Pos
 	ID   schema.FieldID
 	Type schema.FieldDataType
+	// Optional is set for ?field: a field the schema lacks resolves to ID
+	// 0, never present, instead of being an error.
+	Optional bool
 }
 
-// String returns the path, backticking segments that need it.
-func (f *Field) String() string { return quotePath(f.Path) }
+// String returns the path, backticking segments that need it, after a ?
+// when the field is optional.
+func (f *Field) String() string {
+	if f.Optional {
+		return "?" + quotePath(f.Path)
+	}
+	return quotePath(f.Path)
+}
 
 // Expr is a condition: one of *BoolLit, *NotExpr, *BinaryExpr,
-// *CompareExpr, *InExpr, *MatchExpr or *FieldExpr.
+// *CompareExpr, *InExpr, *MatchExpr, *FieldExpr, *ValueCompareExpr or
+// *CallExpr (a boolean function on operands).
 type Expr interface {
 	// Position returns where the expression starts.
 	Position() Pos
@@ -439,6 +449,11 @@ func walk(e Expr, fn func(*Field)) {
 		fn(e.Field)
 	case *FieldExpr:
 		fn(e.Field)
+	case *ValueCompareExpr:
+		walkOperand(e.X, fn)
+		walkOperand(e.Y, fn)
+	case *CallExpr:
+		walkOperand(e, fn)
 	}
 }
 

@@ -36,6 +36,42 @@
 // A missing field is equal only to null: == with any other value is false,
 // != is true, and every ordering, in, and pattern test is false.
 //
+// # Expressions
+//
+// As in Elastic EQL, either side of a comparison may be an expression:
+// another field (process.name == process.parent.name), arithmetic (+ - *
+// / %, * / % binding tighter; integers stay integers, division truncating;
+// a float on either side makes a float), or a function: add, between,
+// concat, divide, endsWith, indexOf, length, modulo, multiply, number,
+// startsWith, string, stringContains, substring, subtract, wildcard (the
+// string ones with a ~ form where Elastic has one), on expressions in any
+// argument. Null in gives null out; a comparison with null on either side
+// is false, except with a literal null (x == null, x != null). ?field is
+// an optional field: null when absent, and when the schema lacks it, a
+// field that is never present rather than an error. Integer literals
+// compare with float fields and float literals with integer fields, by
+// value.
+//
+// # Where Kestrel differs from Elastic EQL
+//
+// Kestrel matches events as they stream in, once, with no stored index to
+// look back into; so, one line each:
+//   - Pipes (| head, | tail, | count, | filter, | unique, | sort) are hunting
+//     features over stored results and are refused (ErrUnsupported).
+//   - sample and join queries are refused (ErrUnsupported).
+//   - Missing-event steps (![...]) are refused (ErrUnsupported): a streaming
+//     match would have to be held back until maxspan passes in event time.
+//   - A sequence's events are ordered by arrival per partition, not by
+//     re-sorting stored events by timestamp and tiebreaker.
+//   - A function that fails on a value at run time (division by zero, a
+//     string number() cannot read) gives null, never a query error.
+//   - A comparison between fields of different types is an error at load
+//     only when the schema declares both types; otherwise it is false.
+//   - cidrMatch takes a field and literal prefixes; wildcard literal
+//     patterns; in, :, like and regex a field on their left.
+//   - The ~ forms fold case with Unicode simple folding, matching windows
+//     of the pattern's length in bytes when the pattern is not a literal.
+//
 // # Resolution
 //
 // Parse reads text into a Query; Resolve binds it to a schema.Registry:

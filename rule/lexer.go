@@ -32,6 +32,12 @@ const (
 	tTilde            // ~ (only after like, regex, in and function names)
 	tPipe             // | (pipes: recognised to be refused clearly)
 	tBang             // ! (missing-event steps: recognised to be refused clearly)
+	tPlus             // +
+	tMinus            // - (a minus before a digit lexes as part of the number)
+	tStar             // *
+	tSlash            // /
+	tPercent          // %
+	tQuestion         // ? before a field: an optional field
 )
 
 var tokNames = [...]string{
@@ -39,6 +45,7 @@ var tokNames = [...]string{
 	tFloat: "number", tDuration: "duration", tLBrack: "[", tRBrack: "]", tLParen: "(",
 	tRParen: ")", tComma: ",", tEq: "==", tAssign: "=", tNeq: "!=", tLt: "<", tLe: "<=",
 	tGt: ">", tGe: ">=", tColon: ":", tTilde: "~", tPipe: "|", tBang: "!",
+	tPlus: "+", tMinus: "-", tStar: "*", tSlash: "/", tPercent: "%", tQuestion: "?",
 }
 
 func (k tokKind) String() string {
@@ -206,6 +213,18 @@ func (l *lexer) next() (token, error) {
 		return l.lexNumber(p)
 	case isIdentStart(c) || c == '`':
 		return l.lexIdent(p)
+	case c == '+':
+		return simple(tPlus, 1)
+	case c == '-':
+		return simple(tMinus, 1)
+	case c == '*':
+		return simple(tStar, 1)
+	case c == '/':
+		return simple(tSlash, 1)
+	case c == '%':
+		return simple(tPercent, 1)
+	case c == '?' && len(two) == 2 && (isIdentStart(two[1]) || two[1] == '`'):
+		return simple(tQuestion, 1)
 	}
 	r, w := utf8.DecodeRuneInString(l.src[l.off:])
 	if r == utf8.RuneError && w <= 1 {

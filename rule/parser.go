@@ -133,7 +133,7 @@ func (p *parser) checkEnd() error {
 	case p.tok.kind == tEOF:
 		return nil
 	case p.tok.kind == tPipe:
-		return p.errTok(p.tok, ErrUnsupported, "pipes are not supported")
+		return p.errTok(p.tok, ErrUnsupported, pipeMsg)
 	}
 	return p.fail("unexpected token after the end of the query")
 }
@@ -143,7 +143,8 @@ func (p *parser) parseQuery() (*Query, error) {
 		return p.parseSequence()
 	}
 	if p.kw("sample") || p.kw("join") {
-		return nil, p.errTok(p.tok, ErrUnsupported, p.tok.raw+" queries are not supported")
+		return nil, p.errTok(p.tok, ErrUnsupported, p.tok.raw+" queries are not supported: they correlate stored events without order, "+
+			"which streaming detection does not keep")
 	}
 	st, err := p.parseEventQuery(p.tok.pos)
 	if err != nil {
@@ -159,7 +160,7 @@ func (p *parser) parseQuery() (*Query, error) {
 func (p *parser) parseEventQuery(start Pos) (*Step, error) {
 	if p.tok.kind != tIdent || (!p.tok.quoted && isKeyword(p.tok.raw)) {
 		if p.tok.kind == tBang {
-			return nil, p.errTok(p.tok, ErrUnsupported, "missing-event steps (![...]) are not supported")
+			return nil, p.errTok(p.tok, ErrUnsupported, "missing-event steps (![...]) are not supported: in a stream a match would wait for maxspan to pass in event time")
 		}
 		return nil, p.fail("expected an event name (process, file, network, any, ...)")
 	}
@@ -210,7 +211,7 @@ func (p *parser) parseSequence() (*Query, error) {
 	events := 0
 	for p.tok.kind == tLBrack || p.tok.kind == tBang {
 		if p.tok.kind == tBang {
-			return nil, p.errTok(p.tok, ErrUnsupported, "missing-event steps (![...]) are not supported")
+			return nil, p.errTok(p.tok, ErrUnsupported, "missing-event steps (![...]) are not supported: in a stream a match would wait for maxspan to pass in event time")
 		}
 		st, err := p.parseStep(true)
 		if err != nil {
@@ -453,7 +454,23 @@ func (p *parser) parseByList() ([]*Field, error) {
 	}
 }
 
+// parseField reads a field path, or ?path for an optional field.
 func (p *parser) parseField() (*Field, error) {
+	if p.tok.kind == tQuestion {
+		q := p.tok
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		f, err := p.parseField()
+		if err != nil {
+			return nil, err
+		}
+		if f.Optional {
+			return nil, p.errTok(q, ErrSyntax, "? given twice")
+		}
+		f.Optional, f.Pos = true, q.pos
+		return f, nil
+	}
 	if p.tok.kind != tIdent || (!p.tok.quoted && isKeyword(p.tok.raw)) {
 		return nil, p.fail("expected a field name")
 	}
@@ -550,6 +567,9 @@ func (p *parser) parsePrimary() (Expr, error) {
 	t := p.tok
 	switch {
 	case t.kind == tLParen:
+		if x, ok, err := p.tryParenOperand(); err != nil || ok {
+			return x, err
+		}
 		if err := p.enter(); err != nil {
 			return nil, err
 		}
@@ -576,24 +596,34 @@ func (p *parser) parsePrimary() (Expr, error) {
 			}
 			return &BoolLit{P: t.pos, Value: isKw(t, "true")}, nil
 		}
-		return p.parseFlipped()
-	case t.kind == tIdent && !t.quoted && !isKeyword(t.raw):
-		next, err := p.peek()
-		if err != nil {
-			return nil, err
-		}
-		if next.kind == tLParen || next.kind == tTilde && adjacent(t, next) {
-			return p.parseCall()
-		}
-		return p.parseFieldCondition()
-	case t.kind == tIdent && t.quoted:
-		return p.parseFieldCondition()
-	case t.kind == tString || t.kind == tInt || t.kind == tFloat || isKw(t, "null"):
-		return p.parseFlipped()
+		return p.parseOperandCondition()
+	case t.kind == tIdent && (t.quoted || !isKeyword(t.raw)), t.kind == tQuestion, t.kind == tMinus,
+		t.kind == tString || t.kind == tInt || t.kind == tFloat || isKw(t, "null"):
+		return p.parseOperandCondition()
 	case t.kind == tPipe:
-		return nil, p.errTok(t, ErrUnsupported, "pipes are not supported")
+		return nil, p.errTok(t, ErrUnsupported, pipeMsg)
 	}
 	return nil, p.fail("expected a condition")
+}
+
+// pipeMsg is why a pipe is refused.
+const pipeMsg = "pipes (| head, | tail, | filter, | unique, ...) are hunting features over stored events, " +
+	"not supported in streaming detection"
+
+// tryParenOperand parses "(" as the start of an operand, as in
+// (a + b) > 3, when what follows the parenthesis is a comparison; ok is
+// false, and the parser is as it was, when it is not (a parenthesised
+// condition).
+func (p *parser) tryParenOperand() (Expr, bool, error) {
+	lx, tok, depth, nodes := *p.lx, p.tok, p.depth, p.nodes
+	ahead := append([]token(nil), p.ahead...)
+	x, err := p.parseOperand()
+	if err == nil && isCmpTok(p.tok) {
+		e, err := p.finishCondition(x)
+		return e, true, err
+	}
+	*p.lx, p.tok, p.depth, p.nodes, p.ahead = lx, tok, depth, nodes, ahead
+	return nil, false, nil
 }
 
 func isCmpTok(t token) bool {
@@ -625,49 +655,231 @@ func adjacent(a, b token) bool {
 	return a.pos.Line == b.pos.Line && a.pos.Col+len([]rune(a.raw)) == b.pos.Col
 }
 
-// parseFlipped reads "literal op field" and turns it around.
-func (p *parser) parseFlipped() (Expr, error) {
+// parseOperandCondition reads a condition that starts with an operand.
+func (p *parser) parseOperandCondition() (Expr, error) {
+	x, err := p.parseOperand()
+	if err != nil {
+		return nil, err
+	}
+	return p.finishCondition(x)
+}
+
+// finishCondition reads what follows operand x in a condition: a
+// comparison, in, a pattern operator, or nothing (a boolean field or
+// function alone).
+func (p *parser) finishCondition(x Operand) (Expr, error) {
+	t := p.tok
+	if isCmpTok(t) {
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		y, err := p.parseOperand()
+		if err != nil {
+			return nil, err
+		}
+		return compareOf(x, cmpOf(t.kind), y), nil
+	}
+	if isKw(t, "in") || isKw(t, "not") || t.kind == tColon || isKw(t, "like") || isKw(t, "regex") {
+		f, ok := x.(*Field)
+		if !ok {
+			return nil, p.errTok(t, ErrUnsupported, t.raw+" on an expression is not supported: its left side must be a field")
+		}
+		return p.parseFieldCondition(f)
+	}
+	switch x := x.(type) {
+	case *Field:
+		return &FieldExpr{Field: x}, nil
+	case *CallExpr:
+		return matchOf(x), nil
+	case *Literal:
+		return nil, p.fail("a literal alone is not a condition; expected a comparison operator")
+	}
+	return nil, p.fail("an arithmetic expression alone is not a condition; expected a comparison operator")
+}
+
+// compareOf builds x op y: a CompareExpr when one side is a field and the
+// other a literal (the form the rule index reads), else a ValueCompareExpr.
+func compareOf(x Operand, op CmpOp, y Operand) Expr {
+	if f, ok := x.(*Field); ok {
+		if l, ok := y.(*Literal); ok {
+			return &CompareExpr{P: f.Pos, Field: f, Op: op, Value: *l}
+		}
+	}
+	if l, ok := x.(*Literal); ok {
+		if f, ok := y.(*Field); ok {
+			return &CompareExpr{P: l.Pos, Field: f, Op: op.flip(), Value: *l}
+		}
+	}
+	return &ValueCompareExpr{P: x.Position(), X: x, Op: op, Y: y}
+}
+
+// matchOf turns a pattern function on a field with literal patterns
+// (startsWith(f, "a", "b")) into a MatchExpr, which the rule index reads;
+// any other call stays a CallExpr.
+func matchOf(c *CallExpr) Expr {
+	var op MatchOp
+	switch c.Name {
+	case "startsWith":
+		op = MatchStartsWith
+	case "endsWith":
+		op = MatchEndsWith
+	case "stringContains":
+		op = MatchContains
+	case "wildcard":
+		op = MatchLike
+	case "cidrMatch":
+		op = MatchCIDR
+	default:
+		return c
+	}
+	f, ok := c.Args[0].(*Field)
+	if !ok {
+		return c
+	}
+	pats := make([]Literal, 0, len(c.Args)-1)
+	for _, a := range c.Args[1:] {
+		l, ok := a.(*Literal)
+		if !ok {
+			return c
+		}
+		pats = append(pats, *l)
+	}
+	return &MatchExpr{P: c.P, Field: f, Op: op, Fold: c.Fold, Patterns: pats}
+}
+
+// parseOperand reads an operand: terms joined by + - * / %, * / % binding
+// tighter, all left-associative.
+func (p *parser) parseOperand() (Operand, error) {
+	x, err := p.parseUnary()
+	if err != nil {
+		return nil, err
+	}
+	return p.parseArith(x, 1)
+}
+
+// arithOf returns t's arithmetic operator and precedence (0: none). A
+// negative number right after an operand ("a -5") is a subtraction: the
+// lexer read the minus into the number.
+func arithOf(t token) (ArithOp, int) {
+	switch t.kind {
+	case tPlus:
+		return OpAdd, 1
+	case tMinus:
+		return OpSub, 1
+	case tStar:
+		return OpMul, 2
+	case tSlash:
+		return OpDiv, 2
+	case tPercent:
+		return OpMod, 2
+	case tInt, tFloat:
+		if strings.HasPrefix(t.raw, "-") {
+			return OpSub, 1
+		}
+	}
+	return 0, 0
+}
+
+func (p *parser) parseArith(x Operand, minPrec int) (Operand, error) {
+	for {
+		op, prec := arithOf(p.tok)
+		if prec == 0 || prec < minPrec {
+			return x, nil
+		}
+		if err := p.node(); err != nil {
+			return nil, err
+		}
+		if p.tok.kind == tInt || p.tok.kind == tFloat {
+			p.tok.raw = p.tok.raw[1:]
+			p.tok.text = p.tok.raw
+			p.tok.pos.Col++
+		} else if err := p.advance(); err != nil {
+			return nil, err
+		}
+		y, err := p.parseUnary()
+		if err != nil {
+			return nil, err
+		}
+		if y, err = p.parseArith(y, prec+1); err != nil {
+			return nil, err
+		}
+		x = &ArithExpr{P: x.Position(), Op: op, X: x, Y: y}
+	}
+}
+
+// parseUnary reads a primary operand, or -operand (0 - operand).
+func (p *parser) parseUnary() (Operand, error) {
+	if p.tok.kind != tMinus {
+		return p.parsePrimaryOperand()
+	}
+	t := p.tok
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
+	if err := p.node(); err != nil {
+		return nil, err
+	}
+	if err := p.advance(); err != nil {
+		return nil, err
+	}
+	x, err := p.parseUnary()
+	if err != nil {
+		return nil, err
+	}
+	p.depth--
+	zero := &Literal{Pos: t.pos, Value: value.I64Value(0), Raw: "0"}
+	return &ArithExpr{P: t.pos, Op: OpSub, X: zero, Y: x}, nil
+}
+
+// parsePrimaryOperand reads a field, ?field, literal, function call or
+// parenthesised operand.
+func (p *parser) parsePrimaryOperand() (Operand, error) {
+	t := p.tok
+	switch {
+	case t.kind == tLParen:
+		if err := p.enter(); err != nil {
+			return nil, err
+		}
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		x, err := p.parseOperand()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := p.expect(tRParen, ") to close the parenthesis"); err != nil {
+			return nil, err
+		}
+		p.depth--
+		return x, nil
+	case t.kind == tQuestion:
+		return p.parseField()
+	case t.kind == tIdent && !t.quoted && !isKeyword(t.raw):
+		next, err := p.peek()
+		if err != nil {
+			return nil, err
+		}
+		if next.kind == tLParen || next.kind == tTilde && adjacent(t, next) {
+			return p.parseCall()
+		}
+		return p.parseField()
+	case t.kind == tIdent && t.quoted:
+		return p.parseField()
+	case t.kind == tPipe:
+		return nil, p.errTok(t, ErrUnsupported, pipeMsg)
+	}
 	lit, err := p.parseLiteral()
 	if err != nil {
 		return nil, err
 	}
-	if !isCmpTok(p.tok) {
-		return nil, p.fail("a literal alone is not a condition; expected a comparison operator")
-	}
-	op := cmpOf(p.tok.kind)
-	if err := p.advance(); err != nil {
-		return nil, err
-	}
-	if p.tok.kind != tIdent || !p.tok.quoted && isKeyword(p.tok.raw) {
-		return nil, p.fail("expected a field to compare with")
-	}
-	f, err := p.parseField()
-	if err != nil {
-		return nil, err
-	}
-	return &CompareExpr{P: lit.Pos, Field: f, Op: op.flip(), Value: lit}, nil
+	return &lit, nil
 }
 
-// parseFieldCondition reads a condition that starts with a field.
-func (p *parser) parseFieldCondition() (Expr, error) {
-	f, err := p.parseField()
-	if err != nil {
-		return nil, err
-	}
+// parseFieldCondition reads what follows field f in a condition: in, not
+// in, :, like or regex.
+func (p *parser) parseFieldCondition(f *Field) (Expr, error) {
 	pos := f.Pos
 	switch t := p.tok; {
-	case isCmpTok(t):
-		if err := p.advance(); err != nil {
-			return nil, err
-		}
-		if p.tok.kind == tIdent && !isKw(p.tok, "true") && !isKw(p.tok, "false") && !isKw(p.tok, "null") {
-			return nil, p.errTok(p.tok, ErrUnsupported, "comparing two fields is not supported")
-		}
-		lit, err := p.parseLiteral()
-		if err != nil {
-			return nil, err
-		}
-		return &CompareExpr{P: pos, Field: f, Op: cmpOf(t.kind), Value: lit}, nil
 	case isKw(t, "in"):
 		fold, err := p.opTilde()
 		if err != nil {
@@ -741,62 +953,64 @@ func (p *parser) opTilde() (bool, error) {
 	return false, nil
 }
 
-// parseCall reads startsWith(field, "a", ...) and its kin, with an
-// optional ~ after the name.
-func (p *parser) parseCall() (Expr, error) {
+// parseCall reads name(arg, ...) or name~(arg, ...): one of Elastic's
+// functions (see functions) on operands.
+func (p *parser) parseCall() (*CallExpr, error) {
 	name := p.tok
-	var op MatchOp
-	switch strings.ToLower(name.raw) {
-	case "startswith":
-		op = MatchStartsWith
-	case "endswith":
-		op = MatchEndsWith
-	case "stringcontains":
-		op = MatchContains
-	case "wildcard":
-		op = MatchLike
-	case "cidrmatch":
-		op = MatchCIDR
-	default:
-		return nil, p.errTok(name, ErrUnsupported, "unknown function "+name.raw+
-			" (supported: startsWith, endsWith, stringContains, wildcard, cidrMatch)")
+	spec, ok := functions[strings.ToLower(name.raw)]
+	if !ok {
+		return nil, p.errTok(name, ErrUnsupported, "unknown function "+name.raw+" (supported: "+functionNames()+")")
+	}
+	if err := p.node(); err != nil {
+		return nil, err
 	}
 	fold, err := p.opTilde()
 	if err != nil {
 		return nil, err
 	}
-	if op == MatchCIDR && fold {
-		return nil, p.errTok(name, ErrSyntax, "cidrMatch has no case-insensitive form (~)")
+	if fold && !spec.fold {
+		return nil, p.errTok(name, ErrSyntax, spec.name+" has no case-insensitive form (~)")
 	}
-	if op == MatchLike && !fold {
-		// wildcard() is case-insensitive in EQL, like ':'.
-		fold = true
+	if spec.name == "wildcard" {
+		fold = true // wildcard() is case-insensitive in EQL, like ':'
 	}
 	if _, err := p.expect(tLParen, "( after "+name.raw); err != nil {
 		return nil, err
 	}
-	f, err := p.parseField()
-	if err != nil {
+	if err := p.enter(); err != nil {
 		return nil, err
 	}
-	var pats []Literal
-	for p.tok.kind == tComma {
-		if err := p.advance(); err != nil {
-			return nil, err
+	c := &CallExpr{P: name.pos, Name: spec.name, Fold: fold}
+	if p.tok.kind != tRParen {
+		for {
+			a, err := p.parseOperand()
+			if err != nil {
+				return nil, err
+			}
+			c.Args = append(c.Args, a)
+			if p.tok.kind != tComma {
+				break
+			}
+			if err := p.advance(); err != nil {
+				return nil, err
+			}
 		}
-		lit, err := p.parseLiteral()
-		if err != nil {
-			return nil, err
-		}
-		pats = append(pats, lit)
 	}
-	if len(pats) == 0 {
-		return nil, p.fail(name.raw + " needs a field and at least one string")
-	}
-	if _, err := p.expect(tRParen, ") to close "+name.raw); err != nil {
+	if _, err := p.expect(tRParen, ", or ) to close "+name.raw); err != nil {
 		return nil, err
 	}
-	return &MatchExpr{P: name.pos, Field: f, Op: op, Fold: fold, Patterns: pats}, nil
+	p.depth--
+	if len(c.Args) < spec.min || spec.max >= 0 && len(c.Args) > spec.max {
+		want := strconv.Itoa(spec.min)
+		switch {
+		case spec.max < 0:
+			want = "at least " + want
+		case spec.max != spec.min:
+			want += " to " + strconv.Itoa(spec.max)
+		}
+		return nil, p.errTok(name, ErrSyntax, spec.name+" takes "+want+" arguments, not "+strconv.Itoa(len(c.Args)))
+	}
+	return c, nil
 }
 
 // parseOneOrList reads one literal or a parenthesised list of them.

@@ -127,6 +127,11 @@ func (r *resolver) step(st *Step) {
 // field resolves f; it reports whether f is known.
 func (r *resolver) field(f *Field) bool {
 	id, ok := r.reg.FieldID(f.Path)
+	if !ok && f.Optional {
+		// ?field: a field the schema lacks is never present (null).
+		f.ID, f.Type = 0, schema.TypeAny
+		return true
+	}
 	if !ok {
 		msg := "unknown field " + f.Path
 		if r.reg.IsGroup(f.Path) {
@@ -161,6 +166,12 @@ func (r *resolver) expr(e Expr) {
 	case *MatchExpr:
 		if r.field(e.Field) {
 			r.match(e)
+		}
+	case *ValueCompareExpr:
+		r.valueCompare(e)
+	case *CallExpr:
+		if t := r.call(e); t != tyBool {
+			r.fail(e.P, e.Name, e.Name+" returns "+t.String()+", not a boolean: compare it with a value", ErrTypeMismatch)
 		}
 	case *FieldExpr:
 		if r.field(e.Field) && e.Field.Type != schema.TypeBool && e.Field.Type != schema.TypeAny {
@@ -204,6 +215,9 @@ func (r *resolver) compare(e *CompareExpr) {
 		}
 		return
 	}
+	if lit.Value.Kind() == value.KindF64 && (e.Field.Type == schema.TypeI64 || e.Field.Type == schema.TypeU64) {
+		return // an integer field against a float: compared by value
+	}
 	if !r.coerce(e.Field, lit) {
 		return
 	}
@@ -227,6 +241,9 @@ func (r *resolver) in(e *InExpr) {
 		if e.Fold && lit.Value.Kind() != value.KindString && !lit.Value.IsNull() {
 			r.fail(lit.Pos, lit.Raw, "in~ compares strings; "+lit.Raw+" is "+kindName(lit.Value), ErrTypeMismatch)
 			continue
+		}
+		if lit.Value.Kind() == value.KindF64 && (e.Field.Type == schema.TypeI64 || e.Field.Type == schema.TypeU64) {
+			continue // compared by value
 		}
 		r.coerce(e.Field, lit)
 	}
