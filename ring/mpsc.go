@@ -118,6 +118,7 @@ func NewMPSC[T any](capacity int, w Wait) *MPSC[T] {
 func NewMPSCNotify[T any](capacity int, w Wait, n *Notifier) *MPSC[T] {
 	c := roundCap(capacity)
 	r := &MPSC[T]{cells: make([]cell[T], c), mask: uint64(c - 1), done: make(chan struct{})}
+	refreshProcs()
 	r.spin, r.yieldEnd = w.normalize()
 	if n != nil {
 		r.cons = &n.w

@@ -613,18 +613,20 @@ func TestLowLatencyWait(t *testing.T) {
 // deadline is only a failsafe.
 func TestOneProcYields(t *testing.T) {
 	prev := runtime.GOMAXPROCS(1)
-	defer runtime.GOMAXPROCS(prev)
+	defer func() { runtime.GOMAXPROCS(prev); refreshProcs() }()
+	refreshProcs() // as the next park or ring would
 	spin, yieldEnd := LowLatency().normalize()
 	if s, y := phases(spin, yieldEnd); s != 0 || y != yieldEnd {
 		t.Fatalf("GOMAXPROCS 1: phases(%d, %d) = %d, %d; want 0, %d", spin, yieldEnd, s, y, yieldEnd)
 	}
 	runtime.GOMAXPROCS(2)
+	refreshProcs()
 	if s, y := phases(spin, yieldEnd); s != spin || y != yieldEnd {
 		t.Fatalf("GOMAXPROCS 2: phases(%d, %d) = %d, %d; want them unchanged", spin, yieldEnd, s, y)
 	}
 	runtime.GOMAXPROCS(1)
 
-	ping := NewMPSC[int](2, LowLatency())
+	ping := NewMPSC[int](2, LowLatency()) // a new ring sees GOMAXPROCS 1
 	pong := NewSPSC[int](2, LowLatency())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

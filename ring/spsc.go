@@ -88,6 +88,7 @@ type SPSC[T any] struct {
 func NewSPSC[T any](capacity int, w Wait) *SPSC[T] {
 	c := roundCap(capacity)
 	r := &SPSC[T]{buf: make([]T, c), mask: uint64(c - 1), done: make(chan struct{})}
+	refreshProcs()
 	r.spin, r.yieldEnd = w.normalize()
 	r.cons.init()
 	r.prod.init()

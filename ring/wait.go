@@ -206,11 +206,23 @@ func (w *waker) park(ctx context.Context, done <-chan struct{}) error {
 	case <-done:
 	case <-ctx.Done():
 		w.parked.Add(-1)
+		refreshProcs()
 		return ctx.Err()
 	}
 	w.parked.Add(-1)
+	refreshProcs()
 	return nil
 }
+
+// oneProc caches runtime.GOMAXPROCS(0) == 1 for phases. It is refreshed
+// when a ring is made and after every park (which already costs a channel
+// operation), so a change of GOMAXPROCS applies from the next ring or park
+// on. A waiter that goes on with a stale value parks within one wait: with
+// one P, spinning ends in a park, since the side it waits for cannot run.
+var oneProc atomic.Bool
+
+// refreshProcs reloads oneProc.
+func refreshProcs() { oneProc.Store(runtime.GOMAXPROCS(0) == 1) }
 
 // phases returns the spin and yield bounds of one wait. Spinning helps only
 // while another processor can run the side being waited for: with
@@ -218,10 +230,10 @@ func (w *waker) park(ctx context.Context, done <-chan struct{}) error {
 // commit or release until the spin ends or the waiter is preempted (up to
 // 10 ms later). There the spin rounds become yields, which hand the P to the
 // other side at once; the wait still ends in a park after as many rounds.
-// GOMAXPROCS is read once per wait, on the slow path only (it takes the
-// scheduler's lock), so a change at run time applies to the next wait.
+// It reads the cached oneProc, not GOMAXPROCS, which takes the scheduler's
+// lock: a worker waits once per event at low rates.
 func phases(spin, yieldEnd int) (int, int) {
-	if spin > 0 && runtime.GOMAXPROCS(0) == 1 {
+	if spin > 0 && oneProc.Load() {
 		return 0, yieldEnd
 	}
 	return spin, yieldEnd
