@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"math"
 	"unicode"
 	"unicode/utf8"
 )
@@ -35,19 +36,6 @@ func foldRune(r rune) rune {
 
 // appendFold appends the folded image of s to dst.
 func appendFold(dst []byte, s string) []byte {
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			dst = append(dst, c)
-			i++
-			continue
-		}
-		r, w := utf8.DecodeRuneInString(s[i:])
-		dst = utf8.AppendRune(dst, foldRune(r))
-		i += w
-	}
+	dst, _ = foldInto(dst, s, math.MaxInt)
 	return dst
 }

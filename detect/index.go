@@ -77,17 +77,7 @@ func guardOf(e rule.Expr) (atoms []atom, ok bool) {
 	case *rule.BoolLit:
 		return nil, !e.Value
 	case *rule.BinaryExpr:
-		var terms []rule.Expr
-		var collect func(rule.Expr)
-		collect = func(x rule.Expr) {
-			if b, ok := x.(*rule.BinaryExpr); ok && b.Op == e.Op {
-				collect(b.X)
-				collect(b.Y)
-				return
-			}
-			terms = append(terms, x)
-		}
-		collect(e)
+		terms := e.Terms()
 		if e.Op == rule.OpOr {
 			for _, t := range terms {
 				g, ok := guardOf(t)

@@ -36,16 +36,9 @@ func (c *compiler) compileExpr(e rule.Expr) pred {
 	case *rule.BinaryExpr:
 		// Flatten chains (a and b and c) into one loop.
 		var terms []pred
-		var collect func(rule.Expr)
-		collect = func(x rule.Expr) {
-			if b, ok := x.(*rule.BinaryExpr); ok && b.Op == e.Op {
-				collect(b.X)
-				collect(b.Y)
-				return
-			}
+		for _, x := range e.Terms() {
 			terms = append(terms, c.compileExpr(x))
 		}
-		collect(e)
 		if len(terms) == 2 {
 			x, y := terms[0], terms[1]
 			if e.Op == rule.OpAnd {

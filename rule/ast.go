@@ -168,6 +168,24 @@ type BinaryExpr struct {
 	X, Y Expr
 }
 
+// Terms returns the operands of the chain of e's operator that e heads,
+// flattened left to right: a and (b and c) gives [a b c]; an operand with
+// another operator (a or b inside an and) is one term.
+func (e *BinaryExpr) Terms() []Expr {
+	var terms []Expr
+	var collect func(Expr)
+	collect = func(x Expr) {
+		if b, ok := x.(*BinaryExpr); ok && b.Op == e.Op {
+			collect(b.X)
+			collect(b.Y)
+			return
+		}
+		terms = append(terms, x)
+	}
+	collect(e)
+	return terms
+}
+
 // CmpOp is a comparison operator.
 type CmpOp uint8
 

@@ -9,23 +9,7 @@ import (
 // field-to-field comparison, arithmetic with its precedence, and
 // functions on nested expressions.
 func TestParseOperands(t *testing.T) {
-	f := func(src, want string) {
-		t.Helper()
-		q, err := Parse(src)
-		if err != nil {
-			t.Fatalf("Parse(%q): %v", src, err)
-		}
-		if got := q.String(); got != want {
-			t.Fatalf("Parse(%q).String()\n got %s\nwant %s", src, got, want)
-		}
-		q2, err := Parse(q.String())
-		if err != nil {
-			t.Fatalf("reparse %q: %v", q.String(), err)
-		}
-		if q2.String() != q.String() {
-			t.Fatalf("round trip of %q: %q", q.String(), q2.String())
-		}
-	}
+	f := func(src, want string) { t.Helper(); checkParse(t, src, want) }
 	f(`process where ?process.x == "a"`, `process where ?process.x == "a"`)
 	f(`process where process.name == process.parent.name`, `process where process.name == process.parent.name`)
 	f(`process where a + b * c - d > 1`, `process where ((a + (b * c)) - d) > 1`)

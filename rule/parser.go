@@ -538,18 +538,27 @@ func (p *parser) enter() error {
 	return nil
 }
 
+// enterOperator enters one nesting level for the prefix operator or
+// parenthesis at the current token (the caller lowers depth when done),
+// counts it as a node when node is set, and steps past it.
+func (p *parser) enterOperator(node bool) error {
+	if err := p.enter(); err != nil {
+		return err
+	}
+	if node {
+		if err := p.node(); err != nil {
+			return err
+		}
+	}
+	return p.advance()
+}
+
 func (p *parser) parseNot() (Expr, error) {
 	if !p.kw("not") {
 		return p.parsePrimary()
 	}
 	pos := p.tok.pos
-	if err := p.enter(); err != nil {
-		return nil, err
-	}
-	if err := p.node(); err != nil {
-		return nil, err
-	}
-	if err := p.advance(); err != nil {
+	if err := p.enterOperator(true); err != nil {
 		return nil, err
 	}
 	x, err := p.parseNot()
@@ -570,10 +579,7 @@ func (p *parser) parsePrimary() (Expr, error) {
 		if x, ok, err := p.tryParenOperand(); err != nil || ok {
 			return x, err
 		}
-		if err := p.enter(); err != nil {
-			return nil, err
-		}
-		if err := p.advance(); err != nil {
+		if err := p.enterOperator(false); err != nil {
 			return nil, err
 		}
 		x, err := p.parseOr()
@@ -813,13 +819,7 @@ func (p *parser) parseUnary() (Operand, error) {
 		return p.parsePrimaryOperand()
 	}
 	t := p.tok
-	if err := p.enter(); err != nil {
-		return nil, err
-	}
-	if err := p.node(); err != nil {
-		return nil, err
-	}
-	if err := p.advance(); err != nil {
+	if err := p.enterOperator(true); err != nil {
 		return nil, err
 	}
 	x, err := p.parseUnary()
@@ -837,10 +837,7 @@ func (p *parser) parsePrimaryOperand() (Operand, error) {
 	t := p.tok
 	switch {
 	case t.kind == tLParen:
-		if err := p.enter(); err != nil {
-			return nil, err
-		}
-		if err := p.advance(); err != nil {
+		if err := p.enterOperator(false); err != nil {
 			return nil, err
 		}
 		x, err := p.parseOperand()

@@ -9,25 +9,28 @@ import (
 	"github.com/kestrel-sec/kestrel/schema"
 )
 
-func TestParseEventQuery(t *testing.T) {
-	f := func(src, want string) {
-		t.Helper()
-		q, err := Parse(src)
-		if err != nil {
-			t.Fatalf("Parse(%q): %v", src, err)
-		}
-		if got := q.String(); got != want {
-			t.Fatalf("Parse(%q).String()\n got %s\nwant %s", src, got, want)
-		}
-		// Printing is parseable and stable.
-		q2, err := Parse(q.String())
-		if err != nil {
-			t.Fatalf("reparse %q: %v", q.String(), err)
-		}
-		if q2.String() != q.String() {
-			t.Fatalf("round trip of %q: %q", q.String(), q2.String())
-		}
+// checkParse parses src, checks it prints as want, and that the printed
+// form parses back to itself (printing is parseable and stable).
+func checkParse(t *testing.T, src, want string) {
+	t.Helper()
+	q, err := Parse(src)
+	if err != nil {
+		t.Fatalf("Parse(%q): %v", src, err)
 	}
+	if got := q.String(); got != want {
+		t.Fatalf("Parse(%q).String()\n got %s\nwant %s", src, got, want)
+	}
+	q2, err := Parse(q.String())
+	if err != nil {
+		t.Fatalf("reparse %q: %v", q.String(), err)
+	}
+	if q2.String() != q.String() {
+		t.Fatalf("round trip of %q: %q", q.String(), q2.String())
+	}
+}
+
+func TestParseEventQuery(t *testing.T) {
+	f := func(src, want string) { t.Helper(); checkParse(t, src, want) }
 	f(`process where process.executable == "/bin/bash" and process.pid > 1`,
 		`process where (process.executable == "/bin/bash" and process.pid > 1)`)
 	f(`process where true`, `process where true`)
@@ -238,4 +241,22 @@ func TestStepFields(t *testing.T) {
 		t.Fatalf("fields %v", paths)
 	}
 	_ = schema.TypeAny
+}
+
+func TestBinaryExprTerms(t *testing.T) {
+	q, err := Parse(`process where a == 1 and (b == 2 and c == 3) and (d == 4 or e == 5)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	and, ok := q.Steps[0].Cond.(*BinaryExpr)
+	if !ok {
+		t.Fatalf("%T", q.Steps[0].Cond)
+	}
+	var got []string
+	for _, x := range and.Terms() {
+		got = append(got, x.String())
+	}
+	if want := []string{"a == 1", "b == 2", "c == 3", "(d == 4 or e == 5)"}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("Terms() = %q, want %q", got, want)
+	}
 }
