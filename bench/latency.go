@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kestrel-sec/kestrel/internal/pad"
 	"github.com/kestrel-sec/kestrel/ring"
 	"github.com/kestrel-sec/kestrel/schema"
 )
@@ -56,8 +57,16 @@ type flowResult struct {
 type partState struct {
 	hist     *Rounds
 	consumed atomic.Int64
-	_        [112]byte
+	_        pad.Line
 }
+
+// window is the measured stretch of a flow: events stamped in [from, to)
+// are recorded, the rest (warm-up, the tail) only run.
+type window struct{ from, to int64 }
+
+func (w window) has(stamp int64) bool { return stamp >= w.from && stamp < w.to }
+
+func (w window) rounds() *Rounds { return NewRounds(w.from, w.to-w.from, latencyRounds) }
 
 // runFlow runs producers against a transport for warm-up plus measurement
 // and returns the figures of the measured window.
@@ -89,70 +98,15 @@ func runFlow(ctx context.Context, w *workload, s flowSpec) (*flowResult, error) 
 	var mem0, mem1 runtime.MemStats
 	runtime.ReadMemStats(&mem0)
 	t0 := nanotime()
-	recordFrom := t0 + int64(s.warmup)
-	stopAt := recordFrom + int64(s.measure)
+	win := window{from: t0 + int64(s.warmup)}
+	win.to = win.from + int64(s.measure)
 	for i := range parts {
-		parts[i].hist = NewRounds(recordFrom, int64(s.measure), latencyRounds)
+		parts[i].hist = win.rounds()
 	}
-	var consume consumeFunc
-	if s.latency {
-		consume = func(p int, ev *schema.Event) {
-			now := nanotime()
-			if st := int64(ev.TsMono); st >= recordFrom && st < stopAt {
-				parts[p].hist.Record(st, now-st)
-				parts[p].consumed.Add(1)
-			}
-		}
-	} else {
-		consume = func(p int, ev *schema.Event) {
-			if st := int64(ev.TsMono); st >= recordFrom && st < stopAt {
-				parts[p].consumed.Add(1)
-			}
-		}
-	}
-	if err := tr.start(consume); err != nil {
+	if err := tr.start(consumer(parts, win, s.latency)); err != nil {
 		return nil, err
 	}
-
-	type prodResult struct {
-		hist      *Rounds
-		published int64 // in the recorded window
-		total     int64 // warm-up included
-		err       error
-	}
-	res := make([]prodResult, s.producers)
-	// Paced producers spin out the last stretch before each send only when
-	// every spinner (they and one consumer) has a processor of its own;
-	// otherwise a spinning producer would starve the consumer it measures.
-	spinOK := s.producers+1 <= runtime.GOMAXPROCS(0)
-	var wg sync.WaitGroup
-	var cpu cpuMeter
-	var m0 machineSample
-	var cpuOnce sync.Once
-	startMeters := func() { cpu, m0 = startCPU(), sampleMachine() }
-	for p := range s.producers {
-		res[p].hist = NewRounds(recordFrom, int64(s.measure), latencyRounds)
-		evs := copies[p]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := &res[p]
-			if s.batch > 0 {
-				r.published, r.total, r.err = produceBatches(tr, p, evs, s.batch, recordFrom, stopAt)
-			} else {
-				r.published, r.total, r.err = produce(tr, p, evs, s.interval, spinOK, r.hist, recordFrom, stopAt, func() {
-					cpuOnce.Do(startMeters)
-				})
-			}
-		}()
-	}
-	if s.batch > 0 {
-		sleepUntil(recordFrom)
-		cpuOnce.Do(startMeters)
-	}
-	wg.Wait()
-	cpuUsed, _ := cpu.stop()
-	disturb := disturbanceBetween(m0, sampleMachine())
+	res, cpuUsed, disturb := runProducers(tr, copies, s, win)
 	runtime.ReadMemStats(&mem1)
 	stopCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -161,9 +115,8 @@ func runFlow(ctx context.Context, w *workload, s flowSpec) (*flowResult, error) 
 	}
 
 	out := &flowResult{
-		publish:  NewRounds(recordFrom, int64(s.measure), latencyRounds),
-		delivery: NewRounds(recordFrom, int64(s.measure), latencyRounds),
-		window:   s.measure, cpu: cpuUsed, disturb: disturb,
+		publish: win.rounds(), delivery: win.rounds(),
+		window: s.measure, cpu: cpuUsed, disturb: disturb,
 	}
 	for i := range res {
 		if res[i].err != nil {
@@ -184,6 +137,73 @@ func runFlow(ctx context.Context, w *workload, s flowSpec) (*flowResult, error) 
 		return nil, fmt.Errorf("%s: %d events published in the window, %d consumed", s.impl, out.published, out.consumed)
 	}
 	return out, nil
+}
+
+// consumer is the transport's handler: it counts the events stamped in the
+// window, per partition, and with latency records each one's delivery time.
+func consumer(parts []partState, win window, latency bool) consumeFunc {
+	if latency {
+		return func(p int, ev *schema.Event) {
+			now := nanotime()
+			if st := int64(ev.TsMono); win.has(st) {
+				parts[p].hist.Record(st, now-st)
+				parts[p].consumed.Add(1)
+			}
+		}
+	}
+	return func(p int, ev *schema.Event) {
+		if win.has(int64(ev.TsMono)) {
+			parts[p].consumed.Add(1)
+		}
+	}
+}
+
+// prodResult is what one producer of a flow did.
+type prodResult struct {
+	hist      *Rounds
+	published int64 // in the recorded window
+	total     int64 // warm-up included
+	err       error
+}
+
+// runProducers runs one producer goroutine per copy of the workload until
+// the window closes, and returns each one's figures, with the CPU the
+// process used and what the rest of the machine did over the window (the
+// meters start as the window opens: at the first paced event stamped in
+// it, or at its start for batches).
+func runProducers(tr transport, copies [][]schema.Event, s flowSpec, win window) ([]prodResult, time.Duration, Disturbance) {
+	res := make([]prodResult, len(copies))
+	// Paced producers spin out the last stretch before each send only when
+	// every spinner (they and one consumer) has a processor of its own;
+	// otherwise a spinning producer would starve the consumer it measures.
+	spinOK := len(copies)+1 <= runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	var cpu cpuMeter
+	var m0 machineSample
+	var cpuOnce sync.Once
+	startMeters := func() { cpu, m0 = startCPU(), sampleMachine() }
+	for p, evs := range copies {
+		res[p].hist = win.rounds()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := &res[p]
+			if s.batch > 0 {
+				r.published, r.total, r.err = produceBatches(tr, p, evs, s.batch, win.from, win.to)
+			} else {
+				r.published, r.total, r.err = produce(tr, p, evs, s.interval, spinOK, r.hist, win.from, win.to, func() {
+					cpuOnce.Do(startMeters)
+				})
+			}
+		}()
+	}
+	if s.batch > 0 {
+		sleepUntil(win.from)
+		cpuOnce.Do(startMeters)
+	}
+	wg.Wait()
+	cpuUsed, _ := cpu.stop()
+	return res, cpuUsed, disturbanceBetween(m0, sampleMachine())
 }
 
 // produce publishes evs round and round, one at a time, paced at interval

@@ -12,6 +12,7 @@ import (
 	"github.com/zeebo/xxh3"
 
 	"github.com/kestrel-sec/kestrel/engine"
+	"github.com/kestrel-sec/kestrel/internal/pad"
 	"github.com/kestrel-sec/kestrel/ring"
 	"github.com/kestrel-sec/kestrel/schema"
 )
@@ -189,7 +190,7 @@ type workivaTransport struct {
 
 type paddedCounter struct {
 	n atomic.Int64
-	_ [120]byte
+	_ pad.Line
 }
 
 func newWorkivaTransport(s transportSpec) *workivaTransport {
