@@ -43,7 +43,7 @@ type Config struct {
 	// NoFiles leaves the file programs (open, unlink, rename) unattached:
 	// they are the noisiest.
 	NoFiles bool
-	// NoNetwork leaves the TCP connect program unattached.
+	// NoNetwork leaves the TCP connect and accept programs unattached.
 	NoNetwork bool
 	// MaxDelay bounds how long a record may wait in the ring buffer before
 	// the reader wakes for it: the kernel programs then wake the reader only
@@ -94,8 +94,7 @@ type Stats struct {
 	// ProcsEvicted is process table entries dropped because it was full.
 	ProcsEvicted uint64
 	// FilesOn, NetworkOn (connect) and AcceptOn say whether those programs
-	// are attached. Accept is an fexit program, which needs the kernel's
-	// function tracing (CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS, not refused
-	// by a sandbox).
+	// are attached. The file and accept programs are on the syscalls'
+	// tracepoints, which need tracefs.
 	FilesOn, NetworkOn, AcceptOn bool
 }

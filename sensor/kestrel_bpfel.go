@@ -74,6 +74,7 @@ const (
 	kestrelMapDrops            = "drops"
 	kestrelMapEvents           = "events"
 	kestrelProgHandleAccept    = "handle_accept"
+	kestrelProgHandleAccept4   = "handle_accept4"
 	kestrelProgHandleExec      = "handle_exec"
 	kestrelProgHandleExit      = "handle_exit"
 	kestrelProgHandleFork      = "handle_fork"
@@ -134,6 +135,7 @@ type kestrelSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type kestrelProgramSpecs struct {
 	HandleAccept    *ebpf.ProgramSpec `ebpf:"handle_accept"`
+	HandleAccept4   *ebpf.ProgramSpec `ebpf:"handle_accept4"`
 	HandleExec      *ebpf.ProgramSpec `ebpf:"handle_exec"`
 	HandleExit      *ebpf.ProgramSpec `ebpf:"handle_exit"`
 	HandleFork      *ebpf.ProgramSpec `ebpf:"handle_fork"`
@@ -215,6 +217,7 @@ type kestrelVariables struct {
 // It can be passed to loadKestrelObjects or ebpf.CollectionSpec.LoadAndAssign.
 type kestrelPrograms struct {
 	HandleAccept    *ebpf.Program `ebpf:"handle_accept"`
+	HandleAccept4   *ebpf.Program `ebpf:"handle_accept4"`
 	HandleExec      *ebpf.Program `ebpf:"handle_exec"`
 	HandleExit      *ebpf.Program `ebpf:"handle_exit"`
 	HandleFork      *ebpf.Program `ebpf:"handle_fork"`
@@ -230,6 +233,7 @@ type kestrelPrograms struct {
 func (p *kestrelPrograms) Close() error {
 	return _KestrelClose(
 		p.HandleAccept,
+		p.HandleAccept4,
 		p.HandleExec,
 		p.HandleExit,
 		p.HandleFork,

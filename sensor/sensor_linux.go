@@ -118,12 +118,7 @@ func (s *Sensor) Run(ctx context.Context) error {
 			return &Error{Op: "configure eBPF objects", Err: err}
 		}
 	}
-	// The accept program is an fexit, which needs the kernel's function
-	// tracing (some kernels and sandboxes refuse it): it is loaded apart, so
-	// that its refusal costs only accept events.
-	acceptSpec := spec.Programs[kestrelProgHandleAccept]
-	delete(spec.Programs, kestrelProgHandleAccept)
-	var objs coreObjects
+	var objs kestrelObjects
 	if err := spec.LoadAndAssign(&objs, nil); err != nil {
 		return &Error{Op: "load eBPF programs", Err: permission(err)}
 	}
@@ -149,36 +144,35 @@ func (s *Sensor) Run(ctx context.Context) error {
 			links = append(links, l)
 			s.netOn.Store(true)
 		}
-		if l, err := loadAccept(spec, acceptSpec, &objs); err != nil {
-			s.log.Warn("sensor: accept events off (fexit refused)", "err", err)
-		} else {
-			links = append(links, l)
-			s.acceptOn.Store(true)
-		}
 	}
+	// The file programs and accept are on the syscalls' classic
+	// tracepoints, which need tracefs.
+	var syscalls []syscallProg
 	if !s.cfg.NoFiles {
+		syscalls = append(syscalls,
+			syscallProg{"sys_enter_openat", objs.HandleOpenat, &s.filesOn}, syscallProg{"sys_enter_open", objs.HandleOpen, &s.filesOn},
+			syscallProg{"sys_enter_unlinkat", objs.HandleUnlinkat, &s.filesOn}, syscallProg{"sys_enter_unlink", objs.HandleUnlink, &s.filesOn},
+			syscallProg{"sys_enter_renameat2", objs.HandleRenameat2, &s.filesOn}, syscallProg{"sys_enter_rename", objs.HandleRename, &s.filesOn})
+	}
+	if !s.cfg.NoNetwork {
+		syscalls = append(syscalls,
+			syscallProg{"sys_exit_accept4", objs.HandleAccept4, &s.acceptOn}, syscallProg{"sys_exit_accept", objs.HandleAccept, &s.acceptOn})
+	}
+	if len(syscalls) > 0 {
 		if err := ensureTracefs(tracefsDir); err != nil {
-			s.log.Warn("sensor: file events off: tracefs is not mounted and could not be", "dir", tracefsDir, "err", err)
+			s.log.Warn("sensor: file and accept events off: tracefs is not mounted and could not be", "dir", tracefsDir, "err", err)
 		} else {
-			n := 0
-			for _, tp := range []struct {
-				name string
-				prog *ebpf.Program
-			}{
-				{"sys_enter_openat", objs.HandleOpenat}, {"sys_enter_open", objs.HandleOpen},
-				{"sys_enter_unlinkat", objs.HandleUnlinkat}, {"sys_enter_unlink", objs.HandleUnlink},
-				{"sys_enter_renameat2", objs.HandleRenameat2}, {"sys_enter_rename", objs.HandleRename},
-			} {
+			for _, tp := range syscalls {
 				l, err := link.Tracepoint("syscalls", tp.name, tp.prog, nil)
 				if err != nil {
-					// open, unlink and rename do not exist on arm64.
+					// open, unlink, rename and accept
+					// do not exist on arm64.
 					s.log.Debug("sensor: tracepoint not attached", "name", tp.name, "err", err)
 					continue
 				}
 				links = append(links, l)
-				n++
+				tp.on.Store(true)
 			}
-			s.filesOn.Store(n > 0)
 		}
 	}
 
@@ -277,52 +271,12 @@ func (s *Sensor) loop(rd *ringbuf.Reader, b *builder) error {
 	}
 }
 
-// coreObjects are the programs and maps loaded together: all but accept.
-type coreObjects struct {
-	kestrelMaps
-	HandleExec      *ebpf.Program `ebpf:"handle_exec"`
-	HandleExit      *ebpf.Program `ebpf:"handle_exit"`
-	HandleFork      *ebpf.Program `ebpf:"handle_fork"`
-	HandleOpen      *ebpf.Program `ebpf:"handle_open"`
-	HandleOpenat    *ebpf.Program `ebpf:"handle_openat"`
-	HandleRename    *ebpf.Program `ebpf:"handle_rename"`
-	HandleRenameat2 *ebpf.Program `ebpf:"handle_renameat2"`
-	HandleSockState *ebpf.Program `ebpf:"handle_sock_state"`
-	HandleUnlink    *ebpf.Program `ebpf:"handle_unlink"`
-	HandleUnlinkat  *ebpf.Program `ebpf:"handle_unlinkat"`
-}
-
-// Close closes them all.
-func (o *coreObjects) Close() error {
-	_ = o.kestrelMaps.Close()
-	for _, p := range []*ebpf.Program{o.HandleExec, o.HandleExit, o.HandleFork, o.HandleOpen, o.HandleOpenat,
-		o.HandleRename, o.HandleRenameat2, o.HandleSockState, o.HandleUnlink, o.HandleUnlinkat} {
-		if p != nil {
-			_ = p.Close()
-		}
-	}
-	return nil
-}
-
-// loadAccept loads the accept program against the loaded maps and attaches
-// it. The link holds the program, which is closed here.
-func loadAccept(spec *ebpf.CollectionSpec, prog *ebpf.ProgramSpec, objs *coreObjects) (link.Link, error) {
-	if prog == nil {
-		return nil, errors.New("no accept program in the object")
-	}
-	one := spec.Copy()
-	one.Programs = map[string]*ebpf.ProgramSpec{kestrelProgHandleAccept: prog}
-	var p struct {
-		Prog *ebpf.Program `ebpf:"handle_accept"`
-	}
-	err := one.LoadAndAssign(&p, &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{
-		"events": objs.Events, "drops": objs.Drops, "connecting": objs.Connecting,
-	}})
-	if err != nil {
-		return nil, err
-	}
-	defer p.Prog.Close()
-	return link.AttachTracing(link.TracingOptions{Program: p.Prog})
+// syscallProg is a program for a syscalls/NAME tracepoint, and the flag
+// that says its kind of event is on.
+type syscallProg struct {
+	name string
+	prog *ebpf.Program
+	on   *atomic.Bool
 }
 
 // clockOffsets returns what to subtract from CLOCK_MONOTONIC nanoseconds to

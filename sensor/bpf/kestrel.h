@@ -64,6 +64,25 @@ struct mm_struct {
 	unsigned long arg_end;
 } __attribute__((preserve_access_index));
 
+struct file {
+	void *private_data;
+} __attribute__((preserve_access_index));
+
+struct fdtable {
+	unsigned int max_fds;
+	struct file **fd;
+} __attribute__((preserve_access_index));
+
+struct files_struct {
+	struct fdtable *fdt;
+} __attribute__((preserve_access_index));
+
+struct sock;
+
+struct socket {
+	struct sock *sk;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	pid_t pid;
 	pid_t tgid;
@@ -73,6 +92,7 @@ struct task_struct {
 	struct task_struct *group_leader;
 	struct mm_struct *mm;
 	const struct cred *cred;
+	struct files_struct *files;
 	char comm[16];
 } __attribute__((preserve_access_index));
 
@@ -105,6 +125,13 @@ struct sys_enter_ctx {
 	__u64 common;
 	long id;
 	unsigned long args[6];
+};
+
+/* The classic tracepoint context of syscalls/sys_exit_*. */
+struct sys_exit_ctx {
+	__u64 common;
+	long id;
+	long ret;
 };
 
 #endif

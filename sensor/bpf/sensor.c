@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * sensor.c: Kestrel's kernel side. Each program fills one fixed-size record
- * in the ring buffer `events` and submits it; user space (sensor/reader.go)
- * decodes the records by the layouts below, which sensor/layout_test.go
- * checks against bpf2go's generated Go types. When the ring buffer is full
+ * in the ring buffer `events` and submits it; user space (sensor/record.go,
+ * build.go) decodes the records by the layouts below, which
+ * sensor/layout_linux_test.go checks against bpf2go's generated Go types. When the ring buffer is full
  * the record is lost and counted in `drops` (per CPU), never silently.
  *
  * Process identity is (tgid, group leader's start_boottime): the same
@@ -333,27 +333,55 @@ int BPF_PROG(handle_sock_state, struct sock *sk, int oldstate, int newstate)
 	return 0;
 }
 
-/* Inbound TCP: the socket inet_csk_accept returns, in the accepting
- * process's context. bpf_get_func_ret reads the return value whatever the
- * function's arguments (they changed in 6.10). */
-SEC("fexit/inet_csk_accept")
-int handle_accept(__u64 *ctx)
+/*
+ * Inbound TCP: at the return of accept and accept4, in the accepting
+ * process's context, the new descriptor's socket is looked up in its file
+ * table (fd -> file -> socket -> sock). The handshake ended before accept
+ * returned, so the 4-tuple is whole. (An fexit on inet_csk_accept would be
+ * shorter, but some kernels and sandboxes refuse function tracing; the
+ * sock:inet_sock_set_state tracepoint sees the handshake end in softirq,
+ * where the current process is not the one that accepts.)
+ */
+static __always_inline int emit_accept(long fd)
 {
-	__u64 ret = 0;
-	if (bpf_get_func_ret(ctx, &ret) < 0 || !ret)
+	if (fd < 0)
 		return 0;
-	struct sock *sk = (struct sock *)ret;
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	if ((unsigned long)fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = 0;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) < 0 || !f)
+		return 0;
+	struct socket *so = BPF_CORE_READ(f, private_data);
+	struct sock *sk = BPF_CORE_READ(so, sk);
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
 		return 0;
 	struct net_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_drop();
 		return 0;
 	}
-	fill_hdr(&e->h, (struct task_struct *)bpf_get_current_task_btf(), KIND_ACCEPT);
+	fill_hdr(&e->h, t, KIND_ACCEPT);
 	e->ok = 1;
 	e->pad = 0;
 	fill_tuple(e, sk);
 	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int handle_accept4(struct sys_exit_ctx *ctx)
+{
+	return emit_accept(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int handle_accept(struct sys_exit_ctx *ctx)
+{
+	return emit_accept(ctx->ret);
 }
