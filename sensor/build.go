@@ -243,8 +243,15 @@ func (b *builder) file(ev *schema.Event, h hdr, rec []byte) {
 	}
 	switch h.kind {
 	case kindOpen:
-		add(ev, f.fileFlags, value.U64Value(uint64(le.Uint32(rec[offFlags:]))))
-		add(ev, f.action, value.StringValue("open"))
+		fl := le.Uint32(rec[offFlags:])
+		add(ev, f.fileFlags, value.U64Value(uint64(fl)))
+		if fl&oCreat != 0 {
+			// Asked to create: the file may have existed already (the
+			// program sees the call, not its result).
+			add(ev, f.action, value.StringValue("creation"))
+		} else {
+			add(ev, f.action, value.StringValue("open"))
+		}
 	case kindUnlink:
 		add(ev, f.action, value.StringValue("unlink"))
 	case kindRename:

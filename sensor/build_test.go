@@ -113,3 +113,39 @@ func BenchmarkFill(b *testing.B) {
 		bd.after(h)
 	}
 }
+
+// fileRecord returns a synthetic open record of pid with flags.
+func fileRecord(pid uint32, path string, flags uint32) []byte {
+	rec := make([]byte, fileSize)
+	le.PutUint32(rec[0:], kindOpen)
+	le.PutUint32(rec[4:], pid)
+	le.PutUint32(rec[8:], pid)
+	le.PutUint64(rec[16:], 5e9)
+	le.PutUint32(rec[offFlags:], flags)
+	copy(rec[offPath:], path)
+	return rec
+}
+
+// TestBuildOpen: an open with O_CREAT is a file_create whose action is
+// "creation"; without, a file_open, "open".
+func TestBuildOpen(t *testing.T) {
+	b := newTestBuilder()
+	reg := rule.DefaultRegistry()
+	action, _ := reg.FieldID("event.action")
+	f := func(flags uint32, typ, act string) {
+		t.Helper()
+		rec := fileRecord(7, "/tmp/x", flags)
+		h := parseHdr(rec)
+		var ev schema.Event
+		b.fill(&ev, h, b.eventType(h, rec), rec)
+		if name, _ := reg.EventTypeName(ev.Type); name != typ {
+			t.Errorf("flags %#o: type %s, want %s", flags, name, typ)
+		}
+		if v, _ := ev.Get(action); v.String() != act {
+			t.Errorf("flags %#o: action %v, want %s", flags, v, act)
+		}
+	}
+	f(0, "file_open", "open")
+	f(0o2000000, "file_open", "open") // O_CLOEXEC
+	f(oCreat|0o1, "file_create", "creation")
+}

@@ -40,7 +40,7 @@ type Config struct {
 	Clock clock.Clock
 	// Record, if set, receives each accepted event (a .kbin writer).
 	Record Recorder
-	// NoFiles leaves the file programs (open, unlink, rename) unattached:
+	// NoFiles leaves the file programs (open, creat, unlink, rename) unattached:
 	// they are the noisiest.
 	NoFiles bool
 	// NoNetwork leaves the TCP connect and accept programs unattached.

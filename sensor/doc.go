@@ -1,6 +1,6 @@
 // Package sensor is Kestrel's live Linux sensor: eBPF programs on the
 // scheduler's tracepoints (exec, fork, exit), the file syscalls' tracepoints
-// (open, unlink, rename), the TCP state tracepoint
+// (open, openat, openat2, creat, unlink, rename), the TCP state tracepoint
 // (outbound connects) and the accept syscalls' exit tracepoints (inbound
 // connections) write fixed-size records into a BPF ring buffer; Run reads
 // them and builds each event in place in an engine.Bus slot (Bus.Claim,
@@ -37,7 +37,9 @@
 // status, or 128 + the signal that killed the process, and is reported
 // when its main thread exits; file.path is the path passed to the system
 // call (relative to the process's directory when relative), read at the
-// call's entry; a connect is reported when the handshake
+// call's entry; an open with O_CREAT (and creat) is a file_create event
+// with event.action "creation" whether or not the file existed, any other
+// open a file_open with "open"; a connect is reported when the handshake
 // ends, with event.outcome success or failure and the whole 4-tuple (the
 // local port is not chosen before); an accept when accept or accept4
 // returns a TCP socket, in the accepting process, with

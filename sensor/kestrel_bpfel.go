@@ -75,12 +75,15 @@ const (
 	kestrelMapEvents           = "events"
 	kestrelProgHandleAccept    = "handle_accept"
 	kestrelProgHandleAccept4   = "handle_accept4"
+	kestrelProgHandleCreat     = "handle_creat"
 	kestrelProgHandleExec      = "handle_exec"
 	kestrelProgHandleExit      = "handle_exit"
 	kestrelProgHandleFork      = "handle_fork"
 	kestrelProgHandleOpen      = "handle_open"
 	kestrelProgHandleOpenat    = "handle_openat"
+	kestrelProgHandleOpenat2   = "handle_openat2"
 	kestrelProgHandleRename    = "handle_rename"
+	kestrelProgHandleRenameat  = "handle_renameat"
 	kestrelProgHandleRenameat2 = "handle_renameat2"
 	kestrelProgHandleSockState = "handle_sock_state"
 	kestrelProgHandleUnlink    = "handle_unlink"
@@ -136,12 +139,15 @@ type kestrelSpecs struct {
 type kestrelProgramSpecs struct {
 	HandleAccept    *ebpf.ProgramSpec `ebpf:"handle_accept"`
 	HandleAccept4   *ebpf.ProgramSpec `ebpf:"handle_accept4"`
+	HandleCreat     *ebpf.ProgramSpec `ebpf:"handle_creat"`
 	HandleExec      *ebpf.ProgramSpec `ebpf:"handle_exec"`
 	HandleExit      *ebpf.ProgramSpec `ebpf:"handle_exit"`
 	HandleFork      *ebpf.ProgramSpec `ebpf:"handle_fork"`
 	HandleOpen      *ebpf.ProgramSpec `ebpf:"handle_open"`
 	HandleOpenat    *ebpf.ProgramSpec `ebpf:"handle_openat"`
+	HandleOpenat2   *ebpf.ProgramSpec `ebpf:"handle_openat2"`
 	HandleRename    *ebpf.ProgramSpec `ebpf:"handle_rename"`
+	HandleRenameat  *ebpf.ProgramSpec `ebpf:"handle_renameat"`
 	HandleRenameat2 *ebpf.ProgramSpec `ebpf:"handle_renameat2"`
 	HandleSockState *ebpf.ProgramSpec `ebpf:"handle_sock_state"`
 	HandleUnlink    *ebpf.ProgramSpec `ebpf:"handle_unlink"`
@@ -218,12 +224,15 @@ type kestrelVariables struct {
 type kestrelPrograms struct {
 	HandleAccept    *ebpf.Program `ebpf:"handle_accept"`
 	HandleAccept4   *ebpf.Program `ebpf:"handle_accept4"`
+	HandleCreat     *ebpf.Program `ebpf:"handle_creat"`
 	HandleExec      *ebpf.Program `ebpf:"handle_exec"`
 	HandleExit      *ebpf.Program `ebpf:"handle_exit"`
 	HandleFork      *ebpf.Program `ebpf:"handle_fork"`
 	HandleOpen      *ebpf.Program `ebpf:"handle_open"`
 	HandleOpenat    *ebpf.Program `ebpf:"handle_openat"`
+	HandleOpenat2   *ebpf.Program `ebpf:"handle_openat2"`
 	HandleRename    *ebpf.Program `ebpf:"handle_rename"`
+	HandleRenameat  *ebpf.Program `ebpf:"handle_renameat"`
 	HandleRenameat2 *ebpf.Program `ebpf:"handle_renameat2"`
 	HandleSockState *ebpf.Program `ebpf:"handle_sock_state"`
 	HandleUnlink    *ebpf.Program `ebpf:"handle_unlink"`
@@ -234,12 +243,15 @@ func (p *kestrelPrograms) Close() error {
 	return _KestrelClose(
 		p.HandleAccept,
 		p.HandleAccept4,
+		p.HandleCreat,
 		p.HandleExec,
 		p.HandleExit,
 		p.HandleFork,
 		p.HandleOpen,
 		p.HandleOpenat,
+		p.HandleOpenat2,
 		p.HandleRename,
+		p.HandleRenameat,
 		p.HandleRenameat2,
 		p.HandleSockState,
 		p.HandleUnlink,

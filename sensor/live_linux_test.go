@@ -5,8 +5,11 @@ package sensor_test
 import (
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestLiveAccept connects to a loopback listener of this process, over
@@ -64,4 +67,76 @@ func TestLiveAccept(t *testing.T) {
 			t.Errorf("%s: accept and connect are both this process: %v / %v", c.network, ae.entity, ne.entity)
 		}
 	}
+}
+
+// TestLiveFiles makes the file system calls the sensor covers, from this
+// process, and checks each event: open with and without O_CREAT, openat2,
+// creat (where the architecture has it), unlink and rename.
+func TestLiveFiles(t *testing.T) {
+	_, col := live(t)
+	self := os.Getpid()
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := func(name string) string { return filepath.Join(dir, name) }
+	file := func(typ, p string) seen {
+		t.Helper()
+		return col.wait(t, typ, self, func(s seen) bool { return s.f["file.path"] == p })
+	}
+	check := func(what string, s seen, want map[string]string) {
+		t.Helper()
+		for k, v := range want {
+			if s.f[k] != v {
+				t.Errorf("%s: %s = %q, want %q (%v)", what, k, s.f[k], v, s.f)
+			}
+		}
+	}
+
+	f, err := os.OpenFile(path("made"), os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o640)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = f.Close()
+	ev := file("file_create", path("made"))
+	check("open O_CREAT", ev, map[string]string{"event.action": "creation", "file.name": "made", "file.directory": dir})
+	if fl, _ := strconv.ParseUint(ev.f["file.flags"], 10, 32); fl&unix.O_CREAT == 0 || fl&unix.O_EXCL == 0 {
+		t.Errorf("open O_CREAT: flags %s", ev.f["file.flags"])
+	}
+
+	f, err = os.Open(path("made"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = f.Close()
+	check("open", file("file_open", path("made")), map[string]string{"event.action": "open"})
+
+	fd, err := unix.Openat2(unix.AT_FDCWD, path("made2"), &unix.OpenHow{Flags: unix.O_CREAT | unix.O_WRONLY | unix.O_CLOEXEC, Mode: 0o600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = unix.Close(fd)
+	ev = file("file_create", path("made2"))
+	check("openat2", ev, map[string]string{"event.action": "creation", "file.name": "made2"})
+	if fl, _ := strconv.ParseUint(ev.f["file.flags"], 10, 32); fl&unix.O_CREAT == 0 || fl&unix.O_CLOEXEC == 0 {
+		t.Errorf("openat2: flags %s", ev.f["file.flags"])
+	}
+
+	if ok, err := creat(path("made3"), 0o600); err != nil {
+		t.Fatal(err)
+	} else if ok {
+		check("creat", file("file_create", path("made3")), map[string]string{"event.action": "creation", "file.name": "made3"})
+	} else {
+		t.Log("no creat system call on this architecture: not checked")
+	}
+
+	if err := os.Rename(path("made2"), path("moved")); err != nil {
+		t.Fatal(err)
+	}
+	check("rename", file("file_rename", path("made2")), map[string]string{"event.action": "rename", "file.target_path": path("moved")})
+
+	if err := os.Remove(path("moved")); err != nil {
+		t.Fatal(err)
+	}
+	check("unlink", file("file_delete", path("moved")), map[string]string{"event.action": "unlink", "file.name": "moved"})
 }

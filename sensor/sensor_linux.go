@@ -151,8 +151,10 @@ func (s *Sensor) Run(ctx context.Context) error {
 	if !s.cfg.NoFiles {
 		syscalls = append(syscalls,
 			syscallProg{"sys_enter_openat", objs.HandleOpenat, &s.filesOn}, syscallProg{"sys_enter_open", objs.HandleOpen, &s.filesOn},
+			syscallProg{"sys_enter_openat2", objs.HandleOpenat2, &s.filesOn}, syscallProg{"sys_enter_creat", objs.HandleCreat, &s.filesOn},
 			syscallProg{"sys_enter_unlinkat", objs.HandleUnlinkat, &s.filesOn}, syscallProg{"sys_enter_unlink", objs.HandleUnlink, &s.filesOn},
-			syscallProg{"sys_enter_renameat2", objs.HandleRenameat2, &s.filesOn}, syscallProg{"sys_enter_rename", objs.HandleRename, &s.filesOn})
+			syscallProg{"sys_enter_renameat2", objs.HandleRenameat2, &s.filesOn}, syscallProg{"sys_enter_renameat", objs.HandleRenameat, &s.filesOn},
+			syscallProg{"sys_enter_rename", objs.HandleRename, &s.filesOn})
 	}
 	if !s.cfg.NoNetwork {
 		syscalls = append(syscalls,
@@ -165,7 +167,7 @@ func (s *Sensor) Run(ctx context.Context) error {
 			for _, tp := range syscalls {
 				l, err := link.Tracepoint("syscalls", tp.name, tp.prog, nil)
 				if err != nil {
-					// open, unlink, rename and accept
+					// open, creat, unlink, rename, renameat and accept
 					// do not exist on arm64.
 					s.log.Debug("sensor: tracepoint not attached", "name", tp.name, "err", err)
 					continue

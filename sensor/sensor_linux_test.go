@@ -243,7 +243,8 @@ func TestLive(t *testing.T) {
 		t.Errorf("script exec event: %v", ex.f)
 	}
 	fe := col.wait(t, "file_create", pid, func(s seen) bool { return s.f["file.path"] == out })
-	if fe.f["file.name"] != "out.txt" || fe.f["file.directory"] != dir || fe.entity != ex.entity {
+	if fe.f["file.name"] != "out.txt" || fe.f["file.directory"] != dir || fe.entity != ex.entity ||
+		fe.f["event.action"] != "creation" {
 		t.Errorf("file event: %v", fe.f)
 	}
 	ne := col.wait(t, "network_connect", pid, nil)

@@ -25,7 +25,7 @@ func runSense(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.SetOutput(stderr)
 	nf := addNodeFlags(fs, "rule packages directory (required)")
 	recPath := fs.String("record", "", "record every event published to this log (.kbin, or JSON lines) for replay with kestrel run")
-	noFiles := fs.Bool("no-files", false, "leave file events (open, unlink, rename) off")
+	noFiles := fs.Bool("no-files", false, "leave file events (open, creat, unlink, rename) off")
 	noNet := fs.Bool("no-network", false, "leave network events (connect, accept) off")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage

@@ -134,4 +134,11 @@ struct sys_exit_ctx {
 	long ret;
 };
 
+/* openat2's argument, from user memory (a stable ABI, not CO-RE). */
+struct open_how {
+	__u64 flags;
+	__u64 mode;
+	__u64 resolve;
+};
+
 #endif

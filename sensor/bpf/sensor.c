@@ -250,6 +250,23 @@ int handle_open(struct sys_enter_ctx *ctx)
 	return emit_file(KIND_OPEN, (const char *)ctx->args[0], 0, ctx->args[1], ctx->args[2]);
 }
 
+/* creat(path, mode) is open(path, O_CREAT|O_WRONLY|O_TRUNC, mode). */
+SEC("tracepoint/syscalls/sys_enter_creat")
+int handle_creat(struct sys_enter_ctx *ctx)
+{
+	return emit_file(KIND_OPEN, (const char *)ctx->args[0], 0, 0100 | 01 | 01000, ctx->args[1]);
+}
+
+/* openat2(dfd, path, how, size): flags and mode are in the user's open_how. */
+SEC("tracepoint/syscalls/sys_enter_openat2")
+int handle_openat2(struct sys_enter_ctx *ctx)
+{
+	struct open_how how = {};
+	if (bpf_probe_read_user(&how, sizeof(how), (const void *)ctx->args[2]) < 0)
+		how.flags = how.mode = 0;
+	return emit_file(KIND_OPEN, (const char *)ctx->args[1], 0, how.flags, how.mode);
+}
+
 SEC("tracepoint/syscalls/sys_enter_unlinkat")
 int handle_unlinkat(struct sys_enter_ctx *ctx)
 {
@@ -266,6 +283,12 @@ SEC("tracepoint/syscalls/sys_enter_renameat2")
 int handle_renameat2(struct sys_enter_ctx *ctx)
 {
 	return emit_file(KIND_RENAME, (const char *)ctx->args[1], (const char *)ctx->args[3], ctx->args[4], 0);
+}
+
+SEC("tracepoint/syscalls/sys_enter_renameat")
+int handle_renameat(struct sys_enter_ctx *ctx)
+{
+	return emit_file(KIND_RENAME, (const char *)ctx->args[1], (const char *)ctx->args[3], 0, 0);
 }
 
 SEC("tracepoint/syscalls/sys_enter_rename")
