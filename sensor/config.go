@@ -93,6 +93,14 @@ type Stats struct {
 	ProcsSeeded uint64
 	// ProcsEvicted is process table entries dropped because it was full.
 	ProcsEvicted uint64
+	// ArgsTruncated is exec records whose argument area was longer than
+	// the 4 KiB the kernel program reads: their process.args and
+	// process.command_line end early (process.args_count counts all).
+	ArgsTruncated uint64
+	// CwdTruncated is exec records whose working directory's path was
+	// longer than 1 KiB or 64 components (mount crossings count as one):
+	// process.working_directory keeps its last components after "...".
+	CwdTruncated uint64
 	// FilesOn, NetworkOn (connect) and AcceptOn say whether those programs
 	// are attached. The file and accept programs are on the syscalls'
 	// tracepoints, which need tracefs.

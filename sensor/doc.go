@@ -32,8 +32,14 @@
 // exec is the path the process passed to execve (absolute in the usual
 // case of a shell's PATH search, relative when it was run as ./x);
 // process.args and process.command_line are the arguments from the first
-// KiB of the new image's argument area, joined by spaces, and
-// process.args_count counts them all; process.exit_code is the exit
+// 4 KiB of the new image's argument area, joined by spaces (a longer list
+// is cut there and counted in Stats.ArgsTruncated), and
+// process.args_count counts them all; process.working_directory is the
+// exec's directory, its path built in the kernel program as d_path does
+// (up the dentries and across mounts to the process's root), at most
+// 1 KiB and 64 components: a longer one keeps its end after "..."
+// (".../x/y", never mistaken for an absolute path) and is counted in
+// Stats.CwdTruncated; process.exit_code is the exit
 // status, or 128 + the signal that killed the process, and is reported
 // when its main thread exits; file.path is the path passed to the system
 // call (relative to the process's directory when relative), read at the

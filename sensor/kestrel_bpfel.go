@@ -18,8 +18,11 @@ type kestrelExecEvent struct {
 	H        kestrelHdr
 	Argc     uint32
 	ArgsLen  uint32
+	CwdOff   uint32
+	Flags    uint32
 	Filename [256]int8
-	Args     [1024]int8
+	Cwd      [1024]int8
+	Args     [4096]int8
 }
 
 type kestrelExitEvent struct {

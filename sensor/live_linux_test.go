@@ -5,8 +5,10 @@ package sensor_test
 import (
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -66,6 +68,95 @@ func TestLiveAccept(t *testing.T) {
 		if ae.entity != ne.entity || ae.f["process.entity_id"] == "" {
 			t.Errorf("%s: accept and connect are both this process: %v / %v", c.network, ae.entity, ne.entity)
 		}
+	}
+}
+
+// TestLiveCwd runs /bin/true from known directories: a temporary one, the
+// root, mount points, and one whose path is longer than the kernel program reads, which
+// comes out truncated, marked, and counted.
+func TestLiveCwd(t *testing.T) {
+	s, col := live(t)
+	run := func(dir string) int {
+		t.Helper()
+		cmd := exec.Command("/bin/true")
+		cmd.Dir = dir
+		if err := cmd.Run(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd.Process.Pid
+	}
+	tmp, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex := col.wait(t, "process_exec", run(tmp), nil); ex.f["process.working_directory"] != tmp {
+		t.Errorf("working directory %q, want %q", ex.f["process.working_directory"], tmp)
+	}
+	// The root, and directories across mounts (/proc, and tracefs on
+	// sysfs, which the sensor mounts when it is not).
+	for _, dir := range []string{"/", "/proc", "/sys/kernel/tracing"} {
+		if ex := col.wait(t, "process_exec", run(dir), nil); ex.f["process.working_directory"] != dir {
+			t.Errorf("working directory %q, want %s", ex.f["process.working_directory"], dir)
+		}
+	}
+
+	// Six components of 200 bytes: more than the 1 KiB read.
+	deep := tmp
+	for i := range 6 {
+		deep = filepath.Join(deep, strings.Repeat(string(rune('a'+i)), 200))
+	}
+	if err := os.MkdirAll(deep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	before := s.Stats().CwdTruncated
+	ex := col.wait(t, "process_exec", run(deep), nil)
+	wd := ex.f["process.working_directory"]
+	if !strings.HasPrefix(wd, ".../") || !strings.HasSuffix(deep, wd[3:]) || len(wd) > 3+1024 || len(wd) < 3+5*201 {
+		t.Errorf("deep working directory %q (%d bytes): want .../ and the end of %s", wd, len(wd), deep)
+	}
+	if s.Stats().CwdTruncated <= before {
+		t.Errorf("CwdTruncated did not count the deep directory: %+v", s.Stats())
+	}
+}
+
+// TestLiveArgs runs /bin/true with an argument list longer than the old
+// 1 KiB cap (read whole) and one longer than the 4 KiB read (truncated,
+// counted, args_count still whole).
+func TestLiveArgs(t *testing.T) {
+	s, col := live(t)
+	run := func(args []string) seen {
+		t.Helper()
+		cmd := exec.Command("/bin/true", args...)
+		if err := cmd.Run(); err != nil {
+			t.Fatal(err)
+		}
+		return col.wait(t, "process_exec", cmd.Process.Pid, nil)
+	}
+	mid := make([]string, 30) // 30 * 101 bytes
+	for i := range mid {
+		mid[i] = strings.Repeat(string(rune('a'+i%26)), 100)
+	}
+	before := s.Stats().ArgsTruncated
+	ex := run(mid)
+	if want := "/bin/true " + strings.Join(mid, " "); ex.f["process.args"] != want || ex.f["process.command_line"] != want {
+		t.Errorf("args of %d bytes: got %d bytes", len(want), len(ex.f["process.args"]))
+	}
+	if s.Stats().ArgsTruncated != before {
+		t.Errorf("ArgsTruncated counted a whole argument list: %+v", s.Stats())
+	}
+
+	long := make([]string, 60) // 60 * 101 bytes
+	for i := range long {
+		long[i] = strings.Repeat(string(rune('a'+i%26)), 100)
+	}
+	ex = run(long)
+	full := "/bin/true " + strings.Join(long, " ")
+	got := ex.f["process.args"]
+	if len(got) != 4096 || !strings.HasPrefix(full, got) || ex.f["process.args_count"] != "61" {
+		t.Errorf("long args: %d bytes (want the first 4096 of %d), args_count %s", len(got), len(full), ex.f["process.args_count"])
+	}
+	if s.Stats().ArgsTruncated != before+1 {
+		t.Errorf("ArgsTruncated = %d, want %d", s.Stats().ArgsTruncated, before+1)
 	}
 }
 

@@ -32,7 +32,7 @@ type Sensor struct {
 	ready   chan struct{} // closed once the programs are attached and /proc read
 
 	read, published, busDropped, decodeErrs, skipped, recordErrs atomic.Uint64
-	seeded, evicted                                              atomic.Uint64
+	seeded, evicted, argsTrunc, cwdTrunc                         atomic.Uint64
 	filesOn, netOn, acceptOn                                     atomic.Bool
 
 	mu          sync.Mutex
@@ -71,6 +71,7 @@ func (s *Sensor) Stats() Stats {
 		Read: s.read.Load(), Published: s.published.Load(), BusDropped: s.busDropped.Load(),
 		DecodeErrors: s.decodeErrs.Load(), Skipped: s.skipped.Load(), RecordErrors: s.recordErrs.Load(),
 		ProcsSeeded: s.seeded.Load(), ProcsEvicted: s.evicted.Load(),
+		ArgsTruncated: s.argsTrunc.Load(), CwdTruncated: s.cwdTrunc.Load(),
 		FilesOn: s.filesOn.Load(), NetworkOn: s.netOn.Load(), AcceptOn: s.acceptOn.Load(),
 	}
 	s.mu.Lock()
@@ -242,6 +243,16 @@ func (s *Sensor) loop(rd *ringbuf.Reader, b *builder) error {
 			continue
 		}
 		b.update(h, raw)
+		if h.kind == kindExec {
+			// Counted here, whether or not the bus takes the event.
+			fl := le.Uint32(raw[offExecFlags:])
+			if fl&execArgsTruncated != 0 {
+				s.argsTrunc.Add(1)
+			}
+			if fl&execCwdTruncated != 0 {
+				s.cwdTrunc.Add(1)
+			}
+		}
 		typ := b.eventType(h, raw)
 		if typ == 0 {
 			s.skipped.Add(1)

@@ -117,6 +117,8 @@ func runSense(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			sst.Read, sst.Published, sst.BusDropped, sst.KernelDrops, sst.DecodeErrors, sst.Skipped)
 		fmt.Fprintf(w, "  processes: %d seeded from /proc, %d evicted; file events %s, connect events %s, accept events %s\n",
 			sst.ProcsSeeded, sst.ProcsEvicted, onOff(sst.FilesOn), onOff(sst.NetworkOn), onOff(sst.AcceptOn))
+		fmt.Fprintf(w, "  exec: %d argument lists cut at 4 KiB, %d working directories cut at 1 KiB or 64 components (kept after \"...\")\n",
+			sst.ArgsTruncated, sst.CwdTruncated)
 		if *recPath != "" {
 			fmt.Fprintf(w, "  recorded to %s (%d write errors)\n", *recPath, sst.RecordErrors)
 		}

@@ -18,8 +18,14 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define FILENAME_SIZE 256
-#define ARGS_SIZE 1024
+#define ARGS_SIZE 4096 /* a power of two: reads are bounded by masking */
+#define CWD_SIZE 1024  /* a power of two, at most ARGS_SIZE (see read_cwd) */
+#define CWD_DEPTH 64   /* path components and mount crossings read */
 #define PATH_SIZE 256
+
+/* exec_event.flags */
+#define EXEC_ARGS_TRUNCATED 1 /* the argument area was longer than ARGS_SIZE */
+#define EXEC_CWD_TRUNCATED 2  /* the directory's path did not fit CWD_SIZE or CWD_DEPTH */
 
 enum kind {
 	KIND_EXEC = 1,
@@ -52,7 +58,12 @@ struct exec_event {
 	struct hdr h;
 	__u32 argc;     /* bprm->argc: all arguments, even past ARGS_SIZE */
 	__u32 args_len; /* bytes of args read: NUL-separated */
+	__u32 cwd_off;  /* the working directory is cwd[cwd_off:CWD_SIZE] */
+	__u32 flags;    /* EXEC_* */
 	char filename[FILENAME_SIZE];
+	/* cwd is built backwards from its end; args follows it, so that the
+	 * masked writes of read_cwd stay inside the record. */
+	char cwd[CWD_SIZE];
 	char args[ARGS_SIZE];
 };
 
@@ -154,6 +165,74 @@ static __always_inline void fill_hdr(struct hdr *h, struct task_struct *t, __u32
 	BPF_CORE_READ_STR_INTO(&h->comm, t, comm);
 }
 
+/*
+ * read_cwd writes the path of t's working directory at the end of e->cwd
+ * and sets e->cwd_off where it starts, as the kernel's d_path does: from
+ * the directory up through its parents to the process's root, crossing
+ * mount points by the mount tree, for at most CWD_DEPTH steps. A path that
+ * does not fit sets EXEC_CWD_TRUNCATED and keeps its last components.
+ *
+ * For the verifier: offsets are masked, and the checks before each write
+ * keep them exact (a masked write past cwd would land in args, inside the
+ * record, which is filled after). The position lives in e->cwd_off, not in
+ * a register, between steps: read back from the record it is an unknown
+ * number, so the states of the two paths through a step (a component, a
+ * mount crossing) are the same and the verifier explores one, not 2^depth.
+ */
+static __always_inline void read_cwd(struct exec_event *e, struct task_struct *t)
+{
+	struct fs_struct *fs = BPF_CORE_READ(t, fs);
+	struct dentry *root = BPF_CORE_READ(fs, root.dentry);
+	struct vfsmount *rootmnt = BPF_CORE_READ(fs, root.mnt);
+	struct dentry *d = BPF_CORE_READ(fs, pwd.dentry);
+	struct vfsmount *vm = BPF_CORE_READ(fs, pwd.mnt);
+	struct mount *m = (struct mount *)((void *)vm - bpf_core_field_offset(struct mount, mnt));
+	struct dentry *mroot = BPF_CORE_READ(vm, mnt_root);
+
+	e->cwd_off = CWD_SIZE;
+	for (int i = 0; i < CWD_DEPTH; i++) {
+		if (d == root && vm == rootmnt)
+			goto done;
+		if (d == mroot) {
+			/* The top of this mount: continue from where it is mounted. */
+			struct mount *parent = BPF_CORE_READ(m, mnt_parent);
+			if (parent == m) /* the namespace's root */
+				goto done;
+			d = BPF_CORE_READ(m, mnt_mountpoint);
+			m = parent;
+			vm = (struct vfsmount *)((void *)parent + bpf_core_field_offset(struct mount, mnt));
+			mroot = BPF_CORE_READ(vm, mnt_root);
+			continue;
+		}
+		struct dentry *parent = BPF_CORE_READ(d, d_parent);
+		if (parent == d) /* the top of a detached tree */
+			goto done;
+		__u32 len = BPF_CORE_READ(d, d_name.len);
+		const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+		__u32 pos = e->cwd_off;
+		if (pos > CWD_SIZE || len + 1 > pos) {
+			e->flags |= EXEC_CWD_TRUNCATED;
+			return;
+		}
+		pos -= len;
+		if (bpf_probe_read_kernel(&e->cwd[pos & (CWD_SIZE - 1)], len & (CWD_SIZE - 1), name) < 0) {
+			e->flags |= EXEC_CWD_TRUNCATED;
+			return;
+		}
+		pos -= 1;
+		e->cwd[pos & (CWD_SIZE - 1)] = '/';
+		e->cwd_off = pos;
+		d = parent;
+	}
+	e->flags |= EXEC_CWD_TRUNCATED; /* deeper than CWD_DEPTH */
+	return;
+done:
+	if (e->cwd_off == CWD_SIZE) { /* the root itself */
+		e->cwd[CWD_SIZE - 1] = '/';
+		e->cwd_off = CWD_SIZE - 1;
+	}
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -164,9 +243,12 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	}
 	fill_hdr(&e->h, p, KIND_EXEC);
 	e->argc = BPF_CORE_READ(bprm, argc);
+	e->flags = 0;
 	const char *fn = BPF_CORE_READ(bprm, filename);
 	if (bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), fn) < 0)
 		e->filename[0] = 0;
+
+	read_cwd(e, p);
 
 	/* The new image's arguments: one NUL-separated block on its stack. */
 	struct mm_struct *mm = BPF_CORE_READ(p, mm);
@@ -175,10 +257,12 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	unsigned long n = end - start;
 	if (end <= start)
 		n = 0;
-	if (n > ARGS_SIZE - 1)
-		n = ARGS_SIZE - 1;
+	if (n > ARGS_SIZE) {
+		n = ARGS_SIZE;
+		e->flags |= EXEC_ARGS_TRUNCATED;
+	}
 	e->args_len = 0;
-	if (n > 0 && bpf_probe_read_user(e->args, n & (ARGS_SIZE - 1), (const void *)start) == 0)
+	if (n > 0 && bpf_probe_read_user(e->args, n & (2 * ARGS_SIZE - 1), (const void *)start) == 0)
 		e->args_len = n;
 	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
