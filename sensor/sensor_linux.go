@@ -36,8 +36,9 @@ type Sensor struct {
 	filesOn, netOn, acceptOn                                     atomic.Bool
 
 	mu          sync.Mutex
-	drops       *ebpf.Map // nil when not running
-	kernelDrops uint64    // last value read from drops
+	drops       *ebpf.Map       // nil when not running
+	kernelDrops uint64          // last value read from drops
+	progs       *kestrelObjects // the loaded programs while running, for kernelStats
 }
 
 // New checks cfg and returns a Sensor; nothing is loaded until Run.
@@ -186,11 +187,13 @@ func (s *Sensor) Run(ctx context.Context) error {
 	defer rd.Close()
 	s.mu.Lock()
 	s.drops = objs.Drops
+	s.progs = &objs
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		s.kernelDrops = sumDrops(s.drops, s.kernelDrops)
 		s.drops = nil
+		s.progs = nil
 		s.mu.Unlock()
 	}()
 
@@ -282,6 +285,28 @@ func (s *Sensor) loop(rd *ringbuf.Reader, b *builder) error {
 		b.after(h)
 		s.evicted.Store(b.procs.evicted)
 	}
+}
+
+// kernelStats returns the run count and time of each program while Run
+// runs (nil otherwise). The kernel counts them only while statistics are
+// enabled (ebpf.EnableStats, or sysctl kernel.bpf_stats_enabled); the
+// overhead test reads them, since a program's time is charged to the
+// process it runs in, not to the sensor.
+func (s *Sensor) kernelStats() map[string]ebpf.ProgramStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.progs == nil {
+		return nil
+	}
+	out := map[string]ebpf.ProgramStats{}
+	o := s.progs
+	for name, p := range map[string]*ebpf.Program{"exec": o.HandleExec, "fork": o.HandleFork, "exit": o.HandleExit,
+		"openat": o.HandleOpenat, "sock_state": o.HandleSockState, "accept4": o.HandleAccept4} {
+		if st, err := p.Stats(); err == nil {
+			out[name] = *st
+		}
+	}
+	return out
 }
 
 // syscallProg is a program for a syscalls/NAME tracepoint, and the flag
