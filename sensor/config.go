@@ -40,8 +40,8 @@ type Config struct {
 	Clock clock.Clock
 	// Record, if set, receives each accepted event (a .kbin writer).
 	Record Recorder
-	// NoFiles leaves the file programs (open, creat, unlink, rename) unattached:
-	// they are the noisiest.
+	// NoFiles leaves the file programs (open, creat, unlink, rename)
+	// unattached: they are the noisiest.
 	NoFiles bool
 	// NoNetwork leaves the TCP connect and accept programs unattached.
 	NoNetwork bool

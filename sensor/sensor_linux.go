@@ -169,8 +169,8 @@ func (s *Sensor) Run(ctx context.Context) error {
 			for _, tp := range syscalls {
 				l, err := link.Tracepoint("syscalls", tp.name, tp.prog, nil)
 				if err != nil {
-					// open, creat, unlink, rename, renameat and accept
-					// do not exist on arm64.
+					// open, creat, unlink, rename and renameat do not
+					// exist on arm64.
 					s.log.Debug("sensor: tracepoint not attached", "name", tp.name, "err", err)
 					continue
 				}
