@@ -210,7 +210,7 @@ static __always_inline void read_cwd(struct exec_event *e, struct task_struct *t
 		__u32 len = BPF_CORE_READ(d, d_name.len);
 		const unsigned char *name = BPF_CORE_READ(d, d_name.name);
 		__u32 pos = e->cwd_off;
-		if (pos > CWD_SIZE || len + 1 > pos) {
+		if (pos > CWD_SIZE || len >= pos) { /* no room for the name and its slash */
 			e->flags |= EXEC_CWD_TRUNCATED;
 			return;
 		}
