@@ -11,7 +11,7 @@ import (
 // fieldIDs are the default schema's fields the sensor fills; 0 where the
 // registry lacks one (the field is left out).
 type fieldIDs struct {
-	pid, ppid, exe, name, cmdline, argsCount, args, entityID              schema.FieldID
+	pid, ppid, exe, name, cmdline, argsCount, args, entityID, cwd         schema.FieldID
 	exitCode, parentExe, parentName, parentEntityID                       schema.FieldID
 	userID, userEffID, groupID                                            schema.FieldID
 	filePath, fileFlags, fileName, fileDir, fileTarget                    schema.FieldID
@@ -31,6 +31,7 @@ func resolve(reg *schema.Registry) (fieldIDs, typeIDs) {
 			pid: f("process.pid"), ppid: f("process.parent.pid"), exe: f("process.executable"),
 			name: f("process.name"), cmdline: f("process.command_line"), argsCount: f("process.args_count"),
 			args: f("process.args"), entityID: f("process.entity_id"), exitCode: f("process.exit_code"),
+			cwd:       f("process.working_directory"),
 			parentExe: f("process.parent.executable"), parentName: f("process.parent.name"),
 			parentEntityID: f("process.parent.entity_id"),
 			userID:         f("user.id"), userEffID: f("user.effective.id"), groupID: f("group.id"),
@@ -177,6 +178,7 @@ func (b *builder) fill(ev *schema.Event, h hdr, typ schema.EventTypeID, rec []by
 			add(ev, f.args, cl)
 		}
 		add(ev, f.argsCount, value.U64Value(uint64(le.Uint32(rec[offArgc:])))) // field IDs: 5, 18, then 6
+		b.workingDir(ev, rec)
 	case kindExit:
 		code := le.Uint32(rec[offExitCode:])
 		// A shell's convention: the status, or 128 + the killing signal.
@@ -214,6 +216,30 @@ func (b *builder) fill(ev *schema.Event, h hdr, typ schema.EventTypeID, rec []by
 	}
 }
 
+// cwdTruncMark starts a working directory whose leading components the
+// kernel program could not fit: what follows is the end of the path.
+const cwdTruncMark = "..."
+
+// workingDir adds the exec's working directory, cwd[cwd_off:] in the
+// record. Directories repeat, like executables: they are interned.
+func (b *builder) workingDir(ev *schema.Event, rec []byte) {
+	if b.f.cwd == 0 {
+		return
+	}
+	off := min(int(le.Uint32(rec[offCwdOff:])), cwdSize)
+	dir := rec[offCwd+off : offCwd+cwdSize]
+	if le.Uint32(rec[offExecFlags:])&execCwdTruncated == 0 {
+		if len(dir) > 0 {
+			add(ev, b.f.cwd, value.StringValue(b.procs.intern.get(dir)))
+		}
+		return
+	}
+	buf := b.arena.reserve(len(cwdTruncMark) + len(dir))
+	buf = append(buf, cwdTruncMark...)
+	buf = append(buf, dir...)
+	add(ev, b.f.cwd, value.StringValue(b.arena.done(buf)))
+}
+
 func (b *builder) procExe(ev *schema.Event, p proc, ok bool) {
 	if ok && p.exe != "" {
 		add(ev, b.f.exe, value.StringValue(p.exe))
@@ -243,8 +269,15 @@ func (b *builder) file(ev *schema.Event, h hdr, rec []byte) {
 	}
 	switch h.kind {
 	case kindOpen:
-		add(ev, f.fileFlags, value.U64Value(uint64(le.Uint32(rec[offFlags:]))))
-		add(ev, f.action, value.StringValue("open"))
+		fl := le.Uint32(rec[offFlags:])
+		add(ev, f.fileFlags, value.U64Value(uint64(fl)))
+		if fl&oCreat != 0 {
+			// Asked to create: the file may have existed already (the
+			// program sees the call, not its result).
+			add(ev, f.action, value.StringValue("creation"))
+		} else {
+			add(ev, f.action, value.StringValue("open"))
+		}
 	case kindUnlink:
 		add(ev, f.action, value.StringValue("unlink"))
 	case kindRename:

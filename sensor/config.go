@@ -40,10 +40,10 @@ type Config struct {
 	Clock clock.Clock
 	// Record, if set, receives each accepted event (a .kbin writer).
 	Record Recorder
-	// NoFiles leaves the file programs (open, unlink, rename) unattached:
-	// they are the noisiest.
+	// NoFiles leaves the file programs (open, creat, unlink, rename)
+	// unattached: they are the noisiest.
 	NoFiles bool
-	// NoNetwork leaves the TCP connect program unattached.
+	// NoNetwork leaves the TCP connect and accept programs unattached.
 	NoNetwork bool
 	// MaxDelay bounds how long a record may wait in the ring buffer before
 	// the reader wakes for it: the kernel programs then wake the reader only
@@ -93,9 +93,16 @@ type Stats struct {
 	ProcsSeeded uint64
 	// ProcsEvicted is process table entries dropped because it was full.
 	ProcsEvicted uint64
+	// ArgsTruncated is exec records whose argument area was longer than
+	// the 4 KiB the kernel program reads: their process.args and
+	// process.command_line end early (process.args_count counts all).
+	ArgsTruncated uint64
+	// CwdTruncated is exec records whose working directory's path was
+	// longer than 1 KiB or 64 components (mount crossings count as one):
+	// process.working_directory keeps its last components after "...".
+	CwdTruncated uint64
 	// FilesOn, NetworkOn (connect) and AcceptOn say whether those programs
-	// are attached. Accept is an fexit program, which needs the kernel's
-	// function tracing (CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS, not refused
-	// by a sandbox).
+	// are attached. The file and accept programs are on the syscalls'
+	// tracepoints, which need tracefs.
 	FilesOn, NetworkOn, AcceptOn bool
 }

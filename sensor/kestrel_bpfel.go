@@ -18,8 +18,11 @@ type kestrelExecEvent struct {
 	H        kestrelHdr
 	Argc     uint32
 	ArgsLen  uint32
+	CwdOff   uint32
+	Flags    uint32
 	Filename [256]int8
-	Args     [1024]int8
+	Cwd      [1024]int8
+	Args     [4096]int8
 }
 
 type kestrelExitEvent struct {
@@ -74,12 +77,16 @@ const (
 	kestrelMapDrops            = "drops"
 	kestrelMapEvents           = "events"
 	kestrelProgHandleAccept    = "handle_accept"
+	kestrelProgHandleAccept4   = "handle_accept4"
+	kestrelProgHandleCreat     = "handle_creat"
 	kestrelProgHandleExec      = "handle_exec"
 	kestrelProgHandleExit      = "handle_exit"
 	kestrelProgHandleFork      = "handle_fork"
 	kestrelProgHandleOpen      = "handle_open"
 	kestrelProgHandleOpenat    = "handle_openat"
+	kestrelProgHandleOpenat2   = "handle_openat2"
 	kestrelProgHandleRename    = "handle_rename"
+	kestrelProgHandleRenameat  = "handle_renameat"
 	kestrelProgHandleRenameat2 = "handle_renameat2"
 	kestrelProgHandleSockState = "handle_sock_state"
 	kestrelProgHandleUnlink    = "handle_unlink"
@@ -134,12 +141,16 @@ type kestrelSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type kestrelProgramSpecs struct {
 	HandleAccept    *ebpf.ProgramSpec `ebpf:"handle_accept"`
+	HandleAccept4   *ebpf.ProgramSpec `ebpf:"handle_accept4"`
+	HandleCreat     *ebpf.ProgramSpec `ebpf:"handle_creat"`
 	HandleExec      *ebpf.ProgramSpec `ebpf:"handle_exec"`
 	HandleExit      *ebpf.ProgramSpec `ebpf:"handle_exit"`
 	HandleFork      *ebpf.ProgramSpec `ebpf:"handle_fork"`
 	HandleOpen      *ebpf.ProgramSpec `ebpf:"handle_open"`
 	HandleOpenat    *ebpf.ProgramSpec `ebpf:"handle_openat"`
+	HandleOpenat2   *ebpf.ProgramSpec `ebpf:"handle_openat2"`
 	HandleRename    *ebpf.ProgramSpec `ebpf:"handle_rename"`
+	HandleRenameat  *ebpf.ProgramSpec `ebpf:"handle_renameat"`
 	HandleRenameat2 *ebpf.ProgramSpec `ebpf:"handle_renameat2"`
 	HandleSockState *ebpf.ProgramSpec `ebpf:"handle_sock_state"`
 	HandleUnlink    *ebpf.ProgramSpec `ebpf:"handle_unlink"`
@@ -215,12 +226,16 @@ type kestrelVariables struct {
 // It can be passed to loadKestrelObjects or ebpf.CollectionSpec.LoadAndAssign.
 type kestrelPrograms struct {
 	HandleAccept    *ebpf.Program `ebpf:"handle_accept"`
+	HandleAccept4   *ebpf.Program `ebpf:"handle_accept4"`
+	HandleCreat     *ebpf.Program `ebpf:"handle_creat"`
 	HandleExec      *ebpf.Program `ebpf:"handle_exec"`
 	HandleExit      *ebpf.Program `ebpf:"handle_exit"`
 	HandleFork      *ebpf.Program `ebpf:"handle_fork"`
 	HandleOpen      *ebpf.Program `ebpf:"handle_open"`
 	HandleOpenat    *ebpf.Program `ebpf:"handle_openat"`
+	HandleOpenat2   *ebpf.Program `ebpf:"handle_openat2"`
 	HandleRename    *ebpf.Program `ebpf:"handle_rename"`
+	HandleRenameat  *ebpf.Program `ebpf:"handle_renameat"`
 	HandleRenameat2 *ebpf.Program `ebpf:"handle_renameat2"`
 	HandleSockState *ebpf.Program `ebpf:"handle_sock_state"`
 	HandleUnlink    *ebpf.Program `ebpf:"handle_unlink"`
@@ -230,12 +245,16 @@ type kestrelPrograms struct {
 func (p *kestrelPrograms) Close() error {
 	return _KestrelClose(
 		p.HandleAccept,
+		p.HandleAccept4,
+		p.HandleCreat,
 		p.HandleExec,
 		p.HandleExit,
 		p.HandleFork,
 		p.HandleOpen,
 		p.HandleOpenat,
+		p.HandleOpenat2,
 		p.HandleRename,
+		p.HandleRenameat,
 		p.HandleRenameat2,
 		p.HandleSockState,
 		p.HandleUnlink,

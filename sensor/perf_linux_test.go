@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/kestrel-sec/kestrel/engine"
@@ -20,13 +21,21 @@ import (
 // TestOverhead measures the sensor under an exec loop: set
 // KESTREL_SENSOR_PERF to the number of /bin/true runs (PERF.md, "The live
 // sensor"). It reports events per second, this process's CPU time per
-// million events (sensor and bus; the workload runs in a child) and drops.
+// million events (sensor and bus; the workload runs in a child), drops,
+// and the kernel programs' own time per run (charged to the processes they
+// run in, the workload's, so not in this process's CPU time), from the
+// kernel's BPF statistics, enabled for the test.
 func TestOverhead(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("KESTREL_SENSOR_PERF"))
 	if n <= 0 {
 		t.Skip("set KESTREL_SENSOR_PERF=2000 to measure the sensor's overhead")
 	}
 	needRoot(t)
+	bpfStats, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME)
+	if err != nil {
+		t.Fatalf("enable BPF statistics: %v", err)
+	}
+	defer bpfStats.Close()
 	for _, noFiles := range []bool{false, true} {
 		// A small queue, so that the run reaches the steady state in which
 		// every slot's spilled-field storage has been grown once already.
@@ -54,6 +63,7 @@ func TestOverhead(t *testing.T) {
 		t.Logf("files=%v: idle second: %d events, CPU %v", !noFiles, s.Stats().Published-idle0.Published, cpuTime(ru0, ru1).Round(time.Microsecond))
 
 		before := s.Stats()
+		k0 := sensor.KernelStats(s)
 		_ = unix.Getrusage(unix.RUSAGE_SELF, &ru0)
 		start := time.Now()
 		loop := "i=0; while [ $i -lt " + strconv.Itoa(n) + " ]; do /bin/true; i=$((i+1)); done"
@@ -71,6 +81,7 @@ func TestOverhead(t *testing.T) {
 		}
 		_ = unix.Getrusage(unix.RUSAGE_SELF, &ru1)
 		after := s.Stats()
+		k1 := sensor.KernelStats(s)
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatal(err)
@@ -84,6 +95,14 @@ func TestOverhead(t *testing.T) {
 			!noFiles, n, wall.Round(time.Millisecond), evs, float64(evs)/wall.Seconds(), float64(evs)/float64(n),
 			cpu.Round(time.Millisecond), cpu.Seconds()/float64(evs)*1e6,
 			after.KernelDrops-before.KernelDrops, after.BusDropped-before.BusDropped)
+		for _, name := range []string{"exec", "fork", "exit", "openat", "sock_state", "accept4"} {
+			n := k1[name].RunCount - k0[name].RunCount
+			if n == 0 {
+				continue
+			}
+			d := k1[name].Runtime - k0[name].Runtime
+			t.Logf("files=%v: kernel program %s: %d runs, %v per run", !noFiles, name, n, (d / time.Duration(n)).Round(10*time.Nanosecond))
+		}
 	}
 }
 

@@ -20,11 +20,15 @@ const (
 	hdrSize       = 72
 	offArgc       = 72
 	offArgsLen    = 76
-	offFilename   = 80
+	offCwdOff     = 80
+	offExecFlags  = 84
+	offFilename   = 88
 	filenameSize  = 256
-	offArgs       = 336
-	argsSize      = 1024
-	execSize      = 1360
+	offCwd        = 344
+	cwdSize       = 1024
+	offArgs       = 1368
+	argsSize      = 4096
+	execSize      = 5464
 	offExitCode   = 72
 	exitSize      = 80
 	offFlags      = 72
@@ -46,6 +50,10 @@ const (
 	commSize      = 16
 	offComm       = 56
 	minRecordSize = hdrSize
+
+	// exec_event.flags
+	execArgsTruncated = 1 // the argument area was longer than argsSize
+	execCwdTruncated  = 2 // the directory's path was longer than cwdSize or 64 components
 )
 
 // hdr is a record's common header.

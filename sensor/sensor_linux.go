@@ -32,12 +32,13 @@ type Sensor struct {
 	ready   chan struct{} // closed once the programs are attached and /proc read
 
 	read, published, busDropped, decodeErrs, skipped, recordErrs atomic.Uint64
-	seeded, evicted                                              atomic.Uint64
+	seeded, evicted, argsTrunc, cwdTrunc                         atomic.Uint64
 	filesOn, netOn, acceptOn                                     atomic.Bool
 
 	mu          sync.Mutex
-	drops       *ebpf.Map // nil when not running
-	kernelDrops uint64    // last value read from drops
+	drops       *ebpf.Map       // nil when not running
+	kernelDrops uint64          // last value read from drops
+	progs       *kestrelObjects // the loaded programs while running, for kernelStats
 }
 
 // New checks cfg and returns a Sensor; nothing is loaded until Run.
@@ -71,6 +72,7 @@ func (s *Sensor) Stats() Stats {
 		Read: s.read.Load(), Published: s.published.Load(), BusDropped: s.busDropped.Load(),
 		DecodeErrors: s.decodeErrs.Load(), Skipped: s.skipped.Load(), RecordErrors: s.recordErrs.Load(),
 		ProcsSeeded: s.seeded.Load(), ProcsEvicted: s.evicted.Load(),
+		ArgsTruncated: s.argsTrunc.Load(), CwdTruncated: s.cwdTrunc.Load(),
 		FilesOn: s.filesOn.Load(), NetworkOn: s.netOn.Load(), AcceptOn: s.acceptOn.Load(),
 	}
 	s.mu.Lock()
@@ -118,12 +120,7 @@ func (s *Sensor) Run(ctx context.Context) error {
 			return &Error{Op: "configure eBPF objects", Err: err}
 		}
 	}
-	// The accept program is an fexit, which needs the kernel's function
-	// tracing (some kernels and sandboxes refuse it): it is loaded apart, so
-	// that its refusal costs only accept events.
-	acceptSpec := spec.Programs[kestrelProgHandleAccept]
-	delete(spec.Programs, kestrelProgHandleAccept)
-	var objs coreObjects
+	var objs kestrelObjects
 	if err := spec.LoadAndAssign(&objs, nil); err != nil {
 		return &Error{Op: "load eBPF programs", Err: permission(err)}
 	}
@@ -149,36 +146,37 @@ func (s *Sensor) Run(ctx context.Context) error {
 			links = append(links, l)
 			s.netOn.Store(true)
 		}
-		if l, err := loadAccept(spec, acceptSpec, &objs); err != nil {
-			s.log.Warn("sensor: accept events off (fexit refused)", "err", err)
-		} else {
-			links = append(links, l)
-			s.acceptOn.Store(true)
-		}
 	}
+	// The file programs and accept are on the syscalls' classic
+	// tracepoints, which need tracefs.
+	var syscalls []syscallProg
 	if !s.cfg.NoFiles {
+		syscalls = append(syscalls,
+			syscallProg{"sys_enter_openat", objs.HandleOpenat, &s.filesOn}, syscallProg{"sys_enter_open", objs.HandleOpen, &s.filesOn},
+			syscallProg{"sys_enter_openat2", objs.HandleOpenat2, &s.filesOn}, syscallProg{"sys_enter_creat", objs.HandleCreat, &s.filesOn},
+			syscallProg{"sys_enter_unlinkat", objs.HandleUnlinkat, &s.filesOn}, syscallProg{"sys_enter_unlink", objs.HandleUnlink, &s.filesOn},
+			syscallProg{"sys_enter_renameat2", objs.HandleRenameat2, &s.filesOn}, syscallProg{"sys_enter_renameat", objs.HandleRenameat, &s.filesOn},
+			syscallProg{"sys_enter_rename", objs.HandleRename, &s.filesOn})
+	}
+	if !s.cfg.NoNetwork {
+		syscalls = append(syscalls,
+			syscallProg{"sys_exit_accept4", objs.HandleAccept4, &s.acceptOn}, syscallProg{"sys_exit_accept", objs.HandleAccept, &s.acceptOn})
+	}
+	if len(syscalls) > 0 {
 		if err := ensureTracefs(tracefsDir); err != nil {
-			s.log.Warn("sensor: file events off: tracefs is not mounted and could not be", "dir", tracefsDir, "err", err)
+			s.log.Warn("sensor: file and accept events off: tracefs is not mounted and could not be", "dir", tracefsDir, "err", err)
 		} else {
-			n := 0
-			for _, tp := range []struct {
-				name string
-				prog *ebpf.Program
-			}{
-				{"sys_enter_openat", objs.HandleOpenat}, {"sys_enter_open", objs.HandleOpen},
-				{"sys_enter_unlinkat", objs.HandleUnlinkat}, {"sys_enter_unlink", objs.HandleUnlink},
-				{"sys_enter_renameat2", objs.HandleRenameat2}, {"sys_enter_rename", objs.HandleRename},
-			} {
+			for _, tp := range syscalls {
 				l, err := link.Tracepoint("syscalls", tp.name, tp.prog, nil)
 				if err != nil {
-					// open, unlink and rename do not exist on arm64.
+					// open, creat, unlink, rename and renameat do not
+					// exist on arm64.
 					s.log.Debug("sensor: tracepoint not attached", "name", tp.name, "err", err)
 					continue
 				}
 				links = append(links, l)
-				n++
+				tp.on.Store(true)
 			}
-			s.filesOn.Store(n > 0)
 		}
 	}
 
@@ -189,11 +187,13 @@ func (s *Sensor) Run(ctx context.Context) error {
 	defer rd.Close()
 	s.mu.Lock()
 	s.drops = objs.Drops
+	s.progs = &objs
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		s.kernelDrops = sumDrops(s.drops, s.kernelDrops)
 		s.drops = nil
+		s.progs = nil
 		s.mu.Unlock()
 	}()
 
@@ -246,6 +246,16 @@ func (s *Sensor) loop(rd *ringbuf.Reader, b *builder) error {
 			continue
 		}
 		b.update(h, raw)
+		if h.kind == kindExec {
+			// Counted here, whether or not the bus takes the event.
+			fl := le.Uint32(raw[offExecFlags:])
+			if fl&execArgsTruncated != 0 {
+				s.argsTrunc.Add(1)
+			}
+			if fl&execCwdTruncated != 0 {
+				s.cwdTrunc.Add(1)
+			}
+		}
 		typ := b.eventType(h, raw)
 		if typ == 0 {
 			s.skipped.Add(1)
@@ -277,52 +287,34 @@ func (s *Sensor) loop(rd *ringbuf.Reader, b *builder) error {
 	}
 }
 
-// coreObjects are the programs and maps loaded together: all but accept.
-type coreObjects struct {
-	kestrelMaps
-	HandleExec      *ebpf.Program `ebpf:"handle_exec"`
-	HandleExit      *ebpf.Program `ebpf:"handle_exit"`
-	HandleFork      *ebpf.Program `ebpf:"handle_fork"`
-	HandleOpen      *ebpf.Program `ebpf:"handle_open"`
-	HandleOpenat    *ebpf.Program `ebpf:"handle_openat"`
-	HandleRename    *ebpf.Program `ebpf:"handle_rename"`
-	HandleRenameat2 *ebpf.Program `ebpf:"handle_renameat2"`
-	HandleSockState *ebpf.Program `ebpf:"handle_sock_state"`
-	HandleUnlink    *ebpf.Program `ebpf:"handle_unlink"`
-	HandleUnlinkat  *ebpf.Program `ebpf:"handle_unlinkat"`
-}
-
-// Close closes them all.
-func (o *coreObjects) Close() error {
-	_ = o.kestrelMaps.Close()
-	for _, p := range []*ebpf.Program{o.HandleExec, o.HandleExit, o.HandleFork, o.HandleOpen, o.HandleOpenat,
-		o.HandleRename, o.HandleRenameat2, o.HandleSockState, o.HandleUnlink, o.HandleUnlinkat} {
-		if p != nil {
-			_ = p.Close()
+// kernelStats returns the run count and time of each program while Run
+// runs (nil otherwise). The kernel counts them only while statistics are
+// enabled (ebpf.EnableStats, or sysctl kernel.bpf_stats_enabled); the
+// overhead test reads them, since a program's time is charged to the
+// process it runs in, not to the sensor.
+func (s *Sensor) kernelStats() map[string]ebpf.ProgramStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.progs == nil {
+		return nil
+	}
+	out := map[string]ebpf.ProgramStats{}
+	o := s.progs
+	for name, p := range map[string]*ebpf.Program{"exec": o.HandleExec, "fork": o.HandleFork, "exit": o.HandleExit,
+		"openat": o.HandleOpenat, "sock_state": o.HandleSockState, "accept4": o.HandleAccept4} {
+		if st, err := p.Stats(); err == nil {
+			out[name] = *st
 		}
 	}
-	return nil
+	return out
 }
 
-// loadAccept loads the accept program against the loaded maps and attaches
-// it. The link holds the program, which is closed here.
-func loadAccept(spec *ebpf.CollectionSpec, prog *ebpf.ProgramSpec, objs *coreObjects) (link.Link, error) {
-	if prog == nil {
-		return nil, errors.New("no accept program in the object")
-	}
-	one := spec.Copy()
-	one.Programs = map[string]*ebpf.ProgramSpec{kestrelProgHandleAccept: prog}
-	var p struct {
-		Prog *ebpf.Program `ebpf:"handle_accept"`
-	}
-	err := one.LoadAndAssign(&p, &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{
-		"events": objs.Events, "drops": objs.Drops, "connecting": objs.Connecting,
-	}})
-	if err != nil {
-		return nil, err
-	}
-	defer p.Prog.Close()
-	return link.AttachTracing(link.TracingOptions{Program: p.Prog})
+// syscallProg is a program for a syscalls/NAME tracepoint, and the flag
+// that says its kind of event is on.
+type syscallProg struct {
+	name string
+	prog *ebpf.Program
+	on   *atomic.Bool
 }
 
 // clockOffsets returns what to subtract from CLOCK_MONOTONIC nanoseconds to

@@ -16,7 +16,7 @@ import (
 
 // senseNeeds says what the live sensor needs, for its errors.
 const senseNeeds = "kestrel sense needs Linux with BTF (/sys/kernel/btf/vmlinux), root or CAP_BPF+CAP_PERFMON, " +
-	"and tracefs on /sys/kernel/tracing for file events (it mounts it when it may)"
+	"and tracefs on /sys/kernel/tracing for file and accept events (it mounts it when it may)"
 
 // runSense is `kestrel sense`: live detection on this host with the eBPF
 // sensor until ctx ends (SIGINT, SIGTERM), then run's summary.
@@ -25,8 +25,8 @@ func runSense(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.SetOutput(stderr)
 	nf := addNodeFlags(fs, "rule packages directory (required)")
 	recPath := fs.String("record", "", "record every event published to this log (.kbin, or JSON lines) for replay with kestrel run")
-	noFiles := fs.Bool("no-files", false, "leave file events (open, unlink, rename) off")
-	noNet := fs.Bool("no-network", false, "leave network events off")
+	noFiles := fs.Bool("no-files", false, "leave file events (open, creat, unlink, rename) off")
+	noNet := fs.Bool("no-network", false, "leave network events (connect, accept) off")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -117,6 +117,8 @@ func runSense(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			sst.Read, sst.Published, sst.BusDropped, sst.KernelDrops, sst.DecodeErrors, sst.Skipped)
 		fmt.Fprintf(w, "  processes: %d seeded from /proc, %d evicted; file events %s, connect events %s, accept events %s\n",
 			sst.ProcsSeeded, sst.ProcsEvicted, onOff(sst.FilesOn), onOff(sst.NetworkOn), onOff(sst.AcceptOn))
+		fmt.Fprintf(w, "  exec: %d argument lists cut at 4 KiB, %d working directories cut at 1 KiB or 64 components (kept after \"...\")\n",
+			sst.ArgsTruncated, sst.CwdTruncated)
 		if *recPath != "" {
 			fmt.Fprintf(w, "  recorded to %s (%d write errors)\n", *recPath, sst.RecordErrors)
 		}

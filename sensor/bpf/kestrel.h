@@ -64,6 +64,56 @@ struct mm_struct {
 	unsigned long arg_end;
 } __attribute__((preserve_access_index));
 
+struct qstr {
+	__u32 len;
+	const unsigned char *name;
+} __attribute__((preserve_access_index));
+
+struct dentry {
+	struct dentry *d_parent;
+	struct qstr d_name;
+} __attribute__((preserve_access_index));
+
+struct vfsmount {
+	struct dentry *mnt_root;
+} __attribute__((preserve_access_index));
+
+/* The kernel's private struct mount, around each vfsmount: the mount tree. */
+struct mount {
+	struct mount *mnt_parent;
+	struct dentry *mnt_mountpoint;
+	struct vfsmount mnt;
+} __attribute__((preserve_access_index));
+
+struct path {
+	struct vfsmount *mnt;
+	struct dentry *dentry;
+} __attribute__((preserve_access_index));
+
+struct fs_struct {
+	struct path root;
+	struct path pwd;
+} __attribute__((preserve_access_index));
+
+struct file {
+	void *private_data;
+} __attribute__((preserve_access_index));
+
+struct fdtable {
+	unsigned int max_fds;
+	struct file **fd;
+} __attribute__((preserve_access_index));
+
+struct files_struct {
+	struct fdtable *fdt;
+} __attribute__((preserve_access_index));
+
+struct sock;
+
+struct socket {
+	struct sock *sk;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	pid_t pid;
 	pid_t tgid;
@@ -73,6 +123,8 @@ struct task_struct {
 	struct task_struct *group_leader;
 	struct mm_struct *mm;
 	const struct cred *cred;
+	struct fs_struct *fs;
+	struct files_struct *files;
 	char comm[16];
 } __attribute__((preserve_access_index));
 
@@ -105,6 +157,20 @@ struct sys_enter_ctx {
 	__u64 common;
 	long id;
 	unsigned long args[6];
+};
+
+/* The classic tracepoint context of syscalls/sys_exit_*. */
+struct sys_exit_ctx {
+	__u64 common;
+	long id;
+	long ret;
+};
+
+/* openat2's argument, from user memory (a stable ABI, not CO-RE). */
+struct open_how {
+	__u64 flags;
+	__u64 mode;
+	__u64 resolve;
 };
 
 #endif

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * sensor.c: Kestrel's kernel side. Each program fills one fixed-size record
- * in the ring buffer `events` and submits it; user space (sensor/reader.go)
- * decodes the records by the layouts below, which sensor/layout_test.go
- * checks against bpf2go's generated Go types. When the ring buffer is full
+ * in the ring buffer `events` and submits it; user space (sensor/record.go,
+ * build.go) decodes the records by the layouts below, which
+ * sensor/layout_linux_test.go checks against bpf2go's generated Go types. When the ring buffer is full
  * the record is lost and counted in `drops` (per CPU), never silently.
  *
  * Process identity is (tgid, group leader's start_boottime): the same
@@ -18,8 +18,14 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define FILENAME_SIZE 256
-#define ARGS_SIZE 1024
+#define ARGS_SIZE 4096 /* a power of two: reads are bounded by masking */
+#define CWD_SIZE 1024  /* a power of two, at most ARGS_SIZE (see read_cwd) */
+#define CWD_DEPTH 64   /* path components and mount crossings read */
 #define PATH_SIZE 256
+
+/* exec_event.flags */
+#define EXEC_ARGS_TRUNCATED 1 /* the argument area was longer than ARGS_SIZE */
+#define EXEC_CWD_TRUNCATED 2  /* the directory's path did not fit CWD_SIZE or CWD_DEPTH */
 
 enum kind {
 	KIND_EXEC = 1,
@@ -52,7 +58,12 @@ struct exec_event {
 	struct hdr h;
 	__u32 argc;     /* bprm->argc: all arguments, even past ARGS_SIZE */
 	__u32 args_len; /* bytes of args read: NUL-separated */
+	__u32 cwd_off;  /* the working directory is cwd[cwd_off:CWD_SIZE] */
+	__u32 flags;    /* EXEC_* */
 	char filename[FILENAME_SIZE];
+	/* cwd is built backwards from its end; args follows it, so that the
+	 * masked writes of read_cwd stay inside the record. */
+	char cwd[CWD_SIZE];
 	char args[ARGS_SIZE];
 };
 
@@ -154,6 +165,74 @@ static __always_inline void fill_hdr(struct hdr *h, struct task_struct *t, __u32
 	BPF_CORE_READ_STR_INTO(&h->comm, t, comm);
 }
 
+/*
+ * read_cwd writes the path of t's working directory at the end of e->cwd
+ * and sets e->cwd_off where it starts, as the kernel's d_path does: from
+ * the directory up through its parents to the process's root, crossing
+ * mount points by the mount tree, for at most CWD_DEPTH steps. A path that
+ * does not fit sets EXEC_CWD_TRUNCATED and keeps its last components.
+ *
+ * For the verifier: offsets are masked, and the checks before each write
+ * keep them exact (a masked write past cwd would land in args, inside the
+ * record, which is filled after). The position lives in e->cwd_off, not in
+ * a register, between steps: read back from the record it is an unknown
+ * number, so the states of the two paths through a step (a component, a
+ * mount crossing) are the same and the verifier explores one, not 2^depth.
+ */
+static __always_inline void read_cwd(struct exec_event *e, struct task_struct *t)
+{
+	struct fs_struct *fs = BPF_CORE_READ(t, fs);
+	struct dentry *root = BPF_CORE_READ(fs, root.dentry);
+	struct vfsmount *rootmnt = BPF_CORE_READ(fs, root.mnt);
+	struct dentry *d = BPF_CORE_READ(fs, pwd.dentry);
+	struct vfsmount *vm = BPF_CORE_READ(fs, pwd.mnt);
+	struct mount *m = (struct mount *)((void *)vm - bpf_core_field_offset(struct mount, mnt));
+	struct dentry *mroot = BPF_CORE_READ(vm, mnt_root);
+
+	e->cwd_off = CWD_SIZE;
+	for (int i = 0; i < CWD_DEPTH; i++) {
+		if (d == root && vm == rootmnt)
+			goto done;
+		if (d == mroot) {
+			/* The top of this mount: continue from where it is mounted. */
+			struct mount *parent = BPF_CORE_READ(m, mnt_parent);
+			if (parent == m) /* the namespace's root */
+				goto done;
+			d = BPF_CORE_READ(m, mnt_mountpoint);
+			m = parent;
+			vm = (struct vfsmount *)((void *)parent + bpf_core_field_offset(struct mount, mnt));
+			mroot = BPF_CORE_READ(vm, mnt_root);
+			continue;
+		}
+		struct dentry *parent = BPF_CORE_READ(d, d_parent);
+		if (parent == d) /* the top of a detached tree */
+			goto done;
+		__u32 len = BPF_CORE_READ(d, d_name.len);
+		const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+		__u32 pos = e->cwd_off;
+		if (pos > CWD_SIZE || len >= pos) { /* no room for the name and its slash */
+			e->flags |= EXEC_CWD_TRUNCATED;
+			return;
+		}
+		pos -= len;
+		if (bpf_probe_read_kernel(&e->cwd[pos & (CWD_SIZE - 1)], len & (CWD_SIZE - 1), name) < 0) {
+			e->flags |= EXEC_CWD_TRUNCATED;
+			return;
+		}
+		pos -= 1;
+		e->cwd[pos & (CWD_SIZE - 1)] = '/';
+		e->cwd_off = pos;
+		d = parent;
+	}
+	e->flags |= EXEC_CWD_TRUNCATED; /* deeper than CWD_DEPTH */
+	return;
+done:
+	if (e->cwd_off == CWD_SIZE) { /* the root itself */
+		e->cwd[CWD_SIZE - 1] = '/';
+		e->cwd_off = CWD_SIZE - 1;
+	}
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -164,9 +243,12 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	}
 	fill_hdr(&e->h, p, KIND_EXEC);
 	e->argc = BPF_CORE_READ(bprm, argc);
+	e->flags = 0;
 	const char *fn = BPF_CORE_READ(bprm, filename);
 	if (bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), fn) < 0)
 		e->filename[0] = 0;
+
+	read_cwd(e, p);
 
 	/* The new image's arguments: one NUL-separated block on its stack. */
 	struct mm_struct *mm = BPF_CORE_READ(p, mm);
@@ -175,10 +257,12 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	unsigned long n = end - start;
 	if (end <= start)
 		n = 0;
-	if (n > ARGS_SIZE - 1)
-		n = ARGS_SIZE - 1;
+	if (n > ARGS_SIZE) {
+		n = ARGS_SIZE;
+		e->flags |= EXEC_ARGS_TRUNCATED;
+	}
 	e->args_len = 0;
-	if (n > 0 && bpf_probe_read_user(e->args, n & (ARGS_SIZE - 1), (const void *)start) == 0)
+	if (n > 0 && bpf_probe_read_user(e->args, n & (2 * ARGS_SIZE - 1), (const void *)start) == 0)
 		e->args_len = n;
 	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
@@ -250,6 +334,23 @@ int handle_open(struct sys_enter_ctx *ctx)
 	return emit_file(KIND_OPEN, (const char *)ctx->args[0], 0, ctx->args[1], ctx->args[2]);
 }
 
+/* creat(path, mode) is open(path, O_CREAT|O_WRONLY|O_TRUNC, mode). */
+SEC("tracepoint/syscalls/sys_enter_creat")
+int handle_creat(struct sys_enter_ctx *ctx)
+{
+	return emit_file(KIND_OPEN, (const char *)ctx->args[0], 0, 0100 | 01 | 01000, ctx->args[1]);
+}
+
+/* openat2(dfd, path, how, size): flags and mode are in the user's open_how. */
+SEC("tracepoint/syscalls/sys_enter_openat2")
+int handle_openat2(struct sys_enter_ctx *ctx)
+{
+	struct open_how how = {};
+	if (bpf_probe_read_user(&how, sizeof(how), (const void *)ctx->args[2]) < 0)
+		how.flags = how.mode = 0;
+	return emit_file(KIND_OPEN, (const char *)ctx->args[1], 0, how.flags, how.mode);
+}
+
 SEC("tracepoint/syscalls/sys_enter_unlinkat")
 int handle_unlinkat(struct sys_enter_ctx *ctx)
 {
@@ -266,6 +367,12 @@ SEC("tracepoint/syscalls/sys_enter_renameat2")
 int handle_renameat2(struct sys_enter_ctx *ctx)
 {
 	return emit_file(KIND_RENAME, (const char *)ctx->args[1], (const char *)ctx->args[3], ctx->args[4], 0);
+}
+
+SEC("tracepoint/syscalls/sys_enter_renameat")
+int handle_renameat(struct sys_enter_ctx *ctx)
+{
+	return emit_file(KIND_RENAME, (const char *)ctx->args[1], (const char *)ctx->args[3], 0, 0);
 }
 
 SEC("tracepoint/syscalls/sys_enter_rename")
@@ -333,27 +440,55 @@ int BPF_PROG(handle_sock_state, struct sock *sk, int oldstate, int newstate)
 	return 0;
 }
 
-/* Inbound TCP: the socket inet_csk_accept returns, in the accepting
- * process's context. bpf_get_func_ret reads the return value whatever the
- * function's arguments (they changed in 6.10). */
-SEC("fexit/inet_csk_accept")
-int handle_accept(__u64 *ctx)
+/*
+ * Inbound TCP: at the return of accept and accept4, in the accepting
+ * process's context, the new descriptor's socket is looked up in its file
+ * table (fd -> file -> socket -> sock). The handshake ended before accept
+ * returned, so the 4-tuple is whole. (An fexit on inet_csk_accept would be
+ * shorter, but some kernels and sandboxes refuse function tracing; the
+ * sock:inet_sock_set_state tracepoint sees the handshake end in softirq,
+ * where the current process is not the one that accepts.)
+ */
+static __always_inline int emit_accept(long fd)
 {
-	__u64 ret = 0;
-	if (bpf_get_func_ret(ctx, &ret) < 0 || !ret)
+	if (fd < 0)
 		return 0;
-	struct sock *sk = (struct sock *)ret;
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	if ((unsigned long)fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = 0;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) < 0 || !f)
+		return 0;
+	struct socket *so = BPF_CORE_READ(f, private_data);
+	struct sock *sk = BPF_CORE_READ(so, sk);
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
 		return 0;
 	struct net_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_drop();
 		return 0;
 	}
-	fill_hdr(&e->h, (struct task_struct *)bpf_get_current_task_btf(), KIND_ACCEPT);
+	fill_hdr(&e->h, t, KIND_ACCEPT);
 	e->ok = 1;
 	e->pad = 0;
 	fill_tuple(e, sk);
 	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int handle_accept4(struct sys_exit_ctx *ctx)
+{
+	return emit_accept(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int handle_accept(struct sys_exit_ctx *ctx)
+{
+	return emit_accept(ctx->ret);
 }
