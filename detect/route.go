@@ -94,6 +94,19 @@ func (d *Detector) routeRule(r *crule, ev *schema.Event, sc *routeScratch) uint6
 			m |= 1 << uint(owner(r, k, n))
 		}
 	}
+	// Missing-event steps: their events rule out the matches of their
+	// join key, so they go where its state lives, as until's do.
+	for i := r.nPos; i < len(r.steps); i++ {
+		st := &r.steps[i]
+		if !st.hasType(ev.Type) || !sc.eval.can(st) || !st.pred(ev, sc.eval) {
+			continue
+		}
+		k, buf, ok := keyOf(ev, st.by, sc.vals[:len(st.by)], sc.buf)
+		sc.buf = buf
+		if ok {
+			m |= 1 << uint(owner(r, k, n))
+		}
+	}
 	return m
 }
 
@@ -121,7 +134,7 @@ func Routing(p *rule.Package) (joinKey, route string) {
 		return "-", "-"
 	}
 	q := p.Query
-	if !q.Sequence {
+	if !q.Sequence && !q.Sample {
 		return "-", "entity partition (no copies)"
 	}
 	var keys []string
@@ -139,7 +152,7 @@ func Routing(p *rule.Package) (joinKey, route string) {
 		}
 	}
 	if len(keys) == 1 && keys[0] == "" {
-		return "global", "one partition holds the sequence; events matching a step or until are copied there"
+		return "global", "one partition holds the state; events matching a step or until are copied there"
 	}
 	return strings.Join(keys, " = "), "events matching a step or until are copied to the partition owning the key's values"
 }
