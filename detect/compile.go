@@ -23,9 +23,9 @@ type crule struct {
 	tags     []string
 	message  string
 
-	seq        bool   // a sequence or a sample: state per join key
-	sample     bool   // a sample: steps are unordered filters
-	salt       uint64 // XXH3 of the rule id: spreads rules' keys over partitions
+	seq    bool   // a sequence or a sample: state per join key
+	sample bool   // a sample: steps are unordered filters
+	salt   uint64 // XXH3 of the rule id: spreads rules' keys over partitions
 	// steps holds the positive steps (runs expanded), then a sequence's
 	// missing-event steps (one each, runs being the same condition): the
 	// index guards them all, the matcher reads steps[:nPos] as the steps.

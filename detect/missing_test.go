@@ -46,7 +46,7 @@ type xev struct {
 func (e xev) build(t testing.TB, reg *schema.Registry) schema.Event {
 	t.Helper()
 	b := schema.NewBuilder(reg).ID(e.id).TypeName(e.typ).Mono(schema.TimestampMono(e.at)).
-		Wall(schema.TimestampWall(int64(e.at))).Entity(schema.EntityKeyFrom64(e.id%5 + 1)).
+		Wall(schema.TimestampWall(int64(e.at))).Entity(schema.EntityKeyFrom64(e.id%5+1)).
 		Path("sequence", value.I64Value(int64(e.id)))
 	if e.tag != "" {
 		b.Path("tag", value.StringValue(e.tag))

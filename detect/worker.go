@@ -53,8 +53,8 @@ type worker struct {
 
 	eval *evalScratch // the index's marks and the predicates' cut count
 
-	held    int          // matches held over all rules (see keyState.held)
-	samples []sampleHit  // scratch for a sample: the join keys one event fills
+	held    int         // matches held over all rules (see keyState.held)
+	samples []sampleHit // scratch for a sample: the join keys one event fills
 
 	counters []ruleCounters // by rule index
 	parts    partCounters
