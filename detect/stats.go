@@ -15,7 +15,8 @@ type Evictions struct {
 	// Terminated: an until event of their join key arrived.
 	Terminated uint64
 	// Capacity: evicted, least recently used first, to keep within
-	// MaxStatesPerRule or MaxStates.
+	// MaxStatesPerRule or MaxStates. Evicted join keys count their partial
+	// and held matches, and a leading missing-event mark as one.
 	Capacity uint64
 	// Memory: evicted, least recently used first, to keep a partition's
 	// state within MaxStateBytes.

@@ -510,6 +510,16 @@ func (w *worker) terminate(s *seqState, ks *keyState) {
 	}
 }
 
+// dropped is what evicting ks loses: its partial and held matches, and
+// its leading mark as one.
+func (ks *keyState) dropped() uint64 {
+	n := ks.live + len(ks.held)
+	if ks.leads > 0 {
+		n++
+	}
+	return uint64(n)
+}
+
 // empty reports whether ks holds nothing: no partial match, leading mark
 // or held match.
 func (ks *keyState) empty() bool { return ks.live == 0 && ks.leads == 0 && len(ks.held) == 0 }
@@ -834,7 +844,7 @@ func (w *worker) shed() {
 	for w.bytes > w.d.cfg.MaxStateBytes && w.gtail != nil {
 		ks := w.gtail
 		s := w.seq[ks.rule]
-		s.counters.memory.Add(uint64(ks.live + len(ks.held)))
+		s.counters.memory.Add(ks.dropped())
 		w.remove(s, ks)
 	}
 }
@@ -845,7 +855,7 @@ func (w *worker) evict(ks *keyState) {
 		return
 	}
 	s := w.seq[ks.rule]
-	s.counters.capacity.Add(uint64(ks.live + len(ks.held)))
+	s.counters.capacity.Add(ks.dropped())
 	w.remove(s, ks)
 }
 
