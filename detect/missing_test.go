@@ -565,3 +565,27 @@ func TestPartitionRulesVeto(t *testing.T) {
 		}
 	}
 }
+
+// TestMissingUntilEvent checks that an event matching until and a
+// missing-event step is both: it ends partial matches and rules out.
+func TestMissingUntilEvent(t *testing.T) {
+	reg := elasticReg(t)
+	r := xpkg(t, reg, "both", `sequence by k1 with maxspan=1m
+  [test1 where tag == "a"] [test1 where tag == "b"] ![test1 where tag == "x"]
+until [test1 where tag == "x"]`)
+	var log []schema.Event
+	for _, e := range []xev{{id: 1, at: time.Second, tag: "a"}, {id: 2, at: 2 * time.Second, tag: "b"},
+		{id: 3, at: 3 * time.Second, tag: "a"}, {id: 4, at: 4 * time.Second, tag: "x"}, {id: 5, at: 5 * time.Second, tag: "b"}} {
+		e.typ, e.k1 = "test1", "k"
+		log = append(log, e.build(t, reg))
+	}
+	for _, parts := range []int{1, 2, 4} {
+		got, d := runRouted(t, []*rule.Package{r}, log, parts)
+		if len(got) != 0 {
+			t.Fatalf("%d partitions: %q", parts, got)
+		}
+		if st := d.Stats(); st.Vetoed != 1 || st.Evicted.Terminated != 1 {
+			t.Fatalf("%d partitions: stats %+v", parts, st)
+		}
+	}
+}

@@ -70,12 +70,13 @@ func (d *Detector) routeRule(r *crule, ev *schema.Event, sc *routeScratch) uint6
 		return 0
 	}
 	if u := r.until; u != nil && u.hasType(ev.Type) && sc.eval.can(u) && u.pred(ev, sc.eval) {
+		var m uint64
 		k, buf, ok := keyOf(ev, u.by, sc.vals[:len(u.by)], sc.buf)
 		sc.buf = buf
-		if !ok {
-			return 0
+		if ok {
+			m = 1 << uint(owner(r, k, n))
 		}
-		return 1 << uint(owner(r, k, n))
+		return m | d.routeMissing(r, ev, sc) // an until event does nothing else, but may be a missing one too
 	}
 	var m uint64
 	group, matched, byGroup := -1, false, -1
@@ -94,8 +95,15 @@ func (d *Detector) routeRule(r *crule, ev *schema.Event, sc *routeScratch) uint6
 			m |= 1 << uint(owner(r, k, n))
 		}
 	}
-	// Missing-event steps: their events rule out the matches of their
-	// join key, so they go where its state lives, as until's do.
+	return m | d.routeMissing(r, ev, sc)
+}
+
+// routeMissing returns where ev must go as an event of r's missing-event
+// steps: they rule out the matches of their join key, so they go where
+// its state lives, as until's do.
+func (d *Detector) routeMissing(r *crule, ev *schema.Event, sc *routeScratch) uint64 {
+	n := len(d.workers)
+	var m uint64
 	for i := r.nPos; i < len(r.steps); i++ {
 		st := &r.steps[i]
 		if !st.hasType(ev.Type) || !sc.eval.can(st) || !st.pred(ev, sc.eval) {

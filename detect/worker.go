@@ -276,14 +276,16 @@ func (w *worker) applySeq(s *seqState, ev *schema.Event) {
 		return
 	}
 	if u := r.until; u != nil && u.hasType(ev.Type) && w.eval.can(u) && u.pred(ev, w.eval) {
-		if s.n == 0 {
-			return // no join key has partial matches: nothing to cancel
-		}
-		if key, vals, ok := w.key(u, ev); ok && w.owns(r, key) {
-			if ks := w.lookup(s, key, vals); ks != nil && ks.live > 0 {
-				s.counters.terminated.Add(uint64(ks.live))
-				w.terminate(s, ks)
+		if s.n > 0 { // else no join key has partial matches: nothing to cancel
+			if key, vals, ok := w.key(u, ev); ok && w.owns(r, key) {
+				if ks := w.lookup(s, key, vals); ks != nil && ks.live > 0 {
+					s.counters.terminated.Add(uint64(ks.live))
+					w.terminate(s, ks)
+				}
 			}
+		}
+		if r.nPos < len(r.steps) {
+			w.applyMissing(s, ev) // it may be a missing-event step's event too
 		}
 		return
 	}

@@ -42,7 +42,7 @@
 // A sample (Elastic's) joins events in any order:
 //
 //	sample by host.name
-//	  [file where file.extension == "exe"]
+//	  [file where file.extension == "exe"] by user.name
 //	  [process where true] by user.name
 //
 // It matches when each filter has its own event (one event serves one
