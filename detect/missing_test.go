@@ -589,3 +589,22 @@ until [test1 where tag == "x"]`)
 		}
 	}
 }
+
+// BenchmarkLanguage measures, over the generated mix, a sequence with a
+// middle missing-event step, one with a trailing one (matches held, then
+// released as event time passes), a sample, and tests on expressions
+// (length in, concat :, cidrMatch of an expression), each alone.
+func BenchmarkLanguage(b *testing.B) {
+	for _, c := range []struct{ name, src string }{
+		{"missing-middle", `sequence with maxspan=50ms
+  [process where process.executable == "/usr/bin/curl"] ![file where file.path == "/etc/passwd"] [network where destination.port == 443]`},
+		{"missing-trailing", `sequence with maxspan=50ms
+  [process where process.executable == "/usr/bin/curl"] ![network where destination.port == 443]`},
+		{"sample", `sample by user.name
+  [process where process.executable == "/usr/bin/curl"] [file where file.path == "/etc/passwd"] [network where destination.port == 443]`},
+		{"operand-tests", `process where length(process.executable) in (13, 14) and concat(process.name, "!") : "cur*!" and
+  cidrMatch(concat(?source.ip, ""), "10.0.0.0/8")`},
+	} {
+		b.Run(c.name, func(b *testing.B) { benchHandle(b, []*rule.Package{pkg(b, "r", c.src)}) })
+	}
+}
