@@ -608,3 +608,31 @@ func BenchmarkLanguage(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) { benchHandle(b, []*rule.Package{pkg(b, "r", c.src)}) })
 	}
 }
+
+// TestMaxSpanUnitsMatch checks maxspan in each of Elastic's units against
+// events: exactly maxspan apart matches, one nanosecond more does not;
+// and with runs=N on the same rules.
+func TestMaxSpanUnitsMatch(t *testing.T) {
+	reg := elasticReg(t)
+	for _, c := range []struct {
+		unit string
+		d    time.Duration
+	}{{"250ms", 250 * time.Millisecond}, {"30s", 30 * time.Second}, {"15m", 15 * time.Minute}, {"2h", 2 * time.Hour}, {"3d", 72 * time.Hour}} {
+		r := xpkg(t, reg, "u", `sequence by k1 with maxspan=`+c.unit+`
+  [test1 where tag == "a"] with runs=2 [test1 where tag == "b"]`)
+		f := func(gap time.Duration, want ...string) {
+			t.Helper()
+			var log []schema.Event
+			for _, e := range []xev{{id: 1, at: 0, tag: "a"}, {id: 2, at: gap / 2, tag: "a"}, {id: 3, at: gap, tag: "b"}} {
+				e.typ, e.k1 = "test1", "k"
+				log = append(log, e.build(t, reg))
+			}
+			got, _ := runRouted(t, []*rule.Package{r}, log, 1)
+			if !slices.Equal(got, want) && !(len(got) == 0 && len(want) == 0) {
+				t.Fatalf("maxspan=%s, gap %v: %q, want %q", c.unit, gap, got, want)
+			}
+		}
+		f(c.d, "u:1,2,3")
+		f(c.d + 1)
+	}
+}
