@@ -78,6 +78,7 @@ type cstep struct {
 	anyType bool             // matches every event type
 	types   []bool           // by event type ID, when !anyType
 	by      []schema.FieldID // join fields: the sequence's, then the step's
+	byOpt   uint64           // bit i: by[i] is optional (?field), joining on null
 	byGroup int              // steps with the same join fields share a key computation
 	fields  []schema.FieldID
 	names   []string // alert field names of fields
@@ -138,11 +139,11 @@ func compileRule(idx int, p *rule.Package, c *compiler) (*crule, error) {
 			}
 		}
 		key := ""
-		for _, f := range q.By {
-			cs.by = append(cs.by, f.ID)
-			key += strconv.Itoa(int(f.ID)) + ","
-		}
-		for _, f := range st.By {
+		for _, f := range append(q.By[:len(q.By):len(q.By)], st.By...) {
+			if f.Optional {
+				cs.byOpt |= 1 << uint(len(cs.by))
+				key += "?"
+			}
 			cs.by = append(cs.by, f.ID)
 			key += strconv.Itoa(int(f.ID)) + ","
 		}

@@ -636,3 +636,34 @@ func TestMaxSpanUnitsMatch(t *testing.T) {
 		f(c.d + 1)
 	}
 }
+
+// TestOptionalJoinNull checks Elastic's optional join keys: by ?field
+// joins events whose field is null or missing (Elastic's "null" join key),
+// while a plain by field never joins on null. Elastic's sample tests
+// (test_sample.toml: nullValueAsJoinKey, optionalFieldAsQueryKeys) and
+// the syntax reference's "Optional by fields" say so.
+func TestOptionalJoinNull(t *testing.T) {
+	reg := elasticReg(t)
+	f := func(src string, want ...string) {
+		t.Helper()
+		r := xpkg(t, reg, "r", src)
+		var log []schema.Event
+		for _, e := range []xev{{id: 1, at: time.Second, tag: "a"}, {id: 2, at: 2 * time.Second, tag: "b"},
+			{id: 3, at: 3 * time.Second, tag: "a", k1: "x"}, {id: 4, at: 4 * time.Second, tag: "b", k1: "x"}} {
+			e.typ = "test1"
+			log = append(log, e.build(t, reg))
+		}
+		for _, parts := range []int{1, 3} {
+			got, _ := runRouted(t, []*rule.Package{r}, log, parts)
+			if !slices.Equal(got, want) && !(len(got) == 0 && len(want) == 0) {
+				t.Fatalf("%s at %d partitions: %q, want %q", src, parts, got, want)
+			}
+		}
+	}
+	f(`sample by ?k1 [test1 where tag == "a"] [test1 where tag == "b"]`, "r:1,2", "r:3,4")
+	f(`sample by k1 [test1 where tag == "a"] [test1 where tag == "b"]`, "r:3,4")
+	f(`sample [test1 where tag == "a"] by ?k2 [test1 where tag == "b"] by ?no.such`, "r:1,2", "r:3,4")
+	f(`sequence by ?k1 [test1 where tag == "a"] [test1 where tag == "b"]`, "r:1,2", "r:3,4")
+	f(`sequence by k1 [test1 where tag == "a"] [test1 where tag == "b"]`, "r:3,4")
+	f(`sequence by k1, ?k2 [test1 where tag == "a"] [test1 where tag == "b"]`, "r:3,4")
+}

@@ -71,7 +71,7 @@ func (d *Detector) routeRule(r *crule, ev *schema.Event, sc *routeScratch) uint6
 	}
 	if u := r.until; u != nil && u.hasType(ev.Type) && sc.eval.can(u) && u.pred(ev, sc.eval) {
 		var m uint64
-		k, buf, ok := keyOf(ev, u.by, sc.vals[:len(u.by)], sc.buf)
+		k, buf, ok := keyOf(ev, u.by, u.byOpt, sc.vals[:len(u.by)], sc.buf)
 		sc.buf = buf
 		if ok {
 			m = 1 << uint(owner(r, k, n))
@@ -89,7 +89,7 @@ func (d *Detector) routeRule(r *crule, ev *schema.Event, sc *routeScratch) uint6
 			continue // no match, or the same key as the step before
 		}
 		byGroup = st.byGroup
-		k, buf, ok := keyOf(ev, st.by, sc.vals[:len(st.by)], sc.buf)
+		k, buf, ok := keyOf(ev, st.by, st.byOpt, sc.vals[:len(st.by)], sc.buf)
 		sc.buf = buf
 		if ok {
 			m |= 1 << uint(owner(r, k, n))
@@ -109,7 +109,7 @@ func (d *Detector) routeMissing(r *crule, ev *schema.Event, sc *routeScratch) ui
 		if !st.hasType(ev.Type) || !sc.eval.can(st) || !st.pred(ev, sc.eval) {
 			continue
 		}
-		k, buf, ok := keyOf(ev, st.by, sc.vals[:len(st.by)], sc.buf)
+		k, buf, ok := keyOf(ev, st.by, st.byOpt, sc.vals[:len(st.by)], sc.buf)
 		sc.buf = buf
 		if ok {
 			m |= 1 << uint(owner(r, k, n))

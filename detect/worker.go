@@ -229,7 +229,7 @@ func (w *worker) key(st *cstep, ev *schema.Event) (joinKey, []value.Value, bool)
 		}
 		return w.keys[g], vals, true
 	}
-	k, buf, ok := keyOf(ev, st.by, vals, w.keyBuf)
+	k, buf, ok := keyOf(ev, st.by, st.byOpt, vals, w.keyBuf)
 	w.keyBuf = buf
 	w.keyEpoch[g], w.keyMissing[g], w.keys[g] = w.epoch, !ok, k
 	if !ok {

@@ -75,9 +75,12 @@
 // argument. Null in gives null out; a comparison with null on either side
 // is false, except with a literal null (x == null, x != null). ?field is
 // an optional field: null when absent, and when the schema lacks it, a
-// field that is never present rather than an error. Integer literals
-// compare with float fields and float literals with integer fields, by
-// value.
+// field that is never present rather than an error; as a by field it
+// joins events on null (Elastic's optional join key), where a plain by
+// field never joins on null. Integer literals compare with float fields
+// and float literals with integer fields, by value. in, :, like, regex
+// and cidrMatch test an expression as they test a field: length(a) in
+// (1, 2), substring(a, 0, 3) : "cmd*".
 //
 // # Where Kestrel differs from Elastic EQL
 //
