@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -666,4 +667,58 @@ func TestOptionalJoinNull(t *testing.T) {
 	f(`sequence by ?k1 [test1 where tag == "a"] [test1 where tag == "b"]`, "r:1,2", "r:3,4")
 	f(`sequence by k1 [test1 where tag == "a"] [test1 where tag == "b"]`, "r:3,4")
 	f(`sequence by k1, ?k2 [test1 where tag == "a"] [test1 where tag == "b"]`, "r:3,4")
+}
+
+// TestSampleAssignment checks the sample's incremental assignment against
+// brute force: over random events (each matching a random set of
+// filters), a sample completes exactly at the first event after which
+// some assignment of distinct events to all filters exists, and then
+// starts afresh.
+func TestSampleAssignment(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(7, 8))
+	// full reports whether the events' masks can cover all n filters with
+	// distinct events.
+	var full func(masks []uint64, n, f int, used uint64) bool
+	full = func(masks []uint64, n, f int, used uint64) bool {
+		if f == n {
+			return true
+		}
+		for i, m := range masks {
+			if used&(1<<uint(i)) == 0 && m&(1<<uint(f)) != 0 && full(masks, n, f+1, used|1<<uint(i)) {
+				return true
+			}
+		}
+		return false
+	}
+	for range 2000 {
+		n := 1 + rnd.IntN(5)
+		slots := make([]partial, n)
+		var since []uint64 // masks of the events since the last completion
+		filled := 0
+		for range 12 {
+			mask := rnd.Uint64() & (1<<uint(n) - 1)
+			if mask == 0 {
+				continue
+			}
+			since = append(since, mask)
+			var seen uint64
+			if j := assign(slots, mask, &seen); j >= 0 {
+				slots[j].active, slots[j].mask = true, mask
+				filled++
+			}
+			want := full(since, n, 0, 0)
+			if got := filled == n; got != want {
+				t.Fatalf("filters %d, events %b: complete %v, brute force %v", n, since, got, want)
+			}
+			for j := range slots {
+				if slots[j].active && slots[j].mask&(1<<uint(j)) == 0 {
+					t.Fatalf("filter %d holds an event that does not match it (%b)", j, slots[j].mask)
+				}
+			}
+			if filled == n {
+				clear(slots)
+				since, filled = since[:0], 0
+			}
+		}
+	}
 }
