@@ -722,3 +722,25 @@ func TestSampleAssignment(t *testing.T) {
 		}
 	}
 }
+
+// TestOperandTestsUnguarded checks that the rule index treats a test on
+// an expression as unguarded (run for every event of its type) while the
+// same test on a field keeps its guard.
+func TestOperandTestsUnguarded(t *testing.T) {
+	f := func(cond string, guarded bool) {
+		t.Helper()
+		q, err := rule.Compile("x.eql", "process where "+cond, testReg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := guardOf(q.Steps[0].Cond); ok != guarded {
+			t.Fatalf("%s: guarded %v, want %v", cond, ok, guarded)
+		}
+	}
+	f(`process.name in ("a", "b")`, true)
+	f(`substring(process.name, 0) in ("a", "b")`, false)
+	f(`process.name : "a*"`, true)
+	f(`concat(process.name, "") : "a*"`, false)
+	f(`concat(process.name, "") like "a*" and process.name == "a"`, true)
+	f(`cidrMatch(concat(process.name, ""), "10.0.0.0/8")`, false)
+}
