@@ -23,9 +23,14 @@ type crule struct {
 	tags     []string
 	message  string
 
-	seq        bool
-	salt       uint64 // XXH3 of the rule id: spreads rules' keys over partitions
+	seq    bool   // a sequence or a sample: state per join key
+	sample bool   // a sample: steps are unordered filters
+	salt   uint64 // XXH3 of the rule id: spreads rules' keys over partitions
+	// steps holds the positive steps (runs expanded), then a sequence's
+	// missing-event steps (one each, runs being the same condition): the
+	// index guards them all, the matcher reads steps[:nPos] as the steps.
 	steps      []cstep
+	nPos       int
 	until      *cstep
 	maxSpan    uint64 // nanoseconds; valid when hasMaxSpan
 	hasMaxSpan bool
@@ -39,7 +44,17 @@ type crule struct {
 	// its slots, their ids and values, its join values (arenas apart).
 	stateBytes int
 
-	// stepsFor lists, by event type ID, the steps that accept the type,
+	// Missing-event steps: hasLead and hasTrail say whether some come
+	// before the first step or after the last; gapMiss[g] whether some
+	// stand between steps g and g+1.
+	hasLead, hasTrail bool
+	gapMiss           []bool
+	// nSlots is the number of partials a keyState holds: one per step
+	// waiting for the next (at least one: a single-step sequence
+	// completes in it), or one per filter of a sample.
+	nSlots int
+
+	// stepsFor lists, by event type ID, the positive steps that accept the type,
 	// last first (the order a sequence tries them in); anySteps the steps
 	// accepting any type, for IDs past the table.
 	stepsFor [][]int32
@@ -63,10 +78,14 @@ type cstep struct {
 	anyType bool             // matches every event type
 	types   []bool           // by event type ID, when !anyType
 	by      []schema.FieldID // join fields: the sequence's, then the step's
+	byOpt   uint64           // bit i: by[i] is optional (?field), joining on null
 	byGroup int              // steps with the same join fields share a key computation
 	fields  []schema.FieldID
 	names   []string // alert field names of fields
 	valOff  int      // where this step's values start in a partial's value buffer
+	// gap places a missing-event step: it stands after positive step gap
+	// (-1: before the first; nPos-1: after the last).
+	gap int
 }
 
 func (s *cstep) hasType(t schema.EventTypeID) bool {
@@ -88,7 +107,7 @@ func compileRule(idx int, p *rule.Package, c *compiler) (*crule, error) {
 	}
 	r := &crule{
 		idx: idx, id: p.Manifest.RuleID, name: p.Manifest.RuleName, severity: sev,
-		tags: p.Manifest.Tags, seq: q.Sequence, message: p.Manifest.RuleName,
+		tags: p.Manifest.Tags, seq: q.Sequence || q.Sample, sample: q.Sample, message: p.Manifest.RuleName,
 	}
 	r.salt = xxh3.HashString(r.id)
 	if d := p.Manifest.Description; d != "" {
@@ -120,11 +139,11 @@ func compileRule(idx int, p *rule.Package, c *compiler) (*crule, error) {
 			}
 		}
 		key := ""
-		for _, f := range q.By {
-			cs.by = append(cs.by, f.ID)
-			key += strconv.Itoa(int(f.ID)) + ","
-		}
-		for _, f := range st.By {
+		for _, f := range append(q.By[:len(q.By):len(q.By)], st.By...) {
+			if f.Optional {
+				cs.byOpt |= 1 << uint(len(cs.by))
+				key += "?"
+			}
 			cs.by = append(cs.by, f.ID)
 			key += strconv.Itoa(int(f.ID)) + ","
 		}
@@ -140,7 +159,7 @@ func compileRule(idx int, p *rule.Package, c *compiler) (*crule, error) {
 			}
 			cs.fields = append(cs.fields, f.ID)
 			name := f.Path
-			if q.Sequence {
+			if q.Sequence || q.Sample {
 				name = "step" + strconv.Itoa(number) + "." + f.Path
 			}
 			cs.names = append(cs.names, name)
@@ -148,8 +167,16 @@ func compileRule(idx int, p *rule.Package, c *compiler) (*crule, error) {
 		return cs
 	}
 	number := 0
+	var missing []cstep
 	for g, st := range q.Steps {
 		pr := c.compileExpr(st.Cond) // shared by the steps runs=N expands into
+		if st.Missing {
+			cs := mk(st, pr, g, 0)
+			cs.fields, cs.names = nil, nil // nothing of a missing event reaches an alert
+			cs.gap = number - 1
+			missing = append(missing, cs)
+			continue
+		}
 		for range st.Runs {
 			number++
 			cs := mk(st, pr, g, number)
@@ -158,12 +185,27 @@ func compileRule(idx int, p *rule.Package, c *compiler) (*crule, error) {
 			r.steps = append(r.steps, cs)
 		}
 	}
+	r.nPos = len(r.steps)
+	if len(missing) > 0 {
+		r.gapMiss = make([]bool, max(r.nPos-1, 0))
+		for i := range missing {
+			switch g := missing[i].gap; {
+			case g < 0:
+				r.hasLead = true
+			case g == r.nPos-1:
+				r.hasTrail = true
+			default:
+				r.gapMiss[g] = true
+			}
+		}
+		r.steps = append(r.steps, missing...)
+	}
 	maxT := 0
 	for i := range r.steps {
 		maxT = max(maxT, len(r.steps[i].types)-1)
 	}
 	r.stepsFor = make([][]int32, maxT+1)
-	for i := len(r.steps) - 1; i >= 0; i-- {
+	for i := r.nPos - 1; i >= 0; i-- {
 		st := &r.steps[i]
 		for t := range r.stepsFor {
 			if st.hasType(schema.EventTypeID(t)) {
@@ -174,9 +216,17 @@ func compileRule(idx int, p *rule.Package, c *compiler) (*crule, error) {
 			r.anySteps = append(r.anySteps, int32(i))
 		}
 	}
-	if q.Sequence && len(r.steps) > 1 {
-		n := len(r.steps) - 1
-		r.stateBytes = keyStateSize + n*partialSize + n*len(r.steps)*8 + n*r.nVals*valueSize + r.nBy*valueSize
+	if r.seq {
+		r.nSlots = max(r.nPos-1, 1)
+		if r.sample {
+			r.nSlots = r.nPos
+		}
+		n := r.nSlots
+		r.stateBytes = keyStateSize + n*partialSize + n*r.nPos*8 + n*r.nVals*valueSize + r.nBy*valueSize
+	}
+	if len(missing) > 0 && !r.hasMaxSpan {
+		// Parse refuses these; a query built by hand may hold them.
+		return nil, &RuleError{Index: idx, RuleID: r.id, Err: errors.New("a sequence with a missing-event step needs a maxspan")}
 	}
 	if q.Until != nil {
 		u := mk(q.Until, c.compileExpr(q.Until.Cond), -1, 0)

@@ -148,6 +148,8 @@ func (d *Detector) Stats() Stats {
 			rs.Evicted.add(Evictions{Expired: c.expired.Load(), Terminated: c.terminated.Load(), Capacity: c.capacity.Load(), Memory: c.memory.Load()})
 			rs.Replaced += c.replaced.Load()
 			rs.Collisions += c.collisions.Load()
+			rs.Vetoed += c.vetoed.Load()
+			rs.Held += uint64(max(c.held.Load(), 0))
 			rs.States += uint64(max(c.states.Load(), 0))
 			rs.Partials += uint64(max(c.partials.Load(), 0))
 			rs.Bytes += uint64(max(c.bytes.Load(), 0))
@@ -160,8 +162,29 @@ func (d *Detector) Stats() Stats {
 		s.States += rs.States
 		s.Partials += rs.Partials
 		s.Bytes += rs.Bytes
+		s.Held += rs.Held
+		s.Vetoed += rs.Vetoed
 	}
 	return s
+}
+
+// Flush ends the input: the matches held for a sequence's trailing
+// missing-event step (Stats.Held) become alerts, since no event can come
+// any more to rule them out. Call it once no Handle call runs or will run
+// on the input that ended (after engine.Bus.Shutdown has drained the
+// bus): at the end of a replay, or when a node stops. Partial matches stay
+// as they are; events handled after Flush are matched as before.
+func (d *Detector) Flush() {
+	for _, w := range d.workers {
+		if w.held == 0 {
+			continue
+		}
+		for _, s := range w.seq {
+			if s != nil && len(s.heldKeys) > 0 {
+				w.releaseHeld(s, 0, true)
+			}
+		}
+	}
 }
 
 // Partitions returns the number of partitions the Detector serves.

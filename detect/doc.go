@@ -103,6 +103,29 @@
 // max_span_ms) keeps its partial matches until until, completion or
 // eviction.
 //
+// # Missing events and samples
+//
+// A sequence's missing-event steps (![...], with Elastic's rules: see
+// package rule) never hold events: the other steps match as usual, and an
+// event of a missing step, routed like an until event to the owner of its
+// join key, marks the partial match waiting in its gap (vetoed if the next
+// step comes later), the key (a leading step: the latest such times, kept
+// for maxspan), or settles the key's held matches (a trailing step). A
+// match that a trailing step may still rule out is held (Stats.Held) until
+// the partition's newest event time passes its window, then alerts; its
+// verdict depends on the log alone, only the moment it comes out on the
+// partition's progress. Detector.Flush, called once the bus has drained
+// (node does it when its source ends), releases what is still held. A
+// ruled-out match counts in Stats.Vetoed. Held matches count in their
+// key's memory and go with it when it is evicted (counted in Evicted).
+//
+// A sample (sample by ... [q1] [q2] ...) keeps, per join key, one event
+// per filter, each event serving one filter it matches; a newcomer may
+// move an event to another filter it matches (an augmenting path), so the
+// alert comes with the first event that makes a full assignment possible.
+// The key then starts afresh. Samples have no maxspan: their state goes
+// only when it completes or is evicted.
+//
 // # Expiry and bounds
 //
 // Matching decisions use event time only, so a replay gives the same

@@ -92,3 +92,40 @@ func Example_routed() {
 	// shadow high [1 2] user.name alice
 	// 1
 }
+
+// A missing-event step: an outbound connection not followed within 5s by
+// the process's exit. The match waits while an exit may still come; the
+// end of input (Flush, after the bus drained) lets it out.
+func ExampleDetector_Flush() {
+	reg := rule.DefaultRegistry()
+	q, err := rule.Compile("rule.eql", `sequence by process.entity_id with maxspan=5s
+  [network where network.direction == "outbound"]
+  ![process where event.action == "exit"]`, reg)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	pkg := &rule.Package{Manifest: &rule.Manifest{RuleID: "lingers", RuleName: "Connects and lingers", Severity: rule.SeverityLow}, Query: q}
+	det, err := detect.New(detect.Config{Rules: []*rule.Package{pkg}, Output: printer{}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	b := schema.NewBuilder(reg)
+	conn := func(id uint64, ts uint64, proc string) schema.Event {
+		e, _ := b.Reset().ID(id).TypeName("network_connect").Mono(schema.TimestampMono(ts)).
+			Path("process.entity_id", value.StringValue(proc)).Path("network.direction", value.StringValue("outbound")).Build()
+		return e
+	}
+	exit, _ := b.Reset().ID(3).TypeName("process_exit").Mono(2e9).
+		Path("process.entity_id", value.StringValue("p1")).Path("event.action", value.StringValue("exit")).Build()
+	c1, c2 := conn(1, 1e9, "p1"), conn(2, 1e9, "p2")
+	det.Handle(0, []*schema.Event{&c1, &c2, &exit}) // p1 exits in time; p2 may still
+	fmt.Println("held", det.Stats().Held, "vetoed", det.Stats().Vetoed)
+	det.Flush() // the end of input
+	fmt.Println("held", det.Stats().Held, "alerts", det.Stats().Alerts)
+	// Output:
+	// held 1 vetoed 1
+	// lingers low [2] process.entity_id p2
+	// held 0 alerts 1
+}

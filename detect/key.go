@@ -28,6 +28,7 @@ const (
 	tagString = 's'
 	tagBytes  = 'y'
 	tagArray  = 'a'
+	tagNull   = 'n'
 )
 
 // appendKeyValue appends v's hashed form to dst; ok is false for Null,
@@ -89,9 +90,10 @@ func joinEqual(a, b value.Value) bool {
 
 // keyOf computes the join key of ev for the by fields ids into vals (len
 // ids), using buf as scratch; ok is false when a by field is missing or
-// Null. With no by fields the key is the zero key: the rule's one global
-// sequence.
-func keyOf(ev *schema.Event, ids []schema.FieldID, vals []value.Value, buf []byte) (joinKey, []byte, bool) {
+// Null, unless it is optional (bit i of optional set: ?field, which joins
+// on null, as in Elastic EQL). With no by fields the key is the zero key:
+// the rule's one global sequence.
+func keyOf(ev *schema.Event, ids []schema.FieldID, optional uint64, vals []value.Value, buf []byte) (joinKey, []byte, bool) {
 	if len(ids) == 0 {
 		return joinKey{}, buf, true
 	}
@@ -100,7 +102,10 @@ func keyOf(ev *schema.Event, ids []schema.FieldID, vals []value.Value, buf []byt
 		v, _ := ev.Get(id)
 		var ok bool
 		if buf, ok = appendKeyValue(buf, v); !ok {
-			return joinKey{}, buf, false
+			if optional&(1<<uint(i)) == 0 || v.Kind() != value.KindNull {
+				return joinKey{}, buf, false
+			}
+			buf = append(buf, tagNull)
 		}
 		vals[i] = v
 	}

@@ -44,6 +44,24 @@ until [process where event.action == "logout"]`},
   [process where process.name == "curl"] [process where process.name == "sh"]`},
 }
 
+// langRules are the rest of Elastic's language over the same logs:
+// missing-event steps (between, before and after, and one whose events
+// come from other entities: children of the key's process), and a
+// sample.
+var langRules = []struct{ id, src string }{
+	{"jh-missing", `sequence by user.name with maxspan=5s
+  [process where process.name == "ssh"] ![file where file.path != "/tmp/x"] [network where network.dest_port == 22]`},
+	{"jh-lead-trail", `sequence with maxspan=2s
+  ![file where true] by user.name
+  [process where process.name == "bash"] by user.name
+  ![network where true] by user.name`},
+	{"jh-no-child", `sequence with maxspan=10s
+  [process where process.name == "sh"] by process.entity_id
+  ![any where true] by process.parent.entity_id`},
+	{"jh-sample", `sample by user.name
+  [process where process.name == "sudo"] [file where file.path == "/etc/shadow"] [network where network.dest_port == 4444]`},
+}
+
 // partitionRules returns the example rules and the join-heavy ones.
 func partitionRules(t testing.TB) []*rule.Package {
 	t.Helper()
@@ -56,6 +74,9 @@ func partitionRules(t testing.TB) []*rule.Package {
 		t.Fatalf("%d example rules loaded", len(rules))
 	}
 	for _, r := range joinRules {
+		rules = append(rules, pkg(t, r.id, r.src))
+	}
+	for _, r := range langRules {
 		rules = append(rules, pkg(t, r.id, r.src))
 	}
 	return rules
@@ -165,13 +186,82 @@ func reference(rules []*crule, evs []schema.Event) []string {
 				}
 			}
 		}
-		n := len(r.steps)
+		if r.sample {
+			// Per key, each filter takes the first event since the last
+			// alert that matches it (the table's sample filters never
+			// match the same event, so the assignment is unique).
+			for _, key := range keys {
+				got := make([]uint64, r.nPos)
+				filled := 0
+				for i := range evs {
+					e := &evs[i]
+					for f := range r.nPos {
+						st := &r.steps[f]
+						if k, ok := refKey(st, e); ok && k == key && accepts(st, e) && got[f] == 0 {
+							got[f] = e.ID
+							filled++
+							break
+						}
+					}
+					if filled == r.nPos {
+						emit(r, got)
+						got, filled = make([]uint64, r.nPos), 0
+					}
+				}
+			}
+			continue
+		}
+		n := r.nPos
 		type part struct {
 			first uint64
 			ids   []uint64
+			ts    []uint64
+		}
+		// ruledOut applies Elastic's missing-event rules to a match of the
+		// other steps, in hindsight over the whole log: an event of a
+		// middle step strictly between its neighbours rules it out; the
+		// latest leading event before it and the earliest trailing event
+		// after it rule it out within maxspan (see doc.go).
+		ruledOut := func(key string, p *part) bool {
+			var lead, trail *uint64
+			for m := r.nPos; m < len(r.steps); m++ {
+				st := &r.steps[m]
+				for i := range evs {
+					e := &evs[i]
+					ets := uint64(e.TsMono)
+					if k, ok := refKey(st, e); !ok || k != key || !accepts(st, e) {
+						continue
+					}
+					switch {
+					case st.gap < 0:
+						if ets < p.ts[0] && (lead == nil || ets > *lead) {
+							lead = &ets
+						}
+					case st.gap == n-1:
+						if ets > p.ts[n-1] && (trail == nil || ets < *trail) {
+							trail = &ets
+						}
+					default:
+						if ets > p.ts[st.gap] && ets < p.ts[st.gap+1] {
+							return true
+						}
+					}
+				}
+			}
+			within := func(from, to *uint64) bool { return from != nil && to != nil && *to-*from <= r.maxSpan }
+			start, end := p.ts[0], p.ts[n-1]
+			switch {
+			case r.hasLead && r.hasTrail:
+				return within(lead, trail)
+			case r.hasLead:
+				return within(lead, &end)
+			case r.hasTrail:
+				return within(&start, trail)
+			}
+			return false
 		}
 		for _, key := range keys {
-			slots := make([]*part, n-1) // slots[i]: matched steps 0..i
+			slots := make([]*part, max(n-1, 1)) // slots[i]: matched steps 0..i
 			for i := range evs {
 				e := &evs[i]
 				ts := uint64(e.TsMono)
@@ -187,7 +277,14 @@ func reference(rules []*crule, evs []schema.Event) []string {
 						continue
 					}
 					if s == 0 {
-						slots[0] = &part{first: ts, ids: []uint64{e.ID}}
+						p := &part{first: ts, ids: []uint64{e.ID}, ts: []uint64{ts}}
+						if n == 1 {
+							if !ruledOut(key, p) {
+								emit(r, p.ids)
+							}
+							continue
+						}
+						slots[0] = p
 						continue
 					}
 					p := slots[s-1]
@@ -199,11 +296,14 @@ func reference(rules []*crule, evs []schema.Event) []string {
 						continue // too late: dropped
 					}
 					ids := append(slices.Clone(p.ids), e.ID)
+					np := &part{first: p.first, ids: ids, ts: append(slices.Clone(p.ts), ts)}
 					if s == n-1 {
-						emit(r, ids)
+						if !ruledOut(key, np) {
+							emit(r, ids)
+						}
 						continue
 					}
-					slots[s] = &part{first: p.first, ids: ids}
+					slots[s] = np
 				}
 			}
 		}
@@ -277,6 +377,7 @@ func runBus(t testing.TB, rules []*rule.Package, evs []schema.Event, parts, prod
 	if err := bus.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
+	d.Flush() // the end of input: held matches come out
 	if tot := bus.Stats().Total(); tot.Dropped+tot.TimedOut != 0 {
 		t.Fatalf("bus refused events: %+v", tot)
 	}
@@ -321,7 +422,7 @@ func TestPartitionFree(t *testing.T) {
 			perRule[a[:indexByte(a, ':')]]++
 		}
 		t.Logf("seed %d: %d alerts by rule %v", seed, len(want), perRule)
-		for _, r := range joinRules {
+		for _, r := range append(slices.Clone(joinRules), langRules...) {
 			if perRule[r.id] == 0 {
 				t.Errorf("seed %d: rule %s never matches: the log does not exercise it", seed, r.id)
 			}

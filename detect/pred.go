@@ -72,6 +72,10 @@ func (c *compiler) compileExpr(e rule.Expr) pred {
 		return c.compileMatch(e)
 	case *rule.ValueCompareExpr:
 		return c.compileValueCompare(e)
+	case *rule.OperandInExpr:
+		return c.compileOperandIn(e)
+	case *rule.OperandMatchExpr:
+		return c.compileOperandMatch(e)
 	case *rule.CallExpr:
 		return c.compileCallCond(e)
 	case *rule.FieldExpr:
@@ -363,4 +367,73 @@ func (c *compiler) matchFn(matchers []*rule.Matcher) (match func(string, *evalSc
 		return false
 	}
 	return match, one
+}
+
+// compileOperandIn compiles X in (...) on an expression: the value X
+// yields is looked up as a field's would be (null in gives null's
+// membership; strings exactly, or folded for in~; numbers by value).
+func (c *compiler) compileOperandIn(e *rule.OperandInExpr) pred {
+	x := c.compileOperand(e.X)
+	var strs []string
+	var nums []value.Value
+	var bools []bool
+	hasNull := false
+	for _, l := range e.Values {
+		v := l.Value
+		switch {
+		case v.IsNull():
+			hasNull = true
+		case v.Kind() == value.KindString:
+			s, _ := v.Str()
+			strs = append(strs, s)
+		case v.Kind() == value.KindBool:
+			b, _ := v.Bool()
+			bools = append(bools, b)
+		default:
+			nums = append(nums, v)
+		}
+	}
+	fold := e.Fold
+	return func(ev *schema.Event, sc *evalScratch) bool {
+		sc.str = sc.str[:0]
+		v := x(ev, sc)
+		switch v.Kind() {
+		case value.KindNull:
+			return hasNull
+		case value.KindString:
+			s, _ := v.Str()
+			for _, w := range strs {
+				if w == s || fold && strings.EqualFold(w, s) {
+					return true
+				}
+			}
+		case value.KindBool:
+			b, _ := v.Bool()
+			for _, w := range bools {
+				if w == b {
+					return true
+				}
+			}
+		default:
+			for _, w := range nums {
+				if c, ok := cmpNum(v, w); ok && c == 0 {
+					return true
+				}
+			}
+		}
+		return false
+	}
+}
+
+// compileOperandMatch compiles a pattern test (:, like, regex, cidrMatch)
+// on the string an expression yields, each pattern read within its cost
+// limit as for a field.
+func (c *compiler) compileOperandMatch(e *rule.OperandMatchExpr) pred {
+	x := c.compileOperand(e.X)
+	match, _ := c.matchFn(e.Matchers)
+	return func(ev *schema.Event, sc *evalScratch) bool {
+		sc.str = sc.str[:0]
+		s, ok := x(ev, sc).Str()
+		return ok && match(s, sc)
+	}
 }

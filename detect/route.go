@@ -70,12 +70,13 @@ func (d *Detector) routeRule(r *crule, ev *schema.Event, sc *routeScratch) uint6
 		return 0
 	}
 	if u := r.until; u != nil && u.hasType(ev.Type) && sc.eval.can(u) && u.pred(ev, sc.eval) {
-		k, buf, ok := keyOf(ev, u.by, sc.vals[:len(u.by)], sc.buf)
+		var m uint64
+		k, buf, ok := keyOf(ev, u.by, u.byOpt, sc.vals[:len(u.by)], sc.buf)
 		sc.buf = buf
-		if !ok {
-			return 0
+		if ok {
+			m = 1 << uint(owner(r, k, n))
 		}
-		return 1 << uint(owner(r, k, n))
+		return m | d.routeMissing(r, ev, sc) // an until event does nothing else, but may be a missing one too
 	}
 	var m uint64
 	group, matched, byGroup := -1, false, -1
@@ -88,7 +89,27 @@ func (d *Detector) routeRule(r *crule, ev *schema.Event, sc *routeScratch) uint6
 			continue // no match, or the same key as the step before
 		}
 		byGroup = st.byGroup
-		k, buf, ok := keyOf(ev, st.by, sc.vals[:len(st.by)], sc.buf)
+		k, buf, ok := keyOf(ev, st.by, st.byOpt, sc.vals[:len(st.by)], sc.buf)
+		sc.buf = buf
+		if ok {
+			m |= 1 << uint(owner(r, k, n))
+		}
+	}
+	return m | d.routeMissing(r, ev, sc)
+}
+
+// routeMissing returns where ev must go as an event of r's missing-event
+// steps: they rule out the matches of their join key, so they go where
+// its state lives, as until's do.
+func (d *Detector) routeMissing(r *crule, ev *schema.Event, sc *routeScratch) uint64 {
+	n := len(d.workers)
+	var m uint64
+	for i := r.nPos; i < len(r.steps); i++ {
+		st := &r.steps[i]
+		if !st.hasType(ev.Type) || !sc.eval.can(st) || !st.pred(ev, sc.eval) {
+			continue
+		}
+		k, buf, ok := keyOf(ev, st.by, st.byOpt, sc.vals[:len(st.by)], sc.buf)
 		sc.buf = buf
 		if ok {
 			m |= 1 << uint(owner(r, k, n))
@@ -121,7 +142,7 @@ func Routing(p *rule.Package) (joinKey, route string) {
 		return "-", "-"
 	}
 	q := p.Query
-	if !q.Sequence {
+	if !q.Sequence && !q.Sample {
 		return "-", "entity partition (no copies)"
 	}
 	var keys []string
@@ -139,7 +160,7 @@ func Routing(p *rule.Package) (joinKey, route string) {
 		}
 	}
 	if len(keys) == 1 && keys[0] == "" {
-		return "global", "one partition holds the sequence; events matching a step or until are copied there"
+		return "global", "one partition holds the state; events matching a step or until are copied there"
 	}
 	return strings.Join(keys, " = "), "events matching a step or until are copied to the partition owning the key's values"
 }

@@ -15,7 +15,8 @@ type Evictions struct {
 	// Terminated: an until event of their join key arrived.
 	Terminated uint64
 	// Capacity: evicted, least recently used first, to keep within
-	// MaxStatesPerRule or MaxStates.
+	// MaxStatesPerRule or MaxStates. Evicted join keys count their partial
+	// and held matches, and a leading missing-event mark as one.
 	Capacity uint64
 	// Memory: evicted, least recently used first, to keep a partition's
 	// state within MaxStateBytes.
@@ -47,6 +48,16 @@ type RuleStats struct {
 	// Collisions counts events whose join values hashed like another key's
 	// but differed: such an event is skipped for that rule (expected never).
 	Collisions uint64
+	// Vetoed counts matches of a sequence's other steps that a
+	// missing-event step's event ruled out (it came where the step stands),
+	// so they raised no alert.
+	Vetoed uint64
+	// Held is the number of matches waiting now for the time in which a
+	// trailing missing-event step's event would rule them out to pass (or
+	// for Detector.Flush at the end of input); they are alerts to come,
+	// or vetoes. A held match evicted with its join key's state counts in
+	// Evicted like a partial match.
+	Held uint64
 	// States is the number of join keys with partial matches now, and
 	// Partials the partial matches they hold.
 	States, Partials uint64
@@ -77,8 +88,10 @@ type Stats struct {
 	Alerts, AlertsDropped uint64
 	// Evicted sums every rule's evictions.
 	Evicted Evictions
-	// States, Partials and Bytes sum the rules' gauges.
+	// States, Partials and Bytes sum the rules' gauges; Held and Vetoed
+	// the rules' counts of the same names.
 	States, Partials, Bytes uint64
+	Held, Vetoed            uint64
 	// Rules holds one entry per rule, in Config order.
 	Rules []RuleStats
 }
@@ -90,8 +103,8 @@ type ruleCounters struct {
 	alerts, dropped               atomic.Uint64
 	expired, terminated, capacity atomic.Uint64
 	memory                        atomic.Uint64
-	replaced, collisions          atomic.Uint64
-	states, partials, bytes       atomic.Int64
+	replaced, collisions, vetoed  atomic.Uint64
+	states, partials, bytes, held atomic.Int64
 }
 
 // partCounters are one partition's counters, written only by its worker

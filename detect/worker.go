@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"math"
 	"strings"
 	"unsafe"
 
@@ -13,8 +14,12 @@ import (
 // Invariants of a partition's sequence state (all owned by its worker):
 //
 //   - A keyState is in its rule's map, its rule's LRU list and the
-//     worker's LRU list exactly when live > 0; live counts its active
-//     partials, and the counters' states/partials gauges mirror the sums.
+//     worker's LRU list (linked) exactly when it is not empty: it has
+//     active partials (live counts them), a leading missing-event mark
+//     (leads > 0) or held matches; the counters' states, partials and held
+//     gauges mirror the sums.
+//   - A keyState with held matches is in its seqState's heldKeys (inHeld);
+//     entries whose keyState no longer holds any are dropped lazily.
 //   - slots[i] of a keyState holds the newest partial match that has matched
 //     steps 0..i and waits for step i+1; its ids[0..i] and the values of
 //     those steps' tested fields are set, firstTs is step 0's event time.
@@ -47,6 +52,9 @@ type worker struct {
 	keyVals    [][rule.MaxJoinFields]value.Value
 
 	eval *evalScratch // the index's marks and the predicates' cut count
+
+	held    int         // matches held over all rules (see keyState.held)
+	samples []sampleHit // scratch for a sample: the join keys one event fills
 
 	counters []ruleCounters // by rule index
 	parts    partCounters
@@ -113,6 +121,9 @@ func (w *worker) handle(batch []*schema.Event) {
 		w.parts.cuts.Add(w.eval.cut)
 		w.eval.cut = 0
 	}
+	if w.held > 0 {
+		w.release()
+	}
 	w.expire()
 }
 
@@ -140,6 +151,7 @@ type seqState struct {
 	n          int       // keyStates in keys
 	free       *keyState // recycled keyStates, linked by next
 	counters   *ruleCounters
+	heldKeys   []*keyState // keyStates that hold matches (see keyState.inHeld)
 }
 
 // keyState holds the partial matches of one join key.
@@ -154,6 +166,28 @@ type keyState struct {
 	byArena      []byte        // owns by's strings and bytes
 	bytes        int           // memory counted for it: base size plus arena capacities
 	slots        []partial
+	linked       bool // in the map and lists (see the invariants)
+
+	// The latest two distinct times of events of a leading missing-event
+	// step for this key (leads of them valid, newest in lead): a match
+	// starting at t is ruled by the latest one before t.
+	lead, prevLead uint64
+	leads          uint8
+	// held are completed matches that wait for a trailing missing-event
+	// step's window to pass; inHeld marks ks as listed in heldKeys.
+	held   []heldMatch
+	inHeld bool
+}
+
+// heldMatch is a completed match of a sequence with a trailing
+// missing-event step: an event of that step after end and at or before
+// deadline (in event time) rules it out; past deadline, or at the end of
+// input, it is an alert.
+type heldMatch struct {
+	alert    *sink.Alert
+	end      uint64 // the time of its last event
+	deadline uint64
+	bytes    int // memory counted for it
 }
 
 // partial is one partial match.
@@ -163,6 +197,26 @@ type partial struct {
 	ids     []uint64      // event ids, by step
 	vals    []value.Value // tested-field values, laid out by cstep.valOff, in arena
 	arena   []byte        // owns vals' strings and bytes: nothing points into events
+
+	// For missing-event steps: lastTs is the time of the last step
+	// matched; missTs (when missed) the first event of a missing-event
+	// step after it, which rules the match out if the next step comes
+	// later; doomed marks a match so ruled out (it still advances, as in
+	// Elastic, and completes without an alert); leadTs (when hasLead) the
+	// latest event of a leading missing-event step before firstTs.
+	lastTs, missTs, leadTs  uint64
+	missed, doomed, hasLead bool
+	// mask is, in a sample, the filters the slot's event matches.
+	mask uint64
+}
+
+// pass records that p matched a step at ts: a missing-event step's event
+// that came strictly between its previous step and this one dooms it.
+func (p *partial) pass(ts uint64) {
+	if p.missed && p.missTs < ts {
+		p.doomed = true
+	}
+	p.missed, p.lastTs = false, ts
 }
 
 // key computes (once per event and join group) the join key of ev for st.
@@ -175,7 +229,7 @@ func (w *worker) key(st *cstep, ev *schema.Event) (joinKey, []value.Value, bool)
 		}
 		return w.keys[g], vals, true
 	}
-	k, buf, ok := keyOf(ev, st.by, vals, w.keyBuf)
+	k, buf, ok := keyOf(ev, st.by, st.byOpt, vals, w.keyBuf)
 	w.keyBuf = buf
 	w.keyEpoch[g], w.keyMissing[g], w.keys[g] = w.epoch, !ok, k
 	if !ok {
@@ -217,20 +271,26 @@ func (w *worker) applySeq(s *seqState, ev *schema.Event) {
 		clear(w.keyEpoch) // wrapped: no stale epoch may look current
 		w.epoch = 1
 	}
+	if r.sample {
+		w.applySample(s, ev)
+		return
+	}
 	if u := r.until; u != nil && u.hasType(ev.Type) && w.eval.can(u) && u.pred(ev, w.eval) {
-		if s.n == 0 {
-			return // no join key has partial matches: nothing to cancel
-		}
-		if key, vals, ok := w.key(u, ev); ok && w.owns(r, key) {
-			if ks := w.lookup(s, key, vals); ks != nil {
-				s.counters.terminated.Add(uint64(ks.live))
-				w.remove(s, ks)
+		if s.n > 0 { // else no join key has partial matches: nothing to cancel
+			if key, vals, ok := w.key(u, ev); ok && w.owns(r, key) {
+				if ks := w.lookup(s, key, vals); ks != nil && ks.live > 0 {
+					s.counters.terminated.Add(uint64(ks.live))
+					w.terminate(s, ks)
+				}
 			}
+		}
+		if r.nPos < len(r.steps) {
+			w.applyMissing(s, ev) // it may be a missing-event step's event too
 		}
 		return
 	}
 	ts := uint64(ev.TsMono)
-	last := len(r.steps) - 1
+	last := r.nPos - 1
 	group, matched := -1, false
 	for _, i32 := range r.stepsOf(ev.Type) {
 		i := int(i32)
@@ -246,7 +306,9 @@ func (w *worker) applySeq(s *seqState, ev *schema.Event) {
 			continue // another partition holds this key's state
 		}
 		if i == 0 {
-			w.start(s, key, vals, st, ev)
+			if ks := w.start(s, key, vals, st, ev); ks != nil && last == 0 {
+				w.complete(s, ks, &ks.slots[0], ev) // a single step: its match is whole
+			}
 			continue
 		}
 		ks := w.lookup(s, key, vals)
@@ -265,6 +327,7 @@ func (w *worker) applySeq(s *seqState, ev *schema.Event) {
 			continue
 		}
 		if i == last {
+			p.pass(ts)
 			w.complete(s, ks, p, ev)
 			continue
 		}
@@ -275,18 +338,201 @@ func (w *worker) applySeq(s *seqState, ev *schema.Event) {
 		}
 		*p, *q = *q, *p // q takes p's match and buffers; p q's spare buffers
 		p.active = false
+		q.pass(ts)
 		w.record(s, ks, q, i, st, ev)
 		w.touch(s, ks, ts)
 	}
+	if r.nPos < len(r.steps) {
+		w.applyMissing(s, ev)
+	}
 }
 
-// start begins a partial match at step 0 for key, replacing an older one
-// waiting at step 1.
-func (w *worker) start(s *seqState, key joinKey, vals []value.Value, st *cstep, ev *schema.Event) {
+// applyMissing runs ev through r's missing-event steps, after its steps
+// (so that an event starting a match is not its own leading event): a
+// leading step's event marks its key, a middle one the partial match
+// waiting in its gap, a trailing one settles the key's held matches.
+func (w *worker) applyMissing(s *seqState, ev *schema.Event) {
+	r := s.r
+	ts := uint64(ev.TsMono)
+	for i := r.nPos; i < len(r.steps); i++ {
+		m := &r.steps[i]
+		if !m.hasType(ev.Type) || !w.eval.can(m) || !m.pred(ev, w.eval) {
+			continue
+		}
+		key, vals, ok := w.key(m, ev)
+		if !ok || !w.owns(r, key) {
+			continue
+		}
+		switch {
+		case m.gap < 0:
+			w.markLead(s, key, vals, ts)
+		case m.gap == r.nPos-1:
+			if ks := w.lookup(s, key, vals); ks != nil && len(ks.held) > 0 {
+				w.trail(s, ks, ts)
+			}
+		default:
+			if ks := w.lookup(s, key, vals); ks != nil {
+				if p := &ks.slots[m.gap]; p.active && !p.missed && ts > p.lastTs {
+					p.missed, p.missTs = true, ts
+				}
+			}
+		}
+	}
+}
+
+// markLead records an event of a leading missing-event step for key at
+// ts, keeping the key's state (created if need be) for maxspan.
+func (w *worker) markLead(s *seqState, key joinKey, vals []value.Value, ts uint64) {
 	ks, taken := w.find(s, key, vals)
 	if ks == nil {
 		if taken {
 			return // a collision, counted by find
+		}
+		ks = w.create(s, key, vals)
+	}
+	switch {
+	case ks.leads == 0:
+		ks.lead, ks.leads = ts, 1
+	case ts > ks.lead:
+		ks.prevLead, ks.lead, ks.leads = ks.lead, ts, 2
+	}
+	w.touch(s, ks, ts)
+}
+
+// trail settles ks's held matches that an event of a trailing
+// missing-event step at ts follows: within the window it rules them out,
+// past it (the earliest such event being past it) they are alerts.
+func (w *worker) trail(s *seqState, ks *keyState, ts uint64) {
+	n := 0
+	for _, h := range ks.held {
+		if ts <= h.end {
+			ks.held[n] = h
+			n++
+			continue
+		}
+		if ts <= h.deadline {
+			s.counters.vetoed.Add(1)
+		} else {
+			w.d.emit(s.counters, h.alert)
+		}
+		w.unhold(s, ks, h)
+	}
+	clear(ks.held[n:])
+	ks.held = ks.held[:n]
+	if ks.empty() {
+		w.unlink(s, ks)
+	}
+}
+
+// unhold accounts for h leaving ks's held matches.
+func (w *worker) unhold(s *seqState, ks *keyState, h heldMatch) {
+	w.account(s, ks, -h.bytes)
+	s.counters.held.Add(-1)
+	w.held--
+}
+
+// hold keeps the alert a of a completed match until deadline passes.
+func (w *worker) hold(s *seqState, ks *keyState, a *sink.Alert, end, deadline uint64) {
+	size := heldSize + len(a.EventIDs)*8 + cap(a.Fields)*alertFieldSize
+	for _, f := range a.Fields {
+		size += payloadLen(f.Value)
+	}
+	ks.held = append(ks.held, heldMatch{alert: a, end: end, deadline: deadline, bytes: size})
+	w.account(s, ks, size)
+	s.counters.held.Add(1)
+	w.held++
+	if !ks.inHeld {
+		ks.inHeld = true
+		s.heldKeys = append(s.heldKeys, ks)
+	}
+	w.touch(s, ks, end)
+}
+
+// releaseHeld turns into alerts the held matches whose deadline is before
+// limit (all of them when all is set: the end of input), and drops from
+// heldKeys the keyStates left without any.
+func (w *worker) releaseHeld(s *seqState, limit uint64, all bool) {
+	keep := s.heldKeys[:0]
+	for _, ks := range s.heldKeys {
+		if len(ks.held) > 0 {
+			w.releaseKey(s, ks, limit, all)
+			if ks.linked && ks.empty() {
+				w.unlink(s, ks)
+			}
+		}
+		if len(ks.held) > 0 {
+			keep = append(keep, ks)
+		} else {
+			ks.inHeld = false
+		}
+	}
+	clear(s.heldKeys[len(keep):])
+	s.heldKeys = keep
+}
+
+// releaseKey emits ks's held matches due before limit (or all).
+func (w *worker) releaseKey(s *seqState, ks *keyState, limit uint64, all bool) {
+	n := 0
+	for _, h := range ks.held {
+		if !all && h.deadline >= limit {
+			ks.held[n] = h
+			n++
+			continue
+		}
+		w.d.emit(s.counters, h.alert)
+		w.unhold(s, ks, h)
+	}
+	clear(ks.held[n:])
+	ks.held = ks.held[:n]
+}
+
+// release emits every held match whose window has passed at the
+// partition's newest event time: no event of its missing-event step can
+// come in time any more.
+func (w *worker) release() {
+	for _, s := range w.seq {
+		if s != nil && len(s.heldKeys) > 0 {
+			w.releaseHeld(s, w.watermark, false)
+		}
+	}
+}
+
+// terminate drops ks's partial matches (until); what else it keeps
+// (held matches, leading marks) stays.
+func (w *worker) terminate(s *seqState, ks *keyState) {
+	for i := range ks.slots {
+		if ks.slots[i].active {
+			ks.slots[i].active = false
+			s.counters.partials.Add(-1)
+		}
+	}
+	ks.live = 0
+	if ks.empty() {
+		w.unlink(s, ks)
+	}
+}
+
+// dropped is what evicting ks loses: its partial and held matches, and
+// its leading mark as one.
+func (ks *keyState) dropped() uint64 {
+	n := ks.live + len(ks.held)
+	if ks.leads > 0 {
+		n++
+	}
+	return uint64(n)
+}
+
+// empty reports whether ks holds nothing: no partial match, leading mark
+// or held match.
+func (ks *keyState) empty() bool { return ks.live == 0 && ks.leads == 0 && len(ks.held) == 0 }
+
+// start begins a partial match at step 0 for key, replacing an older one
+// waiting at step 1, and returns its keyState (nil on a collision).
+func (w *worker) start(s *seqState, key joinKey, vals []value.Value, st *cstep, ev *schema.Event) *keyState {
+	ks, taken := w.find(s, key, vals)
+	if ks == nil {
+		if taken {
+			return nil // a collision, counted by find
 		}
 		ks = w.create(s, key, vals)
 	}
@@ -298,9 +544,18 @@ func (w *worker) start(s *seqState, key joinKey, vals []value.Value, st *cstep, 
 		ks.live++
 		s.counters.partials.Add(1)
 	}
-	p.firstTs = uint64(ev.TsMono)
+	ts := uint64(ev.TsMono)
+	p.firstTs, p.lastTs, p.missed, p.doomed, p.hasLead = ts, ts, false, false, false
+	if ks.leads > 0 { // the latest leading event strictly before ts
+		if ks.lead < ts {
+			p.leadTs, p.hasLead = ks.lead, true
+		} else if ks.leads == 2 {
+			p.leadTs, p.hasLead = ks.prevLead, true
+		}
+	}
 	w.record(s, ks, p, 0, st, ev)
-	w.touch(s, ks, uint64(ev.TsMono))
+	w.touch(s, ks, ts)
+	return ks
 }
 
 // record keeps step i's event id and tested values in p, copying what
@@ -383,10 +638,35 @@ func ownValue(v value.Value) value.Value {
 	return v
 }
 
-// complete turns p, finished by ev, into an alert.
+// complete turns p, finished by ev, into an alert, unless a missing-event
+// step rules it out (Elastic's rules, see doc.go), or holds it while one
+// still may.
 func (w *worker) complete(s *seqState, ks *keyState, p *partial, ev *schema.Event) {
 	r := s.r
-	last := len(r.steps) - 1
+	end := uint64(ev.TsMono)
+	veto, hold, deadline := p.doomed, false, uint64(0)
+	if !veto && r.hasTrail {
+		// Ruled out by the first trailing event after end within maxspan
+		// of the start, or, with leading steps too, of the leading event
+		// (none before the start: nothing to rule it out).
+		ref, ok := p.firstTs, true
+		if r.hasLead {
+			ref, ok = p.leadTs, p.hasLead
+		}
+		if ok {
+			deadline = satAdd(ref, r.maxSpan)
+			hold = deadline > end
+		}
+	} else if !veto && r.hasLead && p.hasLead && end-p.leadTs <= r.maxSpan {
+		veto = true // a leading event within maxspan of the end
+	}
+	if veto {
+		p.active = false
+		s.counters.vetoed.Add(1)
+		w.dropPartial(s, ks)
+		return
+	}
+	last := r.nPos - 1
 	ids := make([]uint64, last+1)
 	copy(ids, p.ids[:last])
 	ids[last] = ev.ID
@@ -405,8 +685,22 @@ func (w *worker) complete(s *seqState, ks *keyState, p *partial, ev *schema.Even
 	}
 	fields = appendEventFields(fields, &r.steps[last], ev)
 	p.active = false
+	a := w.newAlert(r, ids, ev, fields)
+	if hold {
+		w.hold(s, ks, a, end, deadline) // before dropPartial, which would free an empty ks
+		w.dropPartial(s, ks)
+		return
+	}
 	w.dropPartial(s, ks)
-	w.d.emit(s.counters, w.newAlert(r, ids, ev, fields))
+	w.d.emit(s.counters, a)
+}
+
+// satAdd is a + b, or the largest uint64 where that overflows.
+func satAdd(a, b uint64) uint64 {
+	if a > math.MaxUint64-b {
+		return math.MaxUint64
+	}
+	return a + b
 }
 
 // alertEvent raises an event rule's alert.
@@ -446,7 +740,7 @@ func (w *worker) newAlert(r *crule, ids []uint64, ev *schema.Event, fields []sin
 func (w *worker) dropPartial(s *seqState, ks *keyState) {
 	ks.live--
 	s.counters.partials.Add(-1)
-	if ks.live == 0 {
+	if ks.empty() {
 		w.unlink(s, ks)
 	}
 }
@@ -486,7 +780,7 @@ func (w *worker) create(s *seqState, key joinKey, vals []value.Value) *keyState 
 	for i, v := range vals {
 		ks.byArena, ks.by[i] = ownInto(ks.byArena, v)
 	}
-	ks.bytes = 0
+	ks.bytes, ks.linked = 0, true
 	w.account(s, ks, s.r.stateBytes+cap(ks.byArena)+ks.arenaCaps())
 	s.keys[key] = ks
 	s.n++
@@ -526,15 +820,19 @@ const (
 	// ones go back to the heap with the state, so the free list holds
 	// little that the byte budget does not count.
 	keepArena = 256
+	// heldSize and alertFieldSize size a held match's alert (hold adds its
+	// ids and the values' payloads).
+	heldSize       = int(unsafe.Sizeof(heldMatch{}) + unsafe.Sizeof(sink.Alert{}))
+	alertFieldSize = int(unsafe.Sizeof(sink.AlertField{}))
 )
 
 func newKeyState(r *crule) *keyState {
-	n := len(r.steps) - 1
+	n := r.nSlots
 	ks := &keyState{slots: make([]partial, n), by: make([]value.Value, 0, r.nBy), rule: r.idx}
-	ids := make([]uint64, n*len(r.steps))
+	ids := make([]uint64, n*r.nPos)
 	vals := make([]value.Value, n*r.nVals)
 	for i := range ks.slots {
-		ks.slots[i].ids = ids[i*len(r.steps) : (i+1)*len(r.steps)]
+		ks.slots[i].ids = ids[i*r.nPos : (i+1)*r.nPos]
 		ks.slots[i].vals = vals[i*r.nVals : (i+1)*r.nVals]
 	}
 	return ks
@@ -548,7 +846,7 @@ func (w *worker) shed() {
 	for w.bytes > w.d.cfg.MaxStateBytes && w.gtail != nil {
 		ks := w.gtail
 		s := w.seq[ks.rule]
-		s.counters.memory.Add(uint64(ks.live))
+		s.counters.memory.Add(ks.dropped())
 		w.remove(s, ks)
 	}
 }
@@ -559,12 +857,12 @@ func (w *worker) evict(ks *keyState) {
 		return
 	}
 	s := w.seq[ks.rule]
-	s.counters.capacity.Add(uint64(ks.live))
+	s.counters.capacity.Add(ks.dropped())
 	w.remove(s, ks)
 }
 
-// remove drops ks with whatever partial matches it holds (counted by the
-// caller).
+// remove drops ks with whatever partial and held matches it holds
+// (counted by the caller).
 func (w *worker) remove(s *seqState, ks *keyState) {
 	for i := range ks.slots {
 		if ks.slots[i].active {
@@ -572,6 +870,11 @@ func (w *worker) remove(s *seqState, ks *keyState) {
 			s.counters.partials.Add(-1)
 		}
 	}
+	for _, h := range ks.held {
+		w.unhold(s, ks, h)
+	}
+	clear(ks.held)
+	ks.held = ks.held[:0]
 	ks.live = 0
 	w.unlink(s, ks)
 }
@@ -602,6 +905,7 @@ func (w *worker) unlink(s *seqState, ks *keyState) {
 	s.n--
 	w.nStates--
 	s.counters.states.Add(-1)
+	ks.linked, ks.leads = false, 0
 	clear(ks.by) // nothing may point into the arenas it reuses
 	if cap(ks.byArena) > keepArena {
 		ks.byArena = nil
@@ -677,7 +981,11 @@ func (w *worker) expireRule(s *seqState, h uint64) {
 	}
 	limit := h - r.maxSpan // lastTs < limit: lastTs + maxspan < h
 	for ks := s.tail; ks != nil && ks.lastTs < limit; ks = s.tail {
-		s.counters.expired.Add(uint64(ks.live))
+		if len(ks.held) > 0 {
+			// Their deadlines are at most lastTs + maxspan: passed.
+			w.releaseKey(s, ks, h, false)
+		}
+		s.counters.expired.Add(uint64(ks.live + len(ks.held)))
 		w.remove(s, ks)
 	}
 }

@@ -271,6 +271,10 @@ func (n *Node) Run(ctx context.Context, src Source) error {
 	defer cancel()
 	if err := n.bus.Shutdown(sctx); err != nil {
 		errs = append(errs, &StageError{"bus", err})
+	} else if d := n.det.Load(); d != nil {
+		// The input has ended and the workers are done: matches held for a
+		// missing-event step's window become alerts before the outputs close.
+		d.Flush()
 	}
 	if err := n.closeOutputs(sctx); err != nil {
 		errs = append(errs, &StageError{"outputs", err})

@@ -23,14 +23,19 @@ type Pos struct {
 // String returns "line:col".
 func (p Pos) String() string { return strconv.Itoa(p.Line) + ":" + strconv.Itoa(p.Col) }
 
-// Query is a parsed EQL query: one event query (a single Step) or a
-// sequence. Parse returns it with names unresolved; Resolve binds field
-// paths to FieldIDs and event names to event type IDs.
+// Query is a parsed EQL query: one event query (a single Step), a
+// sequence or a sample. Parse returns it with names unresolved; Resolve
+// binds field paths to FieldIDs and event names to event type IDs.
 type Query struct {
-	// Sequence is true for a sequence query, false for an event query.
+	// Sequence is true for a sequence query, false for an event query or
+	// a sample.
 	Sequence bool
-	// By holds the sequence's own join fields (sequence by a, b), shared by
-	// every step; empty for an event query.
+	// Sample is true for a sample query (sample by f [q1] [q2] ...): its
+	// Steps are filters that events of one join key must all match, in any
+	// order, each with a different event.
+	Sample bool
+	// By holds the sequence's (or sample's) own join fields (sequence by
+	// a, b), shared by every step; empty for an event query.
 	By []*Field
 	// MaxSpan bounds the time from a sequence's first event to each later
 	// one (inclusive); HasMaxSpan says whether the query set it, before or
@@ -69,6 +74,10 @@ type Step struct {
 	// Runs is how many consecutive matching events the step stands for
 	// (with runs=N); 1 when not given.
 	Runs int
+	// Missing marks a missing-event step of a sequence (![...]): a match
+	// of the other steps counts only when no event matching this one, with
+	// the same join values, comes where it stands (see the package doc).
+	Missing bool
 }
 
 // Fields returns the fields the step's condition tests, each once, in the
@@ -86,13 +95,25 @@ func (s *Step) Fields() []*Field {
 }
 
 // NumEvents returns how many events a match of q holds: the sum of the
-// steps' Runs.
+// Runs of its steps that are not missing-event steps.
 func (q *Query) NumEvents() int {
 	n := 0
 	for _, s := range q.Steps {
-		n += s.Runs
+		if !s.Missing {
+			n += s.Runs
+		}
 	}
 	return n
+}
+
+// HasMissing reports whether q has a missing-event step (![...]).
+func (q *Query) HasMissing() bool {
+	for _, s := range q.Steps {
+		if s.Missing {
+			return true
+		}
+	}
+	return false
 }
 
 // Resolved reports whether Resolve has bound q's names.
@@ -121,8 +142,9 @@ func (f *Field) String() string {
 }
 
 // Expr is a condition: one of *BoolLit, *NotExpr, *BinaryExpr,
-// *CompareExpr, *InExpr, *MatchExpr, *FieldExpr, *ValueCompareExpr or
-// *CallExpr (a boolean function on operands).
+// *CompareExpr, *InExpr, *MatchExpr, *FieldExpr, *ValueCompareExpr,
+// *OperandInExpr, *OperandMatchExpr or *CallExpr (a boolean function on
+// operands).
 type Expr interface {
 	// Position returns where the expression starts.
 	Position() Pos
@@ -397,6 +419,9 @@ func (e *FieldExpr) String() string { return e.Field.String() }
 // query, see Query.String).
 func (s *Step) String() string {
 	var b strings.Builder
+	if s.Missing {
+		b.WriteString("!")
+	}
 	b.WriteString("[")
 	b.WriteString(s.body())
 	b.WriteString("]")
@@ -424,14 +449,18 @@ func (s *Step) body() string {
 // String returns q in EQL, on one line for an event query and one line per
 // step for a sequence; parsing it gives an equal query back.
 func (q *Query) String() string {
-	if !q.Sequence {
+	if !q.Sequence && !q.Sample {
 		if len(q.Steps) == 0 {
 			return ""
 		}
 		return q.Steps[0].body()
 	}
 	var b strings.Builder
-	b.WriteString("sequence")
+	if q.Sample {
+		b.WriteString("sample")
+	} else {
+		b.WriteString("sequence")
+	}
 	if len(q.By) > 0 {
 		b.WriteString(" by ")
 		b.WriteString(formatFields(q.By))
@@ -472,6 +501,10 @@ func walk(e Expr, fn func(*Field)) {
 		walkOperand(e.Y, fn)
 	case *CallExpr:
 		walkOperand(e, fn)
+	case *OperandInExpr:
+		walkOperand(e.X, fn)
+	case *OperandMatchExpr:
+		walkOperand(e.X, fn)
 	}
 }
 

@@ -19,7 +19,34 @@
 // with maxspan may also follow the steps, as the original's rules write it.
 // A step's own by fields follow the sequence's in the join key; with runs=N
 // stands for N consecutive matching steps; until drops the partial matches of
-// the join key of an event it matches.
+// the join key of an event it matches. maxspan takes ms, s, m, h and d (and
+// us, ns); runs 1 to 100.
+//
+// A missing-event step ![...] (Elastic's) matches the absence of an event:
+//
+//	sequence by host.name, user.name with maxspan=5s
+//	  [authentication where event.code : "4624"]
+//	  ![authentication where event.code : "4647"]
+//
+// Missing-event steps may stand first, last or between steps (with by and
+// runs like any step); a sequence with one needs with maxspan and at least
+// one other step. The other steps match as if it were not there; then,
+// with the join values of the match (through the missing step's own by
+// fields), an event of a middle missing step strictly between its
+// neighbours' events rules the match out; so does, for leading steps only,
+// the latest leading event before the first event when it is within
+// maxspan of the last; for trailing only, the first trailing event after
+// the last event within maxspan of the first; and with both, a latest
+// leading and a first trailing event within maxspan of each other.
+//
+// A sample (Elastic's) joins events in any order:
+//
+//	sample by host.name
+//	  [file where file.extension == "exe"] by user.name
+//	  [process where true] by user.name
+//
+// It matches when each filter has its own event (one event serves one
+// filter) with the same join values; it takes no maxspan, runs or until.
 //
 // Conditions: ==, != (also =, <>), <, <=, >, >=, and, or, not, parentheses,
 // in (...), not in (...), in~ (case-insensitive), : (case-insensitive
@@ -48,9 +75,12 @@
 // argument. Null in gives null out; a comparison with null on either side
 // is false, except with a literal null (x == null, x != null). ?field is
 // an optional field: null when absent, and when the schema lacks it, a
-// field that is never present rather than an error. Integer literals
-// compare with float fields and float literals with integer fields, by
-// value.
+// field that is never present rather than an error; as a by field it
+// joins events on null (Elastic's optional join key), where a plain by
+// field never joins on null. Integer literals compare with float fields
+// and float literals with integer fields, by value. in, :, like, regex
+// and cidrMatch test an expression as they test a field: length(a) in
+// (1, 2), substring(a, 0, 3) : "cmd*".
 //
 // # Where Kestrel differs from Elastic EQL
 //
@@ -58,17 +88,25 @@
 // look back into; so, one line each:
 //   - Pipes (| head, | tail, | count, | filter, | unique, | sort) are hunting
 //     features over stored results and are refused (ErrUnsupported).
-//   - sample and join queries are refused (ErrUnsupported).
-//   - Missing-event steps (![...]) are refused (ErrUnsupported): a streaming
-//     match would have to be held back until maxspan passes in event time.
+//   - join queries are refused (ErrUnsupported); Elastic has none either.
+//   - A sample alerts as soon as each filter has its event, and its join
+//     key then starts afresh: Elastic picks one sample per key from stored
+//     events; a stream cannot wait for all of them.
+//   - A match that a trailing missing-event step may still rule out is held
+//     until event time (its partition's newest event) passes its window, or
+//     until detect.Detector.Flush at the end of input, and alerts then.
+//   - An alert holds the events found; Elastic's -1 placeholders for
+//     missing-event steps are left out.
 //   - A sequence's events are ordered by arrival per partition, not by
 //     re-sorting stored events by timestamp and tiebreaker.
 //   - A function that fails on a value at run time (division by zero, a
 //     string number() cannot read) gives null, never a query error.
 //   - A comparison between fields of different types is an error at load
 //     only when the schema declares both types; otherwise it is false.
-//   - cidrMatch takes a field and literal prefixes; wildcard literal
-//     patterns; in, :, like and regex a field on their left.
+//   - Not a streaming difference, but a cost: in, :, like, regex and
+//     cidrMatch on an expression (length(a) in (1, 2), concat(a, b) : "x*")
+//     cannot be guarded by the rule index and run for every event of
+//     their type. cidrMatch and wildcard take literal patterns, as Elastic's.
 //   - The ~ forms fold case with Unicode simple folding, matching windows
 //     of the pattern's length in bytes when the pattern is not a literal.
 //

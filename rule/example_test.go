@@ -49,3 +49,31 @@ func ExampleLoadDir() {
 	// unsupported: lua-example-001 predicate.lua
 	// unsupported: wasm-example-001 rule.wat
 }
+
+// Missing-event steps and samples, and the errors that say what Elastic
+// requires of them, with line and column.
+func ExampleParse_missingAndSample() {
+	q, err := rule.Parse(`sequence by user.name with maxspan=5s
+  [authentication where event.code : "4624"]
+  ![authentication where event.code : "4647"]`)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(q.NumEvents(), q.HasMissing(), q.Steps[1].Missing)
+	s, err := rule.Parse(`sample by host.name [file where true] [process where true]`)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(s.Sample, len(s.Steps))
+	_, err = rule.Parse("sequence\n  [process where true]\n  ![process where true]")
+	fmt.Println(err)
+	_, err = rule.Parse("sample by host.name [file where true] [process where true] with runs=2")
+	fmt.Println(err)
+	// Output:
+	// 1 true true
+	// true 2
+	// 3:3: a sequence with a missing-event step (![...]) needs with maxspan=..., as in Elastic EQL (at "!")
+	// 1:65: runs is not allowed on a sample's filter (at "runs")
+}

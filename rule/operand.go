@@ -307,8 +307,10 @@ func (r *resolver) call(c *CallExpr) opType {
 	}
 	switch c.Name {
 	case "cidrMatch":
-		// Only the field-and-literals form (a MatchExpr) runs.
-		r.fail(c.P, c.Name, "cidrMatch on an expression is not supported: give it a field and literal prefixes", ErrUnsupported)
+		// As a condition with literal blocks it is a MatchExpr or an
+		// OperandMatchExpr; what is left is a block that is not a literal
+		// (Elastic takes none either) or a use as a value.
+		r.fail(c.P, c.Name, "cidrMatch takes literal CIDR blocks and stands alone as a condition, as in Elastic EQL", ErrUnsupported)
 	case "wildcard":
 		c.Matchers = nil
 		for _, a := range c.Args[1:] {
@@ -318,7 +320,7 @@ func (r *resolver) call(c *CallExpr) opType {
 				s, isStr = l.Value.Str()
 			}
 			if !isStr {
-				r.fail(a.Position(), a.String(), "wildcard patterns must be literal strings", ErrUnsupported)
+				r.fail(a.Position(), a.String(), "wildcard patterns must be literal strings, as in Elastic EQL", ErrUnsupported)
 				continue
 			}
 			c.Matchers = append(c.Matchers, NewWildcard(s, true))
@@ -349,4 +351,72 @@ func (r *resolver) valueCompare(e *ValueCompareExpr) {
 	if e.Op != OpEq && e.Op != OpNe && (tx == tyBool || ty == tyBool) {
 		r.fail(e.P, e.Op.String(), e.Op.String()+" needs numbers or strings, not booleans", ErrTypeMismatch)
 	}
+}
+
+// OperandInExpr is X in (Values...) (in~ when Fold) where X is an
+// expression rather than a field: length(process.name) in (3, 4),
+// substring(a, 0, 3) in~ ("cmd"). A field on the left is an InExpr, which
+// the rule index reads; this form is never indexed.
+type OperandInExpr struct {
+	P      Pos
+	X      Operand
+	Values []Literal
+	Fold   bool
+}
+
+// OperandMatchExpr is a pattern test (:, like, like~, regex, regex~, or
+// cidrMatch with literal blocks) on an expression rather than a field:
+// concat(a, b) : "x*", cidrMatch(string(x), "10.0.0.0/8"). A field on the
+// left is a MatchExpr; this form is never indexed. Resolve compiles the
+// patterns into Matchers.
+type OperandMatchExpr struct {
+	P        Pos
+	X        Operand
+	Op       MatchOp
+	Fold     bool
+	Patterns []Literal
+	// Matchers holds one compiled matcher per pattern, after Resolve.
+	Matchers []*Matcher
+}
+
+func (*OperandInExpr) isExpr()    {}
+func (*OperandMatchExpr) isExpr() {}
+
+// Position implements Expr.
+func (e *OperandInExpr) Position() Pos { return e.P }
+
+// Position implements Expr.
+func (e *OperandMatchExpr) Position() Pos { return e.P }
+
+// String implements Expr.
+func (e *OperandInExpr) String() string {
+	op := " in "
+	if e.Fold {
+		op = " in~ "
+	}
+	return e.X.String() + op + formatList(e.Values)
+}
+
+// String implements Expr.
+func (e *OperandMatchExpr) String() string {
+	if e.Op == MatchCIDR {
+		var b strings.Builder
+		b.WriteString("cidrMatch(")
+		b.WriteString(e.X.String())
+		for _, p := range e.Patterns {
+			b.WriteString(", ")
+			b.WriteString(formatLiteral(p.Value))
+		}
+		b.WriteString(")")
+		return b.String()
+	}
+	op, fold := e.Op.String(), ""
+	if e.Fold && e.Op != MatchWildcard {
+		fold = "~"
+	}
+	rhs := formatList(e.Patterns)
+	if len(e.Patterns) == 1 {
+		rhs = formatLiteral(e.Patterns[0].Value)
+	}
+	return e.X.String() + " " + op + fold + " " + rhs
 }

@@ -32,7 +32,7 @@ const (
 // keywords are reserved: a field path equal to one must be backticked.
 var keywords = map[string]bool{
 	"and": true, "or": true, "not": true, "in": true, "like": true, "regex": true,
-	"where": true, "sequence": true, "by": true, "with": true, "until": true,
+	"where": true, "sequence": true, "sample": true, "by": true, "with": true, "until": true,
 	"true": true, "false": true, "null": true,
 }
 
@@ -142,9 +142,12 @@ func (p *parser) parseQuery() (*Query, error) {
 	if p.kw("sequence") {
 		return p.parseSequence()
 	}
-	if p.kw("sample") || p.kw("join") {
-		return nil, p.errTok(p.tok, ErrUnsupported, p.tok.raw+" queries are not supported: they correlate stored events without order, "+
-			"which streaming detection does not keep")
+	if p.kw("sample") {
+		return p.parseSample()
+	}
+	if p.kw("join") {
+		return nil, p.errTok(p.tok, ErrUnsupported, "join queries are not supported (Elastic EQL has none either): "+
+			"use a sequence, or a sample for events in any order")
 	}
 	st, err := p.parseEventQuery(p.tok.pos)
 	if err != nil {
@@ -160,7 +163,7 @@ func (p *parser) parseQuery() (*Query, error) {
 func (p *parser) parseEventQuery(start Pos) (*Step, error) {
 	if p.tok.kind != tIdent || (!p.tok.quoted && isKeyword(p.tok.raw)) {
 		if p.tok.kind == tBang {
-			return nil, p.errTok(p.tok, ErrUnsupported, "missing-event steps (![...]) are not supported: in a stream a match would wait for maxspan to pass in event time")
+			return nil, p.errTok(p.tok, ErrSyntax, "a missing-event step (![...]) belongs in a sequence, between or around its steps")
 		}
 		return nil, p.fail("expected an event name (process, file, network, any, ...)")
 	}
@@ -208,19 +211,34 @@ func (p *parser) parseSequence() (*Query, error) {
 		}
 		break
 	}
-	events := 0
+	events, steps := 0, 0 // positive events; all steps, runs expanded
+	var firstMissing *Step
 	for p.tok.kind == tLBrack || p.tok.kind == tBang {
-		if p.tok.kind == tBang {
-			return nil, p.errTok(p.tok, ErrUnsupported, "missing-event steps (![...]) are not supported: in a stream a match would wait for maxspan to pass in event time")
+		bang := p.tok
+		if bang.kind == tBang {
+			if err := p.advance(); err != nil {
+				return nil, err
+			}
+			if p.tok.kind != tLBrack {
+				return nil, p.fail("expected [ after ! (a missing-event step is ![event where condition])")
+			}
 		}
-		st, err := p.parseStep(true)
+		st, err := p.parseStep("")
 		if err != nil {
 			return nil, err
 		}
-		events += st.Runs
-		if events > MaxEvents {
+		if bang.kind == tBang {
+			st.Missing, st.Pos = true, bang.pos
+			if firstMissing == nil {
+				firstMissing = st
+			}
+		} else {
+			events += st.Runs
+		}
+		steps += st.Runs
+		if steps > MaxEvents {
 			return nil, &Error{File: p.file, Line: st.Pos.Line, Col: st.Pos.Col, Token: "[",
-				Msg: "a sequence may hold at most " + strconv.Itoa(MaxEvents) + " events", Err: ErrLimit}
+				Msg: "a sequence may hold at most " + strconv.Itoa(MaxEvents) + " steps (runs counted)", Err: ErrLimit}
 		}
 		q.Steps = append(q.Steps, st)
 	}
@@ -238,7 +256,7 @@ func (p *parser) parseSequence() (*Query, error) {
 			if p.tok.kind != tLBrack {
 				return nil, p.fail("expected [event where condition] after until")
 			}
-			st, err := p.parseStep(false)
+			st, err := p.parseStep("until")
 			if err != nil {
 				return nil, err
 			}
@@ -253,9 +271,17 @@ func (p *parser) parseSequence() (*Query, error) {
 		}
 		break
 	}
-	if events < 2 {
+	if events == 0 {
+		return nil, &Error{File: p.file, Line: q.Steps[0].Pos.Line, Col: q.Steps[0].Pos.Col, Token: "!",
+			Msg: "a sequence needs at least one step that is not a missing-event step", Err: ErrSyntax}
+	}
+	if steps < 2 {
 		return nil, &Error{File: p.file, Line: q.Steps[0].Pos.Line, Col: q.Steps[0].Pos.Col, Token: "[",
-			Msg: "a sequence needs at least two events (two steps, or with runs=N)", Err: ErrSyntax}
+			Msg: "a sequence needs at least two steps (two steps, or with runs=N)", Err: ErrSyntax}
+	}
+	if firstMissing != nil && !q.HasMaxSpan {
+		return nil, &Error{File: p.file, Line: firstMissing.Pos.Line, Col: firstMissing.Pos.Col, Token: "!",
+			Msg: "a sequence with a missing-event step (![...]) needs with maxspan=..., as in Elastic EQL", Err: ErrSyntax}
 	}
 	if err := p.checkJoinArity(q); err != nil {
 		return nil, err
@@ -320,6 +346,9 @@ func (p *parser) parseMaxSpan(q *Query) error {
 	if err != nil {
 		return p.fail(err.Error())
 	}
+	if d <= 0 {
+		return p.fail("maxspan must be positive, as in Elastic EQL")
+	}
 	q.MaxSpan, q.HasMaxSpan = d, true
 	return p.advance()
 }
@@ -363,9 +392,63 @@ func parseDuration(s string) (time.Duration, error) {
 	return time.Duration(n) * unit, nil
 }
 
-// parseStep reads "[event where cond]" and, after it, "by f, ..." and (for
-// a sequence step) "with runs=N", in either order.
-func (p *parser) parseStep(allowRuns bool) (*Step, error) {
+// parseSample reads "sample by f, ... [filter] [filter] ...": Elastic's
+// unordered correlation, which takes no maxspan, runs or until.
+func (p *parser) parseSample() (*Query, error) {
+	q := &Query{Sample: true}
+	if err := p.advance(); err != nil {
+		return nil, err
+	}
+	if p.kw("by") {
+		by, err := p.parseByList()
+		if err != nil {
+			return nil, err
+		}
+		q.By = by
+	}
+	if p.kw("with") {
+		return nil, p.errTok(p.tok, ErrSyntax, "a sample takes no with maxspan or runs (as in Elastic EQL): its events come in any order")
+	}
+	for p.tok.kind == tLBrack || p.tok.kind == tBang {
+		if p.tok.kind == tBang {
+			return nil, p.errTok(p.tok, ErrSyntax, "a sample has no missing-event steps (![...]); they belong in a sequence")
+		}
+		st, err := p.parseStep("a sample's filter")
+		if err != nil {
+			return nil, err
+		}
+		q.Steps = append(q.Steps, st)
+		if len(q.Steps) > MaxEvents {
+			return nil, &Error{File: p.file, Line: st.Pos.Line, Col: st.Pos.Col, Token: "[",
+				Msg: "a sample may hold at most " + strconv.Itoa(MaxEvents) + " filters", Err: ErrLimit}
+		}
+	}
+	if len(q.Steps) == 0 {
+		return nil, p.fail("expected a sample filter [event where condition]")
+	}
+	if len(q.Steps) < 2 {
+		return nil, &Error{File: p.file, Line: q.Steps[0].Pos.Line, Col: q.Steps[0].Pos.Col, Token: "[",
+			Msg: "a sample needs at least two filters", Err: ErrSyntax}
+	}
+	switch {
+	case p.kw("until"):
+		return nil, p.errTok(p.tok, ErrSyntax, "a sample takes no until (as in Elastic EQL)")
+	case p.kw("with"):
+		return nil, p.errTok(p.tok, ErrSyntax, "a sample takes no with maxspan or runs (as in Elastic EQL): its events come in any order")
+	}
+	if err := p.checkJoinArity(q); err != nil {
+		return nil, err
+	}
+	if err := p.checkEnd(); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// parseStep reads "[event where cond]" and, after it, "by f, ..." and
+// "with runs=N", in either order; noRuns, when set, names what the step is
+// in the error that refuses with runs (until).
+func (p *parser) parseStep(noRuns string) (*Step, error) {
 	start := p.tok.pos
 	if err := p.advance(); err != nil { // [
 		return nil, err
@@ -398,8 +481,8 @@ func (p *parser) parseStep(allowRuns bool) (*Step, error) {
 			if !isKw(next, "runs") {
 				break // with maxspan: the sequence's
 			}
-			if !allowRuns {
-				return nil, p.errTok(next, ErrSyntax, "runs is not allowed on until")
+			if noRuns != "" {
+				return nil, p.errTok(next, ErrSyntax, "runs is not allowed on "+noRuns)
 			}
 			if runsSet {
 				return nil, p.errTok(next, ErrSyntax, "runs given twice")
@@ -624,12 +707,26 @@ func (p *parser) tryParenOperand() (Expr, bool, error) {
 	lx, tok, depth, nodes := *p.lx, p.tok, p.depth, p.nodes
 	ahead := append([]token(nil), p.ahead...)
 	x, err := p.parseOperand()
-	if err == nil && isCmpTok(p.tok) {
+	if err == nil && (isCmpTok(p.tok) || p.isTestTok()) {
 		e, err := p.finishCondition(x)
 		return e, true, err
 	}
 	*p.lx, p.tok, p.depth, p.nodes, p.ahead = lx, tok, depth, nodes, ahead
 	return nil, false, nil
+}
+
+// isTestTok reports whether the current token starts a test that follows
+// an operand: in, not in, :, like or regex.
+func (p *parser) isTestTok() bool {
+	t := p.tok
+	if isKw(t, "in") || t.kind == tColon || isKw(t, "like") || isKw(t, "regex") {
+		return true
+	}
+	if isKw(t, "not") {
+		next, err := p.peek()
+		return err == nil && isKw(next, "in")
+	}
+	return false
 }
 
 func isCmpTok(t token) bool {
@@ -686,11 +783,13 @@ func (p *parser) finishCondition(x Operand) (Expr, error) {
 		return compareOf(x, cmpOf(t.kind), y), nil
 	}
 	if isKw(t, "in") || isKw(t, "not") || t.kind == tColon || isKw(t, "like") || isKw(t, "regex") {
-		f, ok := x.(*Field)
-		if !ok {
-			return nil, p.errTok(t, ErrUnsupported, t.raw+" on an expression is not supported: its left side must be a field")
+		if f, ok := x.(*Field); ok {
+			return p.parseFieldCondition(f)
 		}
-		return p.parseFieldCondition(f)
+		if _, ok := x.(*Literal); ok {
+			return nil, p.errTok(t, ErrSyntax, t.raw+" needs a field or an expression on its left, not a literal")
+		}
+		return p.parseOperandTest(x)
 	}
 	switch x := x.(type) {
 	case *Field:
@@ -738,10 +837,6 @@ func matchOf(c *CallExpr) Expr {
 	default:
 		return c
 	}
-	f, ok := c.Args[0].(*Field)
-	if !ok {
-		return c
-	}
 	pats := make([]Literal, 0, len(c.Args)-1)
 	for _, a := range c.Args[1:] {
 		l, ok := a.(*Literal)
@@ -749,6 +844,15 @@ func matchOf(c *CallExpr) Expr {
 			return c
 		}
 		pats = append(pats, *l)
+	}
+	f, ok := c.Args[0].(*Field)
+	if !ok {
+		if op == MatchCIDR {
+			// cidrMatch on an expression: the addresses it yields, tested
+			// against the literal blocks (never indexed).
+			return &OperandMatchExpr{P: c.P, X: c.Args[0], Op: op, Patterns: pats}
+		}
+		return c
 	}
 	return &MatchExpr{P: c.P, Field: f, Op: op, Fold: c.Fold, Patterns: pats}
 }
@@ -932,6 +1036,65 @@ func (p *parser) parseFieldCondition(f *Field) (Expr, error) {
 		return &MatchExpr{P: pos, Field: f, Op: op, Fold: fold, Patterns: pats}, nil
 	}
 	return &FieldExpr{Field: f}, nil
+}
+
+// parseOperandTest reads in, not in, :, like or regex after x, an
+// expression that is not a field: the same tests as parseFieldCondition,
+// built as OperandInExpr and OperandMatchExpr (which the rule index never
+// reads).
+func (p *parser) parseOperandTest(x Operand) (Expr, error) {
+	pos := x.Position()
+	switch t := p.tok; {
+	case isKw(t, "in"), isKw(t, "not"):
+		if isKw(t, "not") {
+			next, err := p.peek()
+			if err != nil {
+				return nil, err
+			}
+			if !isKw(next, "in") {
+				return nil, p.errTok(next, ErrSyntax, "expected in after not")
+			}
+			if err := p.advance(); err != nil {
+				return nil, err
+			}
+		}
+		fold, err := p.opTilde()
+		if err != nil {
+			return nil, err
+		}
+		vals, err := p.parseList()
+		if err != nil {
+			return nil, err
+		}
+		in := &OperandInExpr{P: pos, X: x, Values: vals, Fold: fold}
+		if isKw(t, "not") {
+			return &NotExpr{P: t.pos, X: in}, nil
+		}
+		return in, nil
+	case t.kind == tColon:
+		if err := p.advance(); err != nil {
+			return nil, err
+		}
+		pats, err := p.parseOneOrList()
+		if err != nil {
+			return nil, err
+		}
+		return &OperandMatchExpr{P: pos, X: x, Op: MatchWildcard, Fold: true, Patterns: pats}, nil
+	default: // like, regex
+		op := MatchLike
+		if isKw(t, "regex") {
+			op = MatchRegex
+		}
+		fold, err := p.opTilde()
+		if err != nil {
+			return nil, err
+		}
+		pats, err := p.parseOneOrList()
+		if err != nil {
+			return nil, err
+		}
+		return &OperandMatchExpr{P: pos, X: x, Op: op, Fold: fold, Patterns: pats}, nil
+	}
 }
 
 // opTilde moves past an operator keyword and a '~' written right after it,

@@ -2,6 +2,7 @@ package rule
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -174,7 +175,8 @@ func TestParseErrors(t *testing.T) {
 	f(`process where a == "\u{zz}"`, 1, 21, `\u{zz}"`, ErrSyntax, "unicode escape")
 	f("process where a == \"x\ny\"", 1, 20, `"x`, ErrSyntax, "newline")
 	f(`process where a == 1 | head 5`, 1, 22, "|", ErrUnsupported, "pipes")
-	f(`process where length(a) in (1, 2)`, 1, 25, "in", ErrUnsupported, "left side must be a field")
+	f(`process where 5 in (1, 2)`, 1, 17, "in", ErrSyntax, "not a literal")
+	f(`process where length(a) not like "x"`, 1, 29, "like", ErrSyntax, "expected in")
 	f(`process where length(a, b) == 1`, 1, 15, "length", ErrSyntax, "takes 1 arguments")
 	f(`process where concat~(a) == "x"`, 1, 15, "concat", ErrSyntax, "no case-insensitive form")
 	f(`process where a + 1`, 1, 20, "", ErrSyntax, "arithmetic expression alone")
@@ -189,7 +191,7 @@ func TestParseErrors(t *testing.T) {
 	f(`process where # `, 1, 15, "#", ErrSyntax, "unexpected character")
 	f(`process where /* open`, 1, 15, "/*", ErrSyntax, "unterminated comment")
 	f("where == 1", 1, 1, "where", ErrSyntax, "expected an event name")
-	f(`sequence [a where true]`, 1, 10, "[", ErrSyntax, "at least two events")
+	f(`sequence [a where true]`, 1, 10, "[", ErrSyntax, "at least two steps")
 	f(`sequence`, 1, 9, "", ErrSyntax, "expected a sequence step")
 	f(`sequence [a where true] [b where true] with maxspan=10`, 1, 53, "10", ErrSyntax, "needs a unit")
 	f(`sequence [a where true] [b where true] with maxspan=10y`, 1, 53, "10y", ErrSyntax, "unknown duration unit")
@@ -198,9 +200,25 @@ func TestParseErrors(t *testing.T) {
 	f(`sequence [a where true] with runs=0 [b where true]`, 1, 35, "0", ErrLimit, "runs must be")
 	f(`sequence [a where true] with runs=101`, 1, 35, "101", ErrLimit, "runs must be")
 	f(`sequence [a where true] [b where true] until [c where true] with runs=2`, 1, 66, "runs", ErrSyntax, "not allowed on until")
-	f(`sequence [a where true] ![b where true]`, 1, 25, "!", ErrUnsupported, "missing-event")
+	f(`sequence [a where true] ![b where true]`, 1, 25, "!", ErrSyntax, "needs with maxspan")
+	f("sequence\n  [a where true]\n  ![b where true] by x\n  [c where true]", 3, 3, "!", ErrSyntax, "needs with maxspan")
+	f(`sequence with maxspan=1s ![a where true] ![b where true]`, 1, 26, "!", ErrSyntax, "at least one step that is not a missing")
+	f(`sequence with maxspan=1s ![a where true]`, 1, 26, "!", ErrSyntax, "at least one step that is not a missing")
+	f(`sequence with maxspan=1s [a where true] ! b where true`, 1, 43, "b", ErrSyntax, "expected [ after !")
+	f(`sequence with maxspan=1s [a where true] [b where true] until ![c where true]`, 1, 62, "!", ErrSyntax, "expected [event where condition] after until")
+	f(`![a where true]`, 1, 1, "!", ErrSyntax, "belongs in a sequence")
+	f(`sample by x [a where true]`, 1, 13, "[", ErrSyntax, "at least two filters")
+	f(`sample by x`, 1, 12, "", ErrSyntax, "expected a sample filter")
+	f(`sample by x with maxspan=1s [a where true] [b where true]`, 1, 13, "with", ErrSyntax, "no with maxspan")
+	f(`sample by x [a where true] [b where true] with runs=2`, 1, 48, "runs", ErrSyntax, "not allowed on a sample's filter")
+	f(`sample by x [a where true] [b where true] with maxspan=1s`, 1, 43, "with", ErrSyntax, "no with maxspan")
+	f(`sample by x [a where true] [b where true] until [c where true]`, 1, 43, "until", ErrSyntax, "no until")
+	f(`sample by x [a where true] ![b where true]`, 1, 28, "!", ErrSyntax, "no missing-event steps")
+	f(`sample by x [a where true] by y [b where true]`, 1, 33, "[", ErrSyntax, "same number of by fields")
+	f(`join [a where true] [b where true]`, 1, 1, "join", ErrUnsupported, "join queries")
+	f(`sequence with maxspan=0s [a where true] [b where true]`, 1, 23, "0s", ErrSyntax, "positive")
 	f(`sequence [a where true] [b where true] with maxspan=1s [c where true]`, 1, 56, "[", ErrSyntax, "no step may follow")
-	f(`sequence [a where true] with runs=60 [b where true] with runs=5`, 1, 38, "[", ErrLimit, "at most 64 events")
+	f(`sequence [a where true] with runs=60 [b where true] with runs=5`, 1, 38, "[", ErrLimit, "at most 64 steps")
 	f(`process where a == "`+"\xff"+`"`, 1, 20, "\"\xff\"", ErrSyntax, "invalid UTF-8")
 	f("process where "+strings.Repeat("(", 70), 1, 79, "(", ErrLimit, "nested deeper")
 }
@@ -258,5 +276,104 @@ func TestBinaryExprTerms(t *testing.T) {
 	}
 	if want := []string{"a == 1", "b == 2", "c == 3", "(d == 4 or e == 5)"}; strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("Terms() = %q, want %q", got, want)
+	}
+}
+
+func TestParseMissingSample(t *testing.T) {
+	f := func(src, want string) { t.Helper(); checkParse(t, src, want) }
+	// Elastic's documented missing-event example.
+	f(`sequence by host.name, user.name with maxspan=5s
+  [ authentication where event.code : "4624" ]
+  ![ authentication where event.code : "4647" ]`,
+		"sequence by host.name, user.name with maxspan=5s\n  [authentication where event.code : \"4624\"]\n  ![authentication where event.code : \"4647\"]")
+	// Leading, middle and trailing, with by and runs on a missing step.
+	f(`sequence with maxspan=1h ![a where x == 1] by k [b where true] by k ! [c where true] by k with runs=2 [d where true] by k ![e where true] by j`,
+		"sequence with maxspan=1h\n  ![a where x == 1] by k\n  [b where true] by k\n  ![c where true] by k with runs=2\n  [d where true] by k\n  ![e where true] by j")
+	f(`sequence [a where true] ![b where true] with maxspan=2d`,
+		"sequence with maxspan=2d\n  [a where true]\n  ![b where true]")
+	// Elastic's documented sample example, and per-filter join keys.
+	f(`sample by host [ file where file.extension == "exe" ] [ process where true ]`,
+		"sample by host\n  [file where file.extension == \"exe\"]\n  [process where true]")
+	f(`sample [success where true] by ip [alert where startsWith~(os, "win")] by host_ip`,
+		"sample\n  [success where true] by ip\n  [alert where startsWith~(os, \"win\")] by host_ip")
+
+	q, err := Parse(`sequence with maxspan=1s [a where true] with runs=2 ![b where true] with runs=3 [c where true]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.NumEvents() != 3 || !q.HasMissing() || !q.Steps[1].Missing || q.Steps[0].Missing {
+		t.Fatalf("NumEvents %d HasMissing %v", q.NumEvents(), q.HasMissing())
+	}
+	q, err = Parse(`sample by a [x where true] [y where true] [z where true]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !q.Sample || q.Sequence || len(q.Steps) != 3 || q.NumEvents() != 3 {
+		t.Fatalf("sample parsed as %+v", q)
+	}
+}
+
+func TestParseOperandTests(t *testing.T) {
+	f := func(src, want string) { t.Helper(); checkParse(t, src, want) }
+	f(`process where length(a) in (1, 2)`, `process where length(a) in (1, 2)`)
+	f(`process where substring(a, 0, 3) in~ ("CMD", "pow")`, `process where substring(a, 0, 3) in~ ("CMD", "pow")`)
+	f(`process where concat(a, b) not in ("x")`, `process where not concat(a, b) in ("x")`)
+	f(`process where concat(a, ".exe") : "*.EXE"`, `process where concat(a, ".exe") : "*.EXE"`)
+	f(`process where string(p) like ("1*", "2?")`, `process where string(p) like ("1*", "2?")`)
+	f(`process where string(p) like~ "x*"`, `process where string(p) like~ "x*"`)
+	f(`process where between(a, "x", "y") regex~ "a.*"`, `process where between(a, "x", "y") regex~ "a.*"`)
+	f(`process where (a + 1) in (2, 3)`, `process where (a + 1) in (2, 3)`)
+	f(`process where (p.x * 2) not in (4)`, `process where not (p.x * 2) in (4)`)
+	f(`process where cidrMatch(concat(a, ""), "10.0.0.0/8", "::1/128")`, `process where cidrMatch(concat(a, ""), "10.0.0.0/8", "::1/128")`)
+	q, err := Parse(`process where length(a) in (1) and a in (1)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	terms := q.Steps[0].Cond.(*BinaryExpr).Terms()
+	if _, ok := terms[0].(*OperandInExpr); !ok {
+		t.Fatalf("expression on the left: %T", terms[0])
+	}
+	if _, ok := terms[1].(*InExpr); !ok {
+		t.Fatalf("field on the left keeps the indexed form: %T", terms[1])
+	}
+}
+
+func TestMaxSpanUnits(t *testing.T) {
+	f := func(text string, want time.Duration) {
+		t.Helper()
+		q, err := Parse("sequence with maxspan=" + text + " [a where true] [b where true]")
+		if err != nil {
+			t.Fatalf("maxspan=%s: %v", text, err)
+		}
+		if q.MaxSpan != want || !q.HasMaxSpan {
+			t.Fatalf("maxspan=%s: %v", text, q.MaxSpan)
+		}
+	}
+	// Elastic's units (ms, s, m, h, d), and Kestrel's finer ones.
+	f("250ms", 250*time.Millisecond)
+	f("30s", 30*time.Second)
+	f("15m", 15*time.Minute)
+	f("2h", 2*time.Hour)
+	f("7d", 7*24*time.Hour)
+	f("5us", 5*time.Microsecond)
+	f("9ns", 9)
+	for _, bad := range []string{"1w", "1y", "1.5s", "1M", "s"} {
+		if _, err := Parse("sequence with maxspan=" + bad + " [a where true] [b where true]"); !errors.Is(err, ErrSyntax) {
+			t.Errorf("maxspan=%s: %v", bad, err)
+		}
+	}
+	// with runs=N: 1 to 100, as Elastic allows.
+	for _, n := range []int{1, 2, 64} {
+		src := "sequence [a where true] [b where true] with runs=" + strconv.Itoa(n)
+		if n > 63 {
+			src = "sequence [b where true] with runs=" + strconv.Itoa(n)
+		}
+		q, err := Parse(src)
+		if err != nil {
+			t.Fatalf("runs=%d: %v", n, err)
+		}
+		if got := q.Steps[len(q.Steps)-1].Runs; got != n {
+			t.Fatalf("runs=%d parsed as %d", n, got)
+		}
 	}
 }

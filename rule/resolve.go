@@ -169,6 +169,10 @@ func (r *resolver) expr(e Expr) {
 		}
 	case *ValueCompareExpr:
 		r.valueCompare(e)
+	case *OperandInExpr:
+		r.operandIn(e)
+	case *OperandMatchExpr:
+		r.operandMatch(e)
 	case *CallExpr:
 		if t := r.call(e); t != tyBool {
 			r.fail(e.P, e.Name, e.Name+" returns "+t.String()+", not a boolean: compare it with a value", ErrTypeMismatch)
@@ -249,6 +253,37 @@ func (r *resolver) in(e *InExpr) {
 	}
 }
 
+// operandIn resolves X in (...) on an expression: the literals must be
+// of the expression's type (strings for in~), or null.
+func (r *resolver) operandIn(e *OperandInExpr) {
+	t := r.operand(e.X)
+	if e.Fold && !fits(t, tyString) {
+		r.fail(e.P, e.X.String(), "in~ needs a string; "+e.X.String()+" is "+t.String(), ErrTypeMismatch)
+		return
+	}
+	if t == tyOther {
+		r.fail(e.P, e.X.String(), "in needs a scalar; "+e.X.String()+" is "+t.String(), ErrTypeMismatch)
+		return
+	}
+	for _, lit := range e.Values {
+		lt := typeOfValue(lit.Value)
+		if lt == tyNull || t == tyAny || t == tyNull || lt == t {
+			continue
+		}
+		r.fail(lit.Pos, lit.Raw, e.X.String()+" is "+t.String()+"; "+lit.Raw+" is "+kindName(lit.Value), ErrTypeMismatch)
+	}
+}
+
+// operandMatch resolves a pattern test on an expression, compiling its
+// patterns as match does for a field.
+func (r *resolver) operandMatch(e *OperandMatchExpr) {
+	if t := r.operand(e.X); !fits(t, tyString) {
+		r.fail(e.P, e.X.String(), e.Op.String()+" needs a string; "+e.X.String()+" is "+t.String(), ErrTypeMismatch)
+		return
+	}
+	e.Matchers = r.matchers(e.Op, e.Fold, e.Patterns)
+}
+
 func stringish(t schema.FieldDataType) bool { return t == schema.TypeString || t == schema.TypeAny }
 
 func (r *resolver) match(e *MatchExpr) {
@@ -256,23 +291,29 @@ func (r *resolver) match(e *MatchExpr) {
 		r.fail(e.P, e.Field.Path, e.Op.String()+" needs a string field; "+e.Field.Path+" is "+e.Field.Type.String(), ErrTypeMismatch)
 		return
 	}
-	e.Matchers = nil // a fresh slice: a compiled rule may hold the old one
-	for _, lit := range e.Patterns {
+	e.Matchers = r.matchers(e.Op, e.Fold, e.Patterns)
+}
+
+// matchers compiles the patterns of a test into a fresh slice (a compiled
+// rule may hold the old one), reporting bad ones.
+func (r *resolver) matchers(op MatchOp, fold bool, patterns []Literal) []*Matcher {
+	var out []*Matcher
+	for _, lit := range patterns {
 		s, ok := lit.Value.Str()
 		if !ok {
-			r.fail(lit.Pos, lit.Raw, e.Op.String()+" takes string patterns; "+lit.Raw+" is "+kindName(lit.Value), ErrTypeMismatch)
+			r.fail(lit.Pos, lit.Raw, op.String()+" takes string patterns; "+lit.Raw+" is "+kindName(lit.Value), ErrTypeMismatch)
 			continue
 		}
 		var m *Matcher
-		switch e.Op {
+		switch op {
 		case MatchWildcard, MatchLike:
-			m = NewWildcard(s, e.Fold)
+			m = NewWildcard(s, fold)
 		case MatchStartsWith:
-			m = NewPrefix(s, e.Fold)
+			m = NewPrefix(s, fold)
 		case MatchEndsWith:
-			m = NewSuffix(s, e.Fold)
+			m = NewSuffix(s, fold)
 		case MatchContains:
-			m = NewContains(s, e.Fold)
+			m = NewContains(s, fold)
 		case MatchCIDR:
 			var err error
 			if m, err = NewCIDR(s); err != nil {
@@ -281,11 +322,12 @@ func (r *resolver) match(e *MatchExpr) {
 			}
 		case MatchRegex:
 			var err error
-			if m, err = NewRegex(s, e.Fold); err != nil {
+			if m, err = NewRegex(s, fold); err != nil {
 				r.fail(lit.Pos, lit.Raw, "invalid regular expression: "+err.Error(), ErrSyntax)
 				continue
 			}
 		}
-		e.Matchers = append(e.Matchers, m)
+		out = append(out, m)
 	}
+	return out
 }

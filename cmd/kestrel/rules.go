@@ -101,7 +101,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	set, ok := loadRules(dir, reg, stderr)
 	for _, p := range set.Packages {
 		fmt.Fprintf(stdout, "ok %s (%s)\n", p.ID(), describe(p))
-		if p.Query.Sequence {
+		if p.Query.Sequence || p.Query.Sample {
 			key, route := detect.Routing(p)
 			fmt.Fprintf(stdout, "   join key %s: %s\n", key, route)
 		}
@@ -132,10 +132,15 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 // "sequence of 2 events by process.entity_id within 10s".
 func describe(p *rule.Package) string {
 	q := p.Query
-	if !q.Sequence {
+	if !q.Sequence && !q.Sample {
 		return "event rule on " + q.Steps[0].Event
 	}
 	s := fmt.Sprintf("sequence of %d events", q.NumEvents())
+	if q.Sample {
+		s = fmt.Sprintf("sample of %d events", q.NumEvents())
+	} else if n := len(q.Steps) - countPositive(q); n > 0 {
+		s += fmt.Sprintf(" and %d missing", n)
+	}
 	var by []string
 	for _, f := range q.By {
 		by = append(by, f.Path)
@@ -150,6 +155,17 @@ func describe(p *rule.Package) string {
 		s += ", until " + q.Until.Event
 	}
 	return s
+}
+
+// countPositive counts the steps of q that are not missing-event steps.
+func countPositive(q *rule.Query) int {
+	n := 0
+	for _, st := range q.Steps {
+		if !st.Missing {
+			n++
+		}
+	}
+	return n
 }
 
 func runRules(args []string, stdout, stderr io.Writer) int {
