@@ -348,3 +348,28 @@ func TestRounds(t *testing.T) {
 		t.Error("merge")
 	}
 }
+
+// TestEmptyFigureIsNotMet: a latency figure with nothing in its window
+// reads 0 ns, which must not pass a target; a rate over no events neither.
+func TestEmptyFigureIsNotMet(t *testing.T) {
+	empty := []Result{
+		{Name: ResultPublishSteady, Metric: MetricP99, Figures: []Figure{{Impl: ImplKestrel, Latency: &Percentiles{}}}},
+		{Name: ResultSubscribeSteady, Metric: MetricP99, Figures: []Figure{{Impl: ImplKestrel}}},
+		{Name: ResultReplayJSON, Metric: MetricRate, Figures: []Figure{{Impl: ImplKestrel}}},
+	}
+	vs := Check(empty, SeedTargets())
+	for _, v := range vs {
+		if v.Met || !v.Empty || v.Missing {
+			t.Errorf("%s: met %v, empty %v, missing %v; want an empty miss", v.Name, v.Met, v.Empty, v.Missing)
+		}
+		if !strings.Contains(v.String(), "NO DATA") {
+			t.Errorf("%s: %q does not say there was no data", v.Name, v.String())
+		}
+	}
+	if Passed(vs) {
+		t.Error("a run with no data passed the gate")
+	}
+	if a := attemptOf(SeedTargets()[0], &empty[0].Figures[0]); a.Met || !a.Empty {
+		t.Errorf("empty attempt: %+v", a)
+	}
+}

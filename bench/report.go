@@ -87,6 +87,9 @@ func (r *Report) rows() []row {
 		rw := row{scenario: res.Title, metric: metricLabel(res.Metric)}
 		cell := func(impl string) string {
 			if f := res.Figure(impl); f != nil {
+				if f.empty(res.Metric) {
+					return "no data"
+				}
 				return formatValue(res.Metric, f.Value(res.Metric))
 			}
 			return "-"

@@ -133,3 +133,10 @@ const (
 	ResultSubscribeSteady = "subscribe/1p/steady"
 	ResultReplayJSON      = "replay/json/decode"
 )
+
+// empty reports whether f holds no measurement of m: a latency figure with
+// no event delivered in its window (no real P99 is 0 ns), or a rate over no
+// events. Its Value is 0, which must not read as a fast result.
+func (f *Figure) empty(m Metric) bool {
+	return (m == MetricP99 || m == MetricRate) && f.Value(m) <= 0
+}

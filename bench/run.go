@@ -140,7 +140,7 @@ func (r *runner) confirmMisses(ctx context.Context, rep *Report) error {
 			a := attemptOf(v.Target, &fig)
 			v.Attempts = append(v.Attempts, a)
 			if a.Met {
-				v.Met, v.Value = true, a.Value
+				v.Met, v.Value, v.Empty = true, a.Value, false
 			}
 		}
 	}

@@ -54,6 +54,14 @@ func TestRunEveryScenario(t *testing.T) {
 		switch res.Metric {
 		case MetricP99:
 			if ours.Latency == nil || ours.Latency.Count == 0 || ours.Latency.P99 <= 0 || len(ours.Curve) == 0 {
+				// A 30 ms window on a machine other work has saturated can
+				// pass without the producer getting a CPU: the harness
+				// reports that as disturbed (and a verdict on it as
+				// empty, never met); on a quiet machine it is a failure.
+				if d := ours.Disturbance; d != nil && d.Disturbed() {
+					t.Logf("%s: no latency measured on a disturbed machine (%v)", res.Name, d)
+					continue
+				}
 				t.Errorf("%s: empty latency %+v", res.Name, ours.Latency)
 			}
 		case MetricRate:

@@ -29,6 +29,10 @@ type Verdict struct {
 	Met   bool    `json:"met"`
 	// Missing means the run has no figure for the target: that is a miss.
 	Missing bool `json:"missing,omitempty"`
+	// Empty means the figure holds no measurement (a latency figure with
+	// no event delivered in its window): a miss, never a pass, which the
+	// gate measures again like any other miss.
+	Empty bool `json:"empty,omitempty"`
 	// Attempts lists every measurement of a gating latency target that
 	// missed at first: the run's own, then each re-measurement, up to
 	// gateAttempts in all, stopping at the first that meets the bound.
@@ -49,6 +53,7 @@ type Attempt struct {
 	Value       float64     `json:"value"`
 	P50         float64     `json:"p50_ns"`
 	Met         bool        `json:"met"`
+	Empty       bool        `json:"empty,omitempty"`
 	Disturbance Disturbance `json:"disturbance"`
 }
 
@@ -58,14 +63,14 @@ const gateAttempts = 3
 
 // attemptOf returns f's measurement against t.
 func attemptOf(t Target, f *Figure) Attempt {
-	a := Attempt{Value: f.Value(t.Metric)}
+	a := Attempt{Value: f.Value(t.Metric), Empty: f.empty(t.Metric)}
 	if f.Latency != nil {
 		a.P50 = float64(f.Latency.P50)
 	}
 	if f.Disturbance != nil {
 		a.Disturbance = *f.Disturbance
 	}
-	a.Met = a.Value < t.Bound
+	a.Met = !a.Empty && a.Value < t.Bound
 	return a
 }
 
@@ -101,7 +106,7 @@ func Check(results []Result, targets []Target) []Verdict {
 		}
 		if f == nil {
 			v.Missing = true
-		} else {
+		} else if v.Empty = f.empty(t.Metric); !v.Empty {
 			v.Value = f.Value(t.Metric)
 			if t.Metric.LowerIsBetter() {
 				v.Met = v.Value < t.Bound
@@ -131,6 +136,8 @@ func (v Verdict) String() string {
 	switch {
 	case v.Missing:
 		state = "MISSING"
+	case v.Empty && !v.Disturbed:
+		state = "NO DATA: nothing was measured in the window"
 	case v.Disturbed:
 		state = "DISTURBED: missed in every attempt on a disturbed machine, not judged"
 	case !v.Met && v.Gate:
@@ -142,6 +149,9 @@ func (v Verdict) String() string {
 		var vals []string
 		for _, a := range v.Attempts {
 			x := formatValue(v.Metric, a.Value)
+			if a.Empty {
+				x = "no data"
+			}
 			if a.Disturbance.Disturbed() {
 				x += " (disturbed)"
 			}
