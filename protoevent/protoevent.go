@@ -9,7 +9,14 @@
 //
 // An EventBatch names the schema its events' IDs belong to (schema_id,
 // schema_version), so a node on another schema maps them with a
-// schema.Mapping, as it does for logs.
+// schema.Mapping, as it does for logs; it is the value of a Kafka record
+// in the "kpb/1" encoding. A LogHeader opens package replay's protobuf log
+// (.kpb), whose events follow it length-delimited.
+//
+// Code generated from event.proto by protoc-gen-go is in package pb, for
+// callers that want the protobuf runtime; tests keep the two codecs
+// byte-for-byte in agreement, and check that protoc --decode reads what
+// this package writes and that it reads what protoc --encode writes.
 //
 // Decoded String and Bytes values reference the input bytes: the caller
 // must not modify them while the events are in use (copy the events with
@@ -545,6 +552,116 @@ func ReadBatch(b []byte, ev *schema.Event, each func(ev *schema.Event) error) er
 			return err
 		}
 		i += n
+	}
+	return nil
+}
+
+// LogHeader is the LogHeader message that opens a protobuf event log
+// (package replay's .kpb format).
+type LogHeader struct {
+	// Version is the log format's version.
+	Version uint32
+	// SchemaVersion and SchemaID name the schema the log's events were
+	// recorded under.
+	SchemaVersion uint32
+	SchemaID      string
+	// MetaJSON is the header's other members as one JSON object; empty
+	// when none. The codec does not check it is JSON.
+	MetaJSON []byte
+}
+
+// Field numbers of LogHeader.
+const logVersion, logSchemaVersion, logSchemaID, logMeta = 1, 2, 3, 4
+
+// AppendLogHeader appends h as a LogHeader message to dst.
+func AppendLogHeader(dst []byte, h LogHeader) []byte {
+	if h.Version != 0 {
+		dst = protowire.AppendTag(dst, logVersion, protowire.VarintType)
+		dst = protowire.AppendVarint(dst, uint64(h.Version))
+	}
+	if h.SchemaVersion != 0 {
+		dst = protowire.AppendTag(dst, logSchemaVersion, protowire.VarintType)
+		dst = protowire.AppendVarint(dst, uint64(h.SchemaVersion))
+	}
+	if h.SchemaID != "" {
+		dst = protowire.AppendTag(dst, logSchemaID, protowire.BytesType)
+		dst = protowire.AppendString(dst, h.SchemaID)
+	}
+	if len(h.MetaJSON) != 0 {
+		dst = protowire.AppendTag(dst, logMeta, protowire.BytesType)
+		dst = protowire.AppendBytes(dst, h.MetaJSON)
+	}
+	return dst
+}
+
+// DecodeLogHeader decodes a LogHeader message; unknown fields are skipped.
+// The id and meta are copies. An error matches ErrMalformed.
+func DecodeLogHeader(b []byte) (LogHeader, error) {
+	var h LogHeader
+	d := decoder{b: b}
+	for i := 0; i < len(b); {
+		num, typ, n := protowire.ConsumeTag(b[i:])
+		if n < 0 {
+			return h, d.fail(i, "bad tag in a log header")
+		}
+		i += n
+		switch {
+		case (num == logVersion || num == logSchemaVersion) && typ == protowire.VarintType:
+			x, n := protowire.ConsumeVarint(b[i:])
+			if n < 0 || x > math.MaxUint32 {
+				return h, d.fail(i, "version out of 32 bits")
+			}
+			if num == logVersion {
+				h.Version = uint32(x)
+			} else {
+				h.SchemaVersion = uint32(x)
+			}
+			i += n
+		case (num == logSchemaID || num == logMeta) && typ == protowire.BytesType:
+			m, n := protowire.ConsumeBytes(b[i:])
+			if n < 0 {
+				return h, d.fail(i, "bad length in a log header")
+			}
+			if num == logSchemaID {
+				h.SchemaID = string(m)
+			} else {
+				h.MetaJSON = append([]byte(nil), m...)
+			}
+			i += n
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, b[i:])
+			if n < 0 {
+				return h, d.fail(i, "bad member of a log header")
+			}
+			i += n
+		}
+	}
+	return h, nil
+}
+
+// Validate checks ev, as decoded, against reg as Kestrel's other readers
+// do: a non-zero event type, every field registered, every value coerced
+// to its field's type (in place). The error matches schema.ErrUnknownField
+// or schema.ErrTypeMismatch (a *schema.TypeError naming the field), or
+// ErrMalformed for a missing type. It allocates nothing for a valid event.
+func Validate(reg *schema.Registry, ev *schema.Event) error {
+	if ev.Type == 0 {
+		return &DecodeError{Reason: "event_type_id missing"}
+	}
+	fs := ev.Fields()
+	for i := range fs {
+		def, ok := reg.Field(fs[i].ID)
+		if !ok {
+			return &schema.FieldError{Field: fs[i].ID, Err: schema.ErrUnknownField}
+		}
+		v, err := def.DataType.Coerce(fs[i].Value)
+		if err != nil {
+			if te, ok := err.(*schema.TypeError); ok {
+				te.Field, te.Path = fs[i].ID, def.Path
+			}
+			return err
+		}
+		fs[i].Value = v
 	}
 	return nil
 }
