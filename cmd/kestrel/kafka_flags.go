@@ -99,7 +99,7 @@ func (c *connFlags) config(lookupEnv func(string) (string, bool), logger *slog.L
 func runForward(ctx context.Context, args []string, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
 	fs := flag.NewFlagSet("kestrel forward", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	logPath := fs.String("log", "", "recorded log to forward: JSON lines, .zst or .kbin (required)")
+	logPath := fs.String("log", "", "recorded log to forward: JSON lines, .zst, .kbin or .kpb (required)")
 	cf := addConnFlags(fs)
 	lf := addLogFlags(fs)
 	format := fs.String("format", "kbin", "record encoding: kbin (binary blocks, zstd), jsonl or kpb (protobuf EventBatch)")
