@@ -26,6 +26,7 @@ package protoevent
 import (
 	"errors"
 	"math"
+	"slices"
 	"strconv"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -240,7 +241,7 @@ func DecodeEvent(b []byte, dst *schema.Event) error {
 func (d *decoder) event(dst *schema.Event) error {
 	b := d.b
 	for i := 0; i < len(b); {
-		num, typ, n := protowire.ConsumeTag(b[i:])
+		num, typ, n := consumeTag(b[i:])
 		if n < 0 {
 			return d.fail(i, "bad tag")
 		}
@@ -317,7 +318,7 @@ func (d *decoder) field() (uint64, value.Value, error) {
 		v  value.Value
 	)
 	for i := 0; i < len(b); {
-		num, typ, n := protowire.ConsumeTag(b[i:])
+		num, typ, n := consumeTag(b[i:])
 		if n < 0 {
 			return 0, v, d.fail(i, "bad tag in a field")
 		}
@@ -336,7 +337,9 @@ func (d *decoder) field() (uint64, value.Value, error) {
 			}
 			vd := decoder{b: m, base: d.base + i + n - len(m)}
 			var err error
-			if v, err = vd.value(0); err != nil {
+			// A value given twice merges into the first, as protobuf
+			// merges a repeated embedded message.
+			if v, err = vd.value(0, v); err != nil {
 				return 0, v, err
 			}
 			i += n
@@ -351,13 +354,14 @@ func (d *decoder) field() (uint64, value.Value, error) {
 	return id, v, nil
 }
 
-// value decodes a Value message; an empty one is Null. Of several kinds
-// set, the last wins, as for any oneof.
-func (d *decoder) value(depth int) (value.Value, error) {
+// value decodes a Value message merged into v (Null, the zero Value, for a
+// first one): of several kinds set, the last wins, as for any oneof, and
+// an array given while the value is an array extends it, as protobuf
+// merges a message given twice; an empty message leaves v as it was.
+func (d *decoder) value(depth int, v value.Value) (value.Value, error) {
 	b := d.b
-	var v value.Value
 	for i := 0; i < len(b); {
-		num, typ, n := protowire.ConsumeTag(b[i:])
+		num, typ, n := consumeTag(b[i:])
 		if n < 0 {
 			return v, d.fail(i, "bad tag in a value")
 		}
@@ -415,10 +419,15 @@ func (d *decoder) value(depth int) (value.Value, error) {
 					return v, d.fail(i, "arrays nested deeper than "+strconv.Itoa(value.MaxDepth))
 				}
 				ad := decoder{b: m, base: d.base + i + n - len(m)}
-				var err error
-				if v, err = ad.array(depth + 1); err != nil {
-					return v, err
+				av, err := ad.array(depth + 1)
+				if err != nil {
+					return av, err
 				}
+				if prev, ok := v.Array(); ok && len(prev) > 0 {
+					elems, _ := av.Array()
+					av = value.ArrayValue(append(slices.Clip(prev), elems...)...)
+				}
+				v = av
 			}
 			i += n
 		}
@@ -431,7 +440,7 @@ func (d *decoder) array(depth int) (value.Value, error) {
 	b := d.b
 	var vs []value.Value
 	for i := 0; i < len(b); {
-		num, typ, n := protowire.ConsumeTag(b[i:])
+		num, typ, n := consumeTag(b[i:])
 		if n < 0 {
 			return value.Value{}, d.fail(i, "bad tag in an array")
 		}
@@ -449,7 +458,7 @@ func (d *decoder) array(depth int) (value.Value, error) {
 			return value.Value{}, d.fail(i, "bad element length")
 		}
 		ed := decoder{b: m, base: d.base + i + n - len(m)}
-		e, err := ed.value(depth)
+		e, err := ed.value(depth, value.Value{})
 		if err != nil {
 			return value.Value{}, err
 		}
@@ -491,7 +500,7 @@ func ReadBatchHeader(b []byte) (BatchHeader, error) {
 	var h BatchHeader
 	d := decoder{b: b}
 	for i := 0; i < len(b); {
-		num, typ, n := protowire.ConsumeTag(b[i:])
+		num, typ, n := consumeTag(b[i:])
 		if n < 0 {
 			return h, d.fail(i, "bad tag in a batch")
 		}
@@ -526,7 +535,7 @@ func ReadBatchHeader(b []byte) (BatchHeader, error) {
 // Use ReadBatchHeader for the schema.
 func ReadBatch(b []byte, ev *schema.Event, each func(ev *schema.Event) error) error {
 	for i := 0; i < len(b); {
-		num, typ, n := protowire.ConsumeTag(b[i:])
+		num, typ, n := consumeTag(b[i:])
 		if n < 0 {
 			return &DecodeError{Offset: i, Reason: "bad tag in a batch"}
 		}
@@ -600,7 +609,7 @@ func DecodeLogHeader(b []byte) (LogHeader, error) {
 	var h LogHeader
 	d := decoder{b: b}
 	for i := 0; i < len(b); {
-		num, typ, n := protowire.ConsumeTag(b[i:])
+		num, typ, n := consumeTag(b[i:])
 		if n < 0 {
 			return h, d.fail(i, "bad tag in a log header")
 		}
@@ -664,4 +673,15 @@ func Validate(reg *schema.Registry, ev *schema.Event) error {
 		fs[i].Value = v
 	}
 	return nil
+}
+
+// consumeTag is protowire.ConsumeTag refusing (n < 0) field numbers past
+// protowire.MaxValidNumber, which the protobuf runtime rejects as invalid
+// wire data.
+func consumeTag(b []byte) (protowire.Number, protowire.Type, int) {
+	num, typ, n := protowire.ConsumeTag(b)
+	if n >= 0 && num > protowire.MaxValidNumber {
+		return 0, 0, -1
+	}
+	return num, typ, n
 }
