@@ -120,6 +120,10 @@ func TestProtoCreateOpen(t *testing.T) {
 	if _, err := Open(bad); !errors.Is(err, ErrBadHeader) {
 		t.Errorf("bad .kpb: %v", err)
 	}
+	os.WriteFile(bad, nil, 0o600)
+	if _, err := Open(bad); !errors.Is(err, ErrBadHeader) {
+		t.Errorf("empty .kpb: %v", err)
+	}
 }
 
 // A cut log yields every whole record before the cut, then a

@@ -285,6 +285,8 @@ func newReader(r io.Reader, closer io.Closer, opts ReaderOptions, total int64, e
 		return newBinaryReader(br, src, opts, nil)
 	case len(head) == 0 && ext == ".kbin":
 		return newBinaryReader(br, src, opts, nil) // an empty binary log: no header
+	case len(head) == 0 && ext == ".kpb":
+		return newProtoReader(br, src, opts) // an empty protobuf log: no header
 	case looksLikeJSON(head):
 	case ext == ".zst" || ext == ".zstd":
 		return newZstdReader(br, src, opts) // fails, naming the bad magic
