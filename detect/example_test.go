@@ -3,6 +3,9 @@ package detect_test
 import (
 	"context"
 	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
 
 	"github.com/kestrel-sec/kestrel/detect"
 	"github.com/kestrel-sec/kestrel/engine"
@@ -128,4 +131,58 @@ func ExampleDetector_Flush() {
 	// held 1 vetoed 1
 	// lingers low [2] process.entity_id p2
 	// held 0 alerts 1
+}
+
+// A field of a plugin type is compared as the type defines: here an
+// address type ("inet") whose Compare reads both sides as addresses, so a
+// rule's "2001:0db8::0:1" matches the sensor's "2001:db8::1", and whose
+// Match makes cidrMatch a prefix test.
+func Example_pluginType() {
+	addr := func(v value.Value) netip.Addr {
+		s, _ := v.Str()
+		a, _ := netip.ParseAddr(s)
+		return a
+	}
+	inet, err := schema.RegisterType(schema.TypeDef{
+		Name: "inet", Base: schema.TypeString,
+		Parse: func(s string) (value.Value, error) {
+			a, err := netip.ParseAddr(s)
+			return value.StringValue(a.String()), err
+		},
+		Validate: func(v value.Value) bool { return addr(v).IsValid() },
+		Compare:  func(a, b value.Value) int { return addr(a).Compare(addr(b)) },
+		Match: func(v value.Value, pattern string) (bool, error) {
+			p, err := netip.ParsePrefix(pattern)
+			return err == nil && p.Contains(addr(v)), err
+		},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	reg := rule.DefaultRegistry()
+	peer, _ := reg.RegisterField(schema.FieldDef{Path: "peer.addr", DataType: inet})
+	var pkgs []*rule.Package
+	for id, src := range map[string]string{
+		"exact": `network where peer.addr == "2001:0db8::0:1"`,
+		"range": `network where cidrMatch(peer.addr, "2001:db8::/32")`,
+	} {
+		q, err := rule.Compile(id+".eql", src, reg)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		pkgs = append(pkgs, &rule.Package{Manifest: &rule.Manifest{RuleID: id, RuleName: id, Severity: rule.SeverityLow}, Query: q})
+	}
+	slices.SortFunc(pkgs, func(a, b *rule.Package) int { return strings.Compare(a.Manifest.RuleID, b.Manifest.RuleID) })
+	det, err := detect.New(detect.Config{Rules: pkgs, Output: printer{}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ev, _ := schema.NewBuilder(reg).ID(1).TypeName("network_connect").Field(peer, value.StringValue("2001:db8::1")).Build()
+	det.Handle(0, []*schema.Event{&ev})
+	// Output:
+	// exact low [1] peer.addr 2001:db8::1
+	// range low [1] peer.addr 2001:db8::1
 }

@@ -24,6 +24,9 @@ func predFalse(*schema.Event, *evalScratch) bool { return false }
 // null; == with anything else is false, != true, and orderings, in and
 // pattern tests are false.
 func (c *compiler) compileExpr(e rule.Expr) pred {
+	if p := pluginPred(e); p != nil { // plugin.go
+		return p
+	}
 	switch e := e.(type) {
 	case *rule.BoolLit:
 		if e.Value {

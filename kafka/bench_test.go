@@ -261,7 +261,7 @@ func measureLatency(b *testing.B, rate int, linger, d time.Duration) []int64 {
 func BenchmarkCodec(b *testing.B) {
 	for _, n := range []int{1, 16, 256} {
 		evs := events(n)
-		for _, f := range []Format{FormatBinary, FormatJSON} {
+		for _, f := range []Format{FormatBinary, FormatJSON, FormatProto} {
 			b.Run(fmt.Sprintf("encode/%v/events=%d", f, n), func(b *testing.B) {
 				enc, err := newEncoder(f, 1)
 				if err != nil {

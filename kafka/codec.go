@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
+	"github.com/kestrel-sec/kestrel/protoevent"
 	"github.com/kestrel-sec/kestrel/replay"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -17,9 +19,10 @@ import (
 // Record headers the bridge writes and reads.
 const (
 	// HeaderFormat names the encoding of a record's value and its version:
-	// "kbin/1" or "jsonl/1". A record without it is decoded by sniffing
-	// (binary magic, zstd magic, else JSON lines), so any producer of JSON
-	// lines (kcat, a script) can feed a Source.
+	// "kbin/1", "jsonl/1" or "kpb/1". A record without it is decoded by
+	// sniffing (binary magic, zstd magic, else JSON lines), so any producer
+	// of JSON lines (kcat, a script) can feed a Source; protobuf cannot be
+	// sniffed, so a kpb record needs the header.
 	HeaderFormat = "kestrel-format"
 	// HeaderSchema names the schema a record's events were recorded under,
 	// as "id/version" ("acme.sensor/2"); a Forwarder writes it when
@@ -49,29 +52,38 @@ const (
 	// FormatJSON is JSON lines, one event per line in schema's wire form.
 	// Header value "jsonl/1".
 	FormatJSON
+	// FormatProto is one EventBatch message of protoevent/event.proto,
+	// naming the Forwarder's schema (Config.SchemaID) beside its events.
+	// Header value "kpb/1". A record without HeaderSchema is mapped by the
+	// schema its batch names.
+	FormatProto
 )
 
 // formatVersion is the version the header states; a reader rejects others.
 const formatVersion = "1"
 
-// String returns "kbin" or "jsonl".
+// String returns "kbin", "jsonl" or "kpb".
 func (f Format) String() string {
 	switch f {
 	case FormatBinary:
 		return "kbin"
 	case FormatJSON:
 		return "jsonl"
+	case FormatProto:
+		return "kpb"
 	}
 	return fmt.Sprintf("format(%d)", uint8(f))
 }
 
-// header returns the HeaderFormat value, "kbin/1" or "jsonl/1".
+// header returns the HeaderFormat value, "kbin/1", "jsonl/1" or "kpb/1".
 func (f Format) header() string {
 	switch f {
 	case FormatBinary:
 		return headerBinary
 	case FormatJSON:
 		return headerJSON
+	case FormatProto:
+		return headerProto
 	}
 	return f.String() + "/" + formatVersion
 }
@@ -81,17 +93,21 @@ func (f Format) header() string {
 var (
 	headerBinary = FormatBinary.String() + "/" + formatVersion
 	headerJSON   = FormatJSON.String() + "/" + formatVersion
+	headerProto  = FormatProto.String() + "/" + formatVersion
 )
 
-// ParseFormat parses "kbin" (or "binary") and "jsonl" (or "json").
+// ParseFormat parses "kbin" (or "binary"), "jsonl" (or "json") and "kpb"
+// (or "proto", "protobuf").
 func ParseFormat(s string) (Format, error) {
 	switch strings.ToLower(s) {
 	case "kbin", "binary":
 		return FormatBinary, nil
 	case "jsonl", "json":
 		return FormatJSON, nil
+	case "kpb", "proto", "protobuf":
+		return FormatProto, nil
 	}
-	return 0, fmt.Errorf("kafka: unknown format %q (want kbin or jsonl)", s)
+	return 0, fmt.Errorf("kafka: unknown format %q (want kbin, jsonl or kpb)", s)
 }
 
 // binaryMagic opens a binary log (FORMAT.md).
@@ -111,13 +127,15 @@ const (
 // For the binary format each record is a complete log of FORMAT.md: the
 // file header the writer wrote once, the blocks the writer wrote for this
 // group (Flush ends a block), and an end marker counting them, built here
-// as FORMAT.md specifies. For JSON lines a record is the group's lines.
+// as FORMAT.md specifies. For JSON lines a record is the group's lines; for
+// protobuf, one EventBatch naming batch's schema.
 type encoder struct {
 	format Format
 	buf    bytes.Buffer
 	bw     *replay.BinaryWriter
 	jw     *replay.JSONWriter
-	header []byte // the binary log's file header
+	header []byte                 // the binary log's file header
+	batch  protoevent.BatchHeader // the schema a protobuf record names
 }
 
 // newEncoder returns an encoder whose binary blocks are as large as the
@@ -146,6 +164,7 @@ func newEncoderSize(f Format, level, blockSize int) (*encoder, error) {
 		if e.jw, err = replay.NewJSONWriter(&e.buf, opts); err != nil {
 			return nil, err
 		}
+	case FormatProto:
 	default:
 		return nil, fmt.Errorf("kafka: unknown format %d", uint8(f))
 	}
@@ -167,6 +186,12 @@ func (e *encoder) close() {
 // those and err is the first one's error. n is the number of events in the
 // value; with n == 0 nothing is appended.
 func (e *encoder) appendRecord(dst []byte, evs []*schema.Event) (out []byte, n, bad int, err error) {
+	if e.format == FormatProto {
+		if len(evs) == 0 {
+			return dst, 0, 0, nil
+		}
+		return protoevent.AppendBatch(dst, e.batch, evs), len(evs), 0, nil
+	}
 	e.buf.Reset()
 	for _, ev := range evs {
 		var werr error
@@ -253,13 +278,14 @@ func appendEndMarker(dst []byte, blocks, events uint64) []byte {
 // whose verdict and error message are authoritative; a fuzzer checks that
 // both paths agree.
 type decoder struct {
-	opts   replay.ReaderOptions
-	max    int // events per record
-	src    bytes.Reader
-	evs    []schema.Event // the last record's events, reused
-	stream feeder         // feeds the long-lived reader
-	r      replay.Reader  // the long-lived binary reader; nil until needed or after a failure
-	mapper schemaMapper   // maps records of other schemas (Config.Local)
+	opts    replay.ReaderOptions
+	max     int // events per record
+	src     bytes.Reader
+	evs     []schema.Event // the last record's events, reused
+	stream  feeder         // feeds the long-lived reader
+	r       replay.Reader  // the long-lived binary reader; nil until needed or after a failure
+	mapper  schemaMapper   // maps records of other schemas (Config.Local)
+	scratch schema.Event   // a protobuf batch's event being decoded
 }
 
 func newDecoder(opts replay.ReaderOptions, maxEvents int) *decoder {
@@ -278,13 +304,22 @@ func (d *decoder) close() {
 var errTooManyEvents = errors.New("more events than the record limit")
 
 // decode decodes a record's value into d.evs and returns how many events it
-// holds. The events' strings reference memory that is never reused, so the
-// events may be published and kept by a bus after the next decode. An error
-// describes why the record is poison.
+// holds. The events' strings reference memory that is never reused (a
+// protobuf record's, the record value itself), so the events may be
+// published and kept by a bus after the next decode. An error describes
+// why the record is poison.
 func (d *decoder) decode(headers []kgo.RecordHeader, value []byte) (int, error) {
-	mp, err := d.mapper.mapping(headers)
+	mp, named, err := d.mapper.mapping(headers)
 	if err != nil {
 		return 0, err
+	}
+	if !named && d.mapper.local != nil && isProto(headers) {
+		// No HeaderSchema: the batch may name its schema itself.
+		if h, herr := protoevent.ReadBatchHeader(value); herr == nil && h.SchemaID != "" {
+			if mp, err = d.mapper.mappingOf([]byte(h.SchemaID + "/" + strconv.FormatUint(uint64(h.SchemaVersion), 10))); err != nil {
+				return 0, err
+			}
+		}
 	}
 	n, err := d.decodeValue(headers, value)
 	if err != nil || mp == nil {
@@ -305,10 +340,15 @@ func (d *decoder) decodeValue(headers []kgo.RecordHeader, value []byte) (int, er
 			want = int(FormatBinary)
 		case headerJSON:
 			want = int(FormatJSON)
+		case headerProto:
+			want = int(FormatProto)
 		default:
-			return 0, fmt.Errorf("unsupported %s header %q (this reader reads %s and %s)", HeaderFormat,
-				h.Value, FormatBinary.header(), FormatJSON.header())
+			return 0, fmt.Errorf("unsupported %s header %q (this reader reads %s, %s and %s)", HeaderFormat,
+				h.Value, FormatBinary.header(), FormatJSON.header(), FormatProto.header())
 		}
+	}
+	if want == int(FormatProto) {
+		return d.proto(value)
 	}
 	if want == int(FormatBinary) && !bytes.HasPrefix(value, binaryMagic) {
 		return 0, fmt.Errorf("%s header says %s but the value does not start with the binary log's magic",
@@ -452,5 +492,49 @@ func (f *feeder) Read(p []byte) (int, error) {
 	}
 	n := copy(p, f.buf)
 	f.buf = f.buf[n:]
+	return n, nil
+}
+
+// isProto reports whether headers name the protobuf encoding.
+func isProto(headers []kgo.RecordHeader) bool {
+	for _, h := range headers {
+		if h.Key == HeaderFormat {
+			return string(h.Value) == headerProto
+		}
+	}
+	return false
+}
+
+// proto decodes an EventBatch into d.evs, checking each event as the log
+// readers do (an event type, the field limit, the registry when set).
+func (d *decoder) proto(value []byte) (int, error) {
+	maxFields := d.opts.MaxFields
+	if maxFields <= 0 {
+		maxFields = schema.DefaultMaxFields
+	}
+	n := 0
+	err := protoevent.ReadBatch(value, &d.scratch, func(ev *schema.Event) error {
+		if n >= d.max {
+			return fmt.Errorf("%w (%d)", errTooManyEvents, d.max)
+		}
+		if ev.NumFields() > maxFields {
+			return fmt.Errorf("event %d of the batch: %d fields, more than the limit of %d", n+1, ev.NumFields(), maxFields)
+		}
+		if d.opts.Registry != nil {
+			if err := protoevent.Validate(d.opts.Registry, ev); err != nil {
+				return fmt.Errorf("event %d of the batch: %w", n+1, err)
+			}
+		} else if ev.Type == 0 {
+			return fmt.Errorf("event %d of the batch: event_type_id missing", n+1)
+		}
+		d.grow(n + 1)
+		// Swap, not copy: the scratch event takes the old storage for reuse.
+		d.evs[n], *ev = *ev, d.evs[n]
+		n++
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
 	return n, nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kestrel-sec/kestrel/protoevent"
 	"github.com/kestrel-sec/kestrel/replay"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/value"
@@ -43,12 +44,13 @@ func formatHeader(f Format) []kgo.RecordHeader {
 	return []kgo.RecordHeader{{Key: HeaderFormat, Value: []byte(f.header())}}
 }
 
-// TestCodecRoundTrip encodes groups of events in both formats, over many
+// TestCodecRoundTrip encodes groups of events in every format, over many
 // records from one encoder, and decodes them back, with and without the
-// format header; a binary record is a whole log any replay reader reads.
+// format header (protobuf needs it); a binary or JSON record is a whole log
+// any replay reader reads.
 func TestCodecRoundTrip(t *testing.T) {
 	all := events(3000)
-	for _, f := range []Format{FormatBinary, FormatJSON} {
+	for _, f := range []Format{FormatBinary, FormatJSON, FormatProto} {
 		for _, blockSize := range []int{replay.MaxBlockSize / 2, 4096} {
 			enc, err := newEncoderSize(f, 1, blockSize)
 			if err != nil {
@@ -63,11 +65,17 @@ func TestCodecRoundTrip(t *testing.T) {
 				}
 				v = v[len("prefix"):]
 				for _, hdr := range [][]kgo.RecordHeader{formatHeader(f), nil} {
+					if hdr == nil && f == FormatProto {
+						continue
+					}
 					k, err := dec.decode(hdr, v)
 					if err != nil {
 						t.Fatalf("%v: decode %d: %v", f, n, err)
 					}
 					sameEvents(t, dec.evs[:k], evs)
+				}
+				if f == FormatProto {
+					continue
 				}
 				r, err := replay.NewReader(bytes.NewReader(v))
 				if err != nil {
@@ -152,6 +160,14 @@ func TestDecodePoison(t *testing.T) {
 	f("registry", replay.ReaderOptions{Registry: reg}, 10, nil, unknownField, "line 1")
 	f("cut", none, 10, nil, good[:len(good)-1], "truncated")
 	f("empty kbin", none, 10, formatHeader(FormatBinary), nil, "magic")
+	goodProto := encodeValue(t, FormatProto, evs)
+	f("too many protobuf events", none, 4, formatHeader(FormatProto), goodProto, "more events than the record limit")
+	f("protobuf cut", none, 10, formatHeader(FormatProto), goodProto[:len(goodProto)-1], "malformed")
+	f("protobuf registry", replay.ReaderOptions{Registry: reg}, 10, formatHeader(FormatProto),
+		encodeValue(t, FormatProto, []schema.Event{unknown}), "unknown field")
+	noType := protoevent.AppendBatch(nil, protoevent.BatchHeader{}, []*schema.Event{{ID: 3}})
+	f("protobuf without type", none, 10, formatHeader(FormatProto), noType, "event_type_id missing")
+	f("protobuf too many fields", replay.ReaderOptions{MaxFields: 1}, 10, formatHeader(FormatProto), goodProto, "more than the limit")
 
 	// Exactly the limit is fine; an empty JSON-lines value holds no event.
 	dec := newDecoder(none, 5)
@@ -163,12 +179,12 @@ func TestDecodePoison(t *testing.T) {
 	}
 }
 
-// TestCodecGolden pins the wire format: the JSON-lines record byte for
-// byte, and the binary record by what it decodes to (zstd's output may
-// change with the library; its input may not).
+// TestCodecGolden pins the wire format: the JSON-lines and protobuf records
+// byte for byte, and the binary record by what it decodes to (zstd's output
+// may change with the library; its input may not).
 func TestCodecGolden(t *testing.T) {
 	evs := events(4)
-	for _, f := range []Format{FormatBinary, FormatJSON} {
+	for _, f := range []Format{FormatBinary, FormatJSON, FormatProto} {
 		path := filepath.Join("testdata", "record."+f.String())
 		v := encodeValue(t, f, evs)
 		if *update {
@@ -180,7 +196,7 @@ func TestCodecGolden(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v (run go test -update to write it)", err)
 		}
-		if f == FormatJSON && !bytes.Equal(v, golden) {
+		if f != FormatBinary && !bytes.Equal(v, golden) {
 			t.Fatalf("JSON-lines record changed:\n got %s\nwant %s", v, golden)
 		}
 		dec := newDecoder(replay.ReaderOptions{}, 10)

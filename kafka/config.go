@@ -227,6 +227,9 @@ type Config struct {
 	// and version; each mapping is built once, on the first record naming
 	// it. A record whose schema Resolve cannot give is poison; events of a
 	// type Local lacks are skipped and counted (SourceStats.Unmapped).
+	// A record naming Local's id at another version is taken as it is when
+	// Resolve is nil or the two versions are compatible (schema.Compatible,
+	// either way round: the IDs agree), and mapped otherwise.
 	Local *schema.Registry
 	// Resolve returns the schema a record names; it needs Local.
 	Resolve func(id string, version uint32) (*schema.Registry, error)
@@ -405,7 +408,7 @@ func (c Config) validated() (Config, error) {
 	switch {
 	case c.DialTimeout < 0:
 		return c, bad("DialTimeout", "%v is negative", c.DialTimeout)
-	case c.Format > FormatJSON:
+	case c.Format > FormatProto:
 		return c, bad("Format", "unknown format %d", uint8(c.Format))
 	case c.Acks > AcksNone:
 		return c, bad("Acks", "unknown acks %d", uint8(c.Acks))

@@ -9,9 +9,16 @@
 //
 // A Forwarder produces events (from a bus handler, or Publish) to a topic:
 // one record per entity per flush, keyed by the entity key, its value a
-// complete binary log of package replay (zstd blocks with checksums) or
-// JSON lines, named by the HeaderFormat header. Kafka puts each key on one
-// partition, so each entity's events stay in order.
+// complete binary log of package replay (zstd blocks with checksums), JSON
+// lines, or a protobuf EventBatch of protoevent/event.proto, named by the
+// HeaderFormat header. Kafka puts each key on one partition, so each
+// entity's events stay in order.
+//
+// Sensors of several schemas, or versions of one, feed one group: a record
+// names its schema (HeaderSchema, or a protobuf batch's own schema_id), and
+// a Source with Config.Local maps its IDs into the node's schema through a
+// table built once per schema (schema.Mapping), or takes it as it is when
+// it is the node's schema or a compatible version of it.
 //
 // A Source is a consumer-group member on a detection node: it reads its
 // share of the partitions, publishes each record's events into the local

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kestrel-sec/kestrel/protoevent"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -140,6 +141,7 @@ func NewForwarder(cfg Config) (*Forwarder, error) {
 			f.closeEncoders()
 			return nil, err
 		}
+		l.enc.batch = protoevent.BatchHeader{SchemaID: cfg.SchemaID, SchemaVersion: cfg.SchemaVersion}
 		l.evs = make([]schema.Event, cfg.BatchEvents)
 		l.groups = make(map[schema.EntityKey]int32)
 		l.next = make([]int32, cfg.BatchEvents)

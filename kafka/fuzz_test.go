@@ -21,14 +21,17 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add(uint8(3), []byte("{\"event_id\":1,\"event_type_id\":1,\"ts_mono_ns\":1,\"ts_wall_ns\":1,\"entity_key\":7,\"fields\":{}}\n"))
 	f.Add(uint8(1), []byte("\x89KST\r\n\x1a\n"))
 	f.Add(uint8(0), []byte{})
+	f.Add(uint8(4), encodeValue(f, FormatProto, evs))
+	f.Add(uint8(4), encodeValue(f, FormatProto, evs[:1]))
 	headers := [][]kgo.RecordHeader{
 		nil,
 		formatHeader(FormatBinary),
 		formatHeader(FormatJSON),
 		{{Key: HeaderFormat, Value: []byte("kbin/7")}},
+		formatHeader(FormatProto),
 	}
 	encs := map[Format]*encoder{}
-	for _, fm := range []Format{FormatBinary, FormatJSON} {
+	for _, fm := range []Format{FormatBinary, FormatJSON, FormatProto} {
 		e, err := newEncoder(fm, 1)
 		if err != nil {
 			f.Fatal(err)

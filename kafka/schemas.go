@@ -30,21 +30,28 @@ func (d *decoder) withMapping(local *schema.Registry, resolve func(string, uint3
 	return d
 }
 
-// mapping returns the mapping a record's headers call for, nil when none.
-func (m *schemaMapper) mapping(headers []kgo.RecordHeader) (*schema.Mapping, error) {
+// mapping returns the mapping a record's headers call for, nil when none;
+// named reports whether they name a schema.
+func (m *schemaMapper) mapping(headers []kgo.RecordHeader) (mp *schema.Mapping, named bool, err error) {
 	if m.local == nil {
-		return nil, nil
+		return nil, false, nil
 	}
 	for _, h := range headers {
 		if h.Key != HeaderSchema {
 			continue
 		}
-		if mp, ok := m.maps[string(h.Value)]; ok {
-			return mp, nil
-		}
-		return m.build(h.Value)
+		mp, err := m.mappingOf(h.Value)
+		return mp, true, err
 	}
-	return nil, nil
+	return nil, false, nil
+}
+
+// mappingOf returns the mapping for a schema named "id/version".
+func (m *schemaMapper) mappingOf(v []byte) (*schema.Mapping, error) {
+	if mp, ok := m.maps[string(v)]; ok {
+		return mp, nil
+	}
+	return m.build(v)
 }
 
 func (m *schemaMapper) build(v []byte) (*schema.Mapping, error) {
@@ -58,7 +65,8 @@ func (m *schemaMapper) build(v []byte) (*schema.Mapping, error) {
 		return nil, fmt.Errorf("%s header %q is not id/version", HeaderSchema, v)
 	}
 	var mp *schema.Mapping // nil: the local schema, no mapping
-	if id != m.local.SchemaID() {
+	same := id == m.local.SchemaID()
+	if !same || (uint32(ver) != m.local.SchemaVersion() && m.resolve != nil) {
 		if m.resolve == nil {
 			return nil, fmt.Errorf("record in schema %s version %d, and no Resolve configured", id, ver)
 		}
@@ -69,8 +77,12 @@ func (m *schemaMapper) build(v []byte) (*schema.Mapping, error) {
 		if remote == nil {
 			return nil, fmt.Errorf("resolving schema %s version %d: no registry", id, ver)
 		}
-		if mp, err = schema.NewMapping(remote, m.local, m.opts); err != nil {
-			return nil, err
+		// Another version of the local schema whose IDs agree with it (one
+		// is a compatible evolution of the other) needs no mapping.
+		if !same || !(schema.Compatible(remote, m.local).Compatible() || schema.Compatible(m.local, remote).Compatible()) {
+			if mp, err = schema.NewMapping(remote, m.local, m.opts); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if m.maps == nil {

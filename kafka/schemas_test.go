@@ -2,9 +2,11 @@ package kafka
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/kestrel-sec/kestrel/protoevent"
 	"github.com/kestrel-sec/kestrel/replay"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/value"
@@ -42,7 +44,7 @@ func TestDecodeMapsSchemas(t *testing.T) {
 		}
 		evs = append(evs, ev)
 	}
-	for _, f := range []Format{FormatBinary, FormatJSON} {
+	for _, f := range []Format{FormatBinary, FormatJSON, FormatProto} {
 		resolved = 0
 		enc, err := newEncoder(f, 1)
 		if err != nil {
@@ -99,4 +101,76 @@ func TestSchemaConfig(t *testing.T) {
 			t.Errorf("%+v: %v", c, err)
 		}
 	}
+}
+
+// Another version of the Source's own schema is taken as it is when the
+// versions are compatible (the IDs agree), and mapped when they are not; a
+// protobuf batch that names its schema, in a record without HeaderSchema,
+// is mapped by that name.
+func TestDecodeSchemaVersions(t *testing.T) {
+	reg := func(version uint32, paths ...string) *schema.Registry {
+		r := schema.NewRegistry()
+		for _, p := range paths {
+			r.RegisterField(schema.FieldDef{Path: p, DataType: schema.TypeString})
+		}
+		r.RegisterEventType("process_exec")
+		r.SetSchema("acme.sensor", version)
+		return r
+	}
+	local := reg(2, "a", "b", "c")
+	v1 := reg(1, "a", "b")           // local adds c: compatible
+	v3 := reg(3, "b", "a", "c", "d") // renumbered: breaking
+	resolve := func(_ string, v uint32) (*schema.Registry, error) {
+		switch v {
+		case 1:
+			return v1, nil
+		case 3:
+			return v3, nil
+		}
+		return nil, errors.New("unknown version")
+	}
+	ev, err := schema.NewBuilder(nil).ID(1).Type(1).Field(1, value.StringValue("one")).Field(2, value.StringValue("two")).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := func(ev *schema.Event) string {
+		var b strings.Builder
+		for _, f := range ev.Fields() {
+			s, _ := f.Value.Str()
+			b.WriteString(strconv.Itoa(int(f.ID)) + "=" + s + " ")
+		}
+		return b.String()
+	}
+	f := func(dec *decoder, hdr []kgo.RecordHeader, v []byte, want string) {
+		t.Helper()
+		n, err := dec.decode(hdr, v)
+		if err != nil || n != 1 || fields(&dec.evs[0]) != want {
+			t.Errorf("%v: %d events, %q, %v; want %q", hdr, n, fields(&dec.evs[0]), err, want)
+		}
+	}
+	named := func(f Format, s string) []kgo.RecordHeader {
+		return append(formatHeader(f), kgo.RecordHeader{Key: HeaderSchema, Value: []byte(s)})
+	}
+	for _, fm := range []Format{FormatJSON, FormatProto} {
+		v := encodeValue(t, fm, []schema.Event{ev})
+		dec := newDecoder(replay.ReaderOptions{}, 10).withMapping(local, resolve, schema.MappingOptions{})
+		f(dec, named(fm, "acme.sensor/1"), v, "1=one 2=two ")
+		f(dec, named(fm, "acme.sensor/3"), v, "1=two 2=one ")
+		// Without Resolve, a version of the own schema is taken as it is.
+		plain := newDecoder(replay.ReaderOptions{}, 10).withMapping(local, nil, schema.MappingOptions{})
+		f(plain, named(fm, "acme.sensor/3"), v, "1=one 2=two ")
+	}
+	enc, err := newEncoder(FormatProto, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc.batch = protoevent.BatchHeader{SchemaID: "acme.sensor", SchemaVersion: 3}
+	v, _, _, err := enc.appendRecord(nil, []*schema.Event{&ev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := newDecoder(replay.ReaderOptions{}, 10).withMapping(local, resolve, schema.MappingOptions{})
+	f(dec, formatHeader(FormatProto), v, "1=two 2=one ")
+	// The header, when present, is what counts.
+	f(dec, named(FormatProto, "acme.sensor/1"), v, "1=one 2=two ")
 }

@@ -9,7 +9,14 @@
 //
 // An EventBatch names the schema its events' IDs belong to (schema_id,
 // schema_version), so a node on another schema maps them with a
-// schema.Mapping, as it does for logs.
+// schema.Mapping, as it does for logs; it is the value of a Kafka record
+// in the "kpb/1" encoding. A LogHeader opens package replay's protobuf log
+// (.kpb), whose events follow it length-delimited.
+//
+// Code generated from event.proto by protoc-gen-go is in package pb, for
+// callers that want the protobuf runtime; tests keep the two codecs
+// byte-for-byte in agreement, and check that protoc --decode reads what
+// this package writes and that it reads what protoc --encode writes.
 //
 // Decoded String and Bytes values reference the input bytes: the caller
 // must not modify them while the events are in use (copy the events with
@@ -19,6 +26,7 @@ package protoevent
 import (
 	"errors"
 	"math"
+	"slices"
 	"strconv"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -233,7 +241,7 @@ func DecodeEvent(b []byte, dst *schema.Event) error {
 func (d *decoder) event(dst *schema.Event) error {
 	b := d.b
 	for i := 0; i < len(b); {
-		num, typ, n := protowire.ConsumeTag(b[i:])
+		num, typ, n := consumeTag(b[i:])
 		if n < 0 {
 			return d.fail(i, "bad tag")
 		}
@@ -310,7 +318,7 @@ func (d *decoder) field() (uint64, value.Value, error) {
 		v  value.Value
 	)
 	for i := 0; i < len(b); {
-		num, typ, n := protowire.ConsumeTag(b[i:])
+		num, typ, n := consumeTag(b[i:])
 		if n < 0 {
 			return 0, v, d.fail(i, "bad tag in a field")
 		}
@@ -329,7 +337,9 @@ func (d *decoder) field() (uint64, value.Value, error) {
 			}
 			vd := decoder{b: m, base: d.base + i + n - len(m)}
 			var err error
-			if v, err = vd.value(0); err != nil {
+			// A value given twice merges into the first, as protobuf
+			// merges a repeated embedded message.
+			if v, err = vd.value(0, v); err != nil {
 				return 0, v, err
 			}
 			i += n
@@ -344,13 +354,14 @@ func (d *decoder) field() (uint64, value.Value, error) {
 	return id, v, nil
 }
 
-// value decodes a Value message; an empty one is Null. Of several kinds
-// set, the last wins, as for any oneof.
-func (d *decoder) value(depth int) (value.Value, error) {
+// value decodes a Value message merged into v (Null, the zero Value, for a
+// first one): of several kinds set, the last wins, as for any oneof, and
+// an array given while the value is an array extends it, as protobuf
+// merges a message given twice; an empty message leaves v as it was.
+func (d *decoder) value(depth int, v value.Value) (value.Value, error) {
 	b := d.b
-	var v value.Value
 	for i := 0; i < len(b); {
-		num, typ, n := protowire.ConsumeTag(b[i:])
+		num, typ, n := consumeTag(b[i:])
 		if n < 0 {
 			return v, d.fail(i, "bad tag in a value")
 		}
@@ -408,10 +419,15 @@ func (d *decoder) value(depth int) (value.Value, error) {
 					return v, d.fail(i, "arrays nested deeper than "+strconv.Itoa(value.MaxDepth))
 				}
 				ad := decoder{b: m, base: d.base + i + n - len(m)}
-				var err error
-				if v, err = ad.array(depth + 1); err != nil {
-					return v, err
+				av, err := ad.array(depth + 1)
+				if err != nil {
+					return av, err
 				}
+				if prev, ok := v.Array(); ok && len(prev) > 0 {
+					elems, _ := av.Array()
+					av = value.ArrayValue(append(slices.Clip(prev), elems...)...)
+				}
+				v = av
 			}
 			i += n
 		}
@@ -424,7 +440,7 @@ func (d *decoder) array(depth int) (value.Value, error) {
 	b := d.b
 	var vs []value.Value
 	for i := 0; i < len(b); {
-		num, typ, n := protowire.ConsumeTag(b[i:])
+		num, typ, n := consumeTag(b[i:])
 		if n < 0 {
 			return value.Value{}, d.fail(i, "bad tag in an array")
 		}
@@ -442,7 +458,7 @@ func (d *decoder) array(depth int) (value.Value, error) {
 			return value.Value{}, d.fail(i, "bad element length")
 		}
 		ed := decoder{b: m, base: d.base + i + n - len(m)}
-		e, err := ed.value(depth)
+		e, err := ed.value(depth, value.Value{})
 		if err != nil {
 			return value.Value{}, err
 		}
@@ -484,7 +500,7 @@ func ReadBatchHeader(b []byte) (BatchHeader, error) {
 	var h BatchHeader
 	d := decoder{b: b}
 	for i := 0; i < len(b); {
-		num, typ, n := protowire.ConsumeTag(b[i:])
+		num, typ, n := consumeTag(b[i:])
 		if n < 0 {
 			return h, d.fail(i, "bad tag in a batch")
 		}
@@ -519,7 +535,7 @@ func ReadBatchHeader(b []byte) (BatchHeader, error) {
 // Use ReadBatchHeader for the schema.
 func ReadBatch(b []byte, ev *schema.Event, each func(ev *schema.Event) error) error {
 	for i := 0; i < len(b); {
-		num, typ, n := protowire.ConsumeTag(b[i:])
+		num, typ, n := consumeTag(b[i:])
 		if n < 0 {
 			return &DecodeError{Offset: i, Reason: "bad tag in a batch"}
 		}
@@ -547,4 +563,125 @@ func ReadBatch(b []byte, ev *schema.Event, each func(ev *schema.Event) error) er
 		i += n
 	}
 	return nil
+}
+
+// LogHeader is the LogHeader message that opens a protobuf event log
+// (package replay's .kpb format).
+type LogHeader struct {
+	// Version is the log format's version.
+	Version uint32
+	// SchemaVersion and SchemaID name the schema the log's events were
+	// recorded under.
+	SchemaVersion uint32
+	SchemaID      string
+	// MetaJSON is the header's other members as one JSON object; empty
+	// when none. The codec does not check it is JSON.
+	MetaJSON []byte
+}
+
+// Field numbers of LogHeader.
+const logVersion, logSchemaVersion, logSchemaID, logMeta = 1, 2, 3, 4
+
+// AppendLogHeader appends h as a LogHeader message to dst.
+func AppendLogHeader(dst []byte, h LogHeader) []byte {
+	if h.Version != 0 {
+		dst = protowire.AppendTag(dst, logVersion, protowire.VarintType)
+		dst = protowire.AppendVarint(dst, uint64(h.Version))
+	}
+	if h.SchemaVersion != 0 {
+		dst = protowire.AppendTag(dst, logSchemaVersion, protowire.VarintType)
+		dst = protowire.AppendVarint(dst, uint64(h.SchemaVersion))
+	}
+	if h.SchemaID != "" {
+		dst = protowire.AppendTag(dst, logSchemaID, protowire.BytesType)
+		dst = protowire.AppendString(dst, h.SchemaID)
+	}
+	if len(h.MetaJSON) != 0 {
+		dst = protowire.AppendTag(dst, logMeta, protowire.BytesType)
+		dst = protowire.AppendBytes(dst, h.MetaJSON)
+	}
+	return dst
+}
+
+// DecodeLogHeader decodes a LogHeader message; unknown fields are skipped.
+// The id and meta are copies. An error matches ErrMalformed.
+func DecodeLogHeader(b []byte) (LogHeader, error) {
+	var h LogHeader
+	d := decoder{b: b}
+	for i := 0; i < len(b); {
+		num, typ, n := consumeTag(b[i:])
+		if n < 0 {
+			return h, d.fail(i, "bad tag in a log header")
+		}
+		i += n
+		switch {
+		case (num == logVersion || num == logSchemaVersion) && typ == protowire.VarintType:
+			x, n := protowire.ConsumeVarint(b[i:])
+			if n < 0 || x > math.MaxUint32 {
+				return h, d.fail(i, "version out of 32 bits")
+			}
+			if num == logVersion {
+				h.Version = uint32(x)
+			} else {
+				h.SchemaVersion = uint32(x)
+			}
+			i += n
+		case (num == logSchemaID || num == logMeta) && typ == protowire.BytesType:
+			m, n := protowire.ConsumeBytes(b[i:])
+			if n < 0 {
+				return h, d.fail(i, "bad length in a log header")
+			}
+			if num == logSchemaID {
+				h.SchemaID = string(m)
+			} else {
+				h.MetaJSON = append([]byte(nil), m...)
+			}
+			i += n
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, b[i:])
+			if n < 0 {
+				return h, d.fail(i, "bad member of a log header")
+			}
+			i += n
+		}
+	}
+	return h, nil
+}
+
+// Validate checks ev, as decoded, against reg as Kestrel's other readers
+// do: a non-zero event type, every field registered, every value coerced
+// to its field's type (in place). The error matches schema.ErrUnknownField
+// or schema.ErrTypeMismatch (a *schema.TypeError naming the field), or
+// ErrMalformed for a missing type. It allocates nothing for a valid event.
+func Validate(reg *schema.Registry, ev *schema.Event) error {
+	if ev.Type == 0 {
+		return &DecodeError{Reason: "event_type_id missing"}
+	}
+	fs := ev.Fields()
+	for i := range fs {
+		def, ok := reg.Field(fs[i].ID)
+		if !ok {
+			return &schema.FieldError{Field: fs[i].ID, Err: schema.ErrUnknownField}
+		}
+		v, err := def.DataType.Coerce(fs[i].Value)
+		if err != nil {
+			if te, ok := err.(*schema.TypeError); ok {
+				te.Field, te.Path = fs[i].ID, def.Path
+			}
+			return err
+		}
+		fs[i].Value = v
+	}
+	return nil
+}
+
+// consumeTag is protowire.ConsumeTag refusing (n < 0) field numbers past
+// protowire.MaxValidNumber, which the protobuf runtime rejects as invalid
+// wire data.
+func consumeTag(b []byte) (protowire.Number, protowire.Type, int) {
+	num, typ, n := protowire.ConsumeTag(b)
+	if n >= 0 && num > protowire.MaxValidNumber {
+		return 0, 0, -1
+	}
+	return num, typ, n
 }

@@ -23,6 +23,7 @@ var (
 	benchOnce                                  sync.Once
 	benchEvs                                   []schema.Event
 	benchJSON, benchPairs, benchZstd, benchBin []byte
+	benchProto                                 []byte
 	sinkEvent                                  schema.Event
 )
 
@@ -33,6 +34,7 @@ func benchLogs(b *testing.B) {
 		benchPairs = encodeAll(b, benchEvs, WriterOptions{FieldsAsPairs: true, Header: true}, false)
 		benchZstd = encodeAll(b, benchEvs, WriterOptions{Compress: true}, false)
 		benchBin = encodeAll(b, benchEvs, WriterOptions{}, true)
+		benchProto = encodeProto(b, benchEvs, WriterOptions{})
 	})
 }
 
@@ -88,6 +90,12 @@ func BenchmarkDecodeBinary(b *testing.B) {
 }
 func BenchmarkDecodeBinaryCopy(b *testing.B) {
 	benchDecode(b, func() []byte { return benchBin }, ReaderOptions{CopyStrings: true})
+}
+func BenchmarkDecodeProto(b *testing.B) {
+	benchDecode(b, func() []byte { return benchProto }, ReaderOptions{})
+}
+func BenchmarkDecodeProtoRegistry(b *testing.B) {
+	benchDecode(b, func() []byte { return benchProto }, ReaderOptions{Registry: DemoRegistry()})
 }
 func BenchmarkDecodeBinaryRegistry(b *testing.B) {
 	benchDecode(b, func() []byte { return benchBin }, ReaderOptions{Registry: DemoRegistry()})
@@ -169,6 +177,29 @@ func BenchmarkWriteJSON(b *testing.B)      { benchWrite(b, WriterOptions{}, fals
 func BenchmarkWriteJSONPairs(b *testing.B) { benchWrite(b, WriterOptions{FieldsAsPairs: true}, false) }
 func BenchmarkWriteJSONZstd(b *testing.B)  { benchWrite(b, WriterOptions{Compress: true}, false) }
 func BenchmarkWriteBinary(b *testing.B)    { benchWrite(b, WriterOptions{}, true) }
+
+// BenchmarkWriteProto is the protobuf log's writer, on the same events.
+func BenchmarkWriteProto(b *testing.B) {
+	benchLogs(b)
+	b.ReportAllocs()
+	var size int64
+	for b.Loop() {
+		cw := &countWriter{}
+		w, _ := NewProtoWriter(cw, WriterOptions{})
+		for i := range benchEvs {
+			if err := w.Write(&benchEvs[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+		size = cw.n
+	}
+	b.SetBytes(size)
+	reportEvents(b, benchEvents)
+	b.ReportMetric(float64(size)/benchEvents, "B/event")
+}
 
 // BenchmarkWriteBinaryLevel1 is the binary writer at zstd's fastest level.
 func BenchmarkWriteBinaryLevel1(b *testing.B) { benchWrite(b, WriterOptions{Level: 1}, true) }

@@ -7,7 +7,7 @@
 //
 // # Formats
 //
-// Three formats are read and written:
+// Four formats are read and written:
 //
 //   - JSON lines (FormatJSON): one event per line in schema's wire form,
 //     fields as an object keyed by decimal FieldID. The Rust original's
@@ -23,6 +23,9 @@
 //     carrying its event count, sizes and xxh3 checksums, so that a reader
 //     reports a corrupt block with its offset and a truncated tail with the
 //     whole blocks it recovered.
+//   - A protobuf log (FormatProto, .kpb; FORMAT.md): the magic, then
+//     length-delimited messages of protoevent/event.proto, a LogHeader and
+//     one Event each, for sensors that speak protobuf.
 //
 // Open and NewReader choose the Reader by the log's first bytes (and, for an
 // empty or unrecognised file, by extension); Create chooses the Writer by

@@ -34,8 +34,10 @@ var (
 	ErrSchema = errors.New("replay: log schema not resolved")
 )
 
-// LineError is a bad line of a JSON-lines log. The reader has already moved
-// past the line, so reading may go on (lenient mode) after one.
+// LineError is a bad line of a JSON-lines log, or a bad record of a
+// protobuf log (Line is then the record's number, and Err a
+// *protoevent.DecodeError or a schema error). The reader has already moved
+// past it, so reading may go on (lenient mode) after one.
 type LineError struct {
 	// File is the log's path; empty when reading an io.Reader.
 	File string

@@ -26,9 +26,12 @@ const (
 	FormatJSONZstd
 	// FormatBinary is the block-framed binary log (FORMAT.md).
 	FormatBinary
+	// FormatProto is the protobuf log: length-delimited messages of
+	// protoevent/event.proto (FORMAT.md).
+	FormatProto
 )
 
-// String returns "jsonl", "jsonl+zstd" or "binary".
+// String returns "jsonl", "jsonl+zstd", "binary" or "protobuf".
 func (f Format) String() string {
 	switch f {
 	case FormatJSON:
@@ -37,6 +40,8 @@ func (f Format) String() string {
 		return "jsonl+zstd"
 	case FormatBinary:
 		return "binary"
+	case FormatProto:
+		return "protobuf"
 	}
 	return fmt.Sprintf("Format(%d)", uint8(f))
 }
@@ -181,8 +186,8 @@ var (
 const readBufSize = 64 << 10
 
 // Open opens the log at path, choosing the reader by the file's first
-// bytes (zstd, binary magic, else JSON lines) and, when those say nothing,
-// by its extension (.kbin binary, .zst zstd).
+// bytes (zstd, binary or protobuf magic, else JSON lines) and, when those
+// say nothing, by its extension (.kbin binary, .kpb protobuf, .zst zstd).
 func Open(path string) (Reader, error) { return OpenWith(path, ReaderOptions{}) }
 
 // OpenWith is Open with options.
@@ -272,17 +277,23 @@ func newReader(r io.Reader, closer io.Closer, opts ReaderOptions, total int64, e
 	switch {
 	case bytes.HasPrefix(head, zstdMagic):
 		return newZstdReader(br, src, opts)
+	case len(head) >= 3 && bytes.HasPrefix(protoMagic, head[:min(len(head), len(protoMagic))]):
+		return newProtoReader(br, src, opts) // a cut magic fails there, named
 	case bytes.HasPrefix(head, binaryMagic) || len(head) > 0 && bytes.HasPrefix(binaryMagic, head):
 		// A log shorter than the magic that begins like it is a cut binary
 		// log, and the binary reader says so.
 		return newBinaryReader(br, src, opts, nil)
 	case len(head) == 0 && ext == ".kbin":
 		return newBinaryReader(br, src, opts, nil) // an empty binary log: no header
+	case len(head) == 0 && ext == ".kpb":
+		return newProtoReader(br, src, opts) // an empty protobuf log: no header
 	case looksLikeJSON(head):
 	case ext == ".zst" || ext == ".zstd":
 		return newZstdReader(br, src, opts) // fails, naming the bad magic
 	case ext == ".kbin":
 		return newBinaryReader(br, src, opts, nil) // fails, naming the bad magic
+	case ext == ".kpb":
+		return newProtoReader(br, src, opts) // fails, naming the bad magic
 	}
 	return newJSONReader(br, src, opts, FormatJSON, nil)
 }

@@ -26,6 +26,7 @@ type Writer interface {
 var (
 	_ Writer = (*JSONWriter)(nil)
 	_ Writer = (*BinaryWriter)(nil)
+	_ Writer = (*ProtoWriter)(nil)
 )
 
 // Defaults of WriterOptions.
@@ -110,8 +111,8 @@ func (o *WriterOptions) level() zstd.EncoderLevel {
 }
 
 // Create creates (or truncates) the file at path, mode 0600, and returns a
-// Writer chosen by its extension: .kbin the binary log, .zst or .zstd
-// zstd-compressed JSON lines, anything else JSON lines.
+// Writer chosen by its extension: .kbin the binary log, .kpb the protobuf
+// log, .zst or .zstd zstd-compressed JSON lines, anything else JSON lines.
 func Create(path string, opts WriterOptions) (Writer, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -123,6 +124,14 @@ func Create(path string, opts WriterOptions) (Writer, error) {
 	switch strings.ToLower(extOf(path)) {
 	case ".kbin":
 		w, err := NewBinaryWriter(f, opts)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		w.closer = f
+		return w, nil
+	case ".kpb":
+		w, err := NewProtoWriter(f, opts)
 		if err != nil {
 			f.Close()
 			return nil, err

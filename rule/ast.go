@@ -127,6 +127,9 @@ type Field struct {
 	Pos  Pos
 	ID   schema.FieldID
 	Type schema.FieldDataType
+	// Plugin is the field's declared plugin type (schema.RegisterType),
+	// whose base type Type then is; 0 for a built-in type. See plugin.go.
+	Plugin schema.FieldDataType
 	// Optional is set for ?field: a field the schema lacks resolves to ID
 	// 0, never present, instead of being an error.
 	Optional bool

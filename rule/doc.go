@@ -119,6 +119,18 @@
 // field's declared type. An unknown path or event name and a type mismatch
 // are errors at load, with line, column and token, never a rule that is
 // silently false. Compile does both.
+
+// # Plugin field types
+//
+// A field declared with a plugin type (schema.RegisterType: an ip, a MAC
+// address, ...) is compared as the type defines: Resolve reads the literals
+// of ==, !=, <, <=, >, >= and in through the type's Parse, and package detect
+// compares by its Compare, so `source.ip == "2001:0db8::1"` matches the
+// value "2001:db8::1" when the type says they are one address; cidrMatch
+// uses the type's Match when it has one. Field.Plugin names the type,
+// Field.Type its base type, which the other pattern tests, join keys and
+// functions use (values are not rewritten: a by join on such a field
+// compares the text). in~ on such a field is an error.
 //
 // # Packages
 //

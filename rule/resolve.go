@@ -126,6 +126,7 @@ func (r *resolver) step(st *Step) {
 
 // field resolves f; it reports whether f is known.
 func (r *resolver) field(f *Field) bool {
+	f.Plugin = 0
 	id, ok := r.reg.FieldID(f.Path)
 	if !ok && f.Optional {
 		// ?field: a field the schema lacks is never present (null).
@@ -144,7 +145,7 @@ func (r *resolver) field(f *Field) bool {
 	def, _ := r.reg.Field(id)
 	// A plugin type's values are of its base type, which is what the
 	// language compares them as.
-	f.ID, f.Type = id, def.DataType.Base()
+	f.ID, f.Type, f.Plugin = id, def.DataType.Base(), pluginOf(def.DataType)
 	return true
 }
 
@@ -212,6 +213,10 @@ func kindName(v value.Value) string {
 }
 
 func (r *resolver) compare(e *CompareExpr) {
+	if e.Field.Plugin != 0 {
+		r.pluginCompare(e) // plugin.go
+		return
+	}
 	lit := &e.Value
 	if lit.Value.IsNull() {
 		if e.Op != OpEq && e.Op != OpNe {
@@ -236,6 +241,10 @@ func (r *resolver) compare(e *CompareExpr) {
 }
 
 func (r *resolver) in(e *InExpr) {
+	if e.Field.Plugin != 0 {
+		r.pluginIn(e) // plugin.go
+		return
+	}
 	if e.Fold && !stringish(e.Field.Type) {
 		r.fail(e.P, e.Field.Path, "in~ needs a string field; "+e.Field.Path+" is "+e.Field.Type.String(), ErrTypeMismatch)
 		return
@@ -289,6 +298,9 @@ func stringish(t schema.FieldDataType) bool { return t == schema.TypeString || t
 func (r *resolver) match(e *MatchExpr) {
 	if !stringish(e.Field.Type) {
 		r.fail(e.P, e.Field.Path, e.Op.String()+" needs a string field; "+e.Field.Path+" is "+e.Field.Type.String(), ErrTypeMismatch)
+		return
+	}
+	if r.pluginMatch(e) { // plugin.go
 		return
 	}
 	e.Matchers = r.matchers(e.Op, e.Fold, e.Patterns)

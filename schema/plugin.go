@@ -41,10 +41,15 @@ type TypeDef struct {
 	// of the type, so it should not allocate.
 	Validate func(v value.Value) bool
 	// Compare orders two valid values as cmp.Compare does; nil means the
-	// base kind's order.
+	// base kind's order. Rules compare fields of the type with it (==, !=,
+	// orderings, in; see package rule), on every event: it should not
+	// allocate.
 	Compare func(a, b value.Value) int
 	// Match reports whether v matches pattern, a pattern of the type's own
-	// (a CIDR for ip); nil means the type has no patterns.
+	// (a CIDR for ip); nil means the type has no patterns. A rule's
+	// cidrMatch on a field of the type calls it, after checking each
+	// pattern once at load by calling it with a Null value (an error there
+	// rejects the rule); it should not allocate.
 	Match func(v value.Value, pattern string) (bool, error)
 	// AppendJSON appends v's JSON form for people and alerts (a bare
 	// string for ip); nil means the value's own tagged JSON.

@@ -14,7 +14,8 @@ import (
 
 // runConvert is `kestrel convert IN OUT`: it reads a log in any format
 // replay reads (detected from its content) and writes it in the format
-// OUT's extension names (.kbin, .zst or .zstd, anything else JSON lines),
+// OUT's extension names (.kbin, .kpb protobuf, .zst or .zstd, anything
+// else JSON lines),
 // keeping the header's schema id, version and other members. It stops at
 // the first bad record, naming it, and removes the partial output.
 func runConvert(args []string, stderr io.Writer) int {

@@ -14,7 +14,7 @@ func TestConvert(t *testing.T) {
 	dir := t.TempDir()
 	_, want, _ := kestrel(t, "run", "-rules", exampleRules, "-log", exampleLog, "-q", "-partitions", "1")
 	prev := exampleLog
-	for _, name := range []string{"a.kbin", "b.jsonl.zst", "c.jsonl", "d.kbin"} {
+	for _, name := range []string{"a.kbin", "b.jsonl.zst", "c.kpb", "d.jsonl", "e.kbin"} {
 		out := filepath.Join(dir, name)
 		code, _, stderr := kestrel(t, "convert", prev, out)
 		if code != exitOK || !strings.Contains(stderr, "converted 27 events") {

@@ -89,7 +89,7 @@ func (c *connFlags) config(lookupEnv func(string) (string, bool), logger *slog.L
 // recorded pace or as fast as possible, waits until every record is
 // acknowledged, and prints a summary on stderr.
 //
-//	kestrel forward -log FILE -brokers HOST:PORT[,...] [-topic T] [-format kbin|jsonl]
+//	kestrel forward -log FILE -brokers HOST:PORT[,...] [-topic T] [-format kbin|jsonl|kpb]
 //	    [-acks all|leader|none] [-linger D] [-batch-events N] [-speed X] [-lenient]
 //	    [-tls ...] [-sasl MECH -sasl-user U -sasl-password-env VAR [-kafka-insecure-sasl]]
 //
@@ -99,10 +99,10 @@ func (c *connFlags) config(lookupEnv func(string) (string, bool), logger *slog.L
 func runForward(ctx context.Context, args []string, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
 	fs := flag.NewFlagSet("kestrel forward", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	logPath := fs.String("log", "", "recorded log to forward: JSON lines, .zst or .kbin (required)")
+	logPath := fs.String("log", "", "recorded log to forward: JSON lines, .zst, .kbin or .kpb (required)")
 	cf := addConnFlags(fs)
 	lf := addLogFlags(fs)
-	format := fs.String("format", "kbin", "record encoding: kbin (binary blocks, zstd) or jsonl")
+	format := fs.String("format", "kbin", "record encoding: kbin (binary blocks, zstd), jsonl or kpb (protobuf EventBatch)")
 	acks := fs.String("acks", "all", "acknowledgement: all (idempotent), leader or none")
 	linger := fs.Duration("linger", kafka.DefaultLinger, "how long an event waits for its batch to fill")
 	batch := fs.Int("batch-events", kafka.DefaultBatchEvents, "events per batch (one record per entity in a batch)")

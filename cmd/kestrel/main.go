@@ -55,7 +55,7 @@
 // change reaches; it exits 1 when NEW is not compatible with OLD, for CI.
 //
 // convert rewrites a log in another format: IN in any format run reads,
-// OUT in the one its extension names (.kbin, .zst, else JSON lines), with
+// OUT in the one its extension names (.kbin, .kpb, .zst, else JSON lines), with
 // the header's schema id and version kept.
 //
 // validate loads every package and reports each problem with its file,

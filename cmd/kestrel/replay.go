@@ -22,7 +22,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, tty
 	fs := flag.NewFlagSet("kestrel run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	nf := addNodeFlags(fs, "rule packages directory (required)")
-	logPath := fs.String("log", "", "recorded log: JSON lines, .zst or .kbin (required)")
+	logPath := fs.String("log", "", "recorded log: JSON lines, .zst, .kbin or .kpb (required)")
 	speed := fs.Float64("speed", 0, "replay speed: 0 as fast as possible, 1 recorded pace, 2 twice as fast")
 	lenient := fs.Bool("lenient", false, "skip and count bad log lines instead of stopping at the first")
 	schemasDir := fs.String("schemas", "", "directory of schema files (JSON) that logs recorded under other schemas are mapped from, by their id and version")
