@@ -15,9 +15,10 @@
 //
 // Reload swaps the rules while events flow: the next batch each worker
 // takes runs on the new rules, no event is skipped, and a reload that
-// fails leaves the old rules running. Partial matches (sequences) of the
-// old rules are dropped at the swap: a sequence that had started before a
-// reload cannot complete after it.
+// fails leaves the old rules running. Partial matches (sequences) of rules
+// whose compiled form is unchanged carry over, so a sequence that started
+// before a reload completes after it; those of changed or removed rules
+// are dropped and counted (Stats.Detect.Evicted.Reload).
 //
 // The package never prints or exits; it logs through Config.Logger.
 package node

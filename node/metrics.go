@@ -119,6 +119,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descRuleEvicted, r.Evicted.Terminated, r.ID, "terminated")
 		counter(descRuleEvicted, r.Evicted.Capacity, r.ID, "capacity")
 		counter(descRuleEvicted, r.Evicted.Memory, r.ID, "memory")
+		counter(descRuleEvicted, r.Evicted.Reload, r.ID, "reload")
 	}
 	if c.n.out != nil {
 		o := s.Sink

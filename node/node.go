@@ -213,10 +213,14 @@ func (n *Node) loadRules() ([]*rule.Package, error) {
 }
 
 func (n *Node) newDetector(rules []*rule.Package, parts int) (*detect.Detector, error) {
+	return detect.New(n.detectConfig(rules, parts))
+}
+
+func (n *Node) detectConfig(rules []*rule.Package, parts int) detect.Config {
 	dc := n.cfg.Detect
 	dc.Rules, dc.Output, dc.Partitions, dc.Clock, dc.Logger = rules, n.out, parts, n.clk, n.log
 	dc.EntityPartition = func(k schema.EntityKey) int { return engine.EntityPartition(k, parts) }
-	return detect.New(dc)
+	return dc
 }
 
 // Registry returns the schema the node reads events with.
@@ -321,7 +325,9 @@ func (n *Node) ruleCount() int {
 
 // Reload reads the rules directory again and, when every package loads,
 // swaps them in: each worker's next batch runs on the new rules, so no
-// event is skipped. Partial matches of the old rules are dropped. When
+// event is skipped. Partial matches of rules whose compiled form is
+// unchanged carry over (see detect.Detector.Reload); those of changed or
+// removed rules are dropped, counted as Evictions.Reload. When
 // loading fails the old rules keep running and the error says why (a
 // *RulesError, ErrNoRules, or a *StageError from detection). A node
 // without RulesDir has nothing to reload (ErrNotRunning).
@@ -345,19 +351,20 @@ func (n *Node) ReloadRules(rules []*rule.Package) error {
 	if old == nil {
 		return ErrNotRunning
 	}
-	det, err := n.newDetector(rules, old.Partitions())
+	det, rep, err := old.Reload(n.detectConfig(rules, old.Partitions()))
 	if err != nil {
 		n.reloadFailures.Add(1)
 		return &StageError{"detect", err}
 	}
 	n.det.Store(det)
 	// The old detector stays for Stats: a worker may still be in a batch
-	// on it, and its counts belong to the node's totals. It keeps the
-	// (abandoned) partial matches it held until the node is dropped:
-	// reloads are rare, and freeing them safely needs the workers to say
-	// they left it, which the bus does not report.
+	// on it, and its counts belong to the node's totals. Each partition's
+	// worker moves the state of unchanged rules out of it on its next
+	// batch (and drops the rest), so what it still holds shows in Stats
+	// until then.
 	n.retired = append(n.retired, old)
 	n.reloads.Add(1)
-	n.log.Info("node: rules reloaded", "rules", len(rules), "reloads", n.reloads.Load())
+	n.log.Info("node: rules reloaded", "rules", len(rules), "reloads", n.reloads.Load(),
+		"state_kept", rep.Kept, "state_dropped", rep.Dropped)
 	return nil
 }

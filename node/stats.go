@@ -28,7 +28,8 @@ type Stats struct {
 	// Bus is the bus's counters, per partition.
 	Bus engine.Stats
 	// Detect is detection's, summed over the rule sets Reload replaced
-	// (gauges are the current set's).
+	// (their gauges too: a replaced set holds state until each partition's
+	// next batch moves it to the current one).
 	Detect detect.Stats
 	// Sink is the outputs'.
 	Sink sink.Stats
@@ -100,8 +101,9 @@ type statsFiller interface {
 	fillStats(*Stats)
 }
 
-// addDetect adds the counters of a retired detector to s, rule by rule
-// (by ID); its gauges are left out, its state being gone.
+// addDetect adds the counters and gauges of a retired detector to s, rule
+// by rule (by ID); its gauges are 0 once every partition moved its state
+// on.
 func addDetect(s *detect.Stats, old detect.Stats) {
 	s.Events += old.Events
 	s.Copies += old.Copies
@@ -112,6 +114,10 @@ func addDetect(s *detect.Stats, old detect.Stats) {
 	s.Evicted.Terminated += old.Evicted.Terminated
 	s.Evicted.Capacity += old.Evicted.Capacity
 	s.Evicted.Memory += old.Evicted.Memory
+	s.Evicted.Reload += old.Evicted.Reload
+	s.States += old.States
+	s.Partials += old.Partials
+	s.Bytes += old.Bytes
 next:
 	for _, or := range old.Rules {
 		for i := range s.Rules {
@@ -124,10 +130,13 @@ next:
 				r.Evicted.Terminated += or.Evicted.Terminated
 				r.Evicted.Capacity += or.Evicted.Capacity
 				r.Evicted.Memory += or.Evicted.Memory
+				r.Evicted.Reload += or.Evicted.Reload
+				r.States += or.States
+				r.Partials += or.Partials
+				r.Bytes += or.Bytes
 				continue next
 			}
 		}
-		or.States, or.Partials, or.Bytes = 0, 0, 0
 		s.Rules = append(s.Rules, or)
 	}
 }
