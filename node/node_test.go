@@ -207,7 +207,7 @@ func TestReloadKeepsSequences(t *testing.T) {
 		t.Fatal(err)
 	}
 	mk := func(id uint64, name string) *schema.Event {
-		b := schema.NewBuilder(n.Registry()).ID(id).TypeName("process_exec").Mono(schema.TimestampMono(id * uint64(time.Second))).
+		b := schema.NewBuilder(n.Registry()).ID(id).TypeName("process_exec").Mono(schema.TimestampMono(id*uint64(time.Second))).
 			Entity(schema.EntityKeyFrom64(id)).Path("user.id", value.U64Value(5)).Path("process.name", value.StringValue(name))
 		e, err := b.Build()
 		if err != nil {
