@@ -31,6 +31,7 @@ var (
 	descBusTimedOut  = prometheus.NewDesc("kestrel_bus_timed_out_total", "Events refused after the backpressure timeout.", []string{"partition"}, nil)
 	descBusQueued    = prometheus.NewDesc("kestrel_bus_queue_depth", "Events waiting in a bus partition.", []string{"partition"}, nil)
 	descBusHigh      = prometheus.NewDesc("kestrel_bus_queue_high_water", "Deepest queue a bus partition has had.", []string{"partition"}, nil)
+	descBusLag       = prometheus.NewDesc("kestrel_bus_lag_seconds", "Seconds a bus partition has been behind its input: since its worker began the backlog it is working through; 0 while it keeps up.", []string{"partition"}, nil)
 
 	descDetEvents   = prometheus.NewDesc("kestrel_detect_events_total", "Events detection examined, once each.", nil, nil)
 	descDetCopies   = prometheus.NewDesc("kestrel_detect_routed_copies_total", "Routed copies examined on join-key partitions.", nil, nil)
@@ -74,7 +75,7 @@ var (
 // Describe sends every description the collector may use.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descUp, descReloads,
-		descBusPublished, descBusDelivered, descBusDropped, descBusTimedOut, descBusQueued, descBusHigh,
+		descBusPublished, descBusDelivered, descBusDropped, descBusTimedOut, descBusQueued, descBusHigh, descBusLag,
 		descDetEvents, descDetCopies, descDetBad, descDetPartials, descDetBytes, descRuleAlerts, descRuleDropped, descRuleEvicted,
 		descSinkEmitted, descSinkRefused, descSinkSuppressed, descSinkUnrouted,
 		descDestEmitted, descDestDelivered, descDestRetried, descDestRejected, descDestDropped, descDestInFlight,
@@ -105,6 +106,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descBusTimedOut, p.TimedOut, l)
 		gauge(descBusQueued, float64(p.Queued), l)
 		gauge(descBusHigh, float64(p.HighWater), l)
+		if i < len(s.Lag) {
+			gauge(descBusLag, s.Lag[i].Seconds(), l)
+		}
 	}
 	d := s.Detect
 	counter(descDetEvents, d.Events)

@@ -93,6 +93,10 @@ type Node struct {
 	// labels are the pprof label sets of the partitions, built once so
 	// that setting them per batch allocates nothing.
 	labels []context.Context
+	// backlog and batchSize measure each partition's lag (lag.go).
+	backlog   []backlog
+	batchSize int
+	epoch     time.Time // when New returned: backlog times count from it
 
 	mu      sync.Mutex         // guards retired, src, and serialises Reload
 	retired []*detect.Detector // detectors replaced by Reload, for Stats
@@ -186,6 +190,9 @@ func New(cfg Config) (*Node, error) {
 	for p := range n.labels {
 		n.labels[p] = pprof.WithLabels(context.Background(), pprof.Labels("partition", strconv.Itoa(p)))
 	}
+	n.backlog = make([]backlog, bus.Partitions())
+	n.batchSize = bus.Config().BatchSize
+	n.epoch = time.Now()
 	return n, nil
 }
 
@@ -233,12 +240,25 @@ func (n *Node) Bus() *engine.Bus { return n.bus }
 func (n *Node) Clock() *clock.Manager { return n.clk }
 
 // handle is the bus's handler: the batch runs under its partition's pprof
-// labels on the current detector (or Config.Handler). It allocates
-// nothing.
+// labels on the current detector (or Config.Handler), and the partition's
+// backlog is tracked (lag.go). It allocates nothing.
 func (n *Node) handle(p int, batch []*schema.Event) {
-	if uint(p) < uint(len(n.labels)) {
-		pprof.SetGoroutineLabels(n.labels[p])
+	if uint(p) >= uint(len(n.labels)) {
+		n.run(p, batch)
+		return
 	}
+	pprof.SetGoroutineLabels(n.labels[p])
+	b := &n.backlog[p]
+	if b.since.Load() == 0 {
+		b.since.Store(int64(time.Since(n.epoch)) + 1)
+	}
+	n.run(p, batch)
+	if len(batch) < n.batchSize {
+		b.since.Store(0) // the worker took all that was queued: caught up
+	}
+}
+
+func (n *Node) run(p int, batch []*schema.Event) {
 	if d := n.det.Load(); d != nil {
 		d.Handle(p, batch)
 		return

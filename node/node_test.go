@@ -396,6 +396,10 @@ func TestEndpoints(t *testing.T) {
 		check("kestrel_bus_dropped_total", p.Dropped, l...)
 		check("kestrel_bus_timed_out_total", p.TimedOut, l...)
 		check("kestrel_bus_queue_depth", p.Queued, l...)
+		if st.Lag[i] != 0 { // stopped: every queue is empty
+			t.Errorf("partition %d lags %v", i, st.Lag[i])
+		}
+		check("kestrel_bus_lag_seconds", 0, l...)
 	}
 	check("kestrel_detect_events_total", st.Detect.Events)
 	check("kestrel_detect_routed_copies_total", st.Detect.Copies)

@@ -1,6 +1,8 @@
 package node
 
 import (
+	"time"
+
 	"github.com/kestrel-sec/kestrel/detect"
 	"github.com/kestrel-sec/kestrel/engine"
 	"github.com/kestrel-sec/kestrel/kafka"
@@ -27,6 +29,10 @@ type Stats struct {
 
 	// Bus is the bus's counters, per partition.
 	Bus engine.Stats
+	// Lag is, by partition, how long it has been behind its input: the
+	// wall time since its worker began the backlog it is working
+	// through, 0 while it keeps up (see lag.go for how it is measured).
+	Lag []time.Duration
 	// Detect is detection's, summed over the rule sets Reload replaced
 	// (their gauges too: a replaced set holds state until each partition's
 	// next batch moves it to the current one).
@@ -75,6 +81,11 @@ func (n *Node) Stats() Stats {
 		Ready:          n.Ready(),
 		Bus:            n.bus.Stats(),
 	}
+	queued := make([]uint64, len(s.Bus.Partitions))
+	for i, p := range s.Bus.Partitions {
+		queued[i] = p.Queued
+	}
+	s.Lag = n.lags(queued)
 	n.mu.Lock()
 	src, retired := n.src, n.retired
 	n.mu.Unlock()
