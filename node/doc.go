@@ -20,5 +20,10 @@
 // before a reload completes after it; those of changed or removed rules
 // are dropped and counted (Stats.Detect.Evicted.Reload).
 //
+// ReloadSchema (ReloadSchemaFile for Config.SchemaPath) evolves the
+// running schema in place when schema.Compatible accepts the change, then
+// recompiles the rules against it; a breaking change is refused with the
+// report and the names of the loaded rules it would break (*SchemaError).
+//
 // The package never prints or exits; it logs through Config.Logger.
 package node

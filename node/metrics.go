@@ -24,6 +24,8 @@ func NewCollector(n *Node) *Collector { return &Collector{n: n} }
 var (
 	descUp      = prometheus.NewDesc("kestrel_ready", "1 once rules are loaded and the source is connected.", nil, nil)
 	descReloads = prometheus.NewDesc("kestrel_rule_reloads_total", "Rule reloads, by result.", []string{"result"}, nil)
+	descSchema  = prometheus.NewDesc("kestrel_schema_info", "The running schema's id and version (value 1).", []string{"schema_id", "version"}, nil)
+	descSchemaR = prometheus.NewDesc("kestrel_schema_reloads_total", "Schema reloads, by result: applied, or refused as breaking or unreadable.", []string{"result"}, nil)
 
 	descBusPublished = prometheus.NewDesc("kestrel_bus_published_total", "Events (and routed copies) offered to a bus partition.", []string{"partition"}, nil)
 	descBusDelivered = prometheus.NewDesc("kestrel_bus_delivered_total", "Events a bus partition handed to its handler.", []string{"partition"}, nil)
@@ -74,7 +76,7 @@ var (
 
 // Describe sends every description the collector may use.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descUp, descReloads,
+	for _, d := range []*prometheus.Desc{descUp, descReloads, descSchema, descSchemaR,
 		descBusPublished, descBusDelivered, descBusDropped, descBusTimedOut, descBusQueued, descBusHigh, descBusLag,
 		descDetEvents, descDetCopies, descDetBad, descDetPartials, descDetBytes, descRuleAlerts, descRuleDropped, descRuleEvicted,
 		descSinkEmitted, descSinkRefused, descSinkSuppressed, descSinkUnrouted,
@@ -98,6 +100,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descUp, b2f(s.Ready))
 	counter(descReloads, s.Reloads, "ok")
 	counter(descReloads, s.ReloadFailures, "failed")
+	gauge(descSchema, 1, s.SchemaID, strconv.FormatUint(uint64(s.SchemaVersion), 10))
+	counter(descSchemaR, s.SchemaReloads, "ok")
+	counter(descSchemaR, s.SchemaReloadFailures, "refused")
 	for i, p := range s.Bus.Partitions {
 		l := strconv.Itoa(i)
 		counter(descBusPublished, p.Published, l)

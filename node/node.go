@@ -98,9 +98,13 @@ type Node struct {
 	batchSize int
 	epoch     time.Time // when New returned: backlog times count from it
 
-	mu      sync.Mutex         // guards retired, src, and serialises Reload
+	mu      sync.Mutex         // guards retired, src, rules, and serialises Reload
 	retired []*detect.Detector // detectors replaced by Reload, for Stats
 	src     Source
+	rules   []*rule.Package // the rules the current detector runs
+
+	schemaMu                            sync.Mutex // serialises ReloadSchema
+	schemaReloads, schemaReloadFailures atomic.Uint64
 
 	ran, rulesLoaded, sourceReady, stopped atomic.Bool
 	reloads, reloadFailures                atomic.Uint64
@@ -171,6 +175,7 @@ func New(cfg Config) (*Node, error) {
 			return nil, &StageError{"detect", err}
 		}
 		n.det.Store(det)
+		n.rules = rules
 		n.rulesLoaded.Store(true)
 		// Detection routes each event to the partitions that hold the
 		// sequence state it can advance or cancel, so alerts do not depend
@@ -377,6 +382,7 @@ func (n *Node) ReloadRules(rules []*rule.Package) error {
 		return &StageError{"detect", err}
 	}
 	n.det.Store(det)
+	n.rules = rules
 	// The old detector stays for Stats: a worker may still be in a batch
 	// on it, and its counts belong to the node's totals. Each partition's
 	// worker moves the state of unchanged rules out of it on its next

@@ -42,6 +42,13 @@ type Stats struct {
 
 	// Reloads and ReloadFailures count Reload's outcomes.
 	Reloads, ReloadFailures uint64
+	// SchemaReloads counts the schema changes ReloadSchema applied,
+	// SchemaReloadFailures those it refused.
+	SchemaReloads, SchemaReloadFailures uint64
+	// SchemaID and SchemaVersion are the running schema's (see
+	// schema.Registry.SetSchema; "" and 0 for an unnamed one).
+	SchemaID      string
+	SchemaVersion uint32
 	// RulesLoaded and Ready are what /readyz reports.
 	RulesLoaded, Ready bool
 }
@@ -75,11 +82,15 @@ func (s *Stats) LostAlerts() uint64 {
 // any goroutine.
 func (n *Node) Stats() Stats {
 	s := Stats{
-		Reloads:        n.reloads.Load(),
-		ReloadFailures: n.reloadFailures.Load(),
-		RulesLoaded:    n.rulesLoaded.Load(),
-		Ready:          n.Ready(),
-		Bus:            n.bus.Stats(),
+		Reloads:              n.reloads.Load(),
+		ReloadFailures:       n.reloadFailures.Load(),
+		SchemaReloads:        n.schemaReloads.Load(),
+		SchemaReloadFailures: n.schemaReloadFailures.Load(),
+		SchemaID:             n.reg.SchemaID(),
+		SchemaVersion:        n.reg.SchemaVersion(),
+		RulesLoaded:          n.rulesLoaded.Load(),
+		Ready:                n.Ready(),
+		Bus:                  n.bus.Stats(),
 	}
 	queued := make([]uint64, len(s.Bus.Partitions))
 	for i, p := range s.Bus.Partitions {
