@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -418,5 +419,33 @@ func TestEndpoints(t *testing.T) {
 	}
 	if st.Detect.Events != 27 || st.Detect.Alerts != 6 {
 		t.Fatalf("stats %+v", st.Detect)
+	}
+}
+
+// TestReplaySourceReader: a log held in memory replays as its file does.
+func TestReplaySourceReader(t *testing.T) {
+	b, err := os.ReadFile("../examples/attack.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := New(Config{RulesDir: "../examples/rules", Stdout: io.Discard, Bus: engine.Config{Partitions: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &ReplaySource{Path: "attack (in memory)", Reader: bytes.NewReader(b)}
+	if err := n.Run(context.Background(), src); err != nil {
+		t.Fatal(err)
+	}
+	st := n.Stats()
+	if st.Replay == nil || st.Replay.Published != 27 || st.Detect.Events != 27 || st.Detect.Alerts != 6 {
+		t.Fatalf("replay %+v, detect %+v", st.Replay, st.Detect)
+	}
+	bad := &ReplaySource{Path: "garbage", Reader: strings.NewReader("{not json\n")}
+	n, err = New(Config{RulesDir: "../examples/rules", Stdout: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Run(context.Background(), bad); err == nil || !strings.Contains(err.Error(), "garbage") {
+		t.Fatalf("bad log: %v", err)
 	}
 }
