@@ -119,18 +119,22 @@ func (d *Detector) inherit(p int) {
 		if j < 0 {
 			continue
 		}
-		os, ns := old.seq[j], w.seq[i]
-		ns.keys, ns.head, ns.tail, ns.n, ns.free = os.keys, os.head, os.tail, os.n, os.free
-		for ks := ns.head; ks != nil; ks = ks.next {
+		// The whole seqState changes hands (the new worker's empty one goes
+		// to the old worker), re-pointed at the new rule and counters.
+		moved, empty := old.seq[j], w.seq[i]
+		moved.r, empty.r = empty.r, moved.r
+		moved.counters, empty.counters = empty.counters, moved.counters
+		w.seq[i], old.seq[j] = moved, empty
+		for ks := moved.head; ks != nil; ks = ks.next {
 			ks.rule = i
 		}
-		for ks := ns.free; ks != nil; ks = ks.next {
+		for ks := moved.free; ks != nil; ks = ks.next {
 			ks.rule = i
 		}
-		ns.counters.states.Add(os.counters.states.Swap(0))
-		ns.counters.partials.Add(os.counters.partials.Swap(0))
-		ns.counters.bytes.Add(os.counters.bytes.Swap(0))
-		os.keys, os.head, os.tail, os.n, os.free = map[joinKey]*keyState{}, nil, nil, 0, nil
+		from, to := empty.counters, moved.counters
+		to.states.Add(from.states.Swap(0))
+		to.partials.Add(from.partials.Swap(0))
+		to.bytes.Add(from.bytes.Swap(0))
 	}
 	w.ghead, w.gtail, w.nStates, w.bytes = old.ghead, old.gtail, old.nStates, old.bytes
 	old.ghead, old.gtail, old.nStates, old.bytes = nil, nil, 0, 0
