@@ -289,10 +289,12 @@ func TestBinaryKafkaSIGTERM(t *testing.T) {
 	p := start(t, args...)
 	p.waitReady(t)
 	p.waitMetric(t, "kestrel_detect_events_total", 27)
+	mf := p.waitMetric(t, "kestrel_output_delivered_total", 6) // the golden alerts: the node is idle now
 	if code := p.stop(t, syscall.SIGTERM); code != exitOK {
 		t.Fatalf("exit %d\n%s", code, p.stderr.String())
 	}
 	se := p.stderr.String()
+	checkSummary(t, mf, se)
 	if !strings.Contains(se, "27 events handled") || !strings.Contains(se, "interrupted: input stopped") || strings.Contains(se, "commits 0 ") {
 		t.Fatalf("summary:\n%s", se)
 	}

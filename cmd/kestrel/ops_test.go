@@ -182,3 +182,35 @@ func TestBinaryReadyz(t *testing.T) {
 		t.Fatalf("exit %d\n%s", code, p.stderr.String())
 	}
 }
+
+// checkSummary compares a stopped node's summary (printed from
+// node.Stats) with the /metrics scraped from it once its input was idle:
+// events, records, alerts in all and by rule, outputs' deliveries and
+// drops must agree.
+func checkSummary(t *testing.T, mf map[string]*dto.MetricFamily, summary string) {
+	t.Helper()
+	want := func(s string) {
+		t.Helper()
+		if !strings.Contains(summary, s) {
+			t.Errorf("summary lacks %q (from /metrics)\n%s", s, summary)
+		}
+	}
+	n := func(name string) int { return int(sum(mf, name)) }
+	want(strconv.Itoa(n("kestrel_detect_events_total")) + " events handled from " + strconv.Itoa(n("kestrel_kafka_records_total")) + " records")
+	want("  alerts: " + strconv.Itoa(n("kestrel_rule_alerts_total")) + "\n")
+	for _, m := range mf["kestrel_rule_alerts_total"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "rule" {
+				want("    " + l.GetValue() + "  ")
+				line := summary[strings.Index(summary, "    "+l.GetValue()+"  "):]
+				line = line[:strings.IndexByte(line, '\n')]
+				if f := strings.Fields(line); len(f) < 2 || f[1] != strconv.Itoa(int(m.GetCounter().GetValue())) {
+					t.Errorf("rule %s: summary %q, /metrics %v", l.GetValue(), line, m.GetCounter().GetValue())
+				}
+			}
+		}
+	}
+	want("stdout " + strconv.Itoa(n("kestrel_output_delivered_total")) + " delivered")
+	want("drops: events " + strconv.Itoa(n("kestrel_bus_dropped_total")+n("kestrel_bus_timed_out_total")) + " (bus full), alerts " +
+		strconv.Itoa(n("kestrel_rule_alerts_refused_total")) + " (output refused), " + strconv.Itoa(n("kestrel_sink_unrouted_total")) + " unrouted")
+}
