@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"github.com/google/pprof/profile"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/kestrel-sec/kestrel/replay"
 	"github.com/kestrel-sec/kestrel/rule"
 	dto "github.com/prometheus/client_model/go"
 )
@@ -213,4 +215,58 @@ func checkSummary(t *testing.T, mf map[string]*dto.MetricFamily, summary string)
 	want("stdout " + strconv.Itoa(n("kestrel_output_delivered_total")) + " delivered")
 	want("drops: events " + strconv.Itoa(n("kestrel_bus_dropped_total")+n("kestrel_bus_timed_out_total")) + " (bus full), alerts " +
 		strconv.Itoa(n("kestrel_rule_alerts_refused_total")) + " (output refused), " + strconv.Itoa(n("kestrel_sink_unrouted_total")) + " unrouted")
+}
+
+// handledEvents reads "N events handled" from a Kafka node's summary.
+func handledEvents(t *testing.T, summary string) int {
+	t.Helper()
+	i := strings.Index(summary, "kestrel run: ")
+	if i < 0 {
+		t.Fatalf("no summary:\n%s", summary)
+	}
+	var n int
+	if _, err := fmt.Sscanf(summary[i:], "kestrel run: %d events handled", &n); err != nil {
+		t.Fatalf("summary: %v\n%s", err, summary)
+	}
+	return n
+}
+
+// TestBinaryKafkaSIGTERMMidway: a node of a consumer group sent SIGTERM
+// while it consumes a topic commits exactly what it handled: the next
+// member of the group handles the rest, and the two together handle every
+// event of the topic once.
+func TestBinaryKafkaSIGTERMMidway(t *testing.T) {
+	t.Parallel()
+	const total = 30000
+	c := newCluster(t, 1, 4, "events")
+	brokers := strings.Join(c.ListenAddrs(), ",")
+	log := filepath.Join(t.TempDir(), "big.kbin")
+	writeLog(t, log, replay.GenerateEvents(5, total, rule.DefaultRegistry()))
+	if code, _, se := kestrel(t, "forward", "-log", log, "-brokers", brokers, "-topic", "events", "-q"); code != exitOK {
+		t.Fatalf("forward: exit %d\n%s", code, se)
+	}
+	args := []string{"run", "-brokers", brokers, "-topic", "events", "-group", "midway", "-dlq-topic", "-",
+		"-rules", exampleRules, "-commit-interval", "50ms", "-partitions", "2", "-queue-size", "256"}
+	a := start(t, args...)
+	a.waitReady(t)
+	a.waitMetric(t, "kestrel_detect_events_total", 500)
+	if code := a.stop(t, syscall.SIGTERM); code != exitOK {
+		t.Fatalf("first member: exit %d\n%s", code, a.stderr.String())
+	}
+	first := handledEvents(t, a.stderr.String())
+	if first == total {
+		t.Logf("the first member handled the whole topic before SIGTERM arrived")
+	}
+	b := start(t, args...)
+	b.waitReady(t)
+	b.waitMetric(t, "kestrel_detect_events_total", float64(total-first))
+	time.Sleep(200 * time.Millisecond) // anything beyond the rest would show now
+	if code := b.stop(t, syscall.SIGTERM); code != exitOK {
+		t.Fatalf("second member: exit %d\n%s", code, b.stderr.String())
+	}
+	second := handledEvents(t, b.stderr.String())
+	t.Logf("first member %d events, second %d", first, second)
+	if first+second != total {
+		t.Fatalf("%d + %d events handled, want %d once each\nfirst:\n%s\nsecond:\n%s", first, second, total, a.stderr.String(), b.stderr.String())
+	}
 }
