@@ -255,11 +255,15 @@ func (n *Node) handle(p int, batch []*schema.Event) {
 	pprof.SetGoroutineLabels(n.labels[p])
 	b := &n.backlog[p]
 	if b.since.Load() == 0 {
-		b.since.Store(int64(time.Since(n.epoch)) + 1)
+		b.since.Store(backlogPending)
 	}
 	n.run(p, batch)
 	if len(batch) < n.batchSize {
 		b.since.Store(0) // the worker took all that was queued: caught up
+		return
+	}
+	if b.since.Load() == backlogPending { // a full batch: behind, and when from is not known yet
+		b.since.CompareAndSwap(backlogPending, n.sinceEpoch())
 	}
 }
 

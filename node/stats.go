@@ -31,7 +31,8 @@ type Stats struct {
 	Bus engine.Stats
 	// Lag is, by partition, how long it has been behind its input: the
 	// wall time since its worker began the backlog it is working
-	// through, 0 while it keeps up (see lag.go for how it is measured).
+	// through (timed from when it was first seen behind), 0 while it
+	// keeps up; lag.go says how it is measured.
 	Lag []time.Duration
 	// Detect is detection's, summed over the rule sets Reload replaced
 	// (their gauges too: a replaced set holds state until each partition's
