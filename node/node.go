@@ -33,7 +33,8 @@ type Config struct {
 	// with. nil: the file SchemaPath names, or rule.DefaultRegistry.
 	Registry *schema.Registry
 	// SchemaPath is a schema file (see rule.LoadSchema), used when
-	// Registry is nil.
+	// Registry is nil, and read again by ReloadSchemaFile (with Registry
+	// set too, it names the file Registry was read from).
 	SchemaPath string
 
 	// Rules are loaded rule packages. nil: the packages in RulesDir.
