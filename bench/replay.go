@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/kestrel-sec/kestrel/clock"
+	"github.com/kestrel-sec/kestrel/engine"
+	"github.com/kestrel-sec/kestrel/node"
 	"github.com/kestrel-sec/kestrel/replay"
 	"github.com/kestrel-sec/kestrel/schema"
 )
@@ -170,7 +172,7 @@ func runReplayScenarios(ctx context.Context, r *runner) ([]Result, error) {
 
 	e2e := Result{
 		Name: "replay/e2e", Title: "replay end to end, JSON lines to workers", Metric: MetricRate,
-		Note: "JSON-lines log decoded, mock clock set per event, published into 2 partitions, consumed by the workers; as fast as possible",
+		Note: "JSON-lines log decoded, mock clock set per event, published into 2 partitions, consumed by the workers; as fast as possible; ours runs as a node (package node: replay source, bus, stop order), as kestrel run does",
 	}
 	for _, impl := range queueImpls {
 		r.progress(e2e.Name + " " + impl)
@@ -184,6 +186,16 @@ func runReplayScenarios(ctx context.Context, r *runner) ([]Result, error) {
 }
 
 func replayEndToEnd(ctx context.Context, r *runner, impl string, logs *replayLogs) (Figure, error) {
+	if impl == ImplKestrel {
+		return replayNode(ctx, r, logs)
+	}
+	return replayTransport(ctx, r, impl, logs)
+}
+
+// replayTransport replays the log into impl's transport by the replay loop
+// alone (for Kestrel, a bare bus: BenchmarkReplayNode compares it with the
+// node).
+func replayTransport(ctx context.Context, r *runner, impl string, logs *replayLogs) (Figure, error) {
 	tr, err := newTransport(impl, transportSpec{partitions: 2, producers: 1, queueSize: benchQueueSize})
 	if err != nil {
 		return Figure{}, err
@@ -219,4 +231,44 @@ func replayEndToEnd(ctx context.Context, r *runner, impl string, logs *replayLog
 		return Figure{}, fmt.Errorf("%d events in the log, %d published, %d consumed (stats %+v)", logs.events, st.Published, got, st)
 	}
 	return Figure{Impl: impl, Rate: float64(got) / wall.Seconds(), Events: got, CPUSecondsPerMillion: perMillion(cpu, got)}, nil
+}
+
+// replayNode is replayEndToEnd for Kestrel, run as cmd/kestrel runs a log:
+// a node (package node) with a ReplaySource, its bus configured as the
+// peers' transports are, and a handler that counts each event as the
+// peers' consumers do. The node adds what a deployment has: pprof labels
+// and lag tracking per batch, and its stop order.
+func replayNode(ctx context.Context, r *runner, logs *replayLogs) (Figure, error) {
+	var consumed [2]partState
+	clk := clock.New()
+	clk.SetMock(0)
+	n, err := node.New(node.Config{
+		Registry: r.w.reg,
+		Clock:    clk,
+		Handler: func(p int, batch []*schema.Event) {
+			for range batch {
+				consumed[p].consumed.Add(1)
+			}
+		},
+		Bus: engine.Config{Partitions: 2, QueueSize: benchQueueSize, Backpressure: engine.Block,
+			BackpressureTimeout: benchBackpressureTimeout},
+		ShutdownTimeout: 30 * time.Second,
+	})
+	if err != nil {
+		return Figure{}, err
+	}
+	src := &node.ReplaySource{Path: "generated.jsonl", Reader: bytes.NewReader(logs.jsonl),
+		Config: replay.Config{Reader: replay.ReaderOptions{Registry: r.w.reg}}}
+	m := startCPU()
+	err = n.Run(ctx, src)
+	cpu, wall := m.stop()
+	if err != nil {
+		return Figure{}, err
+	}
+	st := n.Stats()
+	got := consumed[0].consumed.Load() + consumed[1].consumed.Load()
+	if st.Replay == nil || st.Replay.Published != int64(logs.events) || got != st.Replay.Published || st.LostEvents() != 0 {
+		return Figure{}, fmt.Errorf("%d events in the log, %d consumed (replay %+v, %d lost)", logs.events, got, st.Replay, st.LostEvents())
+	}
+	return Figure{Impl: ImplKestrel, Rate: float64(got) / wall.Seconds(), Events: got, CPUSecondsPerMillion: perMillion(cpu, got)}, nil
 }

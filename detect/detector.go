@@ -31,6 +31,13 @@ type Detector struct {
 	// warned remembers which Output errors were logged (bit per kind), so
 	// a full queue logs once, not once per alert.
 	warned atomic.Uint32
+
+	// from holds, by partition, the worker of the Detector this one was
+	// reloaded from until the partition's first batch takes its state
+	// over (reload.go); carry maps each rule to the old rule whose state
+	// it takes, or -1. Both nil for a Detector made by New.
+	from  []*worker
+	carry []int
 }
 
 // New compiles cfg.Rules and returns a Detector, or an error matching
@@ -126,6 +133,9 @@ func (d *Detector) Handle(partition int, batch []*schema.Event) {
 		d.badPartition.Add(uint64(len(batch)))
 		return
 	}
+	if d.from != nil && d.from[partition] != nil {
+		d.inherit(partition)
+	}
 	d.workers[partition].handle(batch)
 }
 
@@ -145,7 +155,8 @@ func (d *Detector) Stats() Stats {
 			rs := &s.Rules[i]
 			rs.Alerts += c.alerts.Load()
 			rs.Dropped += c.dropped.Load()
-			rs.Evicted.add(Evictions{Expired: c.expired.Load(), Terminated: c.terminated.Load(), Capacity: c.capacity.Load(), Memory: c.memory.Load()})
+			rs.Evicted.add(Evictions{Expired: c.expired.Load(), Terminated: c.terminated.Load(), Capacity: c.capacity.Load(), Memory: c.memory.Load(),
+				Reload: c.reload.Load()})
 			rs.Replaced += c.replaced.Load()
 			rs.Collisions += c.collisions.Load()
 			rs.Vetoed += c.vetoed.Load()

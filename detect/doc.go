@@ -145,6 +145,15 @@
 // without allocating), never referenced in the event, whose strings may
 // point into a decoder's block and would keep all of it alive.
 //
+// # Reload
+//
+// Detector.Reload compiles a new rule set to take over from a running
+// Detector between batches. The partial matches of a rule whose compiled
+// form is unchanged (same id, rule.eql text, effective maxspan, and
+// schema IDs and types of what it references) carry over, moved by each
+// partition's own worker on its first batch on the new Detector; those of
+// changed or removed rules are dropped and counted as Evictions.Reload.
+//
 // # Alerts
 //
 // A match becomes a sink.Alert: the deterministic id sink.NewAlertID(rule

@@ -21,16 +21,19 @@ type Evictions struct {
 	// Memory: evicted, least recently used first, to keep a partition's
 	// state within MaxStateBytes.
 	Memory uint64
+	// Reload: dropped by Detector.Reload, their rule changed or removed.
+	Reload uint64
 }
 
 // Total returns the sum of the reasons.
-func (e Evictions) Total() uint64 { return e.Expired + e.Terminated + e.Capacity + e.Memory }
+func (e Evictions) Total() uint64 { return e.Expired + e.Terminated + e.Capacity + e.Memory + e.Reload }
 
 func (e *Evictions) add(o Evictions) {
 	e.Expired += o.Expired
 	e.Terminated += o.Terminated
 	e.Capacity += o.Capacity
 	e.Memory += o.Memory
+	e.Reload += o.Reload
 }
 
 // RuleStats counts one rule's work over all partitions.
@@ -103,6 +106,7 @@ type ruleCounters struct {
 	alerts, dropped               atomic.Uint64
 	expired, terminated, capacity atomic.Uint64
 	memory                        atomic.Uint64
+	reload                        atomic.Uint64 // written by the next Detector's worker (reload.go)
 	replaced, collisions, vetoed  atomic.Uint64
 	states, partials, bytes, held atomic.Int64
 }

@@ -15,9 +15,15 @@
 //
 // Reload swaps the rules while events flow: the next batch each worker
 // takes runs on the new rules, no event is skipped, and a reload that
-// fails leaves the old rules running. Partial matches (sequences) of the
-// old rules are dropped at the swap: a sequence that had started before a
-// reload cannot complete after it.
+// fails leaves the old rules running. Partial matches (sequences) of rules
+// whose compiled form is unchanged carry over, so a sequence that started
+// before a reload completes after it; those of changed or removed rules
+// are dropped and counted (Stats.Detect.Evicted.Reload).
+//
+// ReloadSchema (ReloadSchemaFile for Config.SchemaPath) evolves the
+// running schema in place when schema.Compatible accepts the change, then
+// recompiles the rules against it; a breaking change is refused with the
+// report and the names of the loaded rules it would break (*SchemaError).
 //
 // The package never prints or exits; it logs through Config.Logger.
 package node

@@ -17,6 +17,9 @@ var (
 	// ErrNotRunning is returned by Reload on a node that runs without
 	// rules.
 	ErrNotRunning = errors.New("node: no rules to reload")
+	// ErrNoSchemaFile is returned by ReloadSchemaFile on a node whose
+	// schema was not read from a file (Config.SchemaPath).
+	ErrNoSchemaFile = errors.New("node: no schema file to reload")
 )
 
 // RulesError says why rules did not load: Err joins every problem

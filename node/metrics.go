@@ -24,6 +24,8 @@ func NewCollector(n *Node) *Collector { return &Collector{n: n} }
 var (
 	descUp      = prometheus.NewDesc("kestrel_ready", "1 once rules are loaded and the source is connected.", nil, nil)
 	descReloads = prometheus.NewDesc("kestrel_rule_reloads_total", "Rule reloads, by result.", []string{"result"}, nil)
+	descSchema  = prometheus.NewDesc("kestrel_schema_info", "The running schema's id and version (value 1).", []string{"schema_id", "version"}, nil)
+	descSchemaR = prometheus.NewDesc("kestrel_schema_reloads_total", "Schema reloads, by result: applied, or refused as breaking or unreadable.", []string{"result"}, nil)
 
 	descBusPublished = prometheus.NewDesc("kestrel_bus_published_total", "Events (and routed copies) offered to a bus partition.", []string{"partition"}, nil)
 	descBusDelivered = prometheus.NewDesc("kestrel_bus_delivered_total", "Events a bus partition handed to its handler.", []string{"partition"}, nil)
@@ -31,6 +33,7 @@ var (
 	descBusTimedOut  = prometheus.NewDesc("kestrel_bus_timed_out_total", "Events refused after the backpressure timeout.", []string{"partition"}, nil)
 	descBusQueued    = prometheus.NewDesc("kestrel_bus_queue_depth", "Events waiting in a bus partition.", []string{"partition"}, nil)
 	descBusHigh      = prometheus.NewDesc("kestrel_bus_queue_high_water", "Deepest queue a bus partition has had.", []string{"partition"}, nil)
+	descBusLag       = prometheus.NewDesc("kestrel_bus_lag_seconds", "Seconds a bus partition has been behind its input: since its worker began the backlog it is working through; 0 while it keeps up.", []string{"partition"}, nil)
 
 	descDetEvents   = prometheus.NewDesc("kestrel_detect_events_total", "Events detection examined, once each.", nil, nil)
 	descDetCopies   = prometheus.NewDesc("kestrel_detect_routed_copies_total", "Routed copies examined on join-key partitions.", nil, nil)
@@ -73,8 +76,8 @@ var (
 
 // Describe sends every description the collector may use.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descUp, descReloads,
-		descBusPublished, descBusDelivered, descBusDropped, descBusTimedOut, descBusQueued, descBusHigh,
+	for _, d := range []*prometheus.Desc{descUp, descReloads, descSchema, descSchemaR,
+		descBusPublished, descBusDelivered, descBusDropped, descBusTimedOut, descBusQueued, descBusHigh, descBusLag,
 		descDetEvents, descDetCopies, descDetBad, descDetPartials, descDetBytes, descRuleAlerts, descRuleDropped, descRuleEvicted,
 		descSinkEmitted, descSinkRefused, descSinkSuppressed, descSinkUnrouted,
 		descDestEmitted, descDestDelivered, descDestRetried, descDestRejected, descDestDropped, descDestInFlight,
@@ -97,6 +100,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descUp, b2f(s.Ready))
 	counter(descReloads, s.Reloads, "ok")
 	counter(descReloads, s.ReloadFailures, "failed")
+	gauge(descSchema, 1, s.SchemaID, strconv.FormatUint(uint64(s.SchemaVersion), 10))
+	counter(descSchemaR, s.SchemaReloads, "ok")
+	counter(descSchemaR, s.SchemaReloadFailures, "refused")
 	for i, p := range s.Bus.Partitions {
 		l := strconv.Itoa(i)
 		counter(descBusPublished, p.Published, l)
@@ -105,6 +111,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descBusTimedOut, p.TimedOut, l)
 		gauge(descBusQueued, float64(p.Queued), l)
 		gauge(descBusHigh, float64(p.HighWater), l)
+		if i < len(s.Lag) {
+			gauge(descBusLag, s.Lag[i].Seconds(), l)
+		}
 	}
 	d := s.Detect
 	counter(descDetEvents, d.Events)
@@ -119,6 +128,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descRuleEvicted, r.Evicted.Terminated, r.ID, "terminated")
 		counter(descRuleEvicted, r.Evicted.Capacity, r.ID, "capacity")
 		counter(descRuleEvicted, r.Evicted.Memory, r.ID, "memory")
+		counter(descRuleEvicted, r.Evicted.Reload, r.ID, "reload")
 	}
 	if c.n.out != nil {
 		o := s.Sink

@@ -33,7 +33,8 @@ type Config struct {
 	// with. nil: the file SchemaPath names, or rule.DefaultRegistry.
 	Registry *schema.Registry
 	// SchemaPath is a schema file (see rule.LoadSchema), used when
-	// Registry is nil.
+	// Registry is nil, and read again by ReloadSchemaFile (with Registry
+	// set too, it names the file Registry was read from).
 	SchemaPath string
 
 	// Rules are loaded rule packages. nil: the packages in RulesDir.
@@ -93,10 +94,18 @@ type Node struct {
 	// labels are the pprof label sets of the partitions, built once so
 	// that setting them per batch allocates nothing.
 	labels []context.Context
+	// backlog and batchSize measure each partition's lag (lag.go).
+	backlog   []backlog
+	batchSize int
+	epoch     time.Time // when New returned: backlog times count from it
 
-	mu      sync.Mutex         // guards retired, src, and serialises Reload
+	mu      sync.Mutex         // guards retired, src, rules, and serialises Reload
 	retired []*detect.Detector // detectors replaced by Reload, for Stats
 	src     Source
+	rules   []*rule.Package // the rules the current detector runs
+
+	schemaMu                            sync.Mutex // serialises ReloadSchema
+	schemaReloads, schemaReloadFailures atomic.Uint64
 
 	ran, rulesLoaded, sourceReady, stopped atomic.Bool
 	reloads, reloadFailures                atomic.Uint64
@@ -167,6 +176,7 @@ func New(cfg Config) (*Node, error) {
 			return nil, &StageError{"detect", err}
 		}
 		n.det.Store(det)
+		n.rules = rules
 		n.rulesLoaded.Store(true)
 		// Detection routes each event to the partitions that hold the
 		// sequence state it can advance or cancel, so alerts do not depend
@@ -186,6 +196,9 @@ func New(cfg Config) (*Node, error) {
 	for p := range n.labels {
 		n.labels[p] = pprof.WithLabels(context.Background(), pprof.Labels("partition", strconv.Itoa(p)))
 	}
+	n.backlog = make([]backlog, bus.Partitions())
+	n.batchSize = bus.Config().BatchSize
+	n.epoch = time.Now()
 	return n, nil
 }
 
@@ -213,10 +226,14 @@ func (n *Node) loadRules() ([]*rule.Package, error) {
 }
 
 func (n *Node) newDetector(rules []*rule.Package, parts int) (*detect.Detector, error) {
+	return detect.New(n.detectConfig(rules, parts))
+}
+
+func (n *Node) detectConfig(rules []*rule.Package, parts int) detect.Config {
 	dc := n.cfg.Detect
 	dc.Rules, dc.Output, dc.Partitions, dc.Clock, dc.Logger = rules, n.out, parts, n.clk, n.log
 	dc.EntityPartition = func(k schema.EntityKey) int { return engine.EntityPartition(k, parts) }
-	return detect.New(dc)
+	return dc
 }
 
 // Registry returns the schema the node reads events with.
@@ -229,12 +246,29 @@ func (n *Node) Bus() *engine.Bus { return n.bus }
 func (n *Node) Clock() *clock.Manager { return n.clk }
 
 // handle is the bus's handler: the batch runs under its partition's pprof
-// labels on the current detector (or Config.Handler). It allocates
-// nothing.
+// labels on the current detector (or Config.Handler), and the partition's
+// backlog is tracked (lag.go). It allocates nothing.
 func (n *Node) handle(p int, batch []*schema.Event) {
-	if uint(p) < uint(len(n.labels)) {
-		pprof.SetGoroutineLabels(n.labels[p])
+	if uint(p) >= uint(len(n.labels)) {
+		n.run(p, batch)
+		return
 	}
+	pprof.SetGoroutineLabels(n.labels[p])
+	b := &n.backlog[p]
+	if b.since.Load() == 0 {
+		b.since.Store(backlogPending)
+	}
+	n.run(p, batch)
+	if len(batch) < n.batchSize {
+		b.since.Store(0) // the worker took all that was queued: caught up
+		return
+	}
+	if b.since.Load() == backlogPending { // a full batch: behind, and when from is not known yet
+		b.since.CompareAndSwap(backlogPending, n.sinceEpoch())
+	}
+}
+
+func (n *Node) run(p int, batch []*schema.Event) {
 	if d := n.det.Load(); d != nil {
 		d.Handle(p, batch)
 		return
@@ -325,7 +359,9 @@ func (n *Node) ruleCount() int {
 
 // Reload reads the rules directory again and, when every package loads,
 // swaps them in: each worker's next batch runs on the new rules, so no
-// event is skipped. Partial matches of the old rules are dropped. When
+// event is skipped. Partial matches of rules whose compiled form is
+// unchanged carry over (see detect.Detector.Reload); those of changed or
+// removed rules are dropped, counted as Evictions.Reload. When
 // loading fails the old rules keep running and the error says why (a
 // *RulesError, ErrNoRules, or a *StageError from detection). A node
 // without RulesDir has nothing to reload (ErrNotRunning).
@@ -349,19 +385,21 @@ func (n *Node) ReloadRules(rules []*rule.Package) error {
 	if old == nil {
 		return ErrNotRunning
 	}
-	det, err := n.newDetector(rules, old.Partitions())
+	det, rep, err := old.Reload(n.detectConfig(rules, old.Partitions()))
 	if err != nil {
 		n.reloadFailures.Add(1)
 		return &StageError{"detect", err}
 	}
 	n.det.Store(det)
+	n.rules = rules
 	// The old detector stays for Stats: a worker may still be in a batch
-	// on it, and its counts belong to the node's totals. It keeps the
-	// (abandoned) partial matches it held until the node is dropped:
-	// reloads are rare, and freeing them safely needs the workers to say
-	// they left it, which the bus does not report.
+	// on it, and its counts belong to the node's totals. Each partition's
+	// worker moves the state of unchanged rules out of it on its next
+	// batch (and drops the rest), so what it still holds shows in Stats
+	// until then.
 	n.retired = append(n.retired, old)
 	n.reloads.Add(1)
-	n.log.Info("node: rules reloaded", "rules", len(rules), "reloads", n.reloads.Load())
+	n.log.Info("node: rules reloaded", "rules", len(rules), "reloads", n.reloads.Load(),
+		"state_kept", rep.Kept, "state_dropped", rep.Dropped)
 	return nil
 }

@@ -3,20 +3,26 @@ package node
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/kestrel-sec/kestrel/detect"
 	"github.com/kestrel-sec/kestrel/engine"
 	"github.com/kestrel-sec/kestrel/replay"
+	"github.com/kestrel-sec/kestrel/rule"
 	"github.com/kestrel-sec/kestrel/schema"
+	"github.com/kestrel-sec/kestrel/value"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -83,47 +89,168 @@ func TestNewErrors(t *testing.T) {
 
 // TestReloadUnderLoad publishes events from the source while the rules are
 // reloaded again and again: every event is handled exactly once, by one
-// rule set or another, and the alerts of every set are counted.
+// rule set or another, the alerts of every set are counted, and, the
+// rules being unchanged, their partial matches carry over: the alerts are
+// those of a run without reloads, and no state is dropped.
 func TestReloadUnderLoad(t *testing.T) {
 	dir := copyRules(t, "credential_access", "curl_pipe_shell")
-	n, err := New(Config{RulesDir: dir, Stdout: io.Discard, Bus: engine.Config{Partitions: 4}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	evs := replay.GenerateEvents(7, 20000, n.Registry())
-	var reloads sync.WaitGroup
-	src := funcSource(func(ctx context.Context, in Input) error {
-		in.Ready()
-		reloads.Add(1)
-		go func() {
-			defer reloads.Done()
-			for range 10 {
-				if err := n.Reload(); err != nil {
-					t.Error(err)
-				}
-				time.Sleep(time.Millisecond)
-			}
-		}()
-		for i := range evs {
-			if err := in.Bus.Publish(&evs[i]); err != nil {
-				return err
-			}
+	writeRule(t, dir, "ab", "ab-1", `sequence by user.id [process where process.name == "a"] [process where process.name == "b"]`)
+	// 500 users each start a sequence, then, 500 events later, finish
+	// it: partial matches span every reload.
+	evs := replay.GenerateEvents(7, 12000, nil)
+	reg := rule.DefaultRegistry()
+	for i := range evs {
+		if i%2 == 1 {
+			continue // the generator's events, for the other rules
 		}
-		reloads.Wait()
-		return nil
-	})
-	if err := n.Run(context.Background(), src); err != nil {
-		t.Fatal(err)
+		name := []string{"a", "b"}[(i/1000)%2]
+		e, err := schema.NewBuilder(reg).ID(evs[i].ID).TypeName("process_exec").Mono(evs[i].TsMono).Entity(evs[i].Entity).
+			Path("user.id", value.U64Value(uint64(i/2%500))).Path("process.name", value.StringValue(name)).Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs[i] = e
 	}
-	st := n.Stats()
+	run := func(reloads int) (Stats, []string) {
+		var out bytes.Buffer
+		n, err := New(Config{RulesDir: dir, Stdout: &out, Bus: engine.Config{Partitions: 4}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		src := funcSource(func(ctx context.Context, in Input) error {
+			in.Ready()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range reloads {
+					if err := n.Reload(); err != nil {
+						t.Error(err)
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}()
+			for i := range evs {
+				if err := in.Bus.Publish(&evs[i]); err != nil {
+					return err
+				}
+			}
+			wg.Wait()
+			return nil
+		})
+		if err := n.Run(context.Background(), src); err != nil {
+			t.Fatal(err)
+		}
+		return n.Stats(), alertIDs(t, out.Bytes())
+	}
+	st, got := run(10)
 	if st.Detect.Events != uint64(len(evs)) || st.Reloads != 10 || st.LostEvents() != 0 {
 		t.Fatalf("events %d of %d, reloads %d, lost %d", st.Detect.Events, len(evs), st.Reloads, st.LostEvents())
 	}
 	if tot := st.Bus.Total(); tot.Delivered != tot.Published || tot.Queued != 0 {
 		t.Fatalf("bus %+v", tot)
 	}
-	if len(st.Detect.Rules) != 2 {
+	if len(st.Detect.Rules) != 3 || st.Detect.Evicted.Reload != 0 {
 		t.Fatalf("rules %+v", st.Detect.Rules)
+	}
+	ref, want := run(0)
+	if len(want) == 0 || !slices.Equal(got, want) || st.Detect.Partials != ref.Detect.Partials {
+		t.Fatalf("%d alerts and %d partials with reloads, %d and %d without", len(got), st.Detect.Partials, len(want), ref.Detect.Partials)
+	}
+}
+
+// alertIDs returns the sorted alert ids of JSON lines of alerts.
+func alertIDs(t *testing.T, b []byte) []string {
+	t.Helper()
+	var ids []string
+	for _, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var a struct {
+			ID string `json:"alert_id"`
+		}
+		if err := json.Unmarshal(line, &a); err != nil || a.ID == "" {
+			t.Fatalf("alert %q: %v", line, err)
+		}
+		ids = append(ids, a.ID)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// writeRule writes a rule package (manifest and rule.eql) into dir/name.
+func writeRule(t *testing.T, dir, name, id, eql string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m := `{"rule_id": "` + id + `", "rule_name": "` + name + `", "severity": "high"}`
+	if err := os.WriteFile(filepath.Join(dir, name, "manifest.json"), []byte(m), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name, "rule.eql"), []byte(eql), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReloadKeepsSequences: a sequence half matched before a reload
+// completes after it when its rule is unchanged; a changed rule's half
+// match is dropped, counted as a reload eviction in Stats and /metrics.
+func TestReloadKeepsSequences(t *testing.T) {
+	const ab = `sequence by user.id [process where process.name == "a"] [process where process.name == "b"]`
+	dir := t.TempDir()
+	writeRule(t, dir, "kept", "kept-1", ab)
+	writeRule(t, dir, "changed", "changed-1", ab)
+	var out bytes.Buffer
+	n, err := New(Config{RulesDir: dir, Stdout: &out, Bus: engine.Config{Partitions: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(id uint64, name string) *schema.Event {
+		b := schema.NewBuilder(n.Registry()).ID(id).TypeName("process_exec").Mono(schema.TimestampMono(id*uint64(time.Second))).
+			Entity(schema.EntityKeyFrom64(id)).Path("user.id", value.U64Value(5)).Path("process.name", value.StringValue(name))
+		e, err := b.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &e
+	}
+	src := funcSource(func(ctx context.Context, in Input) error {
+		in.Ready()
+		if err := in.Bus.Publish(mk(1, "a")); err != nil {
+			return err
+		}
+		for n.Stats().Detect.Partials < 2 { // both rules hold a half match
+			time.Sleep(time.Millisecond)
+		}
+		writeRule(t, dir, "changed", "changed-1", ab+` with maxspan=1h`)
+		if err := n.Reload(); err != nil {
+			return err
+		}
+		return in.Bus.Publish(mk(2, "b"))
+	})
+	h := Handler(n)
+	if err := n.Run(context.Background(), src); err != nil {
+		t.Fatal(err)
+	}
+	st := n.Stats()
+	byID := map[string]detect.RuleStats{}
+	for _, r := range st.Detect.Rules {
+		byID[r.ID] = r
+	}
+	if k, c := byID["kept-1"], byID["changed-1"]; k.Alerts != 1 || k.Evicted.Total() != 0 || c.Alerts != 0 || c.Evicted.Reload != 1 || c.Evicted.Total() != 1 {
+		t.Fatalf("kept %+v\nchanged %+v", k, c)
+	}
+	if st.Detect.Partials != 0 || st.Detect.Evicted.Reload != 1 || len(alertIDs(t, out.Bytes())) != 1 {
+		t.Fatalf("detect %+v\n%s", st.Detect, out.Bytes())
+	}
+	mf := scrape(t, h)
+	if v, ok := metric(mf, "kestrel_rule_evictions_total", "rule", "changed-1", "cause", "reload"); !ok || v != 1 {
+		t.Errorf("reload evictions in /metrics: %v %v", v, ok)
+	}
+	if v, ok := metric(mf, "kestrel_rule_alerts_total", "rule", "kept-1"); !ok || v != 1 {
+		t.Errorf("alerts in /metrics: %v %v", v, ok)
 	}
 }
 
@@ -270,6 +397,10 @@ func TestEndpoints(t *testing.T) {
 		check("kestrel_bus_dropped_total", p.Dropped, l...)
 		check("kestrel_bus_timed_out_total", p.TimedOut, l...)
 		check("kestrel_bus_queue_depth", p.Queued, l...)
+		if st.Lag[i] != 0 { // stopped: every queue is empty
+			t.Errorf("partition %d lags %v", i, st.Lag[i])
+		}
+		check("kestrel_bus_lag_seconds", 0, l...)
 	}
 	check("kestrel_detect_events_total", st.Detect.Events)
 	check("kestrel_detect_routed_copies_total", st.Detect.Copies)
@@ -288,5 +419,33 @@ func TestEndpoints(t *testing.T) {
 	}
 	if st.Detect.Events != 27 || st.Detect.Alerts != 6 {
 		t.Fatalf("stats %+v", st.Detect)
+	}
+}
+
+// TestReplaySourceReader: a log held in memory replays as its file does.
+func TestReplaySourceReader(t *testing.T) {
+	b, err := os.ReadFile("../examples/attack.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := New(Config{RulesDir: "../examples/rules", Stdout: io.Discard, Bus: engine.Config{Partitions: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &ReplaySource{Path: "attack (in memory)", Reader: bytes.NewReader(b)}
+	if err := n.Run(context.Background(), src); err != nil {
+		t.Fatal(err)
+	}
+	st := n.Stats()
+	if st.Replay == nil || st.Replay.Published != 27 || st.Detect.Events != 27 || st.Detect.Alerts != 6 {
+		t.Fatalf("replay %+v, detect %+v", st.Replay, st.Detect)
+	}
+	bad := &ReplaySource{Path: "garbage", Reader: strings.NewReader("{not json\n")}
+	n, err = New(Config{RulesDir: "../examples/rules", Stdout: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Run(context.Background(), bad); err == nil || !strings.Contains(err.Error(), "garbage") {
+		t.Fatalf("bad log: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -47,6 +48,10 @@ type Input struct {
 type ReplaySource struct {
 	// Path is the log.
 	Path string
+	// Reader, when set, is read instead of the file Path (which then only
+	// names the log in messages): a log held in memory, or a pipe. Its
+	// format is recognised from its first bytes.
+	Reader io.Reader
 	// Config is the replay's; the node sets Clock, Logger and the local
 	// registry (Local, and the reader's unless Remote or Resolve maps the
 	// log from another schema). Progress, when set, is still called.
@@ -84,7 +89,21 @@ func (r *ReplaySource) Run(ctx context.Context, in Input) error {
 		return err
 	}
 	in.Ready()
-	st, err := rp.Replay(ctx, r.Path)
+	var st replay.Stats
+	if r.Reader != nil {
+		ro := cfg.Reader
+		if ro.File == "" {
+			ro.File = r.Path
+		}
+		rd, rerr := replay.NewReaderWith(r.Reader, ro)
+		if rerr != nil {
+			return rerr
+		}
+		st, err = rp.ReplayReader(ctx, rd)
+		rd.Close()
+	} else {
+		st, err = rp.Replay(ctx, r.Path)
+	}
 	r.mu.Lock()
 	r.st, r.done = st, true
 	r.mu.Unlock()

@@ -1,6 +1,8 @@
 package node
 
 import (
+	"time"
+
 	"github.com/kestrel-sec/kestrel/detect"
 	"github.com/kestrel-sec/kestrel/engine"
 	"github.com/kestrel-sec/kestrel/kafka"
@@ -27,14 +29,27 @@ type Stats struct {
 
 	// Bus is the bus's counters, per partition.
 	Bus engine.Stats
+	// Lag is, by partition, how long it has been behind its input: the
+	// wall time since its worker began the backlog it is working
+	// through (timed from when it was first seen behind), 0 while it
+	// keeps up; lag.go says how it is measured.
+	Lag []time.Duration
 	// Detect is detection's, summed over the rule sets Reload replaced
-	// (gauges are the current set's).
+	// (their gauges too: a replaced set holds state until each partition's
+	// next batch moves it to the current one).
 	Detect detect.Stats
 	// Sink is the outputs'.
 	Sink sink.Stats
 
 	// Reloads and ReloadFailures count Reload's outcomes.
 	Reloads, ReloadFailures uint64
+	// SchemaReloads counts the schema changes ReloadSchema applied,
+	// SchemaReloadFailures those it refused.
+	SchemaReloads, SchemaReloadFailures uint64
+	// SchemaID and SchemaVersion are the running schema's (see
+	// schema.Registry.SetSchema; "" and 0 for an unnamed one).
+	SchemaID      string
+	SchemaVersion uint32
 	// RulesLoaded and Ready are what /readyz reports.
 	RulesLoaded, Ready bool
 }
@@ -68,12 +83,21 @@ func (s *Stats) LostAlerts() uint64 {
 // any goroutine.
 func (n *Node) Stats() Stats {
 	s := Stats{
-		Reloads:        n.reloads.Load(),
-		ReloadFailures: n.reloadFailures.Load(),
-		RulesLoaded:    n.rulesLoaded.Load(),
-		Ready:          n.Ready(),
-		Bus:            n.bus.Stats(),
+		Reloads:              n.reloads.Load(),
+		ReloadFailures:       n.reloadFailures.Load(),
+		SchemaReloads:        n.schemaReloads.Load(),
+		SchemaReloadFailures: n.schemaReloadFailures.Load(),
+		SchemaID:             n.reg.SchemaID(),
+		SchemaVersion:        n.reg.SchemaVersion(),
+		RulesLoaded:          n.rulesLoaded.Load(),
+		Ready:                n.Ready(),
+		Bus:                  n.bus.Stats(),
 	}
+	queued := make([]uint64, len(s.Bus.Partitions))
+	for i, p := range s.Bus.Partitions {
+		queued[i] = p.Queued
+	}
+	s.Lag = n.lags(queued)
 	n.mu.Lock()
 	src, retired := n.src, n.retired
 	n.mu.Unlock()
@@ -100,8 +124,9 @@ type statsFiller interface {
 	fillStats(*Stats)
 }
 
-// addDetect adds the counters of a retired detector to s, rule by rule
-// (by ID); its gauges are left out, its state being gone.
+// addDetect adds the counters and gauges of a retired detector to s, rule
+// by rule (by ID); its gauges are 0 once every partition moved its state
+// on.
 func addDetect(s *detect.Stats, old detect.Stats) {
 	s.Events += old.Events
 	s.Copies += old.Copies
@@ -112,6 +137,10 @@ func addDetect(s *detect.Stats, old detect.Stats) {
 	s.Evicted.Terminated += old.Evicted.Terminated
 	s.Evicted.Capacity += old.Evicted.Capacity
 	s.Evicted.Memory += old.Evicted.Memory
+	s.Evicted.Reload += old.Evicted.Reload
+	s.States += old.States
+	s.Partials += old.Partials
+	s.Bytes += old.Bytes
 next:
 	for _, or := range old.Rules {
 		for i := range s.Rules {
@@ -124,10 +153,13 @@ next:
 				r.Evicted.Terminated += or.Evicted.Terminated
 				r.Evicted.Capacity += or.Evicted.Capacity
 				r.Evicted.Memory += or.Evicted.Memory
+				r.Evicted.Reload += or.Evicted.Reload
+				r.States += or.States
+				r.Partials += or.Partials
+				r.Bytes += or.Bytes
 				continue next
 			}
 		}
-		or.States, or.Partials, or.Bytes = 0, 0, 0
 		s.Rules = append(s.Rules, or)
 	}
 }

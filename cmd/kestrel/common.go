@@ -186,12 +186,7 @@ func runNode(ctx context.Context, n *node.Node, src node.Source, listen string, 
 			case <-stopReloader:
 				return
 			case <-hangups:
-				if err := n.Reload(); err != nil {
-					logger.Error("kestrel: SIGHUP: rules not reloaded; the old rules keep running", "err", err)
-					fmt.Fprintf(stderr, "kestrel: reload failed, old rules kept: %v\n", err)
-				} else {
-					logger.Warn("kestrel: SIGHUP: rules reloaded", "rules", len(n.Stats().Detect.Rules))
-				}
+				hangup(n, logger, stderr)
 			}
 		}
 	}()
@@ -199,6 +194,43 @@ func runNode(ctx context.Context, n *node.Node, src node.Source, listen string, 
 	close(stopReloader)
 	<-reloaderDone
 	return err
+}
+
+// hangup is SIGHUP: with -schema, the schema file is read again first and
+// applied when the change is compatible (the rules are then recompiled
+// against it); a breaking change is refused with the report and the rules
+// it would break, and nothing reloads. Otherwise, or when the schema file
+// did not change, the rules directory is read again.
+func hangup(n *node.Node, logger *slog.Logger, stderr io.Writer) {
+	rep, err := n.ReloadSchemaFile()
+	var se *node.SchemaError
+	switch {
+	case errors.Is(err, node.ErrNoSchemaFile):
+	case errors.As(err, &se):
+		logger.Error("kestrel: SIGHUP: schema not reloaded; the old schema and rules keep running", "err", err)
+		fmt.Fprintf(stderr, "kestrel: schema reload refused, old schema kept: %v\n", se.Err)
+		for _, c := range se.Report.Breaking() {
+			fmt.Fprintf(stderr, "kestrel:   %s\n", c)
+		}
+		for _, im := range se.Affected {
+			fmt.Fprintf(stderr, "kestrel:   rule %s references %s: %s\n", im.Rule, im.Path, im.Change.Kind)
+		}
+		return
+	case err != nil:
+		logger.Error("kestrel: SIGHUP: schema evolved, rules not reloaded; the old rules keep running", "err", err)
+		fmt.Fprintf(stderr, "kestrel: reload failed, old rules kept: %v\n", err)
+		return
+	case len(rep.Changes) > 0:
+		logger.Warn("kestrel: SIGHUP: schema evolved and rules reloaded", "changes", len(rep.Changes),
+			"version", n.Registry().SchemaVersion(), "rules", len(n.Stats().Detect.Rules))
+		return
+	}
+	if err := n.Reload(); err != nil {
+		logger.Error("kestrel: SIGHUP: rules not reloaded; the old rules keep running", "err", err)
+		fmt.Fprintf(stderr, "kestrel: reload failed, old rules kept: %v\n", err)
+	} else {
+		logger.Warn("kestrel: SIGHUP: rules reloaded", "rules", len(n.Stats().Detect.Rules))
+	}
 }
 
 // finishCode prints Run's errors (all but the loss, which the summary

@@ -46,8 +46,9 @@
 // Prometheus /metrics, /healthz, /readyz and /debug/pprof/; -log-format
 // and -log-level shape the log on stderr; SIGTERM or SIGINT stops the
 // input, drains the bus, commits (Kafka), flushes the outputs and prints
-// the summary with where the input stopped; SIGHUP reloads the rules, and
-// a reload that fails keeps the old ones. -version prints the module
+// the summary with where the input stopped; SIGHUP reloads the rules (and
+// the -schema file, applied only if the change is compatible), and a
+// reload that fails keeps the old ones. -version prints the module
 // version and VCS revision.
 // schema prints the default schema as a schema file; schema diff compares
 // two schema files ("default" names the default schema) and prints every
@@ -120,7 +121,7 @@ const usage = `usage:
 
 run and sense take -listen ADDR (/metrics, /healthz, /readyz, /debug/pprof/),
 -log-format text|json and -log-level debug|info|warn|error; SIGTERM or SIGINT
-drains and prints the summary, SIGHUP reloads the rules.
+drains and prints the summary, SIGHUP reloads the rules and the -schema file.
 `
 
 // run is the whole command, minus the process: tests call it.

@@ -139,8 +139,11 @@ func summary(w io.Writer, st node.Stats) {
 	if st.Reloads+st.ReloadFailures > 0 {
 		fmt.Fprintf(w, "  rules: reloaded %d times, %d reloads failed\n", st.Reloads, st.ReloadFailures)
 	}
-	fmt.Fprintf(w, "  evictions: expired %d, terminated %d, capacity %d, memory %d; %d partial matches pending (%d KiB)\n",
-		d.Evicted.Expired, d.Evicted.Terminated, d.Evicted.Capacity, d.Evicted.Memory, d.Partials, d.Bytes>>10)
+	if st.SchemaReloads+st.SchemaReloadFailures > 0 {
+		fmt.Fprintf(w, "  schema: evolved %d times (now version %d), %d changes refused\n", st.SchemaReloads, st.SchemaVersion, st.SchemaReloadFailures)
+	}
+	fmt.Fprintf(w, "  evictions: expired %d, terminated %d, capacity %d, memory %d, reload %d; %d partial matches pending (%d KiB)\n",
+		d.Evicted.Expired, d.Evicted.Terminated, d.Evicted.Capacity, d.Evicted.Memory, d.Evicted.Reload, d.Partials, d.Bytes>>10)
 }
 
 func humanRate(x float64) string {
