@@ -78,7 +78,7 @@ func ExampleBus_Publish() {
 	// <nil>
 	// <nil>
 	// engine: partition full, event dropped
-	// {Published:3 Delivered:0 Dropped:1 TimedOut:0 Queued:2 HighWater:2}
+	// {Published:3 Delivered:0 Dropped:1 TimedOut:0 Queued:2 HighWater:2 Late:0}
 }
 
 // PublishBatch reserves consecutive events of one partition as one range.
