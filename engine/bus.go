@@ -236,11 +236,23 @@ func (b *Bus) Publish(ev *schema.Event) error {
 	}
 	pi := b.shard.of(ev.Entity)
 	if b.route != nil {
-		if extra, ok := b.extraOf(ev, pi); ok {
-			return b.publishRouted(nil, pi, &extra, ev)
-		}
+		return b.publishRouting(nil, pi, ev)
 	}
 	return b.publishTo(&b.parts[pi], ev)
+}
+
+// publishRouting publishes ev, whose entity partition is pi, with the
+// copies Route asks for, through lanes as publishRouted does. It keeps the
+// PartitionSet off Publish's own frame.
+func (b *Bus) publishRouting(lanes []*ring.MPSC[schema.Event], pi int, ev *schema.Event) error {
+	if extra, ok := b.extraOf(ev, pi); ok {
+		return b.publishRouted(lanes, pi, &extra, ev)
+	}
+	p := &b.parts[pi]
+	if lanes != nil {
+		return b.publishLane(p, lanes[pi], ev)
+	}
+	return b.publishTo(p, ev)
 }
 
 // extraOf returns the partitions other than pi that Route sends ev to, and
@@ -496,12 +508,18 @@ func (b *Bus) PublishBatch(evs []schema.Event) (n int, err error) {
 	if b.ordered {
 		return b.def.publishBatchOrdered(evs)
 	}
+	if b.route == nil {
+		return b.publishRuns(nil, evs)
+	}
 	return b.publishBatch(nil, evs)
 }
 
 // publishBatch is PublishBatch through lanes (a producer's own rings, by
 // partition; nil: the partitions' rings). evs is not empty.
 func (b *Bus) publishBatch(lanes []*ring.MPSC[schema.Event], evs []schema.Event) (n int, err error) {
+	if b.route == nil {
+		return b.publishRuns(lanes, evs)
+	}
 	// The partition and extra copies of evs[n], carried from the run
 	// before so each event is hashed and routed once.
 	next, extra, routed := b.routeOf(&evs[0])
@@ -519,6 +537,32 @@ func (b *Bus) publishBatch(lanes []*ring.MPSC[schema.Event], evs []schema.Event)
 		for n+run < len(evs) {
 			if next, extra, routed = b.routeOf(&evs[n+run]); next != pi || routed {
 				break // evs[n+run] opens the next run: routed once
+			}
+			run++
+		}
+		p := &b.parts[pi]
+		r := p.ring
+		if lanes != nil {
+			r = lanes[pi]
+		}
+		k, err := b.publishRun(p, r, evs[n:n+run])
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// publishRuns is publishBatch without Route: runs of one partition, with
+// no PartitionSet to build per event.
+func (b *Bus) publishRuns(lanes []*ring.MPSC[schema.Event], evs []schema.Event) (n int, err error) {
+	next := b.shard.of(evs[0].Entity) // evs[n]'s partition, hashed once
+	for n < len(evs) {
+		pi, run := next, 1
+		for n+run < len(evs) {
+			if next = b.shard.of(evs[n+run].Entity); next != pi {
+				break
 			}
 			run++
 		}

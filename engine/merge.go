@@ -39,6 +39,25 @@ func (m *merge) sync(part *partition) {
 	m.src = l
 }
 
+// grow is sync after a scan, returning the bound the new lanes set. A scan
+// may see an event published after another producer registered; that
+// producer's lane must bound the event, so the list is loaded again after
+// every scan (one atomic load), and a new lane is read (its watermark,
+// then its ring) after the list. It may move m.lanes: pointers into it
+// are stale after.
+func (m *merge) grow(part *partition) uint64 {
+	bound := uint64(wmIdle)
+	// Scanning a new lane is a scan too: load the list again after it.
+	for part.lanes.Load() != m.src {
+		old := len(m.lanes)
+		m.sync(part)
+		for i := old; i < len(m.lanes); i++ {
+			bound = min(bound, m.lanes[i].refresh())
+		}
+	}
+	return bound
+}
+
 // refresh re-reads a lane whose seen events are all taken, and returns the
 // bound its producer sets on the events still to come from it: they will
 // all have TsMono >= the bound; wmIdle when the lane has events (its head
@@ -57,14 +76,11 @@ func (l *mergeLane) refresh() uint64 {
 	return wm
 }
 
-// fill puts into batch, in (TsMono, ID) order, the events of m's lanes that
-// can be handed on now (see the invariants in producer.go), and returns how
-// many. Ties between lanes of equal keys go to the lower lane.
-func (m *merge) fill(batch []*schema.Event) int {
-	bound := uint64(wmIdle)
-	for i := range m.lanes {
-		bound = min(bound, m.lanes[i].refresh())
-	}
+// fill puts into batch, in (TsMono, ID) order, the events of part's lanes
+// that can be handed on now (see the invariants in producer.go), and
+// returns how many. Ties between lanes of equal keys go to the lower lane.
+func (m *merge) fill(part *partition, batch []*schema.Event) int {
+	bound := m.bound(part)
 	n := 0
 	for n < len(batch) {
 		best, ev := m.head()
@@ -74,10 +90,20 @@ func (m *merge) fill(batch []*schema.Event) int {
 		batch[n] = ev
 		n++
 		if best.taken++; best.taken == best.n {
-			bound = min(bound, best.refresh())
+			bound = min(bound, best.refresh(), m.grow(part))
 		}
 	}
 	return n
+}
+
+// bound refreshes every lane and returns the least bound they set.
+func (m *merge) bound(part *partition) uint64 {
+	m.sync(part)
+	bound := uint64(wmIdle)
+	for i := range m.lanes {
+		bound = min(bound, m.lanes[i].refresh())
+	}
+	return min(bound, m.grow(part))
 }
 
 // head returns the lane whose next event has the least (TsMono, ID), and
@@ -100,11 +126,8 @@ func (m *merge) head() (*mergeLane, *schema.Event) {
 
 // ready reports whether fill would hand on an event now. It changes nothing
 // but what the lanes have seen.
-func (m *merge) ready() bool {
-	bound := uint64(wmIdle)
-	for i := range m.lanes {
-		bound = min(bound, m.lanes[i].refresh())
-	}
+func (m *merge) ready(part *partition) bool {
+	bound := m.bound(part)
 	_, ev := m.head()
 	return ev != nil && (bound == wmIdle || uint64(ev.TsMono) < bound)
 }
@@ -135,8 +158,7 @@ func (w *worker) runOrdered() {
 	ready := func() bool {
 		for k, pi := range w.parts {
 			m, part := &w.merges[k], &b.parts[pi]
-			m.sync(part)
-			if m.ready() || m.finished(b, part) {
+			if m.ready(part) || m.finished(b, part) {
 				return true
 			}
 		}
@@ -147,8 +169,7 @@ func (w *worker) runOrdered() {
 		progressed, finished := false, 0
 		for k, pi := range w.parts {
 			m, part := &w.merges[k], &b.parts[pi]
-			m.sync(part)
-			n := m.fill(w.batch)
+			n := m.fill(part, w.batch)
 			if n == 0 {
 				if m.finished(b, part) {
 					finished++

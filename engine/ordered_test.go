@@ -203,7 +203,19 @@ func TestOrderedTies(t *testing.T) {
 	}
 	// b's lane empties after 3, and its watermark is 10: b may still
 	// publish at 10, so a's 4 at 10 waits with 5 at 11.
-	waitFor(t, "the events at 10", func() bool { return o.count() == 3 })
+	deadline := time.Now().Add(5 * time.Second)
+	for o.count() != 3 {
+		if time.Now().After(deadline) {
+			w := &bus.workers[0]
+			m := &w.merges[0]
+			for i, l := range m.lanes {
+				t.Logf("lane %d: seq %d n %d taken %d wm %d len %d", i, l.seq, l.n, l.taken, l.p.wm.Load(), l.r.Len())
+			}
+			t.Logf("count %d %v state %d wmParked %d", o.count(), o.got, w.state.Load(), bus.wmParked.Load())
+			t.Fatal("stuck")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	if st := bus.Stats().Partitions[0]; st.Queued != 2 {
 		t.Fatalf("stats %+v: want 4 and 5 held", st)
 	}

@@ -247,9 +247,7 @@ func (p *Producer) publishOrdered(ev *schema.Event) error {
 	p.advance(uint64(ev.TsMono)) // before the reservation: it covers ev
 	pi := b.shard.of(ev.Entity)
 	if b.route != nil {
-		if extra, ok := b.extraOf(ev, pi); ok {
-			return b.publishRouted(p.lanes, pi, &extra, ev)
-		}
+		return b.publishRouting(p.lanes, pi, ev)
 	}
 	return b.publishLane(&b.parts[pi], p.lanes[pi], ev)
 }
