@@ -132,6 +132,11 @@ type Bus struct {
 	// watermarks (a Dekker handshake, as the rings' own).
 	wmParked atomic.Int32
 	_        pad.Line
+	// needs[w] is, while worker w is parked in Ordered mode, the least
+	// timestamp among the events its merges hold back: a watermark raised
+	// to or below it releases nothing, so it wakes nobody. Stored by the
+	// worker before it raises wmParked. Read-only slice after New.
+	needs []needSlot
 
 	mu       sync.Mutex // serialises Run, Subscribe, Subscriber.Close, Shutdown
 	started  bool       // workers started (by Run, or by Shutdown to drain)
@@ -178,6 +183,9 @@ func New(cfg Config) (*Bus, error) {
 			n = b.notifiers[w]
 		}
 		b.parts[i].ring = ring.NewMPSCNotify[schema.Event](cfg.QueueSize, cfg.Wait, n)
+	}
+	if cfg.Ordered {
+		b.needs = make([]needSlot, cfg.Workers)
 	}
 	b.def = newDefaultProducer(b)
 	for i := range b.parts {

@@ -24,6 +24,7 @@ type merge struct {
 	lanes []mergeLane
 	src   *[]lane // the partition's lane list lanes was built from
 	last  uint64  // TsMono of the last event handed on, for Late
+	held  uint64  // TsMono of the head the last fill stopped at; wmIdle: none
 }
 
 // sync picks up the lanes registered since the last call (lists only grow
@@ -82,10 +83,15 @@ func (l *mergeLane) refresh() uint64 {
 func (m *merge) fill(part *partition, batch []*schema.Event) int {
 	bound := m.bound(part)
 	n := 0
+	m.held = wmIdle
 	for n < len(batch) {
 		best, ev := m.head()
-		if best == nil || bound != wmIdle && uint64(ev.TsMono) >= bound {
-			break // nothing, or an open producer may still publish before it
+		if best == nil {
+			break
+		}
+		if bound != wmIdle && uint64(ev.TsMono) >= bound {
+			m.held = uint64(ev.TsMono) // an open producer may still publish before it
+			break
 		}
 		batch[n] = ev
 		n++
@@ -124,12 +130,13 @@ func (m *merge) head() (*mergeLane, *schema.Event) {
 	return best, bev
 }
 
-// ready reports whether fill would hand on an event now. It changes nothing
-// but what the lanes have seen.
-func (m *merge) ready(part *partition) bool {
+// ready reports whether fill would hand on an event now, or holds one back
+// below need (the worker's advertised need is stale: it must look again
+// before parking). It changes nothing but what the lanes have seen.
+func (m *merge) ready(part *partition, need uint64) bool {
 	bound := m.bound(part)
 	_, ev := m.head()
-	return ev != nil && (bound == wmIdle || uint64(ev.TsMono) < bound)
+	return ev != nil && (bound == wmIdle || uint64(ev.TsMono) < bound || uint64(ev.TsMono) < need)
 }
 
 // finished reports whether the partition is shut down and every lane of it
@@ -155,10 +162,11 @@ func (w *worker) runOrdered() {
 	b := w.bus
 	ctx := context.Background()
 	spin, yieldEnd := b.cfg.Wait.Phases()
+	need := uint64(wmIdle) // what the worker parks waiting for: see Bus.needs
 	ready := func() bool {
 		for k, pi := range w.parts {
 			m, part := &w.merges[k], &b.parts[pi]
-			if m.ready(part) || m.finished(b, part) {
+			if m.ready(part, need) || m.finished(b, part) {
 				return true
 			}
 		}
@@ -194,6 +202,11 @@ func (w *worker) runOrdered() {
 			runtime.Gosched()
 		default:
 			idle = 0
+			need = wmIdle
+			for k := range w.merges {
+				need = min(need, w.merges[k].held)
+			}
+			b.needs[w.id].v.Store(need) // before wmParked: see advanceSlow
 			b.wmParked.Add(1)
 			w.n.Wait(ctx, nil, ready) //nolint:errcheck // Background never ends
 			b.wmParked.Add(-1)

@@ -229,13 +229,22 @@ func (p *Producer) advanceSlow(ts uint64) {
 		}
 	}
 	b := p.bus
-	// After the store: a worker that raised wmParked before our load
-	// re-reads the watermark, or is woken here.
+	// After the store: a worker that raised wmParked (after storing its
+	// need) before our load re-reads the watermark, or is woken here when
+	// ts can release what it holds.
 	if b.wmParked.Load() != 0 {
-		for _, n := range b.notifiers {
-			n.Wake()
+		for w, n := range b.notifiers {
+			if ts > b.needs[w].v.Load() {
+				n.Wake()
+			}
 		}
 	}
+}
+
+// needSlot is one worker's entry of Bus.needs, alone on its line.
+type needSlot struct {
+	v atomic.Uint64
+	_ pad.Line
 }
 
 // publishOrdered is Publish in Ordered mode.
