@@ -212,13 +212,15 @@ func (p *Producer) Close() error {
 
 // advance raises the watermark to ts, and wakes workers waiting for it.
 func (p *Producer) advance(ts uint64) {
-	if old := p.wm.Load(); ts <= old && old != wmIdle {
+	// ts <= wm, unless wm is wmIdle (whose +1 wraps to 0): nothing to do.
+	if ts < p.wm.Load()+1 {
 		return
 	}
-	p.advanceSlow(min(ts, wmIdle-1))
+	p.advanceSlow(ts)
 }
 
 func (p *Producer) advanceSlow(ts uint64) {
+	ts = min(ts, wmIdle-1) // wmIdle is not a watermark
 	for {
 		old := p.wm.Load()
 		if ts <= old && old != wmIdle {
