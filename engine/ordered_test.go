@@ -482,3 +482,76 @@ func TestOrderedAllocs(t *testing.T) {
 		t.Errorf("Ordered publish and merge allocate %v times per round", n)
 	}
 }
+
+// TestOrderedShutdownWithoutRun: Shutdown before Run still drains an
+// Ordered bus, merged, to a subscriber.
+func TestOrderedShutdownWithoutRun(t *testing.T) {
+	bus := newBus(t, Config{Partitions: 1, Ordered: true})
+	sub, err := bus.Subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := bus.Producer()
+	b, _ := bus.Producer()
+	for i := range uint64(4) {
+		p := a
+		if i%2 == 1 {
+			p = b
+		}
+		if err := publishAt(t, p, 10-i, 10-i/2*3); err != nil { // a: 10@10, 8@7; b: 9@10, 7@7
+			t.Fatal(err)
+		}
+	}
+	var got []schema.Event
+	done := make(chan struct{})
+	go func() { defer close(done); got = recvAll(t, sub) }()
+	shutdown(t, bus)
+	<-done
+	var ids []uint64
+	for _, ev := range got {
+		ids = append(ids, ev.ID)
+	}
+	// Each producer broke its promise (10 then 7): merged by heads, late counted.
+	if want := []uint64{9, 7, 10, 8}; !slices.Equal(ids, want) {
+		t.Fatalf("subscriber got %v, want %v", ids, want)
+	}
+	if st := bus.Stats().Partitions[0]; st.Late != 2 || st.Delivered != 4 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestOrderedRoutedDrop: a routed copy refused by a full lane is counted in
+// its partition, and the event still counts as accepted in its own.
+func TestOrderedRoutedDrop(t *testing.T) {
+	bus := newBus(t, Config{Partitions: 3, QueueSize: 2, Backpressure: Drop, Ordered: true, Route: everyThird})
+	a, _ := bus.Producer()
+	idle, _ := bus.Producer() // holds everything back: nothing drains before Shutdown
+	o := newOrderLog(3)
+	if err := bus.Run(o.handle); err != nil {
+		t.Fatal(err)
+	}
+	accepted := 0
+	for i := range uint64(12) {
+		var ev schema.Event
+		tsEvent(t, &ev, 3*(i+1), i, schema.EntityKeyFrom64(1)) // ids divisible by 3: copies to 0 and 2
+		switch err := a.Publish(&ev); {
+		case err == nil:
+			accepted++
+		case !errors.Is(err, ErrDropped):
+			t.Fatal(err)
+		}
+	}
+	idle.Close()
+	a.Close()
+	shutdown(t, bus)
+	st := bus.Stats()
+	checkInvariant(t, st)
+	tot := st.Total()
+	if tot.Published != 12*3-uint64(12-accepted)*2 || tot.Delivered+tot.Dropped != tot.Published || tot.Dropped == 0 {
+		t.Fatalf("accepted %d, stats %+v", accepted, tot)
+	}
+	if uint64(o.count()) != tot.Delivered {
+		t.Fatalf("handed on %d, delivered %d", o.count(), tot.Delivered)
+	}
+	o.sorted(t)
+}
