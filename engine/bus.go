@@ -91,18 +91,18 @@ func storeMax(a *atomic.Uint64, v uint64) {
 type Bus struct {
 	cfg       Config
 	shard     shard
+	ordered   bool // cfg.Ordered: producers' lanes are merged (beside shard: Publish reads both)
 	parts     []partition
 	clock     clock.Clock
 	realClock bool // cfg.Clock is clock.Real: one timer measures a timeout
 	// notifiers[w] is worker w's ring.Notifier, shared by the rings of its
-	// partitions, when workers serve several partitions; nil entries
-	// otherwise. Read-only after New.
+	// partitions, when workers serve several partitions or merge lanes
+	// (Ordered); nil entries otherwise. Read-only after New.
 	notifiers []*ring.Notifier
 	log       *slog.Logger
 	block     bool                             // cfg.Backpressure == Block
 	route     func(*schema.Event) PartitionSet // cfg.Route; nil: one copy per event
 	words     int                              // the words of a PartitionSet that name partitions
-	ordered   bool                             // cfg.Ordered: workers merge producers' lanes
 	// def is the default producer: Publish, PublishBatch and Claim are its
 	// own. Its lanes are the partitions' rings.
 	def *Producer
