@@ -74,7 +74,7 @@ until [process where event.action == "logout"]`),
 	}
 	routed := 0
 	for i := range evs {
-		if d.Route(&evs[i]) != 0 {
+		if set := d.Route(&evs[i]); set.Len() != 0 {
 			routed++
 		}
 	}

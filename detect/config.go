@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kestrel-sec/kestrel/clock"
+	"github.com/kestrel-sec/kestrel/engine"
 	"github.com/kestrel-sec/kestrel/rule"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/sink"
@@ -30,9 +31,9 @@ const (
 	// DefaultPatternBudget is the modelled worst-case time one scanning
 	// pattern test may take on any value (see cost.go).
 	DefaultPatternBudget = 100 * time.Microsecond
-	// MaxPartitions bounds Config.Partitions: Route names partitions in a
-	// 64-bit mask (engine.MaxRoutedPartitions).
-	MaxPartitions = 64
+	// MaxPartitions bounds Config.Partitions: Route names partitions in an
+	// engine.PartitionSet (engine.MaxRoutedPartitions).
+	MaxPartitions = engine.MaxRoutedPartitions
 )
 
 // ErrInvalidConfig is matched (errors.Is) by every error of Validate and

@@ -49,11 +49,10 @@
 //
 // The alerts of a rule set over a log are a function of the log alone: the
 // same set of alerts, and the same sequence once sorted by (timestamp,
-// event ids), at any partition count and for any number of producers
-// whose merged publish order is the log's timestamp order (one producer
-// reading a log in time order is the common case; see Order below). A bus
-// shards events by entity for throughput; detection does not let that
-// change what matches:
+// event ids), at any partition count and for any number of producers that
+// each publish in (timestamp, event id) order, on a bus in ordered mode
+// when there are several (see Order below). A bus shards events by entity
+// for throughput; detection does not let that change what matches:
 //
 //   - A sequence's join key is the values of its by fields (the
 //     sequence's, then the step's: `[a] by unique_pid [b] by unique_ppid`
@@ -79,17 +78,30 @@
 //
 // # Order
 //
-// A partition handles its events in arrival order, and the bus keeps each
-// producer's publish order in every partition. With one producer (or
-// producers whose merged order is timestamp order) each partition sees
-// its events in the log's order, which is what the guarantee above needs.
-// With several independent producers, each in timestamp order, events
-// from different producers may interleave out of timestamp order within
-// a partition: maxspan is always judged on event timestamps, but a step
-// whose event arrives before the earlier step's (in arrival order) is
-// missed, as a late event would be. Detection does not reorder (no
-// per-producer watermarks are known to it); producers that need the
-// guarantee merge by timestamp before publishing.
+// Detection needs each partition to handle its events in the log's order:
+// (timestamp, event id), the id breaking ties. Detection does not reorder;
+// the bus guarantees it:
+//
+//   - One producer (Bus.Publish from one goroutine, a replay of a log in
+//     time order): a partition sees its events in publish order, which is
+//     the log's. Nothing more is needed.
+//   - Several producers, each in timestamp order (a sensor per CPU, a
+//     reader per file, free-running): enable engine.Config.Ordered and give
+//     each its own engine.Producer (Bus.Producer). A partition's worker then
+//     merges the producers by (timestamp, event id) under their
+//     watermarks, so it hands events on in the log's order however the
+//     producers interleave, including the copies Route adds. A producer
+//     that goes idle must Advance its watermark (a heartbeat) or Close, or
+//     it holds detection back; the price is in PERF.md.
+//   - Several producers on a bus that is not ordered: their events
+//     interleave in arrival order within a partition, and a step whose
+//     event arrives before the earlier step's is missed, as a late event
+//     would be (maxspan is still judged on event timestamps). Producers
+//     whose merged publish order is the log's (a turnstile) are fine.
+//
+// An event a producer publishes behind its own watermark (out of its own
+// timestamp order) is still handed on, in arrival order, and counted in
+// engine.PartitionStats.Late: the same late-event rule applies to it.
 //
 // # Sequences
 //

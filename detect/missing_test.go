@@ -82,9 +82,10 @@ func runRouted(t testing.TB, rules []*rule.Package, evs []schema.Event, parts in
 	}
 	for i := range evs {
 		e := &evs[i]
-		m := d.Route(e) | 1<<uint(d.home(e))
+		m := d.Route(e)
+		m.Add(d.home(e))
 		for p := range parts {
-			if m&(1<<uint(p)) != 0 {
+			if m.Has(p) {
 				d.Handle(p, []*schema.Event{e})
 			}
 		}

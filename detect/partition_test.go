@@ -323,11 +323,35 @@ func joinStrings(s []string) string {
 	return out
 }
 
+// feed is how runBus's producers share the log.
+type feed int
+
+const (
+	// turnstile: the producers take turns by chunks of the log, so their
+	// merged publish order is the log's, on an unordered bus.
+	turnstile feed = iota
+	// byEntity: producer k publishes the events of the entities k modulo
+	// producers, free-running, each its own share in log order, on an
+	// Ordered bus (engine.Config.Ordered).
+	byEntity
+	// roundRobin: producer k publishes events k, k+producers, ...,
+	// free-running, on an Ordered bus: equal timestamps cross producers.
+	roundRobin
+)
+
+func (f feed) String() string { return [...]string{"turnstile", "by entity", "round robin"}[f] }
+
 // runBus runs evs through a bus of parts partitions with detection routed,
 // published by producers goroutines whose merged order is the log's, and
 // returns the alerts as sorted "rule:ids", the alerts' JSON sorted by
 // (timestamp, event ids, rule), and the detector's stats.
 func runBus(t testing.TB, rules []*rule.Package, evs []schema.Event, parts, producers int) ([]string, []string, Stats) {
+	t.Helper()
+	return runFeed(t, rules, evs, parts, producers, turnstile)
+}
+
+// runFeed is runBus with the log shared among the producers as f says.
+func runFeed(t testing.TB, rules []*rule.Package, evs []schema.Event, parts, producers int, f feed) ([]string, []string, Stats) {
 	t.Helper()
 	c := &capture{}
 	d, err := New(Config{Partitions: parts, Output: c, Rules: rules,
@@ -335,7 +359,7 @@ func runBus(t testing.TB, rules []*rule.Package, evs []schema.Event, parts, prod
 	if err != nil {
 		t.Fatal(err)
 	}
-	bcfg := engine.Config{Partitions: parts, QueueSize: 256, BackpressureTimeout: time.Minute}
+	bcfg := engine.Config{Partitions: parts, QueueSize: 256, BackpressureTimeout: time.Minute, Ordered: f != turnstile}
 	if parts > 1 {
 		bcfg.Route = d.Route
 	}
@@ -349,7 +373,13 @@ func runBus(t testing.TB, rules []*rule.Package, evs []schema.Event, parts, prod
 	const chunk = 16
 	var next atomic.Int64 // the first event not yet published: a turnstile
 	var wg sync.WaitGroup
+	if f != turnstile {
+		freeRun(t, bus, evs, producers, f)
+	}
 	for pr := range producers {
+		if f != turnstile {
+			break
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -400,6 +430,49 @@ func runBus(t testing.TB, rules []*rule.Package, evs []schema.Event, parts, prod
 	return got, full, d.Stats()
 }
 
+// freeRun publishes evs from producers goroutines, each its share (by f) in
+// log order, as fast as each goes, each through its own engine.Producer,
+// closed when done: nothing orders them but the bus.
+func freeRun(t testing.TB, bus *engine.Bus, evs []schema.Event, producers int, f feed) {
+	t.Helper()
+	shares := make([][]schema.Event, producers)
+	for i := range evs {
+		k := i % producers
+		if f == byEntity {
+			k = int(evs[i].Entity.Lo % uint64(producers))
+		}
+		shares[k] = append(shares[k], evs[i])
+	}
+	prods := make([]*engine.Producer, producers)
+	for k := range prods {
+		p, err := bus.Producer()
+		if err != nil {
+			t.Fatal(err)
+		}
+		prods[k] = p
+	}
+	var wg sync.WaitGroup
+	for k, p := range prods {
+		wg.Go(func() {
+			defer p.Close()
+			mine := shares[k]
+			for start := 0; start < len(mine); start += 7 {
+				end := min(start+7, len(mine))
+				if start%3 == 0 { // one by one now and then: both paths
+					for i := start; i < end; i++ {
+						if err := p.Publish(&mine[i]); err != nil {
+							t.Error(err)
+						}
+					}
+				} else if n, err := p.PublishBatch(mine[start:end]); err != nil || n != end-start {
+					t.Errorf("PublishBatch: %d, %v", n, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
 // TestPartitionFree is the property the routing exists for: over random
 // logs, the alerts of the example rules and the join-heavy rules are the
 // same at every partition count and producer count, and the one-partition
@@ -429,17 +502,21 @@ func TestPartitionFree(t *testing.T) {
 		}
 		var first []string // the one-partition alerts, whole, in (timestamp, ids) order
 		for _, parts := range []int{1, 2, 3, 4, 8} {
-			for _, producers := range []int{1, 3} {
-				got, full, st := runBus(t, rules, evs, parts, producers)
+			for _, run := range []struct {
+				producers int
+				f         feed
+			}{{1, turnstile}, {3, turnstile}, {1, byEntity}, {3, byEntity}, {3, roundRobin}} {
+				producers := run.producers
+				got, full, st := runFeed(t, rules, evs, parts, producers, run.f)
 				if !slices.Equal(got, want) {
-					t.Fatalf("seed %d, %d partitions, %d producers: %d alerts, reference %d\nmissing %q\nextra %q",
-						seed, parts, producers, len(got), len(want), minus(want, got), minus(got, want))
+					t.Fatalf("seed %d, %d partitions, %d producers (%v): %d alerts, reference %d\nmissing %q\nextra %q",
+						seed, parts, producers, run.f, len(got), len(want), minus(want, got), minus(got, want))
 				}
 				if first == nil {
 					first = full
 				} else if i := firstDiff(full, first); i >= 0 {
-					t.Fatalf("seed %d, %d partitions, %d producers: alert %d differs from one partition's:\n%s\n%s",
-						seed, parts, producers, i, full[i], first[i])
+					t.Fatalf("seed %d, %d partitions, %d producers (%v): alert %d differs from one partition's:\n%s\n%s",
+						seed, parts, producers, run.f, i, full[i], first[i])
 				}
 				if st.Events != uint64(len(evs)) {
 					t.Fatalf("seed %d, %d partitions: %d events counted, want %d", seed, parts, st.Events, len(evs))
@@ -448,6 +525,49 @@ func TestPartitionFree(t *testing.T) {
 					t.Fatalf("one partition made %d copies", st.Copies)
 				}
 			}
+		}
+	}
+}
+
+// TestManyPartitions routes across more partitions than a 64-bit mask
+// names (engine.PartitionSet), on an unordered and an Ordered bus, and
+// wants the reference's alerts.
+func TestManyPartitions(t *testing.T) {
+	rules := partitionRules(t)
+	n := 1000
+	if testing.Short() || raceEnabled {
+		n = 500
+	}
+	evs := genLog(t, 7, n)
+	one, err := New(Config{Output: &capture{}, Rules: rules})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := reference(one.rules, evs)
+	d, err := New(Config{Output: &capture{}, Rules: rules, Partitions: 100,
+		EntityPartition: func(k schema.EntityKey) int { return engine.EntityPartition(k, 100) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	high := 0 // copies to partitions a 64-bit mask cannot name
+	for i := range evs {
+		set := d.Route(&evs[i])
+		for p := 64; p < 100; p++ {
+			if set.Has(p) {
+				high++
+			}
+		}
+	}
+	if high == 0 {
+		t.Fatal("no event routed beyond partition 63: the test proves nothing")
+	}
+	for _, f := range []feed{turnstile, roundRobin} {
+		got, _, st := runFeed(t, rules, evs, 100, 3, f)
+		if !slices.Equal(got, want) {
+			t.Fatalf("100 partitions (%v): %d alerts, reference %d\nmissing %q\nextra %q", f, len(got), len(want), minus(want, got), minus(got, want))
+		}
+		if st.Copies == 0 {
+			t.Fatalf("100 partitions (%v): no copies made", f)
 		}
 	}
 }

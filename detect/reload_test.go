@@ -18,12 +18,12 @@ func deliver(d *Detector, ev *schema.Event) {
 	n := d.Partitions()
 	mask := d.Route(ev)
 	if n > 1 {
-		mask |= 1 << engine.EntityPartition(ev.Entity, n)
+		mask.Add(engine.EntityPartition(ev.Entity, n))
 	} else {
-		mask = 1
+		mask.Add(0)
 	}
 	for p := range n {
-		if mask&(1<<p) != 0 {
+		if mask.Has(p) {
 			d.Handle(p, []*schema.Event{ev})
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/kestrel-sec/kestrel/engine"
 	"github.com/kestrel-sec/kestrel/rule"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/value"
@@ -16,8 +17,8 @@ type routeScratch struct {
 	eval *evalScratch
 }
 
-// Route returns the partitions that must see ev, as a bit mask (bit p for
-// partition p): its home partition (Config.EntityPartition) when an event
+// Route returns the partitions that must see ev, as an
+// engine.PartitionSet: its home partition (Config.EntityPartition) when an event
 // rule matches it, and the owner of each join key whose state it can
 // advance or cancel (it matches a step or the until of a sequence rule).
 // It is engine.Config.Route's function: give it to the bus,
@@ -33,52 +34,50 @@ type routeScratch struct {
 // It evaluates the predicates of the rules ev's type can meet, which the
 // partitions do again on the copies they get: the price of copying only
 // the events that matter. It is safe for concurrent use, allocates nothing
-// in the steady state (its scratch comes from a pool), and returns 0 with
-// one partition.
-func (d *Detector) Route(ev *schema.Event) uint64 {
+// in the steady state (its scratch comes from a pool), and returns the
+// empty set with one partition.
+func (d *Detector) Route(ev *schema.Event) (m engine.PartitionSet) {
 	n := len(d.workers)
 	if n <= 1 || ev == nil {
-		return 0
+		return m
 	}
 	sc := d.routePool.Get().(*routeScratch)
-	var m uint64
 	if d.index != nil {
 		for _, ri := range d.index.candidates(ev, sc.eval) {
-			m |= d.routeRule(d.rules[ri], ev, sc)
+			d.routeRule(d.rules[ri], ev, sc, &m)
 		}
 	} else if t := int(ev.Type); t < len(d.byType) {
 		for _, r := range d.byType[t] {
-			m |= d.routeRule(r, ev, sc)
+			d.routeRule(r, ev, sc, &m)
 		}
 	}
 	for _, r := range d.anyRules {
-		m |= d.routeRule(r, ev, sc)
+		d.routeRule(r, ev, sc, &m)
 	}
 	sc.eval.cut = 0 // Route's tests are counted where they run again, in the partitions
 	d.routePool.Put(sc)
 	return m
 }
 
-// routeRule returns where ev must go for rule r; it mirrors apply and
+// routeRule adds to m where ev must go for rule r; it mirrors apply and
 // applySeq's choice of which steps an event meets.
-func (d *Detector) routeRule(r *crule, ev *schema.Event, sc *routeScratch) uint64 {
+func (d *Detector) routeRule(r *crule, ev *schema.Event, sc *routeScratch, m *engine.PartitionSet) {
 	n := len(d.workers)
 	if !r.seq {
 		if st := &r.steps[0]; st.hasType(ev.Type) && sc.eval.can(st) && st.pred(ev, sc.eval) {
-			return 1 << uint(d.home(ev))
+			m.Add(d.home(ev))
 		}
-		return 0
+		return
 	}
 	if u := r.until; u != nil && u.hasType(ev.Type) && sc.eval.can(u) && u.pred(ev, sc.eval) {
-		var m uint64
 		k, buf, ok := keyOf(ev, u.by, u.byOpt, sc.vals[:len(u.by)], sc.buf)
 		sc.buf = buf
 		if ok {
-			m = 1 << uint(owner(r, k, n))
+			m.Add(owner(r, k, n))
 		}
-		return m | d.routeMissing(r, ev, sc) // an until event does nothing else, but may be a missing one too
+		d.routeMissing(r, ev, sc, m) // an until event does nothing else, but may be a missing one too
+		return
 	}
-	var m uint64
 	group, matched, byGroup := -1, false, -1
 	for _, i := range r.stepsOf(ev.Type) {
 		st := &r.steps[i]
@@ -92,18 +91,17 @@ func (d *Detector) routeRule(r *crule, ev *schema.Event, sc *routeScratch) uint6
 		k, buf, ok := keyOf(ev, st.by, st.byOpt, sc.vals[:len(st.by)], sc.buf)
 		sc.buf = buf
 		if ok {
-			m |= 1 << uint(owner(r, k, n))
+			m.Add(owner(r, k, n))
 		}
 	}
-	return m | d.routeMissing(r, ev, sc)
+	d.routeMissing(r, ev, sc, m)
 }
 
-// routeMissing returns where ev must go as an event of r's missing-event
+// routeMissing adds to m where ev must go as an event of r's missing-event
 // steps: they rule out the matches of their join key, so they go where
 // its state lives, as until's do.
-func (d *Detector) routeMissing(r *crule, ev *schema.Event, sc *routeScratch) uint64 {
+func (d *Detector) routeMissing(r *crule, ev *schema.Event, sc *routeScratch, m *engine.PartitionSet) {
 	n := len(d.workers)
-	var m uint64
 	for i := r.nPos; i < len(r.steps); i++ {
 		st := &r.steps[i]
 		if !st.hasType(ev.Type) || !sc.eval.can(st) || !st.pred(ev, sc.eval) {
@@ -112,10 +110,9 @@ func (d *Detector) routeMissing(r *crule, ev *schema.Event, sc *routeScratch) ui
 		k, buf, ok := keyOf(ev, st.by, st.byOpt, sc.vals[:len(st.by)], sc.buf)
 		sc.buf = buf
 		if ok {
-			m |= 1 << uint(owner(r, k, n))
+			m.Add(owner(r, k, n))
 		}
 	}
-	return m
 }
 
 // home returns the partition that runs event rules on ev and counts it:

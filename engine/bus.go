@@ -42,7 +42,14 @@ import (
 // (delivered, highWater) do not false-share.
 type partition struct {
 	ring *ring.MPSC[schema.Event] // set by New, read-only after
-	_    pad.Line
+	// lanes lists the partition's rings with the producer feeding each:
+	// ring alone (the default producer's, and every producer's unless
+	// Config.Ordered), then in Ordered mode one per registered Producer.
+	// An immutable slice, replaced under Bus.mu when a producer registers
+	// (copy on write, only ever appended to); the pointer publishes it to
+	// the worker, Stats and Shutdown.
+	lanes atomic.Pointer[[]lane]
+	_     pad.Line
 
 	// dropped and timedOut count events refused on the slow path of Publish
 	// (Drop and Block strategies). Written by producers, read by Stats; they
@@ -61,7 +68,10 @@ type partition struct {
 	// batch, and as the capacity by a producer that found the ring full.
 	delivered atomic.Uint64
 	highWater atomic.Uint64
-	_         pad.Line
+	// late counts events the Ordered merge handed on after one with a
+	// later timestamp (PartitionStats.Late). Written by the worker.
+	late atomic.Uint64
+	_    pad.Line
 }
 
 // storeMax raises a to v unless it already holds more.
@@ -81,16 +91,21 @@ func storeMax(a *atomic.Uint64, v uint64) {
 type Bus struct {
 	cfg       Config
 	shard     shard
+	ordered   bool // cfg.Ordered: producers' lanes are merged (beside shard: Publish reads both)
 	parts     []partition
 	clock     clock.Clock
 	realClock bool // cfg.Clock is clock.Real: one timer measures a timeout
 	// notifiers[w] is worker w's ring.Notifier, shared by the rings of its
-	// partitions, when workers serve several partitions; nil entries
-	// otherwise. Read-only after New.
+	// partitions, when workers serve several partitions or merge lanes
+	// (Ordered); nil entries otherwise. Read-only after New.
 	notifiers []*ring.Notifier
 	log       *slog.Logger
-	block     bool                       // cfg.Backpressure == Block
-	route     func(*schema.Event) uint64 // cfg.Route; nil: one copy per event
+	block     bool                             // cfg.Backpressure == Block
+	route     func(*schema.Event) PartitionSet // cfg.Route; nil: one copy per event
+	words     int                              // the words of a PartitionSet that name partitions
+	// def is the default producer: Publish, PublishBatch and Claim are its
+	// own. Its lanes are the partitions' rings.
+	def *Producer
 
 	// subs is the current subscriber list, an immutable slice replaced
 	// under mu (copy on write); the pointer publishes the slice's contents
@@ -104,6 +119,24 @@ type Bus struct {
 	// it to zero closes stopped.
 	running atomic.Int64
 	stopped chan struct{}
+	// closing is stored under mu by Shutdown before it closes any ring, after
+	// which no producer registers: a worker that loads true then loads
+	// every partition's final lane list.
+	closing atomic.Bool
+
+	_ pad.Line
+	// wmParked counts Ordered-mode workers parked (or about to park) with a
+	// merge that may wait for a watermark. A producer raising its
+	// watermark loads it after the store, and wakes the workers when it is
+	// not zero; a worker raises it before its last re-check of the
+	// watermarks (a Dekker handshake, as the rings' own).
+	wmParked atomic.Int32
+	_        pad.Line
+	// needs[w] is, while worker w is parked in Ordered mode, the least
+	// timestamp among the events its merges hold back: a watermark raised
+	// to or below it releases nothing, so it wakes nobody. Stored by the
+	// worker before it raises wmParked. Read-only slice after New.
+	needs []needSlot
 
 	mu       sync.Mutex // serialises Run, Subscribe, Subscriber.Close, Shutdown
 	started  bool       // workers started (by Run, or by Shutdown to drain)
@@ -133,12 +166,16 @@ func New(cfg Config) (*Bus, error) {
 		log:       cfg.Logger,
 		block:     cfg.Backpressure == Block,
 		route:     cfg.Route,
+		words:     (cfg.Partitions + 63) >> 6,
+		ordered:   cfg.Ordered,
 		stopped:   make(chan struct{}),
 	}
 	b.notifiers = make([]*ring.Notifier, cfg.Workers)
 	for i := range b.parts {
 		var n *ring.Notifier
-		if cfg.Workers < cfg.Partitions { // a worker serves several: share its wake-ups
+		// A worker that serves several partitions, or merges the lanes of
+		// several producers, waits on all its rings at once.
+		if cfg.Workers < cfg.Partitions || cfg.Ordered {
 			w := b.WorkerOf(i)
 			if b.notifiers[w] == nil {
 				b.notifiers[w] = ring.NewNotifier()
@@ -146,6 +183,13 @@ func New(cfg Config) (*Bus, error) {
 			n = b.notifiers[w]
 		}
 		b.parts[i].ring = ring.NewMPSCNotify[schema.Event](cfg.QueueSize, cfg.Wait, n)
+	}
+	if cfg.Ordered {
+		b.needs = make([]needSlot, cfg.Workers)
+	}
+	b.def = newDefaultProducer(b)
+	for i := range b.parts {
+		b.parts[i].lanes.Store(&[]lane{{r: b.parts[i].ring, p: b.def}})
 	}
 	b.subs.Store(new([]*Subscriber))
 	return b, nil
@@ -188,27 +232,64 @@ func (b *Bus) PartitionOf(k schema.EntityKey) int { return b.shard.of(k) }
 // With Config.Route the event is also copied into each partition Route
 // names (see publishRouted for how a refused copy is counted); the result
 // is its entity partition's.
+//
+// Publish is the default producer's (see Producer): with Config.Ordered it
+// raises that producer's watermark to ev.TsMono.
 func (b *Bus) Publish(ev *schema.Event) error {
 	if ev == nil {
 		return ErrNilEvent
 	}
+	if b.ordered {
+		return b.def.publishOrdered(ev)
+	}
 	pi := b.shard.of(ev.Entity)
 	if b.route != nil {
-		if extra := b.route(ev) &^ (1 << uint(pi)); extra != 0 {
-			return b.publishRouted(pi, extra, ev)
-		}
+		return b.publishRouting(nil, pi, ev)
 	}
 	return b.publishTo(&b.parts[pi], ev)
+}
+
+// publishRouting publishes ev, whose entity partition is pi, with the
+// copies Route asks for, through lanes as publishRouted does. It keeps the
+// PartitionSet off Publish's own frame.
+func (b *Bus) publishRouting(lanes []*ring.MPSC[schema.Event], pi int, ev *schema.Event) error {
+	if extra, ok := b.extraOf(ev, pi); ok {
+		return b.publishRouted(lanes, pi, &extra, ev)
+	}
+	p := &b.parts[pi]
+	if lanes != nil {
+		return b.publishLane(p, lanes[pi], ev)
+	}
+	return b.publishTo(p, ev)
+}
+
+// extraOf returns the partitions other than pi that Route sends ev to, and
+// whether there are any. b.route is set.
+func (b *Bus) extraOf(ev *schema.Event, pi int) (PartitionSet, bool) {
+	extra := b.route(ev)
+	extra.Remove(pi)
+	return extra, !extra.empty(b.words)
 }
 
 // publishTo copies ev into partition p.
 func (b *Bus) publishTo(p *partition, ev *schema.Event) error {
 	seq, got := p.ring.TryReserve(1)
 	if got == 0 {
-		return b.publishSlow(p, ev)
+		return b.publishSlow(p, p.ring, ev)
 	}
 	p.ring.Slot(seq).CopyFrom(ev)
 	p.ring.Commit(seq, 1)
+	return nil
+}
+
+// publishLane is publishTo into r, one of p's lanes.
+func (b *Bus) publishLane(p *partition, r *ring.MPSC[schema.Event], ev *schema.Event) error {
+	seq, got := r.TryReserve(1)
+	if got == 0 {
+		return b.publishSlow(p, r, ev)
+	}
+	r.Slot(seq).CopyFrom(ev)
+	r.Commit(seq, 1)
 	return nil
 }
 
@@ -229,11 +310,14 @@ func (b *Bus) publishTo(p *partition, ev *schema.Event) error {
 // Errors and counting are Publish's: ErrClosed, ErrDropped, ErrTimeout; on
 // an error there is nothing to commit. It allocates nothing.
 func (b *Bus) Claim(entity schema.EntityKey) (Claim, error) {
+	if b.ordered {
+		return b.def.claimOrdered(entity)
+	}
 	p := &b.parts[b.shard.of(entity)]
 	seq, got := p.ring.TryReserve(1)
 	if got == 0 {
 		var err error
-		if seq, _, err = b.reserveSlow(p, 1); err != nil {
+		if seq, _, err = b.reserveSlow(p, p.ring, 1); err != nil {
 			return Claim{}, err
 		}
 	}
@@ -253,7 +337,8 @@ type Claim struct {
 	r   *ring.MPSC[schema.Event]
 	seq uint64
 	ev  *schema.Event
-	b   *Bus // set when the bus routes (Config.Route): Commit copies first
+	b   *Bus      // set when the bus routes (Config.Route): Commit copies first
+	p   *Producer // set in Ordered mode: Commit raises its watermark and copies into its lanes
 }
 
 // Event returns the claimed slot's event, to fill in place until Commit.
@@ -267,8 +352,10 @@ func (c Claim) Event() *schema.Event { return c.ev }
 // partition Route names for it, as Publish would (a copy refused there is
 // counted there), then publishes the claimed slot.
 func (c Claim) Commit() {
-	if c.b != nil {
-		c.b.copyRouted(c.ev)
+	if c.p != nil {
+		c.p.commitOrdered(c.ev)
+	} else if c.b != nil {
+		c.b.copyRouted(nil, c.ev)
 	}
 	if c.r != nil {
 		c.r.Commit(c.seq, 1)
@@ -276,62 +363,81 @@ func (c Claim) Commit() {
 }
 
 // publishRouted copies ev into its entity partition pi, then into each
-// partition of the mask extra, in ascending order. The event is accepted
-// or refused by its entity partition: when that refuses it, no copy is
-// made; a copy another partition refuses is counted there (Dropped or
-// TimedOut, so the loss shows in Stats) and does not make the event
-// refused, since retrying it would duplicate it where it was accepted.
-func (b *Bus) publishRouted(pi int, extra uint64, ev *schema.Event) error {
-	if err := b.publishTo(&b.parts[pi], ev); err != nil {
+// partition of the set extra, in ascending order, through lanes (a
+// producer's own rings, by partition; nil: the partitions' rings). The
+// event is accepted or refused by its entity partition: when that refuses
+// it, no copy is made; a copy another partition refuses is counted there
+// (Dropped or TimedOut, so the loss shows in Stats) and does not make the
+// event refused, since retrying it would duplicate it where it was
+// accepted.
+func (b *Bus) publishRouted(lanes []*ring.MPSC[schema.Event], pi int, extra *PartitionSet, ev *schema.Event) error {
+	p := &b.parts[pi]
+	r := p.ring
+	if lanes != nil {
+		r = lanes[pi]
+	}
+	if err := b.publishLane(p, r, ev); err != nil {
 		return err
 	}
-	for extra != 0 {
-		p := bits.TrailingZeros64(extra)
-		extra &= extra - 1
-		if p < len(b.parts) {
-			_ = b.publishTo(&b.parts[p], ev) // counted in its partition
+	b.copyTo(lanes, extra, ev)
+	return nil
+}
+
+// copyTo copies ev into each partition of extra, through lanes as
+// publishRouted does, counting a refusal in its partition.
+func (b *Bus) copyTo(lanes []*ring.MPSC[schema.Event], extra *PartitionSet, ev *schema.Event) {
+	for wi, w := range extra[:b.words] {
+		for ; w != 0; w &= w - 1 {
+			pi := wi<<6 + bits.TrailingZeros64(w)
+			if pi >= len(b.parts) {
+				continue
+			}
+			p := &b.parts[pi]
+			r := p.ring
+			if lanes != nil {
+				r = lanes[pi]
+			}
+			_ = b.publishLane(p, r, ev) // counted in its partition
 		}
 	}
-	return nil
 }
 
 // copyRouted copies ev, built in its entity partition's claimed slot, into
-// each other partition Route names, counting a refusal there.
-func (b *Bus) copyRouted(ev *schema.Event) {
-	pi := b.shard.of(ev.Entity)
-	for extra := b.route(ev) &^ (1 << uint(pi)); extra != 0; extra &= extra - 1 {
-		if p := bits.TrailingZeros64(extra); p < len(b.parts) {
-			_ = b.publishTo(&b.parts[p], ev) // counted in its partition
-		}
+// each other partition Route names (through lanes, as publishRouted),
+// counting a refusal there.
+func (b *Bus) copyRouted(lanes []*ring.MPSC[schema.Event], ev *schema.Event) {
+	if extra, ok := b.extraOf(ev, b.shard.of(ev.Entity)); ok {
+		b.copyTo(lanes, &extra, ev)
 	}
 }
 
-// routeOf returns ev's entity partition and the other partitions Route
-// sends it to.
-func (b *Bus) routeOf(ev *schema.Event) (int, uint64) {
+// routeOf returns ev's entity partition, the other partitions Route sends
+// it to, and whether there are any.
+func (b *Bus) routeOf(ev *schema.Event) (int, PartitionSet, bool) {
 	pi := b.shard.of(ev.Entity)
 	if b.route == nil {
-		return pi, 0
+		return pi, PartitionSet{}, false
 	}
-	return pi, b.route(ev) &^ (1 << uint(pi))
+	extra, ok := b.extraOf(ev, pi)
+	return pi, extra, ok
 }
 
-// publishSlow handles a full (or closed) partition.
-func (b *Bus) publishSlow(p *partition, ev *schema.Event) error {
-	seq, _, err := b.reserveSlow(p, 1)
+// publishSlow handles a full (or closed) lane r of partition p.
+func (b *Bus) publishSlow(p *partition, r *ring.MPSC[schema.Event], ev *schema.Event) error {
+	seq, _, err := b.reserveSlow(p, r, 1)
 	if err != nil {
 		return err
 	}
-	p.ring.Slot(seq).CopyFrom(ev)
-	p.ring.Commit(seq, 1)
+	r.Slot(seq).CopyFrom(ev)
+	r.Commit(seq, 1)
 	return nil
 }
 
-// reserveSlow reserves between 1 and n slots of a partition that had no
-// room, by the backpressure strategy, counting a refusal. It returns the
-// first sequence number and how many it got (at least 1), or an error.
-func (b *Bus) reserveSlow(p *partition, n int) (seq uint64, got int, err error) {
-	r := p.ring
+// reserveSlow reserves between 1 and n slots of r, a lane of partition p
+// that had no room, by the backpressure strategy, counting a refusal in p.
+// It returns the first sequence number and how many it got (at least 1),
+// or an error.
+func (b *Bus) reserveSlow(p *partition, r *ring.MPSC[schema.Event], n int) (seq uint64, got int, err error) {
 	if r.Closed() {
 		return 0, 0, ErrClosed
 	}
@@ -407,27 +513,47 @@ func (b *Bus) PublishBatch(evs []schema.Event) (n int, err error) {
 	if len(evs) == 0 {
 		return 0, nil
 	}
+	if b.ordered {
+		return b.def.publishBatchOrdered(evs)
+	}
+	if b.route == nil {
+		return b.publishRuns(nil, evs)
+	}
+	return b.publishBatch(nil, evs)
+}
+
+// publishBatch is PublishBatch through lanes (a producer's own rings, by
+// partition; nil: the partitions' rings). evs is not empty.
+func (b *Bus) publishBatch(lanes []*ring.MPSC[schema.Event], evs []schema.Event) (n int, err error) {
+	if b.route == nil {
+		return b.publishRuns(lanes, evs)
+	}
 	// The partition and extra copies of evs[n], carried from the run
 	// before so each event is hashed and routed once.
-	next, extra := b.routeOf(&evs[0])
+	next, extra, routed := b.routeOf(&evs[0])
 	for n < len(evs) {
-		if extra != 0 {
-			if err = b.publishRouted(next, extra, &evs[n]); err != nil {
+		if routed {
+			if err = b.publishRouted(lanes, next, &extra, &evs[n]); err != nil {
 				return n, err
 			}
 			if n++; n < len(evs) {
-				next, extra = b.routeOf(&evs[n])
+				next, extra, routed = b.routeOf(&evs[n])
 			}
 			continue
 		}
 		pi, run := next, 1
 		for n+run < len(evs) {
-			if next, extra = b.routeOf(&evs[n+run]); next != pi || extra != 0 {
+			if next, extra, routed = b.routeOf(&evs[n+run]); next != pi || routed {
 				break // evs[n+run] opens the next run: routed once
 			}
 			run++
 		}
-		k, err := b.publishRun(&b.parts[pi], evs[n:n+run])
+		p := &b.parts[pi]
+		r := p.ring
+		if lanes != nil {
+			r = lanes[pi]
+		}
+		k, err := b.publishRun(p, r, evs[n:n+run])
 		n += k
 		if err != nil {
 			return n, err
@@ -436,21 +562,48 @@ func (b *Bus) PublishBatch(evs []schema.Event) (n int, err error) {
 	return n, nil
 }
 
-// publishRun copies evs, all for partition p with no other copies, into p
-// as few ranges as room allows; it returns how many it accepted.
-func (b *Bus) publishRun(p *partition, evs []schema.Event) (n int, err error) {
+// publishRuns is publishBatch without Route: runs of one partition, with
+// no PartitionSet to build per event.
+func (b *Bus) publishRuns(lanes []*ring.MPSC[schema.Event], evs []schema.Event) (n int, err error) {
+	next := b.shard.of(evs[0].Entity) // evs[n]'s partition, hashed once
+	for n < len(evs) {
+		pi, run := next, 1
+		for n+run < len(evs) {
+			if next = b.shard.of(evs[n+run].Entity); next != pi {
+				break
+			}
+			run++
+		}
+		p := &b.parts[pi]
+		r := p.ring
+		if lanes != nil {
+			r = lanes[pi]
+		}
+		k, err := b.publishRun(p, r, evs[n:n+run])
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// publishRun copies evs, all for partition p with no other copies, into
+// r, a lane of p, as few ranges as room allows; it returns how many it
+// accepted.
+func (b *Bus) publishRun(p *partition, r *ring.MPSC[schema.Event], evs []schema.Event) (n int, err error) {
 	for n < len(evs) {
 		run := len(evs) - n
-		seq, got := p.ring.TryReserve(run)
+		seq, got := r.TryReserve(run)
 		if got == 0 {
-			if seq, got, err = b.reserveSlow(p, run); err != nil {
+			if seq, got, err = b.reserveSlow(p, r, run); err != nil {
 				return n, err
 			}
 		}
 		for i := range got {
-			p.ring.Slot(seq + uint64(i)).CopyFrom(&evs[n+i])
+			r.Slot(seq + uint64(i)).CopyFrom(&evs[n+i])
 		}
-		p.ring.Commit(seq, got)
+		r.Commit(seq, got)
 		n += got
 	}
 	return n, nil
@@ -462,7 +615,7 @@ func (b *Bus) publishRun(p *partition, evs []schema.Event) (n int, err error) {
 // ErrRunning once the workers run, ErrClosed after Shutdown, and a
 // *ConfigError when the bus has more than MaxRoutedPartitions partitions.
 // Events published before it were not routed.
-func (b *Bus) SetRoute(route func(ev *schema.Event) uint64) error {
+func (b *Bus) SetRoute(route func(ev *schema.Event) PartitionSet) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	switch {
@@ -471,7 +624,7 @@ func (b *Bus) SetRoute(route func(ev *schema.Event) uint64) error {
 	case b.started:
 		return ErrRunning
 	case route != nil && len(b.parts) > MaxRoutedPartitions:
-		return &ConfigError{Field: "Partitions", Reason: "must be at most " + strconv.Itoa(MaxRoutedPartitions) + " with Route (a 64-bit mask), got " + strconv.Itoa(len(b.parts))}
+		return &ConfigError{Field: "Partitions", Reason: "must be at most " + strconv.Itoa(MaxRoutedPartitions) + " with Route (a PartitionSet), got " + strconv.Itoa(len(b.parts))}
 	}
 	// Publish reads b.route without a lock: the caller's promise that no
 	// Publish runs yet, and Run's lock, order this write before them.
@@ -535,6 +688,9 @@ func (b *Bus) startLocked(h Handler) {
 			w.own = make([]*schema.Event, 0, b.cfg.BatchSize)
 		}
 		w.dl = newDeadline()
+		if b.ordered {
+			w.merges = make([]merge, len(w.parts))
+		}
 		go w.run()
 	}
 	b.log.Debug("engine: workers started", "partitions", len(b.parts), "workers", len(b.workers), "pinned", len(b.cfg.CPUs) > 0)
@@ -564,8 +720,11 @@ func (b *Bus) Shutdown(ctx context.Context) error {
 	}
 	if !b.closed {
 		b.closed = true
+		b.closing.Store(true) // before the closes: see closing
 		for i := range b.parts {
-			b.parts[i].ring.Close()
+			for _, l := range *b.parts[i].lanes.Load() {
+				l.r.Close()
+			}
 		}
 		if !b.started {
 			b.startLocked(nil)
@@ -591,7 +750,7 @@ func (b *Bus) Shutdown(ctx context.Context) error {
 	}
 	var queued uint64
 	for i := range b.parts {
-		queued += uint64(b.parts[i].ring.Len())
+		queued += b.parts[i].depth()
 	}
 	running := int(b.running.Load())
 	var err error

@@ -229,7 +229,13 @@ func BenchmarkClaim(b *testing.B) {
 // partition's Handler sees it once, a subscriber once.
 func TestClaimRouted(t *testing.T) {
 	const partitions = 3
-	b := newBus(t, Config{Partitions: partitions, Route: func(*schema.Event) uint64 { return 1<<partitions - 1 }})
+	b := newBus(t, Config{Partitions: partitions, Route: func(*schema.Event) PartitionSet {
+		var s PartitionSet
+		for p := range partitions {
+			s.Add(p)
+		}
+		return s
+	}})
 	sub, err := b.Subscribe()
 	if err != nil {
 		t.Fatal(err)

@@ -49,8 +49,9 @@ const (
 	// Event of a few hundred bytes, are allocated up front).
 	MaxQueueSize = 1 << 24
 	// MaxRoutedPartitions bounds Partitions when Config.Route is set: the
-	// route is a 64-bit mask.
-	MaxRoutedPartitions = 64
+	// route is a PartitionSet, a fixed bitset of this many bits returned by
+	// value, so that routing allocates nothing.
+	MaxRoutedPartitions = 1024
 	// ClockPoll is how often, in real time, a side blocked under Block looks
 	// at a Config.Clock other than clock.Real to see whether its
 	// BackpressureTimeout has passed.
@@ -122,8 +123,8 @@ type Config struct {
 	// up to a power of two. Default QueueSize.
 	SubscriberQueueSize int
 	// Route, when set, names the partitions besides its entity partition an
-	// event must also reach, as a bit mask (bit p for partition p; the
-	// entity partition's bit is ignored). Publish and PublishBatch copy the
+	// event must also reach, as a PartitionSet (the entity partition, if
+	// named, is ignored). Publish and PublishBatch copy the
 	// event into each of them after its entity partition. It lets a
 	// consumer keep state by a key other than the entity (package detect
 	// routes by sequence join key) while the bus knows nothing of that key.
@@ -132,7 +133,18 @@ type Config struct {
 	// not block. Every event still reaches its entity partition once, and
 	// only that copy reaches Subscribers. Requires Partitions <=
 	// MaxRoutedPartitions. Default nil: one copy per event, as without it.
-	Route func(ev *schema.Event) uint64
+	Route func(ev *schema.Event) PartitionSet
+	// Ordered makes each partition hand its events to the Handler and to
+	// Subscribers in timestamp order across producers, for several
+	// producers that each publish in timestamp order (Bus.Producer): each
+	// producer gets its own ring in every partition, and a partition's
+	// worker merges them by (TsMono, ID), releasing an event only once
+	// every open producer's watermark has passed its timestamp (see
+	// Producer and the package doc, "Ordered mode"). It costs one ring of
+	// QueueSize slots per producer per partition and a merge per event.
+	// Default false: a partition hands on events in arrival order, which
+	// is timestamp order only with one producer in timestamp order.
+	Ordered bool
 }
 
 // Validate reports the first invalid field as a *ConfigError (which matches
@@ -155,7 +167,7 @@ func (c Config) Validate() error {
 		return &ConfigError{Field: "BatchSize", Reason: "must not be negative, got " + strconv.Itoa(c.BatchSize)}
 	case c.Route != nil && c.Partitions > MaxRoutedPartitions,
 		c.Route != nil && c.Partitions == 0 && runtime.GOMAXPROCS(0) > MaxRoutedPartitions:
-		return &ConfigError{Field: "Partitions", Reason: "must be at most " + strconv.Itoa(MaxRoutedPartitions) + " with Route (a 64-bit mask), got " + strconv.Itoa(c.Partitions)}
+		return &ConfigError{Field: "Partitions", Reason: "must be at most " + strconv.Itoa(MaxRoutedPartitions) + " with Route (a PartitionSet), got " + strconv.Itoa(c.Partitions)}
 	}
 	if err := c.Wait.Validate(); err != nil {
 		return &ConfigError{Field: "Wait", Reason: err.Error(), Err: err}

@@ -10,8 +10,9 @@
 // # Lifecycle
 //
 // New validates a Config (its zero value is usable: see Config for every
-// default) and allocates every ring slot up front. Publish may be called as
-// soon as New returns, from any number of goroutines; events wait in their
+// default) and allocates every ring slot up front (a Producer registered in
+// Ordered mode allocates its own). Publish may be called as soon as New
+// returns, from any number of goroutines; events wait in their
 // partitions until Run starts the workers, one goroutine per partition up
 // to GOMAXPROCS of them (each locked to its own OS thread, and bound to a
 // CPU, when Config asks).
@@ -27,13 +28,16 @@
 // fixed function, the same in every run and every process. All events of
 // one entity land on one partition and reach the Handler and each
 // Subscriber in the order they were published (from one goroutine; the
-// order of concurrent Publish calls is the order their reservations won).
+// order of concurrent Publish calls is the order their reservations won;
+// with Config.Ordered, (TsMono, ID) order across producers: see Ordered
+// mode).
 //
 // # Routing
 //
 // Config.Route lets a consumer ask for more copies: it returns, per event,
-// a mask of further partitions (at most MaxRoutedPartitions) that must see
-// it, and Publish copies the event there after its entity partition. The
+// a PartitionSet of further partitions (a fixed bitset, so a bus with
+// Route has at most MaxRoutedPartitions, 1024) that must see it, and
+// Publish copies the event there after its entity partition. The
 // bus stays ignorant of why: package detect routes an event to the
 // partitions owning the sequence state its join keys can advance or
 // cancel. Each copy goes to a partition once; each producer's order holds
@@ -41,6 +45,49 @@
 // Subscribers, and Stats count the copies in the partitions that hold
 // them. Without Route, or when it names only the entity partition, the
 // path is the one-copy path above.
+//
+// # Ordered mode
+//
+// By default a partition hands on its events in arrival order: each
+// producer's order holds, but events of independent producers interleave
+// as their Publish calls happen to land. Config.Ordered makes the order a
+// function of the events instead, for producers that each publish in
+// timestamp order (a sensor per CPU, a reader per log file):
+//
+//	bus, _ := engine.New(engine.Config{Partitions: n, Ordered: true})
+//	p, _ := bus.Producer() // one per source goroutine; Close it when done
+//	p.Publish(&ev)         // raises p's watermark to ev.TsMono
+//	p.Advance(now)         // an idle source's heartbeat
+//
+// Each Producer has its own ring (a lane) in every partition and a
+// watermark: the timestamp every event it publishes from now on is at
+// least, raised by each publish and by Advance. A partition's worker
+// merges its lanes by (TsMono, ID), the way a Flink or Kafka Streams
+// operator merges its inputs under watermarks: it hands on the least head
+// only while its timestamp is below the watermark of every open producer
+// with nothing queued there (one that may still publish before it), so
+// the Handler and Subscribers see each partition's events in (TsMono, ID)
+// order whatever the interleaving, and a rerun sees the same order. An
+// event its producer published behind its own watermark is handed on
+// anyway, and counted in PartitionStats.Late.
+//
+// What it costs and what to mind: a lane of QueueSize slots per producer
+// per partition; a merge step per event and an atomic store per raised
+// watermark (PERF.md has figures); an event waits until every producer
+// has moved past its timestamp, so an idle producer that neither
+// publishes, advances nor closes holds every partition back (Advance is
+// the heartbeat; Close lets go for good), and a producer registered
+// mid-stream starts at watermark 0. Bus.Publish, PublishBatch and Claim
+// are the default producer's: it holds nothing back until first used.
+// Backpressure is per lane: a lane held back by another producer's
+// watermark fills and pushes back (Block) or refuses (Drop) only its own
+// producer, so a blocked producer never stalls the merge it waits for,
+// with one exception: a producer blocked on a full lane whose events all
+// share one timestamp, while another producer waits at that same
+// timestamp, waits out BackpressureTimeout (and the event is counted
+// TimedOut). Shutdown closes every lane and hands on everything accepted,
+// in merged order. Route's copies go through the producer's lanes, so they
+// are merged too; Claim's watermark rises at Commit.
 //
 // # Copies and allocation
 //

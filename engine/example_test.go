@@ -78,7 +78,7 @@ func ExampleBus_Publish() {
 	// <nil>
 	// <nil>
 	// engine: partition full, event dropped
-	// {Published:3 Delivered:0 Dropped:1 TimedOut:0 Queued:2 HighWater:2}
+	// {Published:3 Delivered:0 Dropped:1 TimedOut:0 Queued:2 HighWater:2 Late:0}
 }
 
 // PublishBatch reserves consecutive events of one partition as one range.
@@ -223,4 +223,48 @@ func ExampleBus_Claim() {
 	// Output:
 	// 1 7 4242
 	// 2 7 4243
+}
+
+// Two sources, each in timestamp order, on an Ordered bus: whatever the
+// interleaving of their Publish calls, the Handler sees one timestamp
+// order. Each source is a Producer; a source with nothing to say moves its
+// watermark with Advance, and Close lets go of the merge.
+func ExampleBus_Producer() {
+	bus, err := engine.New(engine.Config{Partitions: 1, Ordered: true})
+	if err != nil {
+		panic(err)
+	}
+	if err := bus.Run(func(_ int, batch []*schema.Event) {
+		for _, ev := range batch {
+			fmt.Println(ev.TsMono, ev.ID)
+		}
+	}); err != nil {
+		panic(err)
+	}
+	a, _ := bus.Producer()
+	b, _ := bus.Producer()
+	publish := func(p *engine.Producer, id, ts uint64) {
+		ev, err := schema.NewBuilder(nil).Type(1).ID(id).Mono(schema.TimestampMono(ts)).Build()
+		if err != nil {
+			panic(err)
+		}
+		if err := p.Publish(&ev); err != nil {
+			panic(err)
+		}
+	}
+	publish(a, 1, 30) // a runs ahead ...
+	publish(a, 2, 40)
+	publish(b, 3, 10) // ... of b
+	b.Advance(35)     // b is idle until 35: a's 30 may go
+	publish(b, 4, 50)
+	a.Close()
+	b.Close()
+	if err := bus.Shutdown(context.Background()); err != nil {
+		panic(err)
+	}
+	// Output:
+	// 10 3
+	// 30 1
+	// 40 2
+	// 50 4
 }

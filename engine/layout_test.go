@@ -49,6 +49,16 @@ func TestLayout(t *testing.T) {
 		{"received", unsafe.Offsetof(s.received), unsafe.Offsetof(s.received) + unsafe.Sizeof(s.received)},
 		{"workers", unsafe.Offsetof(s.dropped), unsafe.Offsetof(s.closed) + unsafe.Sizeof(s.closed)},
 	})
+	// A Producer's watermark, written on its every raise and read by every
+	// worker, is apart from its read-mostly fields; a worker's need, in a
+	// slice, is apart from its neighbour's.
+	var pr Producer
+	checkSpans(t, "Producer", unsafe.Sizeof(pr), []span{
+		{"handle", unsafe.Offsetof(pr.bus), unsafe.Offsetof(pr.closed) + unsafe.Sizeof(pr.closed)},
+		{"wm", unsafe.Offsetof(pr.wm), unsafe.Offsetof(pr.wm) + unsafe.Sizeof(pr.wm)},
+	})
+	var ns needSlot
+	checkSpans(t, "needSlot", unsafe.Sizeof(ns), []span{{"v", unsafe.Offsetof(ns.v), unsafe.Offsetof(ns.v) + unsafe.Sizeof(ns.v)}})
 	var w worker
 	if unsafe.Sizeof(w)-(unsafe.Offsetof(w.state)+unsafe.Sizeof(w.state)) < pad.CacheLine {
 		t.Error("worker: state not followed by a padding unit")

@@ -12,11 +12,13 @@ import (
 
 // everyThird routes every third event (by id) to partitions 0 and 2 as
 // well as its entity partition.
-func everyThird(ev *schema.Event) uint64 {
+func everyThird(ev *schema.Event) PartitionSet {
+	var s PartitionSet
 	if ev.ID%3 == 0 {
-		return 1<<0 | 1<<2
+		s.Add(0)
+		s.Add(2)
 	}
-	return 0
+	return s
 }
 
 // TestRouteCopies checks, under concurrent producers (run it with -race),
@@ -118,12 +120,12 @@ func TestRouteCopies(t *testing.T) {
 }
 
 func TestRouteConfig(t *testing.T) {
-	_, err := New(Config{Partitions: MaxRoutedPartitions + 1, Route: everyThird})
+	_, err := New(Config{Partitions: MaxRoutedPartitions + 1, QueueSize: 2, Route: everyThird})
 	var ce *ConfigError
 	if !errors.As(err, &ce) || ce.Field != "Partitions" {
 		t.Fatalf("Route with %d partitions: %v", MaxRoutedPartitions+1, err)
 	}
-	if _, err := New(Config{Partitions: MaxRoutedPartitions, Route: everyThird}); err != nil {
+	if _, err := New(Config{Partitions: MaxRoutedPartitions, QueueSize: 2, Route: everyThird}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -189,7 +191,7 @@ func TestSetRoute(t *testing.T) {
 	if err := b.SetRoute(nil); !errors.Is(err, ErrClosed) {
 		t.Fatalf("SetRoute after Shutdown: %v", err)
 	}
-	wide := newBus(t, Config{Partitions: MaxRoutedPartitions + 1})
+	wide := newBus(t, Config{Partitions: MaxRoutedPartitions + 1, QueueSize: 2, Workers: 1})
 	var ce *ConfigError
 	if err := wide.SetRoute(everyThird); !errors.As(err, &ce) {
 		t.Fatalf("SetRoute on %d partitions: %v", MaxRoutedPartitions+1, err)

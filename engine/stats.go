@@ -31,7 +31,13 @@ type PartitionStats struct {
 	Dropped   uint64 // refused: full under Drop (ErrDropped)
 	TimedOut  uint64 // refused: full past BackpressureTimeout under Block (ErrTimeout)
 	Queued    uint64 // accepted, not yet counted in Delivered
-	HighWater uint64 // deepest queue seen, at most the ring's capacity
+	HighWater uint64 // deepest queue seen, at most the ring's capacity (all lanes' in Ordered mode)
+	// Late counts events (all delivered, and counted in Delivered too) that
+	// the Config.Ordered merge handed on after an event with a later
+	// timestamp: their producer published them behind its own watermark
+	// (out of timestamp order, or the default producer first used after
+	// others had moved on). Always 0 without Config.Ordered.
+	Late uint64
 }
 
 // Stats is a snapshot of a Bus's counters.
@@ -55,6 +61,7 @@ func (s Stats) Total() PartitionStats {
 		t.TimedOut += p.TimedOut
 		t.Queued += p.Queued
 		t.HighWater = max(t.HighWater, p.HighWater)
+		t.Late += p.Late
 	}
 	return t
 }
@@ -85,15 +92,16 @@ func (b *Bus) Stats() Stats {
 		ps.Dropped = p.dropped.Load()
 		ps.TimedOut = p.timedOut.Load()
 		ps.Delivered = p.delivered.Load()
-		depth := uint64(p.ring.Len())
+		depth := p.depth()
 		done := ps.Delivered + ps.Dropped + ps.TimedOut
 		ps.Published = loadMax(&p.published, done+depth)
 		// At least depth. At most the capacity: an earlier snapshot read
 		// Published as done0+depth0 with done0 <= done, so the rest is at
 		// most depth0.
 		ps.Queued = ps.Published - done
-		c := uint64(p.ring.Cap())
+		c := p.capacity()
 		ps.HighWater = min(loadMax(&p.highWater, min(ps.Queued, c)), c)
+		ps.Late = p.late.Load()
 	}
 	subs := *b.subs.Load()
 	st.Subscribers = make([]SubscriberStats, len(subs))

@@ -32,7 +32,9 @@ type worker struct {
 	batch []*schema.Event // reused for every Handler call; len BatchSize
 	own   []*schema.Event // with Config.Route: the batch's entity-partition events, for subscribers
 	dl    *deadline       // for blocking on a full subscriber queue
-	n     *ring.Notifier  // shared by its partitions' rings when it serves several
+	n     *ring.Notifier  // shared by its partitions' rings when it serves several, or merges (Ordered)
+	// merges[k] is the merge state of parts[k] in Ordered mode; nil otherwise.
+	merges []merge
 
 	// state is written only by the worker and read by Shutdown after an
 	// abort; it publishes nothing but itself.
@@ -52,9 +54,12 @@ func (w *worker) run() {
 		// to the runtime's pool: a goroutine that returns while still
 		// locked makes the runtime end its thread.
 	}
-	if len(w.parts) == 1 {
+	switch {
+	case b.ordered:
+		w.runOrdered()
+	case len(w.parts) == 1:
 		w.runOne()
-	} else {
+	default:
 		w.runMany()
 	}
 }

@@ -183,7 +183,7 @@ func New(cfg Config) (*Node, error) {
 		// on the partition count. Reload changes the rules, so the route
 		// asks the current detector.
 		if parts > 1 {
-			bcfg.Route = func(ev *schema.Event) uint64 { return n.det.Load().Route(ev) }
+			bcfg.Route = func(ev *schema.Event) engine.PartitionSet { return n.det.Load().Route(ev) }
 		}
 	}
 	bus, err := engine.New(bcfg)

@@ -317,6 +317,24 @@ func (r *MPSC[T]) Peek() (seq uint64, n int) {
 	return seq, int(r.avail - seq)
 }
 
+// Scan is Peek for a consumer that reads ahead of its releases (a merge of
+// several rings that takes from each as order allows): it also looks past
+// the run Peek last reported, which Peek does not while that run is
+// unreleased, and returns the whole committed run from the read cursor.
+func (r *MPSC[T]) Scan() (seq uint64, n int) {
+	r.scan()
+	return r.rhead, int(r.avail - r.rhead)
+}
+
+// Sealed reports, to the consumer, whether the ring is closed and every slot
+// reserved before the close has been committed and seen (by Peek, Scan or
+// WaitRead): the run last reported is all that will ever come. Once true it
+// stays true.
+func (r *MPSC[T]) Sealed() bool {
+	// closed is stored after the closing CAS: the tail read after it is final.
+	return r.closed.Load() != 0 && r.tail.Load()&^closedBit == r.avail
+}
+
 // scan extends avail over the runs committed since.
 func (r *MPSC[T]) scan() {
 	a := r.avail

@@ -271,6 +271,13 @@ func (n *Notifier) Wait(ctx context.Context, done <-chan struct{}, ready func() 
 	return n.w.park(ctx, done)
 }
 
+// Wake wakes the consumer waiting in Wait, if one is, for a change that is
+// not a commit to one of the rings: a merge of rings that also waits for
+// its producers' watermarks. The caller publishes the change first (an
+// atomic store), then calls Wake; the waiter's ready re-reads it after
+// raising the parked count, so one of the two sees the other.
+func (n *Notifier) Wake() { n.w.wake() }
+
 // backoff runs round i of the spin-then-yield phases and reports whether
 // the waiter should park instead.
 func backoff(i, spin, yieldEnd int) (park bool) {
