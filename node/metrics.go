@@ -33,6 +33,7 @@ var (
 	descBusTimedOut  = prometheus.NewDesc("kestrel_bus_timed_out_total", "Events refused after the backpressure timeout.", []string{"partition"}, nil)
 	descBusQueued    = prometheus.NewDesc("kestrel_bus_queue_depth", "Events waiting in a bus partition.", []string{"partition"}, nil)
 	descBusHigh      = prometheus.NewDesc("kestrel_bus_queue_high_water", "Deepest queue a bus partition has had.", []string{"partition"}, nil)
+	descBusLate      = prometheus.NewDesc("kestrel_bus_late_total", "Events an Ordered bus partition delivered after later ones, because their producer published them out of its own timestamp order.", []string{"partition"}, nil)
 	descBusLag       = prometheus.NewDesc("kestrel_bus_lag_seconds", "Seconds a bus partition has been behind its input: since its worker began the backlog it is working through; 0 while it keeps up.", []string{"partition"}, nil)
 
 	descDetEvents   = prometheus.NewDesc("kestrel_detect_events_total", "Events detection examined, once each.", nil, nil)
@@ -40,6 +41,8 @@ var (
 	descDetBad      = prometheus.NewDesc("kestrel_detect_bad_partition_total", "Events handed to detection with a bad partition.", nil, nil)
 	descDetPartials = prometheus.NewDesc("kestrel_detect_partial_matches", "Partial sequence matches held.", nil, nil)
 	descDetBytes    = prometheus.NewDesc("kestrel_detect_state_bytes", "Bytes of sequence state held.", nil, nil)
+	descDetHeld     = prometheus.NewDesc("kestrel_detect_held_matches", "Complete matches waiting for a trailing missing-event step's window to pass.", nil, nil)
+	descDetVetoed   = prometheus.NewDesc("kestrel_detect_vetoed_matches_total", "Matches a missing-event step's event ruled out.", nil, nil)
 	descRuleAlerts  = prometheus.NewDesc("kestrel_rule_alerts_total", "Alerts a rule raised.", []string{"rule"}, nil)
 	descRuleDropped = prometheus.NewDesc("kestrel_rule_alerts_refused_total", "Alerts of a rule the outputs refused.", []string{"rule"}, nil)
 	descRuleEvicted = prometheus.NewDesc("kestrel_rule_evictions_total", "Partial matches of a rule evicted, by cause.", []string{"rule", "cause"}, nil)
@@ -72,18 +75,19 @@ var (
 	descSensorPub     = prometheus.NewDesc("kestrel_sensor_published_total", "Sensor events the bus accepted.", nil, nil)
 	descSensorKDrops  = prometheus.NewDesc("kestrel_sensor_kernel_drops_total", "Records lost in the kernel (ring buffer full).", nil, nil)
 	descSensorDecErrs = prometheus.NewDesc("kestrel_sensor_decode_errors_total", "Records that did not decode.", nil, nil)
+	descSensorTrunc   = prometheus.NewDesc("kestrel_sensor_truncated_total", "Exec records cut to the sensor's limits, by what was cut (args, cwd).", []string{"what"}, nil)
 )
 
 // Describe sends every description the collector may use.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descUp, descReloads, descSchema, descSchemaR,
 		descBusPublished, descBusDelivered, descBusDropped, descBusTimedOut, descBusQueued, descBusHigh, descBusLag,
-		descDetEvents, descDetCopies, descDetBad, descDetPartials, descDetBytes, descRuleAlerts, descRuleDropped, descRuleEvicted,
+		descDetEvents, descDetCopies, descDetBad, descDetPartials, descDetBytes, descDetHeld, descDetVetoed, descRuleAlerts, descRuleDropped, descRuleEvicted,
 		descSinkEmitted, descSinkRefused, descSinkSuppressed, descSinkUnrouted,
 		descDestEmitted, descDestDelivered, descDestRetried, descDestRejected, descDestDropped, descDestInFlight,
 		descReplayEvents, descReplayPublished, descReplayBad,
 		descKafkaRecords, descKafkaEvents, descKafkaPoison, descKafkaDLQ, descKafkaCommits, descKafkaPauses, descKafkaPending, descKafkaAssigned,
-		descSensorRead, descSensorPub, descSensorKDrops, descSensorDecErrs} {
+		descSensorRead, descSensorPub, descSensorKDrops, descSensorDecErrs, descSensorTrunc, descBusLate} {
 		ch <- d
 	}
 }
@@ -111,6 +115,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descBusTimedOut, p.TimedOut, l)
 		gauge(descBusQueued, float64(p.Queued), l)
 		gauge(descBusHigh, float64(p.HighWater), l)
+		counter(descBusLate, p.Late, l)
 		if i < len(s.Lag) {
 			gauge(descBusLag, s.Lag[i].Seconds(), l)
 		}
@@ -121,6 +126,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descDetBad, d.BadPartition)
 	gauge(descDetPartials, float64(d.Partials))
 	gauge(descDetBytes, float64(d.Bytes))
+	gauge(descDetHeld, float64(d.Held))
+	counter(descDetVetoed, d.Vetoed)
 	for _, r := range d.Rules {
 		counter(descRuleAlerts, r.Alerts, r.ID)
 		counter(descRuleDropped, r.Dropped, r.ID)
@@ -166,6 +173,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descSensorPub, se.Published)
 		counter(descSensorKDrops, se.KernelDrops)
 		counter(descSensorDecErrs, se.DecodeErrors)
+		counter(descSensorTrunc, se.ArgsTruncated, "args")
+		counter(descSensorTrunc, se.CwdTruncated, "cwd")
 	}
 }
 
