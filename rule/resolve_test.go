@@ -108,7 +108,7 @@ func TestResolveErrors(t *testing.T) {
 	f(`process where concat(process.name, "x")`, 1, 15, "concat", ErrTypeMismatch, "not a boolean")
 	f(`process where cidrMatch(concat(process.name), "10.0.0.0/8")`, 1, 15, "cidrMatch", ErrUnsupported, "on an expression")
 	f(`process where process.nope == ?process.name`, 1, 15, "process.nope", ErrUnknownField, "unknown field")
-	f(`process where user.id == -1`, 1, 26, "-1", ErrTypeMismatch, "U64")
+	f(`process where file.size == -1`, 1, 28, "-1", ErrTypeMismatch, "U64")
 	f(`process where process.pid < null`, 1, 29, "null", ErrTypeMismatch, "null can only")
 	f(`process where process.pid : "1*"`, 1, 15, "process.pid", ErrTypeMismatch, "needs a string field")
 	f(`process where process.name like 5`, 1, 33, "5", ErrTypeMismatch, "string patterns")
