@@ -35,8 +35,8 @@ func TestParseElasticRule(t *testing.T) {
 	var m struct {
 		Metadata struct {
 			RuleID, RuleName, Severity, Description, RuleVersion string
-			RiskScore                                           float64 `json:"risk_score"`
-			Tags                                                []string
+			RiskScore                                            float64 `json:"risk_score"`
+			Tags                                                 []string
 		}
 		Capabilities struct {
 			MitreAttack []string `json:"mitre_attack"`
@@ -97,7 +97,7 @@ func TestParseElasticErrors(t *testing.T) {
 func TestElasticPackages(t *testing.T) {
 	dir := t.TempDir()
 	for name, wantErr := range map[string]string{
-		"execution_shell_from_web_server.toml":          "",
+		"execution_shell_from_web_server.toml":           "",
 		"command_and_control_download_then_connect.toml": "",
 		"defense_evasion_unknown_field.toml":             "rule.eql:1:15: unknown field vendor.acme.verdict",
 	} {
