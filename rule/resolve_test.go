@@ -41,8 +41,8 @@ until [process where event.action == "exit"]`, reg)
 			}
 		}
 	}
-	wantTypes(net, "network_connect", "network_accept", "network_listen", "network_dns")
-	wantTypes(proc, "process_exec", "process_fork", "process_exit")
+	wantTypes(net, "network_connect", "network_accept", "network_listen", "network_dns", "network")
+	wantTypes(proc, "process_exec", "process_fork", "process_exit", "process")
 	if q.By[0].Type != schema.TypeString || q.By[0].ID == 0 {
 		t.Fatalf("by %+v", q.By[0])
 	}
