@@ -42,7 +42,7 @@ type outputsFile struct {
 	// Fields is how alerts' fields are written: "tagged" (default) or
 	// "flat" (ECS-flat plain values); see Config.Fields.
 	Fields string `json:"alert_fields"`
-	Dedup   *struct {
+	Dedup  *struct {
 		Window     string   `json:"window"`
 		Fields     []string `json:"fields"`
 		MaxEntries int      `json:"max_entries"`
