@@ -92,3 +92,37 @@ func TestRunHandWrittenErrors(t *testing.T) {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
 }
+
+// A log recorded under the original Kestrel schema (kestrel.ecs, where
+// user.id is a U64) replays against ECS when -schemas holds
+// schema/kestrel.json: fields map by path, and a uid the keyword field
+// cannot take is dropped and counted, not misread.
+func TestRunKestrelSchemaLog(t *testing.T) {
+	dir := t.TempDir()
+	schemas := filepath.Join(dir, "schemas")
+	if err := os.MkdirAll(schemas, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("../../schema/kestrel.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(schemas, "kestrel.json"), string(b))
+	log := filepath.Join(dir, "old.jsonl")
+	writeFile(t, log, `{"magic":[75,69,83,84],"version":1,"schema_id":"kestrel.ecs","schema_version":1}
+{"event_id":1,"event_type_id":1,"ts_mono_ns":1,"ts_wall_ns":1,"entity_key":1,"fields":{"4":{"String":"sh"},"8":{"U64":33},"22":{"String":"nginx"}}}
+`)
+	rules := filepath.Join(dir, "rules", "r")
+	if err := os.MkdirAll(rules, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(rules, "manifest.json"), `{"rule_id": "old-1", "rule_name": "old", "severity": "low"}`)
+	writeFile(t, filepath.Join(rules, "rule.eql"), `process where process.name == "sh" and process.parent.name == "nginx" and user.id == null`)
+	if code, _, stderr := kestrel(t, "run", "-rules", filepath.Dir(rules), "-log", log, "-q"); code != exitFail || !strings.Contains(stderr, `"kestrel.ecs"`) {
+		t.Fatalf("without -schemas: exit %d\n%s", code, stderr)
+	}
+	code, stdout, stderr := kestrel(t, "run", "-rules", filepath.Dir(rules), "-log", log, "-schemas", schemas, "-q")
+	if code != exitOK || !strings.Contains(stdout, `"rule_id":"old-1"`) {
+		t.Fatalf("with -schemas: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
