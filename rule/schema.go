@@ -23,8 +23,7 @@ const (
 // (schema.ECS): the ECS field paths Elastic's endpoint rules use, with ECS
 // types, and event types after ECS event.category, with fixed IDs. It is
 // what rules compile against when no schema file is given. The original
-// Kestrel default schema is schema.Kestrel; write it out with
-// DefaultSchema's sibling, schema.KestrelFile, to load it as a file.
+// Kestrel default schema is schema.Kestrel (its file: schema/kestrel.json).
 func DefaultRegistry() *schema.Registry { return schema.ECS() }
 
 // SchemaFile is the JSON form of a schema, read by ReadSchema and written
