@@ -126,3 +126,17 @@ func TestRunKestrelSchemaLog(t *testing.T) {
 		t.Fatalf("with -schemas: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 }
+
+func TestImportElasticUsage(t *testing.T) {
+	if code, _, stderr := kestrel(t, "import-elastic"); code != exitUsage || !strings.Contains(stderr, "usage: kestrel import-elastic") {
+		t.Errorf("no arguments: exit %d %s", code, stderr)
+	}
+	if code, _, stderr := kestrel(t, "import-elastic", "-out", t.TempDir(), "missing.toml"); code != exitFail || !strings.Contains(stderr, "missing.toml") {
+		t.Errorf("missing file: exit %d %s", code, stderr)
+	}
+	// Only skipped rules: nothing refused, exit 0.
+	code, stdout, _ := kestrel(t, "import-elastic", "-q", "-out", t.TempDir(), "../../rule/testdata/elastic/ml_rare_process.toml")
+	if code != exitOK || !strings.Contains(stdout, "1 files: 0 EQL rules, 0 loaded") || strings.Contains(stdout, "skipped:") {
+		t.Errorf("skipped only: exit %d %s", code, stdout)
+	}
+}
