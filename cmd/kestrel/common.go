@@ -70,6 +70,7 @@ func (h minLevel) WithGroup(g string) slog.Handler { return minLevel{h.Handler.W
 // nodeFlags are the flags run, sense and run -brokers share.
 type nodeFlags struct {
 	rulesDir, outPath, schemaPath, listen *string
+	alertFields                           *string
 	partitions                            *int
 	quiet                                 *bool
 	log                                   *logFlags
@@ -81,6 +82,8 @@ func addNodeFlags(fs *flag.FlagSet, rulesHelp string) *nodeFlags {
 		outPath:    fs.String("outputs", "", "outputs config file (JSON); default: alerts as JSON lines on stdout"),
 		schemaPath: fs.String("schema", "", "schema file (JSON, see kestrel schema); default: the built-in schema"),
 		listen:     fs.String("listen", "", "serve /metrics, /healthz, /readyz and /debug/pprof/ on this address (host:port)"),
+		alertFields: fs.String("alert-fields", "", "how alerts' fields are written: tagged ({\"String\":\"bash\"}) or flat (ECS-flat plain values); "+
+			"default: the outputs file's alert_fields, else tagged"),
 		partitions: fs.Int("partitions", runtime.GOMAXPROCS(0), "bus partitions (detection workers)"),
 		quiet:      fs.Bool("q", false, "no summary or progress on stderr"),
 		log:        addLogFlags(fs),
@@ -92,7 +95,34 @@ func (f *nodeFlags) check() string {
 	if *f.partitions < 1 || *f.partitions > detect.MaxPartitions {
 		return fmt.Sprintf("-partitions must be from 1 to %d", detect.MaxPartitions)
 	}
+	if _, err := sink.ParseFieldsForm(*f.alertFields); err != nil {
+		return "-alert-fields: " + err.Error()
+	}
 	return ""
+}
+
+// withAlertFields applies -alert-fields to cfg, a node with rules: its
+// outputs (cfg.Sink, else the outputs file or stdout, loaded here as the
+// node would) write alerts' fields in that form. On error nothing stays
+// open; on success a caller whose node fails to start closes
+// cfg.Sink's destinations.
+func (f *nodeFlags) withAlertFields(cfg *node.Config) error {
+	if *f.alertFields == "" || cfg.RulesDir == "" {
+		return nil
+	}
+	form, err := sink.ParseFieldsForm(*f.alertFields) // checked by check
+	if err != nil {
+		return err
+	}
+	if len(cfg.Sink.Destinations) == 0 {
+		scfg, err := sink.LoadConfig(cfg.OutputsPath, sink.LoadOptions{Stdout: cfg.Stdout, Retry: cfg.Retry})
+		if err != nil {
+			return fmt.Errorf("outputs: %w", err)
+		}
+		cfg.Sink = scfg
+	}
+	cfg.Sink.Fields = form
+	return nil
 }
 
 // newNode builds the node cfg describes, reporting a failure on stderr.

@@ -140,3 +140,17 @@ func TestImportElasticUsage(t *testing.T) {
 		t.Errorf("skipped only: exit %d %s", code, stdout)
 	}
 }
+
+// -alert-fields flat writes ECS-flat alert fields; a bad form is a usage
+// error.
+func TestRunAlertFieldsFlat(t *testing.T) {
+	code, stdout, stderr := kestrel(t, "run", "-rules", ecsExample+"/rules", "-log", ecsExample+"/events.jsonl", "-q", "-alert-fields", "flat")
+	if code != exitOK || !strings.Contains(stdout, `"fields":{"event.type":"start","process.parent.name":"nginx","process.name":"sh","user.id":"33"}`) ||
+		!strings.Contains(stdout, `"step2.destination.port":8080`) {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if code, _, stderr := kestrel(t, "run", "-rules", ecsExample+"/rules", "-log", ecsExample+"/events.jsonl", "-alert-fields", "xml"); code != exitUsage ||
+		!strings.Contains(stderr, "-alert-fields") {
+		t.Fatalf("bad form: exit %d\n%s", code, stderr)
+	}
+}

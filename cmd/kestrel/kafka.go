@@ -111,6 +111,11 @@ func runKafka(ctx context.Context, args []string, stdout, stderr io.Writer, look
 			scfg.Destinations = append(scfg.Destinations, sink.DestinationConfig{Dest: dest, Overflow: sink.OverflowBlock})
 		}
 		ncfg.Sink = scfg
+		if err := nf.withAlertFields(&ncfg); err != nil { // sets the form on scfg
+			_ = scfg.CloseDestinations()
+			fmt.Fprintf(stderr, "kestrel: %v\n", err)
+			return exitFail
+		}
 	}
 	n, ok := newNode(ncfg, stderr)
 	if !ok {

@@ -43,6 +43,10 @@
 // that several nodes can share the work (see SCALING.md and package kafka,
 // whose -h lists the TLS, SASL and tuning flags).
 //
+// -alert-fields flat (run, sense, run -brokers) writes alerts' fields
+// ECS-flat ("process.name":"sh") for a SIEM to index, as "alert_fields":
+// "flat" in the outputs file does; tagged ({"String":"sh"}) is the default.
+//
 // run and sense are long-running nodes (package node): -listen ADDR serves
 // Prometheus /metrics, /healthz, /readyz and /debug/pprof/; -log-format
 // and -log-level shape the log on stderr; SIGTERM or SIGINT stops the
