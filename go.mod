@@ -3,6 +3,7 @@ module github.com/kestrel-sec/kestrel
 go 1.26.8
 
 require (
+	github.com/BurntSushi/toml v1.6.0
 	github.com/HdrHistogram/hdrhistogram-go v1.4.0
 	github.com/Workiva/go-datastructures v1.1.7
 	github.com/bytedance/sonic v1.15.5
@@ -34,5 +35,4 @@ require (
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/twitchyliquid64/golang-asm v0.15.1 // indirect
 	golang.org/x/arch v0.0.0-20210923205945-b76863e36670 // indirect
-	google.golang.org/protobuf v1.36.12 // indirect
 )

@@ -73,6 +73,19 @@ type Config struct {
 	// replay's mock clock, so expiry follows event time. nil: event time
 	// alone.
 	Clock clock.Clock
+	// Lateness is how far behind the newest event time a partition has
+	// seen an event may still arrive and find the partial matches it
+	// needs: expiry (maxspan passed) and the release of matches held for
+	// a trailing missing-event step both wait this much longer in event
+	// time. 0 suits input in timestamp order (a log replayed by one
+	// producer, an Ordered bus). Input merged from sources that are each
+	// in order but not with one another (several Kafka partitions, several
+	// sensors) needs the largest disorder expected: without it a partial
+	// match can expire, and a held match be released, before an event
+	// that an earlier-timestamped source has not yet delivered. maxspan
+	// itself is always judged on event timestamps, so Lateness changes
+	// how long state is kept, never what matches in order.
+	Lateness time.Duration
 	// MaxStatesPerRule bounds, per partition, the join keys one sequence
 	// rule keeps partial matches for; past it the least recently used key
 	// is evicted (counted as capacity). 0: DefaultMaxStatesPerRule.
@@ -144,6 +157,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxStates < 0 {
 		return &ConfigError{"MaxStates", "negative"}
+	}
+	if c.Lateness < 0 {
+		return &ConfigError{"Lateness", "negative"}
 	}
 	if c.MaxStateBytes < 0 {
 		return &ConfigError{"MaxStateBytes", "negative"}

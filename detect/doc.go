@@ -145,8 +145,13 @@
 // bounds are per partition, so where eviction starts depends on how keys
 // spread). Memory is reclaimed after each batch: partial
 // matches whose maxspan has passed at the horizon, the newest event time the
-// partition has seen (capped by Config.Clock, the replay's mock clock), are
-// dropped. Join keys are bounded per rule (MaxStatesPerRule) and per
+// partition has seen less Config.Lateness (capped by Config.Clock, the
+// replay's mock clock), are dropped, and matches held for a trailing
+// missing-event step are released at the same horizon. Input merged from
+// sources that are each in time order but not with one another (Kafka
+// partitions, several sensors) sets Lateness to the disorder it expects
+// (kestrel run -brokers: 30 s), or one source's newer events would expire
+// another's partial matches before their next step arrives. Join keys are bounded per rule (MaxStatesPerRule) and per
 // partition (MaxStates), and their memory per partition in bytes
 // (MaxStateBytes); past a bound the least recently used key goes. Every
 // dropped partial match is counted by reason: expired, terminated (until),

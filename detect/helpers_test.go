@@ -14,7 +14,9 @@ import (
 	"github.com/kestrel-sec/kestrel/value"
 )
 
-var testReg = rule.DefaultRegistry()
+// testReg is the original Kestrel schema, which these tests were written
+// for (user.id is a U64 there; ECS, the default, makes it a keyword).
+var testReg = schema.Kestrel()
 
 // capture is an Emitter that keeps alerts, or refuses them with fail.
 type capture struct {

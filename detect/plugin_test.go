@@ -54,19 +54,29 @@ var typeIP = func() schema.FieldDataType {
 	return t
 }()
 
-// pluginReg is the default schema plus client.ip of type ip.
+// pluginReg is the default schema plus vendor.test.ip of type ip (a
+// namespaced field: ECS has client.ip already, as a plain string).
 var pluginReg, clientIP = func() (*schema.Registry, schema.FieldID) {
 	reg := rule.DefaultRegistry()
-	id, err := reg.RegisterField(schema.FieldDef{Path: "client.ip", DataType: typeIP})
+	id, err := reg.RegisterField(schema.FieldDef{Path: "vendor.test.ip", DataType: typeIP})
 	if err != nil {
 		panic(err)
 	}
 	return reg, id
 }()
 
+// networkType is the event type "network where" names in pluginReg.
+var networkType = func() schema.EventTypeID {
+	t, ok := pluginReg.EventTypeID("network")
+	if !ok {
+		panic("no network event type")
+	}
+	return t
+}()
+
 func pluginEvent(id uint64, ip string) schema.Event {
 	var ev schema.Event
-	ev.ID, ev.Type = id, 3 // network_connect
+	ev.ID, ev.Type = id, networkType
 	if ip != "" {
 		ev.Add(clientIP, value.StringValue(ip)) // unchecked: invalid values too
 	}
@@ -78,12 +88,12 @@ func pluginEvent(id uint64, ip string) schema.Event {
 // invalid value as absent. The alerts are the same with the index off.
 func TestPluginTypeRules(t *testing.T) {
 	rules := map[string]string{
-		"eq":    `network where client.ip == "2001:0db8:0:0::1"`,
-		"ne":    `network where client.ip != "10.0.0.1"`,
-		"in":    `network where client.ip in ("192.168.1.1", "2001:db8::1")`,
-		"lt":    `network where client.ip < "10.0.0.9"`,
-		"cidr":  `network where cidrMatch(client.ip, "2001:db8::/32", "172.16.0.0/12")`,
-		"inull": `network where client.ip in (null, "10.0.0.1")`,
+		"eq":    `network where vendor.test.ip == "2001:0db8:0:0::1"`,
+		"ne":    `network where vendor.test.ip != "10.0.0.1"`,
+		"in":    `network where vendor.test.ip in ("192.168.1.1", "2001:db8::1")`,
+		"lt":    `network where vendor.test.ip < "10.0.0.9"`,
+		"cidr":  `network where cidrMatch(vendor.test.ip, "2001:db8::/32", "172.16.0.0/12")`,
+		"inull": `network where vendor.test.ip in (null, "10.0.0.1")`,
 	}
 	var pkgs []*rule.Package
 	for _, id := range []string{"eq", "ne", "in", "lt", "cidr", "inull"} {
@@ -136,10 +146,10 @@ func TestPluginTypeRules(t *testing.T) {
 // do not, as its base kind's test allocates nothing.
 func TestPluginTypeNoAlloc(t *testing.T) {
 	for _, src := range []string{
-		`network where client.ip == "2001:0db8::1"`,
-		`network where client.ip >= "10.0.0.0"`,
-		`network where client.ip in ("10.0.0.1", "10.0.0.2", "2001:db8::1")`,
-		`network where cidrMatch(client.ip, "10.0.0.0/8", "2001:db8::/32")`,
+		`network where vendor.test.ip == "2001:0db8::1"`,
+		`network where vendor.test.ip >= "10.0.0.0"`,
+		`network where vendor.test.ip in ("10.0.0.1", "10.0.0.2", "2001:db8::1")`,
+		`network where cidrMatch(vendor.test.ip, "10.0.0.0/8", "2001:db8::/32")`,
 	} {
 		q, err := rule.Compile("r.eql", src, pluginReg)
 		if err != nil {

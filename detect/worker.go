@@ -487,12 +487,13 @@ func (w *worker) releaseKey(s *seqState, ks *keyState, limit uint64, all bool) {
 }
 
 // release emits every held match whose window has passed at the
-// partition's newest event time: no event of its missing-event step can
-// come in time any more.
+// partition's horizon (its newest event time, less Config.Lateness): no
+// event of its missing-event step can come in time any more.
 func (w *worker) release() {
+	h := w.horizon()
 	for _, s := range w.seq {
 		if s != nil && len(s.heldKeys) > 0 {
-			w.releaseHeld(s, w.watermark, false)
+			w.releaseHeld(s, h, false)
 		}
 	}
 }
@@ -948,10 +949,14 @@ func (w *worker) touch(s *seqState, ks *keyState, ts uint64) {
 	}
 }
 
-// horizon is the time before which partial matches may be expired: the
-// newest event time this partition has seen, capped by Config.Clock.
+// horizon is the time before which partial matches may be expired and
+// held matches released: the newest event time this partition has seen,
+// less Config.Lateness, capped by Config.Clock.
 func (w *worker) horizon() uint64 {
 	h := w.watermark
+	if l := uint64(w.d.cfg.Lateness); l > 0 {
+		h -= min(h, l)
+	}
 	if c := w.d.cfg.Clock; c != nil {
 		h = min(h, c.NowMono())
 	}

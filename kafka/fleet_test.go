@@ -190,7 +190,11 @@ func (l *alertLog) sorted() []string {
 // detectionBus starts a bus of n partitions running the rules into out.
 func detectionBus(t testing.TB, local *schema.Registry, n int, out detect.Emitter) (*engine.Bus, *detect.Detector) {
 	t.Helper()
-	det, err := detect.New(detect.Config{Rules: fleetRules(t, local), Output: out, Partitions: n,
+	// Lateness as a Kafka node has it (kestrel run -brokers): the source
+	// merges Kafka partitions and sensors that are not in time order with
+	// one another, so one sensor's events can move a partition's event
+	// time past another's partial matches before their next step arrives.
+	det, err := detect.New(detect.Config{Rules: fleetRules(t, local), Output: out, Partitions: n, Lateness: 30 * time.Second,
 		EntityPartition: func(k schema.EntityKey) int { return engine.EntityPartition(k, n) }})
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -105,7 +106,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		}
 		name := []string{"a", "b"}[(i/1000)%2]
 		e, err := schema.NewBuilder(reg).ID(evs[i].ID).TypeName("process_exec").Mono(evs[i].TsMono).Entity(evs[i].Entity).
-			Path("user.id", value.U64Value(uint64(i/2%500))).Path("process.name", value.StringValue(name)).Build()
+			Path("user.id", value.StringValue(strconv.Itoa(i/2%500))).Path("process.name", value.StringValue(name)).Build()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -209,7 +210,7 @@ func TestReloadKeepsSequences(t *testing.T) {
 	}
 	mk := func(id uint64, name string) *schema.Event {
 		b := schema.NewBuilder(n.Registry()).ID(id).TypeName("process_exec").Mono(schema.TimestampMono(id*uint64(time.Second))).
-			Entity(schema.EntityKeyFrom64(id)).Path("user.id", value.U64Value(5)).Path("process.name", value.StringValue(name))
+			Entity(schema.EntityKeyFrom64(id)).Path("user.id", value.StringValue("5")).Path("process.name", value.StringValue(name))
 		e, err := b.Build()
 		if err != nil {
 			t.Fatal(err)

@@ -55,7 +55,7 @@ func ExampleNode_ReloadSchema() {
 		}
 	}
 	// Output:
-	// ok: field added: vendor.acme.score (id 47) (F64) is new <nil>
+	// ok: field added: vendor.acme.score (id 1384) (F64) is new <nil>
 	// breaking: type narrowed: file.path (id 9): String to Bytes, which does not accept every String value
 	// refused: credaccess-001 file.path
 	// refused: privesc-001 file.path

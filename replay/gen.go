@@ -8,26 +8,18 @@ import (
 	"github.com/kestrel-sec/kestrel/value"
 )
 
-// The demo schema: ECS-style field paths and three event types, shared by
+// demoFields is the demo schema's fields: the first sixteen of the original
+// Kestrel default schema (schema.KestrelFile), which owns them, shared by
 // GenerateEvents, the benchmark harness and the kestrel command's examples.
-var demoFields = []schema.FieldDef{
-	{Path: "process.pid", DataType: schema.TypeI64, Description: "process id"},
-	{Path: "process.parent.pid", DataType: schema.TypeI64, Description: "parent process id"},
-	{Path: "process.executable", DataType: schema.TypeString, Description: "absolute path of the executable"},
-	{Path: "process.name", DataType: schema.TypeString, Description: "executable base name"},
-	{Path: "process.command_line", DataType: schema.TypeString, Description: "full command line"},
-	{Path: "process.args_count", DataType: schema.TypeU64, Description: "number of arguments"},
-	{Path: "user.name", DataType: schema.TypeString, Description: "effective user name"},
-	{Path: "user.id", DataType: schema.TypeU64, Description: "effective user id"},
-	{Path: "file.path", DataType: schema.TypeString, Description: "path opened"},
-	{Path: "file.flags", DataType: schema.TypeU64, Description: "open(2) flags"},
-	{Path: "source.ip", DataType: schema.TypeString, Description: "local address"},
-	{Path: "source.port", DataType: schema.TypeU64, Description: "local port"},
-	{Path: "destination.ip", DataType: schema.TypeString, Description: "remote address"},
-	{Path: "destination.port", DataType: schema.TypeU64, Description: "remote port"},
-	{Path: "network.transport", DataType: schema.TypeString, Description: "tcp or udp"},
-	{Path: "host.name", DataType: schema.TypeString, Description: "host name"},
-}
+var demoFields = func() []schema.FieldDef {
+	f := schema.KestrelFile()
+	out := make([]schema.FieldDef, 16)
+	for i := range out {
+		t, _ := schema.LookupType(f.Fields[i].Type) // built-in names: TestDemoRegistry
+		out[i] = schema.FieldDef{Path: f.Fields[i].Path, DataType: t, Description: f.Fields[i].Description}
+	}
+	return out
+}()
 
 // Demo event type names, registered in this order (IDs 1, 2, 3).
 const (
@@ -78,7 +70,9 @@ var (
 // reg should hold the demo schema (DemoRegistry); nil means a fresh
 // DemoRegistry. Fields and event types are looked up in reg by path and
 // name; any that reg lacks take the ID DemoRegistry gives them, and then the
-// events are built without checking them against reg. Strings share a few
+// events are built without checking them against reg. user.id is a U64,
+// or its decimal string where reg declares the field String, as ECS does.
+// Strings share a few
 // backing arrays; treat the events as read-only.
 func GenerateEvents(seed int64, n int, reg *schema.Registry) []schema.Event {
 	if reg == nil {
@@ -117,6 +111,14 @@ func GenerateEvents(seed int64, n int, reg *schema.Registry) []schema.Event {
 		fDPort, fTrans, fHost          = id("destination.port"), id("network.transport"), id("host.name")
 		tExec, tOpen, tConn            = typ(DemoExec), typ(DemoOpen), typ(DemoConnect)
 	)
+	// ECS declares user.id a keyword: under a registry that says so the
+	// generator writes the uid as its decimal string.
+	uidString := false
+	if reg != nil {
+		if d, ok := reg.Field(fUID); ok && d.DataType.Base() == schema.TypeString {
+			uidString = true
+		}
+	}
 	if !complete {
 		reg = nil
 	}
@@ -128,7 +130,7 @@ func GenerateEvents(seed int64, n int, reg *schema.Registry) []schema.Event {
 		cmd       string
 		argc      uint64
 		user      string
-		uid       uint64
+		uid       value.Value
 		host      string
 		key       schema.EntityKey
 	}
@@ -147,9 +149,13 @@ func GenerateEvents(seed int64, n int, reg *schema.Registry) []schema.Event {
 		}
 		u := rng.IntN(len(genUsers))
 		pid := int64(1000 + rng.IntN(60000))
+		uid := value.U64Value(uint64(u * 1000))
+		if uidString {
+			uid = value.StringValue(strconv.Itoa(u * 1000))
+		}
 		return proc{
 			pid: pid, ppid: int64(1 + rng.IntN(int(pid)-1)), exe: exe, name: name, cmd: cmd, argc: argc,
-			user: genUsers[u], uid: uint64(u * 1000), host: genHosts[rng.IntN(len(genHosts))],
+			user: genUsers[u], uid: uid, host: genHosts[rng.IntN(len(genHosts))],
 			key: schema.EntityKey{Hi: rng.Uint64() >> 32, Lo: rng.Uint64()},
 		}
 	}
@@ -178,7 +184,7 @@ func GenerateEvents(seed int64, n int, reg *schema.Registry) []schema.Event {
 				Field(fPid, value.I64Value(p.pid)).Field(fPPid, value.I64Value(p.ppid)).
 				Field(fExe, value.StringValue(p.exe)).Field(fName, value.StringValue(p.name)).
 				Field(fCmd, value.StringValue(p.cmd)).Field(fArgc, value.U64Value(p.argc)).
-				Field(fUser, value.StringValue(p.user)).Field(fUID, value.U64Value(p.uid)).
+				Field(fUser, value.StringValue(p.user)).Field(fUID, p.uid).
 				Field(fHost, value.StringValue(p.host))
 			if rng.IntN(2) == 0 {
 				b.Field(fTrans, value.NullValue()) // sensors leave unknowns Null
@@ -190,7 +196,7 @@ func GenerateEvents(seed int64, n int, reg *schema.Registry) []schema.Event {
 				Field(fUser, value.StringValue(p.user)).Field(fPath, value.StringValue(genFiles[rng.IntN(len(genFiles))])).
 				Field(fFlags, value.U64Value(uint64(rng.IntN(4))|0o100000)).Field(fHost, value.StringValue(p.host))
 			if rng.IntN(3) == 0 {
-				b.Field(fUID, value.U64Value(p.uid))
+				b.Field(fUID, p.uid)
 			}
 		default:
 			p := &procs[pi]

@@ -140,6 +140,16 @@
 // or rule.wat is reported as unsupported, by rule id and file.
 //
 // DefaultRegistry is the schema rules compile against by default: ECS
-// style paths with fixed IDs; ReadSchema and LoadSchema read another from a
-// JSON file.
+// (schema.ECS), with fixed IDs; ReadSchema and LoadSchema read another from
+// a JSON file. ECS keyword arrays (process.args, event.type, ...) are String
+// fields there: Resolve refuses comparing an Array field, so Elastic's
+// element-wise array matching is not available yet.
+//
+// # Elastic rules
+//
+// ParseElasticRule reads one rule of Elastic's detection-rules repository
+// (TOML); ElasticRule.WritePackage writes it as a package, the query
+// unchanged, and loads it back. Rules that are not EQL are ElasticSkipErrors
+// (ErrNotEQL). docs/elastic-rules.md measures how many of Elastic's rules
+// load (TestElasticRules).
 package rule

@@ -77,3 +77,39 @@ func ExampleParse_missingAndSample() {
 	// 3:3: a sequence with a missing-event step (![...]) needs with maxspan=..., as in Elastic EQL (at "!")
 	// 1:65: runs is not allowed on a sample's filter (at "runs")
 }
+
+// An Elastic detection rule (TOML) becomes a rule package: the query
+// unchanged, the metadata in manifest.json.
+func ExampleParseElasticRule() {
+	r, err := rule.ParseElasticRule("rule.toml", []byte(`[rule]
+rule_id = "5f1c8a2e-0000-4000-8000-000000000001"
+name = "Shell from a web server"
+description = "nginx starts a shell."
+severity = "high"
+risk_score = 73
+type = "eql"
+language = "eql"
+query = 'process where process.parent.name == "nginx" and process.name == "sh" and user.id == "33"'
+
+[[rule.threat]]
+framework = "MITRE ATT&CK"
+[[rule.threat.technique]]
+id = "T1505"
+[[rule.threat.technique.subtechnique]]
+id = "T1505.003"
+`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(r.RuleID, r.Severity, r.RiskScore, r.Techniques)
+	q, err := rule.Compile("rule.eql", string(r.EQL()), rule.DefaultRegistry())
+	fmt.Println(q.NumEvents(), err)
+
+	_, err = rule.ParseElasticRule("kql.toml", []byte("[rule]\nrule_id = \"x\"\nname = \"KQL\"\ntype = \"query\"\nlanguage = \"kuery\"\n"))
+	fmt.Println(err)
+	// Output:
+	// 5f1c8a2e-0000-4000-8000-000000000001 high 73 [T1505 T1505.003]
+	// 1 <nil>
+	// kql.toml: rule x (KQL) skipped: type query, language kuery; only EQL rules convert
+}

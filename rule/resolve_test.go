@@ -41,8 +41,8 @@ until [process where event.action == "exit"]`, reg)
 			}
 		}
 	}
-	wantTypes(net, "network_connect", "network_accept", "network_listen", "network_dns")
-	wantTypes(proc, "process_exec", "process_fork", "process_exit")
+	wantTypes(net, "network_connect", "network_accept", "network_listen", "network_dns", "network")
+	wantTypes(proc, "process_exec", "process_fork", "process_exit", "process")
 	if q.By[0].Type != schema.TypeString || q.By[0].ID == 0 {
 		t.Fatalf("by %+v", q.By[0])
 	}
@@ -114,7 +114,7 @@ func TestResolveErrors(t *testing.T) {
 	f(`process where concat(process.name) regex "("`, 1, 42, `"("`, ErrSyntax, "invalid regular expression")
 	f(`process where wildcard(process.name, process.name)`, 1, 38, "process.name", ErrUnsupported, "literal strings")
 	f(`process where process.nope == ?process.name`, 1, 15, "process.nope", ErrUnknownField, "unknown field")
-	f(`process where user.id == -1`, 1, 26, "-1", ErrTypeMismatch, "U64")
+	f(`process where file.size == -1`, 1, 28, "-1", ErrTypeMismatch, "U64")
 	f(`process where process.pid < null`, 1, 29, "null", ErrTypeMismatch, "null can only")
 	f(`process where process.pid : "1*"`, 1, 15, "process.pid", ErrTypeMismatch, "needs a string field")
 	f(`process where process.name like 5`, 1, 33, "5", ErrTypeMismatch, "string patterns")

@@ -12,8 +12,9 @@ import (
 
 func TestDefaultRegistry(t *testing.T) {
 	reg := DefaultRegistry()
-	if reg.NumFields() != len(defaultFields) {
-		t.Fatalf("%d fields registered, want %d", reg.NumFields(), len(defaultFields))
+	sf := DefaultSchema()
+	if reg.NumFields() != len(sf.Fields) {
+		t.Fatalf("%d fields registered, want %d", reg.NumFields(), len(sf.Fields))
 	}
 	// Fixed IDs: these never change, recorded logs depend on them.
 	fixed := map[string]schema.FieldID{"process.pid": 1, "process.executable": 3, "process.name": 4,
@@ -30,7 +31,7 @@ func TestDefaultRegistry(t *testing.T) {
 			t.Errorf("%s: id %d, want %d", n, id, want)
 		}
 	}
-	for i, f := range defaultFields {
+	for i, f := range sf.Fields {
 		id, ok := reg.FieldID(f.Path)
 		if !ok || id != schema.FieldID(i+1) {
 			t.Errorf("%s: id %d, want %d", f.Path, id, i+1)

@@ -17,5 +17,10 @@
 //
 // entity_key is a JSON integer up to 2^128-1 and field keys are decimal
 // FieldIDs. The decoder also reads the shape where fields are an array of
-// [id, value] pairs.
+// [id, value] pairs and, given a Registry, events written by hand: the
+// type by name, fields by path, plain JSON values (see Decoder).
+//
+// The built-in schemas are schema files embedded in the package: ECS, the
+// default (ECSFile), and the original Kestrel schema (KestrelFile). A File
+// is the JSON form of any schema; File.Registry registers it.
 package schema

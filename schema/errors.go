@@ -36,6 +36,9 @@ var (
 	ErrDuplicateEventField = errors.New("schema: field set twice in one event")
 	// ErrInvalidEvent: an event line that is not a valid event (SyntaxError).
 	ErrInvalidEvent = errors.New("schema: invalid event")
+	// ErrInvalidFile: a schema File entry whose id is out of place or whose
+	// type is unknown.
+	ErrInvalidFile = errors.New("schema: invalid schema file")
 )
 
 // PathError reports a registration or lookup problem with one path or name.

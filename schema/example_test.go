@@ -71,3 +71,23 @@ func ExampleDecoder() {
 	// 7 340282366920938463463374607431768211455 /bin/sh <nil>
 	// schema: invalid event: event_id -7 is not an unsigned integer
 }
+
+// An event written by hand against the default schema, ECS: the type by
+// name, fields by path, plain values typed by the schema.
+func ExampleDecoder_handWritten() {
+	reg := schema.ECS()
+	d := schema.Decoder{Registry: reg}
+	var ev schema.Event
+	err := d.DecodeString(`{"event_id":1,"event_type":"process","ts_mono_ns":1,"ts_wall_ns":1,"entity_key":7,`+
+		`"fields":{"process.name":"bash","process.pid":42,"user.id":"0"}}`, &ev)
+	fmt.Println(err)
+	fmt.Println(string(ev.AppendJSON(nil)))
+
+	err = d.DecodeString(`{"event_id":1,"event_type":"process","ts_mono_ns":1,"ts_wall_ns":1,"entity_key":7,`+
+		`"fields":{"process.pid":"42"}}`, &ev)
+	fmt.Println(errors.Is(err, schema.ErrTypeMismatch), err)
+	// Output:
+	// <nil>
+	// {"event_id":1,"event_type_id":34,"ts_mono_ns":1,"ts_wall_ns":1,"entity_key":7,"fields":{"1":{"I64":42},"4":{"String":"bash"},"8":{"String":"0"}}}
+	// true schema: invalid event: fields.process.pid: schema: type mismatch: field process.pid (id 1) is I64, got String {"String":"42"}
+}

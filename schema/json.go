@@ -59,7 +59,20 @@ const DefaultMaxFields = 1024
 // "String" or "string".
 //
 // Every key of the line is required, unknown keys are errors, and a field
-// may appear once. The zero Decoder is ready to use; it is not safe for
+// may appear once.
+//
+// Events written by hand: given a Registry (without one the wire form
+// above is the only one read), the decoder also reads what a person writes. The type may be named, "event_type":"process", in place
+// of "event_type_id"; a field may be keyed by its path,
+// "fields":{"process.name":{"String":"bash"}}, as well as by its ID; and a
+// value may be plain JSON where the field's declared type says what it
+// is: "process.pid":42 (an I64 field), "user.name":"root",
+// "process.code_signature.trusted":true, "process.args":["a","b"] (an
+// Array field). A plain string "Null" is the tagged Null (write
+// {"String":"Null"} for the text); a plain null is Null too. A plain
+// number goes into an I64, U64 or F64 field as that type, and into an Any
+// or Array field as an I64, else a U64, else an F64; a plain array holds
+// scalars only. Errors name the field by the key as written. The zero Decoder is ready to use; it is not safe for
 // concurrent use. Strings in decoded Events are carved from the Decoder's
 // arena, never from the input line, so the caller may reuse the line buffer.
 type Decoder struct {
@@ -167,6 +180,7 @@ const (
 	stPairID                       // array shape: expecting the pair's id
 	stFieldValue                   // forwarding to the value builder
 	stPairClose                    // array shape: expecting ] of a pair
+	stTypeName                     // expecting the event_type's name
 	stDone
 )
 
@@ -180,6 +194,14 @@ type eventVisitor struct {
 	pairs   bool    // fields in the array-of-pairs shape
 	fieldID FieldID // field whose value is being read
 	nFields int
+	// fieldKey is the field's key when written as a path ("" for an ID).
+	fieldKey string
+	// first: no token of the field's value read yet; it decides between
+	// the tagged form (an object, "Null") and a plain value.
+	first bool
+	// plainArr holds the elements of a plain array while inArr.
+	plainArr []value.Value
+	inArr    bool
 }
 
 func (v *eventVisitor) errorf(format string, args ...any) error {
@@ -187,6 +209,9 @@ func (v *eventVisitor) errorf(format string, args ...any) error {
 }
 
 func (v *eventVisitor) fieldName() string {
+	if v.fieldKey != "" {
+		return "fields." + v.fieldKey
+	}
 	if v.pairs {
 		return "fields[" + strconv.FormatUint(uint64(v.fieldID), 10) + "]"
 	}
@@ -206,6 +231,8 @@ func (v *eventVisitor) unexpected(got string) error {
 		return v.errorf("fields: expected an [id, value] pair, got %s", got)
 	case stPairID:
 		return v.errorf("fields: expected a field id as a pair's first element, got %s", got)
+	case stTypeName:
+		return v.errorf("event_type: expected an event type name, got %s", got)
 	case stPairClose:
 		return v.errorf("%s: a pair has exactly two elements, got more: %s", v.fieldName(), got)
 	}
@@ -221,7 +248,11 @@ func (v *eventVisitor) forward(err error) error {
 	if !v.vb.Done() {
 		return nil
 	}
-	val := v.vb.Value()
+	return v.store(v.vb.Value())
+}
+
+// store coerces a complete value to the field's type and adds it.
+func (v *eventVisitor) store(val value.Value) error {
 	if reg := v.d.Registry; reg != nil {
 		def, ok := reg.Field(v.fieldID)
 		if !ok {
@@ -247,9 +278,24 @@ func (v *eventVisitor) forward(err error) error {
 }
 
 func (v *eventVisitor) startField(text string) error {
-	id, err := strconv.ParseUint(text, 10, 32)
-	if err != nil || id == 0 {
-		return v.errorf("fields: key %s is not a field id (a decimal integer 1..4294967295)", strconv.Quote(text))
+	v.fieldKey = ""
+	var id uint64
+	if text == "" || text[0] >= '0' && text[0] <= '9' {
+		var err error
+		if id, err = strconv.ParseUint(text, 10, 32); err != nil || id == 0 {
+			return v.errorf("fields: key %s is not a field id (a decimal integer 1..4294967295)", strconv.Quote(text))
+		}
+	} else { // a path: parsing it as a number would allocate its error
+		reg := v.d.Registry
+		if reg == nil {
+			return v.errorf("fields: key %s is not a field id (a decimal integer 1..4294967295); naming a field by path needs a schema (Decoder.Registry)", strconv.Quote(truncate(text, 64)))
+		}
+		fid, ok := reg.FieldID(text)
+		if !ok {
+			return &SyntaxError{Reason: "fields." + truncate(text, 64) + ": no such field in the schema", Err: ErrUnknownField}
+		}
+		id = uint64(fid)
+		v.fieldKey = reg.load().fields[fid-1].Path // the registry's copy: text may be the caller's buffer
 	}
 	max := v.d.MaxFields
 	if max <= 0 {
@@ -261,11 +307,82 @@ func (v *eventVisitor) startField(text string) error {
 	v.fieldID = FieldID(id)
 	v.vb.Reset(&v.d.arena)
 	v.state = stFieldValue
+	v.first, v.inArr = true, false
 	return nil
+}
+
+// fieldType is the declared type of the field being read (Any without a
+// registry).
+func (v *eventVisitor) fieldType() FieldDataType {
+	if reg := v.d.Registry; reg != nil {
+		if def, ok := reg.Field(v.fieldID); ok {
+			return def.DataType.Base()
+		}
+	}
+	return TypeAny
+}
+
+// plain takes a scalar written as plain JSON: the field's value, or an
+// element of its plain array.
+func (v *eventVisitor) plain(val value.Value) error {
+	v.first = false
+	if v.inArr {
+		v.plainArr = append(v.plainArr, val)
+		return nil
+	}
+	return v.store(val)
+}
+
+// plainNumber reads a plain JSON number as the type t says.
+func (v *eventVisitor) plainNumber(text string) error {
+	t := v.fieldType()
+	if v.inArr {
+		t = TypeAny
+	}
+	var val value.Value
+	switch t {
+	case TypeI64, TypeU64, TypeF64:
+		var err error
+		switch t {
+		case TypeI64:
+			var i int64
+			i, err = strconv.ParseInt(text, 10, 64)
+			val = value.I64Value(i)
+		case TypeU64:
+			var u uint64
+			u, err = strconv.ParseUint(text, 10, 64)
+			val = value.U64Value(u)
+		default:
+			var x float64
+			x, err = strconv.ParseFloat(text, 64)
+			val = value.F64Value(x)
+		}
+		if err != nil {
+			return &SyntaxError{Reason: v.fieldName() + ": field is " + t.String() + "; " + truncate(text, 32) + " is not one",
+				Err: &TypeError{Field: v.fieldID, Path: v.fieldKey, Want: t, Got: value.StringValue(truncate(text, 32))}}
+		}
+	case TypeAny, TypeArray:
+		if i, err := strconv.ParseInt(text, 10, 64); err == nil {
+			val = value.I64Value(i)
+		} else if u, err := strconv.ParseUint(text, 10, 64); err == nil {
+			val = value.U64Value(u)
+		} else if x, err := strconv.ParseFloat(text, 64); err == nil {
+			val = value.F64Value(x)
+		} else {
+			return v.errorf("%s: number %s is out of range", v.fieldName(), truncate(text, 32))
+		}
+	default:
+		return &SyntaxError{Reason: v.fieldName() + ": field is " + t.String() + ", got the number " + truncate(text, 32),
+			Err: &TypeError{Field: v.fieldID, Path: v.fieldKey, Want: t, Got: value.StringValue(truncate(text, 32))}}
+	}
+	return v.plain(val)
 }
 
 // OnNull implements ast.Visitor.
 func (v *eventVisitor) OnNull() error {
+	if v.state == stFieldValue && (v.first && v.d.Registry != nil || v.inArr) {
+		return v.plain(value.NullValue())
+	}
 	if v.state == stFieldValue {
 		return v.forward(v.vb.OnNull())
 	}
@@ -274,6 +391,9 @@ func (v *eventVisitor) OnNull() error {
 
 // OnBool implements ast.Visitor.
 func (v *eventVisitor) OnBool(b bool) error {
+	if v.state == stFieldValue && (v.first && v.d.Registry != nil || v.inArr) {
+		return v.plain(value.BoolValue(b))
+	}
 	if v.state == stFieldValue {
 		return v.forward(v.vb.OnBool(b))
 	}
@@ -282,7 +402,15 @@ func (v *eventVisitor) OnBool(b bool) error {
 
 // OnString implements ast.Visitor.
 func (v *eventVisitor) OnString(s string) error {
+	if v.state == stFieldValue && (v.inArr || v.first && v.d.Registry != nil && s != "Null" && s != "null") {
+		return v.plain(value.StringValue(v.d.arena.String(s)))
+	}
+	switch v.state {
+	case stTypeName:
+		return v.typeName(s)
+	}
 	if v.state == stFieldValue {
+		v.first = false
 		return v.forward(v.vb.OnString(s))
 	}
 	return v.unexpected("string " + strconv.Quote(truncate(s, 32)))
@@ -298,6 +426,9 @@ func (v *eventVisitor) onNumber(i int64, f float64, n json.Number) error {
 	text := string(n)
 	switch v.state {
 	case stFieldValue:
+		if v.first && v.d.Registry != nil || v.inArr {
+			return v.plainNumber(text)
+		}
 		return v.forward(v.vb.OnFloat64(f, n))
 	case stPairID:
 		return v.startField(text)
@@ -349,6 +480,10 @@ func (v *eventVisitor) OnObjectBegin(c int) error {
 		v.state = stFieldKey
 		return nil
 	case stFieldValue:
+		if v.inArr {
+			return v.errorf("%s: a plain array holds plain scalars; write nested values in the tagged form ({\"Array\":[...]})", v.fieldName())
+		}
+		v.first = false
 		return v.forward(v.vb.OnObjectBegin(c))
 	}
 	return v.unexpected("an object")
@@ -361,6 +496,9 @@ func (v *eventVisitor) OnObjectKey(key string) error {
 		for i, k := range topKeys {
 			if k == key {
 				if v.seen&(1<<i) != 0 {
+					if i == keyType {
+						return v.errorf("event_type and event_type_id: give the type once")
+					}
 					return v.errorf("key %q appears twice", key)
 				}
 				v.seen |= 1 << i
@@ -373,7 +511,15 @@ func (v *eventVisitor) OnObjectKey(key string) error {
 				return nil
 			}
 		}
-		return v.errorf("unknown key %s (want event_id, event_type_id, ts_mono_ns, ts_wall_ns, entity_key, fields)", strconv.Quote(truncate(key, 32)))
+		if key == "event_type" {
+			if v.seen&(1<<keyType) != 0 {
+				return v.errorf("event_type and event_type_id: give the type once")
+			}
+			v.seen |= 1 << keyType
+			v.state = stTypeName
+			return nil
+		}
+		return v.errorf("unknown key %s (want event_id, event_type_id or event_type, ts_mono_ns, ts_wall_ns, entity_key, fields)", strconv.Quote(truncate(key, 32)))
 	case stFieldKey:
 		return v.startField(key)
 	case stFieldValue:
@@ -408,6 +554,14 @@ func (v *eventVisitor) OnArrayBegin(c int) error {
 		v.state = stPairID
 		return nil
 	case stFieldValue:
+		if v.inArr {
+			return v.errorf("%s: a plain array holds plain scalars; write nested arrays in the tagged form ({\"Array\":[...]})", v.fieldName())
+		}
+		if v.first && v.d.Registry != nil {
+			v.first, v.inArr = false, true
+			v.plainArr = make([]value.Value, 0, max(c, 0)) // the event keeps it: a fresh one each time
+			return nil
+		}
 		return v.forward(v.vb.OnArrayBegin(c))
 	}
 	return v.unexpected("an array")
@@ -425,7 +579,29 @@ func (v *eventVisitor) OnArrayEnd() error {
 	case stPairID:
 		return v.errorf("fields: empty pair: expected [id, value]")
 	case stFieldValue:
+		if v.inArr {
+			v.inArr = false
+			arr := v.plainArr
+			v.plainArr = nil
+			return v.store(value.ArrayValue(arr...))
+		}
 		return v.forward(v.vb.OnArrayEnd())
 	}
 	return v.unexpected("]")
+}
+
+// typeName reads "event_type":"name": the registry's event type of that
+// name.
+func (v *eventVisitor) typeName(name string) error {
+	v.state = stKey
+	reg := v.d.Registry
+	if reg == nil {
+		return v.errorf("event_type %s: a type name needs a schema (Decoder.Registry); write event_type_id", strconv.Quote(truncate(name, 64)))
+	}
+	id, ok := reg.EventTypeID(name)
+	if !ok {
+		return &SyntaxError{Reason: "event_type " + strconv.Quote(truncate(name, 64)) + ": no such event type in the schema", Err: ErrUnknownEventType}
+	}
+	v.ev.Type = id
+	return nil
 }

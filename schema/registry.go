@@ -263,7 +263,9 @@ func (r *Registry) EventTypeName(id EventTypeID) (string, bool) {
 }
 
 // validPath checks a field path (dots separate segments) or an event type
-// name (dots allowed as plain characters).
+// name (dots allowed as plain characters). A field path may hold '/' inside
+// a segment, as ECS allows for keys taken from data (Kubernetes audit
+// annotations such as authorization.k8s.io/decision).
 func validPath(p string, field bool) error {
 	bad := func(detail string) error { return &PathError{Path: p, Err: ErrInvalidPath, Detail: detail} }
 	if p == "" {
@@ -279,8 +281,13 @@ func validPath(p string, field bool) error {
 		c := p[i]
 		switch {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-', c == '@', c == '.':
+		case c == '/' && field:
 		default:
-			return bad("character " + quoteByte(c) + " at byte " + strconv.Itoa(i) + " (allowed: letters, digits, _ - @ .)")
+			allowed := " (allowed: letters, digits, _ - @ .)"
+			if field {
+				allowed = " (allowed: letters, digits, _ - @ . /)"
+			}
+			return bad("character " + quoteByte(c) + " at byte " + strconv.Itoa(i) + allowed)
 		}
 	}
 	return nil

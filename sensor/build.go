@@ -11,9 +11,11 @@ import (
 // fieldIDs are the default schema's fields the sensor fills; 0 where the
 // registry lacks one (the field is left out).
 type fieldIDs struct {
-	pid, ppid, exe, name, cmdline, argsCount, args, entityID, cwd         schema.FieldID
-	exitCode, parentExe, parentName, parentEntityID                       schema.FieldID
-	userID, userEffID, groupID                                            schema.FieldID
+	pid, ppid, exe, name, cmdline, argsCount, args, entityID, cwd schema.FieldID
+	exitCode, parentExe, parentName, parentEntityID               schema.FieldID
+	userID, userEffID, groupID                                    schema.FieldID
+	// userIDStr, ...: the registry declares the id a String (ECS keyword).
+	userIDStr, userEffIDStr, groupIDStr                                   bool
 	filePath, fileFlags, fileName, fileDir, fileTarget                    schema.FieldID
 	srcIP, srcPort, dstIP, dstPort, transport, direction, action, outcome schema.FieldID
 	netSrcIP, netSrcPort, netDstIP, netDstPort                            schema.FieldID
@@ -26,6 +28,10 @@ type typeIDs struct {
 
 func resolve(reg *schema.Registry) (fieldIDs, typeIDs) {
 	f := func(p string) schema.FieldID { id, _ := reg.FieldID(p); return id }
+	str := func(p string) bool {
+		d, ok := reg.Field(f(p))
+		return ok && d.DataType.Base() == schema.TypeString
+	}
 	t := func(n string) schema.EventTypeID { id, _ := reg.EventTypeID(n); return id }
 	return fieldIDs{
 			pid: f("process.pid"), ppid: f("process.parent.pid"), exe: f("process.executable"),
@@ -35,6 +41,7 @@ func resolve(reg *schema.Registry) (fieldIDs, typeIDs) {
 			parentExe: f("process.parent.executable"), parentName: f("process.parent.name"),
 			parentEntityID: f("process.parent.entity_id"),
 			userID:         f("user.id"), userEffID: f("user.effective.id"), groupID: f("group.id"),
+			userIDStr: str("user.id"), userEffIDStr: str("user.effective.id"), groupIDStr: str("group.id"),
 			filePath: f("file.path"), fileFlags: f("file.flags"), fileName: f("file.name"),
 			fileDir: f("file.directory"), fileTarget: f("file.target_path"),
 			srcIP: f("source.ip"), srcPort: f("source.port"), dstIP: f("destination.ip"),
@@ -97,6 +104,19 @@ func add(ev *schema.Event, id schema.FieldID, v value.Value) {
 	if id != 0 {
 		_ = ev.Add(id, v) // each field is added once: no duplicate
 	}
+}
+
+// numID adds a uid or gid: a U64, or its decimal string where the registry
+// declares the field String, as ECS does (user.id is a keyword there).
+func (b *builder) numID(ev *schema.Event, id schema.FieldID, n uint32, asString bool) {
+	if id == 0 {
+		return
+	}
+	if asString {
+		add(ev, id, value.StringValue(b.arena.done(strconv.AppendUint(b.arena.reserve(10), uint64(n), 10))))
+		return
+	}
+	add(ev, id, value.U64Value(uint64(n)))
 }
 
 func (b *builder) str(ev *schema.Event, id schema.FieldID, s []byte) {
@@ -199,9 +219,9 @@ func (b *builder) fill(ev *schema.Event, h hdr, typ schema.EventTypeID, rec []by
 	if h.ppid != 0 {
 		add(ev, f.parentEntityID, b.entityID(h.ppid, h.pstart))
 	}
-	add(ev, f.userID, value.U64Value(uint64(h.uid)))
-	add(ev, f.userEffID, value.U64Value(uint64(h.euid)))
-	add(ev, f.groupID, value.U64Value(uint64(h.gid)))
+	b.numID(ev, f.userID, h.uid, f.userIDStr)
+	b.numID(ev, f.userEffID, h.euid, f.userEffIDStr)
+	b.numID(ev, f.groupID, h.gid, f.groupIDStr)
 	switch h.kind {
 	case kindExec:
 		add(ev, f.action, value.StringValue("exec"))

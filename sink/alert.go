@@ -2,11 +2,13 @@ package sink
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/zeebo/xxh3"
@@ -44,6 +46,44 @@ type AlertField struct {
 	Value value.Value // written in value's JSON form
 }
 
+// FieldsForm says how an alert's fields are written.
+type FieldsForm uint8
+
+// The fields forms.
+const (
+	// FieldsTagged writes each value in value's tagged JSON form,
+	// {"process.name":{"String":"bash"}}, which reads back exactly (the
+	// default, and the original Kestrel's form).
+	FieldsTagged FieldsForm = iota
+	// FieldsFlat writes ECS-flat plain JSON, {"process.name":"bash",
+	// "process.pid":42}, which a SIEM indexes as it is: Null as null,
+	// numbers as numbers, Bytes as a base64 string, Arrays as arrays.
+	FieldsFlat
+)
+
+// String returns "tagged" or "flat".
+func (f FieldsForm) String() string {
+	if f == FieldsFlat {
+		return "flat"
+	}
+	if f == FieldsTagged {
+		return "tagged"
+	}
+	return "FieldsForm(" + strconv.Itoa(int(f)) + ")"
+}
+
+// ParseFieldsForm reads "tagged" or "flat" ("ecs" is flat too); "" is
+// tagged.
+func ParseFieldsForm(s string) (FieldsForm, error) {
+	switch s {
+	case "", "tagged":
+		return FieldsTagged, nil
+	case "flat", "ecs":
+		return FieldsFlat, nil
+	}
+	return 0, fmt.Errorf("sink: unknown fields form %q (want tagged or flat)", s)
+}
+
 // Alert is what a rule produces and an Output delivers.
 //
 // Ownership: an Alert handed to Output.Emit belongs to the Output from then
@@ -66,6 +106,11 @@ type Alert struct {
 	// suppressed in the window before this one (see DedupConfig); written as
 	// "suppressed_count" only when non-zero. Set by the Output's dedup stage.
 	Suppressed uint64
+
+	// Form is how AppendJSON writes Fields; Output.Emit sets it from
+	// Config.Fields when that is not the default. UnmarshalJSON sets it to
+	// FieldsFlat when it reads a plain value.
+	Form FieldsForm
 }
 
 // NewAlertID returns the deterministic id of the alert that rule ruleID
@@ -142,7 +187,11 @@ func (a *Alert) AppendJSON(dst []byte) []byte {
 		}
 		dst = value.AppendQuoted(dst, f.Path)
 		dst = append(dst, ':')
-		dst = f.Value.AppendJSON(dst)
+		if a.Form == FieldsFlat {
+			dst = appendFlat(dst, f.Value)
+		} else {
+			dst = f.Value.AppendJSON(dst)
+		}
 	}
 	dst = append(dst, '}')
 	if a.Suppressed > 0 {
@@ -150,6 +199,48 @@ func (a *Alert) AppendJSON(dst []byte) []byte {
 		dst = strconv.AppendUint(dst, a.Suppressed, 10)
 	}
 	return append(dst, '}')
+}
+
+// appendFlat appends v as plain JSON (see FieldsFlat).
+func appendFlat(dst []byte, v value.Value) []byte {
+	switch v.Kind() {
+	case value.KindNull:
+		return append(dst, "null"...)
+	case value.KindI64:
+		i, _ := v.I64()
+		return strconv.AppendInt(dst, i, 10)
+	case value.KindU64:
+		u, _ := v.U64()
+		return strconv.AppendUint(dst, u, 10)
+	case value.KindF64:
+		x, _ := v.F64()
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return append(dst, "null"...)
+		}
+		return strconv.AppendFloat(dst, x, 'g', -1, 64)
+	case value.KindBool:
+		b, _ := v.Bool()
+		return strconv.AppendBool(dst, b)
+	case value.KindString:
+		s, _ := v.Str()
+		return value.AppendQuoted(dst, s)
+	case value.KindBytes:
+		b, _ := v.Bytes()
+		dst = append(dst, '"')
+		dst = base64.StdEncoding.AppendEncode(dst, b)
+		return append(dst, '"')
+	case value.KindArray:
+		a, _ := v.Array()
+		dst = append(dst, '[')
+		for i, e := range a {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendFlat(dst, e)
+		}
+		return append(dst, ']')
+	}
+	return value.AppendQuoted(dst, v.String())
 }
 
 // appendWallTime formats ts as RFC 3339 in UTC with all nine fraction
@@ -253,7 +344,7 @@ func (a *Alert) UnmarshalJSON(data []byte) error {
 		}
 		key = k
 	}
-	fields, err := decodeFields(j.Fields)
+	fields, form, err := decodeFields(j.Fields)
 	if err != nil {
 		return err
 	}
@@ -261,35 +352,94 @@ func (a *Alert) UnmarshalJSON(data []byte) error {
 		ID: *j.ID, RuleID: j.RuleID, RuleName: j.RuleName, Severity: j.Severity,
 		Tags: j.Tags, TsMono: schema.TimestampMono(j.TsMono), TsWall: schema.TimestampWall(j.TsWall),
 		Entity: key, EventIDs: j.EventIDs, Message: j.Message, Fields: fields,
-		Suppressed: j.Suppressed,
+		Suppressed: j.Suppressed, Form: form,
 	}
 	return nil
 }
 
-// decodeFields reads the "fields" object in order.
-func decodeFields(raw json.RawMessage) ([]AlertField, error) {
+// decodeFields reads the "fields" object in order, in either form: a
+// value that is an object or "Null" is tagged, anything else plain (flat;
+// integers read as I64, else U64, else F64). It reports FieldsFlat when it
+// met a plain value.
+func decodeFields(raw json.RawMessage) ([]AlertField, FieldsForm, error) {
+	form := FieldsTagged
 	if len(raw) == 0 || string(raw) == "null" {
-		return nil, nil
+		return nil, form, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	tok, err := dec.Token()
 	if err != nil || tok != json.Delim('{') {
-		return nil, fmt.Errorf("%w: fields is not an object", ErrInvalidAlert)
+		return nil, form, fmt.Errorf("%w: fields is not an object", ErrInvalidAlert)
 	}
 	var out []AlertField
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil, fmt.Errorf("%w: fields: %w", ErrInvalidAlert, err)
+			return nil, form, fmt.Errorf("%w: fields: %w", ErrInvalidAlert, err)
 		}
 		path, _ := tok.(string)
+		var rv json.RawMessage
+		if err := dec.Decode(&rv); err != nil {
+			return nil, form, fmt.Errorf("%w: field %q: %w", ErrInvalidAlert, path, err)
+		}
 		var v value.Value
-		if err := dec.Decode(&v); err != nil {
-			return nil, fmt.Errorf("%w: field %q: %w", ErrInvalidAlert, path, err)
+		if rv[0] == '{' || string(rv) == `"Null"` {
+			err = json.Unmarshal(rv, &v)
+		} else {
+			form = FieldsFlat
+			v, err = plainValue(rv)
+		}
+		if err != nil {
+			return nil, form, fmt.Errorf("%w: field %q: %w", ErrInvalidAlert, path, err)
 		}
 		out = append(out, AlertField{Path: path, Value: v})
 	}
-	return out, nil
+	return out, form, nil
+}
+
+// plainValue reads a flat field's plain JSON value.
+func plainValue(raw json.RawMessage) (value.Value, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var x any
+	if err := dec.Decode(&x); err != nil {
+		return value.Value{}, err
+	}
+	return plainOf(x)
+}
+
+func plainOf(x any) (value.Value, error) {
+	switch x := x.(type) {
+	case nil:
+		return value.NullValue(), nil
+	case bool:
+		return value.BoolValue(x), nil
+	case string:
+		return value.StringValue(x), nil
+	case json.Number:
+		if i, err := strconv.ParseInt(string(x), 10, 64); err == nil {
+			return value.I64Value(i), nil
+		}
+		if u, err := strconv.ParseUint(string(x), 10, 64); err == nil {
+			return value.U64Value(u), nil
+		}
+		f, err := strconv.ParseFloat(string(x), 64)
+		if err != nil {
+			return value.Value{}, fmt.Errorf("number %s out of range", x)
+		}
+		return value.F64Value(f), nil
+	case []any:
+		vs := make([]value.Value, len(x))
+		for i, e := range x {
+			v, err := plainOf(e)
+			if err != nil {
+				return value.Value{}, err
+			}
+			vs[i] = v
+		}
+		return value.ArrayValue(vs...), nil
+	}
+	return value.Value{}, errors.New("an object inside a flat value")
 }
 
 func truncate(b []byte, n int) string {

@@ -38,6 +38,11 @@ type Config struct {
 	// full before it gives up with ErrQueueFull. 0: it never waits.
 	EmitTimeout time.Duration
 
+	// Fields is how every destination writes alerts' fields: FieldsTagged
+	// (zero: {"process.name":{"String":"bash"}}) or FieldsFlat, ECS-flat
+	// plain JSON ({"process.name":"bash"}) for a SIEM to index as it is.
+	Fields FieldsForm
+
 	// Clock drives deduplication windows. nil: real monotonic time.
 	Clock clock.Clock
 
@@ -217,6 +222,9 @@ func (c *Config) Validate() error {
 	}
 	if c.EmitTimeout < 0 {
 		return configErr("EmitTimeout %v is negative", c.EmitTimeout)
+	}
+	if c.Fields > FieldsFlat {
+		return configErr("Fields %v is not a fields form", c.Fields)
 	}
 	names := make(map[string]bool, len(c.Destinations))
 	for i := range c.Destinations {

@@ -45,7 +45,10 @@
 // downstream systems deduplicate replays. severity is one of informational,
 // low, medium, high, critical. time is ts_wall_ns in RFC 3339, UTC, nine
 // fraction digits. entity_key is a JSON integer up to 2^128-1. fields
-// values are in value's externally tagged form. suppressed_count, present
+// values are in value's externally tagged form, or, with Config.Fields
+// FieldsFlat ("alert_fields": "flat" in the outputs file), ECS-flat plain
+// JSON ("fields":{"process.pid":4242}) for a SIEM to index without a
+// variant suffix. suppressed_count, present
 // only when non-zero, counts the repeats deduplication suppressed in the
 // window before this alert.
 //

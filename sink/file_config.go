@@ -26,7 +26,8 @@ import (
 //	  ],
 //	  "routes": [{"min_severity": "high", "tags": ["network"], "outputs": ["console"], "continue": true}],
 //	  "default": ["archive"],
-//	  "dedup": {"window": "5m", "fields": ["process.entity_id"]}
+//	  "dedup": {"window": "5m", "fields": ["process.entity_id"]},
+//	  "alert_fields": "flat"
 //	}
 //
 // Secrets are named by environment variable (the *_env keys), never
@@ -38,7 +39,10 @@ type outputsFile struct {
 	Retry   *retrySpec   `json:"retry"`
 	Routes  []routeSpec  `json:"routes"`
 	Default []string     `json:"default"`
-	Dedup   *struct {
+	// Fields is how alerts' fields are written: "tagged" (default) or
+	// "flat" (ECS-flat plain values); see Config.Fields.
+	Fields string `json:"alert_fields"`
+	Dedup  *struct {
 		Window     string   `json:"window"`
 		Fields     []string `json:"fields"`
 		MaxEntries int      `json:"max_entries"`
@@ -184,6 +188,11 @@ func ReadConfig(r io.Reader, name string, opts LoadOptions) (Config, error) {
 			return cfg, fmt.Errorf("%s: no outputs", path)
 		}
 	}
+	form, err := ParseFieldsForm(spec.Fields)
+	if err != nil {
+		return cfg, fmt.Errorf("%s: alert_fields: %w", path, err)
+	}
+	cfg.Fields = form
 	defRetry, err := spec.Retry.config(opts.Retry)
 	if err != nil {
 		return cfg, fmt.Errorf("%s: retry: %w", path, err)

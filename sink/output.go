@@ -61,6 +61,7 @@ type Output struct {
 
 	q           *ring.MPSC[*Alert] // Emit's callers to the dispatcher; its own atomics order the alerts' contents
 	emitTimeout time.Duration
+	form        FieldsForm // Config.Fields, stamped on alerts by Emit
 	// closed is set by Close before it closes the ring; Emit reads it
 	// only to choose between ErrClosed and ErrQueueFull.
 	closed atomic.Bool
@@ -87,11 +88,11 @@ func New(cfg Config) (*Output, error) {
 		return nil, err
 	}
 	o := &Output{
-		emitTimeout: cfg.EmitTimeout,
-		clk:         cfg.Clock,
-		log:         cfg.Logger,
-		dedup:       newDedup(cfg.Dedup),
-		done:        make(chan struct{}),
+		emitTimeout: cfg.EmitTimeout, form: cfg.Fields,
+		clk:   cfg.Clock,
+		log:   cfg.Logger,
+		dedup: newDedup(cfg.Dedup),
+		done:  make(chan struct{}),
 	}
 	if o.clk == nil {
 		o.clk = clock.Real{}
@@ -144,6 +145,9 @@ func (o *Output) Emit(a *Alert) error {
 	}
 	// Count before the push so the dispatcher never sees an alert that is
 	// not yet counted (Stats.Pending never wraps).
+	if o.form != FieldsTagged {
+		a.Form = o.form
+	}
 	o.emitted.Add(1)
 	if o.q.TryPush(a) {
 		return nil

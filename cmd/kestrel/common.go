@@ -70,9 +70,12 @@ func (h minLevel) WithGroup(g string) slog.Handler { return minLevel{h.Handler.W
 // nodeFlags are the flags run, sense and run -brokers share.
 type nodeFlags struct {
 	rulesDir, outPath, schemaPath, listen *string
+	alertFields                           *string
 	partitions                            *int
+	lateness                              *time.Duration
 	quiet                                 *bool
 	log                                   *logFlags
+	fs                                    *flag.FlagSet
 }
 
 func addNodeFlags(fs *flag.FlagSet, rulesHelp string) *nodeFlags {
@@ -81,10 +84,33 @@ func addNodeFlags(fs *flag.FlagSet, rulesHelp string) *nodeFlags {
 		outPath:    fs.String("outputs", "", "outputs config file (JSON); default: alerts as JSON lines on stdout"),
 		schemaPath: fs.String("schema", "", "schema file (JSON, see kestrel schema); default: the built-in schema"),
 		listen:     fs.String("listen", "", "serve /metrics, /healthz, /readyz and /debug/pprof/ on this address (host:port)"),
+		alertFields: fs.String("alert-fields", "", "how alerts' fields are written: tagged ({\"String\":\"bash\"}) or flat (ECS-flat plain values); "+
+			"default: the outputs file's alert_fields, else tagged"),
 		partitions: fs.Int("partitions", runtime.GOMAXPROCS(0), "bus partitions (detection workers)"),
-		quiet:      fs.Bool("q", false, "no summary or progress on stderr"),
-		log:        addLogFlags(fs),
+		lateness: fs.Duration("lateness", 0, "how late, in event time, an event may arrive behind the newest one and still find the partial matches it needs "+
+			"(see detect.Config.Lateness); default: 0 for a log, which is in time order, "+defaultKafkaLateness.String()+" with -brokers "+
+			"(partitions and sensors are not in order with one another), "+defaultSenseLateness.String()+" for sense (per-CPU events)"),
+		quiet: fs.Bool("q", false, "no summary or progress on stderr"),
+		log:   addLogFlags(fs),
+		fs:    fs,
 	}
+}
+
+// Lateness defaults (-lateness) for input that is not in one time order.
+const (
+	defaultKafkaLateness = 30 * time.Second
+	defaultSenseLateness = time.Second
+)
+
+// withLateness sets cfg.Detect.Lateness from -lateness, or to def when the
+// flag was not given.
+func (f *nodeFlags) withLateness(cfg *node.Config, def time.Duration) {
+	cfg.Detect.Lateness = def
+	f.fs.Visit(func(fl *flag.Flag) {
+		if fl.Name == "lateness" {
+			cfg.Detect.Lateness = *f.lateness
+		}
+	})
 }
 
 // check validates the shared flags; it returns a usage message or "".
@@ -92,7 +118,37 @@ func (f *nodeFlags) check() string {
 	if *f.partitions < 1 || *f.partitions > detect.MaxPartitions {
 		return fmt.Sprintf("-partitions must be from 1 to %d", detect.MaxPartitions)
 	}
+	if *f.lateness < 0 {
+		return "-lateness must not be negative"
+	}
+	if _, err := sink.ParseFieldsForm(*f.alertFields); err != nil {
+		return "-alert-fields: " + err.Error()
+	}
 	return ""
+}
+
+// withAlertFields applies -alert-fields to cfg, a node with rules: its
+// outputs (cfg.Sink, else the outputs file or stdout, loaded here as the
+// node would) write alerts' fields in that form. On error nothing stays
+// open; on success a caller whose node fails to start closes
+// cfg.Sink's destinations.
+func (f *nodeFlags) withAlertFields(cfg *node.Config) error {
+	if *f.alertFields == "" || cfg.RulesDir == "" {
+		return nil
+	}
+	form, err := sink.ParseFieldsForm(*f.alertFields) // checked by check
+	if err != nil {
+		return err
+	}
+	if len(cfg.Sink.Destinations) == 0 {
+		scfg, err := sink.LoadConfig(cfg.OutputsPath, sink.LoadOptions{Stdout: cfg.Stdout, Retry: cfg.Retry})
+		if err != nil {
+			return fmt.Errorf("outputs: %w", err)
+		}
+		cfg.Sink = scfg
+	}
+	cfg.Sink.Fields = form
+	return nil
 }
 
 // newNode builds the node cfg describes, reporting a failure on stderr.

@@ -88,6 +88,7 @@ func runKafka(ctx context.Context, args []string, stdout, stderr io.Writer, look
 		RulesDir: *nf.rulesDir, SchemaPath: *nf.schemaPath, Stdout: stdout, Logger: logger,
 		Bus: engine.Config{Partitions: *nf.partitions, QueueSize: *queue},
 	}
+	nf.withLateness(&ncfg, defaultKafkaLateness)
 	var printer *eventPrinter
 	if *nf.rulesDir == "" {
 		printer = &eventPrinter{w: stdout}
@@ -111,6 +112,11 @@ func runKafka(ctx context.Context, args []string, stdout, stderr io.Writer, look
 			scfg.Destinations = append(scfg.Destinations, sink.DestinationConfig{Dest: dest, Overflow: sink.OverflowBlock})
 		}
 		ncfg.Sink = scfg
+		if err := nf.withAlertFields(&ncfg); err != nil { // sets the form on scfg
+			_ = scfg.CloseDestinations()
+			fmt.Fprintf(stderr, "kestrel: %v\n", err)
+			return exitFail
+		}
 	}
 	n, ok := newNode(ncfg, stderr)
 	if !ok {

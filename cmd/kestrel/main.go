@@ -13,6 +13,7 @@
 //	kestrel schema
 //	kestrel schema diff [-rules DIR] OLD NEW
 //	kestrel convert IN OUT
+//	kestrel import-elastic [-out DIR] [-schema FILE] [-q] DIR_OR_TOML...
 //	kestrel -version
 //
 // run replays the log (JSON lines, .zst or the binary .kbin, see package
@@ -42,6 +43,10 @@
 // that several nodes can share the work (see SCALING.md and package kafka,
 // whose -h lists the TLS, SASL and tuning flags).
 //
+// -alert-fields flat (run, sense, run -brokers) writes alerts' fields
+// ECS-flat ("process.name":"sh") for a SIEM to index, as "alert_fields":
+// "flat" in the outputs file does; tagged ({"String":"sh"}) is the default.
+//
 // run and sense are long-running nodes (package node): -listen ADDR serves
 // Prometheus /metrics, /healthz, /readyz and /debug/pprof/; -log-format
 // and -log-level shape the log on stderr; SIGTERM or SIGINT stops the
@@ -58,6 +63,13 @@
 // convert rewrites a log in another format: IN in any format run reads,
 // OUT in the one its extension names (.kbin, .kpb, .zst, else JSON lines), with
 // the header's schema id and version kept.
+//
+// import-elastic turns Elastic detection rules (the TOML files of
+// github.com/elastic/detection-rules) into rule packages in DIR: each EQL
+// rule's query unchanged, its rule_id, name, description, severity, risk
+// score, tags and MITRE technique ids in the manifest. It reports each rule
+// that is not EQL as skipped and each that does not load against the
+// schema (ECS by default) as refused, with why; see docs/elastic-rules.md.
 //
 // validate loads every package and reports each problem with its file,
 // line and column; rules lists the packages. Lua and Wasm packages are
@@ -117,6 +129,7 @@ const usage = `usage:
   kestrel schema
   kestrel schema diff [-rules DIR] OLD NEW
   kestrel convert IN OUT
+  kestrel import-elastic [-out DIR] [-schema FILE] [-q] DIR_OR_TOML...
   kestrel -version
 
 run and sense take -listen ADDR (/metrics, /healthz, /readyz, /debug/pprof/),
@@ -148,6 +161,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 		return runSchema(args[1:], stdout, stderr)
 	case "convert":
 		return runConvert(args[1:], stderr)
+	case "import-elastic":
+		return runImportElastic(args[1:], stdout, stderr)
 	case "-version", "--version", "version":
 		fmt.Fprintln(stdout, version())
 		return exitOK

@@ -50,11 +50,20 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, tty
 	// which moves only with the log: a slow consumer makes the replay wait
 	// instead of losing events. A replay must end, so its outputs give up
 	// after a few tries unless the outputs file says otherwise.
-	n, ok := newNode(node.Config{
+	ncfg := node.Config{
 		RulesDir: *nf.rulesDir, SchemaPath: *nf.schemaPath, OutputsPath: *nf.outPath, Stdout: stdout,
 		Retry: replayRetry, Bus: engine.Config{Partitions: *nf.partitions}, Logger: logger,
-	}, stderr)
+	}
+	nf.withLateness(&ncfg, 0)
+	if err := nf.withAlertFields(&ncfg); err != nil {
+		fmt.Fprintf(stderr, "kestrel: %v\n", err)
+		return exitFail
+	}
+	n, ok := newNode(ncfg, stderr)
 	if !ok {
+		if ncfg.Sink.Destinations != nil {
+			_ = ncfg.Sink.CloseDestinations()
+		}
 		return exitFail
 	}
 	bar := &progressBar{w: stderr, on: tty && !*nf.quiet}

@@ -45,11 +45,20 @@ func runSense(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	// Real time: live events carry the kernel's, translated onto it. A live
 	// node retries its outputs without bound.
-	n, ok := newNode(node.Config{
+	ncfg := node.Config{
 		RulesDir: *nf.rulesDir, SchemaPath: *nf.schemaPath, OutputsPath: *nf.outPath, Stdout: stdout,
 		Bus: engine.Config{Partitions: *nf.partitions}, Logger: logger,
-	}, stderr)
+	}
+	nf.withLateness(&ncfg, defaultSenseLateness)
+	if err := nf.withAlertFields(&ncfg); err != nil {
+		fmt.Fprintf(stderr, "kestrel: %v\n", err)
+		return exitFail
+	}
+	n, ok := newNode(ncfg, stderr)
 	if !ok {
+		if ncfg.Sink.Destinations != nil {
+			_ = ncfg.Sink.CloseDestinations()
+		}
 		return exitFail
 	}
 
