@@ -143,11 +143,18 @@ func NewRegex(pattern string, fold bool) (*Matcher, error) {
 
 // NewCIDR compiles the matcher of cidrMatch: a string that parses as an IP
 // address (IPv4-mapped IPv6 taken as IPv4) inside prefix, such as
-// "10.0.0.0/8" or "fd00::/8".
+// "10.0.0.0/8" or "fd00::/8"; a bare address ("::1") is its own /32 or
+// /128, as Elastic's cidrMatch reads it.
 func NewCIDR(prefix string) (*Matcher, error) {
 	p, err := netip.ParsePrefix(prefix)
 	if err != nil {
-		return nil, err
+		// A bare address is its own /32 or /128, as Elastic's cidrMatch
+		// reads it ("::1", "127.0.0.1").
+		a, aerr := netip.ParseAddr(prefix)
+		if aerr != nil {
+			return nil, err
+		}
+		p = netip.PrefixFrom(a, a.BitLen())
 	}
 	return &Matcher{kind: mCIDR, prefix: p.Masked(), source: prefix}, nil
 }

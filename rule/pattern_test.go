@@ -203,6 +203,11 @@ func TestCIDR(t *testing.T) {
 	f("fd00::/8", "10.0.0.1", false)
 	f("0.0.0.0/0", "not an address", false)
 	f("127.0.0.1/32", "127.0.0.1", true)
+	// A bare address is its own /32 or /128, as Elastic reads it.
+	f("::1", "::1", true)
+	f("::1", "::2", false)
+	f("127.0.0.1", "127.0.0.1", true)
+	f("127.0.0.1", "127.0.0.2", false)
 	if _, err := NewCIDR("10/8"); err == nil {
 		t.Error("10/8 compiled")
 	}
