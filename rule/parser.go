@@ -783,13 +783,14 @@ func (p *parser) finishCondition(x Operand) (Expr, error) {
 		return compareOf(x, cmpOf(t.kind), y), nil
 	}
 	if isKw(t, "in") || isKw(t, "not") || t.kind == tColon || isKw(t, "like") || isKw(t, "regex") {
-		if f, ok := x.(*Field); ok {
-			return p.parseFieldCondition(f)
-		}
 		if _, ok := x.(*Literal); ok {
 			return nil, p.errTok(t, ErrSyntax, t.raw+" needs a field or an expression on its left, not a literal")
 		}
-		return p.parseOperandTest(x)
+		tt, err := p.parseTestTail()
+		if err != nil {
+			return nil, err
+		}
+		return tt.on(x), nil
 	}
 	switch x := x.(type) {
 	case *Field:
@@ -976,125 +977,81 @@ func (p *parser) parsePrimaryOperand() (Operand, error) {
 	return &lit, nil
 }
 
-// parseFieldCondition reads what follows field f in a condition: in, not
-// in, :, like or regex.
-func (p *parser) parseFieldCondition(f *Field) (Expr, error) {
-	pos := f.Pos
-	switch t := p.tok; {
-	case isKw(t, "in"):
-		fold, err := p.opTilde()
-		if err != nil {
-			return nil, err
-		}
-		vals, err := p.parseList()
-		if err != nil {
-			return nil, err
-		}
-		return &InExpr{P: pos, Field: f, Values: vals, Fold: fold}, nil
-	case isKw(t, "not"):
-		next, err := p.peek()
-		if err != nil {
-			return nil, err
-		}
-		if !isKw(next, "in") {
-			return nil, p.errTok(next, ErrSyntax, "expected in after not")
-		}
-		if err := p.advance(); err != nil {
-			return nil, err
-		}
-		fold, err := p.opTilde()
-		if err != nil {
-			return nil, err
-		}
-		vals, err := p.parseList()
-		if err != nil {
-			return nil, err
-		}
-		return &NotExpr{P: t.pos, X: &InExpr{P: pos, Field: f, Values: vals, Fold: fold}}, nil
-	case t.kind == tColon:
-		if err := p.advance(); err != nil {
-			return nil, err
-		}
-		pats, err := p.parseOneOrList()
-		if err != nil {
-			return nil, err
-		}
-		return &MatchExpr{P: pos, Field: f, Op: MatchWildcard, Fold: true, Patterns: pats}, nil
-	case isKw(t, "like") || isKw(t, "regex"):
-		op := MatchLike
-		if isKw(t, "regex") {
-			op = MatchRegex
-		}
-		fold, err := p.opTilde()
-		if err != nil {
-			return nil, err
-		}
-		pats, err := p.parseOneOrList()
-		if err != nil {
-			return nil, err
-		}
-		return &MatchExpr{P: pos, Field: f, Op: op, Fold: fold, Patterns: pats}, nil
-	}
-	return &FieldExpr{Field: f}, nil
+// testTail is an in, not in, :, like or regex test without its left side.
+type testTail struct {
+	not    bool // not in
+	notPos Pos
+	in     bool // in (else a pattern test, op)
+	op     MatchOp
+	fold   bool
+	list   []Literal // in's values or the patterns
 }
 
-// parseOperandTest reads in, not in, :, like or regex after x, an
-// expression that is not a field: the same tests as parseFieldCondition,
-// built as OperandInExpr and OperandMatchExpr (which the rule index never
-// reads).
-func (p *parser) parseOperandTest(x Operand) (Expr, error) {
-	pos := x.Position()
-	switch t := p.tok; {
-	case isKw(t, "in"), isKw(t, "not"):
-		if isKw(t, "not") {
-			next, err := p.peek()
-			if err != nil {
-				return nil, err
-			}
-			if !isKw(next, "in") {
-				return nil, p.errTok(next, ErrSyntax, "expected in after not")
-			}
-			if err := p.advance(); err != nil {
-				return nil, err
-			}
-		}
-		fold, err := p.opTilde()
+// parseTestTail reads an in, not in, :, like or regex test (with its ~
+// form) from the current token on.
+func (p *parser) parseTestTail() (testTail, error) {
+	var tt testTail
+	if t := p.tok; isKw(t, "not") {
+		next, err := p.peek()
 		if err != nil {
-			return nil, err
+			return tt, err
 		}
-		vals, err := p.parseList()
-		if err != nil {
-			return nil, err
+		if !isKw(next, "in") {
+			return tt, p.errTok(next, ErrSyntax, "expected in after not")
 		}
-		in := &OperandInExpr{P: pos, X: x, Values: vals, Fold: fold}
-		if isKw(t, "not") {
-			return &NotExpr{P: t.pos, X: in}, nil
-		}
-		return in, nil
-	case t.kind == tColon:
 		if err := p.advance(); err != nil {
-			return nil, err
+			return tt, err
 		}
-		pats, err := p.parseOneOrList()
-		if err != nil {
-			return nil, err
-		}
-		return &OperandMatchExpr{P: pos, X: x, Op: MatchWildcard, Fold: true, Patterns: pats}, nil
-	default: // like, regex
-		op := MatchLike
-		if isKw(t, "regex") {
-			op = MatchRegex
-		}
-		fold, err := p.opTilde()
-		if err != nil {
-			return nil, err
-		}
-		pats, err := p.parseOneOrList()
-		if err != nil {
-			return nil, err
-		}
-		return &OperandMatchExpr{P: pos, X: x, Op: op, Fold: fold, Patterns: pats}, nil
+		tt.not, tt.notPos = true, t.pos
 	}
+	var err error
+	switch t := p.tok; {
+	case isKw(t, "in"):
+		tt.in = true
+		if tt.fold, err = p.opTilde(); err != nil {
+			return tt, err
+		}
+		tt.list, err = p.parseList()
+	case t.kind == tColon:
+		tt.op, tt.fold = MatchWildcard, true
+		if err = p.advance(); err != nil {
+			return tt, err
+		}
+		tt.list, err = p.parseOneOrList()
+	default: // like, regex
+		tt.op = MatchLike
+		if isKw(t, "regex") {
+			tt.op = MatchRegex
+		}
+		if tt.fold, err = p.opTilde(); err != nil {
+			return tt, err
+		}
+		tt.list, err = p.parseOneOrList()
+	}
+	return tt, err
+}
+
+// on builds the test with x on its left: InExpr and MatchExpr for a field,
+// which the rule index reads; OperandInExpr and OperandMatchExpr for any
+// other expression, which it never does.
+func (tt testTail) on(x Operand) Expr {
+	pos := x.Position()
+	var e Expr
+	f, isField := x.(*Field)
+	switch {
+	case tt.in && isField:
+		e = &InExpr{P: pos, Field: f, Values: tt.list, Fold: tt.fold}
+	case tt.in:
+		e = &OperandInExpr{P: pos, X: x, Values: tt.list, Fold: tt.fold}
+	case isField:
+		e = &MatchExpr{P: pos, Field: f, Op: tt.op, Fold: tt.fold, Patterns: tt.list}
+	default:
+		e = &OperandMatchExpr{P: pos, X: x, Op: tt.op, Fold: tt.fold, Patterns: tt.list}
+	}
+	if tt.not {
+		e = &NotExpr{P: tt.notPos, X: e}
+	}
+	return e
 }
 
 // opTilde moves past an operator keyword and a '~' written right after it,
