@@ -410,7 +410,7 @@ func (w *JSONWriter) Write(ev *schema.Event) error {
 	// does not fit the space left would make append allocate.
 	b := w.line[:0]
 	if w.pairs {
-		b = appendEventPairs(b, ev)
+		b = ev.AppendJSONPairs(b)
 	} else {
 		b = ev.AppendJSON(b)
 	}
@@ -474,31 +474,4 @@ func (w *JSONWriter) release() {
 	if w.zw != nil {
 		w.zw.Close()
 	}
-}
-
-// appendEventPairs is Event.AppendJSON with the fields as the Rust
-// original's array of [id, value] pairs.
-func appendEventPairs(dst []byte, e *schema.Event) []byte {
-	dst = append(dst, `{"event_id":`...)
-	dst = strconv.AppendUint(dst, e.ID, 10)
-	dst = append(dst, `,"event_type_id":`...)
-	dst = strconv.AppendUint(dst, uint64(e.Type), 10)
-	dst = append(dst, `,"ts_mono_ns":`...)
-	dst = strconv.AppendUint(dst, uint64(e.TsMono), 10)
-	dst = append(dst, `,"ts_wall_ns":`...)
-	dst = strconv.AppendUint(dst, uint64(e.TsWall), 10)
-	dst = append(dst, `,"entity_key":`...)
-	dst = e.Entity.AppendDecimal(dst)
-	dst = append(dst, `,"fields":[`...)
-	for i, f := range e.Fields() {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, '[')
-		dst = strconv.AppendUint(dst, uint64(f.ID), 10)
-		dst = append(dst, ',')
-		dst = f.Value.AppendJSON(dst)
-		dst = append(dst, ']')
-	}
-	return append(dst, "]}"...)
 }

@@ -17,17 +17,7 @@ import (
 //
 // Fields are written in ID order.
 func (e *Event) AppendJSON(dst []byte) []byte {
-	dst = append(dst, `{"event_id":`...)
-	dst = strconv.AppendUint(dst, e.ID, 10)
-	dst = append(dst, `,"event_type_id":`...)
-	dst = strconv.AppendUint(dst, uint64(e.Type), 10)
-	dst = append(dst, `,"ts_mono_ns":`...)
-	dst = strconv.AppendUint(dst, uint64(e.TsMono), 10)
-	dst = append(dst, `,"ts_wall_ns":`...)
-	dst = strconv.AppendUint(dst, uint64(e.TsWall), 10)
-	dst = append(dst, `,"entity_key":`...)
-	dst = e.Entity.AppendDecimal(dst)
-	dst = append(dst, `,"fields":{`...)
+	dst = append(e.appendHead(dst), `,"fields":{`...)
 	for i, f := range e.Fields() {
 		if i > 0 {
 			dst = append(dst, ',')
@@ -38,6 +28,42 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 		dst = f.Value.AppendJSON(dst)
 	}
 	return append(dst, "}}"...)
+}
+
+// AppendJSONPairs is AppendJSON with the fields as the Rust original's
+// array of [id, value] pairs, the form its logs also use:
+//
+//	{"event_id":1,...,"fields":[[1,{"String":"/bin/ls"}]]}
+//
+// Decode reads both.
+func (e *Event) AppendJSONPairs(dst []byte) []byte {
+	dst = append(e.appendHead(dst), `,"fields":[`...)
+	for i, f := range e.Fields() {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '[')
+		dst = strconv.AppendUint(dst, uint64(f.ID), 10)
+		dst = append(dst, ',')
+		dst = f.Value.AppendJSON(dst)
+		dst = append(dst, ']')
+	}
+	return append(dst, "]}"...)
+}
+
+// appendHead appends the wire form's opening brace and every member but
+// the fields.
+func (e *Event) appendHead(dst []byte) []byte {
+	dst = append(dst, `{"event_id":`...)
+	dst = strconv.AppendUint(dst, e.ID, 10)
+	dst = append(dst, `,"event_type_id":`...)
+	dst = strconv.AppendUint(dst, uint64(e.Type), 10)
+	dst = append(dst, `,"ts_mono_ns":`...)
+	dst = strconv.AppendUint(dst, uint64(e.TsMono), 10)
+	dst = append(dst, `,"ts_wall_ns":`...)
+	dst = strconv.AppendUint(dst, uint64(e.TsWall), 10)
+	dst = append(dst, `,"entity_key":`...)
+	return e.Entity.AppendDecimal(dst)
 }
 
 // MarshalJSON implements json.Marshaler with AppendJSON.
