@@ -1,6 +1,10 @@
 package detect
 
-import "unicode/utf8"
+import (
+	"slices"
+	"unicode"
+	"unicode/utf8"
+)
 
 // automaton is an Aho-Corasick automaton over bytes, compiled to a DFA
 // whose alphabet is byte classes (each byte some pattern uses is a class
@@ -21,6 +25,19 @@ type automaton struct {
 	depth  []int32 // length of the trie string of each state
 	outOff []int32 // slots of state s: outs[outOff[s]:outOff[s+1]]
 	outs   []int32
+	// runes maps, for a folded substring automaton, every non-ASCII rune
+	// whose folded image is a rune of some pattern to that image, sorted
+	// by rune. Any other non-ASCII rune is in no match: a scan goes back
+	// to the root on it without folding it (see run).
+	runes []foldPair
+}
+
+// foldPair is a non-ASCII rune and the folded image of its case orbit
+// (foldRune), encoded.
+type foldPair struct {
+	r   rune
+	n   uint8
+	img [utf8.UTFMax]byte
 }
 
 // maxAutomatonCells bounds an automaton's transition table (4 bytes a
@@ -162,7 +179,53 @@ func buildAutomaton(patterns []string, slots []int32, merge, fold bool) *automat
 	}
 	a.next, a.depth = next, depth
 	foldClasses()
+	if fold && merge {
+		a.runes = foldRunes(patterns)
+	}
 	return a
+}
+
+// foldRunes returns the foldPairs of the runes that fold to a rune of the
+// folded images patterns: the non-ASCII members of each such rune's case
+// orbit (the Kelvin sign for k, the long s for s, every case of é for
+// é, and utf8.RuneError, which an invalid byte decodes to, for itself).
+func foldRunes(patterns []string) []foldPair {
+	var out []foldPair
+	for _, p := range patterns {
+		for _, r := range p { // p is a folded image: valid UTF-8
+			f := r
+			for {
+				if f >= utf8.RuneSelf && !slices.ContainsFunc(out, func(x foldPair) bool { return x.r == f }) {
+					x := foldPair{r: f}
+					x.n = uint8(utf8.EncodeRune(x.img[:], r))
+					out = append(out, x)
+				}
+				if f = unicode.SimpleFold(f); f == r {
+					break
+				}
+			}
+		}
+	}
+	slices.SortFunc(out, func(x, y foldPair) int { return int(x.r - y.r) })
+	return out
+}
+
+// foldOf returns the foldPair of r, or nil when r folds to no pattern's
+// rune.
+func (a *automaton) foldOf(r rune) *foldPair {
+	lo, hi := 0, len(a.runes)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if a.runes[m].r < r {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(a.runes) && a.runes[lo].r == r {
+		return &a.runes[lo]
+	}
+	return nil
 }
 
 // goTrie returns the trie child of s by class c during the build (a
@@ -198,38 +261,63 @@ func (a *automaton) hits(off int32) []int32 {
 
 // scan reports every pattern occurring in s (in its folded image when
 // fold) to sc.
-func (a *automaton) scan(s string, fold bool, sc *evalScratch) {
+func (a *automaton) scan(s string, fold bool, sc *evalScratch) { a.run(s, fold, sc) }
+
+// find returns the end, in s, of the first occurrence of a pattern in s
+// (in its folded image when fold), or -1.
+func (a *automaton) find(s string, fold bool) int { return a.run(s, fold, nil) }
+
+// run feeds s through the automaton once, from the root: one table step
+// per byte, so its cost is linear in len(s) whatever the patterns. With sc
+// it reports every hit and returns -1; without, it returns at the first.
+//
+// Folded, an ASCII byte steps as its lower case (the classes fold it); a
+// non-ASCII rune steps as its folded image when that image is a rune of
+// some pattern (a.runes), and otherwise sends the walk back to the root:
+// such a rune is in no occurrence, and no pattern's prefix can end inside
+// or after it (an image starts a rune, and distinct runes' encodings are
+// not prefixes of each other). Occurrences in a folded image start and end
+// at rune boundaries, so they are exactly the rune-aligned case-folded
+// matches that strings.EqualFold would find.
+func (a *automaton) run(s string, fold bool, sc *evalScratch) int {
 	off := int32(0)
 	next, class := a.next, &a.class
-	if !fold {
-		for i := 0; i < len(s); i++ {
-			if off = next[off+int32(class[s[i]])]; off < 0 {
-				off = ^off
-				sc.markAll(a.hits(off))
-			}
-		}
-		return
-	}
 	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf { // classes fold ASCII case
+		c := s[i]
+		if c < utf8.RuneSelf || !fold {
+			i++
 			if off = next[off+int32(class[c])]; off < 0 {
 				off = ^off
+				if sc == nil {
+					return i
+				}
 				sc.markAll(a.hits(off))
 			}
+			continue
+		}
+		if a.runes == nil { // no non-ASCII rune folds into a pattern
+			off = 0
 			i++
 			continue
 		}
 		r, w := utf8.DecodeRuneInString(s[i:])
-		var b [utf8.UTFMax]byte
-		n := utf8.EncodeRune(b[:], foldRune(r))
-		for _, c := range b[:n] {
-			if off = next[off+int32(class[c])]; off < 0 {
+		i += w
+		p := a.foldOf(r)
+		if p == nil {
+			off = 0
+			continue
+		}
+		for _, b := range p.img[:p.n] {
+			if off = next[off+int32(class[b])]; off < 0 {
 				off = ^off
+				if sc == nil {
+					return i
+				}
 				sc.markAll(a.hits(off))
 			}
 		}
-		i += w
 	}
+	return -1
 }
 
 // step advances an anchored walk from st by c; ok is false when c leaves

@@ -155,7 +155,6 @@ type ruleIndex struct {
 	types    []typeIndex
 	slotRule []int32 // the rule of each guard slot
 	maxFold  int     // longest folded exact literal: the scratch it needs
-	maxBytes int     // how much of a field substring scans read (-1: all)
 }
 
 // typeIndex indexes the rules of one event type.
@@ -188,10 +187,9 @@ type fieldSet struct {
 }
 
 // buildIndex indexes d's rules by the guards of their steps and untils,
-// setting each indexed cstep's guard slot. maxBytes is the byte cap of
-// substring scans (Config.MaxPatternBytes; -1 for none).
-func buildIndex(rules []*crule, byType [][]*crule, maxBytes int) *ruleIndex {
-	ix := &ruleIndex{maxBytes: maxBytes}
+// setting each indexed cstep's guard slot.
+func buildIndex(rules []*crule, byType [][]*crule) *ruleIndex {
+	ix := &ruleIndex{}
 	// One slot per guarded step group and until of the rules not in
 	// anyRules.
 	var slots [][]atom
@@ -485,10 +483,9 @@ func (ix *ruleIndex) look(fs *fieldSet, s string, fold bool, sc *evalScratch) {
 		fs.suffix.suffixes(s, fold, sc)
 	}
 	if fs.contains != nil {
-		if ix.maxBytes >= 0 && len(s) > ix.maxBytes {
-			s = s[:cutAt(s, ix.maxBytes)] // what the predicates read
-			sc.cut++
-		}
+		// The whole value, as the predicates' literal tests read it: a
+		// pattern that is cut (a regexp, a wildcard with ?) may be marked
+		// for a literal past its cut, and its predicate then says no.
 		fs.contains.scan(s, fold, sc)
 	}
 }

@@ -307,17 +307,19 @@ func compileIn(e *rule.InExpr) pred {
 	}
 }
 
-// compileMatch compiles a pattern test. A matcher whose cost grows with
-// its input reads at most the first c.limit(m) bytes of the value (cut
-// back to a rune boundary); each test so cut counts in Stats.PatternCuts.
+// compileMatch compiles a pattern test. A literal matcher reads the
+// whole value in linear time (literal.go); any other (a regexp, a
+// wildcard with ?) reads at most the first c.limit(m) bytes of the value
+// (cut back to a rune boundary), and each test so cut counts in
+// Stats.PatternCuts.
 func (c *compiler) compileMatch(e *rule.MatchExpr) pred {
 	id := e.Field.ID
-	match, m := c.matchFn(e.Matchers)
-	if m != nil {
+	match, one := c.matchFn(e.Matchers)
+	if one != nil {
 		return func(ev *schema.Event, sc *evalScratch) bool {
 			v, _ := ev.Get(id)
 			s, ok := v.Str()
-			return ok && m.Match(s)
+			return ok && one(s)
 		}
 	}
 	return func(ev *schema.Event, sc *evalScratch) bool {
@@ -327,28 +329,37 @@ func (c *compiler) compileMatch(e *rule.MatchExpr) pred {
 	}
 }
 
-// matchFn returns a test of a string against any of matchers, each read
-// within its cost limit; one is that matcher alone when it is the only
-// one and reads all.
-func (c *compiler) matchFn(matchers []*rule.Matcher) (match func(string, *evalScratch) bool, one *rule.Matcher) {
+// matchFn returns a test of a string against any of matchers: the
+// linear tests of the literal ones first, then the others, each read
+// within its cost limit. one is the whole test when it is a single linear
+// test (it needs no scratch).
+func (c *compiler) matchFn(matchers []*rule.Matcher) (match func(string, *evalScratch) bool, one func(string) bool) {
 	type cm struct {
 		m     *rule.Matcher
 		limit int // bytes read; -1: all
 	}
+	tests, linear := linearTests(matchers)
 	c.nScan = 0
-	for _, m := range matchers {
-		if nsPerByte(m.Shape()) > 0 {
+	for i, m := range matchers {
+		if !linear[i] && nsPerByte(m.Shape()) > 0 {
 			c.nScan++
 		}
 	}
-	ms := make([]cm, len(matchers))
+	var ms []cm
 	for i, m := range matchers {
-		ms[i] = cm{m, c.limit(m)}
+		if !linear[i] {
+			ms = append(ms, cm{m, c.limit(m)})
+		}
 	}
-	if len(ms) == 1 && ms[0].limit < 0 {
-		one = ms[0].m
+	if len(ms) == 0 && len(tests) == 1 {
+		one = tests[0]
 	}
 	match = func(s string, sc *evalScratch) bool {
+		for _, t := range tests {
+			if t(s) {
+				return true
+			}
+		}
 		for i := range ms {
 			x := &ms[i]
 			t := s
