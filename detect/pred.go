@@ -39,31 +39,10 @@ func (c *compiler) compileExpr(e rule.Expr) pred {
 		for _, x := range e.Terms() {
 			terms = append(terms, c.compileExpr(x))
 		}
-		if len(terms) == 2 {
-			x, y := terms[0], terms[1]
-			if e.Op == rule.OpAnd {
-				return func(ev *schema.Event, sc *evalScratch) bool { return x(ev, sc) && y(ev, sc) }
-			}
-			return func(ev *schema.Event, sc *evalScratch) bool { return x(ev, sc) || y(ev, sc) }
-		}
 		if e.Op == rule.OpAnd {
-			return func(ev *schema.Event, sc *evalScratch) bool {
-				for _, t := range terms {
-					if !t(ev, sc) {
-						return false
-					}
-				}
-				return true
-			}
+			return andPreds(terms)
 		}
-		return func(ev *schema.Event, sc *evalScratch) bool {
-			for _, t := range terms {
-				if t(ev, sc) {
-					return true
-				}
-			}
-			return false
-		}
+		return orPreds(terms)
 	case *rule.CompareExpr:
 		return compileCompare(e.Field.ID, e.Op, e.Value.Value)
 	case *rule.InExpr:
@@ -83,6 +62,63 @@ func (c *compiler) compileExpr(e rule.Expr) pred {
 		}
 	}
 	return predFalse
+}
+
+// compileCond compiles a step's condition: the predicate, and the
+// predicates of its conjuncts (rule.BinaryExpr.Terms of a top-level and,
+// else the condition alone), which the index uses to run only the
+// conjuncts its hits do not decide (index.go).
+func (c *compiler) compileCond(e rule.Expr) (p pred, conj []pred) {
+	if b, ok := e.(*rule.BinaryExpr); ok && b.Op == rule.OpAnd {
+		for _, x := range b.Terms() {
+			conj = append(conj, c.compileExpr(x))
+		}
+		return andPreds(conj), conj
+	}
+	p = c.compileExpr(e)
+	return p, []pred{p}
+}
+
+// andPreds returns the conjunction of terms (true for none).
+func andPreds(terms []pred) pred {
+	switch len(terms) {
+	case 0:
+		return predTrue
+	case 1:
+		return terms[0]
+	case 2:
+		x, y := terms[0], terms[1]
+		return func(ev *schema.Event, sc *evalScratch) bool { return x(ev, sc) && y(ev, sc) }
+	}
+	return func(ev *schema.Event, sc *evalScratch) bool {
+		for _, t := range terms {
+			if !t(ev, sc) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// orPreds returns the disjunction of terms (false for none).
+func orPreds(terms []pred) pred {
+	switch len(terms) {
+	case 0:
+		return predFalse
+	case 1:
+		return terms[0]
+	case 2:
+		x, y := terms[0], terms[1]
+		return func(ev *schema.Event, sc *evalScratch) bool { return x(ev, sc) || y(ev, sc) }
+	}
+	return func(ev *schema.Event, sc *evalScratch) bool {
+		for _, t := range terms {
+			if t(ev, sc) {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 func compileCompare(id schema.FieldID, op rule.CmpOp, lit value.Value) pred {

@@ -64,12 +64,12 @@ func (d *Detector) Route(ev *schema.Event) uint64 {
 func (d *Detector) routeRule(r *crule, ev *schema.Event, sc *routeScratch) uint64 {
 	n := len(d.workers)
 	if !r.seq {
-		if st := &r.steps[0]; st.hasType(ev.Type) && sc.eval.can(st) && st.pred(ev, sc.eval) {
+		if st := &r.steps[0]; st.hasType(ev.Type) && sc.eval.test(st, ev) {
 			return 1 << uint(d.home(ev))
 		}
 		return 0
 	}
-	if u := r.until; u != nil && u.hasType(ev.Type) && sc.eval.can(u) && u.pred(ev, sc.eval) {
+	if u := r.until; u != nil && u.hasType(ev.Type) && sc.eval.test(u, ev) {
 		k, buf, ok := keyOf(ev, u.by, sc.vals[:len(u.by)], sc.buf)
 		sc.buf = buf
 		if !ok {
@@ -82,7 +82,7 @@ func (d *Detector) routeRule(r *crule, ev *schema.Event, sc *routeScratch) uint6
 	for _, i := range r.stepsOf(ev.Type) {
 		st := &r.steps[i]
 		if st.group != group {
-			group, matched = st.group, sc.eval.can(st) && st.pred(ev, sc.eval)
+			group, matched = st.group, sc.eval.test(st, ev)
 		}
 		if !matched || st.byGroup == byGroup {
 			continue // no match, or the same key as the step before

@@ -119,7 +119,7 @@ func (w *worker) handle(batch []*schema.Event) {
 func (w *worker) apply(r *crule, ev *schema.Event, home bool) {
 	if !r.seq {
 		st := &r.steps[0]
-		if home && st.hasType(ev.Type) && w.eval.can(st) && st.pred(ev, w.eval) {
+		if home && st.hasType(ev.Type) && w.eval.test(st, ev) {
 			w.alertEvent(r, ev)
 		}
 		return
@@ -217,7 +217,7 @@ func (w *worker) applySeq(s *seqState, ev *schema.Event) {
 		clear(w.keyEpoch) // wrapped: no stale epoch may look current
 		w.epoch = 1
 	}
-	if u := r.until; u != nil && u.hasType(ev.Type) && w.eval.can(u) && u.pred(ev, w.eval) {
+	if u := r.until; u != nil && u.hasType(ev.Type) && w.eval.test(u, ev) {
 		if s.n == 0 {
 			return // no join key has partial matches: nothing to cancel
 		}
@@ -236,7 +236,7 @@ func (w *worker) applySeq(s *seqState, ev *schema.Event) {
 		i := int(i32)
 		st := &r.steps[i]
 		if st.group != group {
-			group, matched = st.group, w.eval.can(st) && st.pred(ev, w.eval)
+			group, matched = st.group, w.eval.test(st, ev)
 		}
 		if !matched || i > 0 && s.n == 0 {
 			continue // no match, or no partial match for it to advance
