@@ -47,6 +47,7 @@ type worker struct {
 	keyVals    [][rule.MaxJoinFields]value.Value
 
 	eval *evalScratch // the index's marks and the predicates' cut count
+	slab alertSlab    // the memory of the alerts this worker raises
 
 	counters []ruleCounters // by rule index
 	parts    partCounters
@@ -387,23 +388,23 @@ func ownValue(v value.Value) value.Value {
 func (w *worker) complete(s *seqState, ks *keyState, p *partial, ev *schema.Event) {
 	r := s.r
 	last := len(r.steps) - 1
-	ids := make([]uint64, last+1)
+	ids := w.slab.eventIDs(last + 1)
 	copy(ids, p.ids[:last])
 	ids[last] = ev.ID
-	fields := make([]sink.AlertField, 0, len(ks.by)+r.nVals)
+	fields := w.slab.fieldList(len(ks.by) + r.nVals)
 	// The alert outlives the partial's arenas: its values are copied out.
 	for i, v := range ks.by {
-		fields = append(fields, sink.AlertField{Path: r.byPaths[i], Value: ownValue(v)})
+		fields = append(fields, sink.AlertField{Path: r.byPaths[i], Value: w.slab.own(v)})
 	}
 	for i := range r.steps[:last] {
 		st := &r.steps[i]
 		for k, name := range st.names {
 			if v := p.vals[st.valOff+k]; !v.IsNull() {
-				fields = append(fields, sink.AlertField{Path: name, Value: ownValue(v)})
+				fields = append(fields, sink.AlertField{Path: name, Value: w.slab.own(v)})
 			}
 		}
 	}
-	fields = appendEventFields(fields, &r.steps[last], ev)
+	fields = w.appendEventFields(fields, &r.steps[last], ev)
 	p.active = false
 	w.dropPartial(s, ks)
 	w.d.emit(s.counters, w.newAlert(r, ids, ev, fields))
@@ -412,22 +413,26 @@ func (w *worker) complete(s *seqState, ks *keyState, p *partial, ev *schema.Even
 // alertEvent raises an event rule's alert.
 func (w *worker) alertEvent(r *crule, ev *schema.Event) {
 	st := &r.steps[0]
-	fields := appendEventFields(make([]sink.AlertField, 0, len(st.fields)), st, ev)
-	w.d.emit(&w.counters[r.idx], w.newAlert(r, []uint64{ev.ID}, ev, fields))
+	fields := w.appendEventFields(w.slab.fieldList(len(st.fields)), st, ev)
+	ids := w.slab.eventIDs(1)
+	ids[0] = ev.ID
+	w.d.emit(&w.counters[r.idx], w.newAlert(r, ids, ev, fields))
 }
 
-func appendEventFields(dst []sink.AlertField, st *cstep, ev *schema.Event) []sink.AlertField {
+func (w *worker) appendEventFields(dst []sink.AlertField, st *cstep, ev *schema.Event) []sink.AlertField {
 	for k, id := range st.fields {
 		if v, ok := ev.Get(id); ok && !v.IsNull() {
-			dst = append(dst, sink.AlertField{Path: st.names[k], Value: ownValue(v)})
+			dst = append(dst, sink.AlertField{Path: st.names[k], Value: w.slab.own(v)})
 		}
 	}
 	return dst
 }
 
+// newAlert builds an alert in the worker's slab (alertslab.go).
 func (w *worker) newAlert(r *crule, ids []uint64, ev *schema.Event, fields []sink.AlertField) *sink.Alert {
-	return &sink.Alert{
-		ID:       sink.NewAlertID(r.id, ids),
+	a := w.slab.alert()
+	*a = sink.Alert{
+		ID:       w.slab.alertID(r.id, ids),
 		RuleID:   r.id,
 		RuleName: r.name,
 		Severity: r.severity,
@@ -439,6 +444,7 @@ func (w *worker) newAlert(r *crule, ids []uint64, ev *schema.Event, fields []sin
 		Message:  r.message,
 		Fields:   fields,
 	}
+	return a
 }
 
 // dropPartial accounts for one partial of ks going inactive, and frees ks
