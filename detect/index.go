@@ -14,10 +14,10 @@ import (
 // most rules test a field against literals (process.name in (...),
 // file.path : "*.exe", process.args : "*-enc*"), and an event's value of
 // that field meets few of them. The index finds those few from the value:
-// exact literals through a hash of the value (of its folded image for the
-// case-insensitive forms), prefixes, suffixes and substrings through one
-// automaton per field and form. A rule's predicates then run only where
-// the index says they can be true.
+// exact literals through a map keyed by the value (by its folded image for
+// the case-insensitive forms), prefixes, suffixes and substrings through
+// one automaton per field and form. A rule's predicates then run only
+// where the index says they can be true.
 //
 // Soundness: a guard is a set of atoms (field, literal, how it must
 // relate) such that whenever a step's condition is true at least one atom
@@ -33,9 +33,20 @@ import (
 // Anything else (not, an ordering, a null, float or boolean test, a bare
 // regexp, a field alone) has no guard, and its step runs for every event
 // of its type, as before. An atom may be true where its predicate is
-// false (a wildcard's literal part, a hash collision): the predicate
-// decides, the index only skips. So the alerts are exactly the plain
-// matcher's; TestIndexMatchesPlain and FuzzIndex check it.
+// false (a wildcard's literal part, an integer matched by a float past
+// 2^53): the predicate decides, the index only skips. So the alerts are
+// exactly the plain matcher's; TestIndexMatchesPlain and FuzzIndex check
+// it.
+//
+// Decided conjuncts: a guard is exact when its atoms hold exactly when its
+// expression does: string equality and in lists of strings (the map
+// compares the value itself), and pattern tests whose matchers are their
+// literals (equality, prefix, suffix, substrings, literal regexps; not a
+// wildcard with an inner * or ?), read whole as the predicates read them
+// (literal.go); disjunctions of exact terms. When a step's guard is exact
+// for its condition, or for one of its top-level conjuncts, a hit runs only
+// the other conjuncts (cstep.rest, evalScratch.test): at a thousand rules
+// most candidates are decided outright (process.name in (...)).
 
 // atom is one indexable test: the event's field relates to lit as anchor
 // says (under folding when fold; lit is then the folded image).
