@@ -2,6 +2,7 @@ package detect
 
 import (
 	"slices"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -35,6 +36,10 @@ type automaton struct {
 	// pattern, 0 standing for the end of the input): the prefilter of
 	// scans (see run).
 	starts *pairSet
+	// firsts: the bytes patterns start with (every ASCII case of them when
+	// folded), when there are at most two: a scan then jumps from one to
+	// the next with strings.IndexByte.
+	firsts []byte
 }
 
 // pairSet is a set of byte pairs, one bit each.
@@ -207,6 +212,9 @@ func buildAutomaton(patterns []string, slots []int32, merge, fold bool) *automat
 		a.starts = new(pairSet)
 		for _, p := range patterns {
 			for _, b0 := range cases(p[0]) {
+				if !slices.Contains(a.firsts, b0) {
+					a.firsts = append(a.firsts, b0)
+				}
 				if len(p) == 1 {
 					for b1 := range 256 {
 						a.starts.set(b0, byte(b1))
@@ -217,6 +225,9 @@ func buildAutomaton(patterns []string, slots []int32, merge, fold bool) *automat
 					a.starts.set(b0, b1)
 				}
 			}
+		}
+		if len(a.firsts) > 2 {
+			a.firsts = nil
 		}
 	}
 	return a
@@ -312,8 +323,11 @@ func (a *automaton) find(s string, fold bool) int { return a.search(s, fold, nil
 // the next. At each position whose pair starts a pattern it walks the
 // trie anchored there, which reports exactly the patterns occurring at
 // that position (and, through the merged outputs, ones inside them).
-// The walks' steps are bounded by twice the bytes passed plus 64: past
-// that (input crafted so that most positions start a long partial match),
+// Where the patterns start with one or two bytes (a single literal,
+// folded or not) it jumps between them with strings.IndexByte, until they
+// prove dense.
+// The walks' steps are bounded by the bytes passed plus 64: past that
+// (input crafted so that most positions start a partial match),
 // and at the first non-ASCII byte of a folded scan whose patterns a
 // non-ASCII rune can match, it runs the DFA from there on, which finds
 // every occurrence starting there or later: so the cost stays linear.
@@ -324,7 +338,34 @@ func (a *automaton) search(s string, fold bool, sc *evalScratch) int {
 	}
 	work := 0 // bytes the walks read
 	runes := fold && a.runes != nil
+	skip := len(a.firsts) > 0 && !runes
+	next := [2]int{-1, -1} // where firsts[j] is next found, at or after i; len(s): nowhere
+	dense := 0             // positions where the jump went nowhere
 	for i := 0; i < len(s); i++ {
+		if skip {
+			j := len(s)
+			for f, b := range a.firsts {
+				if next[f] < i {
+					if n := strings.IndexByte(s[i:], b); n < 0 {
+						next[f] = len(s)
+					} else {
+						next[f] = i + n
+					}
+				}
+				j = min(j, next[f])
+			}
+			if j == len(s) {
+				return -1
+			}
+			if j == i {
+				// The first bytes are everywhere: IndexByte costs more
+				// than it saves.
+				if dense++; dense > 16 && 4*dense > i {
+					skip = false
+				}
+			}
+			i = j
+		}
 		k := uint(s[i]) << 8
 		if i+1 < len(s) {
 			k |= uint(s[i+1])
@@ -341,7 +382,7 @@ func (a *automaton) search(s string, fold bool, sc *evalScratch) int {
 		if end >= 0 {
 			return i + end
 		}
-		if work += n; work > 2*i+64 {
+		if work += n; work > i+64 {
 			return a.runFrom(s, i+1, fold, sc)
 		}
 	}
