@@ -58,6 +58,11 @@ type foldPair struct {
 	img [utf8.UTFMax]byte
 }
 
+// pairMinCells is the transition table size (cells of 4 bytes) from which
+// a scan of patterns with many first bytes tests byte pairs (search)
+// rather than stepping the DFA: about the size of an L1 data cache.
+var pairMinCells = 8 << 10 // a variable for the tests
+
 // maxAutomatonCells bounds an automaton's transition table (4 bytes a
 // cell): past it the index gives up on the field and its rules are run
 // for every event of the type instead.
@@ -333,12 +338,12 @@ func (a *automaton) find(s string, fold bool) int { return a.search(s, fold, nil
 // every occurrence starting there or later: so the cost stays linear.
 func (a *automaton) search(s string, fold bool, sc *evalScratch) int {
 	starts := a.starts
-	if starts == nil {
-		return a.run(s, fold, sc)
-	}
-	work := 0 // bytes the walks read
 	runes := fold && a.runes != nil
 	skip := len(a.firsts) > 0 && !runes
+	if starts == nil || !skip && len(a.next) < pairMinCells {
+		return a.run(s, fold, sc) // a table this small steps from L1: faster than the pair test
+	}
+	work := 0 // bytes the walks read
 	next := [2]int{-1, -1} // where firsts[j] is next found, at or after i; len(s): nowhere
 	dense := 0             // positions where the jump went nowhere
 	for i := 0; i < len(s); i++ {
@@ -359,9 +364,9 @@ func (a *automaton) search(s string, fold bool, sc *evalScratch) int {
 			}
 			if j == i {
 				// The first bytes are everywhere: IndexByte costs more
-				// than it saves.
+				// than it saves; every position before i was tried.
 				if dense++; dense > 16 && 4*dense > i {
-					skip = false
+					return a.runFrom(s, i, fold, sc)
 				}
 			}
 			i = j

@@ -49,9 +49,13 @@ func checkSearch(t *testing.T, patterns, s string, fold bool) {
 	if a == nil {
 		return
 	}
-	got, want := marks(a, s, fold, true, len(pats)), marks(a, s, fold, false, len(pats))
-	if !slices.Equal(got, want) {
-		t.Fatalf("%q in %q (fold %v): search reports %v, the DFA %v", pats, s, fold, got, want)
+	want := marks(a, s, fold, false, len(pats))
+	defer func(n int) { pairMinCells = n }(pairMinCells)
+	for _, cells := range []int{pairMinCells, 0} { // as configured, then the pair test forced
+		pairMinCells = cells
+		if got := marks(a, s, fold, true, len(pats)); !slices.Equal(got, want) {
+			t.Fatalf("%q in %q (fold %v, pairs from %d cells): search reports %v, the DFA %v", pats, s, fold, cells, got, want)
+		}
 	}
 	if f, r := a.search(s, fold, nil), a.run(s, fold, nil); (f < 0) != (r < 0) {
 		t.Fatalf("%q in %q (fold %v): search finds at %d, the DFA at %d", pats, s, fold, f, r)
