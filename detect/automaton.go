@@ -343,7 +343,7 @@ func (a *automaton) search(s string, fold bool, sc *evalScratch) int {
 	if starts == nil || !skip && len(a.next) < pairMinCells {
 		return a.run(s, fold, sc) // a table this small steps from L1: faster than the pair test
 	}
-	work := 0 // bytes the walks read
+	work := 0              // bytes the walks read
 	next := [2]int{-1, -1} // where firsts[j] is next found, at or after i; len(s): nowhere
 	dense := 0             // positions where the jump went nowhere
 	for i := 0; i < len(s); i++ {
