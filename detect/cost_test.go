@@ -2,10 +2,10 @@ package detect
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/kestrel-sec/kestrel/rule"
 	"github.com/kestrel-sec/kestrel/schema"
@@ -46,88 +46,162 @@ func TestPatternCostWarned(t *testing.T) {
 }
 
 // adversarial are accepted pattern tests with their worst inputs' shape:
-// each must take under DefaultPatternBudget on a 64 KiB value.
-var adversarial = []string{
-	`process where process.command_line regex "(?:a+)+b"`,
-	`process where process.command_line regex~ ".*(x|y)z.*q"`,
-	`process where process.command_line regex ".*a.{20}b"`,
-	`process where process.command_line regex "[a-z]{1,8}b[0-9]+"`,
-	`process where process.command_line like "*a?a?a?a?a?a?a?a?a?a?a?b"`,
-	`process where process.command_line : "*aaaaaaaaaaaaaaaaaaaaaaaaaaaaaab*"`,
-	`process where process.command_line : ("*a*a*a*a*a*a*a*a*b*", "*ab*c", "*x*y*z")`,
-	`process where stringContains~(process.command_line, "aab")`,
-	`process where stringContains~(process.command_line, "ááááááááááááááb")`,
-	`process where process.command_line : "*ááááááááá?ááááb"`,
-	`process where stringContains~(process.command_line, "kkkkkkkkkkkkkkkkkkkkkkb")`,
-	`process where process.command_line : ("*kkkkkkkkkkkkkkkkkkkkkkkb*", "*k?k?k?k?k?k?k?k?k?b", "*akb*")`,
-	`process where process.command_line : ("*é*é*é*é*é*é*é*b*", "*éb", "*bbbbbbbbbbbbbbb*")`,
-	`process where process.command_line regex~ ".*(aab|abb|bba|bab|baa|aba|b0|b1|b2|b3|b4|b5|b6|b7|b8|b9|c0|c1|c2|c3|c4|c5|c6|c7|c8|c9).*"`,
+// each must take under DefaultPatternBudget on a 64 KiB value
+// (BenchmarkPatternWorstCase measures them). cut says whether it is held
+// to a byte cap (not a linear test).
+var adversarial = []struct {
+	src string
+	cut bool
+}{
+	{`process where process.command_line regex "(?:a+)+b"`, true},
+	{`process where process.command_line regex~ ".*(x|y)z.*q"`, true},
+	{`process where process.command_line regex ".*a.{20}b"`, true},
+	{`process where process.command_line regex "[a-z]{1,8}b[0-9]+"`, true},
+	{`process where process.command_line like "*a?a?a?a?a?a?a?a?a?a?a?b"`, true},
+	{`process where process.command_line : "*aaaaaaaaaaaaaaaaaaaaaaaaaaaaaab*"`, false},
+	{`process where process.command_line : ("*a*a*a*a*a*a*a*a*b*", "*ab*c", "*x*y*z")`, false},
+	{`process where stringContains~(process.command_line, "aab")`, false},
+	{`process where stringContains~(process.command_line, "ááááááááááááááb")`, false},
+	{`process where process.command_line : "*ááááááááá?ááááb"`, true},
+	{`process where stringContains~(process.command_line, "kkkkkkkkkkkkkkkkkkkkkkb")`, false},
+	{`process where process.command_line : ("*kkkkkkkkkkkkkkkkkkkkkkkb*", "*k?k?k?k?k?k?k?k?k?b", "*akb*")`, true},
+	{`process where process.command_line : ("*é*é*é*é*é*é*é*b*", "*éb", "*bbbbbbbbbbbbbbb*")`, false},
+	{`process where process.command_line regex~ ".*(aab|abb|bba|bab|baa|aba|b0|b1|b2|b3|b4|b5|b6|b7|b8|b9|c0|c1|c2|c3|c4|c5|c6|c7|c8|c9).*"`, true},
 }
 
-// TestPatternCostBound times each adversarial pattern test on 64 KiB
-// fields of "a", of "á", of Kelvin signs, and of "k" ending in one "é"
-// (which sends folded tests down their rune-by-rune path): the goal is
-// under 100 µs, and the cut is counted.
-func TestPatternCostBound(t *testing.T) {
-	if raceEnabled || testing.Short() {
-		t.Skip("timing")
-	}
+// worstInputs are 64 KiB fields of "a", of "á", of Kelvin signs, and of
+// "k" ending in one "é" (which sends folded tests down their rune-by-rune
+// path).
+func worstInputs(tb testing.TB) []*schema.Event {
 	var batch []*schema.Event
 	for _, big := range []string{strings.Repeat("a", 64<<10), strings.Repeat("á", 32<<10), strings.Repeat("\u212a", 21<<10), strings.Repeat("k", 64<<10-2) + "é"} {
 		e, err := schema.NewBuilder(testReg).ID(1).TypeName("process_exec").Path("process.command_line", value.StringValue(big)).Build()
 		if err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		batch = append(batch, &e)
 	}
-	for _, src := range adversarial {
-		d, err := New(Config{Output: discard{}, Rules: []*rule.Package{pkg(t, "adv", src)}, NoIndex: true})
+	return batch
+}
+
+// TestPatternCostCut: on 64 KiB values, the tests that are not linear
+// are cut (and the cut counted), the linear ones never.
+func TestPatternCostCut(t *testing.T) {
+	batch := worstInputs(t)
+	for _, a := range adversarial {
+		d, err := New(Config{Output: discard{}, Rules: []*rule.Package{pkg(t, "adv", a.src)}, NoIndex: true})
 		if err != nil {
-			t.Fatalf("%s: %v", src, err)
+			t.Fatalf("%s: %v", a.src, err)
 		}
-		for i := range batch {
-			// The best of three medians of 9: the machine is shared, and
-			// a neighbour's burst must not fail the bound.
-			best := time.Hour
-			for range 3 {
-				var runs []time.Duration
-				for range 9 {
-					start := time.Now()
-					d.Handle(0, batch[i:i+1])
-					runs = append(runs, time.Since(start))
-				}
-				slices.Sort(runs)
-				best = min(best, runs[4])
-			}
-			t.Logf("%-100s %d %v", src, i, best)
-			if best > DefaultPatternBudget {
-				t.Errorf("%s: %v on 64 KiB, over %v", src, best, DefaultPatternBudget)
-			}
-		}
-		if d.Stats().PatternCuts == 0 {
-			t.Errorf("%s: cut not counted", src)
+		d.Handle(0, batch)
+		if cuts := d.Stats().PatternCuts; (cuts > 0) != a.cut {
+			t.Errorf("%s: %d cuts, want cut %v", a.src, cuts, a.cut)
 		}
 	}
 }
 
-// TestPatternCutSemantics: a scanning test sees the value's first
-// MaxPatternBytes bytes; equality, prefix and suffix tests see it all.
+// BenchmarkPatternWorstCase times each adversarial pattern test on each
+// worst input: the goal is under DefaultPatternBudget (100 µs) per event.
+func BenchmarkPatternWorstCase(b *testing.B) {
+	batch := worstInputs(b)
+	for i, a := range adversarial {
+		d, err := New(Config{Output: discard{}, Rules: []*rule.Package{pkg(b, "adv", a.src)}, NoIndex: true})
+		if err != nil {
+			b.Fatalf("%s: %v", a.src, err)
+		}
+		for j := range batch {
+			b.Run(fmt.Sprintf("pattern=%d/input=%d", i, j), func(b *testing.B) {
+				one := batch[j : j+1]
+				b.SetBytes(64 << 10)
+				for b.Loop() {
+					d.Handle(0, one)
+				}
+			})
+		}
+	}
+}
+
+// TestPatternCutSemantics: a test that is not linear sees the value's
+// first MaxPatternBytes bytes; literal tests (equality, prefix, suffix,
+// substrings) see it all.
 func TestPatternCutSemantics(t *testing.T) {
 	long := strings.Repeat("x", 100) + "-enc" + strings.Repeat("y", 100) + ".exe"
 	rules := []*rule.Package{
 		pkg(t, "contains", `process where process.command_line : "*-enc*"`),
 		pkg(t, "suffix", `process where process.command_line : "*.exe"`),
 		pkg(t, "exact", `process where process.command_line == "`+long+`"`),
+		pkg(t, "glob", `process where process.command_line : "*-e?c*"`),
 	}
 	for _, c := range []struct {
 		max  int
 		want []string
 		cuts uint64
-	}{{0, []string{"contains:1", "suffix:1", "exact:1"}, 0}, {64, []string{"suffix:1", "exact:1"}, 1}, {-1, []string{"contains:1", "suffix:1", "exact:1"}, 0}} {
+	}{{0, []string{"contains:1", "suffix:1", "exact:1", "glob:1"}, 0}, {64, []string{"contains:1", "suffix:1", "exact:1"}, 1}, {-1, []string{"contains:1", "suffix:1", "exact:1", "glob:1"}, 0}} {
 		d, cap := run(t, Config{Rules: rules, MaxPatternBytes: c.max}, []ev{{1, "process_exec", 0, 1, []any{"process.command_line", long}}})
 		expectAlerts(t, cap, c.want...)
 		if got := d.Stats().PatternCuts; (got == 0) != (c.cuts == 0) {
 			t.Fatalf("cap %d: %d cuts, want %d", c.max, got, c.cuts)
+		}
+	}
+}
+
+// TestLinearPatternsReadAll: a literal pattern test finds its literal at
+// the end of a 64 KiB command line (of ASCII, of non-ASCII text), and
+// nothing is cut, rejected or warned about. The examples' exfiltration
+// rule tests a folded four-literal regexp: it was read for 297 bytes.
+func TestLinearPatternsReadAll(t *testing.T) {
+	srcs := map[string]string{
+		"contains":  `process where process.command_line : "*curl*"`,
+		"pipe":      `process where process.command_line : "*curl*|*sh*"`,
+		"exact":     `process where process.command_line like "*curl*|*sh*"`,
+		"literals":  `process where process.command_line regex~ ".*(dropbox|drive\\.google|s3\\.amazonaws|blob\\.core\\.windows).*"`,
+		"several":   `process where process.command_line : ("*-enc123*", "*iex456*", "*curl*")`,
+		"function":  `process where stringContains~(process.command_line, "curl")`,
+		"wildcard~": `process where wildcard~(process.command_line, "*CURL*|*SH*")`,
+		"kelvin":    `process where process.command_line : "*kurl*"`,
+	}
+	var rules []*rule.Package
+	for name, src := range srcs {
+		rules = append(rules, pkg(t, name, src))
+	}
+	for _, filler := range []string{"a", "é", "x\u212a"} {
+		for _, tail := range []string{"curl | sh", "CURL|SH", "drive.GOOGLE.com", "\u212aURL"} {
+			cl := strings.Repeat(filler, (64<<10)/len(filler)) + tail
+			for _, noIndex := range []bool{false, true} {
+				d, cap := run(t, Config{Rules: rules, NoIndex: noIndex}, []ev{{1, "process_exec", 0, 1, []any{"process.command_line", cl}}})
+				if w := d.Warnings(); len(w) != 0 {
+					t.Fatalf("warnings %q", w)
+				}
+				if n := d.Stats().PatternCuts; n != 0 {
+					t.Fatalf("%d cuts", n)
+				}
+				var want []string
+				for name := range srcs {
+					m := false
+					switch tail {
+					case "curl | sh":
+						m = name != "literals" && name != "kelvin"
+					case "CURL|SH":
+						m = name != "literals" && name != "kelvin" && name != "exact"
+					case "drive.GOOGLE.com":
+						m = name == "literals"
+					case "\u212aURL":
+						m = name == "kelvin"
+					}
+					if m {
+						want = append(want, name+":1")
+					}
+				}
+				slices.Sort(want)
+				var got []string
+				for _, a := range cap.alerts {
+					got = append(got, a.RuleID+":1")
+				}
+				slices.Sort(got)
+				if !slices.Equal(got, want) {
+					t.Fatalf("filler %q tail %q index %v: alerts %q, want %q", filler, tail, !noIndex, got, want)
+				}
+			}
 		}
 	}
 }

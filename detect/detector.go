@@ -92,7 +92,7 @@ func New(cfg Config) (*Detector, error) {
 		}
 	}
 	if !cfg.NoIndex {
-		d.index = buildIndex(d.rules, d.byType, cfg.MaxPatternBytes)
+		d.index = buildIndex(d.rules, d.byType)
 	}
 	d.routePool.New = func() any {
 		return &routeScratch{buf: make([]byte, 0, 256), eval: newEvalScratch(d.index, len(d.rules))}

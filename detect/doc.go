@@ -36,14 +36,19 @@
 //
 // # Bounded pattern tests
 //
-// A pattern test whose cost grows with its input (a substring, a wildcard
-// with an inner * or ?, a regexp) reads at most the first
-// Config.MaxPatternBytes bytes of a value (4 KiB), and fewer when its
-// modelled worst case would pass Config.PatternBudget (100 µs; cost.go):
-// a match beyond the cut is not seen, and each cut is counted in
-// Stats.PatternCuts. Equality, prefix and suffix tests read the whole
-// value. A rule with a test that could read fewer than 128 bytes within
-// the budget is rejected (PatternCostError).
+// Literal pattern tests read the whole value in time linear in its
+// length, whatever their literals (literal.go): equality, prefix and
+// suffix; substrings and sets of them (":" with "*x*", stringContains,
+// regexps that are literal sets such as .*(dropbox|s3\.amazonaws).*),
+// through one Aho-Corasick automaton per test, folded rune by rune for
+// the case-insensitive forms; and wildcards whose only wildcard is *
+// ("*curl*|*sh*"), as their literal parts found in order. They are never
+// cut. Any other pattern test (a regexp, a wildcard with ?) reads at most
+// the first Config.MaxPatternBytes bytes of a value (4 KiB), and fewer
+// when its modelled worst case would pass Config.PatternBudget (100 µs;
+// cost.go): a match beyond the cut is not seen, and each cut is counted in
+// Stats.PatternCuts. A rule with such a test that could read fewer than
+// 128 bytes within the budget is rejected (PatternCostError).
 //
 // # Semantics: results depend on the log alone
 //
@@ -179,5 +184,7 @@
 // fields: the join values under their by paths, then the fields each step
 // tested with the values its event had ("stepN.path" in a sequence, the
 // plain path for an event rule). An alert the Output refuses is counted in
-// Stats.AlertsDropped, never lost silently.
+// Stats.AlertsDropped, never lost silently. A worker builds its alerts in
+// chunks that hold many (alertslab.go): about one allocation per 40
+// alerts, and it never touches an alert again once handed over.
 package detect

@@ -5,8 +5,6 @@ import (
 	"slices"
 	"unicode/utf8"
 
-	"github.com/zeebo/xxh3"
-
 	"github.com/kestrel-sec/kestrel/rule"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/value"
@@ -16,10 +14,10 @@ import (
 // most rules test a field against literals (process.name in (...),
 // file.path : "*.exe", process.args : "*-enc*"), and an event's value of
 // that field meets few of them. The index finds those few from the value:
-// exact literals through a hash of the value (of its folded image for the
-// case-insensitive forms), prefixes, suffixes and substrings through one
-// automaton per field and form. A rule's predicates then run only where
-// the index says they can be true.
+// exact literals through a map keyed by the value (by its folded image for
+// the case-insensitive forms), prefixes, suffixes and substrings through
+// one automaton per field and form. A rule's predicates then run only
+// where the index says they can be true.
 //
 // Soundness: a guard is a set of atoms (field, literal, how it must
 // relate) such that whenever a step's condition is true at least one atom
@@ -35,9 +33,20 @@ import (
 // Anything else (not, an ordering, a null, float or boolean test, a bare
 // regexp, a field alone) has no guard, and its step runs for every event
 // of its type, as before. An atom may be true where its predicate is
-// false (a wildcard's literal part, a hash collision): the predicate
-// decides, the index only skips. So the alerts are exactly the plain
-// matcher's; TestIndexMatchesPlain and FuzzIndex check it.
+// false (a wildcard's literal part, an integer matched by a float past
+// 2^53): the predicate decides, the index only skips. So the alerts are
+// exactly the plain matcher's; TestIndexMatchesPlain and FuzzIndex check
+// it.
+//
+// Decided conjuncts: a guard is exact when its atoms hold exactly when its
+// expression does: string equality and in lists of strings (the map
+// compares the value itself), and pattern tests whose matchers are their
+// literals (equality, prefix, suffix, substrings, literal regexps; not a
+// wildcard with an inner * or ?), read whole as the predicates read them
+// (literal.go); disjunctions of exact terms. When a step's guard is exact
+// for its condition, or for one of its top-level conjuncts, a hit runs only
+// the other conjuncts (cstep.rest, evalScratch.test): at a thousand rules
+// most candidates are decided outright (process.name in (...)).
 
 // atom is one indexable test: the event's field relates to lit as anchor
 // says (under folding when fold; lit is then the folded image).
@@ -69,71 +78,111 @@ func intKey(v value.Value) (numKey, bool) {
 }
 
 // guardOf returns atoms such that e true implies one of them true; ok is
-// false when no such set is known. Any expression kind not listed here
+// false when no such set is known. exact says more: e is true exactly
+// when one of them is (see decided). Any expression kind not listed here
 // (NotExpr, ValueCompareExpr, CallExpr, ...) is unguarded: its rule always
 // runs, which is always sound.
-func guardOf(e rule.Expr) (atoms []atom, ok bool) {
+func guardOf(e rule.Expr) (atoms []atom, ok, exact bool) {
 	if pluginTest(e) { // compared by the type, not byte for byte (plugin.go)
-		return nil, false
+		return nil, false, false
 	}
 	switch e := e.(type) {
 	case *rule.BoolLit:
-		return nil, !e.Value
+		return nil, !e.Value, true
 	case *rule.BinaryExpr:
-		terms := e.Terms()
 		if e.Op == rule.OpOr {
-			for _, t := range terms {
-				g, ok := guardOf(t)
+			exact = true
+			for _, t := range e.Terms() {
+				g, ok, x := guardOf(t)
 				if !ok {
-					return nil, false
+					return nil, false, false
 				}
-				atoms = append(atoms, g...)
+				atoms, exact = append(atoms, g...), exact && x
 			}
-			return atoms, true
+			return atoms, true, exact
 		}
-		best, bestCost := []atom(nil), -1
-		for _, t := range terms {
-			if g, ok := guardOf(t); ok {
-				if c := guardCost(g); bestCost < 0 || c < bestCost {
-					best, bestCost = g, c
-				}
-			}
-		}
-		return best, bestCost >= 0
+		g, _, ok, _ := bestConjunct(e.Terms())
+		return g, ok, false
 	case *rule.CompareExpr:
 		if e.Op != rule.OpEq {
 			break
 		}
 		if s, isStr := e.Value.Value.Str(); isStr {
-			return []atom{{field: e.Field.ID, anchor: rule.AnchorExact, lit: s}}, true
+			return []atom{{field: e.Field.ID, anchor: rule.AnchorExact, lit: s}}, true, true
 		}
 		if k, isInt := intKey(e.Value.Value); isInt {
-			return []atom{{field: e.Field.ID, anchor: rule.AnchorExact, num: true, numKey: k}}, true
+			return []atom{{field: e.Field.ID, anchor: rule.AnchorExact, num: true, numKey: k}}, true, false
 		}
 	case *rule.InExpr:
+		exact = true
 		for _, l := range e.Values {
 			if s, isStr := l.Value.Str(); isStr {
 				atoms = append(atoms, atom{field: e.Field.ID, anchor: rule.AnchorExact, fold: e.Fold, lit: s})
 			} else if k, isInt := intKey(l.Value); isInt {
 				atoms = append(atoms, atom{field: e.Field.ID, anchor: rule.AnchorExact, num: true, numKey: k})
+				exact = false // a float past 2^53 marks every integer atom
 			} else {
-				return nil, false // null, floats, booleans: not indexed
+				return nil, false, false // null, floats, booleans: not indexed
 			}
 		}
-		return atoms, true
+		return atoms, true, exact
 	case *rule.MatchExpr:
+		exact = true
 		for _, m := range e.Matchers {
 			sh := m.Shape()
 			if sh.Anchor == rule.AnchorNone {
-				return nil, false
+				return nil, false, false
 			}
+			// A wildcard's literal part is necessary only; the literals of
+			// the other matchers are the matcher.
+			exact = exact && sh.Glob == 0 && sh.Program == 0
 			for _, l := range sh.Literals {
 				atoms = append(atoms, atom{field: e.Field.ID, anchor: sh.Anchor, fold: sh.Fold, lit: l})
 			}
 		}
-		return atoms, true
+		return atoms, true, exact
 	}
-	return nil, false
+	return nil, false, false
+}
+
+// bestConjunct returns the guard of the conjunction of terms: the
+// cheapest guard of a term (an exact one on a tie), which term it is
+// (-1 for none), and whether it is exact for that term.
+func bestConjunct(terms []rule.Expr) (atoms []atom, term int, ok, exact bool) {
+	term, bestCost := -1, -1
+	for i, t := range terms {
+		g, ok, x := guardOf(t)
+		if !ok {
+			continue
+		}
+		if c := guardCost(g); bestCost < 0 || c < bestCost || c == bestCost && x && !exact {
+			atoms, term, bestCost, exact = g, i, c, x
+		}
+	}
+	return atoms, term, term >= 0, exact
+}
+
+// stepGuard returns the guard of a step's condition, as guardOf, and
+// the predicate that decides the condition once the guard is hit: nil
+// unless the guard is exact for the whole condition or for one of its
+// top-level conjuncts (conj holds their predicates), and then the
+// conjunction of the others (predTrue for none).
+func stepGuard(cond rule.Expr, conj []pred) (atoms []atom, ok bool, rest pred) {
+	if b, isAnd := cond.(*rule.BinaryExpr); isAnd && b.Op == rule.OpAnd {
+		terms := b.Terms()
+		g, term, ok, exact := bestConjunct(terms)
+		if !ok || !exact || len(conj) != len(terms) {
+			return g, ok, nil
+		}
+		others := make([]pred, 0, len(conj)-1)
+		others = append(others, conj[:term]...)
+		return g, true, andPreds(append(others, conj[term+1:]...))
+	}
+	g, ok, exact := guardOf(cond)
+	if ok && exact {
+		rest = predTrue
+	}
+	return g, ok, rest
 }
 
 // guardCost ranks guards for a conjunction: exact literals before
@@ -158,7 +207,6 @@ type ruleIndex struct {
 	types    []typeIndex
 	slotRule []int32 // the rule of each guard slot
 	maxFold  int     // longest folded exact literal: the scratch it needs
-	maxBytes int     // how much of a field substring scans read (-1: all)
 }
 
 // typeIndex indexes the rules of one event type.
@@ -183,7 +231,7 @@ type fieldIndex struct {
 
 // fieldSet holds one field's atoms of one folding.
 type fieldSet struct {
-	exact    map[uint64][]int32 // xxh3 of the literal (folded image) -> slots
+	exact    map[string][]int32 // the literal (folded image) -> slots: a hit is an equality
 	maxExact int
 	prefix   *automaton
 	suffix   *automaton // of the reversed literals
@@ -191,17 +239,27 @@ type fieldSet struct {
 }
 
 // buildIndex indexes d's rules by the guards of their steps and untils,
-// setting each indexed cstep's guard slot. maxBytes is the byte cap of
-// substring scans (Config.MaxPatternBytes; -1 for none).
-func buildIndex(rules []*crule, byType [][]*crule, maxBytes int) *ruleIndex {
-	ix := &ruleIndex{maxBytes: maxBytes}
+// setting each indexed cstep's guard slot.
+func buildIndex(rules []*crule, byType [][]*crule) *ruleIndex {
+	ix := &ruleIndex{}
 	// One slot per guarded step group and until of the rules not in
 	// anyRules.
 	var slots [][]atom
-	newSlot := func(r *crule, cond rule.Expr) int32 {
-		g, ok := guardOf(cond)
+	// decided: the steps whose guard decides a conjunct, and what is
+	// left to run once it is hit; applied below, unless the index gave up
+	// on one of the step's types.
+	type decided struct {
+		st   *cstep
+		rest pred
+	}
+	var decide []decided
+	newSlot := func(r *crule, st *cstep) int32 {
+		g, ok, rest := stepGuard(st.cond, st.conj)
 		if !ok {
 			return -1 // unguarded: run for every event of its types
+		}
+		if rest != nil {
+			decide = append(decide, decided{st, rest})
 		}
 		slots = append(slots, g)
 		ix.slotRule = append(ix.slotRule, int32(r.idx))
@@ -222,15 +280,19 @@ func buildIndex(rules []*crule, byType [][]*crule, maxBytes int) *ruleIndex {
 			st := &r.steps[i]
 			if st.group == group {
 				st.guard = r.steps[i-1].guard
+				if n := len(decide); n > 0 && decide[n-1].st == &r.steps[i-1] {
+					decide = append(decide, decided{st, decide[n-1].rest})
+				}
 				continue
 			}
 			group = st.group
-			st.guard = newSlot(r, st.cond)
+			st.guard = newSlot(r, st)
 		}
 		if u := r.until; u != nil {
-			u.guard = newSlot(r, u.cond)
+			u.guard = newSlot(r, u)
 		}
 	}
+	gaveUp := make([]bool, len(byType)) // by type: the index could not be built
 	ix.types = make([]typeIndex, len(byType))
 	for t, l := range byType {
 		ti := &ix.types[t]
@@ -309,11 +371,10 @@ func buildIndex(rules []*crule, byType [][]*crule, maxBytes int) *ruleIndex {
 			ls, ss := lits[k], litSlots[k]
 			switch k.anchor {
 			case rule.AnchorExact:
-				fs.exact = map[uint64][]int32{}
+				fs.exact = map[string][]int32{}
 				for i, l := range ls {
-					h := xxh3.HashString(l)
-					if !slices.Contains(fs.exact[h], ss[i]) {
-						fs.exact[h] = append(fs.exact[h], ss[i])
+					if !slices.Contains(fs.exact[l], ss[i]) {
+						fs.exact[l] = append(fs.exact[l], ss[i])
 					}
 					fs.maxExact = max(fs.maxExact, len(l))
 					if k.fold == 1 {
@@ -334,6 +395,7 @@ func buildIndex(rules []*crule, byType [][]*crule, maxBytes int) *ruleIndex {
 		if failed {
 			// Too large to index: every rule of the type runs, as before,
 			// and its guarded steps are opened for every event.
+			gaveUp[t] = true
 			ti.fields = nil
 			ti.always = ti.always[:0]
 			for _, r := range l {
@@ -347,6 +409,18 @@ func buildIndex(rules []*crule, byType [][]*crule, maxBytes int) *ruleIndex {
 					ti.open = append(ti.open, u.guard)
 				}
 			}
+		}
+	}
+	// A guard that decides a conjunct spares its predicate, where the
+	// index marks it only when it holds: not on a type it gave up on,
+	// whose slots are open for every event.
+	for _, x := range decide {
+		open := false
+		for t := range gaveUp {
+			open = open || gaveUp[t] && x.st.hasType(schema.EventTypeID(t))
+		}
+		if !open {
+			x.st.rest = x.rest
 		}
 	}
 	return ix
@@ -395,10 +469,21 @@ func (sc *evalScratch) markAll(slots []int32) {
 	}
 }
 
-// can reports whether st's condition may be true of the event the index
-// last looked at: unguarded, or its guard was hit.
-func (sc *evalScratch) can(st *cstep) bool {
-	return st.guard < 0 || sc.slotMark[st.guard] == sc.epoch
+// test reports whether st's condition is true of ev, the event the index
+// last looked at (or any event, without an index): an unguarded step runs
+// its predicate; a guarded one is false unless its guard was hit, and then
+// runs what the guard does not decide (st.rest, or all of st.pred).
+func (sc *evalScratch) test(st *cstep, ev *schema.Event) bool {
+	if st.guard < 0 {
+		return st.pred(ev, sc)
+	}
+	if sc.slotMark[st.guard] != sc.epoch {
+		return false
+	}
+	if st.rest != nil {
+		return st.rest(ev, sc)
+	}
+	return st.pred(ev, sc)
 }
 
 // candidates returns, in rule order, the rules of ev's type whose
@@ -471,12 +556,12 @@ func (ix *ruleIndex) look(fs *fieldSet, s string, fold bool, sc *evalScratch) {
 	if fs.exact != nil {
 		if !fold {
 			if len(s) <= fs.maxExact {
-				if l, ok := fs.exact[xxh3.HashString(s)]; ok {
+				if l, ok := fs.exact[s]; ok {
 					sc.markAll(l)
 				}
 			}
 		} else if img, ok := foldInto(sc.fold[:0], s, fs.maxExact); ok {
-			if l, ok := fs.exact[xxh3.Hash(img)]; ok {
+			if l, ok := fs.exact[string(img)]; ok { // no copy: the compiler looks up with the bytes
 				sc.markAll(l)
 			}
 		}
@@ -488,10 +573,9 @@ func (ix *ruleIndex) look(fs *fieldSet, s string, fold bool, sc *evalScratch) {
 		fs.suffix.suffixes(s, fold, sc)
 	}
 	if fs.contains != nil {
-		if ix.maxBytes >= 0 && len(s) > ix.maxBytes {
-			s = s[:cutAt(s, ix.maxBytes)] // what the predicates read
-			sc.cut++
-		}
+		// The whole value, as the predicates' literal tests read it: a
+		// pattern that is cut (a regexp, a wildcard with ?) may be marked
+		// for a literal past its cut, and its predicate then says no.
 		fs.contains.scan(s, fold, sc)
 	}
 }

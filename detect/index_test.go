@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -183,7 +184,7 @@ func TestIndexMatchesPlain(t *testing.T) {
 	if raceEnabled {
 		seeds = 10
 	}
-	total := 0
+	total, decided := 0, 0
 	for seed := range uint64(seeds) {
 		rnd := rand.New(rand.NewPCG(seed, 99))
 		rules := randRules(t, rnd, 5+rnd.IntN(60), int(seed%3)) // depth 0: many plain tests on few fields
@@ -193,6 +194,9 @@ func TestIndexMatchesPlain(t *testing.T) {
 			plainCfg := cfg
 			plainCfg.NoIndex = true
 			got, want := alertsOf(t, cfg, evs), alertsOf(t, plainCfg, evs)
+			if d, err := New(Config{Rules: rules, Output: discard{}}); err == nil {
+				decided += decidedSteps(d)
+			}
 			total += len(want)
 			if !slices.Equal(got, want) {
 				i := firstDiff(got, want)
@@ -210,6 +214,53 @@ func TestIndexMatchesPlain(t *testing.T) {
 	}
 	if total < 100*seeds {
 		t.Fatalf("%d alerts over %d seeds: the random rules match too rarely to test anything", total, seeds)
+	}
+	if decided < seeds {
+		t.Fatalf("%d steps decided by their guard over %d seeds: the random rules do not exercise it", decided, seeds)
+	}
+}
+
+// decidedSteps counts the steps and untils of d whose guard decides a
+// conjunct (their predicate runs only in part).
+func decidedSteps(d *Detector) int {
+	n := 0
+	for _, r := range d.rules {
+		for i := range r.steps {
+			if r.steps[i].rest != nil {
+				n++
+			}
+		}
+		if r.until != nil && r.until.rest != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// TestIndexDecides: a guard that is exact for a conjunct spares running
+// it; a wildcard's literal part, a regexp or an integer list is not exact.
+func TestIndexDecides(t *testing.T) {
+	for _, c := range []struct {
+		src     string
+		decided bool
+	}{
+		{`process where process.name in ("nc", "ncat")`, true},
+		{`process where process.name in~ ("nc", "ncat") and process.pid > 1`, true},
+		{`process where process.command_line : ("*-enc*", "*iex*")`, true},
+		{`process where process.command_line regex~ ".*(dropbox|s3\\.amazonaws).*"`, true},
+		{`process where process.executable : "/tmp/*" or process.name == "x"`, true},
+		{`process where process.command_line : "*a?c*"`, false},
+		{`process where process.command_line : "*curl*|*sh*"`, false},
+		{`process where process.pid in (1, 2)`, false},
+		{`process where process.name : "n*" or process.pid > 3`, false},
+	} {
+		d, err := New(Config{Rules: []*rule.Package{pkg(t, "r", c.src)}, Output: discard{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := decidedSteps(d) > 0; got != c.decided {
+			t.Errorf("%s: decided %v, want %v", c.src, got, c.decided)
+		}
 	}
 }
 
@@ -279,6 +330,9 @@ func FuzzIndex(f *testing.F) {
 			`process where startsWith~(process.name, %s)`, `process where endsWith~(process.name, %s)`, `process where stringContains~(process.name, %s)`,
 			`process where startsWith(process.name, %s)`, `process where endsWith(process.name, %s)`, `process where stringContains(process.name, %s)`,
 			`process where process.name regex~ %s`, `process where process.name regex %s`,
+			// Conjunctions and disjunctions a hit decides in part or whole.
+			`process where process.name : %s and process.name != "zz"`, `process where process.name == "zz" or process.name : (%s, "*q*")`,
+			`process where process.name in~ (%s) and not process.name like~ "*zz*"`,
 		}
 		src := fmt.Sprintf(forms[int(form)%len(forms)], quoteEQL(pat))
 		q, err := rule.Compile("f.eql", src, testReg)
@@ -291,6 +345,10 @@ func FuzzIndex(f *testing.F) {
 			return
 		}
 		evs := []schema.Event{e}
+		var costly *PatternCostError
+		if _, err := New(Config{Rules: rules, Output: discard{}}); errors.As(err, &costly) {
+			return // a regexp refused for its cost
+		}
 		for _, maxBytes := range []int{0, 8} {
 			got := alertsOf(t, Config{Rules: rules, MaxPatternBytes: maxBytes}, evs)
 			want := alertsOf(t, Config{Rules: rules, MaxPatternBytes: maxBytes, NoIndex: true}, evs)

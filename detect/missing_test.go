@@ -734,7 +734,7 @@ func TestOperandTestsUnguarded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := guardOf(q.Steps[0].Cond); ok != guarded {
+		if _, ok, _ := guardOf(q.Steps[0].Cond); ok != guarded {
 			t.Fatalf("%s: guarded %v, want %v", cond, ok, guarded)
 		}
 	}

@@ -4,7 +4,9 @@
 // string can be read: an arena is written only by appending, and is reset
 // (len 0, then overwritten) only when every value that points into it has
 // been cleared or replaced (see ownInto's callers in worker.go). Values that
-// leave a partial match (alert fields) are copied out with ownValue first.
+// leave a partial match (alert fields) are copied out first, into an
+// alertSlab, whose byte chunks are appended to only and never reset (see
+// slabString).
 
 package detect
 
@@ -45,6 +47,16 @@ func ownInto(arena []byte, v value.Value) ([]byte, value.Value) {
 // after which no string from before is read: operand values never leave
 // the predicate that computed them.
 func scratchString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// slabString returns a string over b, bytes of an alertSlab's chunk. It
+// relies on the slab never writing bytes it has handed out: it appends to
+// a chunk's free part only, and drops a full chunk for a new one.
+func slabString(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}

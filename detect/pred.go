@@ -42,31 +42,10 @@ func (c *compiler) compileExpr(e rule.Expr) pred {
 		for _, x := range e.Terms() {
 			terms = append(terms, c.compileExpr(x))
 		}
-		if len(terms) == 2 {
-			x, y := terms[0], terms[1]
-			if e.Op == rule.OpAnd {
-				return func(ev *schema.Event, sc *evalScratch) bool { return x(ev, sc) && y(ev, sc) }
-			}
-			return func(ev *schema.Event, sc *evalScratch) bool { return x(ev, sc) || y(ev, sc) }
-		}
 		if e.Op == rule.OpAnd {
-			return func(ev *schema.Event, sc *evalScratch) bool {
-				for _, t := range terms {
-					if !t(ev, sc) {
-						return false
-					}
-				}
-				return true
-			}
+			return andPreds(terms)
 		}
-		return func(ev *schema.Event, sc *evalScratch) bool {
-			for _, t := range terms {
-				if t(ev, sc) {
-					return true
-				}
-			}
-			return false
-		}
+		return orPreds(terms)
 	case *rule.CompareExpr:
 		return compileCompare(e.Field.ID, e.Op, e.Value.Value)
 	case *rule.InExpr:
@@ -90,6 +69,63 @@ func (c *compiler) compileExpr(e rule.Expr) pred {
 		}
 	}
 	return predFalse
+}
+
+// compileCond compiles a step's condition: the predicate, and the
+// predicates of its conjuncts (rule.BinaryExpr.Terms of a top-level and,
+// else the condition alone), which the index uses to run only the
+// conjuncts its hits do not decide (index.go).
+func (c *compiler) compileCond(e rule.Expr) (p pred, conj []pred) {
+	if b, ok := e.(*rule.BinaryExpr); ok && b.Op == rule.OpAnd {
+		for _, x := range b.Terms() {
+			conj = append(conj, c.compileExpr(x))
+		}
+		return andPreds(conj), conj
+	}
+	p = c.compileExpr(e)
+	return p, []pred{p}
+}
+
+// andPreds returns the conjunction of terms (true for none).
+func andPreds(terms []pred) pred {
+	switch len(terms) {
+	case 0:
+		return predTrue
+	case 1:
+		return terms[0]
+	case 2:
+		x, y := terms[0], terms[1]
+		return func(ev *schema.Event, sc *evalScratch) bool { return x(ev, sc) && y(ev, sc) }
+	}
+	return func(ev *schema.Event, sc *evalScratch) bool {
+		for _, t := range terms {
+			if !t(ev, sc) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// orPreds returns the disjunction of terms (false for none).
+func orPreds(terms []pred) pred {
+	switch len(terms) {
+	case 0:
+		return predFalse
+	case 1:
+		return terms[0]
+	case 2:
+		x, y := terms[0], terms[1]
+		return func(ev *schema.Event, sc *evalScratch) bool { return x(ev, sc) || y(ev, sc) }
+	}
+	return func(ev *schema.Event, sc *evalScratch) bool {
+		for _, t := range terms {
+			if t(ev, sc) {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 func compileCompare(id schema.FieldID, op rule.CmpOp, lit value.Value) pred {
@@ -314,17 +350,19 @@ func compileIn(e *rule.InExpr) pred {
 	}
 }
 
-// compileMatch compiles a pattern test. A matcher whose cost grows with
-// its input reads at most the first c.limit(m) bytes of the value (cut
-// back to a rune boundary); each test so cut counts in Stats.PatternCuts.
+// compileMatch compiles a pattern test. A literal matcher reads the
+// whole value in linear time (literal.go); any other (a regexp, a
+// wildcard with ?) reads at most the first c.limit(m) bytes of the value
+// (cut back to a rune boundary), and each test so cut counts in
+// Stats.PatternCuts.
 func (c *compiler) compileMatch(e *rule.MatchExpr) pred {
 	id := e.Field.ID
-	match, m := c.matchFn(e.Matchers)
-	if m != nil {
+	match, one := c.matchFn(e.Matchers)
+	if one != nil {
 		return func(ev *schema.Event, sc *evalScratch) bool {
 			v, _ := ev.Get(id)
 			s, ok := v.Str()
-			return ok && m.Match(s)
+			return ok && one(s)
 		}
 	}
 	return func(ev *schema.Event, sc *evalScratch) bool {
@@ -334,28 +372,37 @@ func (c *compiler) compileMatch(e *rule.MatchExpr) pred {
 	}
 }
 
-// matchFn returns a test of a string against any of matchers, each read
-// within its cost limit; one is that matcher alone when it is the only
-// one and reads all.
-func (c *compiler) matchFn(matchers []*rule.Matcher) (match func(string, *evalScratch) bool, one *rule.Matcher) {
+// matchFn returns a test of a string against any of matchers: the
+// linear tests of the literal ones first, then the others, each read
+// within its cost limit. one is the whole test when it is a single linear
+// test (it needs no scratch).
+func (c *compiler) matchFn(matchers []*rule.Matcher) (match func(string, *evalScratch) bool, one func(string) bool) {
 	type cm struct {
 		m     *rule.Matcher
 		limit int // bytes read; -1: all
 	}
+	tests, linear := linearTests(matchers)
 	c.nScan = 0
-	for _, m := range matchers {
-		if nsPerByte(m.Shape()) > 0 {
+	for i, m := range matchers {
+		if !linear[i] && nsPerByte(m.Shape()) > 0 {
 			c.nScan++
 		}
 	}
-	ms := make([]cm, len(matchers))
+	var ms []cm
 	for i, m := range matchers {
-		ms[i] = cm{m, c.limit(m)}
+		if !linear[i] {
+			ms = append(ms, cm{m, c.limit(m)})
+		}
 	}
-	if len(ms) == 1 && ms[0].limit < 0 {
-		one = ms[0].m
+	if len(ms) == 0 && len(tests) == 1 {
+		one = tests[0]
 	}
 	match = func(s string, sc *evalScratch) bool {
+		for _, t := range tests {
+			if t(s) {
+				return true
+			}
+		}
 		for i := range ms {
 			x := &ms[i]
 			t := s

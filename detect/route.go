@@ -64,12 +64,12 @@ func (d *Detector) Route(ev *schema.Event) (m engine.PartitionSet) {
 func (d *Detector) routeRule(r *crule, ev *schema.Event, sc *routeScratch, m *engine.PartitionSet) {
 	n := len(d.workers)
 	if !r.seq {
-		if st := &r.steps[0]; st.hasType(ev.Type) && sc.eval.can(st) && st.pred(ev, sc.eval) {
+		if st := &r.steps[0]; st.hasType(ev.Type) && sc.eval.test(st, ev) {
 			m.Add(d.home(ev))
 		}
 		return
 	}
-	if u := r.until; u != nil && u.hasType(ev.Type) && sc.eval.can(u) && u.pred(ev, sc.eval) {
+	if u := r.until; u != nil && u.hasType(ev.Type) && sc.eval.test(u, ev) {
 		k, buf, ok := keyOf(ev, u.by, u.byOpt, sc.vals[:len(u.by)], sc.buf)
 		sc.buf = buf
 		if ok {
@@ -82,7 +82,7 @@ func (d *Detector) routeRule(r *crule, ev *schema.Event, sc *routeScratch, m *en
 	for _, i := range r.stepsOf(ev.Type) {
 		st := &r.steps[i]
 		if st.group != group {
-			group, matched = st.group, sc.eval.can(st) && st.pred(ev, sc.eval)
+			group, matched = st.group, sc.eval.test(st, ev)
 		}
 		if !matched || st.byGroup == byGroup {
 			continue // no match, or the same key as the step before
@@ -104,7 +104,7 @@ func (d *Detector) routeMissing(r *crule, ev *schema.Event, sc *routeScratch, m 
 	n := len(d.workers)
 	for i := r.nPos; i < len(r.steps); i++ {
 		st := &r.steps[i]
-		if !st.hasType(ev.Type) || !sc.eval.can(st) || !st.pred(ev, sc.eval) {
+		if !st.hasType(ev.Type) || !sc.eval.test(st, ev) {
 			continue
 		}
 		k, buf, ok := keyOf(ev, st.by, st.byOpt, sc.vals[:len(st.by)], sc.buf)

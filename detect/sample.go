@@ -41,7 +41,7 @@ func (w *worker) applySample(s *seqState, ev *schema.Event) {
 		i := int(i32)
 		st := &r.steps[i]
 		if st.group != group {
-			group, matched = st.group, w.eval.can(st) && st.pred(ev, w.eval)
+			group, matched = st.group, w.eval.test(st, ev)
 		}
 		if !matched {
 			continue
@@ -164,10 +164,10 @@ func (w *worker) recordSample(s *seqState, ks *keyState, p *partial, ev *schema.
 // and empties ks: the key starts afresh.
 func (w *worker) completeSample(s *seqState, ks *keyState, ev *schema.Event) {
 	r := s.r
-	ids := make([]uint64, len(ks.slots))
-	fields := make([]sink.AlertField, 0, len(ks.by)+r.nVals)
+	ids := w.slab.eventIDs(len(ks.slots))
+	fields := w.slab.fieldList(len(ks.by) + r.nVals)
 	for i, v := range ks.by {
-		fields = append(fields, sink.AlertField{Path: r.byPaths[i], Value: ownValue(v)})
+		fields = append(fields, sink.AlertField{Path: r.byPaths[i], Value: w.slab.own(v)})
 	}
 	for j := range ks.slots {
 		p := &ks.slots[j]
@@ -175,7 +175,7 @@ func (w *worker) completeSample(s *seqState, ks *keyState, ev *schema.Event) {
 		st := &r.steps[j]
 		for k, name := range st.names {
 			if v := p.vals[st.valOff+k]; !v.IsNull() {
-				fields = append(fields, sink.AlertField{Path: name, Value: ownValue(v)})
+				fields = append(fields, sink.AlertField{Path: name, Value: w.slab.own(v)})
 			}
 		}
 	}

@@ -52,6 +52,7 @@ type worker struct {
 	keyVals    [][rule.MaxJoinFields]value.Value
 
 	eval *evalScratch // the index's marks and the predicates' cut count
+	slab alertSlab    // the memory of the alerts this worker raises
 
 	held    int         // matches held over all rules (see keyState.held)
 	samples []sampleHit // scratch for a sample: the join keys one event fills
@@ -130,7 +131,7 @@ func (w *worker) handle(batch []*schema.Event) {
 func (w *worker) apply(r *crule, ev *schema.Event, home bool) {
 	if !r.seq {
 		st := &r.steps[0]
-		if home && st.hasType(ev.Type) && w.eval.can(st) && st.pred(ev, w.eval) {
+		if home && st.hasType(ev.Type) && w.eval.test(st, ev) {
 			w.alertEvent(r, ev)
 		}
 		return
@@ -275,7 +276,7 @@ func (w *worker) applySeq(s *seqState, ev *schema.Event) {
 		w.applySample(s, ev)
 		return
 	}
-	if u := r.until; u != nil && u.hasType(ev.Type) && w.eval.can(u) && u.pred(ev, w.eval) {
+	if u := r.until; u != nil && u.hasType(ev.Type) && w.eval.test(u, ev) {
 		if s.n > 0 { // else no join key has partial matches: nothing to cancel
 			if key, vals, ok := w.key(u, ev); ok && w.owns(r, key) {
 				if ks := w.lookup(s, key, vals); ks != nil && ks.live > 0 {
@@ -296,7 +297,7 @@ func (w *worker) applySeq(s *seqState, ev *schema.Event) {
 		i := int(i32)
 		st := &r.steps[i]
 		if st.group != group {
-			group, matched = st.group, w.eval.can(st) && st.pred(ev, w.eval)
+			group, matched = st.group, w.eval.test(st, ev)
 		}
 		if !matched || i > 0 && s.n == 0 {
 			continue // no match, or no partial match for it to advance
@@ -356,7 +357,7 @@ func (w *worker) applyMissing(s *seqState, ev *schema.Event) {
 	ts := uint64(ev.TsMono)
 	for i := r.nPos; i < len(r.steps); i++ {
 		m := &r.steps[i]
-		if !m.hasType(ev.Type) || !w.eval.can(m) || !m.pred(ev, w.eval) {
+		if !m.hasType(ev.Type) || !w.eval.test(m, ev) {
 			continue
 		}
 		key, vals, ok := w.key(m, ev)
@@ -668,23 +669,23 @@ func (w *worker) complete(s *seqState, ks *keyState, p *partial, ev *schema.Even
 		return
 	}
 	last := r.nPos - 1
-	ids := make([]uint64, last+1)
+	ids := w.slab.eventIDs(last + 1)
 	copy(ids, p.ids[:last])
 	ids[last] = ev.ID
-	fields := make([]sink.AlertField, 0, len(ks.by)+r.nVals)
+	fields := w.slab.fieldList(len(ks.by) + r.nVals)
 	// The alert outlives the partial's arenas: its values are copied out.
 	for i, v := range ks.by {
-		fields = append(fields, sink.AlertField{Path: r.byPaths[i], Value: ownValue(v)})
+		fields = append(fields, sink.AlertField{Path: r.byPaths[i], Value: w.slab.own(v)})
 	}
 	for i := range r.steps[:last] {
 		st := &r.steps[i]
 		for k, name := range st.names {
 			if v := p.vals[st.valOff+k]; !v.IsNull() {
-				fields = append(fields, sink.AlertField{Path: name, Value: ownValue(v)})
+				fields = append(fields, sink.AlertField{Path: name, Value: w.slab.own(v)})
 			}
 		}
 	}
-	fields = appendEventFields(fields, &r.steps[last], ev)
+	fields = w.appendEventFields(fields, &r.steps[last], ev)
 	p.active = false
 	a := w.newAlert(r, ids, ev, fields)
 	if hold {
@@ -707,22 +708,26 @@ func satAdd(a, b uint64) uint64 {
 // alertEvent raises an event rule's alert.
 func (w *worker) alertEvent(r *crule, ev *schema.Event) {
 	st := &r.steps[0]
-	fields := appendEventFields(make([]sink.AlertField, 0, len(st.fields)), st, ev)
-	w.d.emit(&w.counters[r.idx], w.newAlert(r, []uint64{ev.ID}, ev, fields))
+	fields := w.appendEventFields(w.slab.fieldList(len(st.fields)), st, ev)
+	ids := w.slab.eventIDs(1)
+	ids[0] = ev.ID
+	w.d.emit(&w.counters[r.idx], w.newAlert(r, ids, ev, fields))
 }
 
-func appendEventFields(dst []sink.AlertField, st *cstep, ev *schema.Event) []sink.AlertField {
+func (w *worker) appendEventFields(dst []sink.AlertField, st *cstep, ev *schema.Event) []sink.AlertField {
 	for k, id := range st.fields {
 		if v, ok := ev.Get(id); ok && !v.IsNull() {
-			dst = append(dst, sink.AlertField{Path: st.names[k], Value: ownValue(v)})
+			dst = append(dst, sink.AlertField{Path: st.names[k], Value: w.slab.own(v)})
 		}
 	}
 	return dst
 }
 
+// newAlert builds an alert in the worker's slab (alertslab.go).
 func (w *worker) newAlert(r *crule, ids []uint64, ev *schema.Event, fields []sink.AlertField) *sink.Alert {
-	return &sink.Alert{
-		ID:       sink.NewAlertID(r.id, ids),
+	a := w.slab.alert()
+	*a = sink.Alert{
+		ID:       w.slab.alertID(r.id, ids),
 		RuleID:   r.id,
 		RuleName: r.name,
 		Severity: r.severity,
@@ -734,6 +739,7 @@ func (w *worker) newAlert(r *crule, ids []uint64, ev *schema.Event, fields []sin
 		Message:  r.message,
 		Fields:   fields,
 	}
+	return a
 }
 
 // dropPartial accounts for one partial of ks going inactive, and frees ks

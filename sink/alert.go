@@ -123,6 +123,14 @@ type Alert struct {
 // rule on the same events gets the same id in every run and process, so
 // downstream systems can deduplicate replays.
 func NewAlertID(ruleID string, eventIDs []uint64) string {
+	var out [32]byte
+	return string(AppendAlertID(out[:0], ruleID, eventIDs))
+}
+
+// AppendAlertID appends NewAlertID(ruleID, eventIDs), its 32 hex digits,
+// to dst; it allocates nothing when dst has room for them (and the hashed
+// input, the rule id and 8 bytes per event id, fits in 248 bytes).
+func AppendAlertID(dst []byte, ruleID string, eventIDs []uint64) []byte {
 	var stack [256]byte
 	b := stack[:0]
 	b = binary.LittleEndian.AppendUint64(b, uint64(len(ruleID)))
@@ -131,9 +139,7 @@ func NewAlertID(ruleID string, eventIDs []uint64) string {
 		b = binary.LittleEndian.AppendUint64(b, id)
 	}
 	sum := xxh3.Hash128(b).Bytes()
-	var out [32]byte
-	hex.Encode(out[:], sum[:])
-	return string(out[:])
+	return hex.AppendEncode(dst, sum[:])
 }
 
 // AppendJSON appends the alert's JSON form to dst, on one line, keys in this

@@ -176,6 +176,13 @@ func TestNewAlertID(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { _ = NewAlertID("rule", []uint64{1, 2, 3}) }); n > 1 && !raceEnabled {
 		t.Errorf("NewAlertID allocates %v times, want at most 1 (the string)", n)
 	}
+	buf := make([]byte, 0, 64)
+	if got := string(AppendAlertID(buf, "exfil-001", []uint64{21, 23})); got != "29bed92ac7b703fc59641498f402e339" {
+		t.Errorf("AppendAlertID = %s", got)
+	}
+	if n := testing.AllocsPerRun(100, func() { buf = AppendAlertID(buf[:0], "rule", []uint64{1, 2, 3}) }); n != 0 && !raceEnabled {
+		t.Errorf("AppendAlertID allocates %v times, want 0", n)
+	}
 }
 
 func TestSeverity(t *testing.T) {
