@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"github.com/kestrel-sec/kestrel/replay"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/zeebo/xxh3"
 )
 
 // Record headers the bridge writes and reads.
@@ -109,16 +107,6 @@ func ParseFormat(s string) (Format, error) {
 	}
 	return 0, fmt.Errorf("kafka: unknown format %q (want kbin, jsonl or kpb)", s)
 }
-
-// binaryMagic opens a binary log (FORMAT.md).
-var binaryMagic = []byte("\x89KST\r\n\x1a\n")
-
-// FORMAT.md's block and end marker layout, which encoder relies on to frame
-// a record's blocks as a complete log.
-const (
-	blockHeaderSize = 28
-	endMarkerSize   = 28
-)
 
 // encoder turns groups of events into record values. It keeps one replay
 // writer for its whole life, writing into buf: creating a writer (and its
@@ -225,44 +213,13 @@ func (e *encoder) appendRecord(dst []byte, evs []*schema.Event) (out []byte, n, 
 		return append(dst, e.buf.Bytes()...), n, bad, err
 	}
 	blocks := e.buf.Bytes()
-	nb, ok := countBlocks(blocks)
+	nb, _, ok := replay.WalkBlocks(blocks)
 	if !ok {
 		return dst, 0, len(evs), errors.New("kafka: the binary writer wrote something other than whole blocks")
 	}
 	dst = append(dst, e.header...)
 	dst = append(dst, blocks...)
-	return appendEndMarker(dst, uint64(nb), uint64(n)), n, bad, err
-}
-
-// countBlocks walks the block headers of b (FORMAT.md: comp_len at offset
-// 12) and reports how many whole blocks it holds, and whether that is all
-// of it.
-func countBlocks(b []byte) (int, bool) {
-	n := 0
-	for len(b) > 0 {
-		if len(b) < blockHeaderSize || string(b[:4]) != "KBLK" {
-			return n, false
-		}
-		size := blockHeaderSize + int(binary.LittleEndian.Uint32(b[12:]))
-		if size > len(b) {
-			return n, false
-		}
-		b = b[size:]
-		n++
-	}
-	return n, true
-}
-
-// appendEndMarker appends FORMAT.md's end marker: "KEND", the block and
-// event counts, four zero bytes, and the low 32 bits of XXH3-64 of the
-// first 24 bytes.
-func appendEndMarker(dst []byte, blocks, events uint64) []byte {
-	var h [endMarkerSize]byte
-	copy(h[:], "KEND")
-	binary.LittleEndian.PutUint64(h[4:], blocks)
-	binary.LittleEndian.PutUint64(h[12:], events)
-	binary.LittleEndian.PutUint32(h[24:], uint32(xxh3.Hash(h[:24])))
-	return append(dst, h[:]...)
+	return replay.AppendEndMarker(dst, uint64(nb), uint64(n)), n, bad, err
 }
 
 // decoder turns record values back into events. It decodes a whole record
@@ -350,11 +307,11 @@ func (d *decoder) decodeValue(headers []kgo.RecordHeader, value []byte) (int, er
 	if want == int(FormatProto) {
 		return d.proto(value)
 	}
-	if want == int(FormatBinary) && !bytes.HasPrefix(value, binaryMagic) {
+	if want == int(FormatBinary) && !replay.IsBinary(value) {
 		return 0, fmt.Errorf("%s header says %s but the value does not start with the binary log's magic",
 			HeaderFormat, FormatBinary.header())
 	}
-	if want != int(FormatJSON) && bytes.HasPrefix(value, binaryMagic) {
+	if want != int(FormatJSON) && replay.IsBinary(value) {
 		if n, ok := d.fast(value); ok {
 			return n, nil
 		}
@@ -402,43 +359,21 @@ func (d *decoder) grow(n int) {
 	}
 }
 
-// Binary log layout (FORMAT.md) the fast path checks.
-const (
-	fileHeaderFixed = 20 // magic, version, flags, schema_version, meta_len
-	fileHeaderSize  = fileHeaderFixed + 8
-)
-
 // fast decodes a binary record through the long-lived reader. ok is false
 // when the record must take the slow path.
 func (d *decoder) fast(value []byte) (n int, ok bool) {
-	// File header: no metadata (the slow path parses it), checksum right.
-	if len(value) < fileHeaderSize+endMarkerSize ||
-		binary.LittleEndian.Uint16(value[8:]) != 1 || binary.LittleEndian.Uint16(value[10:]) != 0 ||
-		binary.LittleEndian.Uint32(value[16:]) != 0 ||
-		binary.LittleEndian.Uint64(value[fileHeaderFixed:]) != xxh3.Hash(value[:fileHeaderFixed]) {
+	// File header: no metadata (the slow path parses it), checksum right;
+	// the end marker intact, counting the blocks and events between.
+	if len(value) < replay.StreamHeaderSize+replay.EndMarkerSize || !replay.IsStreamHeader(value) {
 		return 0, false
 	}
-	// End marker: intact, counting the blocks and events between.
-	end := value[len(value)-endMarkerSize:]
-	if string(end[:4]) != "KEND" || binary.LittleEndian.Uint32(end[20:]) != 0 ||
-		binary.LittleEndian.Uint32(end[24:]) != uint32(xxh3.Hash(end[:24])) {
+	wantBlocks, wantEvents, ok := replay.ReadEndMarker(value[len(value)-replay.EndMarkerSize:])
+	if !ok {
 		return 0, false
 	}
-	blocks := value[fileHeaderSize : len(value)-endMarkerSize]
-	nb, count := 0, 0
-	for b := blocks; len(b) > 0; nb++ {
-		if len(b) < blockHeaderSize || string(b[:4]) != "KBLK" {
-			return 0, false
-		}
-		size := blockHeaderSize + int(binary.LittleEndian.Uint32(b[12:]))
-		if size > len(b) {
-			return 0, false
-		}
-		count += int(binary.LittleEndian.Uint32(b[4:]))
-		b = b[size:]
-	}
-	if uint64(nb) != binary.LittleEndian.Uint64(end[4:]) || uint64(count) != binary.LittleEndian.Uint64(end[12:]) ||
-		count > d.max {
+	blocks := value[replay.StreamHeaderSize : len(value)-replay.EndMarkerSize]
+	nb, count, ok := replay.WalkBlocks(blocks)
+	if !ok || uint64(nb) != wantBlocks || uint64(count) != wantEvents || count > d.max {
 		return 0, false
 	}
 	if count == 0 {
@@ -472,12 +407,7 @@ func (d *decoder) fast(value []byte) (n int, ok bool) {
 
 // streamHeader is the file header the long-lived reader starts with: a
 // version 1 log without metadata.
-var streamHeader = func() []byte {
-	h := make([]byte, fileHeaderFixed, fileHeaderSize)
-	copy(h, binaryMagic)
-	binary.LittleEndian.PutUint16(h[8:], 1)
-	return binary.LittleEndian.AppendUint64(h, xxh3.Hash(h))
-}()
+var streamHeader = replay.AppendStreamHeader(nil)
 
 // feeder hands the long-lived reader the blocks of one record at a time.
 // Reading past them is a failure of the fast path, never a wait.

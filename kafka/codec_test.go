@@ -90,7 +90,7 @@ func TestCodecRoundTrip(t *testing.T) {
 					t.Fatalf("%v: replay reader read %d events, then %v", f, count, err)
 				}
 				if f == FormatBinary {
-					blocks, ok := countBlocks(v[len(enc.header) : len(v)-endMarkerSize])
+					blocks, _, ok := replay.WalkBlocks(v[len(enc.header) : len(v)-replay.EndMarkerSize])
 					if !ok || (blockSize == 4096 && n > 100 && blocks < 2) {
 						t.Fatalf("%d events in %d blocks (whole %v)", n, blocks, ok)
 					}
@@ -208,25 +208,6 @@ func TestCodecGolden(t *testing.T) {
 	}
 }
 
-func TestCountBlocks(t *testing.T) {
-	if n, ok := countBlocks(nil); n != 0 || !ok {
-		t.Fatal("empty")
-	}
-	if _, ok := countBlocks([]byte("KBLK")); ok {
-		t.Fatal("short header")
-	}
-	h := make([]byte, blockHeaderSize)
-	copy(h, "KBLK")
-	h[12] = 10 // comp_len 10, but no payload
-	if _, ok := countBlocks(h); ok {
-		t.Fatal("missing payload")
-	}
-	copy(h, "XXXX")
-	if _, ok := countBlocks(h); ok {
-		t.Fatal("bad magic")
-	}
-}
-
 // TestFastPathAgrees corrupts a binary record of several blocks one byte at
 // a time: whatever the fast path accepts, the slow path accepts with the
 // same events, and the decoder's long-lived reader recovers after every
@@ -242,7 +223,7 @@ func TestFastPathAgrees(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if nb, _ := countBlocks(good[fileHeaderSize : len(good)-endMarkerSize]); nb < 2 {
+	if nb, _, _ := replay.WalkBlocks(good[replay.StreamHeaderSize : len(good)-replay.EndMarkerSize]); nb < 2 {
 		t.Fatalf("%d blocks, want several", nb)
 	}
 	dec := newDecoder(replay.ReaderOptions{}, 100)

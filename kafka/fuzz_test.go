@@ -59,7 +59,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		n, err := dec.decode(headers[int(h)%len(headers)], value)
 		// The fast path agrees with a fresh reader over the record alone
 		// (under the headers that let a binary value through).
-		if hi := int(h) % len(headers); hi <= 1 && bytes.HasPrefix(value, binaryMagic) {
+		if hi := int(h) % len(headers); hi <= 1 && replay.IsBinary(value) {
 			sn, serr := slow.slow(-1, value)
 			if (err == nil) != (serr == nil) {
 				t.Fatalf("decode: %d, %v; slow path: %d, %v", n, err, sn, serr)

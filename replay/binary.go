@@ -23,7 +23,7 @@ import (
 const (
 	binaryVersion   = 1
 	fileHeaderFixed = 20 // magic, version, flags, schema_version, meta_len
-	blockHeaderSize = 28
+	blockHeaderSize = BlockHeaderSize
 
 	// MaxBlockSize bounds a block's uncompressed payload; a reader rejects a
 	// larger one before allocating anything for it.
@@ -871,13 +871,7 @@ func (w *BinaryWriter) Close() error {
 		err = w.writeBlock()
 	}
 	if err == nil {
-		h := w.hdr[:]
-		clear(h)
-		copy(h, endMagic[:])
-		binary.LittleEndian.PutUint64(h[4:], uint64(w.blocks))
-		binary.LittleEndian.PutUint64(h[12:], uint64(w.events))
-		binary.LittleEndian.PutUint32(h[24:], uint32(xxh3.Hash(h[:24])))
-		_, err = w.w.Write(h)
+		_, err = w.w.Write(AppendEndMarker(w.hdr[:0], uint64(w.blocks), uint64(w.events)))
 	}
 	w.enc.Close()
 	if w.closer != nil {
