@@ -36,19 +36,19 @@ import (
 //
 // At least once, and exactly once when nothing fails. A record's offset is
 // committed only after the bus's workers have handled every one of its
-// events: the Source numbers the events it publishes per bus partition and
-// reads the bus's per-partition Delivered counts (engine.Bus.Stats), which
-// a worker raises only after its Handler returned. Offsets are committed
+// events, in every bus partition that holds one, Route's copies included:
+// after publishing a record the Source takes the bus's position marks
+// (engine.Bus.Mark), keeps those of the partitions whose position moved
+// since the previous record, and the record is handled once every one of
+// them is reached (engine.Bus.Handled), which a worker's ring passes only
+// after its Handler returned. Other publishers on the same bus, and copies
+// of other records, can only delay a commit, never hasten it. Offsets are committed
 // every Config.CommitInterval. When the group takes partitions away (a node
 // joins or leaves), the Source waits up to Config.DrainTimeout for the
 // workers to handle what it published from them, commits, and only then
 // lets the partitions go, so the next owner starts exactly where this one
 // stopped. When a node dies, or its workers stop, its uncommitted records
 // are read again by the next owner: duplicates, never a loss.
-//
-// This accounting needs the Source to be its bus's only publisher while it
-// runs; a foreign publisher is detected and logged (commits could then run
-// ahead of the workers).
 //
 // # Backpressure
 //
@@ -72,13 +72,13 @@ type Source struct {
 	mu      sync.Mutex // guards what follows, and is held across commits
 	cl      *kgo.Client
 	parts   map[topicPart]*partState
-	closing bool      // Run is stopping: revocations commit without waiting
-	foreign bool      // a foreign publisher was seen (logged once)
-	dec     *decoder  // the record decoder; used under mu
-	base    []uint64  // per bus partition: events accepted before Run
-	acc     []uint64  // per bus partition: events this Source had accepted
-	touched []pending // the current record's bus partitions
-	paused  bool      // fetching is paused for backpressure
+	closing bool     // Run is stopping: revocations commit without waiting
+	dec     *decoder // the record decoder; used under mu
+	// mark is the bus's position mark (engine.Bus.Mark) after the last
+	// record marked; cur and reached are scratch for the next mark and
+	// for engine.Bus.Handled. One entry per bus partition each.
+	mark, cur, reached []uint64
+	paused             bool // fetching is paused for backpressure
 
 	// Each counter publishes nothing but its own count to Stats.
 	records, events, poison             atomic.Uint64
@@ -120,13 +120,15 @@ type topicPart struct {
 }
 
 // pending is one record's mark on one bus partition: the record is handled
-// there once the partition's Delivered count reaches seq. part is -1 for a
-// record with nothing in the bus (poison, or no events).
+// there once the partition's handled position (engine.Bus.Handled) reaches
+// pos. part is -1 for a record with nothing to wait for (poison, no events).
+// A record has one pending per bus partition whose mark its publishing
+// moved, in a row.
 type pending struct {
 	offset int64
 	epoch  int32
 	part   int32
-	seq    uint64
+	pos    uint64
 }
 
 // partState is one assigned Kafka partition: the records published from it
@@ -150,12 +152,13 @@ func NewSource(cfg Config, bus *engine.Bus) (*Source, error) {
 	}
 	n := bus.Partitions()
 	return &Source{
-		cfg:   cfg,
-		bus:   bus,
-		parts: make(map[topicPart]*partState),
-		dec:   newDecoder(cfg.readerOptions(), cfg.MaxRecordEvents).withMapping(cfg.Local, cfg.Resolve, cfg.Mapping),
-		base:  make([]uint64, n),
-		acc:   make([]uint64, n),
+		cfg:     cfg,
+		bus:     bus,
+		parts:   make(map[topicPart]*partState),
+		dec:     newDecoder(cfg.readerOptions(), cfg.MaxRecordEvents).withMapping(cfg.Local, cfg.Resolve, cfg.Mapping),
+		mark:    make([]uint64, n),
+		cur:     make([]uint64, n),
+		reached: make([]uint64, n),
 	}, nil
 }
 
@@ -197,7 +200,7 @@ func (s *Source) Run(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	s.cl = cl
-	s.baseline()
+	s.mark = s.bus.Mark(s.mark) // what others published before: not waited for
 	s.mu.Unlock()
 	s.cfg.Logger.Info("kafka: source joining", "group", s.cfg.Group, "topic", s.cfg.Topic)
 	s.checkTopics(ctx)
@@ -244,31 +247,6 @@ func (s *Source) checkTopics(ctx context.Context) {
 			s.cfg.Logger.Warn("kafka: topic not available", "topic", *t.Topic, "err", err)
 		}
 	}
-}
-
-// baseline records, per bus partition, the events accepted before the
-// Source started, which the workers handle before any of the Source's. A
-// snapshot may miss an event in transit (engine.Bus.Stats), so it is taken
-// until two agree.
-func (s *Source) baseline() {
-	prev := s.accepted(s.bus.Stats())
-	for range 100 {
-		cur := s.accepted(s.bus.Stats())
-		if slices.Equal(cur, prev) {
-			break
-		}
-		prev = cur
-	}
-	copy(s.base, prev)
-}
-
-// accepted returns Delivered+Queued per partition.
-func (s *Source) accepted(st engine.Stats) []uint64 {
-	out := make([]uint64, len(st.Partitions))
-	for i, p := range st.Partitions {
-		out[i] = p.Delivered + p.Queued
-	}
-	return out
 }
 
 // loop polls and publishes until ctx ends or publishing fails for good.
@@ -347,15 +325,9 @@ func (s *Source) process(ctx context.Context, r *kgo.Record) error {
 		return nil
 	}
 	evs := s.dec.evs[:n]
-	s.touched = s.touched[:0]
 	var grace context.Context
 	for attempt := 0; len(evs) > 0; attempt++ {
 		k, err := s.bus.PublishBatch(evs)
-		for i := range evs[:k] {
-			p := s.bus.PartitionOf(evs[i].Entity)
-			s.acc[p]++
-			s.touch(int32(p), s.base[p]+s.acc[p])
-		}
 		s.events.Add(uint64(k))
 		evs = evs[k:]
 		if err == nil {
@@ -387,27 +359,31 @@ func (s *Source) process(ctx context.Context, r *kgo.Record) error {
 			return nil
 		}
 	}
-	if len(s.touched) == 0 {
-		ps.push(pending{offset: r.Offset, epoch: r.LeaderEpoch, part: -1})
-	}
-	for _, t := range s.touched {
-		t.offset, t.epoch = r.Offset, r.LeaderEpoch
-		ps.push(t)
-	}
+	s.markRecord(ps, r, n > 0)
 	s.pendingRecords.Add(1)
 	return nil
 }
 
-// touch notes that the current record has an event numbered seq in bus
-// partition p.
-func (s *Source) touch(p int32, seq uint64) {
-	for i := range s.touched {
-		if s.touched[i].part == p {
-			s.touched[i].seq = seq
-			return
+// markRecord queues the marks of record r, just published (events: it had
+// some): the bus partitions whose position moved since the previous
+// record's mark, at their new positions. The record's events there lie
+// below them; in the partitions whose position did not move it has none.
+// Called under mu.
+func (s *Source) markRecord(ps *partState, r *kgo.Record, events bool) {
+	moved := false
+	if events {
+		s.cur = s.bus.Mark(s.cur)
+		for i, m := range s.cur {
+			if m != s.mark[i] {
+				ps.push(pending{offset: r.Offset, epoch: r.LeaderEpoch, part: int32(i), pos: m})
+				s.mark[i] = m
+				moved = true
+			}
 		}
 	}
-	s.touched = append(s.touched, pending{part: p, seq: seq})
+	if !moved {
+		ps.push(pending{offset: r.Offset, epoch: r.LeaderEpoch, part: -1})
+	}
 }
 
 // backoff is the wait before the attempt-th retry of a refused publish.
@@ -464,13 +440,13 @@ func (ps *partState) push(p pending) { ps.q = append(ps.q, p) }
 // waiting is the number of marks not yet handled.
 func (ps *partState) waiting() int { return len(ps.q) - ps.head }
 
-// advance drops the marks the workers have handled (delivered holds each
-// bus partition's Delivered count) and moves done past every record all of
-// whose marks are gone. It returns how many records finished.
-func (ps *partState) advance(delivered []uint64) (records int) {
+// advance drops the marks the workers have handled (reached holds each
+// bus partition's handled position) and moves done past every record all
+// of whose marks are gone. It returns how many records finished.
+func (ps *partState) advance(reached []uint64) (records int) {
 	for ps.head < len(ps.q) {
 		e := ps.q[ps.head]
-		if e.part >= 0 && delivered[e.part] < e.seq {
+		if e.part >= 0 && reached[e.part] < e.pos {
 			break
 		}
 		ps.head++
@@ -489,28 +465,16 @@ func (ps *partState) advance(delivered []uint64) (records int) {
 	return records
 }
 
-// handled reads the bus's Delivered counts and advances the given
+// handled reads the bus's handled positions and advances the given
 // partitions (nil: all), returning the marks still waiting. Called under mu.
 func (s *Source) handled(tps map[topicPart]*partState) int {
-	st := s.bus.Stats()
-	delivered := make([]uint64, len(st.Partitions))
-	foreign := false
-	for i, p := range st.Partitions {
-		delivered[i] = p.Delivered
-		if p.Delivered+p.Queued > s.base[i]+s.acc[i] {
-			foreign = true
-		}
-	}
-	if foreign && !s.foreign {
-		s.foreign = true
-		s.cfg.Logger.Error("kafka: another publisher uses the source's bus; offsets may be committed before the workers handle their events")
-	}
+	s.reached = s.bus.Handled(s.reached)
 	if tps == nil {
 		tps = s.parts
 	}
 	left := 0
 	for _, ps := range tps {
-		s.pendingRecords.Add(-int64(ps.advance(delivered)))
+		s.pendingRecords.Add(-int64(ps.advance(s.reached)))
 		left += ps.waiting()
 	}
 	return left
