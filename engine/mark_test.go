@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"context"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -217,5 +219,28 @@ func TestMarkAllocs(t *testing.T) {
 		}); n != 0 {
 			t.Errorf("Mark, Handled and Reached allocate %v times", n)
 		}
+	}
+}
+
+// BenchmarkMark measures a Mark and a Reached over every partition, what a
+// Kafka Source pays per record.
+func BenchmarkMark(b *testing.B) {
+	for _, parts := range []int{16, 1024} {
+		b.Run(strconv.Itoa(parts), func(b *testing.B) {
+			b.ReportAllocs()
+			bus, err := New(Config{Partitions: parts, QueueSize: 64})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer bus.Shutdown(context.Background())
+			m := bus.Mark(nil)
+			b.ResetTimer()
+			for range b.N {
+				m = bus.Mark(m)
+				if !bus.Reached(m) {
+					b.Fatal("an idle bus's mark is not reached")
+				}
+			}
+		})
 	}
 }

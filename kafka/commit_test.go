@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -83,11 +84,25 @@ func (h errorCounter) WithGroup(g string) slog.Handler {
 // (whose workers handle more events than the Source published into them)
 // have gone; once released, everything is committed. Nothing is logged as
 // an error.
+//
+// With 64 partitions and records of one event the Source marks several
+// records at once (markRecords: withNext); with 4 and records of 5, each.
 func TestSourceRoutedCommit(t *testing.T) {
 	t.Parallel()
-	const parts, held, records, perRecord = 4, 3, 20, 5
-	c := newCluster(t, 1, 1, "routed")
-	cfg := testConfig(t, c, "routed")
+	for _, tc := range []struct{ parts, perRecord int }{{4, 5}, {64, 1}} {
+		t.Run(fmt.Sprintf("%dx%d", tc.parts, tc.perRecord), func(t *testing.T) {
+			t.Parallel()
+			testSourceRoutedCommit(t, tc.parts, tc.perRecord)
+		})
+	}
+}
+
+func testSourceRoutedCommit(t *testing.T, parts, perRecord int) {
+	const records = 20
+	held := parts - 1
+	topic := fmt.Sprintf("routed%d", parts)
+	c := newCluster(t, 1, 1, topic)
+	cfg := testConfig(t, c, topic)
 	var errs atomic.Int64
 	cfg.Logger = slog.New(errorCounter{cfg.Logger.Handler(), &errs})
 
@@ -104,14 +119,14 @@ func TestSourceRoutedCommit(t *testing.T) {
 	}
 	recs := make([]*kgo.Record, records)
 	for i := range recs {
-		recs[i] = &kgo.Record{Topic: "routed", Value: encodeValue(t, FormatBinary, sent[i*perRecord:(i+1)*perRecord])}
+		recs[i] = &kgo.Record{Topic: topic, Value: encodeValue(t, FormatBinary, sent[i*perRecord:(i+1)*perRecord])}
 	}
 	produceRaw(t, c, recs...)
 
 	entered, release := make(chan struct{}, 1), make(chan struct{})
 	var once sync.Once
 	open := func() { once.Do(func() { close(release) }) }
-	var handled [parts]atomic.Int64
+	handled := make([]atomic.Int64, parts)
 	bus, err := engine.New(engine.Config{
 		Partitions: parts,
 		Workers:    parts, // the held partition holds up no other
@@ -158,17 +173,24 @@ func TestSourceRoutedCommit(t *testing.T) {
 		t.Fatal("the held partition's Handler was never called")
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	for st := src.Stats(); st.Events < uint64(len(sent)) ||
-		handled[0].Load() < int64(len(sent)) || handled[1].Load() < int64(len(sent)) || handled[2].Load() < int64(len(sent)); st = src.Stats() {
+	freeDone := func() bool {
+		for p := range held {
+			if handled[p].Load() < int64(len(sent)) {
+				return false
+			}
+		}
+		return true
+	}
+	for st := src.Stats(); st.Events < uint64(len(sent)) || !freeDone(); st = src.Stats() {
 		if time.Now().After(deadline) {
-			t.Fatalf("source %+v; handled %d %d %d of %d", st, handled[0].Load(), handled[1].Load(), handled[2].Load(), len(sent))
+			t.Fatalf("source %+v; the free partitions have not handled all %d", st, len(sent))
 		}
 		time.Sleep(time.Millisecond)
 	}
 	// The free partitions handled every copy. Give the Source commit
 	// intervals to go wrong in (a count-based Source commits here).
 	time.Sleep(10 * cfg.CommitInterval)
-	if off := committedOffset(t, c, cfg.Group, "routed", 0); off != -1 {
+	if off := committedOffset(t, c, cfg.Group, topic, 0); off != -1 {
 		t.Fatalf("offset %d committed while every record has copies held in partition %d", off, held)
 	}
 	if st := src.Stats(); st.Pending != records || st.Commits != 0 {
@@ -177,10 +199,10 @@ func TestSourceRoutedCommit(t *testing.T) {
 
 	open()
 	deadline = time.Now().Add(30 * time.Second)
-	for committedOffset(t, c, cfg.Group, "routed", 0) != records {
+	for committedOffset(t, c, cfg.Group, topic, 0) != records {
 		if time.Now().After(deadline) {
 			t.Fatalf("offset %d committed after the release, want %d; source %+v",
-				committedOffset(t, c, cfg.Group, "routed", 0), records, src.Stats())
+				committedOffset(t, c, cfg.Group, topic, 0), records, src.Stats())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -202,5 +224,25 @@ func TestSourceRoutedCommit(t *testing.T) {
 	}
 	if n := errs.Load(); n != 0 {
 		t.Errorf("%d errors logged", n)
+	}
+}
+
+// TestAdvanceWithNext: records marked together wait for the last one's
+// marks, and are counted handled with it.
+func TestAdvanceWithNext(t *testing.T) {
+	ps := &partState{done: kgo.EpochOffset{Epoch: -1, Offset: -1}, committed: -1}
+	ps.push(pending{offset: 0, part: withNext})
+	ps.push(pending{offset: 1, part: withNext})
+	ps.push(pending{offset: 2, part: 0, pos: 5})
+	ps.push(pending{offset: 2, part: 1, pos: 3})
+	ps.push(pending{offset: 3, part: noWait})
+	if n := ps.advance([]uint64{4, 3}); n != 0 || ps.done.Offset != -1 || ps.waiting() != 3 {
+		t.Fatalf("before the marks: %d records, done %d, %d waiting", n, ps.done.Offset, ps.waiting())
+	}
+	if n := ps.advance([]uint64{4, 3}); n != 0 || ps.carried != 2 {
+		t.Fatalf("again: %d records, %d carried", n, ps.carried)
+	}
+	if n := ps.advance([]uint64{5, 3}); n != 4 || ps.done.Offset != 4 || ps.waiting() != 0 || ps.carried != 0 {
+		t.Fatalf("after the marks: %d records, done %d, %d waiting, %d carried", n, ps.done.Offset, ps.waiting(), ps.carried)
 	}
 }

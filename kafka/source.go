@@ -37,12 +37,15 @@ import (
 // At least once, and exactly once when nothing fails. A record's offset is
 // committed only after the bus's workers have handled every one of its
 // events, in every bus partition that holds one, Route's copies included:
-// after publishing a record the Source takes the bus's position marks
+// after publishing records the Source takes the bus's position marks
 // (engine.Bus.Mark), keeps those of the partitions whose position moved
-// since the previous record, and the record is handled once every one of
+// since the previous mark, and the records are handled once every one of
 // them is reached (engine.Bus.Handled), which a worker's ring passes only
-// after its Handler returned. Other publishers on the same bus, and copies
-// of other records, can only delay a commit, never hasten it. Offsets are committed
+// after its Handler returned. A mark reads every bus partition, so it is
+// taken after each record only on a small bus: with more partitions, once
+// as many events as half of them are out, and before every commit. Other
+// publishers on the same bus, and copies of other records, can only delay
+// a commit, never hasten it. Offsets are committed
 // every Config.CommitInterval. When the group takes partitions away (a node
 // joins or leaves), the Source waits up to Config.DrainTimeout for the
 // workers to handle what it published from them, commits, and only then
@@ -74,11 +77,19 @@ type Source struct {
 	parts   map[topicPart]*partState
 	closing bool     // Run is stopping: revocations commit without waiting
 	dec     *decoder // the record decoder; used under mu
-	// mark is the bus's position mark (engine.Bus.Mark) after the last
-	// record marked; cur and reached are scratch for the next mark and
-	// for engine.Bus.Handled. One entry per bus partition each.
+	// mark is the bus's position mark (engine.Bus.Mark) taken after the
+	// last records marked; cur and reached are scratch for the next mark
+	// and for engine.Bus.Handled. One entry per bus partition each.
 	mark, cur, reached []uint64
-	paused             bool // fetching is paused for backpressure
+	// unmarked are the records read since the last mark, in order, and
+	// sinceMark counts the events they published: a mark reads every bus
+	// partition, so it is taken once markEvery events are out (or when
+	// the records are needed), not after every record. moved is scratch.
+	unmarked  []unmarked
+	sinceMark int
+	markEvery int
+	moved     []int32
+	paused    bool // fetching is paused for backpressure
 
 	// Each counter publishes nothing but its own count to Stats.
 	records, events, poison             atomic.Uint64
@@ -121,14 +132,29 @@ type topicPart struct {
 
 // pending is one record's mark on one bus partition: the record is handled
 // there once the partition's handled position (engine.Bus.Handled) reaches
-// pos. part is -1 for a record with nothing to wait for (poison, no events).
-// A record has one pending per bus partition whose mark its publishing
-// moved, in a row.
+// pos. A record has one pending, in a row, per bus partition whose
+// position moved over the records marked with it (see markRecords), or
+// one with part noWait (nothing to wait for) or withNext (it is handled
+// when the next record of its Kafka partition is).
 type pending struct {
 	offset int64
 	epoch  int32
 	part   int32
 	pos    uint64
+}
+
+// Values of pending.part that are not bus partitions.
+const (
+	noWait   = -1
+	withNext = -2
+)
+
+// unmarked is a record read and published (or found poison) whose marks
+// are not yet taken.
+type unmarked struct {
+	ps     *partState
+	offset int64
+	epoch  int32
 }
 
 // partState is one assigned Kafka partition: the records published from it
@@ -138,6 +164,8 @@ type partState struct {
 	head      int
 	done      kgo.EpochOffset // the offset after the last record fully handled
 	committed int64           // the last offset committed, -1 before any
+	carried   int             // withNext records passed, handled with the next one done
+	last      int             // markRecords' pass: the index of this partition's last record
 }
 
 // NewSource returns a Source that will publish into bus, or a
@@ -152,13 +180,14 @@ func NewSource(cfg Config, bus *engine.Bus) (*Source, error) {
 	}
 	n := bus.Partitions()
 	return &Source{
-		cfg:     cfg,
-		bus:     bus,
-		parts:   make(map[topicPart]*partState),
-		dec:     newDecoder(cfg.readerOptions(), cfg.MaxRecordEvents).withMapping(cfg.Local, cfg.Resolve, cfg.Mapping),
-		mark:    make([]uint64, n),
-		cur:     make([]uint64, n),
-		reached: make([]uint64, n),
+		cfg:       cfg,
+		bus:       bus,
+		parts:     make(map[topicPart]*partState),
+		dec:       newDecoder(cfg.readerOptions(), cfg.MaxRecordEvents).withMapping(cfg.Local, cfg.Resolve, cfg.Mapping),
+		mark:      make([]uint64, n),
+		cur:       make([]uint64, n),
+		reached:   make([]uint64, n),
+		markEvery: max(1, n/2), // a mark's loads, spread over the events: at most two each
 	}, nil
 }
 
@@ -271,6 +300,7 @@ func (s *Source) loop(ctx context.Context) error {
 				break // stop between records; the rest is read again later
 			}
 		}
+		s.markRecords() // none left unmarked across a poll, where rebalances run
 		if s.paused {
 			s.cl.ResumeFetchTopics(s.cfg.Topic)
 			s.paused = false
@@ -320,7 +350,7 @@ func (s *Source) process(ctx context.Context, r *kgo.Record) error {
 	n, derr := s.dec.decode(r.Headers, r.Value)
 	if derr != nil {
 		s.deadLetter(r, &RecordError{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Err: derr})
-		ps.push(pending{offset: r.Offset, epoch: r.LeaderEpoch, part: -1})
+		s.unmarked = append(s.unmarked, unmarked{ps, r.Offset, r.LeaderEpoch})
 		s.pendingRecords.Add(1)
 		return nil
 	}
@@ -359,31 +389,51 @@ func (s *Source) process(ctx context.Context, r *kgo.Record) error {
 			return nil
 		}
 	}
-	s.markRecord(ps, r, n > 0)
+	s.unmarked = append(s.unmarked, unmarked{ps, r.Offset, r.LeaderEpoch})
 	s.pendingRecords.Add(1)
+	if s.sinceMark += n; s.sinceMark >= s.markEvery {
+		s.markRecords()
+	}
 	return nil
 }
 
-// markRecord queues the marks of record r, just published (events: it had
-// some): the bus partitions whose position moved since the previous
-// record's mark, at their new positions. The record's events there lie
-// below them; in the partitions whose position did not move it has none.
-// Called under mu.
-func (s *Source) markRecord(ps *partState, r *kgo.Record, events bool) {
-	moved := false
-	if events {
+// markRecords takes the bus's marks and queues those of the unmarked
+// records: the bus partitions whose position moved since the previous
+// mark, at their new positions, on the last record of each Kafka
+// partition among them; the earlier ones are handled with it (withNext).
+// Every event of those records lies below the new positions, and none in
+// a partition whose position did not move. Called under mu.
+func (s *Source) markRecords() {
+	if len(s.unmarked) == 0 {
+		return
+	}
+	s.moved = s.moved[:0]
+	if s.sinceMark > 0 {
 		s.cur = s.bus.Mark(s.cur)
 		for i, m := range s.cur {
 			if m != s.mark[i] {
-				ps.push(pending{offset: r.Offset, epoch: r.LeaderEpoch, part: int32(i), pos: m})
+				s.moved = append(s.moved, int32(i))
 				s.mark[i] = m
-				moved = true
 			}
 		}
 	}
-	if !moved {
-		ps.push(pending{offset: r.Offset, epoch: r.LeaderEpoch, part: -1})
+	for k, u := range s.unmarked {
+		u.ps.last = k
 	}
+	for k, u := range s.unmarked {
+		switch {
+		case u.ps.last != k:
+			u.ps.push(pending{offset: u.offset, epoch: u.epoch, part: withNext})
+		case len(s.moved) == 0:
+			u.ps.push(pending{offset: u.offset, epoch: u.epoch, part: noWait})
+		default:
+			for _, p := range s.moved {
+				u.ps.push(pending{offset: u.offset, epoch: u.epoch, part: p, pos: s.mark[p]})
+			}
+		}
+	}
+	clear(s.unmarked) // drop the partStates
+	s.unmarked, s.sinceMark = s.unmarked[:0], 0
 }
 
 // backoff is the wait before the attempt-th retry of a refused publish.
@@ -446,13 +496,19 @@ func (ps *partState) waiting() int { return len(ps.q) - ps.head }
 func (ps *partState) advance(reached []uint64) (records int) {
 	for ps.head < len(ps.q) {
 		e := ps.q[ps.head]
+		if e.part == withNext {
+			ps.head++
+			ps.carried++ // done only with the next record
+			continue
+		}
 		if e.part >= 0 && reached[e.part] < e.pos {
 			break
 		}
 		ps.head++
 		if ps.head == len(ps.q) || ps.q[ps.head].offset != e.offset {
 			ps.done = kgo.EpochOffset{Epoch: e.epoch, Offset: e.offset + 1}
-			records++
+			records += 1 + ps.carried
+			ps.carried = 0
 		}
 	}
 	switch {
@@ -468,6 +524,7 @@ func (ps *partState) advance(reached []uint64) (records int) {
 // handled reads the bus's handled positions and advances the given
 // partitions (nil: all), returning the marks still waiting. Called under mu.
 func (s *Source) handled(tps map[topicPart]*partState) int {
+	s.markRecords()
 	s.reached = s.bus.Handled(s.reached)
 	if tps == nil {
 		tps = s.parts
@@ -580,6 +637,7 @@ func (s *Source) onAssigned(_ context.Context, _ *kgo.Client, assigned map[strin
 	defer s.mu.Unlock()
 	// A partition assigned anew starts from its committed offset: state
 	// left from an earlier assignment (there should be none) is stale.
+	s.markRecords()
 	var ignored atomic.Uint64
 	s.forget(s.collect(assigned), &ignored)
 	for topic, ps := range assigned {
@@ -624,7 +682,7 @@ func (s *Source) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int3
 // forget drops partitions, counting records still in flight as abandoned.
 func (s *Source) forget(tps map[topicPart]*partState, counter *atomic.Uint64) {
 	for tp, ps := range tps {
-		abandoned := 0
+		abandoned := ps.carried
 		for i := ps.head; i < len(ps.q); i++ {
 			if i+1 == len(ps.q) || ps.q[i+1].offset != ps.q[i].offset {
 				abandoned++
