@@ -228,19 +228,20 @@ func testSourceRoutedCommit(t *testing.T, parts, perRecord int) {
 }
 
 // TestAdvanceWithNext: records marked together wait for the last one's
-// marks, and are counted handled with it.
+// marks, are counted handled with it, and a record without marks waits
+// only for those before it.
 func TestAdvanceWithNext(t *testing.T) {
 	ps := &partState{done: kgo.EpochOffset{Epoch: -1, Offset: -1}, committed: -1}
-	ps.push(pending{offset: 0, part: withNext})
-	ps.push(pending{offset: 1, part: withNext})
-	ps.push(pending{offset: 2, part: 0, pos: 5})
-	ps.push(pending{offset: 2, part: 1, pos: 3})
-	ps.push(pending{offset: 3, part: noWait})
-	if n := ps.advance([]uint64{4, 3}); n != 0 || ps.done.Offset != -1 || ps.waiting() != 3 {
-		t.Fatalf("before the marks: %d records, done %d, %d waiting", n, ps.done.Offset, ps.waiting())
+	m := &marks{parts: []int32{0, 1}, pos: []uint64{5, 3}}
+	ps.push(pending{offset: 0, withNext: true})
+	ps.push(pending{offset: 1, withNext: true})
+	ps.push(pending{offset: 2, marks: m})
+	ps.push(pending{offset: 3})
+	if n := ps.advance([]uint64{4, 3}); n != 0 || ps.done.Offset != -1 || ps.waiting() != 2 || ps.carried != 2 {
+		t.Fatalf("before the marks: %d records, done %d, %d waiting, %d carried", n, ps.done.Offset, ps.waiting(), ps.carried)
 	}
-	if n := ps.advance([]uint64{4, 3}); n != 0 || ps.carried != 2 {
-		t.Fatalf("again: %d records, %d carried", n, ps.carried)
+	if n := ps.advance([]uint64{4, 3}); n != 0 || m.next != 0 {
+		t.Fatalf("again: %d records, %d marks reached", n, m.next)
 	}
 	if n := ps.advance([]uint64{5, 3}); n != 4 || ps.done.Offset != 4 || ps.waiting() != 0 || ps.carried != 0 {
 		t.Fatalf("after the marks: %d records, done %d, %d waiting, %d carried", n, ps.done.Offset, ps.waiting(), ps.carried)

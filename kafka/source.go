@@ -43,7 +43,7 @@ import (
 // them is reached (engine.Bus.Handled), which a worker's ring passes only
 // after its Handler returned. A mark reads every bus partition, so it is
 // taken after each record only on a small bus: with more partitions, once
-// as many events as half of them are out, and before every commit. Other
+// as many events as half of them are out, and at the latest after each poll. Other
 // publishers on the same bus, and copies of other records, can only delay
 // a commit, never hasten it. Offsets are committed
 // every Config.CommitInterval. When the group takes partitions away (a node
@@ -84,11 +84,10 @@ type Source struct {
 	// unmarked are the records read since the last mark, in order, and
 	// sinceMark counts the events they published: a mark reads every bus
 	// partition, so it is taken once markEvery events are out (or when
-	// the records are needed), not after every record. moved is scratch.
+	// the records are needed), not after every record.
 	unmarked  []unmarked
 	sinceMark int
 	markEvery int
-	moved     []int32
 	paused    bool // fetching is paused for backpressure
 
 	// Each counter publishes nothing but its own count to Stats.
@@ -130,24 +129,33 @@ type topicPart struct {
 	partition int32
 }
 
-// pending is one record's mark on one bus partition: the record is handled
-// there once the partition's handled position (engine.Bus.Handled) reaches
-// pos. A record has one pending, in a row, per bus partition whose
-// position moved over the records marked with it (see markRecords), or
-// one with part noWait (nothing to wait for) or withNext (it is handled
-// when the next record of its Kafka partition is).
+// pending is a record published and not yet known to be handled: it is
+// handled once the bus has reached marks (nil: nothing to wait for), or,
+// withNext, once the next record of its Kafka partition is.
 type pending struct {
-	offset int64
-	epoch  int32
-	part   int32
-	pos    uint64
+	offset   int64
+	epoch    int32
+	withNext bool
+	marks    *marks
 }
 
-// Values of pending.part that are not bus partitions.
-const (
-	noWait   = -1
-	withNext = -2
-)
+// marks are the positions (engine.Bus.Mark) the bus must reach for the
+// records marked together to be handled: only those of the partitions
+// whose position moved since the previous mark. One marks is shared by the
+// last record of each Kafka partition among them.
+type marks struct {
+	parts []int32
+	pos   []uint64
+	next  int // parts[:next] are reached (positions only grow)
+}
+
+// reached reports whether the handled positions at reach every mark.
+func (m *marks) reached(at []uint64) bool {
+	for m.next < len(m.parts) && at[m.parts[m.next]] >= m.pos[m.next] {
+		m.next++
+	}
+	return m.next == len(m.parts)
+}
 
 // unmarked is a record read and published (or found poison) whose marks
 // are not yet taken.
@@ -164,7 +172,7 @@ type partState struct {
 	head      int
 	done      kgo.EpochOffset // the offset after the last record fully handled
 	committed int64           // the last offset committed, -1 before any
-	carried   int             // withNext records passed, handled with the next one done
+	carried   int             // withNext records passed, counted handled with the next one
 	last      int             // markRecords' pass: the index of this partition's last record
 }
 
@@ -397,23 +405,34 @@ func (s *Source) process(ctx context.Context, r *kgo.Record) error {
 	return nil
 }
 
-// markRecords takes the bus's marks and queues those of the unmarked
-// records: the bus partitions whose position moved since the previous
-// mark, at their new positions, on the last record of each Kafka
-// partition among them; the earlier ones are handled with it (withNext).
-// Every event of those records lies below the new positions, and none in
-// a partition whose position did not move. Called under mu.
+// markRecords takes the bus's marks and queues the unmarked records: the
+// last record of each Kafka partition among them waits for the positions
+// of the bus partitions that moved since the previous mark (one marks
+// shared by all, allocated once per mark), the earlier ones are handled
+// with it (withNext). Every event of those records, and every routed copy,
+// lies below the new positions, and none in a partition whose position did
+// not move. Called under mu.
 func (s *Source) markRecords() {
 	if len(s.unmarked) == 0 {
 		return
 	}
-	s.moved = s.moved[:0]
+	var m *marks
 	if s.sinceMark > 0 {
 		s.cur = s.bus.Mark(s.cur)
-		for i, m := range s.cur {
-			if m != s.mark[i] {
-				s.moved = append(s.moved, int32(i))
-				s.mark[i] = m
+		moved := 0
+		for i, pos := range s.cur {
+			if pos != s.mark[i] {
+				moved++
+			}
+		}
+		if moved > 0 {
+			m = &marks{parts: make([]int32, 0, moved), pos: make([]uint64, 0, moved)}
+			for i, pos := range s.cur {
+				if pos != s.mark[i] {
+					m.parts = append(m.parts, int32(i))
+					m.pos = append(m.pos, pos)
+					s.mark[i] = pos
+				}
 			}
 		}
 	}
@@ -421,15 +440,10 @@ func (s *Source) markRecords() {
 		u.ps.last = k
 	}
 	for k, u := range s.unmarked {
-		switch {
-		case u.ps.last != k:
-			u.ps.push(pending{offset: u.offset, epoch: u.epoch, part: withNext})
-		case len(s.moved) == 0:
-			u.ps.push(pending{offset: u.offset, epoch: u.epoch, part: noWait})
-		default:
-			for _, p := range s.moved {
-				u.ps.push(pending{offset: u.offset, epoch: u.epoch, part: p, pos: s.mark[p]})
-			}
+		if u.ps.last != k {
+			u.ps.push(pending{offset: u.offset, epoch: u.epoch, withNext: true})
+		} else {
+			u.ps.push(pending{offset: u.offset, epoch: u.epoch, marks: m})
 		}
 	}
 	clear(s.unmarked) // drop the partStates
@@ -487,7 +501,7 @@ func (s *Source) deadLetter(r *kgo.Record, rerr *RecordError) {
 // push appends a record's mark.
 func (ps *partState) push(p pending) { ps.q = append(ps.q, p) }
 
-// waiting is the number of marks not yet handled.
+// waiting is the number of records queued and not yet handled.
 func (ps *partState) waiting() int { return len(ps.q) - ps.head }
 
 // advance drops the marks the workers have handled (reached holds each
@@ -496,33 +510,34 @@ func (ps *partState) waiting() int { return len(ps.q) - ps.head }
 func (ps *partState) advance(reached []uint64) (records int) {
 	for ps.head < len(ps.q) {
 		e := ps.q[ps.head]
-		if e.part == withNext {
+		if e.withNext {
 			ps.head++
 			ps.carried++ // done only with the next record
 			continue
 		}
-		if e.part >= 0 && reached[e.part] < e.pos {
+		if e.marks != nil && !e.marks.reached(reached) {
 			break
 		}
 		ps.head++
-		if ps.head == len(ps.q) || ps.q[ps.head].offset != e.offset {
-			ps.done = kgo.EpochOffset{Epoch: e.epoch, Offset: e.offset + 1}
-			records += 1 + ps.carried
-			ps.carried = 0
-		}
+		ps.done = kgo.EpochOffset{Epoch: e.epoch, Offset: e.offset + 1}
+		records += 1 + ps.carried
+		ps.carried = 0
 	}
 	switch {
 	case ps.head == len(ps.q):
+		clear(ps.q) // drop the marks
 		ps.q, ps.head = ps.q[:0], 0
 	case ps.head >= 1024 && ps.head*2 >= len(ps.q):
-		ps.q = ps.q[:copy(ps.q, ps.q[ps.head:])]
-		ps.head = 0
+		n := copy(ps.q, ps.q[ps.head:])
+		clear(ps.q[n:])
+		ps.q, ps.head = ps.q[:n], 0
 	}
 	return records
 }
 
 // handled reads the bus's handled positions and advances the given
-// partitions (nil: all), returning the marks still waiting. Called under mu.
+// partitions (nil: all), returning the records still waiting. Called
+// under mu.
 func (s *Source) handled(tps map[topicPart]*partState) int {
 	s.markRecords()
 	s.reached = s.bus.Handled(s.reached)
@@ -682,12 +697,7 @@ func (s *Source) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int3
 // forget drops partitions, counting records still in flight as abandoned.
 func (s *Source) forget(tps map[topicPart]*partState, counter *atomic.Uint64) {
 	for tp, ps := range tps {
-		abandoned := ps.carried
-		for i := ps.head; i < len(ps.q); i++ {
-			if i+1 == len(ps.q) || ps.q[i+1].offset != ps.q[i].offset {
-				abandoned++
-			}
-		}
+		abandoned := ps.carried + ps.waiting()
 		// Records handled but not committed (a failed commit) are read
 		// again too; they are not pending any more, so not counted here.
 		s.abandoned.Add(uint64(abandoned))
