@@ -41,13 +41,13 @@ import (
 // (engine.Bus.Mark), keeps those of the partitions whose position moved
 // since the previous mark, and the records are handled once every one of
 // them is reached (engine.Bus.Handled), which a worker's ring passes only
-// after its Handler returned. A mark reads every bus partition, so it is
-// taken after each record only on a small bus: with more partitions, once
-// as many events as half of them are out, and at the latest after each poll. Other
-// publishers on the same bus, and copies of other records, can only delay
-// a commit, never hasten it. Offsets are committed
-// every Config.CommitInterval. When the group takes partitions away (a node
-// joins or leaves), the Source waits up to Config.DrainTimeout for the
+// after its Handler returned. A mark reads every bus partition, so on a
+// bus of more than a few partitions it is taken once as many events as
+// half of them are out, and at the latest after each poll, rather than
+// after every record. Other publishers on the same bus, and copies of
+// other records, can only delay a commit, never hasten it. Offsets are
+// committed every Config.CommitInterval. When the group takes partitions
+// away (a node joins or leaves), the Source waits up to Config.DrainTimeout for the
 // workers to handle what it published from them, commits, and only then
 // lets the partitions go, so the next owner starts exactly where this one
 // stopped. When a node dies, or its workers stop, its uncommitted records
