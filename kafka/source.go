@@ -47,10 +47,10 @@ import (
 // after every record. Other publishers on the same bus, and copies of
 // other records, can only delay a commit, never hasten it. Offsets are
 // committed every Config.CommitInterval. When the group takes partitions
-// away (a node joins or leaves), the Source waits up to Config.DrainTimeout for the
-// workers to handle what it published from them, commits, and only then
-// lets the partitions go, so the next owner starts exactly where this one
-// stopped. When a node dies, or its workers stop, its uncommitted records
+// away (a node joins or leaves), the Source waits up to
+// Config.DrainTimeout for the workers to handle what it published from
+// them, commits, and only then lets the partitions go, so the next owner
+// starts exactly where this one stopped. When a node dies, or its workers stop, its uncommitted records
 // are read again by the next owner: duplicates, never a loss.
 //
 // # Backpressure
