@@ -86,21 +86,25 @@ func (h errorCounter) WithGroup(g string) slog.Handler {
 // an error.
 //
 // With 64 partitions and records of one event the Source marks several
-// records at once (markRecords: withNext); with 4 and records of 5, each.
+// records at once (markRecords: withNext); with 4 and records of 5, each;
+// an Ordered bus merges the lanes before handing events on.
 func TestSourceRoutedCommit(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct{ parts, perRecord int }{{4, 5}, {64, 1}} {
-		t.Run(fmt.Sprintf("%dx%d", tc.parts, tc.perRecord), func(t *testing.T) {
+	for _, tc := range []struct {
+		parts, perRecord int
+		ordered          bool
+	}{{4, 5, false}, {64, 1, false}, {4, 5, true}} {
+		t.Run(fmt.Sprintf("%dx%d/ordered=%v", tc.parts, tc.perRecord, tc.ordered), func(t *testing.T) {
 			t.Parallel()
-			testSourceRoutedCommit(t, tc.parts, tc.perRecord)
+			testSourceRoutedCommit(t, tc.parts, tc.perRecord, tc.ordered)
 		})
 	}
 }
 
-func testSourceRoutedCommit(t *testing.T, parts, perRecord int) {
+func testSourceRoutedCommit(t *testing.T, parts, perRecord int, ordered bool) {
 	const records = 20
 	held := parts - 1
-	topic := fmt.Sprintf("routed%d", parts)
+	topic := fmt.Sprintf("routed%d-%v", parts, ordered)
 	c := newCluster(t, 1, 1, topic)
 	cfg := testConfig(t, c, topic)
 	var errs atomic.Int64
@@ -131,6 +135,7 @@ func testSourceRoutedCommit(t *testing.T, parts, perRecord int) {
 		Partitions: parts,
 		Workers:    parts, // the held partition holds up no other
 		QueueSize:  1024,
+		Ordered:    ordered,
 		Route: func(*schema.Event) engine.PartitionSet {
 			var s engine.PartitionSet
 			for p := range parts {
