@@ -120,6 +120,20 @@
 // takes no lock and adds nothing to the Publish fast path: accepted events
 // are counted by the ring cursors, refusals on the slow path.
 //
+// # Progress marks
+//
+// A publisher that must know when its events have been handled (a Kafka
+// consumer committing offsets) takes a Mark after publishing: per
+// partition, the position just past everything its producer has put in
+// the ring it publishes into (its lane in Ordered mode, the partition's
+// shared ring otherwise), Route's copies included. Workers release ring
+// slots only after the Handler returned for them, in ring order per ring,
+// so once Handled is at or past the mark in every partition (Reached),
+// every event published before the mark has been handled in every
+// partition that holds a copy. In a shared ring the mark also covers other
+// publishers' earlier events: it is reached later, never early. Marks
+// take no lock and, into a slice with room, allocate nothing.
+//
 // # Errors
 //
 // Publish returns the sentinel values ErrClosed, ErrDropped and ErrTimeout

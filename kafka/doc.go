@@ -23,7 +23,8 @@
 // A Source is a consumer-group member on a detection node: it reads its
 // share of the partitions, publishes each record's events into the local
 // engine.Bus (which shards them by the same entity key), and commits a
-// record's offset only once the bus's workers have handled all its events.
+// record's offset only once the bus's workers have handled all its events,
+// in every bus partition that holds one or a routed copy (engine.Bus.Mark).
 // Delivery is at least once, exactly once while nothing fails, in per-entity
 // order; rebalances hand partitions over after committing what was handled;
 // a full bus pauses fetching instead of dropping; undecodable records go to

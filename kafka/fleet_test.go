@@ -277,9 +277,7 @@ func TestFleetSchemas(t *testing.T) {
 	}
 	got := &alertLog{}
 	// Two partitions, so detection routes copies across them (det.Route);
-	// the Source then logs that another publisher uses its bus: the copies
-	// raise Delivered counts it did not publish, which its commit
-	// accounting does not tell apart (the alerts are unaffected).
+	// the Source's commits wait for the copies too (TestSourceRoutedCommit).
 	nbus, det := detectionBus(t, local, 2, got)
 	src, err := NewSource(node, nbus)
 	if err != nil {

@@ -36,19 +36,22 @@ import (
 //
 // At least once, and exactly once when nothing fails. A record's offset is
 // committed only after the bus's workers have handled every one of its
-// events: the Source numbers the events it publishes per bus partition and
-// reads the bus's per-partition Delivered counts (engine.Bus.Stats), which
-// a worker raises only after its Handler returned. Offsets are committed
-// every Config.CommitInterval. When the group takes partitions away (a node
-// joins or leaves), the Source waits up to Config.DrainTimeout for the
-// workers to handle what it published from them, commits, and only then
-// lets the partitions go, so the next owner starts exactly where this one
-// stopped. When a node dies, or its workers stop, its uncommitted records
+// events, in every bus partition that holds one, Route's copies included:
+// after publishing records the Source takes the bus's position marks
+// (engine.Bus.Mark), keeps those of the partitions whose position moved
+// since the previous mark, and the records are handled once every one of
+// them is reached (engine.Bus.Handled), which a worker's ring passes only
+// after its Handler returned. A mark reads every bus partition, so on a
+// bus of more than a few partitions it is taken once as many events as
+// half of them are out, and at the latest after each poll, rather than
+// after every record. Other publishers on the same bus, and copies of
+// other records, can only delay a commit, never hasten it. Offsets are
+// committed every Config.CommitInterval. When the group takes partitions
+// away (a node joins or leaves), the Source waits up to
+// Config.DrainTimeout for the workers to handle what it published from
+// them, commits, and only then lets the partitions go, so the next owner
+// starts exactly where this one stopped. When a node dies, or its workers stop, its uncommitted records
 // are read again by the next owner: duplicates, never a loss.
-//
-// This accounting needs the Source to be its bus's only publisher while it
-// runs; a foreign publisher is detected and logged (commits could then run
-// ahead of the workers).
 //
 // # Backpressure
 //
@@ -72,13 +75,20 @@ type Source struct {
 	mu      sync.Mutex // guards what follows, and is held across commits
 	cl      *kgo.Client
 	parts   map[topicPart]*partState
-	closing bool      // Run is stopping: revocations commit without waiting
-	foreign bool      // a foreign publisher was seen (logged once)
-	dec     *decoder  // the record decoder; used under mu
-	base    []uint64  // per bus partition: events accepted before Run
-	acc     []uint64  // per bus partition: events this Source had accepted
-	touched []pending // the current record's bus partitions
-	paused  bool      // fetching is paused for backpressure
+	closing bool     // Run is stopping: revocations commit without waiting
+	dec     *decoder // the record decoder; used under mu
+	// mark is the bus's position mark (engine.Bus.Mark) taken after the
+	// last records marked; cur and reached are scratch for the next mark
+	// and for engine.Bus.Handled. One entry per bus partition each.
+	mark, cur, reached []uint64
+	// unmarked are the records read since the last mark, in order, and
+	// sinceMark counts the events they published: a mark reads every bus
+	// partition, so it is taken once markEvery events are out (or when
+	// the records are needed), not after every record.
+	unmarked  []unmarked
+	sinceMark int
+	markEvery int
+	paused    bool // fetching is paused for backpressure
 
 	// Each counter publishes nothing but its own count to Stats.
 	records, events, poison             atomic.Uint64
@@ -119,14 +129,40 @@ type topicPart struct {
 	partition int32
 }
 
-// pending is one record's mark on one bus partition: the record is handled
-// there once the partition's Delivered count reaches seq. part is -1 for a
-// record with nothing in the bus (poison, or no events).
+// pending is a record published and not yet known to be handled: it is
+// handled once the bus has reached marks (nil: nothing to wait for), or,
+// withNext, once the next record of its Kafka partition is.
 type pending struct {
+	offset   int64
+	epoch    int32
+	withNext bool
+	marks    *marks
+}
+
+// marks are the positions (engine.Bus.Mark) the bus must reach for the
+// records marked together to be handled: only those of the partitions
+// whose position moved since the previous mark. One marks is shared by the
+// last record of each Kafka partition among them.
+type marks struct {
+	parts []int32
+	pos   []uint64
+	next  int // parts[:next] are reached (positions only grow)
+}
+
+// reached reports whether the handled positions at reach every mark.
+func (m *marks) reached(at []uint64) bool {
+	for m.next < len(m.parts) && at[m.parts[m.next]] >= m.pos[m.next] {
+		m.next++
+	}
+	return m.next == len(m.parts)
+}
+
+// unmarked is a record read and published (or found poison) whose marks
+// are not yet taken.
+type unmarked struct {
+	ps     *partState
 	offset int64
 	epoch  int32
-	part   int32
-	seq    uint64
 }
 
 // partState is one assigned Kafka partition: the records published from it
@@ -136,6 +172,8 @@ type partState struct {
 	head      int
 	done      kgo.EpochOffset // the offset after the last record fully handled
 	committed int64           // the last offset committed, -1 before any
+	carried   int             // withNext records passed, counted handled with the next one
+	last      int             // markRecords' pass: the index of this partition's last record
 }
 
 // NewSource returns a Source that will publish into bus, or a
@@ -150,12 +188,14 @@ func NewSource(cfg Config, bus *engine.Bus) (*Source, error) {
 	}
 	n := bus.Partitions()
 	return &Source{
-		cfg:   cfg,
-		bus:   bus,
-		parts: make(map[topicPart]*partState),
-		dec:   newDecoder(cfg.readerOptions(), cfg.MaxRecordEvents).withMapping(cfg.Local, cfg.Resolve, cfg.Mapping),
-		base:  make([]uint64, n),
-		acc:   make([]uint64, n),
+		cfg:       cfg,
+		bus:       bus,
+		parts:     make(map[topicPart]*partState),
+		dec:       newDecoder(cfg.readerOptions(), cfg.MaxRecordEvents).withMapping(cfg.Local, cfg.Resolve, cfg.Mapping),
+		mark:      make([]uint64, n),
+		cur:       make([]uint64, n),
+		reached:   make([]uint64, n),
+		markEvery: max(1, n/2), // a mark's loads, spread over the events: at most two each
 	}, nil
 }
 
@@ -197,7 +237,7 @@ func (s *Source) Run(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	s.cl = cl
-	s.baseline()
+	s.mark = s.bus.Mark(s.mark) // what others published before: not waited for
 	s.mu.Unlock()
 	s.cfg.Logger.Info("kafka: source joining", "group", s.cfg.Group, "topic", s.cfg.Topic)
 	s.checkTopics(ctx)
@@ -246,31 +286,6 @@ func (s *Source) checkTopics(ctx context.Context) {
 	}
 }
 
-// baseline records, per bus partition, the events accepted before the
-// Source started, which the workers handle before any of the Source's. A
-// snapshot may miss an event in transit (engine.Bus.Stats), so it is taken
-// until two agree.
-func (s *Source) baseline() {
-	prev := s.accepted(s.bus.Stats())
-	for range 100 {
-		cur := s.accepted(s.bus.Stats())
-		if slices.Equal(cur, prev) {
-			break
-		}
-		prev = cur
-	}
-	copy(s.base, prev)
-}
-
-// accepted returns Delivered+Queued per partition.
-func (s *Source) accepted(st engine.Stats) []uint64 {
-	out := make([]uint64, len(st.Partitions))
-	for i, p := range st.Partitions {
-		out[i] = p.Delivered + p.Queued
-	}
-	return out
-}
-
 // loop polls and publishes until ctx ends or publishing fails for good.
 func (s *Source) loop(ctx context.Context) error {
 	lastCommit := time.Now()
@@ -293,6 +308,7 @@ func (s *Source) loop(ctx context.Context) error {
 				break // stop between records; the rest is read again later
 			}
 		}
+		s.markRecords() // none left unmarked across a poll, where rebalances run
 		if s.paused {
 			s.cl.ResumeFetchTopics(s.cfg.Topic)
 			s.paused = false
@@ -342,20 +358,14 @@ func (s *Source) process(ctx context.Context, r *kgo.Record) error {
 	n, derr := s.dec.decode(r.Headers, r.Value)
 	if derr != nil {
 		s.deadLetter(r, &RecordError{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Err: derr})
-		ps.push(pending{offset: r.Offset, epoch: r.LeaderEpoch, part: -1})
+		s.unmarked = append(s.unmarked, unmarked{ps, r.Offset, r.LeaderEpoch})
 		s.pendingRecords.Add(1)
 		return nil
 	}
 	evs := s.dec.evs[:n]
-	s.touched = s.touched[:0]
 	var grace context.Context
 	for attempt := 0; len(evs) > 0; attempt++ {
 		k, err := s.bus.PublishBatch(evs)
-		for i := range evs[:k] {
-			p := s.bus.PartitionOf(evs[i].Entity)
-			s.acc[p]++
-			s.touch(int32(p), s.base[p]+s.acc[p])
-		}
 		s.events.Add(uint64(k))
 		evs = evs[k:]
 		if err == nil {
@@ -387,27 +397,57 @@ func (s *Source) process(ctx context.Context, r *kgo.Record) error {
 			return nil
 		}
 	}
-	if len(s.touched) == 0 {
-		ps.push(pending{offset: r.Offset, epoch: r.LeaderEpoch, part: -1})
-	}
-	for _, t := range s.touched {
-		t.offset, t.epoch = r.Offset, r.LeaderEpoch
-		ps.push(t)
-	}
+	s.unmarked = append(s.unmarked, unmarked{ps, r.Offset, r.LeaderEpoch})
 	s.pendingRecords.Add(1)
+	if s.sinceMark += n; s.sinceMark >= s.markEvery {
+		s.markRecords()
+	}
 	return nil
 }
 
-// touch notes that the current record has an event numbered seq in bus
-// partition p.
-func (s *Source) touch(p int32, seq uint64) {
-	for i := range s.touched {
-		if s.touched[i].part == p {
-			s.touched[i].seq = seq
-			return
+// markRecords takes the bus's marks and queues the unmarked records: the
+// last record of each Kafka partition among them waits for the positions
+// of the bus partitions that moved since the previous mark (one marks
+// shared by all, allocated once per mark), the earlier ones are handled
+// with it (withNext). Every event of those records, and every routed copy,
+// lies below the new positions, and none in a partition whose position did
+// not move. Called under mu.
+func (s *Source) markRecords() {
+	if len(s.unmarked) == 0 {
+		return
+	}
+	var m *marks
+	if s.sinceMark > 0 {
+		s.cur = s.bus.Mark(s.cur)
+		moved := 0
+		for i, pos := range s.cur {
+			if pos != s.mark[i] {
+				moved++
+			}
+		}
+		if moved > 0 {
+			m = &marks{parts: make([]int32, 0, moved), pos: make([]uint64, 0, moved)}
+			for i, pos := range s.cur {
+				if pos != s.mark[i] {
+					m.parts = append(m.parts, int32(i))
+					m.pos = append(m.pos, pos)
+					s.mark[i] = pos
+				}
+			}
 		}
 	}
-	s.touched = append(s.touched, pending{part: p, seq: seq})
+	for k, u := range s.unmarked {
+		u.ps.last = k
+	}
+	for k, u := range s.unmarked {
+		if u.ps.last != k {
+			u.ps.push(pending{offset: u.offset, epoch: u.epoch, withNext: true})
+		} else {
+			u.ps.push(pending{offset: u.offset, epoch: u.epoch, marks: m})
+		}
+	}
+	clear(s.unmarked) // drop the partStates
+	s.unmarked, s.sinceMark = s.unmarked[:0], 0
 }
 
 // backoff is the wait before the attempt-th retry of a refused publish.
@@ -461,56 +501,52 @@ func (s *Source) deadLetter(r *kgo.Record, rerr *RecordError) {
 // push appends a record's mark.
 func (ps *partState) push(p pending) { ps.q = append(ps.q, p) }
 
-// waiting is the number of marks not yet handled.
+// waiting is the number of records queued and not yet handled.
 func (ps *partState) waiting() int { return len(ps.q) - ps.head }
 
-// advance drops the marks the workers have handled (delivered holds each
-// bus partition's Delivered count) and moves done past every record all of
-// whose marks are gone. It returns how many records finished.
-func (ps *partState) advance(delivered []uint64) (records int) {
+// advance drops the marks the workers have handled (reached holds each
+// bus partition's handled position) and moves done past every record all
+// of whose marks are gone. It returns how many records finished.
+func (ps *partState) advance(reached []uint64) (records int) {
 	for ps.head < len(ps.q) {
 		e := ps.q[ps.head]
-		if e.part >= 0 && delivered[e.part] < e.seq {
+		if e.withNext {
+			ps.head++
+			ps.carried++ // done only with the next record
+			continue
+		}
+		if e.marks != nil && !e.marks.reached(reached) {
 			break
 		}
 		ps.head++
-		if ps.head == len(ps.q) || ps.q[ps.head].offset != e.offset {
-			ps.done = kgo.EpochOffset{Epoch: e.epoch, Offset: e.offset + 1}
-			records++
-		}
+		ps.done = kgo.EpochOffset{Epoch: e.epoch, Offset: e.offset + 1}
+		records += 1 + ps.carried
+		ps.carried = 0
 	}
 	switch {
 	case ps.head == len(ps.q):
+		clear(ps.q) // drop the marks
 		ps.q, ps.head = ps.q[:0], 0
 	case ps.head >= 1024 && ps.head*2 >= len(ps.q):
-		ps.q = ps.q[:copy(ps.q, ps.q[ps.head:])]
-		ps.head = 0
+		n := copy(ps.q, ps.q[ps.head:])
+		clear(ps.q[n:])
+		ps.q, ps.head = ps.q[:n], 0
 	}
 	return records
 }
 
-// handled reads the bus's Delivered counts and advances the given
-// partitions (nil: all), returning the marks still waiting. Called under mu.
+// handled reads the bus's handled positions and advances the given
+// partitions (nil: all), returning the records still waiting. Called
+// under mu.
 func (s *Source) handled(tps map[topicPart]*partState) int {
-	st := s.bus.Stats()
-	delivered := make([]uint64, len(st.Partitions))
-	foreign := false
-	for i, p := range st.Partitions {
-		delivered[i] = p.Delivered
-		if p.Delivered+p.Queued > s.base[i]+s.acc[i] {
-			foreign = true
-		}
-	}
-	if foreign && !s.foreign {
-		s.foreign = true
-		s.cfg.Logger.Error("kafka: another publisher uses the source's bus; offsets may be committed before the workers handle their events")
-	}
+	s.markRecords()
+	s.reached = s.bus.Handled(s.reached)
 	if tps == nil {
 		tps = s.parts
 	}
 	left := 0
 	for _, ps := range tps {
-		s.pendingRecords.Add(-int64(ps.advance(delivered)))
+		s.pendingRecords.Add(-int64(ps.advance(s.reached)))
 		left += ps.waiting()
 	}
 	return left
@@ -616,6 +652,7 @@ func (s *Source) onAssigned(_ context.Context, _ *kgo.Client, assigned map[strin
 	defer s.mu.Unlock()
 	// A partition assigned anew starts from its committed offset: state
 	// left from an earlier assignment (there should be none) is stale.
+	s.markRecords()
 	var ignored atomic.Uint64
 	s.forget(s.collect(assigned), &ignored)
 	for topic, ps := range assigned {
@@ -660,12 +697,7 @@ func (s *Source) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int3
 // forget drops partitions, counting records still in flight as abandoned.
 func (s *Source) forget(tps map[topicPart]*partState, counter *atomic.Uint64) {
 	for tp, ps := range tps {
-		abandoned := 0
-		for i := ps.head; i < len(ps.q); i++ {
-			if i+1 == len(ps.q) || ps.q[i+1].offset != ps.q[i].offset {
-				abandoned++
-			}
-		}
+		abandoned := ps.carried + ps.waiting()
 		// Records handled but not committed (a failed commit) are read
 		// again too; they are not pending any more, so not counted here.
 		s.abandoned.Add(uint64(abandoned))

@@ -141,6 +141,17 @@ func (r *MPSC[T]) Len() int {
 	return int(min(t-h, uint64(len(r.cells))))
 }
 
+// Reserved returns the reservation cursor: the sequence just past every
+// slot reserved so far (committed or not), from any goroutine. It only
+// grows; a snapshot, stale as soon as it returns.
+func (r *MPSC[T]) Reserved() uint64 { return r.tail.Load() &^ closedBit }
+
+// Released returns the release cursor: the sequence just past every slot
+// the consumer has released, from any goroutine. It only grows, and a
+// load of it that returns v happens after the consumer's Release that
+// moved it to v (and so after whatever the consumer did before).
+func (r *MPSC[T]) Released() uint64 { return r.head.Load() }
+
 // Closed reports whether Close has been called.
 func (r *MPSC[T]) Closed() bool { return r.tail.Load()&closedBit != 0 }
 

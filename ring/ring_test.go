@@ -740,3 +740,25 @@ func TestNotifierManyRings(t *testing.T) {
 		t.Errorf("Wait with an ended ctx: %v", err)
 	}
 }
+
+// TestCursors checks Reserved and Released: reservations move the first,
+// releases the second, and Close changes neither.
+func TestCursors(t *testing.T) {
+	r := NewMPSC[int](8, Wait{})
+	if r.Reserved() != 0 || r.Released() != 0 {
+		t.Fatalf("new ring: Reserved %d Released %d", r.Reserved(), r.Released())
+	}
+	seq, got := r.TryReserve(3)
+	if got != 3 || r.Reserved() != 3 || r.Released() != 0 {
+		t.Fatalf("after reserving 3: got %d, Reserved %d, Released %d", got, r.Reserved(), r.Released())
+	}
+	r.Commit(seq, got)
+	if _, n := r.Peek(); n != 3 {
+		t.Fatalf("Peek n = %d, want 3", n)
+	}
+	r.Release(2)
+	r.Close()
+	if r.Reserved() != 3 || r.Released() != 2 {
+		t.Fatalf("after Release(2) and Close: Reserved %d, Released %d", r.Reserved(), r.Released())
+	}
+}
