@@ -170,7 +170,7 @@ type prodResult struct {
 // the window closes, and returns each one's figures, with the CPU the
 // process used and what the rest of the machine did over the window (the
 // meters start as the window opens: at the first paced event stamped in
-// it, or at its start for batches).
+// it, or at its start, whichever comes first).
 func runProducers(tr transport, copies [][]schema.Event, s flowSpec, win window) ([]prodResult, time.Duration, Disturbance) {
 	res := make([]prodResult, len(copies))
 	// Paced producers spin out the last stretch before each send only when
@@ -197,10 +197,11 @@ func runProducers(tr transport, copies [][]schema.Event, s flowSpec, win window)
 			}
 		}()
 	}
-	if s.batch > 0 {
-		sleepUntil(win.from)
-		cpuOnce.Do(startMeters)
-	}
+	// The window opens here for batches, and at the latest here for paced
+	// producers too: one that gets no CPU in the whole window must still
+	// leave a measured (and so disturbed) window, not an unmeasured one.
+	sleepUntil(win.from)
+	cpuOnce.Do(startMeters)
 	wg.Wait()
 	cpuUsed, _ := cpu.stop()
 	return res, cpuUsed, disturbanceBetween(m0, sampleMachine())
