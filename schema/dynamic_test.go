@@ -292,3 +292,29 @@ func TestNamespaceOfNoAlloc(t *testing.T) {
 	noAllocs(t, "NamespaceOf", func() { _, sinkOK = reg.NamespaceOf("kubernetes.audit.objectRef.name") })
 	noAllocs(t, "RegisterDynamic, registered", func() { sinkID, _ = reg.RegisterDynamic("winlog.event_data.LogonType") })
 }
+
+// A dynamic field's ID means nothing outside the registry that handed it
+// out, so a line naming it by ID is refused, on both decoding paths.
+func TestDecodeDynamicByIDRefused(t *testing.T) {
+	reg, err := parseFile(t, dynFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := reg.RegisterDynamic("winlog.event_data.LogonType")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, slow := range []bool{false, true} {
+		d := schema.Decoder{Registry: reg, NoFastPath: slow}
+		var ev schema.Event
+		line := `{"event_id":1,"event_type_id":1,"ts_mono_ns":1,"ts_wall_ns":1,"entity_key":0,"fields":{"` + strconv.Itoa(int(id)) + `":{"String":"3"}}}`
+		if err := d.DecodeString(line, &ev); !errors.Is(err, schema.ErrUnknownField) || !strings.Contains(err.Error(), "name it by path") {
+			t.Errorf("NoFastPath %v: %v, want ErrUnknownField", slow, err)
+		}
+		// Without a registry the wire form is read as it is.
+		var plain schema.Decoder
+		if err := plain.DecodeString(line, &ev); err != nil {
+			t.Errorf("without a registry: %v", err)
+		}
+	}
+}

@@ -75,6 +75,9 @@ const DefaultMaxFields = 1024
 // scalars only. Errors name the field by the key as written. A path the
 // Registry does not hold is an error, except under one of its dynamic
 // namespaces: there the value is read and dropped, and counted (Skipped).
+// A field registered under a namespace (FieldDef.Dynamic) is read by path
+// only: its ID, written by another process, may name another path there,
+// so keyed by ID it is an error (ErrUnknownField).
 // The zero Decoder is ready to use; it is not safe for
 // concurrent use. Strings in decoded Events are carved from the Decoder's
 // arena, never from the input line, so the caller may reuse the line buffer.
@@ -285,6 +288,10 @@ func (v *eventVisitor) store(val value.Value) error {
 		def, ok := reg.Field(v.fieldID)
 		if !ok {
 			return &SyntaxError{Reason: v.fieldName() + ": field id is not registered", Err: ErrUnknownField}
+		}
+		if def.Dynamic && v.fieldKey == "" {
+			return &SyntaxError{Reason: v.fieldName() + ": the id of " + def.Path + ", registered on first use under a dynamic namespace: " +
+				"its ids depend on the process that registered them; name it by path", Err: ErrUnknownField}
 		}
 		cv, err := def.DataType.Coerce(val)
 		if err != nil {
