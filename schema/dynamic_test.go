@@ -318,3 +318,28 @@ func TestDecodeDynamicByIDRefused(t *testing.T) {
 		}
 	}
 }
+
+// FileOf pins dynamic fields: the file it writes declares them at their
+// IDs, so a registry read from it gives them the same IDs in any process.
+func TestFileOfPinsDynamicFields(t *testing.T) {
+	reg, err := parseFile(t, dynFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := reg.RegisterDynamic("kubernetes.audit.objectRef.resource")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := schema.FileOf(reg)
+	pinned, err := f.Registry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := pinned.FieldID("kubernetes.audit.objectRef.resource")
+	if def, _ := pinned.Field(got); !ok || got != id || def.Dynamic {
+		t.Errorf("pinned: id %d (want %d), %+v", got, id, def)
+	}
+	if rep := schema.Compatible(reg, pinned); !rep.Compatible() {
+		t.Errorf("pinned file incompatible with its registry:\n%v", rep)
+	}
+}
