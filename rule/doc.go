@@ -121,7 +121,7 @@
 // silently false. Compile does both.
 //
 // A path the registry lacks under one of its dynamic namespaces
-// (schema.Namespace; ECS declares winlog, aws, okta, ... ) is not unknown:
+// (schema.Namespace; ECS declares winlog, aws, okta, ...) is not unknown:
 // Resolve registers it (Registry.RegisterDynamic), with the namespace's
 // type, Any by default (compared by each value's own kind, so "3" does not
 // equal 3), and every rule naming it gets the same ID. Registration
