@@ -119,7 +119,16 @@
 // field's declared type. An unknown path or event name and a type mismatch
 // are errors at load, with line, column and token, never a rule that is
 // silently false. Compile does both.
-
+//
+// A path the registry lacks under one of its dynamic namespaces
+// (schema.Namespace; ECS declares winlog, aws, okta, ...) is not unknown:
+// Resolve registers it (Registry.RegisterDynamic), with the namespace's
+// type, Any by default (compared by each value's own kind, so "3" does not
+// equal 3), and every rule naming it gets the same ID. Registration
+// happens as the rule resolves, so a rule refused for another reason may
+// still have registered its paths; such IDs are local to the process (see
+// the schema package's doc).
+//
 // # Plugin field types
 //
 // A field declared with a plugin type (schema.RegisterType: an ip, a MAC

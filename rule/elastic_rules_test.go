@@ -117,6 +117,14 @@ func TestElasticRules(t *testing.T) {
 	}
 	t.Logf("%d TOML files, %d not EQL; %d EQL rules, %d load against %s/%d (%.1f%%); %d of those read an ECS keyword array",
 		len(files), skipped, eql, loaded, DefaultSchemaID, DefaultSchemaVersion, 100*float64(loaded)/float64(max(eql, 1)), arrays)
+	byNS := map[string]int{}
+	for _, f := range reg.Fields() {
+		if f.Dynamic {
+			ns, _ := reg.NamespaceOf(f.Path)
+			byNS[ns.Prefix]++
+		}
+	}
+	t.Logf("fields registered under dynamic namespaces: %v", byNS)
 	keys := make([]string, 0, len(causes))
 	for k := range causes {
 		keys = append(keys, k)

@@ -128,13 +128,18 @@ func (r *resolver) step(st *Step) {
 func (r *resolver) field(f *Field) bool {
 	f.Plugin = 0
 	id, ok := r.reg.FieldID(f.Path)
+	why := ""
+	if !ok {
+		id, why = r.dynamic(f.Path) // dynamic.go
+		ok = id != 0
+	}
 	if !ok && f.Optional {
 		// ?field: a field the schema lacks is never present (null).
 		f.ID, f.Type = 0, schema.TypeAny
 		return true
 	}
 	if !ok {
-		msg := "unknown field " + f.Path
+		msg := "unknown field " + f.Path + why
 		if r.reg.IsGroup(f.Path) {
 			msg = f.Path + " is a group of fields, not a field"
 		}

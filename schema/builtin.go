@@ -78,5 +78,8 @@ func mustRegistry(f File) *Registry {
 func cloneFile(f File) File {
 	f.Fields = append([]FileField(nil), f.Fields...)
 	f.EventTypes = append([]FileEventType(nil), f.EventTypes...)
+	if f.Dynamic != nil {
+		f.Dynamic = append([]FileNamespace(nil), f.Dynamic...)
+	}
 	return f
 }

@@ -321,21 +321,28 @@ func (r *Registry) Evolve(next *Registry) (Report, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := r.loadForWrite()
-	rep := compare(s, ns)
+	// Fields registered on first use under a dynamic namespace, past next's
+	// own fields, are not next's to remove: they keep their IDs.
+	declared := *s
+	for len(declared.fields) > len(ns.fields) && declared.fields[len(declared.fields)-1].Dynamic {
+		declared.fields = declared.fields[:len(declared.fields)-1]
+	}
+	rep := compare(&declared, ns)
 	if !rep.Compatible() {
 		return rep, &IncompatibleError{Report: rep}
 	}
-	if len(rep.Changes) == 0 && s.id == ns.id {
+	if len(rep.Changes) == 0 && s.id == ns.id && sameNamespaces(s.dyn, ns.dyn) {
 		return rep, nil
 	}
 	n := *s
 	n.version++
 	n.id, n.schemaVersion = ns.id, ns.schemaVersion
+	n.dyn = ns.dyn // next's namespaces (immutable, so shared)
 	for _, c := range rep.Changes {
 		if c.Kind == ChangeTypeWidened || c.Kind == ChangeDescription {
 			// Old snapshots read the old definitions: replace them in a copy.
 			n.fields = append(make([]FieldDef, 0, len(ns.fields)), s.fields...)
-			copy(n.fields, ns.fields[:len(s.fields)])
+			copy(n.fields, ns.fields) // up to len(s.fields): a dynamic tail keeps its own
 			break
 		}
 	}

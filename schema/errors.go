@@ -21,6 +21,9 @@ var (
 	// ErrPathConflict: the path is a group (a prefix of a field) and cannot
 	// be a field, or one of its prefixes is already a field.
 	ErrPathConflict = errors.New("schema: path is both a field and a group")
+	// ErrDuplicateNamespace: the dynamic namespace prefix is already
+	// declared.
+	ErrDuplicateNamespace = errors.New("schema: duplicate dynamic namespace")
 	// ErrFull: no more IDs of that kind can be handed out.
 	ErrFull = errors.New("schema: registry full")
 	// ErrUnknownField: a field ID or path that the registry does not hold.

@@ -109,7 +109,7 @@ func (f *fastLine) fields(p *fastParser) bool {
 		}
 		if f.reg != nil {
 			def, ok := f.reg.Field(FieldID(id))
-			if !ok {
+			if !ok || def.Dynamic { // the slow path says why
 				return false
 			}
 			cv, err := def.DataType.Coerce(v)

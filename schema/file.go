@@ -20,11 +20,31 @@ import (
 // renumbering. type is one of Any, I64, U64, F64, Bool, String, Bytes,
 // Array (any case), or the name of a plugin type registered with
 // RegisterType ("ip"); absent means Any.
+//
+// "dynamic", optional, lists dynamic namespaces (see Namespace): path
+// prefixes whose fields are registered on first use rather than listed,
+// for data whose fields no schema can list (Windows event logs, cloud
+// audit logs):
+//
+//	"dynamic": [{"prefix": "winlog", "description": "Windows event logs"},
+//	            {"prefix": "aws", "type": "Any"}]
+//
+// type is as for fields, absent meaning Any. A prefix must be a valid
+// path, not a field of the file nor under one, and neither under nor
+// above another prefix; fields of the file under a prefix keep their types.
 type File struct {
 	ID         string          `json:"id,omitempty"`
 	Version    uint32          `json:"version,omitempty"`
 	Fields     []FileField     `json:"fields"`
 	EventTypes []FileEventType `json:"event_types"`
+	Dynamic    []FileNamespace `json:"dynamic,omitempty"`
+}
+
+// FileNamespace is one dynamic namespace of a File.
+type FileNamespace struct {
+	Prefix      string `json:"prefix"`
+	Type        string `json:"type,omitempty"`
+	Description string `json:"description,omitempty"`
 }
 
 // FileField is one field of a File.
@@ -57,7 +77,9 @@ func (e *FileError) Error() string { return e.Where + ": " + e.Msg }
 // Unwrap returns the cause.
 func (e *FileError) Unwrap() error { return e.Err }
 
-// FileOf returns reg's schema as a File, with IDs.
+// FileOf returns reg's schema as a File, with IDs. Fields registered under
+// a dynamic namespace are listed like declared ones, at their IDs: a file
+// written from a registry pins them (see the package doc).
 func FileOf(reg *Registry) File {
 	s := reg.load()
 	f := File{ID: s.id, Version: s.schemaVersion}
@@ -66,6 +88,11 @@ func FileOf(reg *Registry) File {
 	}
 	for i, n := range s.types {
 		f.EventTypes = append(f.EventTypes, FileEventType{ID: uint16(i + 1), Name: n})
+	}
+	if s.dyn != nil {
+		for _, ns := range s.dyn.list {
+			f.Dynamic = append(f.Dynamic, FileNamespace{Prefix: ns.Prefix, Type: ns.DataType.String(), Description: ns.Description})
+		}
 	}
 	return f
 }
@@ -99,6 +126,19 @@ func (f *File) Registry() (*Registry, error) {
 		}
 		if _, err := reg.RegisterEventType(et.Name); err != nil {
 			return nil, &FileError{Where: where, Token: et.Name, Msg: err.Error(), Err: err}
+		}
+	}
+	for i, d := range f.Dynamic {
+		where := "dynamic[" + strconv.Itoa(i) + "]"
+		t := TypeAny
+		if d.Type != "" {
+			var ok bool
+			if t, ok = LookupType(d.Type); !ok {
+				return nil, &FileError{Where: where, Token: d.Type, Msg: "unknown type " + strconv.Quote(d.Type), Err: ErrInvalidFile}
+			}
+		}
+		if err := reg.RegisterNamespace(Namespace{Prefix: d.Prefix, DataType: t, Description: d.Description}); err != nil {
+			return nil, &FileError{Where: where, Token: d.Prefix, Msg: err.Error(), Err: err}
 		}
 	}
 	if err := reg.SetSchema(f.ID, f.Version); err != nil {

@@ -98,7 +98,13 @@ const DefaultMaxFields = 1024
 // {"String":"Null"} for the text); a plain null is Null too. A plain
 // number goes into an I64, U64 or F64 field as that type, and into an Any
 // or Array field as an I64, else a U64, else an F64; a plain array holds
-// scalars only. Errors name the field by the key as written. The zero Decoder is ready to use; it is not safe for
+// scalars only. Errors name the field by the key as written. A path the
+// Registry does not hold is an error, except under one of its dynamic
+// namespaces: there the value is read and dropped, and counted (Skipped).
+// A field registered under a namespace (FieldDef.Dynamic) is read by path
+// only: its ID, written by another process, may name another path there,
+// so keyed by ID it is an error (ErrUnknownField).
+// The zero Decoder is ready to use; it is not safe for
 // concurrent use. Strings in decoded Events are carved from the Decoder's
 // arena, never from the input line, so the caller may reuse the line buffer.
 type Decoder struct {
@@ -117,10 +123,27 @@ type Decoder struct {
 	// error included, goes through sonic. For tests and benchmarks.
 	NoFastPath bool
 
-	arena value.Arena
-	opts  ast.VisitorOptions
-	v     eventVisitor
-	fast  fastLine
+	arena   value.Arena
+	skipped uint64
+	opts    ast.VisitorOptions
+	v       eventVisitor
+	fast    fastLine
+}
+
+// Skipped returns how many fields this Decoder has dropped since it was
+// made: fields named by a path that the Registry does not hold but that
+// lies under one of its dynamic namespaces (see Namespace). No rule
+// resolved against the Registry reads such a field (resolving registers
+// the paths a rule names), so dropping it loses nothing detection sees;
+// registering every path the data brings instead would let the data grow
+// the schema without bound.
+func (d *Decoder) Skipped() uint64 { return d.skipped }
+
+// dynamicKey reports whether a field key the registry lacks is a valid
+// path under one of its dynamic namespaces.
+func (v *eventVisitor) dynamicKey(reg *Registry, path string) bool {
+	_, ok := reg.NamespaceOf(path)
+	return ok && validPath(path, true) == nil
 }
 
 // Decode parses one event line into dst (which is Reset first). On error
@@ -225,6 +248,9 @@ type eventVisitor struct {
 	// first: no token of the field's value read yet; it decides between
 	// the tagged form (an object, "Null") and a plain value.
 	first bool
+	// skip: the field is an unregistered path under a dynamic namespace,
+	// read and dropped (Decoder.Skipped).
+	skip bool
 	// plainArr holds the elements of a plain array while inArr.
 	plainArr []value.Value
 	inArr    bool
@@ -279,10 +305,19 @@ func (v *eventVisitor) forward(err error) error {
 
 // store coerces a complete value to the field's type and adds it.
 func (v *eventVisitor) store(val value.Value) error {
+	if v.skip {
+		v.d.skipped++
+		v.state = stFieldKey // a path key: the object shape
+		return nil
+	}
 	if reg := v.d.Registry; reg != nil {
 		def, ok := reg.Field(v.fieldID)
 		if !ok {
 			return &SyntaxError{Reason: v.fieldName() + ": field id is not registered", Err: ErrUnknownField}
+		}
+		if def.Dynamic && v.fieldKey == "" {
+			return &SyntaxError{Reason: v.fieldName() + ": the id of " + def.Path + ", registered on first use under a dynamic namespace: " +
+				"its ids depend on the process that registered them; name it by path", Err: ErrUnknownField}
 		}
 		cv, err := def.DataType.Coerce(val)
 		if err != nil {
@@ -304,7 +339,7 @@ func (v *eventVisitor) store(val value.Value) error {
 }
 
 func (v *eventVisitor) startField(text string) error {
-	v.fieldKey = ""
+	v.fieldKey, v.skip = "", false
 	var id uint64
 	if text == "" || text[0] >= '0' && text[0] <= '9' {
 		var err error
@@ -317,11 +352,16 @@ func (v *eventVisitor) startField(text string) error {
 			return v.errorf("fields: key %s is not a field id (a decimal integer 1..4294967295); naming a field by path needs a schema (Decoder.Registry)", strconv.Quote(truncate(text, 64)))
 		}
 		fid, ok := reg.FieldID(text)
-		if !ok {
+		if !ok && !v.dynamicKey(reg, text) {
 			return &SyntaxError{Reason: "fields." + truncate(text, 64) + ": no such field in the schema", Err: ErrUnknownField}
 		}
-		id = uint64(fid)
-		v.fieldKey = reg.load().fields[fid-1].Path // the registry's copy: text may be the caller's buffer
+		if ok {
+			id = uint64(fid)
+			v.fieldKey = reg.load().fields[fid-1].Path // the registry's copy: text may be the caller's buffer
+		} else {
+			v.skip = true // id 0: read the value, keep nothing
+			v.fieldKey = text
+		}
 	}
 	max := v.d.MaxFields
 	if max <= 0 {

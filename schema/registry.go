@@ -16,6 +16,10 @@ type FieldDef struct {
 	DataType FieldDataType
 	// Description is free text for humans.
 	Description string
+	// Dynamic is set on a field registered on first use under a dynamic
+	// namespace (RegisterDynamic) rather than declared: its ID depends on
+	// the order of first use in this process (see the package doc).
+	Dynamic bool
 }
 
 // MaxPathLen bounds the length of a field path or event type name.
@@ -41,11 +45,12 @@ type snapshot struct {
 	// (SetSchema); they travel with the registry, not with its IDs.
 	id            string
 	schemaVersion uint32
-	fields        []FieldDef // fields[id-1]; later snapshots may share the backing array past len
-	paths         *table     // path -> FieldID
-	groups        *table     // group path -> the count of fields when it appeared
-	types         []string   // types[id-1]
-	names         *table     // event type name -> EventTypeID
+	fields        []FieldDef  // fields[id-1]; later snapshots may share the backing array past len
+	paths         *table      // path -> FieldID
+	groups        *table      // group path -> the count of fields when it appeared
+	types         []string    // types[id-1]
+	names         *table      // event type name -> EventTypeID
+	dyn           *dynamicSet // dynamic namespaces (dynamic.go); nil when none
 }
 
 var emptySnapshot = &snapshot{paths: newTable(0), groups: newTable(0), names: newTable(0)}
@@ -171,13 +176,21 @@ func (r *Registry) RegisterField(def FieldDef) (FieldID, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s := r.loadForWrite()
+	return r.addFieldLocked(r.loadForWrite(), def)
+}
+
+// addFieldLocked registers def, whose path and type are valid, on top of
+// s; the caller holds r.mu and s is the current snapshot.
+func (r *Registry) addFieldLocked(s *snapshot, def FieldDef) (FieldID, error) {
 	limit := uint32(len(s.fields))
 	if _, ok := s.paths.lookup(def.Path, limit); ok {
 		return 0, &PathError{Path: def.Path, Err: ErrDuplicateField}
 	}
 	if _, ok := s.groups.lookup(def.Path, limit); ok {
 		return 0, &PathError{Path: def.Path, Err: ErrPathConflict, Detail: "it is already a group of other fields"}
+	}
+	if s.dyn != nil && s.dyn.groups[def.Path] {
+		return 0, &PathError{Path: def.Path, Err: ErrPathConflict, Detail: "it is a dynamic namespace or holds one"}
 	}
 	for i := 0; i < len(def.Path); i++ {
 		if def.Path[i] == '.' {
