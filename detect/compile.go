@@ -96,6 +96,42 @@ func (s *cstep) hasType(t schema.EventTypeID) bool {
 
 // compileRule compiles one rule package.
 func compileRule(idx int, p *rule.Package, c *compiler) (*crule, error) {
+	r, err := newCrule(idx, p)
+	if err != nil {
+		return nil, err
+	}
+	q := p.Query
+	sb := &stepBuilder{q: q, groups: map[string]int{}}
+	missing := r.compileSteps(c, sb)
+	r.placeMissing(missing)
+	r.indexStepTypes()
+	if r.seq {
+		r.nSlots = max(r.nPos-1, 1)
+		if r.sample {
+			r.nSlots = r.nPos
+		}
+		n := r.nSlots
+		r.stateBytes = keyStateSize + n*partialSize + n*r.nPos*8 + n*r.nVals*valueSize + r.nBy*valueSize
+	}
+	if len(missing) > 0 && !r.hasMaxSpan {
+		// Parse refuses these; a query built by hand may hold them.
+		return nil, &RuleError{Index: idx, RuleID: r.id, Err: errors.New("a sequence with a missing-event step needs a maxspan")}
+	}
+	if q.Until != nil {
+		pr, conj := c.compileCond(q.Until.Cond)
+		u := sb.step(q.Until, pr, conj, -1, 0)
+		u.fields, u.names = nil, nil // until's fields never reach an alert
+		r.until = &u
+	}
+	if c.err != nil {
+		return nil, &RuleError{Index: idx, RuleID: r.id, Err: c.err}
+	}
+	return r, nil
+}
+
+// newCrule checks p and returns its rule with what the manifest and the
+// query's by fields say, and no steps yet.
+func newCrule(idx int, p *rule.Package) (*crule, error) {
 	if p == nil || p.Manifest == nil || p.Query == nil {
 		return nil, &RuleError{Index: idx, Err: errors.New("package has no manifest or query")}
 	}
@@ -127,53 +163,70 @@ func compileRule(idx int, p *rule.Package, c *compiler) (*crule, error) {
 		}
 	}
 	r.nBy = len(r.byPaths)
-	byGroups := map[string]int{}
-	mk := func(st *rule.Step, pr pred, conj []pred, group, number int) cstep {
-		cs := cstep{pred: pr, conj: conj, cond: st.Cond, guard: -1, group: group, anyType: st.AnyType}
-		if !st.AnyType {
-			maxT := schema.EventTypeID(0)
-			for _, t := range st.Types {
-				maxT = max(maxT, t)
-			}
-			cs.types = make([]bool, int(maxT)+1)
-			for _, t := range st.Types {
-				cs.types[t] = true
-			}
+	return r, nil
+}
+
+// stepBuilder compiles the steps of one query, numbering their join
+// field lists so that steps joining on the same fields share a group.
+type stepBuilder struct {
+	q      *rule.Query
+	groups map[string]int // join fields' key → byGroup
+}
+
+// step compiles st with its predicate pr (conjuncts conj), as step number
+// (from 1, for alert field names; 0 for until and missing steps) of
+// group.
+func (sb *stepBuilder) step(st *rule.Step, pr pred, conj []pred, group, number int) cstep {
+	q := sb.q
+	cs := cstep{pred: pr, conj: conj, cond: st.Cond, guard: -1, group: group, anyType: st.AnyType}
+	if !st.AnyType {
+		maxT := schema.EventTypeID(0)
+		for _, t := range st.Types {
+			maxT = max(maxT, t)
 		}
-		key := ""
-		for _, f := range append(q.By[:len(q.By):len(q.By)], st.By...) {
-			if f.Optional {
-				cs.byOpt |= 1 << uint(len(cs.by))
-				key += "?"
-			}
-			cs.by = append(cs.by, f.ID)
-			key += strconv.Itoa(int(f.ID)) + ","
+		cs.types = make([]bool, int(maxT)+1)
+		for _, t := range st.Types {
+			cs.types[t] = true
 		}
-		g, ok := byGroups[key]
-		if !ok {
-			g = len(byGroups)
-			byGroups[key] = g
-		}
-		cs.byGroup = g
-		for _, f := range st.Fields() {
-			if f.ID == 0 {
-				continue // an optional field the schema lacks: never present
-			}
-			cs.fields = append(cs.fields, f.ID)
-			name := f.Path
-			if q.Sequence || q.Sample {
-				name = "step" + strconv.Itoa(number) + "." + f.Path
-			}
-			cs.names = append(cs.names, name)
-		}
-		return cs
 	}
+	key := ""
+	for _, f := range append(q.By[:len(q.By):len(q.By)], st.By...) {
+		if f.Optional {
+			cs.byOpt |= 1 << uint(len(cs.by))
+			key += "?"
+		}
+		cs.by = append(cs.by, f.ID)
+		key += strconv.Itoa(int(f.ID)) + ","
+	}
+	g, ok := sb.groups[key]
+	if !ok {
+		g = len(sb.groups)
+		sb.groups[key] = g
+	}
+	cs.byGroup = g
+	for _, f := range st.Fields() {
+		if f.ID == 0 {
+			continue // an optional field the schema lacks: never present
+		}
+		cs.fields = append(cs.fields, f.ID)
+		name := f.Path
+		if q.Sequence || q.Sample {
+			name = "step" + strconv.Itoa(number) + "." + f.Path
+		}
+		cs.names = append(cs.names, name)
+	}
+	return cs
+}
+
+// compileSteps compiles the query's positive steps into r.steps (runs=N
+// expanded into N steps sharing a predicate) and returns its missing-event
+// steps, each with its gap.
+func (r *crule) compileSteps(c *compiler, sb *stepBuilder) (missing []cstep) {
 	number := 0
-	var missing []cstep
-	for g, st := range q.Steps {
+	for g, st := range sb.q.Steps {
 		pr, conj := c.compileCond(st.Cond) // shared by the steps runs=N expands into
 		if st.Missing {
-			cs := mk(st, pr, conj, g, 0)
+			cs := sb.step(st, pr, conj, g, 0)
 			cs.fields, cs.names = nil, nil // nothing of a missing event reaches an alert
 			cs.gap = number - 1
 			missing = append(missing, cs)
@@ -181,27 +234,39 @@ func compileRule(idx int, p *rule.Package, c *compiler) (*crule, error) {
 		}
 		for range st.Runs {
 			number++
-			cs := mk(st, pr, conj, g, number)
+			cs := sb.step(st, pr, conj, g, number)
 			cs.valOff = r.nVals
 			r.nVals += len(cs.fields)
 			r.steps = append(r.steps, cs)
 		}
 	}
 	r.nPos = len(r.steps)
-	if len(missing) > 0 {
-		r.gapMiss = make([]bool, max(r.nPos-1, 0))
-		for i := range missing {
-			switch g := missing[i].gap; {
-			case g < 0:
-				r.hasLead = true
-			case g == r.nPos-1:
-				r.hasTrail = true
-			default:
-				r.gapMiss[g] = true
-			}
-		}
-		r.steps = append(r.steps, missing...)
+	return missing
+}
+
+// placeMissing records where the missing-event steps stand (leading,
+// trailing, in a gap) and appends them after the positive steps.
+func (r *crule) placeMissing(missing []cstep) {
+	if len(missing) == 0 {
+		return
 	}
+	r.gapMiss = make([]bool, max(r.nPos-1, 0))
+	for i := range missing {
+		switch g := missing[i].gap; {
+		case g < 0:
+			r.hasLead = true
+		case g == r.nPos-1:
+			r.hasTrail = true
+		default:
+			r.gapMiss[g] = true
+		}
+	}
+	r.steps = append(r.steps, missing...)
+}
+
+// indexStepTypes lists, for each event type, the positive steps an event
+// of it may match, last first (stepsOf).
+func (r *crule) indexStepTypes() {
 	maxT := 0
 	for i := range r.steps {
 		maxT = max(maxT, len(r.steps[i].types)-1)
@@ -218,28 +283,6 @@ func compileRule(idx int, p *rule.Package, c *compiler) (*crule, error) {
 			r.anySteps = append(r.anySteps, int32(i))
 		}
 	}
-	if r.seq {
-		r.nSlots = max(r.nPos-1, 1)
-		if r.sample {
-			r.nSlots = r.nPos
-		}
-		n := r.nSlots
-		r.stateBytes = keyStateSize + n*partialSize + n*r.nPos*8 + n*r.nVals*valueSize + r.nBy*valueSize
-	}
-	if len(missing) > 0 && !r.hasMaxSpan {
-		// Parse refuses these; a query built by hand may hold them.
-		return nil, &RuleError{Index: idx, RuleID: r.id, Err: errors.New("a sequence with a missing-event step needs a maxspan")}
-	}
-	if q.Until != nil {
-		pr, conj := c.compileCond(q.Until.Cond)
-		u := mk(q.Until, pr, conj, -1, 0)
-		u.fields, u.names = nil, nil // until's fields never reach an alert
-		r.until = &u
-	}
-	if c.err != nil {
-		return nil, &RuleError{Index: idx, RuleID: r.id, Err: c.err}
-	}
-	return r, nil
 }
 
 // RuleError reports a rule package that cannot be compiled for matching.
