@@ -426,6 +426,10 @@ func (ix *ruleIndex) candidates(ev *schema.Event, sc *evalScratch) []int32 {
 		v, _ := ev.Get(fi.id)
 		s, ok := v.Str()
 		if !ok {
+			if a, isArr := v.Array(); isArr {
+				ix.lookArray(&fi.sets, a, sc) // array.go: any element may satisfy an atom
+				continue
+			}
 			if fi.nums != nil {
 				fi.lookNum(v, sc)
 			}

@@ -63,6 +63,12 @@
 // A missing field is equal only to null: == with any other value is false,
 // != is true, and every ordering, in, and pattern test is false.
 //
+// Array fields (schema.TypeStringArray, ECS's keyword arrays: process.args,
+// event.type, ...) match as in Elasticsearch: a test holds when any
+// element passes it (process.args : "-c", event.category in ("process",
+// "file")); != and not in are its negation, true when no element equals;
+// a single string is a one-element array, and an empty array is missing.
+//
 // # Expressions
 //
 // As in Elastic EQL, either side of a comparison may be an expression:

@@ -1,0 +1,149 @@
+package detect
+
+import (
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/kestrel-sec/kestrel/rule"
+	"github.com/kestrel-sec/kestrel/schema"
+	"github.com/kestrel-sec/kestrel/value"
+)
+
+// arrayField is an array of strings (schema.TypeStringArray) added to the
+// test registry: the original Kestrel schema has none.
+const arrayField = "process.argv"
+
+func init() {
+	if _, err := testReg.RegisterFields(schema.FieldDef{Path: arrayField, DataType: schema.TypeStringArray}); err != nil {
+		panic(err)
+	}
+}
+
+// randArray returns a random value for arrayField, or none: an Array of
+// up to four random strings (empty included), or a plain String.
+func randArray(rnd *rand.Rand) (value.Value, bool) {
+	switch rnd.IntN(4) {
+	case 0:
+		return value.Value{}, false
+	case 1:
+		return value.StringValue(randValue(rnd)), true
+	}
+	a := make([]value.Value, rnd.IntN(5))
+	for i := range a {
+		a[i] = value.StringValue(randValue(rnd))
+	}
+	return value.ArrayValue(a...), true
+}
+
+func strArray(s ...string) value.Value {
+	a := make([]value.Value, len(s))
+	for i, x := range s {
+		a[i] = value.StringValue(x)
+	}
+	return value.ArrayValue(a...)
+}
+
+// TestArrayOperators: every test on an array field holds when it holds
+// for any element; != and not in when no element equals; a missing field,
+// Null and an empty array are a missing field; a String is a one-element
+// array.
+func TestArrayOperators(t *testing.T) {
+	events := map[string]value.Value{
+		"first":  strArray("bash", "-c", "id"),
+		"middle": strArray("python3", "-c", "print(1)", "--x"),
+		"last":   strArray("sh", "x", "-c"),
+		"none":   strArray("ls", "-la", "/tmp"),
+		"empty":  strArray(),
+		"nulls":  value.ArrayValue(value.NullValue()),
+		"scalar": value.StringValue("-c"),
+		"null":   value.NullValue(),
+		"absent": {},
+	}
+	// Each condition lists the events it matches, in name order: bash is
+	// the first element of "first", -c its middle, as of "middle", and the
+	// last of "last".
+	cases := []struct {
+		cond string
+		want []string
+	}{
+		{`process.argv == "-c"`, []string{"first", "last", "middle", "scalar"}},
+		{`process.argv == "bash"`, []string{"first"}},
+		{`process.argv == "--x"`, []string{"middle"}},
+		{`process.argv != "-c"`, []string{"absent", "empty", "none", "null", "nulls"}},
+		{`not process.argv == "-c"`, []string{"absent", "empty", "none", "null", "nulls"}},
+		{`process.argv == null`, []string{"absent", "empty", "null", "nulls"}},
+		{`process.argv != null`, []string{"first", "last", "middle", "none", "scalar"}},
+		{`process.argv in ("-la", "x")`, []string{"last", "none"}},
+		{`process.argv in ("a", "b", "c", "d", "e", "f", "g", "h", "i", "x")`, []string{"last"}}, // a set
+		{`process.argv in~ ("BASH", "LS")`, []string{"first", "none"}},
+		{`process.argv not in ("-c", "-la")`, []string{"absent", "empty", "null", "nulls"}},
+		{`process.argv in ("zzz", null)`, []string{"absent", "empty", "null", "nulls"}},
+		{`process.argv : "-C"`, []string{"first", "last", "middle", "scalar"}},
+		{`process.argv : ("*print*", "/tm?")`, []string{"middle", "none"}},
+		{`process.argv like "-c"`, []string{"first", "last", "middle", "scalar"}},
+		{`process.argv like~ "PYTHON*"`, []string{"middle"}},
+		{`process.argv regex "-[a-z]{2}"`, []string{"none"}},
+		{`process.argv regex~ "B.SH"`, []string{"first"}},
+		{`startsWith(process.argv, "pyth")`, []string{"middle"}},
+		{`startsWith~(process.argv, "SH")`, []string{"last"}},
+		{`endsWith(process.argv, "mp")`, []string{"none"}},
+		{`stringContains(process.argv, "int(")`, []string{"middle"}},
+		{`wildcard(process.argv, "*-*x")`, []string{"middle"}},
+		{`process.argv > "s"`, []string{"last"}},
+		{`process.argv < "-d"`, []string{"first", "last", "middle", "scalar"}},
+	}
+	for _, c := range cases {
+		for _, noIndex := range []bool{false, true} {
+			p := pkg(t, "a", "process where "+c.cond)
+			var evs []ev
+			names := slices.Sorted(maps.Keys(events))
+			for i, name := range names {
+				kv := []any{"process.name", name}
+				if v := events[name]; v.Kind() != value.KindNull || name == "null" {
+					kv = append(kv, arrayField, v)
+				}
+				evs = append(evs, ev{uint64(i + 1), "process_exec", time.Second, 1, kv})
+			}
+			_, got := run(t, Config{Rules: []*rule.Package{p}, NoIndex: noIndex}, evs)
+			var matched []string
+			for _, a := range got.alerts {
+				matched = append(matched, names[a.EventIDs[0]-1])
+			}
+			if !slices.Equal(matched, c.want) {
+				t.Errorf("%s (no index %v): matched %q, want %q", c.cond, noIndex, matched, c.want)
+			}
+		}
+	}
+}
+
+// TestArrayNoAllocs: tests on array fields, indexed or not, loop over the
+// elements in place and allocate nothing. The events reach every test
+// (the index lets them through) but raise no alert, which would allocate.
+func TestArrayNoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	rules := []*rule.Package{
+		pkg(t, "eq", `process where process.argv == "-c" and process.name == "zsh"`),
+		pkg(t, "ne", `process where process.argv != "bash" and process.argv != "ls"`),
+		pkg(t, "in", `process where process.argv in~ ("-E", "--exec")`),
+		pkg(t, "pat", `process where process.argv : ("*curl*", "-enc*") or stringContains(process.argv, "base64")`),
+		pkg(t, "re", `process where process.argv regex ".*/tmp/.*"`),
+	}
+	hit := ev{1, "process_exec", time.Second, 1, []any{"process.name", "bash", arrayField, strArray("bash", "-x", "-c", "id")}}.build(t)
+	miss := ev{2, "process_exec", time.Second, 1, []any{"process.name", "ls", arrayField, strArray("ls", "-la", "/var")}}.build(t)
+	for _, noIndex := range []bool{false, true} {
+		d, err := New(Config{Output: discard{}, Rules: rules, NoIndex: noIndex})
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch := []*schema.Event{&hit, &miss}
+		d.Handle(0, batch)
+		if n := testing.AllocsPerRun(1000, func() { d.Handle(0, batch) }); n != 0 {
+			t.Fatalf("no index %v: %v allocs per batch", noIndex, n)
+		}
+	}
+}
