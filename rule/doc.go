@@ -113,6 +113,11 @@
 //     cidrMatch on an expression (length(a) in (1, 2), concat(a, b) : "x*")
 //     cannot be guarded by the rule index and run for every event of
 //     their type. cidrMatch and wildcard take literal patterns, as Elastic's.
+//   - An array field read in an expression, a function's argument (other
+//     than the pattern functions' field) or a by join is its whole value:
+//     a string function gives null on it (length(registry.data.strings)),
+//     and a join compares whole arrays; only comparisons, in and pattern
+//     tests on the field itself are element-wise.
 //   - The ~ forms fold case with Unicode simple folding, matching windows
 //     of the pattern's length in bytes when the pattern is not a literal.
 //
@@ -147,9 +152,9 @@
 //
 // DefaultRegistry is the schema rules compile against by default: ECS
 // (schema.ECS), with fixed IDs; ReadSchema and LoadSchema read another from
-// a JSON file. ECS keyword arrays (process.args, event.type, ...) are String
-// fields there: Resolve refuses comparing an Array field, so Elastic's
-// element-wise array matching is not available yet.
+// a JSON file. ECS keyword arrays (process.args, event.type, the fields ECS
+// normalizes to arrays) are Array<String> fields there, matched element-wise
+// (see Queries).
 //
 // # Elastic rules
 //
