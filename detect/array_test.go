@@ -4,6 +4,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -145,5 +146,52 @@ func TestArrayNoAllocs(t *testing.T) {
 		if n := testing.AllocsPerRun(1000, func() { d.Handle(0, batch) }); n != 0 {
 			t.Fatalf("no index %v: %v allocs per batch", noIndex, n)
 		}
+	}
+}
+
+// TestArrayECSEvents: ECS events as Elasticsearch holds them, keyword
+// arrays written as JSON arrays (or a single string), decoded against the
+// default ECS schema, meet Elastic-style rules unchanged.
+func TestArrayECSEvents(t *testing.T) {
+	reg := schema.ECS()
+	srcs := map[string]string{
+		"c":     `process where event.type == "start" and process.args : "-c"`,
+		"cat":   `any where event.category in ("process", "file") and not event.type : "end"`,
+		"exec":  `process where process.args : ("-e", "--exec") and startsWith(process.parent.args, "/usr/bin/")`,
+		"nodns": `process where event.type != "info" and process.args != "-c"`,
+	}
+	var rules []*rule.Package
+	for _, id := range slices.Sorted(maps.Keys(srcs)) {
+		q, err := rule.Compile(id+".eql", srcs[id], reg)
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		rules = append(rules, &rule.Package{Manifest: &rule.Manifest{RuleID: id, RuleName: id, Severity: rule.SeverityLow}, Source: srcs[id], Query: q})
+	}
+	lines := []string{
+		`{"process.args":["bash","-c","id"],"event.type":["start"],"event.category":["process"]}`,                           // c, cat
+		`{"process.args":["nc","--exec","/bin/sh"],"process.parent.args":["/usr/bin/python3","x.py"],"event.type":"start"}`, // exec, nodns
+		`{"process.args":"-c","event.type":["info","start"],"event.category":"file"}`,                                       // c, cat
+		`{"process.args":[],"event.type":["end"],"event.category":["process","network"]}`,                                   // nodns
+	}
+	c := &capture{}
+	d, err := New(Config{Rules: rules, Output: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := schema.Decoder{Registry: reg}
+	for i, l := range lines {
+		var e schema.Event
+		line := `{"event_id":` + strconv.Itoa(i+1) + `,"event_type":"process_exec","ts_mono_ns":1,"ts_wall_ns":1,"entity_key":1,"fields":` + l + `}`
+		if err := dec.DecodeString(line, &e); err != nil {
+			t.Fatalf("%s: %v", l, err)
+		}
+		d.Handle(0, []*schema.Event{&e})
+	}
+	got := c.ids()
+	slices.Sort(got)
+	want := []string{"c:1", "c:3", "cat:1", "cat:3", "exec:2", "nodns:2", "nodns:4"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("alerts %q, want %q", got, want)
 	}
 }
