@@ -146,3 +146,103 @@ func (ix *ruleIndex) lookArray(sets *[2]fieldSet, a []value.Value, sc *evalScrat
 		}
 	}
 }
+
+// arrayBinding is the array element an expression is being tried on: a
+// field operand of array field id reads val instead of the whole array.
+type arrayBinding struct {
+	id  schema.FieldID
+	val value.Value
+}
+
+// arrayOperand reads array field id as an operand: the element bound in
+// the scratch while an expression is tried element by element, else the
+// field's value (a String, or the whole Array, which the string functions
+// take for null).
+func arrayOperand(id schema.FieldID) vfn {
+	return func(ev *schema.Event, sc *evalScratch) value.Value {
+		if sc.elem.id == id {
+			return sc.elem.val
+		}
+		v, _ := ev.Get(id)
+		return v
+	}
+}
+
+// arrayExprPred compiles a condition over expressions (a comparison of
+// operands, in, a pattern test or a boolean function on an expression)
+// that reads exactly one array field, perhaps several times: it holds when
+// it holds with the field bound to any one of its elements, every
+// occurrence to the same one (length(registry.data.strings) > 0); an empty
+// array is tried as null. With no array field, or two different ones, it
+// returns nil and the condition reads whole values.
+func (c *compiler) arrayExprPred(e rule.Expr) pred {
+	var inner func() pred
+	var ops []rule.Operand
+	switch e := e.(type) {
+	case *rule.ValueCompareExpr:
+		inner, ops = func() pred { return c.compileValueCompare(e) }, []rule.Operand{e.X, e.Y}
+	case *rule.OperandInExpr:
+		inner, ops = func() pred { return c.compileOperandIn(e) }, []rule.Operand{e.X}
+	case *rule.OperandMatchExpr:
+		inner, ops = func() pred { return c.compileOperandMatch(e) }, []rule.Operand{e.X}
+	case *rule.CallExpr:
+		inner, ops = func() pred { return c.compileCallCond(e) }, []rule.Operand{e}
+	default:
+		return nil
+	}
+	var id schema.FieldID
+	for _, o := range ops {
+		if !arrayFieldOf(o, &id) {
+			return nil // two array fields: no element-wise pairing
+		}
+	}
+	if id == 0 {
+		return nil
+	}
+	p := inner()
+	return func(ev *schema.Event, sc *evalScratch) bool {
+		v, _ := ev.Get(id)
+		a, isArr := v.Array()
+		if !isArr {
+			return p(ev, sc) // a String is its own one element; null is null
+		}
+		saved := sc.elem
+		sc.elem.id = id
+		hit := false
+		if len(a) == 0 {
+			sc.elem.val = value.NullValue()
+			hit = p(ev, sc)
+		}
+		for _, x := range a {
+			if sc.elem.val = x; p(ev, sc) {
+				hit = true
+				break
+			}
+		}
+		sc.elem = saved
+		return hit
+	}
+}
+
+// arrayFieldOf finds the array fields o reads: it sets *id to the one
+// found and reports false when o reads another one too.
+func arrayFieldOf(o rule.Operand, id *schema.FieldID) bool {
+	switch o := o.(type) {
+	case *rule.Field:
+		if o.Array && o.ID != 0 {
+			if *id != 0 && *id != o.ID {
+				return false
+			}
+			*id = o.ID
+		}
+	case *rule.ArithExpr:
+		return arrayFieldOf(o.X, id) && arrayFieldOf(o.Y, id)
+	case *rule.CallExpr:
+		for _, a := range o.Args {
+			if !arrayFieldOf(a, id) {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -95,6 +95,14 @@ func TestArrayOperators(t *testing.T) {
 		{`wildcard(process.argv, "*-*x")`, []string{"middle"}},
 		{`process.argv > "s"`, []string{"last"}},
 		{`process.argv < "-d"`, []string{"first", "last", "middle", "scalar"}},
+		// Expressions over one array field: tried on each element.
+		{`length(process.argv) > 4`, []string{"middle"}},
+		{`not length(process.argv) > 4`, []string{"absent", "empty", "first", "last", "none", "null", "nulls", "scalar"}},
+		{`concat(process.argv, "!") == "-c!"`, []string{"first", "last", "middle", "scalar"}},
+		{`substring(process.argv, 0, 2) in ("-c", "/t")`, []string{"first", "last", "middle", "none", "scalar"}},
+		{`concat(process.argv, "") : "PYTH*"`, []string{"middle"}},
+		{`endsWith(concat(process.argv, process.argv), "shsh")`, []string{"last"}}, // one element, both places
+		{`length(process.argv) == null`, []string{"absent", "empty", "null", "nulls"}},
 	}
 	for _, c := range cases {
 		for _, noIndex := range []bool{false, true} {
@@ -133,6 +141,7 @@ func TestArrayNoAllocs(t *testing.T) {
 		pkg(t, "in", `process where process.argv in~ ("-E", "--exec")`),
 		pkg(t, "pat", `process where process.argv : ("*curl*", "-enc*") or stringContains(process.argv, "base64")`),
 		pkg(t, "re", `process where process.argv regex ".*/tmp/.*"`),
+		pkg(t, "expr", `process where length(process.argv) > 100 or concat(process.argv, "x") == "-cy"`),
 	}
 	hit := ev{1, "process_exec", time.Second, 1, []any{"process.name", "bash", arrayField, strArray("bash", "-x", "-c", "id")}}.build(t)
 	miss := ev{2, "process_exec", time.Second, 1, []any{"process.name", "ls", arrayField, strArray("ls", "-la", "/var")}}.build(t)

@@ -367,6 +367,8 @@ type evalScratch struct {
 	// str holds the strings operands build (concat, string); each
 	// predicate over operands empties it before it starts.
 	str []byte
+	// elem is the array element an expression is being tried on (array.go).
+	elem arrayBinding
 }
 
 func newEvalScratch(ix *ruleIndex, nRules int) *evalScratch {

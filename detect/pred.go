@@ -30,6 +30,9 @@ func (c *compiler) compileExpr(e rule.Expr) pred {
 	if p := c.arrayPred(e); p != nil { // array.go
 		return p
 	}
+	if p := c.arrayExprPred(e); p != nil { // array.go
+		return p
+	}
 	switch e := e.(type) {
 	case *rule.BoolLit:
 		if e.Value {

@@ -113,11 +113,11 @@
 //     cidrMatch on an expression (length(a) in (1, 2), concat(a, b) : "x*")
 //     cannot be guarded by the rule index and run for every event of
 //     their type. cidrMatch and wildcard take literal patterns, as Elastic's.
-//   - An array field read in an expression, a function's argument (other
-//     than the pattern functions' field) or a by join is its whole value:
-//     a string function gives null on it (length(registry.data.strings)),
-//     and a join compares whole arrays; only comparisons, in and pattern
-//     tests on the field itself are element-wise.
+//   - An expression over one array field is tried on each element, the
+//     field standing for the same element wherever it appears
+//     (length(registry.data.strings) > 0); one over two array fields, and
+//     a by join on one, read whole arrays (string functions give null on
+//     them; a join compares whole arrays).
 //   - The ~ forms fold case with Unicode simple folding, matching windows
 //     of the pattern's length in bytes when the pattern is not a literal.
 //

@@ -65,7 +65,7 @@ func TestElasticRules(t *testing.T) {
 	causes := map[string][]string{} // cause -> rule files
 	unknown := map[string]int{}     // unknown field -> rules
 	arrays := 0                     // loaded rules reading an ECS keyword array
-	elementWise, asOperand := 0, 0  // loaded rules testing an Array field element-wise; reading one in an expression or by
+	elementWise, asJoin := 0, 0     // loaded rules testing an Array field (element-wise); joining by one (whole value)
 	arrayRE := regexp.MustCompile(`\b(process\.(parent\.)?args|event\.(type|category)|registry\.data\.strings|process\.env_vars|related\.[a-z]+|host\.ip|dns\.resolved_ip|tags)\b`)
 	for _, f := range files {
 		data, err := os.ReadFile(f)
@@ -88,13 +88,13 @@ func TestElasticRules(t *testing.T) {
 			if arrayRE.MatchString(r.Query) {
 				arrays++
 			}
-			elem, op := arrayUses(p.Query)
+			elem, join := arrayUses(p.Query)
 			if elem {
 				elementWise++
 			}
-			if op {
-				asOperand++
-				t.Logf("array field in an expression or join: %s", filepath.Base(f))
+			if join {
+				asJoin++
+				t.Logf("joins by an array field: %s", filepath.Base(f))
 			}
 			continue
 		}
@@ -126,7 +126,7 @@ func TestElasticRules(t *testing.T) {
 	}
 	t.Logf("%d TOML files, %d not EQL; %d EQL rules, %d load against %s/%d (%.1f%%); %d of those read an ECS keyword array",
 		len(files), skipped, eql, loaded, DefaultSchemaID, DefaultSchemaVersion, 100*float64(loaded)/float64(max(eql, 1)), arrays)
-	t.Logf("%d loaded rules test an Array<String> field element-wise; %d read one in an expression or a join (as the whole value)", elementWise, asOperand)
+	t.Logf("%d loaded rules test an Array<String> field (element-wise); %d join by one (the whole value)", elementWise, asJoin)
 	keys := make([]string, 0, len(causes))
 	for k := range causes {
 		keys = append(keys, k)
@@ -151,34 +151,15 @@ func TestElasticRules(t *testing.T) {
 	}
 }
 
-// arrayUses reports whether q tests an array field (Field.Array) with a
-// comparison, in or a pattern test (element-wise), and whether it reads one
-// elsewhere: in an expression or a function's argument, or as a by field.
-func arrayUses(q *Query) (elem, operand bool) {
+// arrayUses reports whether q tests an array field (Field.Array), which
+// is element-wise in comparisons, in, pattern tests and expressions, and
+// whether it joins by one, which compares whole values.
+func arrayUses(q *Query) (elem, join bool) {
 	if q == nil {
 		return false, false
 	}
-	mark := func(f *Field) { operand = operand || f.Array }
-	var cond func(e Expr)
-	cond = func(e Expr) {
-		switch e := e.(type) {
-		case *NotExpr:
-			cond(e.X)
-		case *BinaryExpr:
-			cond(e.X)
-			cond(e.Y)
-		case *CompareExpr:
-			elem = elem || e.Field.Array
-		case *InExpr:
-			elem = elem || e.Field.Array
-		case *MatchExpr:
-			elem = elem || e.Field.Array
-		default:
-			walk(e, mark)
-		}
-	}
 	for _, f := range q.By {
-		mark(f)
+		join = join || f.Array
 	}
 	steps := q.Steps
 	if q.Until != nil {
@@ -186,9 +167,9 @@ func arrayUses(q *Query) (elem, operand bool) {
 	}
 	for _, st := range steps {
 		for _, f := range st.By {
-			mark(f)
+			join = join || f.Array
 		}
-		cond(st.Cond)
+		walk(st.Cond, func(f *Field) { elem = elem || f.Array })
 	}
-	return elem, operand
+	return elem, join
 }
