@@ -90,6 +90,9 @@ func (c *compiler) compileOperand(o rule.Operand) vfn {
 		if id == 0 { // an optional field the schema lacks
 			return func(*schema.Event, *evalScratch) value.Value { return value.NullValue() }
 		}
+		if o.Array {
+			return arrayOperand(id) // array.go: the element being tried
+		}
 		return func(ev *schema.Event, sc *evalScratch) value.Value {
 			v, _ := ev.Get(id)
 			return v

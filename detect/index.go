@@ -441,6 +441,8 @@ type evalScratch struct {
 	// str holds the strings operands build (concat, string); each
 	// predicate over operands empties it before it starts.
 	str []byte
+	// elem is the array element an expression is being tried on (array.go).
+	elem arrayBinding
 }
 
 func newEvalScratch(ix *ruleIndex, nRules int) *evalScratch {
@@ -511,6 +513,10 @@ func (ix *ruleIndex) candidates(ev *schema.Event, sc *evalScratch) []int32 {
 		v, _ := ev.Get(fi.id)
 		s, ok := v.Str()
 		if !ok {
+			if a, isArr := v.Array(); isArr {
+				ix.lookArray(&fi.sets, a, sc) // array.go: any element may satisfy an atom
+				continue
+			}
 			if fi.nums != nil {
 				fi.lookNum(v, sc)
 			}

@@ -35,7 +35,7 @@ func quoteEQL(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }
 
-var strFields = []string{"process.name", "process.executable", "process.command_line", "user.name"}
+var strFields = []string{"process.name", "process.executable", "process.command_line", "user.name", arrayField}
 
 // randCond returns a random condition over the string fields and a
 // number, in every form the index treats differently.
@@ -146,6 +146,9 @@ func randEvents(t testing.TB, rnd *rand.Rand, n int) []schema.Event {
 		}
 		if rnd.IntN(2) == 0 {
 			b.Path("process.pid", value.I64Value(int64(rnd.IntN(5))))
+		}
+		if v, ok := randArray(rnd); ok {
+			b.Path(arrayField, v)
 		}
 		e, err := b.Build()
 		if err != nil {

@@ -27,6 +27,12 @@ func (c *compiler) compileExpr(e rule.Expr) pred {
 	if p := pluginPred(e); p != nil { // plugin.go
 		return p
 	}
+	if p := c.arrayPred(e); p != nil { // array.go
+		return p
+	}
+	if p := c.arrayExprPred(e); p != nil { // array.go
+		return p
+	}
 	switch e := e.(type) {
 	case *rule.BoolLit:
 		if e.Value {

@@ -162,6 +162,9 @@ func matchKey(p *rule.Package) string {
 		if f.Optional {
 			b.WriteByte('?')
 		}
+		if f.Array {
+			b.WriteString("[]") // tested element-wise: a change of compiled form
+		}
 	}
 	for _, f := range q.By {
 		field(f)

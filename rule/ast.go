@@ -133,6 +133,10 @@ type Field struct {
 	// Optional is set for ?field: a field the schema lacks resolves to ID
 	// 0, never present, instead of being an error.
 	Optional bool
+	// Array is set when the schema declares the field an array of strings
+	// (schema.TypeStringArray): Type is then its element type, String, and
+	// a test on the field holds when it holds for any element (array.go).
+	Array bool
 }
 
 // String returns the path, backticking segments that need it, after a ?

@@ -63,6 +63,12 @@
 // A missing field is equal only to null: == with any other value is false,
 // != is true, and every ordering, in, and pattern test is false.
 //
+// Array fields (schema.TypeStringArray, ECS's keyword arrays: process.args,
+// event.type, ...) match as in Elasticsearch: a test holds when any
+// element passes it (process.args : "-c", event.category in ("process",
+// "file")); != and not in are its negation, true when no element equals;
+// a single string is a one-element array, and an empty array is missing.
+//
 // # Expressions
 //
 // As in Elastic EQL, either side of a comparison may be an expression:
@@ -107,6 +113,11 @@
 //     cidrMatch on an expression (length(a) in (1, 2), concat(a, b) : "x*")
 //     cannot be guarded by the rule index and run for every event of
 //     their type. cidrMatch and wildcard take literal patterns, as Elastic's.
+//   - An expression over one array field is tried on each element, the
+//     field standing for the same element wherever it appears
+//     (length(registry.data.strings) > 0); one over two array fields, and
+//     a by join on one, read whole arrays (string functions give null on
+//     them; a join compares whole arrays).
 //   - The ~ forms fold case with Unicode simple folding, matching windows
 //     of the pattern's length in bytes when the pattern is not a literal.
 //
@@ -150,9 +161,9 @@
 //
 // DefaultRegistry is the schema rules compile against by default: ECS
 // (schema.ECS), with fixed IDs; ReadSchema and LoadSchema read another from
-// a JSON file. ECS keyword arrays (process.args, event.type, ...) are String
-// fields there: Resolve refuses comparing an Array field, so Elastic's
-// element-wise array matching is not available yet.
+// a JSON file. ECS keyword arrays (process.args, event.type, the fields ECS
+// normalizes to arrays) are Array<String> fields there, matched element-wise
+// (see Queries).
 //
 // # Elastic rules
 //

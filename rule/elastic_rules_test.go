@@ -65,6 +65,7 @@ func TestElasticRules(t *testing.T) {
 	causes := map[string][]string{} // cause -> rule files
 	unknown := map[string]int{}     // unknown field -> rules
 	arrays := 0                     // loaded rules reading an ECS keyword array
+	elementWise, asJoin := 0, 0     // loaded rules testing an Array field (element-wise); joining by one (whole value)
 	arrayRE := regexp.MustCompile(`\b(process\.(parent\.)?args|event\.(type|category)|registry\.data\.strings|process\.env_vars|related\.[a-z]+|host\.ip|dns\.resolved_ip|tags)\b`)
 	for _, f := range files {
 		data, err := os.ReadFile(f)
@@ -81,11 +82,19 @@ func TestElasticRules(t *testing.T) {
 			continue
 		}
 		eql++
-		_, err = r.WritePackage(filepath.Join(out, fmt.Sprint(eql)), reg)
+		p, err := r.WritePackage(filepath.Join(out, fmt.Sprint(eql)), reg)
 		if err == nil {
 			loaded++
 			if arrayRE.MatchString(r.Query) {
 				arrays++
+			}
+			elem, join := arrayUses(p.Query)
+			if elem {
+				elementWise++
+			}
+			if join {
+				asJoin++
+				t.Logf("joins by an array field: %s", filepath.Base(f))
 			}
 			continue
 		}
@@ -125,6 +134,7 @@ func TestElasticRules(t *testing.T) {
 		}
 	}
 	t.Logf("fields registered under dynamic namespaces: %v", byNS)
+	t.Logf("%d loaded rules test an Array<String> field (element-wise); %d join by one (the whole value)", elementWise, asJoin)
 	keys := make([]string, 0, len(causes))
 	for k := range causes {
 		keys = append(keys, k)
@@ -147,4 +157,27 @@ func TestElasticRules(t *testing.T) {
 	if n := len(causes["unknown field of an ECS field set"]); n > 0 {
 		t.Errorf("%d rules refused for an unknown field of an ECS field set: add it to schema/ecs.json", n)
 	}
+}
+
+// arrayUses reports whether q tests an array field (Field.Array), which
+// is element-wise in comparisons, in, pattern tests and expressions, and
+// whether it joins by one, which compares whole values.
+func arrayUses(q *Query) (elem, join bool) {
+	if q == nil {
+		return false, false
+	}
+	for _, f := range q.By {
+		join = join || f.Array
+	}
+	steps := q.Steps
+	if q.Until != nil {
+		steps = append(steps[:len(steps):len(steps)], q.Until)
+	}
+	for _, st := range steps {
+		for _, f := range st.By {
+			join = join || f.Array
+		}
+		walk(st.Cond, func(f *Field) { elem = elem || f.Array })
+	}
+	return elem, join
 }

@@ -126,7 +126,7 @@ func (r *resolver) step(st *Step) {
 
 // field resolves f; it reports whether f is known.
 func (r *resolver) field(f *Field) bool {
-	f.Plugin = 0
+	f.Plugin, f.Array = 0, false
 	id, ok := r.reg.FieldID(f.Path)
 	why := ""
 	if !ok {
@@ -151,6 +151,7 @@ func (r *resolver) field(f *Field) bool {
 	// A plugin type's values are of its base type, which is what the
 	// language compares them as.
 	f.ID, f.Type, f.Plugin = id, def.DataType.Base(), pluginOf(def.DataType)
+	f.Type, f.Array = elementType(f.Type) // array.go
 	return true
 }
 

@@ -14,8 +14,10 @@ func TestBuiltinSchemas(t *testing.T) {
 		t.Fatalf("ids: %s/%d %s/%d", ecs.SchemaID(), ecs.SchemaVersion(), kes.SchemaID(), kes.SchemaVersion())
 	}
 	// ECS keeps the original's IDs and paths: logs without a schema id
-	// read the same; only the ids ECS makes keywords change type.
-	retyped := map[string]bool{"user.id": true, "user.effective.id": true, "group.id": true}
+	// read the same; only the ids ECS makes keywords, and process.args, an
+	// array of strings in ECS (which takes the original's single string as
+	// a one-element array), change type.
+	retyped := map[string]bool{"user.id": true, "user.effective.id": true, "group.id": true, "process.args": true}
 	for _, old := range kes.Fields() {
 		id, _ := kes.FieldID(old.Path)
 		now, ok := ecs.Field(id)
@@ -69,8 +71,8 @@ func TestECSTypes(t *testing.T) {
 	}
 	f("process.name", schema.TypeString)
 	f("process.pid", schema.TypeI64)
-	f("process.parent.args", schema.TypeString)
-	f("process.args", schema.TypeString)
+	f("process.parent.args", schema.TypeStringArray)
+	f("process.args", schema.TypeStringArray)
 	f("process.code_signature.trusted", schema.TypeBool)
 	f("process.parent.code_signature.subject_name", schema.TypeString)
 	f("user.id", schema.TypeString)
@@ -79,11 +81,12 @@ func TestECSTypes(t *testing.T) {
 	f("destination.port", schema.TypeU64) // the original's type, kept with its ID
 	f("source.geo.country_iso_code", schema.TypeString)
 	f("dll.code_signature.status", schema.TypeString)
-	f("registry.data.strings", schema.TypeString)
+	f("registry.data.strings", schema.TypeStringArray)
 	f("file.pe.original_file_name", schema.TypeString)
 	f("dns.question.name", schema.TypeString)
 	f("host.os.type", schema.TypeString)
-	f("event.category", schema.TypeString)
+	f("event.category", schema.TypeStringArray)
+	f("event.type", schema.TypeStringArray)
 	f("event.risk_score", schema.TypeF64)
 	f("process.entry_leader.entry_meta.type", schema.TypeString)
 	for _, name := range []string{"process_exec", "file_open", "network_connect", "library", "driver", "dns",

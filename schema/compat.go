@@ -207,6 +207,10 @@ func compare(o, n *snapshot) Report {
 				c.Kind = ChangeTypeWidened
 				c.Reason = fieldName(of.Path, id) + ": " + of.DataType.String() + " to Any, which accepts every value"
 				add(c)
+			case of.DataType == TypeString && nf.DataType == TypeStringArray:
+				c.Kind = ChangeTypeWidened
+				c.Reason = fieldName(of.Path, id) + ": String to Array<String>, which accepts every String as a one-element array"
+				add(c)
 			case of.DataType.plugin() != nil && of.DataType.Base() == nf.DataType:
 				c.Kind = ChangeTypeWidened
 				c.Reason = fieldName(of.Path, id) + ": " + of.DataType.String() + " to its base type " + nf.DataType.String() +

@@ -32,7 +32,7 @@ func reg(t testing.TB, spec ...string) *schema.Registry {
 			parts := strings.SplitN(s, ":", 3)
 			def := schema.FieldDef{Path: parts[0]}
 			if len(parts) > 1 {
-				for dt := schema.TypeAny; dt <= schema.TypeArray; dt++ {
+				for dt := schema.TypeAny; dt <= schema.TypeStringArray; dt++ {
 					if dt.String() == parts[1] {
 						def.DataType = dt
 					}
@@ -81,6 +81,7 @@ func TestCompatible(t *testing.T) {
 	f("field added under a group", base, with("process.parent.pid:I64"), schema.ChangeFieldAdded)
 	f("event type added", base, with("@network_connect"), schema.ChangeEventTypeAdded)
 	f("widened to Any", base, repl(2, "user.id:Any"), schema.ChangeTypeWidened)
+	f("String to Array<String>", base, repl(1, "process.name:Array<String>:name"), schema.ChangeTypeWidened)
 	f("description", base, repl(1, "process.name:String:base name"), schema.ChangeDescription)
 	f("version raised", with("=kestrel/1"), with("=kestrel/2"), schema.ChangeVersionRaised)
 	f("version set", base, with("=kestrel/1"), schema.ChangeVersionRaised)
@@ -100,6 +101,7 @@ func TestCompatible(t *testing.T) {
 	f("I64 to U64", base, repl(0, "process.pid:U64"), schema.ChangeTypeNarrowed)
 	f("I64 to F64 (exact only to 2^53)", base, repl(0, "process.pid:F64"), schema.ChangeTypeNarrowed)
 	f("String to Bytes", base, repl(1, "process.name:Bytes:name"), schema.ChangeTypeNarrowed)
+	f("Array<String> to String", repl(1, "process.name:Array<String>:name"), base, schema.ChangeTypeNarrowed)
 	f("field to group", base, repl(2, "user.id.value:U64"), schema.ChangeFieldIDReused, schema.ChangeFieldToGroup)
 	f("event type removed", base, base[:4], schema.ChangeEventTypeRemoved)
 	f("event type id reused", base, repl(4, "@network_connect"), schema.ChangeEventTypeIDReused, schema.ChangeEventTypeRemoved)

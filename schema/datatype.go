@@ -20,9 +20,15 @@ const (
 	TypeString
 	TypeBytes
 	TypeArray
+	// TypeStringArray is an array of strings, as ECS's keyword arrays
+	// (process.args, event.type): its values are Arrays whose elements are
+	// Strings (or Null), or a single String, which stands for a one-element
+	// array as Elasticsearch takes it. Its name in schema files is
+	// Array<String>. Rules test it element-wise (package rule).
+	TypeStringArray
 )
 
-var typeNames = [...]string{"Any", "I64", "U64", "F64", "Bool", "String", "Bytes", "Array"}
+var typeNames = [...]string{"Any", "I64", "U64", "F64", "Bool", "String", "Bytes", "Array", "Array<String>"}
 
 // String returns the type's name.
 func (t FieldDataType) String() string {
@@ -43,6 +49,8 @@ const maxExactFloat = 1 << 53
 //
 //   - Null is accepted by every type (the sensor did not know the value).
 //   - A value of t's own kind is accepted as it is; TypeAny accepts anything.
+//   - Into TypeStringArray: a String, or an Array of Strings and Nulls, as
+//     it is.
 //   - I64 into U64: when it is >= 0.
 //   - U64 into I64: when it is <= math.MaxInt64.
 //   - I64 or U64 into F64: when its magnitude is <= 2^53, so it is exact.
@@ -69,6 +77,8 @@ func (t FieldDataType) coerce(v value.Value) (value.Value, bool) {
 		return v, true
 	}
 	switch t {
+	case TypeStringArray:
+		return v, stringArray(v)
 	case TypeU64:
 		if i, ok := v.I64(); ok && i >= 0 {
 			return value.U64Value(uint64(i)), true
@@ -86,6 +96,24 @@ func (t FieldDataType) coerce(v value.Value) (value.Value, bool) {
 		}
 	}
 	return v, false
+}
+
+// stringArray reports whether v is a value of TypeStringArray: a String,
+// or an Array of Strings and Nulls.
+func stringArray(v value.Value) bool {
+	if v.Kind() == value.KindString {
+		return true
+	}
+	a, ok := v.Array()
+	if !ok {
+		return false
+	}
+	for _, e := range a {
+		if k := e.Kind(); k != value.KindString && k != value.KindNull {
+			return false
+		}
+	}
+	return true
 }
 
 // coercePlugin is coerce into a plugin type, out of line so that coerce

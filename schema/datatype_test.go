@@ -176,7 +176,8 @@ func TestFieldDataTypeString(t *testing.T) {
 	f(schema.TypeString, "String")
 	f(schema.TypeBytes, "Bytes")
 	f(schema.TypeArray, "Array")
-	f(schema.FieldDataType(8), "FieldDataType(8)")
+	f(schema.TypeStringArray, "Array<String>")
+	f(schema.FieldDataType(9), "FieldDataType(9)")
 	f(schema.FieldDataType(255), "FieldDataType(255)")
 	// The types after Any mirror value.Kind, which Coerce relies on.
 	for k := value.KindI64; k <= value.KindArray; k++ {

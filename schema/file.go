@@ -18,7 +18,7 @@ import (
 // IDs are handed out in list order from 1; an "id" member, when given, must
 // equal that position, so a reordered file is an error, not a silent
 // renumbering. type is one of Any, I64, U64, F64, Bool, String, Bytes,
-// Array (any case), or the name of a plugin type registered with
+// Array, Array<String> (any case), or the name of a plugin type registered with
 // RegisterType ("ip"); absent means Any.
 //
 // "dynamic", optional, lists dynamic namespaces (see Namespace): path

@@ -58,6 +58,7 @@ func TestDecodeHandWritten(t *testing.T) {
 	f(`{"process.name":"Null"}`, "process.name", value.NullValue()) // the tagged Null
 	f(`{"process.name":{"String":"Null"}}`, "process.name", value.StringValue("Null"))
 	f(`{"process.args":"curl -fsSL http://x"}`, "process.args", value.StringValue("curl -fsSL http://x"))
+	f(`{"process.args":["curl","-fsSL","http://x"]}`, "process.args", value.ArrayValue(value.StringValue("curl"), value.StringValue("-fsSL"), value.StringValue("http://x")))
 	f(`{}`)
 
 	// Array and Any fields take plain arrays and infer scalars.
@@ -114,7 +115,7 @@ func TestDecodeHandWrittenErrors(t *testing.T) {
 	f(ecs, hwHead+`{"process.pid":"42"}}`, schema.ErrTypeMismatch, "fields.process.pid: schema: type mismatch: field process.pid (id 1) is I64")
 	f(ecs, hwHead+`{"process.pid":1.5}}`, schema.ErrTypeMismatch, "fields.process.pid: field is I64; 1.5 is not one")
 	f(ecs, hwHead+`{"destination.port":-1}}`, schema.ErrTypeMismatch, "fields.destination.port: field is U64; -1 is not one")
-	f(ecs, hwHead+`{"process.args":["a","b"]}}`, schema.ErrTypeMismatch, "fields.process.args")
+	f(ecs, hwHead+`{"process.args":["a",1]}}`, schema.ErrTypeMismatch, "fields.process.args")
 	f(ecs, hwHead+`{"process.name":"a","4":{"String":"b"}}}`, schema.ErrDuplicateEventField, "fields.4: field appears twice")
 	f(ecs, hwHead+`{"process.code_signature.trusted":"yes"}}`, schema.ErrTypeMismatch, "fields.process.code_signature.trusted")
 	r2 := schema.NewRegistry()

@@ -19,6 +19,10 @@ type fieldIDs struct {
 	filePath, fileFlags, fileName, fileDir, fileTarget                    schema.FieldID
 	srcIP, srcPort, dstIP, dstPort, transport, direction, action, outcome schema.FieldID
 	netSrcIP, netSrcPort, netDstIP, netDstPort                            schema.FieldID
+
+	// argsArray: the registry declares process.args an array of strings
+	// (ECS): it gets the arguments, else the command line as one string.
+	argsArray bool
 }
 
 // typeIDs are the event types, 0 where the registry lacks one.
@@ -42,7 +46,8 @@ func resolve(reg *schema.Registry) (fieldIDs, typeIDs) {
 			parentEntityID: f("process.parent.entity_id"),
 			userID:         f("user.id"), userEffID: f("user.effective.id"), groupID: f("group.id"),
 			userIDStr: str("user.id"), userEffIDStr: str("user.effective.id"), groupIDStr: str("group.id"),
-			filePath: f("file.path"), fileFlags: f("file.flags"), fileName: f("file.name"),
+			argsArray: stringArray(reg, f("process.args")),
+			filePath:  f("file.path"), fileFlags: f("file.flags"), fileName: f("file.name"),
 			fileDir: f("file.directory"), fileTarget: f("file.target_path"),
 			srcIP: f("source.ip"), srcPort: f("source.port"), dstIP: f("destination.ip"),
 			dstPort: f("destination.port"), transport: f("network.transport"),
@@ -62,6 +67,7 @@ type builder struct {
 	t      typeIDs
 	procs  *procTable
 	arena  arena
+	vals   valueArena // process.args' elements (args.go)
 	nextID uint64
 	// monoOff is subtracted from the kernel's monotonic time to get the
 	// bus clock's; wallOff added to get wall time.
@@ -195,7 +201,11 @@ func (b *builder) fill(ev *schema.Event, h hdr, typ schema.EventTypeID, rec []by
 			}
 			cl := value.StringValue(b.arena.done(buf))
 			add(ev, f.cmdline, cl)
-			add(ev, f.args, cl)
+			if f.argsArray {
+				add(ev, f.args, b.args(cl, raw)) // args.go
+			} else {
+				add(ev, f.args, cl)
+			}
 		}
 		add(ev, f.argsCount, value.U64Value(uint64(le.Uint32(rec[offArgc:])))) // field IDs: 5, 18, then 6
 		b.workingDir(ev, rec)

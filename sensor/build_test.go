@@ -57,7 +57,7 @@ func TestBuildExec(t *testing.T) {
 	b.fill(&ev, h, b.eventType(h, rec), rec)
 	want := map[string]string{
 		"process.pid": "20", "process.parent.pid": "10", "process.executable": "/usr/bin/id",
-		"process.name": "id", "process.args": "id -u", "process.command_line": "id -u",
+		"process.name": "id", "process.args": "id|-u", "process.command_line": "id -u",
 		"process.args_count": "2", "process.entity_id": "20-300", "process.parent.entity_id": "10-100",
 		"process.parent.executable": "/bin/sh", "process.parent.name": "sh", "event.action": "exec",
 		"process.working_directory": "/home/user",
@@ -65,9 +65,12 @@ func TestBuildExec(t *testing.T) {
 	reg := rule.DefaultRegistry()
 	for p, w := range want {
 		id, _ := reg.FieldID(p)
-		if v, ok := ev.Get(id); !ok || v.String() != w {
+		if v, ok := ev.Get(id); !ok || v.String() != w && elements(v, "|") != w {
 			t.Errorf("%s = %v, want %s", p, v, w)
 		}
+	}
+	if v, _ := ev.Get(b.f.args); !isArray(v) {
+		t.Errorf("process.args = %v, want an Array (ECS declares it Array<String>)", v)
 	}
 
 	// A directory the kernel program could not read whole: its end, marked.

@@ -20,6 +20,7 @@ import (
 	"github.com/kestrel-sec/kestrel/rule"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/sensor"
+	"github.com/kestrel-sec/kestrel/value"
 )
 
 // seen is an event as the test checks it: type name and fields by path.
@@ -48,7 +49,7 @@ func (c *collector) handle(_ int, batch []*schema.Event) {
 		s.typ, _ = c.reg.EventTypeName(ev.Type)
 		for _, fd := range ev.Fields() {
 			def, _ := c.reg.Field(fd.ID)
-			s.f[def.Path] = fd.Value.String()
+			s.f[def.Path] = joined(fd.Value)
 		}
 		c.mu.Lock()
 		c.evs = append(c.evs, s)
@@ -272,4 +273,19 @@ func TestNewConfig(t *testing.T) {
 	if _, err := sensor.New(sensor.Config{}); !errors.Is(err, sensor.ErrConfig) {
 		t.Errorf("empty config: %v", err)
 	}
+}
+
+// joined is a field's value as the live tests compare it: an Array's
+// elements joined by spaces (process.args, as the command line), else its
+// text.
+func joined(v value.Value) string {
+	a, ok := v.Array()
+	if !ok {
+		return v.String()
+	}
+	parts := make([]string, len(a))
+	for i, e := range a {
+		parts[i] = e.String()
+	}
+	return strings.Join(parts, " ")
 }
