@@ -169,6 +169,7 @@ func TestArrayECSEvents(t *testing.T) {
 		"cat":   `any where event.category in ("process", "file") and not event.type : "end"`,
 		"exec":  `process where process.args : ("-e", "--exec") and startsWith(process.parent.args, "/usr/bin/")`,
 		"nodns": `process where event.type != "info" and process.args != "-c"`,
+		"lan":   `process where cidrMatch(host.ip, "10.0.0.0/8")`,
 	}
 	var rules []*rule.Package
 	for _, id := range slices.Sorted(maps.Keys(srcs)) {
@@ -183,6 +184,8 @@ func TestArrayECSEvents(t *testing.T) {
 		`{"process.args":["nc","--exec","/bin/sh"],"process.parent.args":["/usr/bin/python3","x.py"],"event.type":"start"}`, // exec, nodns
 		`{"process.args":"-c","event.type":["info","start"],"event.category":"file"}`,                                       // c, cat
 		`{"process.args":[],"event.type":["end"],"event.category":["process","network"]}`,                                   // nodns
+		`{"host.ip":["fe80::1","10.1.2.3"],"event.type":"info"}`,                                                            // lan (an ip array)
+		`{"host.ip":"192.168.0.1","event.type":"info"}`,                                                                     // none
 	}
 	c := &capture{}
 	d, err := New(Config{Rules: rules, Output: c})
@@ -200,7 +203,7 @@ func TestArrayECSEvents(t *testing.T) {
 	}
 	got := c.ids()
 	slices.Sort(got)
-	want := []string{"c:1", "c:3", "cat:1", "cat:3", "exec:2", "nodns:2", "nodns:4"}
+	want := []string{"c:1", "c:3", "cat:1", "cat:3", "exec:2", "lan:5", "nodns:2", "nodns:4"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("alerts %q, want %q", got, want)
 	}
