@@ -151,6 +151,22 @@ func (f *nodeFlags) withAlertFields(cfg *node.Config) error {
 	return nil
 }
 
+// startNode applies -lateness (lateness when the flag was not given) and
+// -alert-fields to cfg and builds its node. On failure it has said why on
+// stderr and closed the outputs cfg holds.
+func (f *nodeFlags) startNode(cfg node.Config, lateness time.Duration, stderr io.Writer) (*node.Node, bool) {
+	f.withLateness(&cfg, lateness)
+	if err := f.withAlertFields(&cfg); err != nil {
+		fmt.Fprintf(stderr, "kestrel: %v\n", err)
+	} else if n, ok := newNode(cfg, stderr); ok {
+		return n, true
+	}
+	if cfg.Sink.Destinations != nil {
+		_ = cfg.Sink.CloseDestinations()
+	}
+	return nil, false
+}
+
 // newNode builds the node cfg describes, reporting a failure on stderr.
 // With RulesDir it loads the schema and rules itself first, to print every
 // rule problem and skipped package on its own line; the node reads the

@@ -88,7 +88,6 @@ func runKafka(ctx context.Context, args []string, stdout, stderr io.Writer, look
 		RulesDir: *nf.rulesDir, SchemaPath: *nf.schemaPath, Stdout: stdout, Logger: logger,
 		Bus: engine.Config{Partitions: *nf.partitions, QueueSize: *queue},
 	}
-	nf.withLateness(&ncfg, defaultKafkaLateness)
 	var printer *eventPrinter
 	if *nf.rulesDir == "" {
 		printer = &eventPrinter{w: stdout}
@@ -112,17 +111,9 @@ func runKafka(ctx context.Context, args []string, stdout, stderr io.Writer, look
 			scfg.Destinations = append(scfg.Destinations, sink.DestinationConfig{Dest: dest, Overflow: sink.OverflowBlock})
 		}
 		ncfg.Sink = scfg
-		if err := nf.withAlertFields(&ncfg); err != nil { // sets the form on scfg
-			_ = scfg.CloseDestinations()
-			fmt.Fprintf(stderr, "kestrel: %v\n", err)
-			return exitFail
-		}
 	}
-	n, ok := newNode(ncfg, stderr)
+	n, ok := nf.startNode(ncfg, defaultKafkaLateness, stderr)
 	if !ok {
-		if ncfg.Sink.Destinations != nil {
-			_ = ncfg.Sink.CloseDestinations()
-		}
 		return exitFail
 	}
 	runCtx, cancel := context.WithCancel(ctx)

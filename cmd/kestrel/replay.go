@@ -54,16 +54,8 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, tty
 		RulesDir: *nf.rulesDir, SchemaPath: *nf.schemaPath, OutputsPath: *nf.outPath, Stdout: stdout,
 		Retry: replayRetry, Bus: engine.Config{Partitions: *nf.partitions}, Logger: logger,
 	}
-	nf.withLateness(&ncfg, 0)
-	if err := nf.withAlertFields(&ncfg); err != nil {
-		fmt.Fprintf(stderr, "kestrel: %v\n", err)
-		return exitFail
-	}
-	n, ok := newNode(ncfg, stderr)
+	n, ok := nf.startNode(ncfg, 0, stderr)
 	if !ok {
-		if ncfg.Sink.Destinations != nil {
-			_ = ncfg.Sink.CloseDestinations()
-		}
 		return exitFail
 	}
 	bar := &progressBar{w: stderr, on: tty && !*nf.quiet}

@@ -49,16 +49,8 @@ func runSense(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		RulesDir: *nf.rulesDir, SchemaPath: *nf.schemaPath, OutputsPath: *nf.outPath, Stdout: stdout,
 		Bus: engine.Config{Partitions: *nf.partitions}, Logger: logger,
 	}
-	nf.withLateness(&ncfg, defaultSenseLateness)
-	if err := nf.withAlertFields(&ncfg); err != nil {
-		fmt.Fprintf(stderr, "kestrel: %v\n", err)
-		return exitFail
-	}
-	n, ok := newNode(ncfg, stderr)
+	n, ok := nf.startNode(ncfg, defaultSenseLateness, stderr)
 	if !ok {
-		if ncfg.Sink.Destinations != nil {
-			_ = ncfg.Sink.CloseDestinations()
-		}
 		return exitFail
 	}
 
