@@ -32,7 +32,7 @@ func makeAlerts(n int) []*sink.Alert {
 			ID:       sink.NewAlertID("curl-pipe-shell", ids),
 			RuleID:   "curl-pipe-shell",
 			RuleName: "Download piped into a shell",
-			Severity: sink.SeverityHigh,
+			Severity: schema.SeverityHigh,
 			Tags:     []string{"execution", "T1059.004"},
 			TsMono:   schema.TimestampMono(1e9 + i),
 			TsWall:   schema.TimestampWall(1_700_000_000_000_000_000 + i),

@@ -96,7 +96,7 @@ func ScaleRules(n int, reg *schema.Registry) ([]*rule.Package, error) {
 			return nil, fmt.Errorf("bench: generated rule %s: %w", id, err)
 		}
 		out = append(out, &rule.Package{
-			Manifest: &rule.Manifest{RuleID: id, RuleName: id, Severity: rule.SeverityMedium},
+			Manifest: &rule.Manifest{RuleID: id, RuleName: id, Severity: schema.SeverityMedium},
 			Source:   src, Query: q,
 		})
 	}

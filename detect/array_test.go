@@ -177,7 +177,7 @@ func TestArrayECSEvents(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", id, err)
 		}
-		rules = append(rules, &rule.Package{Manifest: &rule.Manifest{RuleID: id, RuleName: id, Severity: rule.SeverityLow}, Source: srcs[id], Query: q})
+		rules = append(rules, &rule.Package{Manifest: &rule.Manifest{RuleID: id, RuleName: id, Severity: schema.SeverityLow}, Source: srcs[id], Query: q})
 	}
 	lines := []string{
 		`{"process.args":["bash","-c","id"],"event.type":["start"],"event.category":["process"]}`,                           // c, cat

@@ -9,7 +9,6 @@ import (
 
 	"github.com/kestrel-sec/kestrel/rule"
 	"github.com/kestrel-sec/kestrel/schema"
-	"github.com/kestrel-sec/kestrel/sink"
 )
 
 // crule is a rule compiled for matching: its steps expanded (runs=N gives
@@ -19,7 +18,7 @@ type crule struct {
 	idx      int
 	id       string
 	name     string
-	severity sink.Severity
+	severity schema.Severity
 	tags     []string
 	message  string
 

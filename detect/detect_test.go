@@ -129,7 +129,7 @@ func TestAlertContent(t *testing.T) {
 	r := pkg(t, "revshell", `sequence by process.entity_id with maxspan=10s
   [network where network.dest_port in (4444, 5555)]
   [process where process.executable : "/bin/*sh" and process.pid > 1]`)
-	r.Manifest.Severity = rule.SeverityCritical
+	r.Manifest.Severity = schema.SeverityCritical
 	r.Manifest.Description = "a shell after a connection"
 	_, c := run(t, Config{Rules: []*rule.Package{r}}, []ev{
 		{10, "network_connect", time.Second, 7, []any{"process.entity_id", "p7", "network.dest_port", uint64(4444)}},
@@ -140,7 +140,7 @@ func TestAlertContent(t *testing.T) {
 	}
 	a := c.alerts[0]
 	if a.ID != sink.NewAlertID("revshell", []uint64{10, 11}) || a.RuleID != "revshell" || a.RuleName != "Rule revshell" ||
-		a.Severity != sink.SeverityCritical || len(a.Tags) != 1 || a.TsMono != schema.TimestampMono(2*time.Second) ||
+		a.Severity != schema.SeverityCritical || len(a.Tags) != 1 || a.TsMono != schema.TimestampMono(2*time.Second) ||
 		a.TsWall != schema.TimestampWall(1_700_000_002_000_000_000) || a.Entity != schema.EntityKeyFrom64(7) ||
 		a.Message != "Rule revshell: a shell after a connection" {
 		t.Fatalf("alert %+v", a)

@@ -33,7 +33,7 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	pkg := &rule.Package{Manifest: &rule.Manifest{RuleID: "revshell", RuleName: "Reverse shell", Severity: rule.SeverityCritical}, Query: q}
+	pkg := &rule.Package{Manifest: &rule.Manifest{RuleID: "revshell", RuleName: "Reverse shell", Severity: schema.SeverityCritical}, Query: q}
 	det, err := detect.New(detect.Config{Rules: []*rule.Package{pkg}, Output: printer{}})
 	if err != nil {
 		fmt.Println(err)
@@ -65,7 +65,7 @@ func Example_routed() {
 		fmt.Println(err)
 		return
 	}
-	pkg := &rule.Package{Manifest: &rule.Manifest{RuleID: "shadow", RuleName: "sudo then shadow", Severity: rule.SeverityHigh}, Query: q}
+	pkg := &rule.Package{Manifest: &rule.Manifest{RuleID: "shadow", RuleName: "sudo then shadow", Severity: schema.SeverityHigh}, Query: q}
 	const n = 4
 	det, err := detect.New(detect.Config{Rules: []*rule.Package{pkg}, Output: printer{}, Partitions: n,
 		EntityPartition: func(k schema.EntityKey) int { return engine.EntityPartition(k, n) }})
@@ -108,7 +108,7 @@ func ExampleDetector_Flush() {
 		fmt.Println(err)
 		return
 	}
-	pkg := &rule.Package{Manifest: &rule.Manifest{RuleID: "lingers", RuleName: "Connects and lingers", Severity: rule.SeverityLow}, Query: q}
+	pkg := &rule.Package{Manifest: &rule.Manifest{RuleID: "lingers", RuleName: "Connects and lingers", Severity: schema.SeverityLow}, Query: q}
 	det, err := detect.New(detect.Config{Rules: []*rule.Package{pkg}, Output: printer{}})
 	if err != nil {
 		fmt.Println(err)
@@ -172,7 +172,7 @@ func Example_pluginType() {
 			fmt.Println(err)
 			return
 		}
-		pkgs = append(pkgs, &rule.Package{Manifest: &rule.Manifest{RuleID: id, RuleName: id, Severity: rule.SeverityLow}, Query: q})
+		pkgs = append(pkgs, &rule.Package{Manifest: &rule.Manifest{RuleID: id, RuleName: id, Severity: schema.SeverityLow}, Query: q})
 	}
 	slices.SortFunc(pkgs, func(a, b *rule.Package) int { return strings.Compare(a.Manifest.RuleID, b.Manifest.RuleID) })
 	det, err := detect.New(detect.Config{Rules: pkgs, Output: printer{}})

@@ -62,7 +62,7 @@ func pkg(t testing.TB, id, src string) *rule.Package {
 		t.Fatalf("%s: %v", id, err)
 	}
 	return &rule.Package{
-		Manifest: &rule.Manifest{RuleID: id, RuleName: "Rule " + id, Severity: rule.SeverityHigh, Tags: []string{"t1"}},
+		Manifest: &rule.Manifest{RuleID: id, RuleName: "Rule " + id, Severity: schema.SeverityHigh, Tags: []string{"t1"}},
 		Source:   src,
 		Query:    q,
 	}

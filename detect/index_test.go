@@ -124,7 +124,7 @@ func randRules(t testing.TB, rnd *rand.Rand, n, depth int) []*rule.Package {
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", id, err, src)
 		}
-		out = append(out, &rule.Package{Manifest: &rule.Manifest{RuleID: id, RuleName: id, Severity: rule.SeverityLow}, Source: src, Query: q})
+		out = append(out, &rule.Package{Manifest: &rule.Manifest{RuleID: id, RuleName: id, Severity: schema.SeverityLow}, Source: src, Query: q})
 	}
 	return out
 }
@@ -342,7 +342,7 @@ func FuzzIndex(f *testing.F) {
 		if err != nil {
 			return
 		}
-		rules := []*rule.Package{{Manifest: &rule.Manifest{RuleID: "f", RuleName: "f", Severity: rule.SeverityLow}, Source: src, Query: q}}
+		rules := []*rule.Package{{Manifest: &rule.Manifest{RuleID: "f", RuleName: "f", Severity: schema.SeverityLow}, Source: src, Query: q}}
 		e, err := schema.NewBuilder(testReg).ID(1).TypeName("process_exec").Path("process.name", value.StringValue(val)).Build()
 		if err != nil {
 			return

@@ -95,7 +95,7 @@ func TestElasticFunctionExamples(t *testing.T) {
 			t.Errorf("%s: %v", c, err)
 			continue
 		}
-		p := &rule.Package{Manifest: &rule.Manifest{RuleID: "r", RuleName: "r", Severity: rule.SeverityLow}, Source: src, Query: q}
+		p := &rule.Package{Manifest: &rule.Manifest{RuleID: "r", RuleName: "r", Severity: schema.SeverityLow}, Source: src, Query: q}
 		_, got := run(t, Config{Rules: []*rule.Package{p}}, []ev{e})
 		if len(got.ids()) != 1 {
 			t.Errorf("%s: no match", c)
@@ -245,7 +245,7 @@ func TestElasticSyntaxExamples(t *testing.T) {
 			t.Errorf("%s: %v", c.cond, err)
 			continue
 		}
-		p := &rule.Package{Manifest: &rule.Manifest{RuleID: "r", RuleName: "r", Severity: rule.SeverityLow}, Source: src, Query: q}
+		p := &rule.Package{Manifest: &rule.Manifest{RuleID: "r", RuleName: "r", Severity: schema.SeverityLow}, Source: src, Query: q}
 		_, got := run(t, Config{Rules: []*rule.Package{p}}, []ev{e})
 		if (len(got.ids()) == 1) != c.want {
 			t.Errorf("%s: matched %v, want %v", c.cond, len(got.ids()) == 1, c.want)

@@ -101,7 +101,7 @@ func TestPluginTypeRules(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", id, err)
 		}
-		pkgs = append(pkgs, &rule.Package{Manifest: &rule.Manifest{RuleID: id, RuleName: id, Severity: rule.SeverityLow}, Query: q})
+		pkgs = append(pkgs, &rule.Package{Manifest: &rule.Manifest{RuleID: id, RuleName: id, Severity: schema.SeverityLow}, Query: q})
 	}
 	evs := []schema.Event{
 		pluginEvent(1, "2001:db8::1"),

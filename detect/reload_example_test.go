@@ -16,7 +16,7 @@ func ExampleDetector_Reload() {
 	reg := rule.DefaultRegistry()
 	// The query compiles (rule.Compile's errors are shown in Example);
 	// a rule loaded from a directory (rule.LoadDir) has its Source too.
-	compile := func(id, src string, sev rule.Severity) *rule.Package {
+	compile := func(id, src string, sev schema.Severity) *rule.Package {
 		q, _ := rule.Compile(id+".eql", src, reg)
 		return &rule.Package{Manifest: &rule.Manifest{RuleID: id, RuleName: id, Severity: sev}, Source: src, Query: q}
 	}
@@ -24,7 +24,7 @@ func ExampleDetector_Reload() {
   [network where network.dest_port == 4444]
   [process where process.executable : "/bin/*sh"]`
 	det, err := detect.New(detect.Config{Output: printer{},
-		Rules: []*rule.Package{compile("revshell", src, rule.SeverityHigh), compile("tuned", src, rule.SeverityLow)}})
+		Rules: []*rule.Package{compile("revshell", src, schema.SeverityHigh), compile("tuned", src, schema.SeverityLow)}})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -35,8 +35,8 @@ func ExampleDetector_Reload() {
 	det.Handle(0, []*schema.Event{&conn})
 
 	next, rep, err := det.Reload(detect.Config{Output: printer{}, Rules: []*rule.Package{
-		compile("revshell", src, rule.SeverityCritical),
-		compile("tuned", src+" with maxspan=1m", rule.SeverityLow)}})
+		compile("revshell", src, schema.SeverityCritical),
+		compile("tuned", src+" with maxspan=1m", schema.SeverityLow)}})
 	if err != nil {
 		fmt.Println(err)
 		return

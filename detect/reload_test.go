@@ -57,7 +57,7 @@ func TestReloadKeepsPartialMatches(t *testing.T) {
 		d.Handle(0, []*schema.Event{&x})
 	}
 	same2 := pkg(t, "same", seqAB)
-	same2.Manifest.Severity = rule.SeverityCritical
+	same2.Manifest.Severity = schema.SeverityCritical
 	changed2 := pkg(t, "changed", seqAB+` until [process where process.name == "z"]`)
 	nd, rep, err := d.Reload(Config{Rules: []*rule.Package{changed2, same2}, Output: c})
 	if err != nil {

@@ -19,7 +19,7 @@ func testAlert(i int) *sink.Alert {
 		ID:       sink.NewAlertID("rule-"+fmt.Sprint(i%3), ids),
 		RuleID:   "rule-" + fmt.Sprint(i%3),
 		RuleName: "Suspicious thing",
-		Severity: sink.SeverityHigh,
+		Severity: schema.SeverityHigh,
 		Tags:     []string{"attack.t1059"},
 		TsMono:   schema.TimestampMono(1000 + i),
 		TsWall:   schema.TimestampWall(1_700_000_000_000_000_000 + i),

@@ -93,7 +93,7 @@ func ExampleNewAlertDestination() {
 	}
 	ids := []uint64{41, 42}
 	out.Emit(&sink.Alert{ID: sink.NewAlertID("shell_from_web", ids), RuleID: "shell_from_web",
-		Severity: sink.SeverityHigh, EventIDs: ids, Message: "web server spawned a shell"})
+		Severity: schema.SeverityHigh, EventIDs: ids, Message: "web server spawned a shell"})
 	if err := out.Close(context.Background()); err != nil { // closes dest too
 		panic(err)
 	}

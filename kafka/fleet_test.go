@@ -77,7 +77,7 @@ func fleetRules(t testing.TB, local *schema.Registry) []*rule.Package {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pkgs = append(pkgs, &rule.Package{Manifest: &rule.Manifest{RuleID: r.id, RuleName: r.id, Severity: rule.SeverityHigh}, Query: q})
+		pkgs = append(pkgs, &rule.Package{Manifest: &rule.Manifest{RuleID: r.id, RuleName: r.id, Severity: schema.SeverityHigh}, Query: q})
 	}
 	return pkgs
 }

@@ -190,7 +190,7 @@ func TestReloadSchemaRules(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return &rule.Package{Manifest: &rule.Manifest{RuleID: id, RuleName: id, Severity: rule.SeverityHigh}, Source: src, Query: q}
+		return &rule.Package{Manifest: &rule.Manifest{RuleID: id, RuleName: id, Severity: schema.SeverityHigh}, Source: src, Query: q}
 	}
 	n, err := New(Config{Registry: reg, Stdout: &bytes.Buffer{}, Bus: engine.Config{Partitions: 1},
 		Rules: []*rule.Package{compile("by-user", seqByUser),

@@ -146,7 +146,7 @@ func TestDynamicFieldMatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := &collect{}
-	pkg := &rule.Package{Manifest: &rule.Manifest{RuleID: "logon", RuleName: "network logon", Severity: rule.SeverityHigh}, Query: q}
+	pkg := &rule.Package{Manifest: &rule.Manifest{RuleID: "logon", RuleName: "network logon", Severity: schema.SeverityHigh}, Query: q}
 	det, err := detect.New(detect.Config{Rules: []*rule.Package{pkg}, Output: out})
 	if err != nil {
 		t.Fatal(err)

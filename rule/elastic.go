@@ -148,7 +148,7 @@ func ParseElasticRule(file string, data []byte) (*ElasticRule, error) {
 	if strings.TrimSpace(r.Query) == "" {
 		return nil, &Error{File: file, Token: "query", Msg: "EQL rule has no query", Err: ErrElastic}
 	}
-	if _, ok := ParseSeverity(r.Severity); !ok {
+	if _, err := schema.ParseSeverity(r.Severity); err != nil {
 		return nil, &Error{File: file, Token: r.Severity, Msg: "unknown severity " + strconv.Quote(r.Severity), Err: ErrElastic}
 	}
 	return r, nil

@@ -3,6 +3,7 @@ package rule
 import (
 	"encoding/json"
 	"errors"
+	"github.com/kestrel-sec/kestrel/schema"
 	"os"
 	"path/filepath"
 	"slices"
@@ -52,7 +53,7 @@ func TestParseElasticRule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pm.RuleID != r.RuleID || pm.RuleName != r.Name || pm.Severity != SeverityHigh || pm.RuleVersion != "3" ||
+	if pm.RuleID != r.RuleID || pm.RuleName != r.Name || pm.Severity != schema.SeverityHigh || pm.RuleVersion != "3" ||
 		pm.Description != r.Description || !slices.Equal(pm.MitreAttack, []string{"T1505", "T1505.003"}) {
 		t.Fatalf("%+v", pm)
 	}

@@ -12,28 +12,6 @@ import (
 	"github.com/kestrel-sec/kestrel/schema"
 )
 
-// Severity ranks a rule's alerts, least to most severe; it compares with <.
-// It is schema.Severity, the one definition sink's alerts share, so detect
-// hands a manifest's severity to its alerts as it is.
-type Severity = schema.Severity
-
-// The severities.
-const (
-	SeverityInformational = schema.SeverityInformational
-	SeverityLow           = schema.SeverityLow
-	SeverityMedium        = schema.SeverityMedium
-	SeverityHigh          = schema.SeverityHigh
-	SeverityCritical      = schema.SeverityCritical
-)
-
-// ParseSeverity reads a severity name in any case: "Critical", "high",
-// "info" or "informational", ... (schema.ParseSeverity, which also says
-// why a name is not one).
-func ParseSeverity(s string) (Severity, bool) {
-	v, err := schema.ParseSeverity(s)
-	return v, err == nil
-}
-
 // Manifest is a rule package's manifest.json, laid out as the original
 // Kestrel writes it:
 //
@@ -56,7 +34,7 @@ type Manifest struct {
 	Author        string
 	Description   string
 	Tags          []string
-	Severity      Severity
+	Severity      schema.Severity
 	SchemaVersion string
 	References    []string
 	// MaxSpan is max_span_ms; 0 when null or absent. A sequence without
@@ -136,7 +114,8 @@ func ParseManifest(file string, data []byte) (*Manifest, error) {
 	if meta.Severity == nil {
 		return nil, bad("severity", "metadata.severity is missing")
 	}
-	sev, ok := ParseSeverity(*meta.Severity)
+	sev, err := schema.ParseSeverity(*meta.Severity)
+	ok := err == nil
 	if !ok {
 		return nil, bad("severity", "metadata.severity "+strconv.Quote(*meta.Severity)+
 			" is not one of informational, low, medium, high, critical")

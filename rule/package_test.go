@@ -2,6 +2,7 @@ package rule
 
 import (
 	"errors"
+	"github.com/kestrel-sec/kestrel/schema"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,7 +39,7 @@ func TestLoadDirPack(t *testing.T) {
 
 	rs := set.Packages[5]
 	m := rs.Manifest
-	if m.RuleName != "Reverse Shell Detection" || m.Severity != SeverityCritical || m.MaxSpan != 10*time.Second ||
+	if m.RuleName != "Reverse Shell Detection" || m.Severity != schema.SeverityCritical || m.MaxSpan != 10*time.Second ||
 		len(m.MitreAttack) != 2 || m.MitreAttack[0] != "T1059" || len(m.Tags) != 4 || !m.RequiresBlock ||
 		m.FormatVersion != "1.0" || m.Author == "" || m.Description == "" {
 		t.Fatalf("manifest %+v", m)
@@ -53,7 +54,7 @@ func TestLoadDirPack(t *testing.T) {
 		t.Fatalf("MaxSpan %v %v", d, ok)
 	}
 	ca := set.Packages[0]
-	if ca.Query.Sequence || ca.Manifest.MaxSpan != 0 || ca.Manifest.Severity != SeverityHigh {
+	if ca.Query.Sequence || ca.Manifest.MaxSpan != 0 || ca.Manifest.Severity != schema.SeverityHigh {
 		t.Fatalf("credential access %+v %s", ca.Manifest, ca.Query)
 	}
 
@@ -126,7 +127,7 @@ func TestLoadPackageErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pkg.Manifest.Severity != SeverityInformational || pkg.Manifest.MaxSpan != 1500*time.Millisecond || pkg.Manifest.Tags[0] != "t" {
+	if pkg.Manifest.Severity != schema.SeverityInformational || pkg.Manifest.MaxSpan != 1500*time.Millisecond || pkg.Manifest.Tags[0] != "t" {
 		t.Fatalf("flat %+v", pkg.Manifest)
 	}
 	if d, ok := pkg.MaxSpan(); !ok || d != 1500*time.Millisecond {
@@ -161,18 +162,6 @@ func TestLoadDirErrors(t *testing.T) {
 	}
 	if _, err := LoadDir(filepath.Join(dir, "missing"), LoadOptions{}); err == nil {
 		t.Fatal("missing dir accepted")
-	}
-}
-
-func TestSeverity(t *testing.T) {
-	for s := SeverityInformational; s <= SeverityCritical; s++ {
-		got, ok := ParseSeverity(strings.ToUpper(s.String()))
-		if !ok || got != s {
-			t.Fatalf("%v round trip: %v %v", s, got, ok)
-		}
-	}
-	if Severity(9).String() != "severity(9)" {
-		t.Fatal(Severity(9).String())
 	}
 }
 

@@ -12,9 +12,9 @@ import (
 
 // Severity ranks a rule and the alerts it raises, least to most severe; the
 // order of the constants is the order of severity, so they compare with <.
-// The zero value is SeverityInformational. It is defined here, once, and
-// is rule.Severity (a manifest's severity) and sink.Severity (an alert's)
-// under their packages' names.
+// The zero value is SeverityInformational. It is defined here, once: a
+// rule manifest's severity (rule.Manifest.Severity) and an alert's
+// (sink.Alert.Severity) are this type.
 type Severity uint8
 
 // Severities, least to most severe.

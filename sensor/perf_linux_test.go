@@ -155,7 +155,7 @@ func TestExecToAlert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rules := []*rule.Package{{Manifest: &rule.Manifest{RuleID: "marked", RuleName: "marked exec", Severity: rule.SeverityLow}, Query: q}}
+	rules := []*rule.Package{{Manifest: &rule.Manifest{RuleID: "marked", RuleName: "marked exec", Severity: schema.SeverityLow}, Query: q}}
 	const execs = 200
 	for _, maxDelay := range []time.Duration{0, -1} {
 		out := &alertTimes{}

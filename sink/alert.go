@@ -17,29 +17,6 @@ import (
 	"github.com/kestrel-sec/kestrel/value"
 )
 
-// Severity ranks an alert: schema.Severity, the one definition rule's
-// manifests share. The zero value is SeverityInformational; the constants
-// compare with <. Its JSON form is the lowercase name.
-type Severity = schema.Severity
-
-// Severities, least to most severe.
-const (
-	SeverityInformational = schema.SeverityInformational
-	SeverityLow           = schema.SeverityLow
-	SeverityMedium        = schema.SeverityMedium
-	SeverityHigh          = schema.SeverityHigh
-	SeverityCritical      = schema.SeverityCritical
-)
-
-// ErrUnknownSeverity is matched (errors.Is) by ParseSeverity's and
-// Severity's UnmarshalJSON errors (schema.ErrUnknownSeverity).
-var ErrUnknownSeverity = schema.ErrUnknownSeverity
-
-// ParseSeverity parses a severity name in any case, and "info" for
-// SeverityInformational, the Rust original's spelling
-// (schema.ParseSeverity).
-func ParseSeverity(s string) (Severity, error) { return schema.ParseSeverity(s) }
-
 // AlertField is one field of an alert, by path ("process.pid").
 type AlertField struct {
 	Path  string      // the field's path, unique within an alert
@@ -93,7 +70,7 @@ type Alert struct {
 	ID       string               // alert_id: NewAlertID(RuleID, EventIDs)
 	RuleID   string               // rule_id
 	RuleName string               // rule_name
-	Severity Severity             // severity
+	Severity schema.Severity      // severity
 	Tags     []string             // tags
 	TsMono   schema.TimestampMono // ts_mono_ns
 	TsWall   schema.TimestampWall // ts_wall_ns; "time" is derived from it
@@ -315,7 +292,7 @@ type alertJSON struct {
 	ID         *string         `json:"alert_id"`
 	RuleID     string          `json:"rule_id"`
 	RuleName   string          `json:"rule_name"`
-	Severity   Severity        `json:"severity"`
+	Severity   schema.Severity `json:"severity"`
 	Tags       []string        `json:"tags"`
 	TsMono     uint64          `json:"ts_mono_ns"`
 	TsWall     uint64          `json:"ts_wall_ns"`

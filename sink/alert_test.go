@@ -29,7 +29,7 @@ func fullAlert() *Alert {
 		ID:       NewAlertID("revshell-001", ids),
 		RuleID:   "revshell-001",
 		RuleName: "Reverse \"shell\" <detection>",
-		Severity: SeverityCritical,
+		Severity: schema.SeverityCritical,
 		Tags:     []string{"execution", "T1059", "ünïcode"},
 		TsMono:   1_000_000_001,
 		TsWall:   1_767_226_612_500_000_123,
@@ -185,44 +185,6 @@ func TestNewAlertID(t *testing.T) {
 	}
 }
 
-func TestSeverity(t *testing.T) {
-	for s := SeverityInformational; s <= SeverityCritical; s++ {
-		got, err := ParseSeverity(s.String())
-		if err != nil || got != s {
-			t.Errorf("ParseSeverity(%q) = %v, %v", s.String(), got, err)
-		}
-		b, err := json.Marshal(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var back Severity
-		if err := json.Unmarshal(b, &back); err != nil || back != s {
-			t.Errorf("JSON round trip of %v: %v, %v", s, back, err)
-		}
-	}
-	if s, err := ParseSeverity("info"); err != nil || s != SeverityInformational {
-		t.Errorf(`ParseSeverity("info") = %v, %v`, s, err)
-	}
-	if s, err := ParseSeverity("HIGH"); err != nil || s != SeverityHigh { // any case, as manifests write it
-		t.Errorf(`ParseSeverity("HIGH") = %v, %v`, s, err)
-	}
-	for _, bad := range []string{"", "severe", "highest"} {
-		if _, err := ParseSeverity(bad); !errors.Is(err, ErrUnknownSeverity) {
-			t.Errorf("ParseSeverity(%q) error %v, want ErrUnknownSeverity", bad, err)
-		}
-	}
-	if got := Severity(9).String(); got != "severity(9)" {
-		t.Errorf("String of out-of-range = %q", got)
-	}
-	if _, err := json.Marshal(Severity(9)); err == nil {
-		t.Error("marshalling an out-of-range severity succeeded")
-	}
-	var s Severity
-	if err := json.Unmarshal([]byte(`5`), &s); !errors.Is(err, ErrUnknownSeverity) {
-		t.Errorf("unmarshal of a number: %v", err)
-	}
-}
-
 func TestAlertUnmarshalErrors(t *testing.T) {
 	for _, in := range []string{
 		`{}`,
@@ -294,7 +256,7 @@ func FuzzAlertUnmarshal(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var a Alert
 		if err := a.UnmarshalJSON(in); err != nil {
-			if !errors.Is(err, ErrInvalidAlert) && !errors.Is(err, ErrUnknownSeverity) {
+			if !errors.Is(err, ErrInvalidAlert) && !errors.Is(err, schema.ErrUnknownSeverity) {
 				t.Fatalf("error %v matches neither sentinel", err)
 			}
 			return
@@ -311,12 +273,12 @@ func FuzzAlertUnmarshal(f *testing.F) {
 }
 
 // Decoding errors keep their cause: a bad severity matches both
-// ErrInvalidAlert and ErrUnknownSeverity.
+// ErrInvalidAlert and schema.ErrUnknownSeverity.
 func TestAlertUnmarshalWrapsCause(t *testing.T) {
 	var a Alert
 	err := a.UnmarshalJSON([]byte(`{"alert_id":"x","rule_id":"r","severity":"dire"}`))
-	if !errors.Is(err, ErrInvalidAlert) || !errors.Is(err, ErrUnknownSeverity) {
-		t.Errorf("bad severity: %v; want ErrInvalidAlert and ErrUnknownSeverity", err)
+	if !errors.Is(err, ErrInvalidAlert) || !errors.Is(err, schema.ErrUnknownSeverity) {
+		t.Errorf("bad severity: %v; want ErrInvalidAlert and schema.ErrUnknownSeverity", err)
 	}
 }
 

@@ -179,7 +179,7 @@ type Route struct {
 	// cross '/'). "": any rule.
 	RuleID string
 	// MinSeverity is the least severity matched. 0: any.
-	MinSeverity Severity
+	MinSeverity schema.Severity
 	// Tags must all be present on the alert. nil: no requirement.
 	Tags []string
 	// Destinations, by name. At least one.

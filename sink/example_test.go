@@ -25,7 +25,7 @@ func newAlert(pid int64, eventIDs ...uint64) *sink.Alert {
 		ID:       sink.NewAlertID("curl-pipe-shell", eventIDs),
 		RuleID:   "curl-pipe-shell",
 		RuleName: "Download piped into a shell",
-		Severity: sink.SeverityHigh,
+		Severity: schema.SeverityHigh,
 		Tags:     []string{"execution"},
 		TsWall:   1_767_225_600_000_000_000,
 		Entity:   schema.EntityKeyFrom64(42),
@@ -100,7 +100,7 @@ func ExampleRoute() {
 	out, err := sink.New(sink.Config{
 		Destinations: []sink.DestinationConfig{{Dest: pager}, {Dest: siem}, {Dest: archive}},
 		Routes: []sink.Route{
-			{MinSeverity: sink.SeverityCritical, Destinations: []string{"pager"}, Continue: true},
+			{MinSeverity: schema.SeverityCritical, Destinations: []string{"pager"}, Continue: true},
 			{RuleID: "net-*", Destinations: []string{"siem"}},
 		},
 		Default: []string{"archive"},
@@ -109,10 +109,10 @@ func ExampleRoute() {
 		fmt.Println(err)
 		return
 	}
-	_ = out.Emit(&sink.Alert{RuleID: "net-beacon", Severity: sink.SeverityCritical})
-	_ = out.Emit(&sink.Alert{RuleID: "net-scan", Severity: sink.SeverityLow})
-	_ = out.Emit(&sink.Alert{RuleID: "cron-edit", Severity: sink.SeverityCritical}) // matched: no default
-	_ = out.Emit(&sink.Alert{RuleID: "cron-edit", Severity: sink.SeverityLow})
+	_ = out.Emit(&sink.Alert{RuleID: "net-beacon", Severity: schema.SeverityCritical})
+	_ = out.Emit(&sink.Alert{RuleID: "net-scan", Severity: schema.SeverityLow})
+	_ = out.Emit(&sink.Alert{RuleID: "cron-edit", Severity: schema.SeverityCritical}) // matched: no default
+	_ = out.Emit(&sink.Alert{RuleID: "cron-edit", Severity: schema.SeverityLow})
 	_ = out.Close(context.Background())
 	for _, d := range out.Stats().Destinations {
 		fmt.Println(d.Name, d.Delivered)

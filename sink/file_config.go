@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/kestrel-sec/kestrel/schema"
 	"io"
 	"os"
 	"strings"
@@ -222,7 +223,7 @@ func ReadConfig(r io.Reader, name string, opts LoadOptions) (Config, error) {
 	for i, r := range spec.Routes {
 		rt := Route{RuleID: r.RuleID, Tags: r.Tags, Destinations: r.Outputs, Continue: r.Continue}
 		if r.MinSeverity != "" {
-			s, err := ParseSeverity(strings.ToLower(r.MinSeverity))
+			s, err := schema.ParseSeverity(r.MinSeverity)
 			if err != nil {
 				return fail(fmt.Errorf("%s: routes[%d]: %w", path, i, err))
 			}

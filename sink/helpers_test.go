@@ -21,7 +21,7 @@ func testAlert(i int) *Alert {
 		ID:       NewAlertID("curl-pipe-shell", ids),
 		RuleID:   "curl-pipe-shell",
 		RuleName: "Download piped into a shell",
-		Severity: SeverityHigh,
+		Severity: schema.SeverityHigh,
 		Tags:     []string{"execution", "T1059.004"},
 		TsMono:   schema.TimestampMono(1_000_000_000 + i),
 		TsWall:   schema.TimestampWall(1_767_225_600_000_000_000 + int64(i)*1000),

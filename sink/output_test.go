@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kestrel-sec/kestrel/schema"
 	"io"
 	"log/slog"
 	"strings"
@@ -568,7 +569,7 @@ func TestStatsInvariantUnderLoad(t *testing.T) {
 		},
 		Routes: []Route{
 			{RuleID: "rule-[0-4]", Destinations: []string{"flaky"}, Continue: true},
-			{MinSeverity: SeverityHigh, Destinations: []string{"discard"}},
+			{MinSeverity: schema.SeverityHigh, Destinations: []string{"discard"}},
 		},
 		Dedup:       DedupConfig{Window: time.Hour, MaxEntries: 64},
 		Queue:       64,
@@ -583,7 +584,7 @@ func TestStatsInvariantUnderLoad(t *testing.T) {
 			for i := range per {
 				a := testAlert(p*per + i)
 				a.RuleID = fmt.Sprintf("rule-%d", i%10)
-				a.Severity = Severity(i % 5)
+				a.Severity = schema.Severity(i % 5)
 				if o.Emit(a) != nil {
 					refused.Add(1)
 				}

@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"github.com/kestrel-sec/kestrel/schema"
 	"path"
 	"slices"
 	"strings"
@@ -23,7 +24,7 @@ type router struct {
 type compiledRoute struct {
 	rule    string
 	glob    bool // rule has path.Match metacharacters
-	minSev  Severity
+	minSev  schema.Severity
 	tags    []string
 	dests   []int
 	contine bool

@@ -3,6 +3,7 @@ package sink
 import (
 	"context"
 	"fmt"
+	"github.com/kestrel-sec/kestrel/schema"
 	"reflect"
 	"testing"
 )
@@ -16,13 +17,13 @@ func TestRouting(t *testing.T) {
 		Destinations: dests,
 		Routes: []Route{
 			// Critical alerts page someone, and go on to the other routes.
-			{MinSeverity: SeverityCritical, Destinations: []string{"pager"}, Continue: true},
+			{MinSeverity: schema.SeverityCritical, Destinations: []string{"pager"}, Continue: true},
 			// Network rules (glob) tagged network go to net and stop.
 			{RuleID: "net-*", Tags: []string{"network"}, Destinations: []string{"net", "siem"}},
 			// Exact rule id.
 			{RuleID: "revshell", Destinations: []string{"siem"}, Continue: true},
 			// Everything of medium and above: siem (already added for some).
-			{MinSeverity: SeverityMedium, Destinations: []string{"siem", "archive"}},
+			{MinSeverity: schema.SeverityMedium, Destinations: []string{"siem", "archive"}},
 		},
 		Default: []string{"archive"},
 	}
@@ -31,7 +32,7 @@ func TestRouting(t *testing.T) {
 	}
 	index := map[string]int{"pager": 0, "siem": 1, "archive": 2, "net": 3}
 	r := newRouter(&cfg, index)
-	f := func(rule string, sev Severity, tags []string, want ...string) {
+	f := func(rule string, sev schema.Severity, tags []string, want ...string) {
 		t.Helper()
 		a := &Alert{RuleID: rule, Severity: sev, Tags: tags}
 		var got []string
@@ -42,15 +43,15 @@ func TestRouting(t *testing.T) {
 			t.Errorf("%s/%v/%v: routed to %v, want %v", rule, sev, tags, got, want)
 		}
 	}
-	f("x", SeverityCritical, nil, "pager", "siem", "archive")
-	f("net-scan", SeverityCritical, []string{"network", "recon"}, "pager", "net", "siem")
-	f("net-scan", SeverityLow, []string{"network"}, "net", "siem")
-	f("net-scan", SeverityLow, []string{"recon"}, "archive") // tag missing: default
-	f("net/scan", SeverityLow, []string{"network"}, "archive")
-	f("revshell", SeverityLow, nil, "siem") // continue, but nothing else matches
-	f("revshell", SeverityHigh, nil, "siem", "archive")
-	f("x", SeverityLow, nil, "archive")
-	f("x", SeverityMedium, nil, "siem", "archive")
+	f("x", schema.SeverityCritical, nil, "pager", "siem", "archive")
+	f("net-scan", schema.SeverityCritical, []string{"network", "recon"}, "pager", "net", "siem")
+	f("net-scan", schema.SeverityLow, []string{"network"}, "net", "siem")
+	f("net-scan", schema.SeverityLow, []string{"recon"}, "archive") // tag missing: default
+	f("net/scan", schema.SeverityLow, []string{"network"}, "archive")
+	f("revshell", schema.SeverityLow, nil, "siem") // continue, but nothing else matches
+	f("revshell", schema.SeverityHigh, nil, "siem", "archive")
+	f("x", schema.SeverityLow, nil, "archive")
+	f("x", schema.SeverityMedium, nil, "siem", "archive")
 }
 
 func TestRoutingDefaults(t *testing.T) {

@@ -217,15 +217,15 @@ func NewSyslogDestination(cfg SyslogConfig) (*SyslogDestination, error) {
 func (d *SyslogDestination) Name() string { return d.cfg.name() }
 
 // syslogSeverity maps an alert's severity to RFC 5424's.
-func syslogSeverity(s Severity) int {
+func syslogSeverity(s schema.Severity) int {
 	switch s {
-	case SeverityCritical:
+	case schema.SeverityCritical:
 		return 2
-	case SeverityHigh:
+	case schema.SeverityHigh:
 		return 3
-	case SeverityMedium:
+	case schema.SeverityMedium:
 		return 4
-	case SeverityLow:
+	case schema.SeverityLow:
 		return 5
 	}
 	return 6

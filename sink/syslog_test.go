@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"github.com/kestrel-sec/kestrel/schema"
 	"io"
 	"net"
 	"os"
@@ -39,14 +40,14 @@ func TestSyslogMessageFormat(t *testing.T) {
 	}
 	// No structured data, no time, no rule id.
 	d = newSyslog(t, SyslogConfig{Address: "127.0.0.1:514", Hostname: "h", AppName: "app"})
-	b := &Alert{Severity: SeverityInformational}
+	b := &Alert{Severity: schema.SeverityInformational}
 	if got, want := string(d.appendMessage(nil, b)), "<134>1 - h app "+pid+" - - "+string(b.AppendJSON(nil)); got != want {
 		t.Errorf("message\n%s\nwant\n%s", got, want)
 	}
 }
 
 func TestSyslogSeverityMapping(t *testing.T) {
-	want := map[Severity]int{SeverityCritical: 2, SeverityHigh: 3, SeverityMedium: 4, SeverityLow: 5, SeverityInformational: 6}
+	want := map[schema.Severity]int{schema.SeverityCritical: 2, schema.SeverityHigh: 3, schema.SeverityMedium: 4, schema.SeverityLow: 5, schema.SeverityInformational: 6}
 	for s, w := range want {
 		if got := syslogSeverity(s); got != w {
 			t.Errorf("%v: %d, want %d", s, got, w)
@@ -62,7 +63,7 @@ func TestSyslogUDP(t *testing.T) {
 	defer pc.Close()
 	d := newSyslog(t, SyslogConfig{Address: pc.LocalAddr().String(), Facility: "local3"})
 	var batch []*Alert
-	for s := SeverityInformational; s <= SeverityCritical; s++ {
+	for s := schema.SeverityInformational; s <= schema.SeverityCritical; s++ {
 		a := testAlert(int(s))
 		a.Severity = s
 		batch = append(batch, a)
@@ -80,7 +81,7 @@ func TestSyslogUDP(t *testing.T) {
 	}
 	buf := make([]byte, 1<<16)
 	_ = pc.SetReadDeadline(time.Now().Add(10 * time.Second))
-	for s := SeverityInformational; s <= SeverityCritical; s++ {
+	for s := schema.SeverityInformational; s <= schema.SeverityCritical; s++ {
 		n, _, err := pc.ReadFrom(buf)
 		if err != nil {
 			t.Fatal(err)
