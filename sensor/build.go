@@ -18,7 +18,10 @@ type fieldIDs struct {
 	userIDStr, userEffIDStr, groupIDStr                                   bool
 	filePath, fileFlags, fileName, fileDir, fileTarget                    schema.FieldID
 	srcIP, srcPort, dstIP, dstPort, transport, direction, action, outcome schema.FieldID
-	netSrcIP, netSrcPort, netDstIP, netDstPort                            schema.FieldID
+	// category and kind are ECS event.category and event.type, set as
+	// Elastic Defend sets them, so Elastic rules that test them match.
+	category, kind                             schema.FieldID
+	netSrcIP, netSrcPort, netDstIP, netDstPort schema.FieldID
 
 	// argsArray: the registry declares process.args an array of strings
 	// (ECS): it gets the arguments, else the command line as one string.
@@ -54,6 +57,7 @@ func resolve(reg *schema.Registry) (fieldIDs, typeIDs) {
 			netSrcIP: f("network.src_ip"), netSrcPort: f("network.src_port"),
 			netDstIP: f("network.dest_ip"), netDstPort: f("network.dest_port"),
 			direction: f("network.direction"), action: f("event.action"), outcome: f("event.outcome"),
+			category: f("event.category"), kind: f("event.type"),
 		}, typeIDs{
 			exec: t("process_exec"), fork: t("process_fork"), exit: t("process_exit"),
 			open: t("file_open"), create: t("file_create"), delete: t("file_delete"),
@@ -232,6 +236,7 @@ func (b *builder) fill(ev *schema.Event, h hdr, typ schema.EventTypeID, rec []by
 	b.numID(ev, f.userID, h.uid, f.userIDStr)
 	b.numID(ev, f.userEffID, h.euid, f.userEffIDStr)
 	b.numID(ev, f.groupID, h.gid, f.groupIDStr)
+	b.classify(ev, h, rec)
 	switch h.kind {
 	case kindExec:
 		add(ev, f.action, value.StringValue("exec"))
@@ -314,6 +319,35 @@ func (b *builder) file(ev *schema.Event, h hdr, rec []byte) {
 		b.str(ev, f.fileTarget, cstr(rec[offPath2:offPath2+pathSize]))
 		add(ev, f.action, value.StringValue("rename"))
 	}
+}
+
+// classify adds ECS event.category and event.type as Elastic Defend writes
+// them for the same activity (process start and end; file creation,
+// deletion, change, and access for a plain open; network start), each a
+// one-element array's single string.
+func (b *builder) classify(ev *schema.Event, h hdr, rec []byte) {
+	f := &b.f
+	if f.category == 0 && f.kind == 0 {
+		return
+	}
+	category, kind := "process", "start"
+	switch h.kind {
+	case kindExit:
+		kind = "end"
+	case kindOpen:
+		category, kind = "file", "access"
+		if le.Uint32(rec[offFlags:])&oCreat != 0 {
+			kind = "creation"
+		}
+	case kindUnlink:
+		category, kind = "file", "deletion"
+	case kindRename:
+		category, kind = "file", "change"
+	case kindConnect, kindAccept:
+		category = "network"
+	}
+	add(ev, f.category, value.StringValue(category))
+	add(ev, f.kind, value.StringValue(kind))
 }
 
 func lastSlash(s string) int {

@@ -60,7 +60,7 @@ func TestBuildExec(t *testing.T) {
 		"process.name": "id", "process.args": "id|-u", "process.command_line": "id -u",
 		"process.args_count": "2", "process.entity_id": "20-300", "process.parent.entity_id": "10-100",
 		"process.parent.executable": "/bin/sh", "process.parent.name": "sh", "event.action": "exec",
-		"process.working_directory": "/home/user",
+		"process.working_directory": "/home/user", "event.category": "process", "event.type": "start",
 	}
 	reg := rule.DefaultRegistry()
 	for p, w := range want {

@@ -51,7 +51,10 @@
 // returns a TCP socket, in the accepting process, with
 // network.direction "inbound". In both directions source.* is the local
 // end and destination.* the remote one, as the default schema defines
-// them.
+// them. Every event carries ECS event.category and event.type as Elastic
+// Defend sets them (process start or end; file creation, deletion,
+// change, or access for a plain open; network start), so Elastic rules
+// that test them (event.type == "start") match live events.
 //
 // # Memory
 //

@@ -54,7 +54,7 @@ func TestLiveAccept(t *testing.T) {
 		ae := col.wait(t, "network_accept", self, func(s seen) bool { return s.f["destination.port"] == cport })
 		want := map[string]string{
 			"source.ip": c.ip, "source.port": lport, "destination.ip": c.ip, "destination.port": cport,
-			"network.direction": "inbound", "network.transport": "tcp", "event.action": "accept",
+			"network.direction": "inbound", "network.transport": "tcp", "event.action": "accept", "event.category": "network", "event.type": "start",
 			"event.outcome": "success", "process.pid": strconv.Itoa(self),
 		}
 		for k, v := range want {
@@ -190,7 +190,7 @@ func TestLiveFiles(t *testing.T) {
 	}
 	_ = f.Close()
 	ev := file("file_create", path("made"))
-	check("open O_CREAT", ev, map[string]string{"event.action": "creation", "file.name": "made", "file.directory": dir})
+	check("open O_CREAT", ev, map[string]string{"event.action": "creation", "file.name": "made", "file.directory": dir, "event.category": "file", "event.type": "creation"})
 	if fl, _ := strconv.ParseUint(ev.f["file.flags"], 10, 32); fl&unix.O_CREAT == 0 || fl&unix.O_EXCL == 0 {
 		t.Errorf("open O_CREAT: flags %s", ev.f["file.flags"])
 	}
@@ -200,7 +200,7 @@ func TestLiveFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = f.Close()
-	check("open", file("file_open", path("made")), map[string]string{"event.action": "open"})
+	check("open", file("file_open", path("made")), map[string]string{"event.action": "open", "event.type": "access"})
 
 	fd, err := unix.Openat2(unix.AT_FDCWD, path("made2"), &unix.OpenHow{Flags: unix.O_CREAT | unix.O_WRONLY | unix.O_CLOEXEC, Mode: 0o600})
 	if err != nil {
@@ -224,10 +224,10 @@ func TestLiveFiles(t *testing.T) {
 	if err := os.Rename(path("made2"), path("moved")); err != nil {
 		t.Fatal(err)
 	}
-	check("rename", file("file_rename", path("made2")), map[string]string{"event.action": "rename", "file.target_path": path("moved")})
+	check("rename", file("file_rename", path("made2")), map[string]string{"event.action": "rename", "file.target_path": path("moved"), "event.type": "change"})
 
 	if err := os.Remove(path("moved")); err != nil {
 		t.Fatal(err)
 	}
-	check("unlink", file("file_delete", path("moved")), map[string]string{"event.action": "unlink", "file.name": "moved"})
+	check("unlink", file("file_delete", path("moved")), map[string]string{"event.action": "unlink", "file.name": "moved", "event.category": "file", "event.type": "deletion"})
 }
