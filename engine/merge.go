@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"runtime"
 
 	"github.com/kestrel-sec/kestrel/ring"
 	"github.com/kestrel-sec/kestrel/schema"
@@ -161,7 +160,8 @@ func (m *merge) finished(b *Bus, part *partition) bool {
 func (w *worker) runOrdered() {
 	b := w.bus
 	ctx := context.Background()
-	spin, yieldEnd := b.cfg.Wait.Phases()
+	var idle idler
+	idle.reset(b.cfg.Wait)
 	need := uint64(wmIdle) // what the worker parks waiting for: see Bus.needs
 	ready := func() bool {
 		for k, pi := range w.parts {
@@ -172,7 +172,6 @@ func (w *worker) runOrdered() {
 		}
 		return false
 	}
-	idle := 0
 	for !b.abort.Load() {
 		progressed, finished := false, 0
 		for k, pi := range w.parts {
@@ -190,18 +189,10 @@ func (w *worker) runOrdered() {
 				return
 			}
 		}
-		switch {
-		case finished == len(w.parts):
+		if finished == len(w.parts) {
 			return
-		case progressed:
-			idle = 0
-		case idle < spin:
-			idle++
-		case idle < yieldEnd:
-			idle++
-			runtime.Gosched()
-		default:
-			idle = 0
+		}
+		if idle.park(progressed) {
 			need = wmIdle
 			for k := range w.merges {
 				need = min(need, w.merges[k].held)
@@ -210,7 +201,7 @@ func (w *worker) runOrdered() {
 			b.wmParked.Add(1)
 			w.n.Wait(ctx, nil, ready) //nolint:errcheck // Background never ends
 			b.wmParked.Add(-1)
-			spin, yieldEnd = b.cfg.Wait.Phases()
+			idle.reset(b.cfg.Wait)
 		}
 	}
 }

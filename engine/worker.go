@@ -86,7 +86,8 @@ func (w *worker) runOne() {
 func (w *worker) runMany() {
 	b := w.bus
 	ctx := context.Background()
-	spin, yieldEnd := b.cfg.Wait.Phases()
+	var idle idler
+	idle.reset(b.cfg.Wait)
 	ready := func() bool {
 		for _, pi := range w.parts {
 			r := b.parts[pi].ring
@@ -96,7 +97,6 @@ func (w *worker) runMany() {
 		}
 		return false
 	}
-	idle := 0
 	for !b.abort.Load() {
 		progressed, drained := false, 0
 		for _, pi := range w.parts {
@@ -114,20 +114,12 @@ func (w *worker) runMany() {
 				return
 			}
 		}
-		switch {
-		case drained == len(w.parts):
+		if drained == len(w.parts) {
 			return
-		case progressed:
-			idle = 0
-		case idle < spin:
-			idle++
-		case idle < yieldEnd:
-			idle++
-			runtime.Gosched()
-		default:
-			idle = 0
-			w.n.Wait(ctx, nil, ready)            //nolint:errcheck // Background never ends
-			spin, yieldEnd = b.cfg.Wait.Phases() // GOMAXPROCS may have changed
+		}
+		if idle.park(progressed) {
+			w.n.Wait(ctx, nil, ready) //nolint:errcheck // Background never ends
+			idle.reset(b.cfg.Wait)    // GOMAXPROCS may have changed
 		}
 	}
 }
@@ -200,4 +192,40 @@ func (w *worker) exit() {
 	if last {
 		close(w.bus.stopped)
 	}
+}
+
+// idler is a worker's way from finding nothing to parking: it spins, then
+// yields, for as many rounds as the wait strategy's phases say.
+type idler struct{ idle, spin, yieldEnd int }
+
+// reset reads w's phases (they depend on GOMAXPROCS) and starts afresh.
+func (d *idler) reset(w ring.Wait) {
+	d.idle = 0
+	d.spin, d.yieldEnd = w.Phases()
+}
+
+// park records one round, progressed when it delivered something, and
+// reports whether the worker should park now; it yields the processor in
+// the yield phase.
+func (d *idler) park(progressed bool) bool {
+	if progressed {
+		d.idle = 0
+		return false
+	}
+	return d.idleRound()
+}
+
+// idleRound is park's round without progress: spin, yield or park.
+func (d *idler) idleRound() bool {
+	switch {
+	case d.idle < d.spin:
+		d.idle++
+	case d.idle < d.yieldEnd:
+		d.idle++
+		runtime.Gosched()
+	default:
+		d.idle = 0
+		return true
+	}
+	return false
 }
