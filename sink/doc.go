@@ -97,4 +97,15 @@
 // The library never prints (WriterDestination writes alerts where it is
 // told to) and logs only through Config.Logger, each distinct rejection
 // reason once per destination.
+//
+// # One package
+//
+// The network destinations (webhook, Splunk HEC, Elasticsearch bulk,
+// syslog) stay in this package rather than a subpackage: LoadConfig reads
+// one outputs file into every kind of destination, so a subpackage would
+// need a third package above both for it, and the destinations share the
+// unexported HTTP client, TLS, redaction and retry code that a split
+// would have to export. What an embedder reads first is Output, Config,
+// Alert and Destination; the destination constructors follow, each with
+// its own config type.
 package sink
