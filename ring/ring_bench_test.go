@@ -1,15 +1,15 @@
 package ring
 
-// Throughput benchmarks, ours beside the peers in one file so a ratio can
-// be read from one run: a buffered channel and Workiva's
-// queue.RingBuffer (which holds interface{} values, so it carries pointers
-// to preallocated events: nothing is allocated per element for it either).
+// Throughput benchmarks, ours beside a buffered channel so a ratio can be
+// read from one run. Workiva's queue.RingBuffer, the third-party peer, is
+// measured by the same loops in the bench module (bench/ring_peer_test.go),
+// so that this module does not require it.
 // One op is one 64-byte event moved from a producer goroutine to the
 // consumer (the benchmark goroutine); ns/op is per element. "ring" copies
 // the 64-byte event into its slot and out again with Push and Pop;
-// "ring-ptr" moves pointers to events, as workiva does; "batch16" reserves
-// and commits 16 slots at a time, written in place, and the consumer takes
-// whatever run is committed with WaitRead and one Release.
+// "ring-ptr" moves pointers to events, as Workiva's ring must; "batch16"
+// reserves and commits 16 slots at a time, written in place, and the
+// consumer takes whatever run is committed with WaitRead and one Release.
 //
 //	go test -run '^$' -bench . -benchmem -benchtime=200ms ./ring/
 
@@ -18,8 +18,6 @@ import (
 	"strconv"
 	"sync"
 	"testing"
-
-	"github.com/Workiva/go-datastructures/queue"
 )
 
 type event64 struct{ a [8]uint64 }
@@ -114,7 +112,7 @@ func benchMPSCSingle(b *testing.B, producers int, w Wait) {
 }
 
 // The -ptr variants carry *event64, pointers into a preallocated pool, as
-// the workiva peer must (its slots are interface{}): like for like.
+// Workiva's ring must (its slots are interface{}): like for like with it.
 
 func benchSPSCSinglePtr(b *testing.B, w Wait) {
 	r := NewSPSC[*event64](benchCap, w)
@@ -259,41 +257,11 @@ func benchChan(b *testing.B, producers int) {
 	})
 }
 
-func benchWorkiva(b *testing.B, producers int) {
-	rb := queue.NewRingBuffer(benchCap)
-	// Pointers into a pool big enough that no event is rewritten while it
-	// is still queued, as a real producer with its own buffers would do.
-	pool := make([]event64, producers*2*benchCap)
-	runBench(b, producers, func(p, n int) {
-		mine := pool[p*2*benchCap : (p+1)*2*benchCap]
-		for i := range n {
-			e := &mine[i%len(mine)]
-			e.a[1] = uint64(i)
-			if err := rb.Put(e); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	}, func(n int) {
-		var sum uint64
-		for range n {
-			v, err := rb.Get()
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			sum += v.(*event64).a[1]
-		}
-		benchSink = sum
-	})
-}
-
 func BenchmarkSPSC(b *testing.B) {
 	b.Run("ring", func(b *testing.B) { benchSPSCSingle(b, Wait{}) })
 	b.Run("ring-ptr", func(b *testing.B) { benchSPSCSinglePtr(b, Wait{}) })
 	b.Run("ring-batch16", func(b *testing.B) { benchSPSCBatch(b, 16, Wait{}) })
 	b.Run("chan", func(b *testing.B) { benchChan(b, 1) })
-	b.Run("workiva", func(b *testing.B) { benchWorkiva(b, 1) })
 }
 
 func BenchmarkMPSC(b *testing.B) {
@@ -303,7 +271,6 @@ func BenchmarkMPSC(b *testing.B) {
 			b.Run("ring-ptr", func(b *testing.B) { benchMPSCSinglePtr(b, p, Wait{}) })
 			b.Run("ring-batch16", func(b *testing.B) { benchMPSCBatch(b, p, 16, Wait{}) })
 			b.Run("chan", func(b *testing.B) { benchChan(b, p) })
-			b.Run("workiva", func(b *testing.B) { benchWorkiva(b, p) })
 		})
 	}
 }
@@ -334,15 +301,6 @@ func BenchmarkUncontended(b *testing.B) {
 		for range b.N {
 			ch <- e
 			e = <-ch
-		}
-	})
-	b.Run("workiva/put-get", func(b *testing.B) {
-		rb := queue.NewRingBuffer(benchCap)
-		b.ReportAllocs()
-		for range b.N {
-			_ = rb.Put(&e)
-			v, _ := rb.Get()
-			e = *v.(*event64)
 		}
 	})
 	b.Run("SPSC/batch16", func(b *testing.B) {

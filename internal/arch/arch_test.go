@@ -44,56 +44,107 @@ var layout = map[string][]string{
 	"cmd/kestrel":       {"*"},
 }
 
-// peerOnly are third-party modules only the harness may import: an
-// embedder's build must not pull them in.
+// modules are the nested modules, by directory: the harness and its
+// command, kept out of the root module so that an embedder's go.mod does
+// not pull in the peers (peerOnly) the harness compares against. Their
+// module paths are the root's plus the directory, so an import path still
+// names a directory of the tree.
+var modules = []string{"bench", "cmd/kestrel-bench"}
+
+// peerOnly are third-party modules only the harness (the bench module)
+// may import: an embedder's build must not pull them in.
 var peerOnly = []string{"github.com/Workiva/go-datastructures"}
 
-// TestLayout walks the module's tree and checks each package's non-test
-// imports against layout.
+func isPeer(p string) bool {
+	return slices.ContainsFunc(peerOnly, func(m string) bool { return p == m || strings.HasPrefix(p, m+"/") })
+}
+
+// TestLayout walks the tree, the nested modules included, and checks each
+// package's non-test imports against layout, that the nested modules are
+// the ones modules names, and that nothing of the root module, its tests
+// included, imports a nested module or a peer.
 func TestLayout(t *testing.T) {
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
 	pkgs := map[string][]string{} // package dir → imports of ours and peers
+	var nested []string           // directories of nested modules
+	moduleOf := func(dir string) string {
+		for _, m := range nested {
+			if dir == m || strings.HasPrefix(dir, m+"/") {
+				return m
+			}
+		}
+		return "."
+	}
 	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
+		rel, _ := filepath.Rel(root, path)
+		rel = filepath.ToSlash(rel)
 		if d.IsDir() {
 			if name := d.Name(); path != root && (strings.HasPrefix(name, ".") || name == "testdata") {
 				return filepath.SkipDir
 			}
 			if path != root {
-				if _, err := os.Stat(filepath.Join(path, "go.mod")); err == nil {
-					return filepath.SkipDir // another module
+				if mod, err := os.ReadFile(filepath.Join(path, "go.mod")); err == nil {
+					nested = append(nested, rel)
+					if want := "module " + module + rel + "\n"; !strings.HasPrefix(string(mod), want) {
+						t.Errorf("%s/go.mod does not begin with %q", rel, want)
+					}
 				}
 			}
 			return nil
 		}
-		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+		if !strings.HasSuffix(path, ".go") {
 			return nil
 		}
-		rel, _ := filepath.Rel(root, filepath.Dir(path))
-		rel = filepath.ToSlash(rel)
+		dir := filepath.ToSlash(filepath.Dir(rel))
 		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
 		if err != nil {
 			return err
 		}
-		if _, ok := pkgs[rel]; !ok {
-			pkgs[rel] = nil
+		if moduleOf(dir) == "." {
+			for _, im := range f.Imports {
+				p, _ := strconv.Unquote(im.Path.Value)
+				for _, m := range modules {
+					if p == module+m || strings.HasPrefix(p, module+m+"/") {
+						t.Errorf("%s imports %s, of the nested module %s: the root module must not require it", rel, p, m)
+					}
+				}
+			}
+		}
+		if strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		if _, ok := pkgs[dir]; !ok {
+			pkgs[dir] = nil
 		}
 		for _, im := range f.Imports {
 			p, _ := strconv.Unquote(im.Path.Value)
-			ours := strings.HasPrefix(p, module) || slices.ContainsFunc(peerOnly, func(m string) bool { return strings.HasPrefix(p, m) })
-			if ours && !slices.Contains(pkgs[rel], p) {
-				pkgs[rel] = append(pkgs[rel], p)
+			ours := strings.HasPrefix(p, module) || isPeer(p)
+			if ours && !slices.Contains(pkgs[dir], p) {
+				pkgs[dir] = append(pkgs[dir], p)
 			}
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !slices.Equal(nested, modules) {
+		t.Errorf("nested modules %v, the table says %v", nested, modules)
+	}
+	gomod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range peerOnly {
+		if strings.Contains(string(gomod), m+" ") {
+			t.Errorf("the root go.mod requires %s, a peer only the bench module may", m)
+		}
 	}
 	if len(pkgs) < len(layout) {
 		t.Fatalf("found %d packages under %s, fewer than the table's %d", len(pkgs), root, len(layout))
@@ -110,8 +161,8 @@ func TestLayout(t *testing.T) {
 		}
 		for _, im := range imports {
 			if !strings.HasPrefix(im, module) {
-				if dir != "bench" {
-					t.Errorf("%s imports %s, a peer only the harness may use", dir, im)
+				if moduleOf(dir) != "bench" {
+					t.Errorf("%s imports %s, a peer only the bench module may use", dir, im)
 				}
 				continue
 			}
