@@ -4,8 +4,7 @@
 // package value's streaming Builder (NewBuilder), which schema's event
 // decoder forwards the callbacks of one embedded Value to.
 //
-// It imports nothing of Kestrel's outside internal/: package value imports
-// it (for the Arena and AppendQuoted) and registers its builder here at
-// init, so the builder stays unexported in value while schema can still
-// drive it.
+// It imports nothing of Kestrel's: package value imports it (for the Arena
+// and AppendQuoted) and registers its builder here at init, so the builder
+// stays unexported in value while schema can still drive it.
 package valuejson
