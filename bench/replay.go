@@ -12,6 +12,7 @@ import (
 
 	"github.com/kestrel-sec/kestrel/clock"
 	"github.com/kestrel-sec/kestrel/engine"
+	"github.com/kestrel-sec/kestrel/internal/demo"
 	"github.com/kestrel-sec/kestrel/node"
 	"github.com/kestrel-sec/kestrel/replay"
 	"github.com/kestrel-sec/kestrel/schema"
@@ -31,7 +32,7 @@ type replayLogs struct {
 }
 
 func buildReplayLogs(w *workload, seed int64, n int) (*replayLogs, error) {
-	evs := replay.GenerateEvents(seed, n, w.reg)
+	evs := demo.GenerateEvents(seed, n, w.reg)
 	var jb, bb bytes.Buffer
 	jw, err := replay.NewJSONWriter(&jb, replay.WriterOptions{})
 	if err != nil {

@@ -43,7 +43,7 @@ var (
 )
 
 // ScaleRules returns n rules in the shape of Elastic's detection rules,
-// resolved against reg (replay.DemoRegistry's fields): mostly
+// resolved against reg (demo.Registry's fields): mostly
 // `process where process.name in (...)` with or without a wildcard on the
 // command line, `file where file.path : "*.ext"` and directory
 // wildcards, 2-step sequences by user, and a few rules on numbers that no

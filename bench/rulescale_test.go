@@ -11,7 +11,7 @@ import (
 
 	"github.com/kestrel-sec/kestrel/bench"
 	"github.com/kestrel-sec/kestrel/detect"
-	"github.com/kestrel-sec/kestrel/replay"
+	"github.com/kestrel-sec/kestrel/internal/demo"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/sink"
 )
@@ -25,8 +25,8 @@ func (drop) Emit(*sink.Alert) error { return nil }
 // (Elastic-shaped), indexed and not: go test -run '^$' -bench RuleScale
 // -benchtime 200ms ./bench/.
 func BenchmarkRuleScale(b *testing.B) {
-	reg := replay.DemoRegistry()
-	evs := replay.GenerateEvents(1, 4096, reg)
+	reg := demo.Registry()
+	evs := demo.GenerateEvents(1, 4096, reg)
 	for _, n := range bench.RuleScaleCounts {
 		rules, err := bench.ScaleRules(n, reg)
 		if err != nil {
@@ -66,8 +66,8 @@ func TestRuleScaleNoAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
-	reg := replay.DemoRegistry()
-	evs := replay.GenerateEvents(1, 4096, reg)
+	reg := demo.Registry()
+	evs := demo.GenerateEvents(1, 4096, reg)
 	rules, err := bench.ScaleRules(1000, reg)
 	if err != nil {
 		t.Fatal(err)

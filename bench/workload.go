@@ -1,12 +1,12 @@
 package bench
 
 import (
-	"github.com/kestrel-sec/kestrel/replay"
+	"github.com/kestrel-sec/kestrel/internal/demo"
 	"github.com/kestrel-sec/kestrel/schema"
 )
 
 // workload is the seeded set of realistic sensor events every scenario
-// publishes (replay.GenerateEvents: exec, open and connect events with 6 to
+// publishes (demo.GenerateEvents: exec, open and connect events with 6 to
 // 10 fields from about 64 processes), so that runs with the same seed are
 // comparable.
 type workload struct {
@@ -20,8 +20,8 @@ type workload struct {
 const workloadEvents = 4096
 
 func newWorkload(seed int64, n int) *workload {
-	reg := replay.DemoRegistry()
-	return &workload{reg: reg, events: replay.GenerateEvents(seed, n, reg)}
+	reg := demo.Registry()
+	return &workload{reg: reg, events: demo.GenerateEvents(seed, n, reg)}
 }
 
 // copyFor returns producer p's private copy of the events (producers stamp

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/kestrel-sec/kestrel/replay"
+	"github.com/kestrel-sec/kestrel/internal/demo"
 	"github.com/kestrel-sec/kestrel/rule"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/sink"
@@ -16,7 +16,7 @@ type discard struct{}
 
 func (discard) Emit(*sink.Alert) error { return nil }
 
-var benchEvents = replay.GenerateEvents(1, 1<<14, testReg)
+var benchEvents = demo.GenerateEvents(1, 1<<14, testReg)
 
 // benchRules returns n rules over the generated mix, cycling through three
 // kinds, written as detections are: event rules on processes and on files

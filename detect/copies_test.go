@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/kestrel-sec/kestrel/engine"
-	"github.com/kestrel-sec/kestrel/replay"
+	"github.com/kestrel-sec/kestrel/internal/demo"
 	"github.com/kestrel-sec/kestrel/rule"
 	"github.com/kestrel-sec/kestrel/schema"
 )
@@ -51,7 +51,7 @@ func TestCopiesPerEvent(t *testing.T) {
 		name string
 		evs  []schema.Event
 	}{
-		{"demo log (replay.GenerateEvents)", replay.GenerateEvents(7, n, testReg)},
+		{"demo log (demo.GenerateEvents)", demo.GenerateEvents(7, n, testReg)},
 		{"attack-dense log (genLog)", genLog(t, 9, n)},
 	}
 	sets := []struct {

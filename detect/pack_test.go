@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/kestrel-sec/kestrel/engine"
-	"github.com/kestrel-sec/kestrel/replay"
+	"github.com/kestrel-sec/kestrel/internal/demo"
 	"github.com/kestrel-sec/kestrel/rule"
 	"github.com/kestrel-sec/kestrel/schema"
 )
@@ -152,7 +152,7 @@ func TestDeterminism(t *testing.T) {
 	}
 	// Noise from the demo generator (it reads /etc/shadow now and then,
 	// which the credential rule rightly flags), numbered apart.
-	for i, e := range replay.GenerateEvents(7, n, testReg) {
+	for i, e := range demo.GenerateEvents(7, n, testReg) {
 		e.ID = 1_000_000 + uint64(i)
 		evs = append(evs, e)
 	}

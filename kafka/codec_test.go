@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kestrel-sec/kestrel/internal/demo"
 	"github.com/kestrel-sec/kestrel/protoevent"
 	"github.com/kestrel-sec/kestrel/replay"
 	"github.com/kestrel-sec/kestrel/schema"
@@ -137,7 +138,7 @@ func TestDecodePoison(t *testing.T) {
 	evs := events(5)
 	good := encodeValue(t, FormatBinary, evs)
 	goodJSON := encodeValue(t, FormatJSON, evs)
-	reg := replay.DemoRegistry()
+	reg := demo.Registry()
 	unknown, err := schema.NewBuilder(nil).ID(1).Type(1).Field(999, value.I64Value(1)).Build()
 	if err != nil {
 		t.Fatal(err)

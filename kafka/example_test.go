@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/kestrel-sec/kestrel/engine"
+	"github.com/kestrel-sec/kestrel/internal/demo"
 	"github.com/kestrel-sec/kestrel/kafka"
-	"github.com/kestrel-sec/kestrel/replay"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/sink"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -29,7 +29,7 @@ func ExampleForwarder() {
 	if err != nil {
 		panic(err)
 	}
-	evs := replay.GenerateEvents(1, 1000, nil)
+	evs := demo.GenerateEvents(1, 1000, nil)
 	for i := range evs {
 		fwd.Publish(&evs[i]) // or bus.Run(fwd.Handle) on the sensor's bus
 	}
@@ -48,7 +48,7 @@ func ExampleSource() {
 	cfg := kafka.Config{Brokers: c.ListenAddrs(), Group: "detection", DeadLetterTopic: kafka.NoDeadLetter}
 
 	fwd, _ := kafka.NewForwarder(cfg)
-	evs := replay.GenerateEvents(1, 1000, nil)
+	evs := demo.GenerateEvents(1, 1000, nil)
 	for i := range evs {
 		fwd.Publish(&evs[i])
 	}

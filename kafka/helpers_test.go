@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/kestrel-sec/kestrel/engine"
-	"github.com/kestrel-sec/kestrel/replay"
+	"github.com/kestrel-sec/kestrel/internal/demo"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -70,7 +70,7 @@ func (w tWriter) Write(p []byte) (int, error) {
 }
 
 // events returns n generated sensor events (IDs 1..n, about 64 entities).
-func events(n int) []schema.Event { return replay.GenerateEvents(1, n, nil) }
+func events(n int) []schema.Event { return demo.GenerateEvents(1, n, nil) }
 
 // forward produces evs through a new Forwarder and closes it, failing the
 // test unless every event was delivered.

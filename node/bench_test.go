@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/kestrel-sec/kestrel/engine"
-	"github.com/kestrel-sec/kestrel/replay"
+	"github.com/kestrel-sec/kestrel/internal/demo"
 	"github.com/kestrel-sec/kestrel/schema"
 )
 
@@ -22,7 +22,7 @@ func BenchmarkHandle(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer n.Close(context.Background())
-	evs := replay.GenerateEvents(1, 1, nil)
+	evs := demo.GenerateEvents(1, 1, nil)
 	batch := []*schema.Event{&evs[0]}
 	b.Run("node", func(b *testing.B) {
 		b.ReportAllocs()

@@ -10,7 +10,7 @@ import (
 	"github.com/google/pprof/profile"
 
 	"github.com/kestrel-sec/kestrel/engine"
-	"github.com/kestrel-sec/kestrel/replay"
+	"github.com/kestrel-sec/kestrel/internal/demo"
 	"github.com/kestrel-sec/kestrel/schema"
 )
 
@@ -35,7 +35,7 @@ func TestProfileLabelsPartitions(t *testing.T) {
 	if err := pprof.StartCPUProfile(&buf); err != nil {
 		t.Skip("a CPU profile is already running:", err)
 	}
-	evs := replay.GenerateEvents(1, 2000, nil)
+	evs := demo.GenerateEvents(1, 2000, nil)
 	src := funcSource(func(ctx context.Context, in Input) error {
 		in.Ready()
 		for i := range evs {

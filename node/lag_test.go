@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/kestrel-sec/kestrel/engine"
-	"github.com/kestrel-sec/kestrel/replay"
+	"github.com/kestrel-sec/kestrel/internal/demo"
 	"github.com/kestrel-sec/kestrel/schema"
 )
 
@@ -35,7 +35,7 @@ func TestLag(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := Handler(n)
-	evs := replay.GenerateEvents(1, 10, nil)
+	evs := demo.GenerateEvents(1, 10, nil)
 	queued := make(chan struct{})
 	src := funcSource(func(ctx context.Context, in Input) error {
 		in.Ready()
@@ -99,7 +99,7 @@ func TestLagIdle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs := replay.GenerateEvents(1, 2, nil)
+	evs := demo.GenerateEvents(1, 2, nil)
 	src := funcSource(func(ctx context.Context, in Input) error {
 		in.Ready()
 		if err := in.Bus.Publish(&evs[0]); err != nil {

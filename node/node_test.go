@@ -20,7 +20,7 @@ import (
 
 	"github.com/kestrel-sec/kestrel/detect"
 	"github.com/kestrel-sec/kestrel/engine"
-	"github.com/kestrel-sec/kestrel/replay"
+	"github.com/kestrel-sec/kestrel/internal/demo"
 	"github.com/kestrel-sec/kestrel/rule"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/value"
@@ -98,7 +98,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	writeRule(t, dir, "ab", "ab-1", `sequence by user.id [process where process.name == "a"] [process where process.name == "b"]`)
 	// 500 users each start a sequence, then, 500 events later, finish
 	// it: partial matches span every reload.
-	evs := replay.GenerateEvents(7, 12000, nil)
+	evs := demo.GenerateEvents(7, 12000, nil)
 	reg := rule.DefaultRegistry()
 	for i := range evs {
 		if i%2 == 1 {
@@ -286,7 +286,7 @@ func TestHandleAllocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close(context.Background())
-	evs := replay.GenerateEvents(1, 4, nil)
+	evs := demo.GenerateEvents(1, 4, nil)
 	batch := []*schema.Event{&evs[0], &evs[1]}
 	if a := testing.AllocsPerRun(100, func() { n.handle(1, batch) }); a != 0 {
 		t.Fatalf("%v allocations per batch", a)

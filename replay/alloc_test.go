@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/kestrel-sec/kestrel/internal/demo"
 	"github.com/kestrel-sec/kestrel/schema"
 
 	"github.com/kestrel-sec/kestrel/internal/unsafeconv"
@@ -23,7 +24,7 @@ func TestWriteNoAlloc(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
-	evs := GenerateEvents(31, 2000, nil)
+	evs := demo.GenerateEvents(31, 2000, nil)
 	for _, c := range []struct {
 		name string
 		opts WriterOptions
@@ -71,7 +72,7 @@ func TestReadAllocsAmortised(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
-	evs := GenerateEvents(32, 5000, nil)
+	evs := demo.GenerateEvents(32, 5000, nil)
 	for _, c := range []struct {
 		name string
 		data []byte
@@ -119,7 +120,7 @@ func TestReplayLoopNoAlloc(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
-	evs := GenerateEvents(33, 5000, nil)
+	evs := demo.GenerateEvents(33, 5000, nil)
 	data := encodeAll(t, evs, WriterOptions{}, true)
 	rp, err := New(&nopPublisher{}, Config{Clock: new(atomicClock)})
 	if err != nil {

@@ -8,11 +8,12 @@ import (
 	"testing"
 
 	"github.com/kestrel-sec/kestrel/clock"
+	"github.com/kestrel-sec/kestrel/internal/demo"
 	"github.com/kestrel-sec/kestrel/schema"
 )
 
 // The benchmarks run on one thread over a generated log of realistic events
-// (GenerateEvents: 6 to 10 fields, paths and command lines as strings) and
+// (demo.GenerateEvents: 6 to 10 fields, paths and command lines as strings) and
 // report events/s beside ns/op (one op = the whole log).
 //
 //	go test -run '^$' -bench . -benchtime 200ms -benchmem ./replay/
@@ -29,7 +30,7 @@ var (
 
 func benchLogs(b *testing.B) {
 	benchOnce.Do(func() {
-		benchEvs = GenerateEvents(1, benchEvents, nil)
+		benchEvs = demo.GenerateEvents(1, benchEvents, nil)
 		benchJSON = encodeAll(b, benchEvs, WriterOptions{}, false)
 		benchPairs = encodeAll(b, benchEvs, WriterOptions{FieldsAsPairs: true, Header: true}, false)
 		benchZstd = encodeAll(b, benchEvs, WriterOptions{Compress: true}, false)
@@ -95,10 +96,10 @@ func BenchmarkDecodeProto(b *testing.B) {
 	benchDecode(b, func() []byte { return benchProto }, ReaderOptions{})
 }
 func BenchmarkDecodeProtoRegistry(b *testing.B) {
-	benchDecode(b, func() []byte { return benchProto }, ReaderOptions{Registry: DemoRegistry()})
+	benchDecode(b, func() []byte { return benchProto }, ReaderOptions{Registry: demo.Registry()})
 }
 func BenchmarkDecodeBinaryRegistry(b *testing.B) {
-	benchDecode(b, func() []byte { return benchBin }, ReaderOptions{Registry: DemoRegistry()})
+	benchDecode(b, func() []byte { return benchBin }, ReaderOptions{Registry: demo.Registry()})
 }
 
 // BenchmarkReplay replays into a Publisher that keeps nothing, so it

@@ -12,6 +12,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/zeebo/xxh3"
 
+	"github.com/kestrel-sec/kestrel/internal/demo"
 	"github.com/kestrel-sec/kestrel/schema"
 )
 
@@ -74,7 +75,7 @@ func readLog(data []byte, opts ReaderOptions) ([]schema.Event, []error, error) {
 }
 
 func smallLog(tb testing.TB) ([]schema.Event, []byte) {
-	evs := append(variedEvents(tb), GenerateEvents(9, 12, nil)...)
+	evs := append(variedEvents(tb), demo.GenerateEvents(9, 12, nil)...)
 	return evs, encodeAll(tb, evs, WriterOptions{BlockEvents: 4, Meta: goldenMeta}, true)
 }
 
@@ -284,7 +285,7 @@ func TestBinaryTooLarge(t *testing.T) {
 // TestBinaryFlush checks a flushed, unfinished log reads as truncated with
 // every flushed event recovered, as after a sensor crash.
 func TestBinaryFlush(t *testing.T) {
-	evs := GenerateEvents(2, 100, nil)
+	evs := demo.GenerateEvents(2, 100, nil)
 	var buf bytes.Buffer
 	w, err := NewBinaryWriter(&buf, WriterOptions{})
 	if err != nil {

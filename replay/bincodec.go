@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/kestrel-sec/kestrel/internal/valuejson"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/value"
 
@@ -166,9 +167,9 @@ type blockDecoder struct {
 	reg       *schema.Registry
 	maxFields int
 	maxDepth  int
-	copy      bool          // copy strings into arena instead of viewing buf
-	arena     value.Arena   // used when copy
-	vals      []value.Value // chunk that Arrays are carved from; never reused
+	copy      bool            // copy strings into arena instead of viewing buf
+	arena     valuejson.Arena // used when copy
+	vals      []value.Value   // chunk that Arrays are carved from; never reused
 	b         schema.Builder
 }
 

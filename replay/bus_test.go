@@ -11,6 +11,7 @@ import (
 
 	"github.com/kestrel-sec/kestrel/clock"
 	"github.com/kestrel-sec/kestrel/engine"
+	"github.com/kestrel-sec/kestrel/internal/demo"
 	"github.com/kestrel-sec/kestrel/schema"
 )
 
@@ -52,7 +53,7 @@ func TestReplayDeterministicBus(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		n = 4000
 	}
-	evs := GenerateEvents(21, n, nil)
+	evs := demo.GenerateEvents(21, n, nil)
 	path := writeLog(t, t.TempDir(), "bus.kbin", evs)
 	const parts = 4
 	var first [parts][]string
@@ -85,7 +86,7 @@ func TestReplayDeterministicBus(t *testing.T) {
 // TestReplayBusDrops fills a bus nobody consumes: the replay's Dropped
 // equals the bus's own count.
 func TestReplayBusDrops(t *testing.T) {
-	evs := GenerateEvents(22, 1000, nil)
+	evs := demo.GenerateEvents(22, 1000, nil)
 	path := writeLog(t, t.TempDir(), "drop.jsonl", evs)
 	st, bst, err := busRun(t, path, engine.Config{Partitions: 2, QueueSize: 64, Backpressure: engine.Drop}, Config{}, nil)
 	if err != nil {
@@ -108,7 +109,7 @@ func TestReplayBusDrops(t *testing.T) {
 
 // TestReplayBusClosed stops with a *PublishError once the bus is closed.
 func TestReplayBusClosed(t *testing.T) {
-	path := writeLog(t, t.TempDir(), "closed.kbin", GenerateEvents(23, 10, nil))
+	path := writeLog(t, t.TempDir(), "closed.kbin", demo.GenerateEvents(23, 10, nil))
 	bus, err := engine.New(engine.Config{Partitions: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +131,7 @@ func TestReplayBusClosed(t *testing.T) {
 // events; TestReplayWithTimeSync checks exact equality with a synchronous
 // Publisher.)
 func TestReplayBusTimeSync(t *testing.T) {
-	evs := GenerateEvents(24, 2000, nil)
+	evs := demo.GenerateEvents(24, 2000, nil)
 	path := writeLog(t, t.TempDir(), "sync.jsonl", evs)
 	clk := clock.New()
 	var behind atomic.Int64

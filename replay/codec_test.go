@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/kestrel-sec/kestrel/internal/demo"
 	"github.com/kestrel-sec/kestrel/schema"
 )
 
@@ -132,7 +133,7 @@ func mustRead(tb testing.TB, path string) []byte {
 }
 
 func TestCreateOpen(t *testing.T) {
-	evs := GenerateEvents(7, 3000, nil)
+	evs := demo.GenerateEvents(7, 3000, nil)
 	dir := t.TempDir()
 	for _, c := range []struct {
 		name string
@@ -225,7 +226,7 @@ func TestWriterOptionsValidate(t *testing.T) {
 
 // TestWriterLevels checks every zstd level the options accept works.
 func TestWriterLevels(t *testing.T) {
-	evs := GenerateEvents(3, 200, nil)
+	evs := demo.GenerateEvents(3, 200, nil)
 	for _, lvl := range []int{0, 1, 3, 7, 22} {
 		for _, bin := range []bool{false, true} {
 			data := encodeAll(t, evs, WriterOptions{Level: lvl, Compress: true}, bin)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kestrel-sec/kestrel/clock"
 	"github.com/kestrel-sec/kestrel/engine"
+	"github.com/kestrel-sec/kestrel/internal/demo"
 	"github.com/kestrel-sec/kestrel/replay"
 	"github.com/kestrel-sec/kestrel/schema"
 )
@@ -58,7 +59,7 @@ func ExampleCreate() {
 		fmt.Println(err)
 		return
 	}
-	for _, ev := range replay.GenerateEvents(1, 1000, nil) {
+	for _, ev := range demo.GenerateEvents(1, 1000, nil) {
 		if err := w.Write(&ev); err != nil {
 			fmt.Println(err)
 		}
@@ -143,7 +144,7 @@ func ExampleNewBinaryWriter() {
 func ExampleNew() {
 	var log bytes.Buffer
 	w, _ := replay.NewBinaryWriter(&log, replay.WriterOptions{})
-	for _, ev := range replay.GenerateEvents(1, 5000, nil) {
+	for _, ev := range demo.GenerateEvents(1, 5000, nil) {
 		w.Write(&ev)
 	}
 	w.Close()
@@ -177,7 +178,7 @@ func ExampleNewRecorder() {
 	var log bytes.Buffer
 	w, _ := replay.NewJSONWriter(&log, replay.WriterOptions{Header: true, SchemaVersion: 1})
 	rec := replay.NewRecorder(bus, w)
-	for _, ev := range replay.GenerateEvents(1, 3, nil) {
+	for _, ev := range demo.GenerateEvents(1, 3, nil) {
 		rec.Publish(&ev) // instead of bus.Publish
 	}
 	rec.Close()

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/kestrel-sec/kestrel/internal/demo"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/value"
 )
@@ -391,7 +392,7 @@ func FuzzBinaryLog(f *testing.F) {
 	_, small := smallLog(f)
 	f.Add(small)
 	f.Add(mustRead(f, "testdata/varied.kbin"))
-	f.Add(encodeAll(f, GenerateEvents(1, 20, nil), WriterOptions{BlockEvents: 7}, true))
+	f.Add(encodeAll(f, demo.GenerateEvents(1, 20, nil), WriterOptions{BlockEvents: 7}, true))
 	f.Add(small[:len(small)/2])
 	f.Fuzz(func(t *testing.T, in []byte) {
 		if !bytes.HasPrefix(in, binaryMagic) {
@@ -413,7 +414,7 @@ func FuzzBinaryLog(f *testing.F) {
 // FuzzBinaryBlock feeds the block payload decoder directly, past the
 // checksums a fuzzer cannot forge.
 func FuzzBinaryBlock(f *testing.F) {
-	for _, evs := range [][]schema.Event{variedEvents(f), GenerateEvents(2, 5, nil)} {
+	for _, evs := range [][]schema.Event{variedEvents(f), demo.GenerateEvents(2, 5, nil)} {
 		var st deltaState
 		var payload []byte
 		for i := range evs {

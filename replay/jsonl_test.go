@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kestrel-sec/kestrel/internal/demo"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/value"
 )
@@ -42,7 +43,7 @@ var badLines = []struct {
 }
 
 // strictOpts are the limits the bad lines are checked under.
-var strictOpts = ReaderOptions{File: "t.jsonl", Registry: DemoRegistry(), MaxLineBytes: 256, MaxFields: 4, MaxDepth: 2}
+var strictOpts = ReaderOptions{File: "t.jsonl", Registry: demo.Registry(), MaxLineBytes: 256, MaxFields: 4, MaxDepth: 2}
 
 func TestBadLines(t *testing.T) {
 	for _, c := range badLines {
@@ -140,7 +141,7 @@ func TestHeaderOnlyAndEmpty(t *testing.T) {
 // TestConcatenatedLogs checks that a second header line (cat a.jsonl
 // b.jsonl) is skipped.
 func TestConcatenatedLogs(t *testing.T) {
-	evs := GenerateEvents(1, 10, nil)
+	evs := demo.GenerateEvents(1, 10, nil)
 	a := encodeAll(t, evs[:5], WriterOptions{Header: true, SchemaVersion: 1}, false)
 	b := encodeAll(t, evs[5:], WriterOptions{Header: true, SchemaVersion: 2}, false)
 	got, r := readAll(t, append(a, b...), ReaderOptions{})
@@ -196,7 +197,7 @@ func TestLongLines(t *testing.T) {
 // TestDecodedStringsOutliveNext checks that strings of an event stay valid
 // while the reader moves on, as a bus holding the event needs.
 func TestDecodedStringsOutliveNext(t *testing.T) {
-	evs := GenerateEvents(5, 3000, nil)
+	evs := demo.GenerateEvents(5, 3000, nil)
 	want := lines(evs)
 	for _, bin := range []bool{false, true} {
 		data := encodeAll(t, evs, WriterOptions{BlockEvents: 100}, bin)
@@ -224,7 +225,7 @@ func TestDecodedStringsOutliveNext(t *testing.T) {
 // TestRegistryCoerces checks a reader with a registry coerces values the
 // field types allow, in both formats.
 func TestRegistryCoerces(t *testing.T) {
-	reg := DemoRegistry() // field 6, process.args_count, is a U64 field
+	reg := demo.Registry() // field 6, process.args_count, is a U64 field
 	ev := build(t, 1, 1, 5, schema.EntityKey{}, fld(6, value.I64Value(3)))
 	for _, bin := range []bool{false, true} {
 		got, _ := readAll(t, encodeAll(t, []schema.Event{ev}, WriterOptions{}, bin), ReaderOptions{Registry: reg})

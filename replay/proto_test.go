@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/kestrel-sec/kestrel/internal/demo"
 	"github.com/kestrel-sec/kestrel/protoevent"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/value"
@@ -70,7 +71,7 @@ func TestProtoRoundTrip(t *testing.T) {
 // Create and Open choose the protobuf log by the .kpb extension and the
 // magic; convert-style copies through it keep events and header.
 func TestProtoCreateOpen(t *testing.T) {
-	evs := GenerateEvents(7, 3000, nil)
+	evs := demo.GenerateEvents(7, 3000, nil)
 	path := filepath.Join(t.TempDir(), "log.kpb")
 	w, err := Create(path, WriterOptions{SchemaVersion: 2, SchemaID: "kestrel.ecs"})
 	if err != nil {
@@ -129,7 +130,7 @@ func TestProtoCreateOpen(t *testing.T) {
 // A cut log yields every whole record before the cut, then a
 // *TruncatedError; never more, never silently.
 func TestProtoTruncated(t *testing.T) {
-	evs := append(variedEvents(t), GenerateEvents(9, 12, nil)...)
+	evs := append(variedEvents(t), demo.GenerateEvents(9, 12, nil)...)
 	data := encodeProto(t, evs, WriterOptions{Meta: goldenMeta})
 	// Offsets where each event record ends.
 	rest := data[len(protoMagic):]
@@ -176,7 +177,7 @@ func TestProtoTruncated(t *testing.T) {
 // *LineError naming it; the reader goes on, and lenient replay counts it.
 // A length past the limit ends the log.
 func TestProtoBadRecords(t *testing.T) {
-	evs := GenerateEvents(3, 4, nil)
+	evs := demo.GenerateEvents(3, 4, nil)
 	data := encodeProto(t, evs[:2], WriterOptions{})
 	data = data[:len(data)-1]                                                             // drop the end record
 	data = protowire.AppendBytes(data, []byte{0x3a, 0x05, 0x08})                          // a field longer than its event
@@ -204,7 +205,7 @@ func TestProtoBadRecords(t *testing.T) {
 		t.Errorf("lenient replay: %+v %v", st, err)
 	}
 	// Under a registry, an unknown field is refused.
-	reg := DemoRegistry()
+	reg := demo.Registry()
 	var ev schema.Event
 	ev.Type = 1
 	ev.Add(999, value.I64Value(1))
@@ -213,7 +214,7 @@ func TestProtoBadRecords(t *testing.T) {
 		t.Errorf("unknown field: %v", errs)
 	}
 	// A record longer than the limit.
-	big := encodeProto(t, GenerateEvents(1, 1, nil), WriterOptions{})
+	big := encodeProto(t, demo.GenerateEvents(1, 1, nil), WriterOptions{})
 	if _, _, err := readLog(big, ReaderOptions{MaxLineBytes: 10}); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("record past the limit: %v", err)
 	}
@@ -223,7 +224,7 @@ func TestProtoWriteNoAlloc(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
-	evs := GenerateEvents(31, 2000, nil)
+	evs := demo.GenerateEvents(31, 2000, nil)
 	w, err := NewProtoWriter(io.Discard, WriterOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -247,7 +248,7 @@ func TestProtoWriteNoAlloc(t *testing.T) {
 // read re-encodes to the same event.
 func FuzzProtoLog(f *testing.F) {
 	f.Add(mustRead(f, "testdata/varied.kpb"))
-	f.Add(encodeProto(f, GenerateEvents(1, 20, nil), WriterOptions{SchemaID: "x", SchemaVersion: 1}))
+	f.Add(encodeProto(f, demo.GenerateEvents(1, 20, nil), WriterOptions{SchemaID: "x", SchemaVersion: 1}))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		if !bytes.HasPrefix(in, protoMagic) {
 			in = append(bytes.Clone(protoMagic), in...)

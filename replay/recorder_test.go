@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kestrel-sec/kestrel/engine"
+	"github.com/kestrel-sec/kestrel/internal/demo"
 	"github.com/kestrel-sec/kestrel/schema"
 )
 
@@ -16,7 +17,7 @@ import (
 // bus, then replays the log: the same events reach each partition in the
 // same order.
 func TestRecorderRoundTrip(t *testing.T) {
-	evs := GenerateEvents(51, 4000, nil)
+	evs := demo.GenerateEvents(51, 4000, nil)
 	var got1, got2 [2][]string
 	handler := func(got *[2][]string) engine.Handler {
 		return func(p int, batch []*schema.Event) {

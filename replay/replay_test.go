@@ -17,6 +17,7 @@ import (
 	"github.com/zeebo/xxh3"
 
 	"github.com/kestrel-sec/kestrel/clock"
+	"github.com/kestrel-sec/kestrel/internal/demo"
 	"github.com/kestrel-sec/kestrel/schema"
 )
 
@@ -77,7 +78,7 @@ func TestReplayDeterministic(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		n = 1500
 	}
-	evs := GenerateEvents(11, n, nil)
+	evs := demo.GenerateEvents(11, n, nil)
 	dir := t.TempDir()
 	for _, name := range []string{"a.jsonl", "a.jsonl.zst", "a.kbin"} {
 		path := writeLog(t, dir, name, evs)
@@ -108,7 +109,7 @@ func TestReplayDeterministic(t *testing.T) {
 
 func TestReplayMultipleTimes(t *testing.T) {
 	evs := variedEvents(t)
-	evs = append(evs, GenerateEvents(12, 500, nil)...)
+	evs = append(evs, demo.GenerateEvents(12, 500, nil)...)
 	path := writeLog(t, t.TempDir(), "m.kbin", evs)
 	clk := clock.New()
 	var firstStats Stats
@@ -141,7 +142,7 @@ func TestReplayMultipleTimes(t *testing.T) {
 
 func TestReplayWithTimeSync(t *testing.T) {
 	evs := variedEvents(t) // holds an event older than the one before
-	evs = append(evs, GenerateEvents(13, 300, nil)...)
+	evs = append(evs, demo.GenerateEvents(13, 300, nil)...)
 	path := writeLog(t, t.TempDir(), "s.jsonl", evs)
 	clk := clock.New()
 	rec := newRecorder(1)
@@ -191,7 +192,7 @@ func (f *fakeWall) Sleep(ctx context.Context, d time.Duration) error {
 }
 
 func TestReplayPacing(t *testing.T) {
-	evs := GenerateEvents(14, 2000, nil)
+	evs := demo.GenerateEvents(14, 2000, nil)
 	path := writeLog(t, t.TempDir(), "p.kbin", evs)
 	span := time.Duration(evs[len(evs)-1].TsMono - evs[0].TsMono)
 	for _, speed := range []float64{0, 1, 10, 0.5} {
@@ -229,7 +230,7 @@ func TestReplayPacing(t *testing.T) {
 // TestReplayPacingRealSleep runs a short replay at speed 10 with the real
 // sleeper and only checks it did not finish before its schedule.
 func TestReplayPacingRealSleep(t *testing.T) {
-	evs := GenerateEvents(15, 40, nil) // ~2 ms of recorded time
+	evs := demo.GenerateEvents(15, 40, nil) // ~2 ms of recorded time
 	for i := range evs {
 		evs[i].TsMono = schema.TimestampMono(1e9 + uint64(i)*5e6) // 5 ms apart: ~195 ms in all
 	}
@@ -342,7 +343,7 @@ func TestReplayBinaryDamage(t *testing.T) {
 }
 
 func TestReplayDrops(t *testing.T) {
-	evs := GenerateEvents(16, 1000, nil)
+	evs := demo.GenerateEvents(16, 1000, nil)
 	path := writeLog(t, t.TempDir(), "d.kbin", evs)
 	rec := newRecorder(1)
 	n := 0
@@ -382,7 +383,7 @@ func TestReplayDrops(t *testing.T) {
 }
 
 func TestReplayProgressAndCancel(t *testing.T) {
-	evs := GenerateEvents(17, 3000, nil)
+	evs := demo.GenerateEvents(17, 3000, nil)
 	for _, name := range []string{"c.jsonl", "c.jsonl.zst", "c.kbin"} {
 		path := writeLog(t, t.TempDir(), name, evs)
 		fi, _ := os.Stat(path)
@@ -460,7 +461,7 @@ func TestConfigValidate(t *testing.T) {
 // replays every whole line before the cut and reports the truncation in
 // Stats, as it does for a .kbin, instead of returning it.
 func TestReplayZstdTruncated(t *testing.T) {
-	evs := GenerateEvents(3, 3000, nil)
+	evs := demo.GenerateEvents(3, 3000, nil)
 	data := encodeAll(t, evs, WriterOptions{Compress: true}, false)
 	// Cuts inside the first line and far into the log.
 	for _, cut := range []int{20, len(data) / 3, len(data) * 2 / 3} {

@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"unicode/utf8"
 
+	"github.com/kestrel-sec/kestrel/internal/valuejson"
 	"github.com/kestrel-sec/kestrel/value"
 
 	"github.com/kestrel-sec/kestrel/internal/unsafeconv"
@@ -22,8 +23,8 @@ type fastLine struct {
 	reg       *Registry
 	maxFields int
 	b         Builder
-	arena     *value.Arena // the Decoder's
-	scratch   []byte       // unescaped string
+	arena     *valuejson.Arena // the Decoder's
+	scratch   []byte           // unescaped string
 }
 
 // decode parses line into dst, reporting whether it could; on false dst is

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kestrel-sec/kestrel/internal/valuejson"
 	"github.com/kestrel-sec/kestrel/value"
 )
 
@@ -68,7 +69,7 @@ func pairsForm(ev *Event) string {
 func TestFastLineTakes(t *testing.T) {
 	evs := fastEvents(t)
 	var obj []string
-	f := fastLine{maxFields: DefaultMaxFields, arena: new(value.Arena)}
+	f := fastLine{maxFields: DefaultMaxFields, arena: new(valuejson.Arena)}
 	for i := range evs {
 		o := string(evs[i].AppendJSON(nil))
 		obj = append(obj, o)
@@ -130,7 +131,7 @@ func FuzzFastLine(f *testing.F) {
 		FieldDef{Path: "a.u", DataType: TypeU64}, FieldDef{Path: "a.b", DataType: TypeBool}, FieldDef{Path: "a.any"}); err != nil {
 		f.Fatal(err)
 	}
-	fast := [2]fastLine{{maxFields: 8, arena: new(value.Arena)}, {maxFields: 8, reg: reg, arena: new(value.Arena)}}
+	fast := [2]fastLine{{maxFields: 8, arena: new(valuejson.Arena)}, {maxFields: 8, reg: reg, arena: new(valuejson.Arena)}}
 	slow := [2]Decoder{{MaxFields: 8, NoFastPath: true}, {MaxFields: 8, Registry: reg, NoFastPath: true}}
 	f.Fuzz(func(t *testing.T, line string) {
 		for i := range fast {

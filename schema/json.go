@@ -6,6 +6,7 @@ import (
 
 	"github.com/bytedance/sonic/ast"
 
+	"github.com/kestrel-sec/kestrel/internal/valuejson"
 	"github.com/kestrel-sec/kestrel/value"
 
 	"github.com/kestrel-sec/kestrel/internal/unsafeconv"
@@ -123,7 +124,7 @@ type Decoder struct {
 	// error included, goes through sonic. For tests and benchmarks.
 	NoFastPath bool
 
-	arena   value.Arena
+	arena   valuejson.Arena
 	skipped uint64
 	opts    ast.VisitorOptions
 	v       eventVisitor
@@ -175,8 +176,11 @@ func (d *Decoder) decodeSlow(line string, dst *Event) error {
 		return &SyntaxError{Reason: trimValuePrefix(err.Error()), Err: err}
 	}
 	v := &d.v
-	*v = eventVisitor{d: d, ev: dst, vb: v.vb}
-	v.vb.MaxDepth = d.MaxDepth
+	vb := v.vb
+	if vb == nil {
+		vb = valuejson.NewBuilder[value.Value]()
+	}
+	*v = eventVisitor{d: d, ev: dst, vb: vb}
 	d.opts.OnlyNumber = true
 	if err := ast.Preorder(line, v, &d.opts); err != nil {
 		if se, ok := err.(*SyntaxError); ok {
@@ -236,7 +240,7 @@ const (
 type eventVisitor struct {
 	d       *Decoder
 	ev      *Event
-	vb      value.Builder
+	vb      valuejson.Builder[value.Value]
 	state   visitState
 	key     int // index into topKeys
 	seen    uint8
@@ -371,7 +375,7 @@ func (v *eventVisitor) startField(text string) error {
 		return v.errorf("fields: more than %d fields", max)
 	}
 	v.fieldID = FieldID(id)
-	v.vb.Reset(&v.d.arena)
+	v.vb.Reset(&v.d.arena, v.d.MaxDepth)
 	v.state = stFieldValue
 	v.first, v.inArr = true, false
 	return nil

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/kestrel-sec/kestrel/value"
+	"github.com/kestrel-sec/kestrel/internal/valuejson"
 )
 
 // Severity ranks a rule and the alerts it raises, least to most severe; the
@@ -67,7 +67,7 @@ func (s Severity) MarshalJSON() ([]byte, error) {
 	if s >= NumSeverities {
 		return nil, fmt.Errorf("%w: %d", ErrUnknownSeverity, uint8(s))
 	}
-	return value.AppendQuoted(nil, severityNames[s]), nil
+	return valuejson.AppendQuoted(nil, severityNames[s]), nil
 }
 
 // UnmarshalJSON reads a JSON string holding a name ParseSeverity accepts.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/zeebo/xxh3"
 
+	"github.com/kestrel-sec/kestrel/internal/valuejson"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/value"
 )
@@ -132,19 +133,19 @@ func AppendAlertID(dst []byte, ruleID string, eventIDs []uint64) []byte {
 // written as its String form, so AppendJSON never fails.
 func (a *Alert) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"alert_id":`...)
-	dst = value.AppendQuoted(dst, a.ID)
+	dst = valuejson.AppendQuoted(dst, a.ID)
 	dst = append(dst, `,"rule_id":`...)
-	dst = value.AppendQuoted(dst, a.RuleID)
+	dst = valuejson.AppendQuoted(dst, a.RuleID)
 	dst = append(dst, `,"rule_name":`...)
-	dst = value.AppendQuoted(dst, a.RuleName)
+	dst = valuejson.AppendQuoted(dst, a.RuleName)
 	dst = append(dst, `,"severity":`...)
-	dst = value.AppendQuoted(dst, a.Severity.String())
+	dst = valuejson.AppendQuoted(dst, a.Severity.String())
 	dst = append(dst, `,"tags":[`...)
 	for i, t := range a.Tags {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = value.AppendQuoted(dst, t)
+		dst = valuejson.AppendQuoted(dst, t)
 	}
 	dst = append(dst, `],"ts_mono_ns":`...)
 	dst = strconv.AppendUint(dst, uint64(a.TsMono), 10)
@@ -162,13 +163,13 @@ func (a *Alert) AppendJSON(dst []byte) []byte {
 		dst = strconv.AppendUint(dst, id, 10)
 	}
 	dst = append(dst, `],"message":`...)
-	dst = value.AppendQuoted(dst, a.Message)
+	dst = valuejson.AppendQuoted(dst, a.Message)
 	dst = append(dst, `,"fields":{`...)
 	for i, f := range a.Fields {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = value.AppendQuoted(dst, f.Path)
+		dst = valuejson.AppendQuoted(dst, f.Path)
 		dst = append(dst, ':')
 		if a.Form == FieldsFlat {
 			dst = appendFlat(dst, f.Value)
@@ -206,7 +207,7 @@ func appendFlat(dst []byte, v value.Value) []byte {
 		return strconv.AppendBool(dst, b)
 	case value.KindString:
 		s, _ := v.Str()
-		return value.AppendQuoted(dst, s)
+		return valuejson.AppendQuoted(dst, s)
 	case value.KindBytes:
 		b, _ := v.Bytes()
 		dst = append(dst, '"')
@@ -223,7 +224,7 @@ func appendFlat(dst []byte, v value.Value) []byte {
 		}
 		return append(dst, ']')
 	}
-	return value.AppendQuoted(dst, v.String())
+	return valuejson.AppendQuoted(dst, v.String())
 }
 
 // appendWallTime formats ts as RFC 3339 in UTC with all nine fraction

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/kestrel-sec/kestrel/value"
+	"github.com/kestrel-sec/kestrel/internal/valuejson"
 )
 
 // DefaultESIndex is the index of an ElasticsearchConfig with none.
@@ -122,7 +122,7 @@ func NewElasticsearchDestination(cfg ElasticsearchConfig) (*ElasticsearchDestina
 	}
 	d := &ElasticsearchDestination{h: h, bulk: u.String()}
 	d.action = append(d.action, `{"create":{"_index":`...)
-	d.action = value.AppendQuoted(d.action, index)
+	d.action = valuejson.AppendQuoted(d.action, index)
 	return d, nil
 }
 
@@ -134,7 +134,7 @@ func (d *ElasticsearchDestination) appendItem(dst []byte, a *Alert) []byte {
 	dst = append(dst, d.action...)
 	if a.ID != "" {
 		dst = append(dst, `,"_id":`...)
-		dst = value.AppendQuoted(dst, a.ID)
+		dst = valuejson.AppendQuoted(dst, a.ID)
 	}
 	dst = append(dst, "}}\n"...)
 	dst = a.AppendJSON(dst)

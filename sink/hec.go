@@ -6,7 +6,7 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/kestrel-sec/kestrel/value"
+	"github.com/kestrel-sec/kestrel/internal/valuejson"
 )
 
 // HECPath is the Splunk HTTP Event Collector endpoint a HECConfig.URL
@@ -91,9 +91,9 @@ func NewHECDestination(cfg HECConfig) (*HECDestination, error) {
 	for _, kv := range [...][2]string{{"host", cfg.Host}, {"source", cfg.Source}, {"sourcetype", cfg.SourceType}, {"index", cfg.Index}} {
 		if kv[1] != "" {
 			d.prefix = append(d.prefix, ',')
-			d.prefix = value.AppendQuoted(d.prefix, kv[0])
+			d.prefix = valuejson.AppendQuoted(d.prefix, kv[0])
 			d.prefix = append(d.prefix, ':')
-			d.prefix = value.AppendQuoted(d.prefix, kv[1])
+			d.prefix = valuejson.AppendQuoted(d.prefix, kv[1])
 		}
 	}
 	d.prefix = append(d.prefix, `,"event":`...)

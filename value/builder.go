@@ -4,26 +4,34 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+
+	"github.com/kestrel-sec/kestrel/internal/valuejson"
 )
 
-// Builder assembles one Value from the callbacks of sonic's ast.Preorder
+// builder assembles one Value from the callbacks of sonic's ast.Preorder
 // (it implements ast.Visitor; run it with VisitorOptions.OnlyNumber so that
 // integers are parsed here, exactly, and never through float64). Decoder uses
 // it for whole documents; a codec that embeds Values in a larger document,
 // such as schema's event lines, forwards the callbacks for one Value to a
-// Builder until Done reports true.
+// builder until Done reports true. Kestrel's own codecs reach it through
+// internal/valuejson (NewBuilder), which init registers it with: it is not
+// API.
 //
 // Its zero value is ready to use. Strings are copied into the Arena given to
 // Reset (or cloned one by one when it is nil), so the input may be reused.
-type Builder struct {
+type builder struct {
 	stack []frame
 	vals  []Value // elements of the Arrays being built
 	bytes []byte  // elements of the Bytes being built
-	arena *Arena
+	arena *valuejson.Arena
 	done  bool
 	out   Value
-	// MaxDepth bounds Array nesting; 0 means the package's MaxDepth.
-	MaxDepth int
+	// maxDepth bounds Array nesting; 0 means the package's MaxDepth.
+	maxDepth int
+}
+
+func init() {
+	valuejson.RegisterBuilder(func() valuejson.Builder[Value] { return new(builder) })
 }
 
 type frameState uint8
@@ -44,8 +52,9 @@ type frame struct {
 	pending Value // the payload, once read
 }
 
-// Reset prepares b for a new Value, copying strings into arena (nil: clone).
-func (b *Builder) Reset(arena *Arena) {
+// Reset prepares b for a new Value, copying strings into arena (nil: clone)
+// and bounding Array nesting by maxDepth (0 or less: MaxDepth).
+func (b *builder) Reset(arena *valuejson.Arena, maxDepth int) {
 	b.stack = append(b.stack[:0], frame{state: expectValue})
 	// A decode that failed mid-Array leaves elements behind; drop them so
 	// the Builder does not keep their strings alive.
@@ -53,17 +62,18 @@ func (b *Builder) Reset(arena *Arena) {
 	b.vals = b.vals[:0]
 	b.bytes = b.bytes[:0]
 	b.arena = arena
+	b.maxDepth = maxDepth
 	b.done = false
 	b.out = Value{}
 }
 
 // Done reports whether a whole Value has been read.
-func (b *Builder) Done() bool { return b.done }
+func (b *builder) Done() bool { return b.done }
 
 // Value returns the Value read, once Done.
-func (b *Builder) Value() Value { return b.out }
+func (b *builder) Value() Value { return b.out }
 
-func (b *Builder) top() *frame {
+func (b *builder) top() *frame {
 	if len(b.stack) == 0 {
 		return nil
 	}
@@ -71,7 +81,7 @@ func (b *Builder) top() *frame {
 }
 
 // complete hands a finished Value to the enclosing frame.
-func (b *Builder) complete(v Value) {
+func (b *builder) complete(v Value) {
 	b.stack = b.stack[:len(b.stack)-1]
 	if len(b.stack) == 0 {
 		b.done, b.out = true, v
@@ -83,7 +93,7 @@ func (b *Builder) complete(v Value) {
 
 // elementStart is called when a new Value begins; inside an Array it opens a
 // frame for the element.
-func (b *Builder) elementStart() (*frame, error) {
+func (b *builder) elementStart() (*frame, error) {
 	f := b.top()
 	if f == nil {
 		if b.done {
@@ -100,7 +110,7 @@ func (b *Builder) elementStart() (*frame, error) {
 	return f, nil
 }
 
-func (b *Builder) unexpected(f *frame, got string) error {
+func (b *builder) unexpected(f *frame, got string) error {
 	switch f.state {
 	case expectValue:
 		return errorf(`expected a value ("Null" or {"Variant":payload}), got %s`, got)
@@ -125,7 +135,7 @@ var payloadWant = [numKinds]string{
 }
 
 // OnNull implements ast.Visitor.
-func (b *Builder) OnNull() error {
+func (b *builder) OnNull() error {
 	f, err := b.elementStart()
 	if err != nil {
 		return err
@@ -138,7 +148,7 @@ func (b *Builder) OnNull() error {
 }
 
 // OnBool implements ast.Visitor.
-func (b *Builder) OnBool(v bool) error {
+func (b *builder) OnBool(v bool) error {
 	f, err := b.elementStart()
 	if err != nil {
 		return err
@@ -151,7 +161,7 @@ func (b *Builder) OnBool(v bool) error {
 }
 
 // OnString implements ast.Visitor.
-func (b *Builder) OnString(s string) error {
+func (b *builder) OnString(s string) error {
 	f, err := b.elementStart()
 	if err != nil {
 		return err
@@ -178,12 +188,12 @@ func (b *Builder) OnString(s string) error {
 }
 
 // OnInt64 implements ast.Visitor; with OnlyNumber, n is the number's text.
-func (b *Builder) OnInt64(_ int64, n json.Number) error { return b.onNumber(string(n)) }
+func (b *builder) OnInt64(_ int64, n json.Number) error { return b.onNumber(string(n)) }
 
 // OnFloat64 implements ast.Visitor; with OnlyNumber, n is the number's text.
-func (b *Builder) OnFloat64(_ float64, n json.Number) error { return b.onNumber(string(n)) }
+func (b *builder) OnFloat64(_ float64, n json.Number) error { return b.onNumber(string(n)) }
 
-func (b *Builder) onNumber(n string) error {
+func (b *builder) onNumber(n string) error {
 	f, err := b.elementStart()
 	if err != nil {
 		return err
@@ -237,7 +247,7 @@ func numberError(k Kind, n string, err error) error {
 }
 
 // OnObjectBegin implements ast.Visitor.
-func (b *Builder) OnObjectBegin(int) error {
+func (b *builder) OnObjectBegin(int) error {
 	f, err := b.elementStart()
 	if err != nil {
 		return err
@@ -250,7 +260,7 @@ func (b *Builder) OnObjectBegin(int) error {
 }
 
 // OnObjectKey implements ast.Visitor.
-func (b *Builder) OnObjectKey(key string) error {
+func (b *builder) OnObjectKey(key string) error {
 	f := b.top()
 	if f == nil || f.state != expectVariant {
 		if f != nil && f.state == expectEnd {
@@ -270,7 +280,7 @@ func (b *Builder) OnObjectKey(key string) error {
 }
 
 // OnObjectEnd implements ast.Visitor.
-func (b *Builder) OnObjectEnd() error {
+func (b *builder) OnObjectEnd() error {
 	f := b.top()
 	if f == nil {
 		return errorf("unexpected }")
@@ -286,7 +296,7 @@ func (b *Builder) OnObjectEnd() error {
 }
 
 // OnArrayBegin implements ast.Visitor.
-func (b *Builder) OnArrayBegin(int) error {
+func (b *builder) OnArrayBegin(int) error {
 	f, err := b.elementStart()
 	if err != nil {
 		return err
@@ -305,7 +315,7 @@ func (b *Builder) OnArrayBegin(int) error {
 					depth++
 				}
 			}
-			max := b.MaxDepth
+			max := b.maxDepth
 			if max <= 0 {
 				max = MaxDepth
 			}
@@ -320,7 +330,7 @@ func (b *Builder) OnArrayBegin(int) error {
 }
 
 // OnArrayEnd implements ast.Visitor.
-func (b *Builder) OnArrayEnd() error {
+func (b *builder) OnArrayEnd() error {
 	f := b.top()
 	if f == nil {
 		return errorf("unexpected ]")
@@ -343,7 +353,7 @@ func (b *Builder) OnArrayEnd() error {
 	return b.unexpected(f, "]")
 }
 
-func (b *Builder) wrap(err error) error {
+func (b *builder) wrap(err error) error {
 	if _, ok := err.(*DecodeError); ok {
 		return err
 	}

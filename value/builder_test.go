@@ -6,22 +6,21 @@ import (
 	"testing"
 
 	"github.com/bytedance/sonic/ast"
+	"github.com/kestrel-sec/kestrel/internal/valuejson"
 	"github.com/kestrel-sec/kestrel/value"
 )
 
 // preorder runs b over s as Decoder does, without the up-front validation.
-func preorder(s string, b *value.Builder) error {
+func preorder(s string, b valuejson.Builder[value.Value]) error {
 	return ast.Preorder(s, b, &ast.VisitorOptions{OnlyNumber: true})
 }
 
-var _ ast.Visitor = (*value.Builder)(nil)
-
 func TestBuilderZeroValue(t *testing.T) {
-	var b value.Builder // never Reset
+	b := valuejson.NewBuilder[value.Value]() // never Reset
 	if b.Done() {
 		t.Fatal("zero Builder is Done")
 	}
-	if err := preorder(`{"Array":[{"I64":1},{"String":"s"}]}`, &b); err != nil {
+	if err := preorder(`{"Array":[{"I64":1},{"String":"s"}]}`, b); err != nil {
 		t.Fatalf("zero Builder: %v", err)
 	}
 	want := value.ArrayValue(value.I64Value(1), value.StringValue("s"))
@@ -31,13 +30,13 @@ func TestBuilderZeroValue(t *testing.T) {
 }
 
 func TestBuilderDoneAndReuse(t *testing.T) {
-	var b value.Builder
+	b := valuejson.NewBuilder[value.Value]()
 	for _, c := range wireCases {
-		b.Reset(nil)
+		b.Reset(nil, 0)
 		if b.Done() || !b.Value().IsNull() {
 			t.Fatalf("after Reset: Done %v, Value %v", b.Done(), b.Value())
 		}
-		if err := preorder(c.wire, &b); err != nil {
+		if err := preorder(c.wire, b); err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 		if !b.Done() {
@@ -56,22 +55,22 @@ func TestBuilderDoneAndReuse(t *testing.T) {
 
 // TestBuilderAfterError: an error half way leaves debris that Reset clears.
 func TestBuilderAfterError(t *testing.T) {
-	var b value.Builder
+	b := valuejson.NewBuilder[value.Value]()
 	for _, bad := range []string{
 		`{"Array":[{"Array":[{"I64":1},{"Bytes":[1,2,3,"x"]}]}]}`,
 		`{"Array":[{"String":"a"},{"Array":[{"U64":-1}]}]}`,
 		`{"Bytes":[1,2,300]}`,
 	} {
-		b.Reset(nil)
-		if err := preorder(bad, &b); !errors.Is(err, value.ErrInvalidJSON) {
+		b.Reset(nil, 0)
+		if err := preorder(bad, b); !errors.Is(err, value.ErrInvalidJSON) {
 			t.Fatalf("%s: %v", bad, err)
 		}
 		if b.Done() {
 			t.Fatalf("%s: Done after an error", bad)
 		}
-		b.Reset(nil)
+		b.Reset(nil, 0)
 		const good = `{"Array":[{"Bytes":[7]},{"Array":[]}]}`
-		if err := preorder(good, &b); err != nil {
+		if err := preorder(good, b); err != nil {
 			t.Fatal(err)
 		}
 		if got := string(b.Value().AppendJSON(nil)); got != good {
@@ -83,7 +82,7 @@ func TestBuilderAfterError(t *testing.T) {
 // valueField decodes a document {"name":..., "value":<Value>} by forwarding
 // the callbacks for "value" to a Builder, as schema's event codec does.
 type valueField struct {
-	b       value.Builder
+	b       valuejson.Builder[value.Value]
 	depth   int
 	inValue bool
 	name    string
@@ -141,7 +140,7 @@ func (d *valueField) OnObjectKey(k string) error {
 	}
 	d.inValue = k == "value"
 	if d.inValue {
-		d.b.Reset(nil)
+		d.b.Reset(nil, 0)
 	}
 	return nil
 }
@@ -171,7 +170,7 @@ func (d *valueField) OnArrayEnd() error {
 func TestBuilderEmbedded(t *testing.T) {
 	for _, c := range wireCases {
 		doc := `{"value":` + c.wire + `,"name":"after"}`
-		var d valueField
+		d := valueField{b: valuejson.NewBuilder[value.Value]()}
 		if err := ast.Preorder(doc, &d, &ast.VisitorOptions{OnlyNumber: true}); err != nil {
 			t.Fatalf("%s: %v", doc, err)
 		}

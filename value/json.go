@@ -11,6 +11,7 @@ import (
 	"github.com/bytedance/sonic/encoder"
 
 	"github.com/kestrel-sec/kestrel/internal/unsafeconv"
+	"github.com/kestrel-sec/kestrel/internal/valuejson"
 )
 
 // ErrInvalidJSON is matched (errors.Is) by every error from decoding a
@@ -46,7 +47,7 @@ func (v Value) AppendJSON(dst []byte) []byte {
 	case KindString:
 		s, _ := v.Str()
 		dst = append(dst, `{"String":`...)
-		dst = AppendQuoted(dst, s)
+		dst = valuejson.AppendQuoted(dst, s)
 	case KindBytes:
 		b, _ := v.Bytes()
 		dst = append(dst, `{"Bytes":[`...)
@@ -107,7 +108,7 @@ func (v *Value) UnmarshalJSON(data []byte) error {
 // Decoder decodes Values from their JSON form. Its zero value is ready to
 // use; reuse one to amortise its buffers. It is not safe for concurrent use.
 type Decoder struct {
-	b    Builder
+	b    builder
 	opts ast.VisitorOptions
 }
 
@@ -117,7 +118,7 @@ func (d *Decoder) Decode(s string) (Value, error) {
 	if err := Validate(s); err != nil {
 		return Value{}, err
 	}
-	d.b.Reset(nil)
+	d.b.Reset(nil, 0)
 	d.opts.OnlyNumber = true
 	if err := ast.Preorder(s, &d.b, &d.opts); err != nil {
 		return Value{}, d.b.wrap(err)
@@ -234,48 +235,4 @@ func (e *DecodeError) Is(target error) bool { return target == ErrInvalidJSON }
 
 func errorf(format string, args ...any) error {
 	return &DecodeError{Reason: fmt.Sprintf(format, args...)}
-}
-
-// AppendQuoted appends s as a JSON string literal. Invalid UTF-8 is replaced
-// by U+FFFD, as encoding/json does, so the output is always valid JSON.
-func AppendQuoted(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }

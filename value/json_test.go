@@ -12,6 +12,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/kestrel-sec/kestrel/internal/valuejson"
 	"github.com/kestrel-sec/kestrel/value"
 )
 
@@ -504,14 +505,14 @@ func TestDecodeDepth(t *testing.T) {
 	}
 }
 
-// TestBuilderMaxDepth: Builder.MaxDepth overrides the package default.
+// TestBuilderMaxDepth: Reset's maxDepth overrides the package default.
 func TestBuilderMaxDepth(t *testing.T) {
 	f := func(max, depth int, wantErr bool) {
 		t.Helper()
 		in := string(nested(depth-1, value.ArrayValue()).AppendJSON(nil))
-		b := value.Builder{MaxDepth: max}
-		b.Reset(nil)
-		err := preorder(in, &b)
+		b := valuejson.NewBuilder[value.Value]()
+		b.Reset(nil, max)
+		err := preorder(in, b)
 		if (err != nil) != wantErr {
 			t.Errorf("MaxDepth %d, depth %d: err = %v, want error %v", max, depth, err, wantErr)
 		}
@@ -591,47 +592,4 @@ func TestValidate(t *testing.T) {
 	f("\"\xff\xfe\"", false)
 	f("[\"ok\", \"\xe2\x82\"]", false)
 	f("\"\xe2\x82\xac\"", true)
-}
-
-// replaceInvalid replaces each byte of s that is not part of valid UTF-8
-// with U+FFFD, as AppendQuoted does.
-func replaceInvalid(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		b.WriteRune(r) // ranging over a string yields U+FFFD per invalid byte
-	}
-	return b.String()
-}
-
-func TestAppendQuoted(t *testing.T) {
-	f := func(in, want string) {
-		t.Helper()
-		got := string(value.AppendQuoted([]byte("x"), in))
-		if got != "x"+want {
-			t.Errorf("AppendQuoted(%q) = %s, want %s", in, got[1:], want)
-		}
-		if !json.Valid([]byte(got[1:])) {
-			t.Errorf("AppendQuoted(%q) = %s is not valid JSON", in, got[1:])
-		}
-		var back string
-		if err := json.Unmarshal([]byte(got[1:]), &back); err != nil || back != replaceInvalid(in) {
-			t.Errorf("encoding/json reads %s as %q, %v", got[1:], back, err)
-		}
-	}
-	f("", `""`)
-	f("plain", `"plain"`)
-	f(`"`, `"\""`)
-	f(`\`, `"\\"`)
-	f("\n\r\t", `"\n\r\t"`)
-	f("\b\f", `"\u0008\u000c"`)
-	f("\x00\x1f", `"\u0000\u001f"`)
-	f("\x7f", "\"\x7f\"")
-	f("é日🦅", `"é日🦅"`)
-	f("\u2028\u2029", "\"\u2028\u2029\"")
-	f("\xff", `"\ufffd"`)
-	f("\xc3", `"\ufffd"`)
-	f("a\xe6\x97b", `"a\ufffd\ufffdb"`)
-	f("\xed\xa0\x80", `"\ufffd\ufffd\ufffd"`) // an encoded surrogate is invalid UTF-8
-	f("\xf4\x90\x80\x80", `"\ufffd\ufffd\ufffd\ufffd"`)
-	f("\uFFFD", "\"\uFFFD\"") // a real U+FFFD is kept as it is
 }

@@ -6,13 +6,13 @@
 package value_test
 
 import (
-	"bytes"
 	"strconv"
 	"strings"
 	"testing"
 	"unsafe"
 
 	"github.com/bytedance/sonic/ast"
+	"github.com/kestrel-sec/kestrel/internal/valuejson"
 	"github.com/kestrel-sec/kestrel/value"
 )
 
@@ -36,9 +36,9 @@ func overlaps(s string, buf []byte) bool {
 }
 
 // build runs a Builder over s the way a codec embedding Values does.
-func build(t *testing.T, b *value.Builder, arena *value.Arena, s string) value.Value {
+func build(t *testing.T, b valuejson.Builder[value.Value], arena *valuejson.Arena, s string) value.Value {
 	t.Helper()
-	b.Reset(arena)
+	b.Reset(arena, 0)
 	if err := ast.Preorder(s, b, &ast.VisitorOptions{OnlyNumber: true}); err != nil {
 		t.Fatalf("Preorder(%q): %v", s, err)
 	}
@@ -77,10 +77,10 @@ func TestDecodedStringsDoNotAlias(t *testing.T) {
 			}
 		}
 	}
-	var arena value.Arena
-	var b value.Builder
-	check("Builder with Arena", func(s string) value.Value { return build(t, &b, &arena, s) })
-	check("Builder without Arena", func(s string) value.Value { return build(t, &b, nil, s) })
+	var arena valuejson.Arena
+	b := valuejson.NewBuilder[value.Value]()
+	check("Builder with Arena", func(s string) value.Value { return build(t, b, &arena, s) })
+	check("Builder without Arena", func(s string) value.Value { return build(t, b, nil, s) })
 	check("Decoder", func(s string) value.Value {
 		var d value.Decoder
 		v, err := d.Decode(s)
@@ -98,70 +98,13 @@ func TestDecodedStringsDoNotAlias(t *testing.T) {
 	})
 }
 
-func TestArenaString(t *testing.T) {
-	var a value.Arena
-	if got := a.String(""); got != "" {
-		t.Errorf(`String("") = %q`, got)
-	}
-
-	// Large strings (beyond what the Arena carves from a block) are copied too.
-	for _, n := range []int{1, 4 << 10, 4<<10 + 1, 16 << 10, 16<<10 + 1, 1 << 20} {
-		src := bytes.Repeat([]byte("abcdefg"), n/7+1)[:n]
-		want := string(src)
-		got := a.String(view(src))
-		if overlaps(got, src) {
-			t.Errorf("len %d: the copy aliases its source", n)
-		}
-		clear(src)
-		if got != want {
-			t.Errorf("len %d: the copy changed with its source", n)
-		}
-	}
-}
-
-// TestArenaManyStrings fills several blocks with strings of awkward sizes, so
-// that some land at the end of a block and the next one starts a new block,
-// and checks every earlier string after all the later ones were written.
-func TestArenaManyStrings(t *testing.T) {
-	var a value.Arena
-	src := make([]byte, 0, 5000)
-	var got, want []string
-	total := 0
-	for i := 0; total < 200<<10; i++ {
-		n := 1 + i*37%4000
-		src = src[:0]
-		for j := 0; j < n; j++ {
-			src = append(src, byte('a'+(i+j)%26))
-		}
-		want = append(want, string(src))
-		got = append(got, a.String(view(src)))
-		total += n
-	}
-	for i := range src {
-		src[i] = 0
-	}
-	for i := range got {
-		if got[i] != want[i] {
-			t.Fatalf("string %d (len %d) was overwritten", i, len(want[i]))
-		}
-	}
-	// Strings taken from one block must not overlap each other.
-	for i := 1; i < len(got); i++ {
-		p := uintptr(unsafe.Pointer(unsafe.StringData(got[i-1])))
-		q := uintptr(unsafe.Pointer(unsafe.StringData(got[i])))
-		if q > p && q < p+uintptr(len(got[i-1])) {
-			t.Fatalf("string %d overlaps string %d", i, i-1)
-		}
-	}
-}
-
 // TestBuilderArenaManyValues decodes thousands of Values through one Builder
 // and Arena from a reused buffer, as a log reader does, and checks them all
 // at the end.
 func TestBuilderArenaManyValues(t *testing.T) {
 	var (
-		arena value.Arena
-		b     value.Builder
+		arena valuejson.Arena
+		b     = valuejson.NewBuilder[value.Value]()
 		vals  []value.Value
 		buf   []byte
 	)
@@ -173,7 +116,7 @@ func TestBuilderArenaManyValues(t *testing.T) {
 		buf = append(buf, `"},{"I64":`...)
 		buf = strconv.AppendInt(buf, int64(i), 10)
 		buf = append(buf, `}]}`...)
-		vals = append(vals, build(t, &b, &arena, view(buf)))
+		vals = append(vals, build(t, b, &arena, view(buf)))
 	}
 	clear(buf)
 	for i, v := range vals {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/kestrel-sec/kestrel/internal/demo"
 	"github.com/kestrel-sec/kestrel/replay"
 	"github.com/kestrel-sec/kestrel/rule"
 )
@@ -22,7 +23,7 @@ func BenchmarkRunEndToEnd(b *testing.B) {
 	}
 	dir := b.TempDir()
 	log := filepath.Join(dir, "gen.jsonl")
-	evs := replay.GenerateEvents(3, n, rule.DefaultRegistry())
+	evs := demo.GenerateEvents(3, n, rule.DefaultRegistry())
 	w, err := replay.Create(log, replay.WriterOptions{})
 	if err != nil {
 		b.Fatal(err)

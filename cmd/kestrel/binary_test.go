@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kestrel-sec/kestrel/replay"
+	"github.com/kestrel-sec/kestrel/internal/demo"
 	"github.com/kestrel-sec/kestrel/rule"
 	"github.com/kestrel-sec/kestrel/schema"
 	dto "github.com/prometheus/client_model/go"
@@ -178,7 +178,7 @@ func (p *proc) stop(t *testing.T, sig os.Signal) int {
 // time, so that -speed 1 replays them for span.
 func pacedLog(t *testing.T, n int, span time.Duration) string {
 	t.Helper()
-	evs := replay.GenerateEvents(3, n, rule.DefaultRegistry())
+	evs := demo.GenerateEvents(3, n, rule.DefaultRegistry())
 	for i := range evs {
 		evs[i].TsMono = schema.TimestampMono(uint64(i) * uint64(span) / uint64(n))
 	}

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kestrel-sec/kestrel/internal/demo"
 	"github.com/kestrel-sec/kestrel/kafka"
-	"github.com/kestrel-sec/kestrel/replay"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -42,7 +42,7 @@ func newCluster(t testing.TB, brokers int, partitions int32, topic string) *kfak
 func TestCommands(t *testing.T) {
 	c := newCluster(t, 2, 4, "cmd")
 	brokers := strings.Join(c.ListenAddrs(), ",")
-	sent := replay.GenerateEvents(1, 500, nil)
+	sent := demo.GenerateEvents(1, 500, nil)
 	for _, ext := range []string{".kbin", ".jsonl"} {
 		path := filepath.Join(t.TempDir(), "attack"+ext)
 		writeLog(t, path, sent)
@@ -78,7 +78,7 @@ func TestCommands(t *testing.T) {
 
 func TestCommandUsage(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "x.jsonl")
-	writeLog(t, log, replay.GenerateEvents(1, 3, nil))
+	writeLog(t, log, demo.GenerateEvents(1, 3, nil))
 	fwd := func(want int, args ...string) {
 		t.Helper()
 		var stderr bytes.Buffer
@@ -141,7 +141,7 @@ func TestInsecureSASLFlag(t *testing.T) {
 	}
 
 	log := filepath.Join(t.TempDir(), "x.jsonl")
-	writeLog(t, log, replay.GenerateEvents(1, 3, nil))
+	writeLog(t, log, demo.GenerateEvents(1, 3, nil))
 	var stderr bytes.Buffer
 	code := runForward(context.Background(), []string{"-log", log, "-brokers", "b:1", "-sasl", "PLAIN", "-sasl-user", "u"},
 		&stderr, env(map[string]string{kafka.DefaultPasswordEnv: "p"}))

@@ -15,7 +15,7 @@ import (
 	"github.com/google/pprof/profile"
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/kestrel-sec/kestrel/replay"
+	"github.com/kestrel-sec/kestrel/internal/demo"
 	"github.com/kestrel-sec/kestrel/rule"
 	dto "github.com/prometheus/client_model/go"
 )
@@ -246,7 +246,7 @@ func TestBinaryKafkaSIGTERMMidway(t *testing.T) {
 	c := newCluster(t, 1, 4, "events")
 	brokers := strings.Join(c.ListenAddrs(), ",")
 	log := filepath.Join(t.TempDir(), "big.kbin")
-	writeLog(t, log, replay.GenerateEvents(5, total, rule.DefaultRegistry()))
+	writeLog(t, log, demo.GenerateEvents(5, total, rule.DefaultRegistry()))
 	if code, _, se := kestrel(t, "forward", "-log", log, "-brokers", brokers, "-topic", "events", "-q"); code != exitOK {
 		t.Fatalf("forward: exit %d\n%s", code, se)
 	}

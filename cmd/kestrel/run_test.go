@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kestrel-sec/kestrel/replay"
+	"github.com/kestrel-sec/kestrel/internal/demo"
 	"github.com/kestrel-sec/kestrel/rule"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/sink"
@@ -307,7 +307,7 @@ func TestSchemaCommand(t *testing.T) {
 	}
 	// The default schema starts with replay's demo schema, ID for ID, so
 	// generated demo logs run through rules unchanged.
-	demo := replay.DemoRegistry()
+	demo := demo.Registry()
 	for _, f := range demo.Fields() {
 		a, _ := demo.FieldID(f.Path)
 		b, ok := reg.FieldID(f.Path)

@@ -1,4 +1,4 @@
-package replay
+package demo
 
 import (
 	"reflect"
@@ -7,8 +7,8 @@ import (
 	"github.com/kestrel-sec/kestrel/schema"
 )
 
-func TestDemoRegistry(t *testing.T) {
-	reg := DemoRegistry()
+func TestRegistry(t *testing.T) {
+	reg := Registry()
 	if reg.NumFields() != len(demoFields) {
 		t.Fatalf("%d fields, want %d", reg.NumFields(), len(demoFields))
 	}
@@ -26,7 +26,7 @@ func TestDemoRegistry(t *testing.T) {
 
 func TestGenerateEvents(t *testing.T) {
 	a := GenerateEvents(3, 3000, nil)
-	if b := GenerateEvents(3, 3000, DemoRegistry()); !reflect.DeepEqual(lines(a), lines(b)) {
+	if b := GenerateEvents(3, 3000, Registry()); !reflect.DeepEqual(lines(a), lines(b)) {
 		t.Fatal("the same seed gave different events")
 	}
 	if c := GenerateEvents(4, 3000, nil); reflect.DeepEqual(lines(a), lines(c)) {
@@ -48,7 +48,7 @@ func TestGenerateEvents(t *testing.T) {
 		t.Errorf("%d entities", len(entities))
 	}
 	// Every event passes the demo schema's checks.
-	reg := DemoRegistry()
+	reg := Registry()
 	d := schema.Decoder{Registry: reg}
 	for i := range a {
 		var ev schema.Event
@@ -63,4 +63,12 @@ func TestGenerateEvents(t *testing.T) {
 	if len(GenerateEvents(1, 0, nil)) != 0 || len(GenerateEvents(1, -5, nil)) != 0 {
 		t.Error("n <= 0 gave events")
 	}
+}
+
+func lines(evs []schema.Event) []string {
+	out := make([]string, len(evs))
+	for i := range evs {
+		out[i] = string(evs[i].AppendJSON(nil))
+	}
+	return out
 }

@@ -1,4 +1,9 @@
-package replay
+// Package demo generates Kestrel's demo workload: a small schema (Registry,
+// the first sixteen fields of the Kestrel default schema and three event
+// types) and reproducible, realistic sensor events over it
+// (GenerateEvents), for tests, examples, the benchmark harness and the
+// kestrel command. It is not API: embedders bring their own events.
+package demo
 
 import (
 	"math/rand/v2"
@@ -15,29 +20,29 @@ var demoFields = func() []schema.FieldDef {
 	f := schema.KestrelFile()
 	out := make([]schema.FieldDef, 16)
 	for i := range out {
-		t, _ := schema.LookupType(f.Fields[i].Type) // built-in names: TestDemoRegistry
+		t, _ := schema.LookupType(f.Fields[i].Type) // built-in names: TestRegistry
 		out[i] = schema.FieldDef{Path: f.Fields[i].Path, DataType: t, Description: f.Fields[i].Description}
 	}
 	return out
 }()
 
-// Demo event type names, registered in this order (IDs 1, 2, 3).
+// The demo event type names, registered in this order (IDs 1, 2, 3).
 const (
-	DemoExec    = "process_exec"
-	DemoOpen    = "file_open"
-	DemoConnect = "network_connect"
+	Exec    = "process_exec"
+	Open    = "file_open"
+	Connect = "network_connect"
 )
 
-// DemoRegistry returns a new Registry holding the demo schema: the field
+// Registry returns a new Registry holding the demo schema: the field
 // paths process.pid, process.parent.pid, process.executable, process.name,
 // process.command_line, process.args_count, user.name, user.id, file.path,
 // file.flags, source.ip, source.port, destination.ip, destination.port,
 // network.transport and host.name (IDs 1 to 16 in that order), and the
 // event types process_exec, file_open and network_connect (IDs 1 to 3).
-func DemoRegistry() *schema.Registry {
+func Registry() *schema.Registry {
 	reg := schema.NewRegistry()
 	// The demo schema is static and valid, so registering it into an empty
-	// registry cannot fail (TestDemoRegistry checks every ID).
+	// registry cannot fail (TestRegistry checks every ID).
 	_, _ = reg.RegisterFields(demoFields...)
 	for _, name := range demoTypes {
 		_, _ = reg.RegisterEventType(name)
@@ -45,7 +50,7 @@ func DemoRegistry() *schema.Registry {
 	return reg
 }
 
-var demoTypes = [...]string{DemoExec, DemoOpen, DemoConnect}
+var demoTypes = [...]string{Exec, Open, Connect}
 
 var (
 	genBinaries = []string{"/usr/bin/curl", "/usr/bin/wget", "/bin/bash", "/usr/bin/python3", "/usr/sbin/sshd",
@@ -67,16 +72,16 @@ var (
 // entity keys spread over partitions. Timestamps rise by 1 to 100 µs per
 // event from 1s.
 //
-// reg should hold the demo schema (DemoRegistry); nil means a fresh
-// DemoRegistry. Fields and event types are looked up in reg by path and
-// name; any that reg lacks take the ID DemoRegistry gives them, and then the
+// reg should hold the demo schema (Registry); nil means a fresh
+// Registry. Fields and event types are looked up in reg by path and
+// name; any that reg lacks take the ID Registry gives them, and then the
 // events are built without checking them against reg. user.id is a U64,
 // or its decimal string where reg declares the field String, as ECS does.
 // Strings share a few
 // backing arrays; treat the events as read-only.
 func GenerateEvents(seed int64, n int, reg *schema.Registry) []schema.Event {
 	if reg == nil {
-		reg = DemoRegistry()
+		reg = Registry()
 	}
 	n = max(n, 0)
 	complete := true
@@ -109,7 +114,7 @@ func GenerateEvents(seed int64, n int, reg *schema.Registry) []schema.Event {
 		fArgc, fUser, fUID, fPath      = id("process.args_count"), id("user.name"), id("user.id"), id("file.path")
 		fFlags, fSIP, fSPort, fDIP     = id("file.flags"), id("source.ip"), id("source.port"), id("destination.ip")
 		fDPort, fTrans, fHost          = id("destination.port"), id("network.transport"), id("host.name")
-		tExec, tOpen, tConn            = typ(DemoExec), typ(DemoOpen), typ(DemoConnect)
+		tExec, tOpen, tConn            = typ(Exec), typ(Open), typ(Connect)
 	)
 	// ECS declares user.id a keyword: under a registry that says so the
 	// generator writes the uid as its decimal string.
