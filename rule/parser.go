@@ -569,34 +569,18 @@ func (p *parser) node() error {
 	return nil
 }
 
-func (p *parser) parseOr() (Expr, error) {
-	x, err := p.parseAnd()
-	if err != nil {
-		return nil, err
-	}
-	for p.kw("or") {
-		if err := p.node(); err != nil {
-			return nil, err
-		}
-		pos := x.Position()
-		if err := p.advance(); err != nil {
-			return nil, err
-		}
-		y, err := p.parseAnd()
-		if err != nil {
-			return nil, err
-		}
-		x = &BinaryExpr{P: pos, Op: OpOr, X: x, Y: y}
-	}
-	return x, nil
-}
+func (p *parser) parseOr() (Expr, error) { return p.parseBinary("or", OpOr, p.parseAnd) }
 
-func (p *parser) parseAnd() (Expr, error) {
-	x, err := p.parseNot()
+func (p *parser) parseAnd() (Expr, error) { return p.parseBinary("and", OpAnd, p.parseNot) }
+
+// parseBinary parses a left-associative chain of operands joined by
+// keyword kw, each operand parsed by next (which binds tighter).
+func (p *parser) parseBinary(kw string, op LogicOp, next func() (Expr, error)) (Expr, error) {
+	x, err := next()
 	if err != nil {
 		return nil, err
 	}
-	for p.kw("and") {
+	for p.kw(kw) {
 		if err := p.node(); err != nil {
 			return nil, err
 		}
@@ -604,11 +588,11 @@ func (p *parser) parseAnd() (Expr, error) {
 		if err := p.advance(); err != nil {
 			return nil, err
 		}
-		y, err := p.parseNot()
+		y, err := next()
 		if err != nil {
 			return nil, err
 		}
-		x = &BinaryExpr{P: pos, Op: OpAnd, X: x, Y: y}
+		x = &BinaryExpr{P: pos, Op: op, X: x, Y: y}
 	}
 	return x, nil
 }
