@@ -193,14 +193,9 @@ func (p *parser) parseSequence() (*Query, error) {
 	// Head: by and with maxspan, in either order.
 	for {
 		if p.kw("by") {
-			if len(q.By) > 0 {
-				return nil, p.fail("sequence by given twice")
-			}
-			by, err := p.parseByList()
-			if err != nil {
+			if err := p.parseByOnce(&q.By, "sequence"); err != nil {
 				return nil, err
 			}
-			q.By = by
 			continue
 		}
 		if p.kw("with") {
@@ -463,14 +458,9 @@ func (p *parser) parseStep(noRuns string) (*Step, error) {
 	runsSet := false
 	for {
 		if p.kw("by") {
-			if len(st.By) > 0 {
-				return nil, p.fail("step by given twice")
-			}
-			by, err := p.parseByList()
-			if err != nil {
+			if err := p.parseByOnce(&st.By, "step"); err != nil {
 				return nil, err
 			}
-			st.By = by
 			continue
 		}
 		if p.kw("with") {
@@ -512,6 +502,20 @@ func (p *parser) parseStep(noRuns string) (*Step, error) {
 		break
 	}
 	return st, nil
+}
+
+// parseByOnce parses a by clause into *by, which a sequence or a step
+// (what) may give only once.
+func (p *parser) parseByOnce(by *[]*Field, what string) error {
+	if len(*by) > 0 {
+		return p.fail(what + " by given twice")
+	}
+	l, err := p.parseByList()
+	if err != nil {
+		return err
+	}
+	*by = l
+	return nil
 }
 
 func (p *parser) parseByList() ([]*Field, error) {
