@@ -650,18 +650,7 @@ func (p *parser) parsePrimary() (Expr, error) {
 		if x, ok, err := p.tryParenOperand(); err != nil || ok {
 			return x, err
 		}
-		if err := p.enterOperator(false); err != nil {
-			return nil, err
-		}
-		x, err := p.parseOr()
-		if err != nil {
-			return nil, err
-		}
-		if _, err := p.expect(tRParen, ") to close the parenthesis"); err != nil {
-			return nil, err
-		}
-		p.depth--
-		return x, nil
+		return parenthesised(p, p.parseOr)
 	case isKw(t, "true") || isKw(t, "false"):
 		next, err := p.peek()
 		if err != nil {
@@ -924,24 +913,31 @@ func (p *parser) parseUnary() (Operand, error) {
 	return &ArithExpr{P: t.pos, Op: OpSub, X: zero, Y: x}, nil
 }
 
+// parenthesised parses what parse reads, then the ) that closes the
+// parenthesis the current token opens, counting one level of nesting.
+func parenthesised[T any](p *parser, parse func() (T, error)) (T, error) {
+	var zero T
+	if err := p.enterOperator(false); err != nil {
+		return zero, err
+	}
+	x, err := parse()
+	if err != nil {
+		return zero, err
+	}
+	if _, err := p.expect(tRParen, ") to close the parenthesis"); err != nil {
+		return zero, err
+	}
+	p.depth--
+	return x, nil
+}
+
 // parsePrimaryOperand reads a field, ?field, literal, function call or
 // parenthesised operand.
 func (p *parser) parsePrimaryOperand() (Operand, error) {
 	t := p.tok
 	switch {
 	case t.kind == tLParen:
-		if err := p.enterOperator(false); err != nil {
-			return nil, err
-		}
-		x, err := p.parseOperand()
-		if err != nil {
-			return nil, err
-		}
-		if _, err := p.expect(tRParen, ") to close the parenthesis"); err != nil {
-			return nil, err
-		}
-		p.depth--
-		return x, nil
+		return parenthesised(p, p.parseOperand)
 	case t.kind == tQuestion:
 		return p.parseField()
 	case t.kind == tIdent && !t.quoted && !isKeyword(t.raw):
