@@ -104,34 +104,8 @@ func compileArrayCompare(id schema.FieldID, op rule.CmpOp, lit value.Value) pred
 }
 
 func compileArrayIn(e *rule.InExpr) pred {
-	var strs []string
-	hasNull := false
-	for _, l := range e.Values {
-		if l.Value.IsNull() {
-			hasNull = true
-		} else if s, ok := l.Value.Str(); ok {
-			strs = append(strs, s)
-		}
-	}
-	fold := e.Fold
-	if !fold && len(strs) > smallList {
-		set := make(map[string]struct{}, len(strs))
-		for _, s := range strs {
-			set[s] = struct{}{}
-		}
-		return anyElement(e.Field.ID, func(s string, _ *evalScratch) bool {
-			_, ok := set[s]
-			return ok
-		}, hasNull)
-	}
-	return anyElement(e.Field.ID, func(s string, _ *evalScratch) bool {
-		for _, x := range strs {
-			if x == s || fold && strings.EqualFold(x, s) {
-				return true
-			}
-		}
-		return false
-	}, hasNull)
+	l := newInList(e.Values, e.Fold)
+	return anyElement(e.Field.ID, l.hasStr, l.hasNull)
 }
 
 // lookArray reports the atoms of sets that any String element of a

@@ -235,7 +235,7 @@ func (c *compiler) compileCall(e *rule.CallExpr) vfn {
 					return null
 				}
 				end := len(sc.str)
-				sc.str = appendText(sc.str, v)
+				sc.str = v.AppendText(sc.str)
 				n := copy(sc.str[mark:], sc.str[end:]) // over what the argument built
 				sc.str = sc.str[:mark+n]
 			}
@@ -249,7 +249,7 @@ func (c *compiler) compileCall(e *rule.CallExpr) vfn {
 				return v
 			}
 			start := len(sc.str)
-			sc.str = appendText(sc.str, v)
+			sc.str = v.AppendText(sc.str)
 			return value.StringValue(scratchString(sc.str[start:]))
 		}
 	case "number":
@@ -387,29 +387,6 @@ func (c *compiler) compileCall(e *rule.CallExpr) vfn {
 		}
 	}
 	return func(*schema.Event, *evalScratch) value.Value { return null } // cidrMatch: refused by Resolve
-}
-
-// appendText appends a scalar's text: strings as they are, numbers in
-// decimal, booleans as true or false.
-func appendText(dst []byte, v value.Value) []byte {
-	switch v.Kind() {
-	case value.KindString:
-		s, _ := v.Str()
-		return append(dst, s...)
-	case value.KindI64:
-		i, _ := v.I64()
-		return strconv.AppendInt(dst, i, 10)
-	case value.KindU64:
-		u, _ := v.U64()
-		return strconv.AppendUint(dst, u, 10)
-	case value.KindF64:
-		f, _ := v.F64()
-		return strconv.AppendFloat(dst, f, 'g', -1, 64)
-	case value.KindBool:
-		b, _ := v.Bool()
-		return strconv.AppendBool(dst, b)
-	}
-	return dst
 }
 
 // parseNumber parses s as an integer in base (a 0x prefix allowed in base

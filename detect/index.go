@@ -471,6 +471,23 @@ func (sc *evalScratch) markAll(slots []int32) {
 	}
 }
 
+// groupTest runs a step group's condition once per event: the steps
+// of one group (a step's runs) share a predicate result and stand together
+// in stepsOf, so a loop over them keeps the last group's result here.
+type groupTest struct {
+	group   int // -1: none yet
+	matched bool
+}
+
+// test reports whether st's condition is true of ev, reusing the result of
+// the step before when it is of the same group.
+func (g *groupTest) test(sc *evalScratch, st *cstep, ev *schema.Event) bool {
+	if st.group != g.group {
+		g.group, g.matched = st.group, sc.test(st, ev)
+	}
+	return g.matched
+}
+
 // test reports whether st's condition is true of ev, the event the index
 // last looked at (or any event, without an index): an unguarded step runs
 // its predicate; a guarded one is false unless its guard was hit, and then

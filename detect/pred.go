@@ -292,67 +292,91 @@ func cmpFloat(x, y float64) (int, bool) {
 // looks up a set.
 const smallList = 8
 
-func compileIn(e *rule.InExpr) pred {
-	id := e.Field.ID
-	var strs []string
-	var nums []value.Value
-	var bools []bool
-	hasNull := false
-	for _, l := range e.Values {
-		v := l.Value
+// inList is the literal list of an in (...) test split by kind, so a
+// value is compared only with the literals of its own kind: strings
+// exactly (folded for in~, through a set when the list is long), bools,
+// numbers by value. Field, expression and array-element tests share it.
+type inList struct {
+	strs    []string
+	set     map[string]struct{} // strs, when more than smallList and not folded
+	nums    []value.Value
+	bools   []bool
+	hasNull bool // null is in the list
+	fold    bool
+}
+
+func newInList(lits []rule.Literal, fold bool) *inList {
+	l := &inList{fold: fold}
+	for _, lit := range lits {
+		v := lit.Value
 		switch {
 		case v.IsNull():
-			hasNull = true
+			l.hasNull = true
 		case v.Kind() == value.KindString:
 			s, _ := v.Str()
-			strs = append(strs, s)
+			l.strs = append(l.strs, s)
 		case v.Kind() == value.KindBool:
 			b, _ := v.Bool()
-			bools = append(bools, b)
+			l.bools = append(l.bools, b)
 		default:
-			nums = append(nums, v)
+			l.nums = append(l.nums, v)
 		}
 	}
-	var set map[string]struct{}
-	if !e.Fold && len(strs) > smallList {
-		set = make(map[string]struct{}, len(strs))
-		for _, s := range strs {
-			set[s] = struct{}{}
+	if !fold && len(l.strs) > smallList {
+		l.set = make(map[string]struct{}, len(l.strs))
+		for _, s := range l.strs {
+			l.set[s] = struct{}{}
 		}
 	}
-	fold := e.Fold
+	return l
+}
+
+// hasStr reports whether s is in the list.
+func (l *inList) hasStr(s string, _ *evalScratch) bool {
+	if l.set != nil {
+		_, ok := l.set[s]
+		return ok
+	}
+	for _, x := range l.strs {
+		if x == s || l.fold && strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// has reports whether v, not null, is in the list.
+func (l *inList) has(v value.Value) bool {
+	switch v.Kind() {
+	case value.KindString:
+		s, _ := v.Str()
+		return l.hasStr(s, nil)
+	case value.KindBool:
+		b, _ := v.Bool()
+		for _, x := range l.bools {
+			if x == b {
+				return true
+			}
+		}
+	default:
+		for _, x := range l.nums {
+			if c, ok := cmpNum(v, x); ok && c == 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func compileIn(e *rule.InExpr) pred {
+	id := e.Field.ID
+	l := newInList(e.Values, e.Fold)
 	return func(ev *schema.Event, sc *evalScratch) bool {
 		v, ok := ev.Get(id)
 		if !ok || v.IsNull() {
-			return hasNull
+			return l.hasNull
 		}
-		switch v.Kind() {
-		case value.KindString:
-			s, _ := v.Str()
-			if set != nil {
-				_, ok := set[s]
-				return ok
-			}
-			for _, x := range strs {
-				if x == s || fold && strings.EqualFold(x, s) {
-					return true
-				}
-			}
-		case value.KindBool:
-			b, _ := v.Bool()
-			for _, x := range bools {
-				if x == b {
-					return true
-				}
-			}
-		default:
-			for _, x := range nums {
-				if c, ok := cmpNum(v, x); ok && c == 0 {
-					return true
-				}
-			}
-		}
-		return false
+		return l.has(v)
 	}
 }
 
@@ -430,54 +454,14 @@ func (c *compiler) matchFn(matchers []*rule.Matcher) (match func(string, *evalSc
 // membership; strings exactly, or folded for in~; numbers by value).
 func (c *compiler) compileOperandIn(e *rule.OperandInExpr) pred {
 	x := c.compileOperand(e.X)
-	var strs []string
-	var nums []value.Value
-	var bools []bool
-	hasNull := false
-	for _, l := range e.Values {
-		v := l.Value
-		switch {
-		case v.IsNull():
-			hasNull = true
-		case v.Kind() == value.KindString:
-			s, _ := v.Str()
-			strs = append(strs, s)
-		case v.Kind() == value.KindBool:
-			b, _ := v.Bool()
-			bools = append(bools, b)
-		default:
-			nums = append(nums, v)
-		}
-	}
-	fold := e.Fold
+	l := newInList(e.Values, e.Fold)
 	return func(ev *schema.Event, sc *evalScratch) bool {
 		sc.str = sc.str[:0]
 		v := x(ev, sc)
-		switch v.Kind() {
-		case value.KindNull:
-			return hasNull
-		case value.KindString:
-			s, _ := v.Str()
-			for _, w := range strs {
-				if w == s || fold && strings.EqualFold(w, s) {
-					return true
-				}
-			}
-		case value.KindBool:
-			b, _ := v.Bool()
-			for _, w := range bools {
-				if w == b {
-					return true
-				}
-			}
-		default:
-			for _, w := range nums {
-				if c, ok := cmpNum(v, w); ok && c == 0 {
-					return true
-				}
-			}
+		if v.Kind() == value.KindNull {
+			return l.hasNull
 		}
-		return false
+		return l.has(v)
 	}
 }
 

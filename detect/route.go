@@ -78,13 +78,10 @@ func (d *Detector) routeRule(r *crule, ev *schema.Event, sc *routeScratch, m *en
 		d.routeMissing(r, ev, sc, m) // an until event does nothing else, but may be a missing one too
 		return
 	}
-	group, matched, byGroup := -1, false, -1
+	g, byGroup := groupTest{group: -1}, -1
 	for _, i := range r.stepsOf(ev.Type) {
 		st := &r.steps[i]
-		if st.group != group {
-			group, matched = st.group, sc.eval.test(st, ev)
-		}
-		if !matched || st.byGroup == byGroup {
+		if !g.test(sc.eval, st, ev) || st.byGroup == byGroup {
 			continue // no match, or the same key as the step before
 		}
 		byGroup = st.byGroup

@@ -36,14 +36,11 @@ type sampleHit struct {
 func (w *worker) applySample(s *seqState, ev *schema.Event) {
 	r := s.r
 	hits := w.samples[:0]
-	group, matched := -1, false
+	g := groupTest{group: -1}
 	for _, i32 := range r.stepsOf(ev.Type) {
 		i := int(i32)
 		st := &r.steps[i]
-		if st.group != group {
-			group, matched = st.group, w.eval.test(st, ev)
-		}
-		if !matched {
+		if !g.test(w.eval, st, ev) {
 			continue
 		}
 		key, vals, ok := w.key(st, ev)

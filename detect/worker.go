@@ -292,14 +292,11 @@ func (w *worker) applySeq(s *seqState, ev *schema.Event) {
 	}
 	ts := uint64(ev.TsMono)
 	last := r.nPos - 1
-	group, matched := -1, false
+	g := groupTest{group: -1}
 	for _, i32 := range r.stepsOf(ev.Type) {
 		i := int(i32)
 		st := &r.steps[i]
-		if st.group != group {
-			group, matched = st.group, w.eval.test(st, ev)
-		}
-		if !matched || i > 0 && s.n == 0 {
+		if !g.test(w.eval, st, ev) || i > 0 && s.n == 0 {
 			continue // no match, or no partial match for it to advance
 		}
 		key, vals, ok := w.key(st, ev)

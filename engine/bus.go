@@ -371,16 +371,22 @@ func (c Claim) Commit() {
 // event refused, since retrying it would duplicate it where it was
 // accepted.
 func (b *Bus) publishRouted(lanes []*ring.MPSC[schema.Event], pi int, extra *PartitionSet, ev *schema.Event) error {
-	p := &b.parts[pi]
-	r := p.ring
-	if lanes != nil {
-		r = lanes[pi]
-	}
+	p, r := b.laneOf(lanes, pi)
 	if err := b.publishLane(p, r, ev); err != nil {
 		return err
 	}
 	b.copyTo(lanes, extra, ev)
 	return nil
+}
+
+// laneOf returns partition pi and the ring a publish to it writes: the
+// producer's lane in Ordered mode (lanes set), else the partition's ring.
+func (b *Bus) laneOf(lanes []*ring.MPSC[schema.Event], pi int) (*partition, *ring.MPSC[schema.Event]) {
+	p := &b.parts[pi]
+	if lanes != nil {
+		return p, lanes[pi]
+	}
+	return p, p.ring
 }
 
 // copyTo copies ev into each partition of extra, through lanes as
@@ -392,11 +398,7 @@ func (b *Bus) copyTo(lanes []*ring.MPSC[schema.Event], extra *PartitionSet, ev *
 			if pi >= len(b.parts) {
 				continue
 			}
-			p := &b.parts[pi]
-			r := p.ring
-			if lanes != nil {
-				r = lanes[pi]
-			}
+			p, r := b.laneOf(lanes, pi)
 			_ = b.publishLane(p, r, ev) // counted in its partition
 		}
 	}
@@ -548,11 +550,7 @@ func (b *Bus) publishBatch(lanes []*ring.MPSC[schema.Event], evs []schema.Event)
 			}
 			run++
 		}
-		p := &b.parts[pi]
-		r := p.ring
-		if lanes != nil {
-			r = lanes[pi]
-		}
+		p, r := b.laneOf(lanes, pi)
 		k, err := b.publishRun(p, r, evs[n:n+run])
 		n += k
 		if err != nil {
@@ -574,11 +572,7 @@ func (b *Bus) publishRuns(lanes []*ring.MPSC[schema.Event], evs []schema.Event) 
 			}
 			run++
 		}
-		p := &b.parts[pi]
-		r := p.ring
-		if lanes != nil {
-			r = lanes[pi]
-		}
+		p, r := b.laneOf(lanes, pi)
 		k, err := b.publishRun(p, r, evs[n:n+run])
 		n += k
 		if err != nil {

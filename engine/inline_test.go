@@ -11,5 +11,5 @@ import (
 // Claim.Commit does not inline (it may copy a routed event first); its
 // ring Commit does.
 func TestInline(t *testing.T) {
-	inlinecheck.Check(t, false, "shard.of", "hash16", "Claim.Event", "(*Bus).PartitionOf", "storeMax", "(*Producer).advance")
+	inlinecheck.Check(t, false, "shard.of", "hash16", "Claim.Event", "(*Bus).PartitionOf", "storeMax", "(*Producer).advance", "(*Bus).laneOf")
 }

@@ -36,15 +36,10 @@ var alertHeaders = []kgo.RecordHeader{{Key: "content-type", Value: []byte("appli
 // named "kafka:" + the topic, or a *ConfigError. Hand it to sink.New in a
 // sink.DestinationConfig; the Output closes it.
 func NewAlertDestination(cfg Config) (*AlertDestination, error) {
-	cfg, err := cfg.validated()
+	cfg, opts, err := cfg.validatedProducer()
 	if err != nil {
 		return nil, err
 	}
-	opts, err := cfg.clientOpts()
-	if err != nil {
-		return nil, err
-	}
-	opts = append(opts, cfg.producerOpts()...)
 	opts = append(opts, kgo.DefaultProduceTopic(cfg.AlertTopic))
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {

@@ -587,6 +587,20 @@ func (c *Config) clientOpts() ([]kgo.Opt, error) {
 	return opts, nil
 }
 
+// validatedProducer returns c validated, with its defaults, and the
+// options of a client that produces with it (the caller adds its topic).
+func (c Config) validatedProducer() (Config, []kgo.Opt, error) {
+	c, err := c.validated()
+	if err != nil {
+		return c, nil, err
+	}
+	opts, err := c.clientOpts()
+	if err != nil {
+		return c, nil, err
+	}
+	return c, append(opts, c.producerOpts()...), nil
+}
+
 // producerOpts returns the options of a client that produces.
 func (c *Config) producerOpts() []kgo.Opt {
 	opts := []kgo.Opt{

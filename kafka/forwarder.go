@@ -112,15 +112,10 @@ type recMeta struct {
 // *ConfigError. It starts the Kafka client (which connects lazily) and one
 // goroutine that flushes lanes as they linger; Close stops both.
 func NewForwarder(cfg Config) (*Forwarder, error) {
-	cfg, err := cfg.validated()
+	cfg, opts, err := cfg.validatedProducer()
 	if err != nil {
 		return nil, err
 	}
-	opts, err := cfg.clientOpts()
-	if err != nil {
-		return nil, err
-	}
-	opts = append(opts, cfg.producerOpts()...)
 	opts = append(opts, kgo.DefaultProduceTopic(cfg.Topic))
 	headers := []kgo.RecordHeader{{Key: HeaderFormat, Value: []byte(cfg.Format.header())}}
 	if cfg.SchemaID != "" {

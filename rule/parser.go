@@ -193,14 +193,9 @@ func (p *parser) parseSequence() (*Query, error) {
 	// Head: by and with maxspan, in either order.
 	for {
 		if p.kw("by") {
-			if len(q.By) > 0 {
-				return nil, p.fail("sequence by given twice")
-			}
-			by, err := p.parseByList()
-			if err != nil {
+			if err := p.parseByOnce(&q.By, "sequence"); err != nil {
 				return nil, err
 			}
-			q.By = by
 			continue
 		}
 		if p.kw("with") {
@@ -463,14 +458,9 @@ func (p *parser) parseStep(noRuns string) (*Step, error) {
 	runsSet := false
 	for {
 		if p.kw("by") {
-			if len(st.By) > 0 {
-				return nil, p.fail("step by given twice")
-			}
-			by, err := p.parseByList()
-			if err != nil {
+			if err := p.parseByOnce(&st.By, "step"); err != nil {
 				return nil, err
 			}
-			st.By = by
 			continue
 		}
 		if p.kw("with") {
@@ -512,6 +502,20 @@ func (p *parser) parseStep(noRuns string) (*Step, error) {
 		break
 	}
 	return st, nil
+}
+
+// parseByOnce parses a by clause into *by, which a sequence or a step
+// (what) may give only once.
+func (p *parser) parseByOnce(by *[]*Field, what string) error {
+	if len(*by) > 0 {
+		return p.fail(what + " by given twice")
+	}
+	l, err := p.parseByList()
+	if err != nil {
+		return err
+	}
+	*by = l
+	return nil
 }
 
 func (p *parser) parseByList() ([]*Field, error) {
@@ -569,34 +573,18 @@ func (p *parser) node() error {
 	return nil
 }
 
-func (p *parser) parseOr() (Expr, error) {
-	x, err := p.parseAnd()
-	if err != nil {
-		return nil, err
-	}
-	for p.kw("or") {
-		if err := p.node(); err != nil {
-			return nil, err
-		}
-		pos := x.Position()
-		if err := p.advance(); err != nil {
-			return nil, err
-		}
-		y, err := p.parseAnd()
-		if err != nil {
-			return nil, err
-		}
-		x = &BinaryExpr{P: pos, Op: OpOr, X: x, Y: y}
-	}
-	return x, nil
-}
+func (p *parser) parseOr() (Expr, error) { return p.parseBinary("or", OpOr, p.parseAnd) }
 
-func (p *parser) parseAnd() (Expr, error) {
-	x, err := p.parseNot()
+func (p *parser) parseAnd() (Expr, error) { return p.parseBinary("and", OpAnd, p.parseNot) }
+
+// parseBinary parses a left-associative chain of operands joined by
+// keyword kw, each operand parsed by next (which binds tighter).
+func (p *parser) parseBinary(kw string, op LogicOp, next func() (Expr, error)) (Expr, error) {
+	x, err := next()
 	if err != nil {
 		return nil, err
 	}
-	for p.kw("and") {
+	for p.kw(kw) {
 		if err := p.node(); err != nil {
 			return nil, err
 		}
@@ -604,11 +592,11 @@ func (p *parser) parseAnd() (Expr, error) {
 		if err := p.advance(); err != nil {
 			return nil, err
 		}
-		y, err := p.parseNot()
+		y, err := next()
 		if err != nil {
 			return nil, err
 		}
-		x = &BinaryExpr{P: pos, Op: OpAnd, X: x, Y: y}
+		x = &BinaryExpr{P: pos, Op: op, X: x, Y: y}
 	}
 	return x, nil
 }
@@ -662,18 +650,7 @@ func (p *parser) parsePrimary() (Expr, error) {
 		if x, ok, err := p.tryParenOperand(); err != nil || ok {
 			return x, err
 		}
-		if err := p.enterOperator(false); err != nil {
-			return nil, err
-		}
-		x, err := p.parseOr()
-		if err != nil {
-			return nil, err
-		}
-		if _, err := p.expect(tRParen, ") to close the parenthesis"); err != nil {
-			return nil, err
-		}
-		p.depth--
-		return x, nil
+		return parenthesised(p, p.parseOr)
 	case isKw(t, "true") || isKw(t, "false"):
 		next, err := p.peek()
 		if err != nil {
@@ -936,24 +913,31 @@ func (p *parser) parseUnary() (Operand, error) {
 	return &ArithExpr{P: t.pos, Op: OpSub, X: zero, Y: x}, nil
 }
 
+// parenthesised parses what parse reads, then the ) that closes the
+// parenthesis the current token opens, counting one level of nesting.
+func parenthesised[T any](p *parser, parse func() (T, error)) (T, error) {
+	var zero T
+	if err := p.enterOperator(false); err != nil {
+		return zero, err
+	}
+	x, err := parse()
+	if err != nil {
+		return zero, err
+	}
+	if _, err := p.expect(tRParen, ") to close the parenthesis"); err != nil {
+		return zero, err
+	}
+	p.depth--
+	return x, nil
+}
+
 // parsePrimaryOperand reads a field, ?field, literal, function call or
 // parenthesised operand.
 func (p *parser) parsePrimaryOperand() (Operand, error) {
 	t := p.tok
 	switch {
 	case t.kind == tLParen:
-		if err := p.enterOperator(false); err != nil {
-			return nil, err
-		}
-		x, err := p.parseOperand()
-		if err != nil {
-			return nil, err
-		}
-		if _, err := p.expect(tRParen, ") to close the parenthesis"); err != nil {
-			return nil, err
-		}
-		p.depth--
-		return x, nil
+		return parenthesised(p, p.parseOperand)
 	case t.kind == tQuestion:
 		return p.parseField()
 	case t.kind == tIdent && !t.quoted && !isKeyword(t.raw):

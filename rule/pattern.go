@@ -202,18 +202,11 @@ func (m *Matcher) Match(s string) bool {
 
 // matchASCII is Match for a case-insensitive ASCII pattern and input.
 func (m *Matcher) matchASCII(s string) bool {
-	l := m.lower
 	switch m.kind {
-	case mExact:
-		return equalFoldASCII(s, l)
-	case mPrefix:
-		return len(s) >= len(l) && equalFoldASCII(s[:len(l)], l)
-	case mSuffix:
-		return len(s) >= len(l) && equalFoldASCII(s[len(s)-len(l):], l)
-	case mContains:
-		return indexFoldASCII(s, l) >= 0
+	case mExact, mPrefix, mSuffix, mContains:
+		return matchASCIIKind(m.kind, s, m.lower)
 	}
-	return globASCIIFold(l, s)
+	return globASCIIFold(m.lower, s)
 }
 
 // globASCIIFold is globMatch for a lower-case ASCII pattern and an ASCII

@@ -233,6 +233,9 @@ func (m *Matcher) matchLits(s string) bool {
 	return false
 }
 
+// matchASCIIKind tests an ASCII s against the lower-case ASCII literal l
+// as kind k says (exact, prefix, suffix; any other kind: contains),
+// ignoring case; plain matchers and a regexp's literal sets share it.
 func matchASCIIKind(k matcherKind, s, l string) bool {
 	switch k {
 	case mExact:

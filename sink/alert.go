@@ -190,21 +190,13 @@ func appendFlat(dst []byte, v value.Value) []byte {
 	switch v.Kind() {
 	case value.KindNull:
 		return append(dst, "null"...)
-	case value.KindI64:
-		i, _ := v.I64()
-		return strconv.AppendInt(dst, i, 10)
-	case value.KindU64:
-		u, _ := v.U64()
-		return strconv.AppendUint(dst, u, 10)
 	case value.KindF64:
-		x, _ := v.F64()
-		if math.IsNaN(x) || math.IsInf(x, 0) {
+		if x, _ := v.F64(); math.IsNaN(x) || math.IsInf(x, 0) {
 			return append(dst, "null"...)
 		}
-		return strconv.AppendFloat(dst, x, 'g', -1, 64)
-	case value.KindBool:
-		b, _ := v.Bool()
-		return strconv.AppendBool(dst, b)
+		return v.AppendText(dst)
+	case value.KindI64, value.KindU64, value.KindBool:
+		return v.AppendText(dst)
 	case value.KindString:
 		s, _ := v.Str()
 		return valuejson.AppendQuoted(dst, s)

@@ -182,3 +182,15 @@ func ExampleValue_MarshalJSON() {
 	// {"name":"uid","value":{"U64":0}}
 	// argv Array [ls] <nil>
 }
+
+// A scalar's text, appended without allocating: what string(x) and
+// concat in EQL, and flat JSON numbers, are made of.
+func ExampleValue_AppendText() {
+	buf := value.I64Value(-42).AppendText(nil)
+	buf = append(buf, ' ')
+	buf = value.F64Value(0.5).AppendText(buf)
+	buf = append(buf, ' ')
+	buf = value.BoolValue(true).AppendText(buf)
+	fmt.Println(string(buf))
+	// Output: -42 0.5 true
+}

@@ -58,21 +58,13 @@ func (v Value) String() string {
 	return string(v.appendText(nil))
 }
 
+// appendText appends String's form of v, of any kind.
 func (v Value) appendText(dst []byte) []byte {
 	switch v.Kind() {
 	case KindNull:
 		return append(dst, "null"...)
-	case KindI64:
-		return strconv.AppendInt(dst, int64(v.num), 10)
-	case KindU64:
-		return strconv.AppendUint(dst, v.num, 10)
-	case KindF64:
-		return strconv.AppendFloat(dst, math.Float64frombits(v.num), 'g', -1, 64)
-	case KindBool:
-		return strconv.AppendBool(dst, v.num != 0)
-	case KindString:
-		s, _ := v.Str()
-		return append(dst, s...)
+	case KindI64, KindU64, KindF64, KindBool, KindString:
+		return v.AppendText(dst)
 	case KindBytes:
 		b, _ := v.Bytes()
 		const hex = "0123456789abcdef"
@@ -92,6 +84,28 @@ func (v Value) appendText(dst []byte) []byte {
 		return append(dst, ']')
 	}
 	return append(dst, "?"...)
+}
+
+// AppendText appends a scalar's text to dst, as String writes it: a
+// String as it is, a number in decimal (an F64 in strconv's shortest 'g'
+// form), a Bool as true or false. Null, Bytes and Array have no scalar
+// text: for them it appends nothing. It does not allocate beyond growing
+// dst.
+func (v Value) AppendText(dst []byte) []byte {
+	switch v.Kind() {
+	case KindI64:
+		return strconv.AppendInt(dst, int64(v.num), 10)
+	case KindU64:
+		return strconv.AppendUint(dst, v.num, 10)
+	case KindF64:
+		return strconv.AppendFloat(dst, math.Float64frombits(v.num), 'g', -1, 64)
+	case KindBool:
+		return strconv.AppendBool(dst, v.num != 0)
+	case KindString:
+		s, _ := v.Str()
+		return append(dst, s...)
+	}
+	return dst
 }
 
 func nan() float64 { return math.NaN() }

@@ -337,5 +337,12 @@ func TestValueNoAlloc(t *testing.T) {
 		buf = value.StringValue(s).AppendJSON(buf)
 		buf = value.StringValue("tab\there \"q\" \xff").AppendJSON(buf)
 	})
+	check("AppendText of scalars and strings", func() {
+		buf = value.I64Value(i).AppendText(buf[:0])
+		buf = value.U64Value(u).AppendText(buf)
+		buf = value.F64Value(x).AppendText(buf)
+		buf = value.BoolValue(b).AppendText(buf)
+		buf = value.StringValue(s).AppendText(buf)
+	})
 	sink = value.F64Value(sum)
 }

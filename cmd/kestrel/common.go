@@ -173,12 +173,7 @@ func (f *nodeFlags) startNode(cfg node.Config, lateness time.Duration, stderr io
 // directory again on Reload.
 func newNode(cfg node.Config, stderr io.Writer) (*node.Node, bool) {
 	if cfg.RulesDir != "" {
-		reg, err := registry(cfg.SchemaPath)
-		if err != nil {
-			fmt.Fprintf(stderr, "kestrel: %v\n", err)
-			return nil, false
-		}
-		set, ok := loadRules(cfg.RulesDir, reg, stderr)
+		reg, set, ok := loadRulesAt(cfg.RulesDir, cfg.SchemaPath, stderr)
 		if !ok {
 			return nil, false
 		}

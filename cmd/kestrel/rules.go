@@ -46,6 +46,19 @@ func loadRules(dir string, reg *schema.Registry, w io.Writer) (*rule.Set, bool) 
 	return set, true
 }
 
+// loadRulesAt reads the schema at schemaPath (the default when empty)
+// and loads dir against it, printing every problem on w. reg is nil when
+// the schema could not be read; ok reports whether everything loaded.
+func loadRulesAt(dir, schemaPath string, w io.Writer) (reg *schema.Registry, set *rule.Set, ok bool) {
+	reg, err := registry(schemaPath)
+	if err != nil {
+		fmt.Fprintf(w, "kestrel: %v\n", err)
+		return nil, nil, false
+	}
+	set, ok = loadRules(dir, reg, w)
+	return reg, set, ok
+}
+
 // splitErrors undoes errors.Join, one level at a time.
 func splitErrors(err error) []error {
 	var j interface{ Unwrap() []error }
@@ -93,12 +106,10 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	reg, err := registry(schemaPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "kestrel: %v\n", err)
+	reg, set, ok := loadRulesAt(dir, schemaPath, stderr)
+	if reg == nil {
 		return exitFail
 	}
-	set, ok := loadRules(dir, reg, stderr)
 	for _, p := range set.Packages {
 		fmt.Fprintf(stdout, "ok %s (%s)\n", p.ID(), describe(p))
 		if p.Query.Sequence || p.Query.Sample {
@@ -173,12 +184,10 @@ func runRules(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	reg, err := registry(schemaPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "kestrel: %v\n", err)
+	reg, set, ok := loadRulesAt(dir, schemaPath, stderr)
+	if reg == nil {
 		return exitFail
 	}
-	set, ok := loadRules(dir, reg, stderr)
 	tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSEVERITY\tKIND\tJOIN KEY\tROUTING\tNAME\tMITRE\tTAGS")
 	for _, p := range set.Packages {
