@@ -18,6 +18,7 @@ func TestInline(t *testing.T) {
 		"(*MPSC[go.shape.int]).Peek",
 		"(*MPSC[go.shape.int]).Release",
 		"(*MPSC[go.shape.int]).Commit",
+		"(*MPSC[go.shape.int]).Prefetch",
 		"(*waker).wake",
 	)
 }
