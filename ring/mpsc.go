@@ -191,11 +191,16 @@ func (r *MPSC[T]) TryPush(v T) bool {
 	if got == 0 {
 		return false
 	}
+	r.put(seq, v)
+	return true
+}
+
+// put writes v into reserved slot seq and commits it.
+func (r *MPSC[T]) put(seq uint64, v T) {
 	c := &r.cells[seq&r.mask]
 	c.v = v
 	c.end.Store(seq + 1) // publishes c.v
 	r.cons.wake()
-	return true
 }
 
 // Push appends v, waiting while the ring is full. It returns ErrClosed if
@@ -209,10 +214,7 @@ func (r *MPSC[T]) Push(ctx context.Context, v T) error {
 			return err
 		}
 	}
-	c := &r.cells[seq&r.mask]
-	c.v = v
-	c.end.Store(seq + 1) // publishes c.v
-	r.cons.wake()
+	r.put(seq, v)
 	return nil
 }
 
@@ -261,37 +263,10 @@ func (r *MPSC[T]) reserveSlow(ctx context.Context, n int) (seq uint64, got int, 
 	if err = ctx.Err(); err != nil {
 		return 0, 0, err
 	}
-	spin, yieldEnd := phases(r.spin, r.yieldEnd)
-	for i := 0; ; i++ {
-		if seq, got = r.TryReserve(n); got > 0 {
-			return seq, got, nil
-		}
-		if r.Closed() {
-			return seq, 0, ErrClosed
-		}
-		if !backoff(i, spin, yieldEnd) {
-			continue
-		}
-		r.prod.parked.Add(1)
-		// Re-check after raising the count: a release or close before it
-		// is seen here, one after it sees the count and signals.
-		if seq, got = r.TryReserve(n); got > 0 {
-			r.prod.parked.Add(-1)
-			r.passWake()
-			return seq, got, nil
-		}
-		if r.Closed() {
-			r.prod.parked.Add(-1)
-			return seq, 0, ErrClosed
-		}
-		if err = r.prod.park(ctx, r.done); err != nil {
-			return 0, 0, err
-		}
-		if seq, got = r.TryReserve(n); got > 0 {
-			r.passWake()
-			return seq, got, nil
-		}
+	if seq, got, err = await(ctx, reserveProbe[*MPSC[T]]{r, n}, &r.prod, r.done, r.spin, r.yieldEnd); got > 0 {
+		r.passWake()
 	}
+	return seq, got, err
 }
 
 // passWake hands the wake-up on: a release signals one parked producer;
@@ -440,32 +415,7 @@ func (r *MPSC[T]) waitReadSlow(ctx context.Context) (seq uint64, n int, err erro
 	if err = ctx.Err(); err != nil {
 		return seq, 0, err
 	}
-	spin, yieldEnd := phases(r.spin, r.yieldEnd)
-	for i := 0; ; i++ {
-		if seq, n = r.Peek(); n > 0 {
-			return seq, n, nil
-		}
-		if r.drained() {
-			return seq, 0, ErrClosed
-		}
-		if !backoff(i, spin, yieldEnd) {
-			continue
-		}
-		r.cons.parked.Add(1)
-		// Re-check after raising the flag: a commit or close before it is
-		// seen here, one after it sees the flag and signals.
-		if seq, n = r.Peek(); n > 0 {
-			r.cons.parked.Add(-1)
-			return seq, n, nil
-		}
-		if r.drained() {
-			r.cons.parked.Add(-1)
-			return seq, 0, ErrClosed
-		}
-		if err = r.cons.park(ctx, nil); err != nil {
-			return seq, 0, err
-		}
-	}
+	return await(ctx, readProbe[*MPSC[T]]{r}, r.cons, nil, r.spin, r.yieldEnd)
 }
 
 // Prefetch asks the CPU to bring slot seq's memory into its cache for
