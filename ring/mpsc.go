@@ -33,6 +33,8 @@ import (
 	"context"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/kestrel-sec/kestrel/internal/prefetch"
 )
 
 // cell is one slot with its run marker.
@@ -429,5 +431,5 @@ func (r *MPSC[T]) waitReadSlow(ctx context.Context) (seq uint64, n int, err erro
 // the hint costs a call. A no-op with the purego build tag and on
 // architectures other than amd64 and arm64.
 func (r *MPSC[T]) Prefetch(seq uint64) {
-	prefetch(unsafe.Pointer(&r.cells[seq&r.mask]), unsafe.Sizeof(r.cells[0]))
+	prefetch.Lines(uintptr(unsafe.Pointer(&r.cells[seq&r.mask])), unsafe.Sizeof(r.cells[0]))
 }

@@ -2,12 +2,12 @@
 
 #include "textflag.h"
 
-// func prefetch(addr unsafe.Pointer, n uintptr)
+// func Lines(addr, n uintptr)
 //
 // PREFETCHW (0F 0D /1, spelled in bytes: the assembler lacks the mnemonic)
 // on every cache line of [addr, addr+n). It is a hint: it never faults, and
 // on a CPU without it the encoding is a NOP.
-TEXT ·prefetch(SB), NOSPLIT|NOFRAME, $0-16
+TEXT ·Lines(SB), NOSPLIT|NOFRAME, $0-16
 	MOVQ addr+0(FP), AX
 	MOVQ n+8(FP), CX
 	ADDQ AX, CX

@@ -2,11 +2,11 @@
 
 #include "textflag.h"
 
-// func prefetch(addr unsafe.Pointer, n uintptr)
+// func Lines(addr, n uintptr)
 //
 // PRFM PSTL1KEEP (prefetch for store into L1) on every cache line of
 // [addr, addr+n). A hint: it never faults.
-TEXT ·prefetch(SB), NOSPLIT|NOFRAME, $0-16
+TEXT ·Lines(SB), NOSPLIT|NOFRAME, $0-16
 	MOVD addr+0(FP), R0
 	MOVD n+8(FP), R1
 	ADD  R0, R1
