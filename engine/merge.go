@@ -160,8 +160,6 @@ func (m *merge) finished(b *Bus, part *partition) bool {
 func (w *worker) runOrdered() {
 	b := w.bus
 	ctx := context.Background()
-	var idle idler
-	idle.reset(b.cfg.Wait)
 	need := uint64(wmIdle) // what the worker parks waiting for: see Bus.needs
 	ready := func() bool {
 		for k, pi := range w.parts {
@@ -172,45 +170,31 @@ func (w *worker) runOrdered() {
 		}
 		return false
 	}
-	for !b.abort.Load() {
-		progressed, finished := false, 0
-		for k, pi := range w.parts {
-			m, part := &w.merges[k], &b.parts[pi]
-			n := m.fill(part, w.batch)
-			if n == 0 {
-				if m.finished(b, part) {
-					finished++
-				}
-				continue
-			}
-			progressed = true
-			w.deliverMerged(pi, part, m, n)
-			if b.abort.Load() {
-				return
-			}
+	w.serve(func(k int) (delivered, finished bool) {
+		pi := w.parts[k]
+		m, part := &w.merges[k], &b.parts[pi]
+		n := m.fill(part, w.batch)
+		if n == 0 {
+			return false, m.finished(b, part)
 		}
-		if finished == len(w.parts) {
-			return
+		w.deliverMerged(pi, part, m, n)
+		return true, false
+	}, func() {
+		need = wmIdle
+		for k := range w.merges {
+			need = min(need, w.merges[k].held)
 		}
-		if idle.park(progressed) {
-			need = wmIdle
-			for k := range w.merges {
-				need = min(need, w.merges[k].held)
-			}
-			b.needs[w.id].v.Store(need) // before wmParked: see advanceSlow
-			b.wmParked.Add(1)
-			w.n.Wait(ctx, nil, ready) //nolint:errcheck // Background never ends
-			b.wmParked.Add(-1)
-			idle.reset(b.cfg.Wait)
-		}
-	}
+		b.needs[w.id].v.Store(need) // before wmParked: see advanceSlow
+		b.wmParked.Add(1)
+		w.n.Wait(ctx, nil, ready) //nolint:errcheck // Background never ends
+		b.wmParked.Add(-1)
+	})
 }
 
 // deliverMerged hands the n events fill put in w.batch, from partition pi,
 // to the Handler and every subscriber, then releases them from their lanes
 // and counts them.
 func (w *worker) deliverMerged(pi int, part *partition, m *merge, n int) {
-	b := w.bus
 	batch := w.batch[:n]
 	var depth, late uint64
 	for _, ev := range batch {
@@ -220,20 +204,7 @@ func (w *worker) deliverMerged(pi int, part *partition, m *merge, n int) {
 			m.last = ts
 		}
 	}
-	if w.h != nil {
-		w.state.Store(workerInHandler)
-		w.h(pi, batch)
-		w.state.Store(workerBusy)
-	}
-	if subs := *b.subs.Load(); len(subs) > 0 {
-		own := batch
-		if b.route != nil {
-			own = w.ownEvents(pi, batch)
-		}
-		for _, s := range subs {
-			s.offer(w, own)
-		}
-	}
+	w.handOn(pi, batch)
 	// Released before they are counted, as deliver does.
 	for i := range m.lanes {
 		l := &m.lanes[i]

@@ -86,8 +86,6 @@ func (w *worker) runOne() {
 func (w *worker) runMany() {
 	b := w.bus
 	ctx := context.Background()
-	var idle idler
-	idle.reset(b.cfg.Wait)
 	ready := func() bool {
 		for _, pi := range w.parts {
 			r := b.parts[pi].ring
@@ -97,29 +95,51 @@ func (w *worker) runMany() {
 		}
 		return false
 	}
+	w.serve(func(k int) (delivered, finished bool) {
+		pi := w.parts[k]
+		p := &b.parts[pi]
+		seq, n := p.ring.Peek()
+		if n == 0 {
+			return false, p.ring.Drained()
+		}
+		w.deliver(pi, p, seq, n)
+		return true, false
+	}, func() {
+		w.n.Wait(ctx, nil, ready) //nolint:errcheck // Background never ends
+	})
+}
+
+// serve is the loop of a worker that serves several partitions (or merges
+// lanes): it passes over them with step, which hands on what partition k
+// (w.parts[k]) has and reports whether it delivered anything and, if not,
+// whether k is finished for good; it returns once every partition is
+// finished or the bus aborts. After passes that delivered nothing it waits
+// as the ring strategy says (spin, yield), then calls park, which parks on
+// the worker's Notifier until one of its partitions is ready.
+func (w *worker) serve(step func(k int) (delivered, finished bool), park func()) {
+	b := w.bus
+	var idle idler
+	idle.reset(b.cfg.Wait)
 	for !b.abort.Load() {
-		progressed, drained := false, 0
-		for _, pi := range w.parts {
-			p := &b.parts[pi]
-			seq, n := p.ring.Peek()
-			if n == 0 {
-				if p.ring.Drained() {
-					drained++
-				}
-				continue
+		progressed, finished := false, 0
+		for k := range w.parts {
+			delivered, done := step(k)
+			if done {
+				finished++
 			}
-			progressed = true
-			w.deliver(pi, p, seq, n)
-			if b.abort.Load() {
-				return
+			if delivered {
+				progressed = true
+				if b.abort.Load() {
+					return
+				}
 			}
 		}
-		if drained == len(w.parts) {
+		if finished == len(w.parts) {
 			return
 		}
 		if idle.park(progressed) {
-			w.n.Wait(ctx, nil, ready) //nolint:errcheck // Background never ends
-			idle.reset(b.cfg.Wait)    // GOMAXPROCS may have changed
+			park()
+			idle.reset(b.cfg.Wait) // GOMAXPROCS may have changed
 		}
 	}
 }
@@ -127,7 +147,6 @@ func (w *worker) runMany() {
 // deliver hands the n events from seq of partition pi to the Handler and
 // every subscriber, then releases and counts them.
 func (w *worker) deliver(pi int, p *partition, seq uint64, n int) {
-	b := w.bus
 	r := p.ring
 	storeMax(&p.highWater, uint64(n))
 	n = min(n, len(w.batch))
@@ -135,6 +154,17 @@ func (w *worker) deliver(pi int, p *partition, seq uint64, n int) {
 	for i := range batch {
 		batch[i] = r.Slot(seq + uint64(i))
 	}
+	w.handOn(pi, batch)
+	// Released before it is counted, and Stats reads delivered before
+	// the queue length, so a snapshot never counts an event twice.
+	r.Release(n)
+	p.delivered.Add(uint64(n))
+}
+
+// handOn gives batch, events of partition pi, to the Handler and then to
+// every subscriber.
+func (w *worker) handOn(pi int, batch []*schema.Event) {
+	b := w.bus
 	if w.h != nil {
 		w.state.Store(workerInHandler)
 		w.h(pi, batch)
@@ -149,10 +179,6 @@ func (w *worker) deliver(pi int, p *partition, seq uint64, n int) {
 			s.offer(w, own)
 		}
 	}
-	// Released before it is counted, and Stats reads delivered before
-	// the queue length, so a snapshot never counts an event twice.
-	r.Release(n)
-	p.delivered.Add(uint64(n))
 }
 
 // ownEvents returns the events of batch (from partition pi) whose entity

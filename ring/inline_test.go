@@ -18,6 +18,8 @@ func TestInline(t *testing.T) {
 		"(*MPSC[go.shape.int]).Peek",
 		"(*MPSC[go.shape.int]).Release",
 		"(*MPSC[go.shape.int]).Commit",
+		"(*MPSC[go.shape.int]).Prefetch",
+		"(*MPSC[go.shape.int]).put",
 		"(*waker).wake",
 	)
 }

@@ -32,6 +32,9 @@ package ring
 import (
 	"context"
 	"sync/atomic"
+	"unsafe"
+
+	"github.com/kestrel-sec/kestrel/internal/prefetch"
 )
 
 // cell is one slot with its run marker.
@@ -190,11 +193,16 @@ func (r *MPSC[T]) TryPush(v T) bool {
 	if got == 0 {
 		return false
 	}
+	r.put(seq, v)
+	return true
+}
+
+// put writes v into reserved slot seq and commits it.
+func (r *MPSC[T]) put(seq uint64, v T) {
 	c := &r.cells[seq&r.mask]
 	c.v = v
 	c.end.Store(seq + 1) // publishes c.v
 	r.cons.wake()
-	return true
 }
 
 // Push appends v, waiting while the ring is full. It returns ErrClosed if
@@ -208,10 +216,7 @@ func (r *MPSC[T]) Push(ctx context.Context, v T) error {
 			return err
 		}
 	}
-	c := &r.cells[seq&r.mask]
-	c.v = v
-	c.end.Store(seq + 1) // publishes c.v
-	r.cons.wake()
+	r.put(seq, v)
 	return nil
 }
 
@@ -260,37 +265,10 @@ func (r *MPSC[T]) reserveSlow(ctx context.Context, n int) (seq uint64, got int, 
 	if err = ctx.Err(); err != nil {
 		return 0, 0, err
 	}
-	spin, yieldEnd := phases(r.spin, r.yieldEnd)
-	for i := 0; ; i++ {
-		if seq, got = r.TryReserve(n); got > 0 {
-			return seq, got, nil
-		}
-		if r.Closed() {
-			return seq, 0, ErrClosed
-		}
-		if !backoff(i, spin, yieldEnd) {
-			continue
-		}
-		r.prod.parked.Add(1)
-		// Re-check after raising the count: a release or close before it
-		// is seen here, one after it sees the count and signals.
-		if seq, got = r.TryReserve(n); got > 0 {
-			r.prod.parked.Add(-1)
-			r.passWake()
-			return seq, got, nil
-		}
-		if r.Closed() {
-			r.prod.parked.Add(-1)
-			return seq, 0, ErrClosed
-		}
-		if err = r.prod.park(ctx, r.done); err != nil {
-			return 0, 0, err
-		}
-		if seq, got = r.TryReserve(n); got > 0 {
-			r.passWake()
-			return seq, got, nil
-		}
+	if seq, got, err = await(ctx, reserveProbe[*MPSC[T]]{r, n}, &r.prod, r.done, r.spin, r.yieldEnd); got > 0 {
+		r.passWake()
 	}
+	return seq, got, err
 }
 
 // passWake hands the wake-up on: a release signals one parked producer;
@@ -439,30 +417,19 @@ func (r *MPSC[T]) waitReadSlow(ctx context.Context) (seq uint64, n int, err erro
 	if err = ctx.Err(); err != nil {
 		return seq, 0, err
 	}
-	spin, yieldEnd := phases(r.spin, r.yieldEnd)
-	for i := 0; ; i++ {
-		if seq, n = r.Peek(); n > 0 {
-			return seq, n, nil
-		}
-		if r.drained() {
-			return seq, 0, ErrClosed
-		}
-		if !backoff(i, spin, yieldEnd) {
-			continue
-		}
-		r.cons.parked.Add(1)
-		// Re-check after raising the flag: a commit or close before it is
-		// seen here, one after it sees the flag and signals.
-		if seq, n = r.Peek(); n > 0 {
-			r.cons.parked.Add(-1)
-			return seq, n, nil
-		}
-		if r.drained() {
-			r.cons.parked.Add(-1)
-			return seq, 0, ErrClosed
-		}
-		if err = r.cons.park(ctx, nil); err != nil {
-			return seq, 0, err
-		}
-	}
+	return await(ctx, readProbe[*MPSC[T]]{r}, r.cons, nil, r.spin, r.yieldEnd)
+}
+
+// Prefetch asks the CPU to bring slot seq's memory into its cache for
+// writing, and changes nothing else: it reads no slot, so it is safe to call
+// on a slot another goroutine is using. A producer that publishes one value
+// at a time at a low rate calls Prefetch(seq+1) after Commit(seq, 1): the
+// next slot was last written a lap of the ring ago and has long left the
+// cache, so without the hint its next publish waits for memory (several
+// cache lines of a large T), and with it the lines arrive while the producer
+// is idle. At high rates the hardware prefetcher already streams ahead and
+// the hint costs a call. A no-op with the purego build tag and on
+// architectures other than amd64 and arm64.
+func (r *MPSC[T]) Prefetch(seq uint64) {
+	prefetch.Lines(uintptr(unsafe.Pointer(&r.cells[seq&r.mask])), unsafe.Sizeof(r.cells[0]))
 }

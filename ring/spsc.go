@@ -219,32 +219,10 @@ func (r *SPSC[T]) reserveSlow(ctx context.Context, n int) (seq uint64, got int, 
 	if err = ctx.Err(); err != nil {
 		return r.resv, 0, err
 	}
-	spin, yieldEnd := phases(r.spin, r.yieldEnd)
-	for i := 0; ; i++ {
-		if seq, got = r.TryReserve(n); got > 0 {
-			return seq, got, nil
-		}
-		if r.Closed() {
-			return seq, 0, ErrClosed
-		}
-		if !backoff(i, spin, yieldEnd) {
-			continue
-		}
-		r.prod.parked.Add(1)
-		// Re-check after raising the flag: a release or close before it
-		// is seen here, one after it sees the flag and signals.
-		if seq, got = r.TryReserve(n); got > 0 {
-			r.prod.parked.Add(-1)
-			return seq, got, nil
-		}
-		if r.Closed() {
-			r.prod.parked.Add(-1)
-			return seq, 0, ErrClosed
-		}
-		if err = r.prod.park(ctx, r.done); err != nil {
-			return r.resv, 0, err
-		}
+	if seq, got, err = await(ctx, reserveProbe[*SPSC[T]]{r, n}, &r.prod, r.done, r.spin, r.yieldEnd); err != nil && err != ErrClosed {
+		seq = r.resv
 	}
+	return seq, got, err
 }
 
 // Commit publishes the n reserved slots starting at seq to the consumer.
@@ -358,30 +336,5 @@ func (r *SPSC[T]) waitReadSlow(ctx context.Context) (seq uint64, n int, err erro
 	if err = ctx.Err(); err != nil {
 		return seq, 0, err
 	}
-	spin, yieldEnd := phases(r.spin, r.yieldEnd)
-	for i := 0; ; i++ {
-		if seq, n = r.Peek(); n > 0 {
-			return seq, n, nil
-		}
-		if r.drained() {
-			return seq, 0, ErrClosed
-		}
-		if !backoff(i, spin, yieldEnd) {
-			continue
-		}
-		r.cons.parked.Add(1)
-		// Re-check after raising the flag: a commit or close before it is
-		// seen here, one after it sees the flag and signals.
-		if seq, n = r.Peek(); n > 0 {
-			r.cons.parked.Add(-1)
-			return seq, n, nil
-		}
-		if r.drained() {
-			r.cons.parked.Add(-1)
-			return seq, 0, ErrClosed
-		}
-		if err = r.cons.park(ctx, nil); err != nil {
-			return seq, 0, err
-		}
-	}
+	return await(ctx, readProbe[*SPSC[T]]{r}, &r.cons, nil, r.spin, r.yieldEnd)
 }

@@ -110,24 +110,19 @@ func (w Wait) Phases() (spin, yieldEnd int) { return phases(w.normalize()) }
 // normalize resolves defaults and clamps: the returned phases are the number
 // of spin rounds and the round after which the waiter parks.
 func (w Wait) normalize() (spin, yieldEnd int) {
-	spin, yield := w.Spin, w.Yield
+	spin = bound(w.Spin, DefaultSpin, MaxSpin)
+	return spin, spin + bound(w.Yield, DefaultYield, MaxYield)
+}
+
+// bound resolves one Wait field: zero is def, negative none, above max max.
+func bound(v, def, max int) int {
 	switch {
-	case spin == 0:
-		spin = DefaultSpin
-	case spin < 0:
-		spin = 0
-	case spin > MaxSpin:
-		spin = MaxSpin
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
 	}
-	switch {
-	case yield == 0:
-		yield = DefaultYield
-	case yield < 0:
-		yield = 0
-	case yield > MaxYield:
-		yield = MaxYield
-	}
-	return spin, spin + yield
+	return min(v, max)
 }
 
 // Capacity bounds.
@@ -289,4 +284,78 @@ func backoff(i, spin, yieldEnd int) (park bool) {
 		return false
 	}
 	return true
+}
+
+// probe is one blocking operation's re-check, run by await: it reports
+// whether the wait is over (what it waits for happened, or the ring closed:
+// err ErrClosed) and the operation's result, a run of slots. A probe is a
+// small value holding its ring, so await's generic call allocates nothing.
+type probe interface {
+	try() (seq uint64, n int, over bool, err error)
+}
+
+// reserveProbe is the probe of a producer waiting for room for up to n
+// slots of r: the wait is over when it reserves some, or r is closed.
+type reserveProbe[R interface {
+	TryReserve(n int) (uint64, int)
+	Closed() bool
+}] struct {
+	r R
+	n int
+}
+
+func (p reserveProbe[R]) try() (seq uint64, got int, over bool, err error) {
+	if seq, got = p.r.TryReserve(p.n); got > 0 {
+		return seq, got, true, nil
+	}
+	if p.r.Closed() {
+		return seq, 0, true, ErrClosed
+	}
+	return seq, 0, false, nil
+}
+
+// readProbe is the probe of r's consumer waiting for data: the wait is
+// over when a committed run is there, or r is closed and drained.
+type readProbe[R interface {
+	Peek() (uint64, int)
+	drained() bool
+}] struct{ r R }
+
+func (p readProbe[R]) try() (seq uint64, n int, over bool, err error) {
+	if seq, n = p.r.Peek(); n > 0 {
+		return seq, n, true, nil
+	}
+	if p.r.drained() {
+		return seq, 0, true, ErrClosed
+	}
+	return seq, 0, false, nil
+}
+
+// await is the wait every blocking ring operation shares (see the package
+// invariants above): re-check with p, spinning then yielding by the phases,
+// then raise w.parked, re-check once more, and park on w until a signal,
+// done closing (nil: never) or ctx ending (its error is returned). It
+// returns p's result once p says the wait is over.
+func await[P probe](ctx context.Context, p P, w *waker, done <-chan struct{}, spin, yieldEnd int) (seq uint64, n int, err error) {
+	spin, yieldEnd = phases(spin, yieldEnd)
+	for i := 0; ; i++ {
+		seq, n, over, err := p.try()
+		if over {
+			return seq, n, err
+		}
+		if !backoff(i, spin, yieldEnd) {
+			continue
+		}
+		w.parked.Add(1)
+		// Re-check after raising the count: a publish (commit, release,
+		// close) before it is seen here, one after it sees the count and
+		// signals.
+		if seq, n, over, err = p.try(); over {
+			w.parked.Add(-1)
+			return seq, n, err
+		}
+		if err = w.park(ctx, done); err != nil {
+			return seq, 0, err
+		}
+	}
 }
