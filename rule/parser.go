@@ -185,6 +185,18 @@ func (p *parser) parseEventQuery(start Pos) (*Step, error) {
 	return st, nil
 }
 
+// parseStepAfter parses the step that must follow the current token (! or
+// until), failing with msg when no [ follows it; noRuns is parseStep's.
+func (p *parser) parseStepAfter(noRuns, msg string) (*Step, error) {
+	if err := p.advance(); err != nil {
+		return nil, err
+	}
+	if p.tok.kind != tLBrack {
+		return nil, p.fail(msg)
+	}
+	return p.parseStep(noRuns)
+}
+
 func (p *parser) parseSequence() (*Query, error) {
 	q := &Query{Sequence: true}
 	if err := p.advance(); err != nil {
@@ -210,15 +222,13 @@ func (p *parser) parseSequence() (*Query, error) {
 	var firstMissing *Step
 	for p.tok.kind == tLBrack || p.tok.kind == tBang {
 		bang := p.tok
+		var st *Step
+		var err error
 		if bang.kind == tBang {
-			if err := p.advance(); err != nil {
-				return nil, err
-			}
-			if p.tok.kind != tLBrack {
-				return nil, p.fail("expected [ after ! (a missing-event step is ![event where condition])")
-			}
+			st, err = p.parseStepAfter("", "expected [ after ! (a missing-event step is ![event where condition])")
+		} else {
+			st, err = p.parseStep("")
 		}
-		st, err := p.parseStep("")
 		if err != nil {
 			return nil, err
 		}
@@ -245,13 +255,7 @@ func (p *parser) parseSequence() (*Query, error) {
 			if q.Until != nil {
 				return nil, p.fail("until given twice")
 			}
-			if err := p.advance(); err != nil {
-				return nil, err
-			}
-			if p.tok.kind != tLBrack {
-				return nil, p.fail("expected [event where condition] after until")
-			}
-			st, err := p.parseStep("until")
+			st, err := p.parseStepAfter("until", "expected [event where condition] after until")
 			if err != nil {
 				return nil, err
 			}
@@ -293,11 +297,7 @@ func (p *parser) parseSequence() (*Query, error) {
 // checkJoinArity checks that every step joins on as many fields.
 func (p *parser) checkJoinArity(q *Query) error {
 	n := len(q.Steps[0].By)
-	steps := q.Steps
-	if q.Until != nil {
-		steps = append(steps[:len(steps):len(steps)], q.Until)
-	}
-	for _, st := range steps {
+	for _, st := range q.AllSteps() {
 		if len(st.By) != n {
 			return &Error{File: p.file, Line: st.Pos.Line, Col: st.Pos.Col, Token: "[",
 				Msg: "every step must join on the same number of by fields (the first has " + strconv.Itoa(n) +
