@@ -185,6 +185,25 @@ func (p *parser) parseEventQuery(start Pos) (*Step, error) {
 	return st, nil
 }
 
+// parseClauses reads clauses in any order until neither follows: with
+// maxspan, or the one that begins with the keyword kw, which clause reads.
+func (p *parser) parseClauses(q *Query, kw string, clause func() error) error {
+	for {
+		var err error
+		switch {
+		case p.kw(kw):
+			err = clause()
+		case p.kw("with"):
+			err = p.parseMaxSpan(q)
+		default:
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
 // parseStepAfter parses the step that must follow the current token (! or
 // until), failing with msg when no [ follows it; noRuns is parseStep's.
 func (p *parser) parseStepAfter(noRuns, msg string) (*Step, error) {
@@ -203,20 +222,8 @@ func (p *parser) parseSequence() (*Query, error) {
 		return nil, err
 	}
 	// Head: by and with maxspan, in either order.
-	for {
-		if p.kw("by") {
-			if err := p.parseByOnce(&q.By, "sequence"); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if p.kw("with") {
-			if err := p.parseMaxSpan(q); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		break
+	if err := p.parseClauses(q, "by", func() error { return p.parseByOnce(&q.By, "sequence") }); err != nil {
+		return nil, err
 	}
 	events, steps := 0, 0 // positive events; all steps, runs expanded
 	var firstMissing *Step
@@ -250,25 +257,17 @@ func (p *parser) parseSequence() (*Query, error) {
 	if len(q.Steps) == 0 {
 		return nil, p.fail("expected a sequence step [event where condition]")
 	}
-	for {
-		if p.kw("until") {
-			if q.Until != nil {
-				return nil, p.fail("until given twice")
-			}
-			st, err := p.parseStepAfter("until", "expected [event where condition] after until")
-			if err != nil {
-				return nil, err
-			}
-			q.Until = st
-			continue
+	// Tail: until and with maxspan, in either order.
+	err := p.parseClauses(q, "until", func() error {
+		if q.Until != nil {
+			return p.fail("until given twice")
 		}
-		if p.kw("with") {
-			if err := p.parseMaxSpan(q); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		break
+		st, err := p.parseStepAfter("until", "expected [event where condition] after until")
+		q.Until = st
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	if events == 0 {
 		return nil, &Error{File: p.file, Line: q.Steps[0].Pos.Line, Col: q.Steps[0].Pos.Col, Token: "!",
