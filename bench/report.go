@@ -293,25 +293,11 @@ func (rw row) cells() []string {
 func formatValue(m Metric, v float64) string {
 	switch m {
 	case MetricP99:
-		return formatNanos(v)
+		return human.Nanos(v)
 	case MetricRate:
 		return human.Rate(v) + "/s"
 	case MetricCPU:
 		return fmt.Sprintf("%.1f%%", v*100)
 	}
 	return fmt.Sprint(v)
-}
-
-func formatNanos(ns float64) string {
-	switch {
-	case ns >= 1e9:
-		return fmt.Sprintf("%.2f s", ns/1e9)
-	case ns >= 1e6:
-		return fmt.Sprintf("%.2f ms", ns/1e6)
-	case ns >= 1e4:
-		return fmt.Sprintf("%.1f µs", ns/1e3)
-	case ns >= 1e3:
-		return fmt.Sprintf("%.2f µs", ns/1e3)
-	}
-	return fmt.Sprintf("%.0f ns", ns)
 }

@@ -17,3 +17,19 @@ func TestRate(t *testing.T) {
 	f(1e6, "1.00M")
 	f(1_234_567, "1.23M")
 }
+
+func TestNanos(t *testing.T) {
+	f := func(x float64, want string) {
+		t.Helper()
+		if got := Nanos(x); got != want {
+			t.Errorf("Nanos(%v) = %q, want %q", x, got, want)
+		}
+	}
+	f(-5, "-5 ns")
+	f(800, "800 ns")
+	f(1250, "1.25 µs")
+	f(9999, "10.00 µs")
+	f(12_500, "12.5 µs")
+	f(2_250_000, "2.25 ms")
+	f(1.5e9, "1.50 s")
+}
