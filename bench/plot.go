@@ -6,6 +6,8 @@ import (
 	"io"
 	"math"
 	"sort"
+
+	"github.com/kestrel-sec/kestrel/internal/human"
 )
 
 // WritePlotSVG draws the latency percentile distributions of every latency
@@ -65,7 +67,7 @@ func WritePlotSVG(w io.Writer, results []Result) error {
 		for d := lo; d <= hi*1.001; d *= 10 {
 			y := yOf(d)
 			fmt.Fprintf(bw, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/><text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n",
-				left, left+plotW, y, y, left-4, y+4, escapeXML(formatNanos(d)))
+				left, left+plotW, y, y, left-4, y+4, escapeXML(human.Nanos(d)))
 		}
 		for _, p := range []float64{0, 90, 99, 99.9, 99.99, 99.999} {
 			x := xOf(p)

@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/kestrel-sec/kestrel/internal/human"
 )
 
 // Machine describes where a run happened.
@@ -205,24 +207,36 @@ func (r *Report) WriteText(w io.Writer) error {
 	for _, v := range r.Verdicts {
 		fmt.Fprintln(bw, v.String())
 	}
-	if lines := r.machineLines(); len(lines) > 0 {
-		bw.WriteString("\nthe machine while the gated figures were measured:\n")
-		for _, l := range lines {
-			fmt.Fprintf(bw, "  %s\n", l)
-		}
-	}
-	if len(r.HotFunctions) > 0 {
-		bw.WriteString("\nhottest functions (CPU profile, flat):\n")
-		for _, f := range r.HotFunctions {
-			fmt.Fprintf(bw, "  %5.1f%%  %s\n", f.FlatPercent, f.Name)
-		}
-	}
+	writeList(bw, "\nthe machine while the gated figures were measured:\n", "  %s\n", r.machineLines())
+	writeList(bw, "\nhottest functions (CPU profile, flat):\n", "  %s\n", r.hotLines("%5.1f%%  %s"))
 	verdict := "all targets met"
 	if !r.Passed() {
 		verdict = "TARGET MISSED"
 	}
 	fmt.Fprintf(bw, "\n%s in %.1fs\n", verdict, r.Duration.Seconds())
 	return bw.Flush()
+}
+
+// writeList writes head, then each line in the format item ("  %s\n",
+// "- %s\n"); nothing when there are no lines.
+func writeList(bw *bufio.Writer, head, item string, lines []string) {
+	if len(lines) == 0 {
+		return
+	}
+	bw.WriteString(head)
+	for _, l := range lines {
+		fmt.Fprintf(bw, item, l)
+	}
+}
+
+// hotLines formats each hot function with format, given its flat percent
+// and its name.
+func (r *Report) hotLines(format string) []string {
+	lines := make([]string, 0, len(r.HotFunctions))
+	for _, f := range r.HotFunctions {
+		lines = append(lines, fmt.Sprintf(format, f.FlatPercent, f.Name))
+	}
+	return lines
 }
 
 // machineLines describes the machine's disturbance during each result a
@@ -266,18 +280,8 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	for _, v := range r.Verdicts {
 		fmt.Fprintf(bw, "- %s\n", strings.Join(strings.Fields(v.String()), " "))
 	}
-	if lines := r.machineLines(); len(lines) > 0 {
-		bw.WriteString("\nThe machine while the gated figures were measured:\n\n")
-		for _, l := range lines {
-			fmt.Fprintf(bw, "- %s\n", l)
-		}
-	}
-	if len(r.HotFunctions) > 0 {
-		bw.WriteString("\nHottest functions of the CPU profile (flat):\n\n")
-		for _, f := range r.HotFunctions {
-			fmt.Fprintf(bw, "- %.1f%% `%s`\n", f.FlatPercent, f.Name)
-		}
-	}
+	writeList(bw, "\nThe machine while the gated figures were measured:\n\n", "- %s\n", r.machineLines())
+	writeList(bw, "\nHottest functions of the CPU profile (flat):\n\n", "- %s\n", r.hotLines("%.1f%% `%s`"))
 	return bw.Flush()
 }
 
@@ -289,31 +293,11 @@ func (rw row) cells() []string {
 func formatValue(m Metric, v float64) string {
 	switch m {
 	case MetricP99:
-		return formatNanos(v)
+		return human.Nanos(v)
 	case MetricRate:
-		switch {
-		case v >= 1e6:
-			return fmt.Sprintf("%.2fM/s", v/1e6)
-		case v >= 1e3:
-			return fmt.Sprintf("%.1fk/s", v/1e3)
-		}
-		return fmt.Sprintf("%.0f/s", v)
+		return human.Rate(v) + "/s"
 	case MetricCPU:
 		return fmt.Sprintf("%.1f%%", v*100)
 	}
 	return fmt.Sprint(v)
-}
-
-func formatNanos(ns float64) string {
-	switch {
-	case ns >= 1e9:
-		return fmt.Sprintf("%.2f s", ns/1e9)
-	case ns >= 1e6:
-		return fmt.Sprintf("%.2f ms", ns/1e6)
-	case ns >= 1e4:
-		return fmt.Sprintf("%.1f µs", ns/1e3)
-	case ns >= 1e3:
-		return fmt.Sprintf("%.2f µs", ns/1e3)
-	}
-	return fmt.Sprintf("%.0f ns", ns)
 }

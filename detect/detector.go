@@ -155,7 +155,7 @@ func (d *Detector) Stats() Stats {
 			rs := &s.Rules[i]
 			rs.Alerts += c.alerts.Load()
 			rs.Dropped += c.dropped.Load()
-			rs.Evicted.add(Evictions{Expired: c.expired.Load(), Terminated: c.terminated.Load(), Capacity: c.capacity.Load(), Memory: c.memory.Load(),
+			rs.Evicted.Add(Evictions{Expired: c.expired.Load(), Terminated: c.terminated.Load(), Capacity: c.capacity.Load(), Memory: c.memory.Load(),
 				Reload: c.reload.Load()})
 			rs.Replaced += c.replaced.Load()
 			rs.Collisions += c.collisions.Load()
@@ -169,7 +169,7 @@ func (d *Detector) Stats() Stats {
 	for _, rs := range s.Rules {
 		s.Alerts += rs.Alerts
 		s.AlertsDropped += rs.Dropped
-		s.Evicted.add(rs.Evicted)
+		s.Evicted.Add(rs.Evicted)
 		s.States += rs.States
 		s.Partials += rs.Partials
 		s.Bytes += rs.Bytes

@@ -169,11 +169,7 @@ func matchKey(p *rule.Package) string {
 	for _, f := range q.By {
 		field(f)
 	}
-	steps := q.Steps
-	if q.Until != nil {
-		steps = append(steps[:len(steps):len(steps)], q.Until)
-	}
-	for _, st := range steps {
+	for _, st := range q.AllSteps() {
 		b.WriteString("\x00" + st.Event + ":" + strconv.Itoa(st.Runs))
 		if st.AnyType {
 			b.WriteString(":any")

@@ -28,7 +28,9 @@ type Evictions struct {
 // Total returns the sum of the reasons.
 func (e Evictions) Total() uint64 { return e.Expired + e.Terminated + e.Capacity + e.Memory + e.Reload }
 
-func (e *Evictions) add(o Evictions) {
+// Add adds o's counts to e's, as when summing rules, partitions or the
+// Detectors a reload retired.
+func (e *Evictions) Add(o Evictions) {
 	e.Expired += o.Expired
 	e.Terminated += o.Terminated
 	e.Capacity += o.Capacity

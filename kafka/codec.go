@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kestrel-sec/kestrel/internal/kbin"
 	"github.com/kestrel-sec/kestrel/protoevent"
 	"github.com/kestrel-sec/kestrel/replay"
 	"github.com/kestrel-sec/kestrel/schema"
@@ -213,13 +214,13 @@ func (e *encoder) appendRecord(dst []byte, evs []*schema.Event) (out []byte, n, 
 		return append(dst, e.buf.Bytes()...), n, bad, err
 	}
 	blocks := e.buf.Bytes()
-	nb, _, ok := replay.WalkBlocks(blocks)
+	nb, _, ok := kbin.WalkBlocks(blocks)
 	if !ok {
 		return dst, 0, len(evs), errors.New("kafka: the binary writer wrote something other than whole blocks")
 	}
 	dst = append(dst, e.header...)
 	dst = append(dst, blocks...)
-	return replay.AppendEndMarker(dst, uint64(nb), uint64(n)), n, bad, err
+	return kbin.AppendEndMarker(dst, uint64(nb), uint64(n)), n, bad, err
 }
 
 // decoder turns record values back into events. It decodes a whole record
@@ -307,11 +308,11 @@ func (d *decoder) decodeValue(headers []kgo.RecordHeader, value []byte) (int, er
 	if want == int(FormatProto) {
 		return d.proto(value)
 	}
-	if want == int(FormatBinary) && !replay.IsBinary(value) {
+	if want == int(FormatBinary) && !kbin.IsBinary(value) {
 		return 0, fmt.Errorf("%s header says %s but the value does not start with the binary log's magic",
 			HeaderFormat, FormatBinary.header())
 	}
-	if want != int(FormatJSON) && replay.IsBinary(value) {
+	if want != int(FormatJSON) && kbin.IsBinary(value) {
 		if n, ok := d.fast(value); ok {
 			return n, nil
 		}
@@ -364,15 +365,15 @@ func (d *decoder) grow(n int) {
 func (d *decoder) fast(value []byte) (n int, ok bool) {
 	// File header: no metadata (the slow path parses it), checksum right;
 	// the end marker intact, counting the blocks and events between.
-	if len(value) < replay.StreamHeaderSize+replay.EndMarkerSize || !replay.IsStreamHeader(value) {
+	if len(value) < kbin.StreamHeaderSize+kbin.EndMarkerSize || !kbin.IsStreamHeader(value) {
 		return 0, false
 	}
-	wantBlocks, wantEvents, ok := replay.ReadEndMarker(value[len(value)-replay.EndMarkerSize:])
+	wantBlocks, wantEvents, ok := kbin.ReadEndMarker(value[len(value)-kbin.EndMarkerSize:])
 	if !ok {
 		return 0, false
 	}
-	blocks := value[replay.StreamHeaderSize : len(value)-replay.EndMarkerSize]
-	nb, count, ok := replay.WalkBlocks(blocks)
+	blocks := value[kbin.StreamHeaderSize : len(value)-kbin.EndMarkerSize]
+	nb, count, ok := kbin.WalkBlocks(blocks)
 	if !ok || uint64(nb) != wantBlocks || uint64(count) != wantEvents || count > d.max {
 		return 0, false
 	}
@@ -407,7 +408,7 @@ func (d *decoder) fast(value []byte) (n int, ok bool) {
 
 // streamHeader is the file header the long-lived reader starts with: a
 // version 1 log without metadata.
-var streamHeader = replay.AppendStreamHeader(nil)
+var streamHeader = kbin.AppendStreamHeader(nil)
 
 // feeder hands the long-lived reader the blocks of one record at a time.
 // Reading past them is a failure of the fast path, never a wait.

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/kestrel-sec/kestrel/internal/demo"
+	"github.com/kestrel-sec/kestrel/internal/kbin"
 	"github.com/kestrel-sec/kestrel/protoevent"
 	"github.com/kestrel-sec/kestrel/replay"
 	"github.com/kestrel-sec/kestrel/schema"
@@ -91,7 +92,7 @@ func TestCodecRoundTrip(t *testing.T) {
 					t.Fatalf("%v: replay reader read %d events, then %v", f, count, err)
 				}
 				if f == FormatBinary {
-					blocks, _, ok := replay.WalkBlocks(v[len(enc.header) : len(v)-replay.EndMarkerSize])
+					blocks, _, ok := kbin.WalkBlocks(v[len(enc.header) : len(v)-kbin.EndMarkerSize])
 					if !ok || (blockSize == 4096 && n > 100 && blocks < 2) {
 						t.Fatalf("%d events in %d blocks (whole %v)", n, blocks, ok)
 					}
@@ -224,7 +225,7 @@ func TestFastPathAgrees(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if nb, _, _ := replay.WalkBlocks(good[replay.StreamHeaderSize : len(good)-replay.EndMarkerSize]); nb < 2 {
+	if nb, _, _ := kbin.WalkBlocks(good[kbin.StreamHeaderSize : len(good)-kbin.EndMarkerSize]); nb < 2 {
 		t.Fatalf("%d blocks, want several", nb)
 	}
 	dec := newDecoder(replay.ReaderOptions{}, 100)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/kestrel-sec/kestrel/internal/kbin"
 	"github.com/kestrel-sec/kestrel/replay"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -59,7 +60,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		n, err := dec.decode(headers[int(h)%len(headers)], value)
 		// The fast path agrees with a fresh reader over the record alone
 		// (under the headers that let a binary value through).
-		if hi := int(h) % len(headers); hi <= 1 && replay.IsBinary(value) {
+		if hi := int(h) % len(headers); hi <= 1 && kbin.IsBinary(value) {
 			sn, serr := slow.slow(-1, value)
 			if (err == nil) != (serr == nil) {
 				t.Fatalf("decode: %d, %v; slow path: %d, %v", n, err, sn, serr)

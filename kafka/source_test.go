@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/kestrel-sec/kestrel/engine"
-	"github.com/kestrel-sec/kestrel/replay"
+	"github.com/kestrel-sec/kestrel/internal/kbin"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -68,8 +68,8 @@ func TestPoisonRecords(t *testing.T) {
 	sent := events(600)
 	good := encodeValue(t, FormatBinary, sent[:3])
 	flipped := bytes.Clone(good)
-	flipped[len(flipped)-replay.EndMarkerSize-5] ^= 0xff // inside the block's payload
-	truncated := good[:len(good)-replay.EndMarkerSize]
+	flipped[len(flipped)-kbin.EndMarkerSize-5] ^= 0xff // inside the block's payload
+	truncated := good[:len(good)-kbin.EndMarkerSize]
 	jsonGood := encodeValue(t, FormatJSON, sent[:2])
 
 	kbin := []kgo.RecordHeader{{Key: HeaderFormat, Value: []byte("kbin/1")}}

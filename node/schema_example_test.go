@@ -34,7 +34,7 @@ func ExampleNode_ReloadSchema() {
 	fmt.Println(rep, err)
 
 	// The default schema with file.path's type changed from String.
-	sf := rule.DefaultSchema()
+	sf := schema.ECSFile()
 	for i := range sf.Fields {
 		if sf.Fields[i].Path == "file.path" {
 			sf.Fields[i].Type = "Bytes"

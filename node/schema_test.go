@@ -19,9 +19,9 @@ import (
 )
 
 // writeSchema writes the default schema, after edit, to path.
-func writeSchema(t *testing.T, path string, edit func(*rule.SchemaFile)) {
+func writeSchema(t *testing.T, path string, edit func(*schema.File)) {
 	t.Helper()
-	sf := rule.DefaultSchema()
+	sf := schema.ECSFile()
 	edit(&sf)
 	b, err := json.Marshal(sf)
 	if err != nil {
@@ -41,7 +41,7 @@ const seqByUser = `sequence by user.id [process where process.name == "a"] [proc
 func TestReloadSchemaCompatible(t *testing.T) {
 	dir := t.TempDir()
 	schemaPath := filepath.Join(dir, "schema.json")
-	writeSchema(t, schemaPath, func(*rule.SchemaFile) {})
+	writeSchema(t, schemaPath, func(*schema.File) {})
 	rules := filepath.Join(dir, "rules")
 	writeRule(t, rules, "ab", "ab-1", seqByUser)
 	var out bytes.Buffer
@@ -70,9 +70,9 @@ func TestReloadSchemaCompatible(t *testing.T) {
 		for n.Stats().Detect.Partials < 1 {
 			time.Sleep(time.Millisecond)
 		}
-		writeSchema(t, schemaPath, func(sf *rule.SchemaFile) {
+		writeSchema(t, schemaPath, func(sf *schema.File) {
 			sf.Version++
-			sf.Fields = append(sf.Fields, rule.SchemaField{Path: "vendor.acme.score", Type: "F64"})
+			sf.Fields = append(sf.Fields, schema.FileField{Path: "vendor.acme.score", Type: "F64"})
 		})
 		writeRule(t, rules, "score", "score-1", `process where vendor.acme.score > 0.5`)
 		rep, err := n.ReloadSchemaFile()
@@ -115,12 +115,12 @@ func TestReloadSchemaCompatible(t *testing.T) {
 func TestReloadSchemaBreaking(t *testing.T) {
 	dir := t.TempDir()
 	schemaPath := filepath.Join(dir, "schema.json")
-	writeSchema(t, schemaPath, func(*rule.SchemaFile) {})
+	writeSchema(t, schemaPath, func(*schema.File) {})
 	rules := filepath.Join(dir, "rules")
 	writeRule(t, rules, "ab", "ab-1", seqByUser)
 	// The schema file numbers fields by position, so only its last field
 	// can be removed: this rule reads it.
-	def := rule.DefaultSchema()
+	def := schema.ECSFile()
 	last := def.Fields[len(def.Fields)-1].Path
 	writeRule(t, rules, "outcome", "outcome-1", `any where `+last+` != null`)
 	writeRule(t, rules, "other", "other-1", `file where file.path == "/etc/shadow"`)
@@ -131,7 +131,7 @@ func TestReloadSchemaBreaking(t *testing.T) {
 	defer n.Close(context.Background())
 	version := n.Registry().Version()
 
-	check := func(edit func(*rule.SchemaFile), kind schema.ChangeKind, wantRules ...string) {
+	check := func(edit func(*schema.File), kind schema.ChangeKind, wantRules ...string) {
 		t.Helper()
 		writeSchema(t, schemaPath, edit)
 		rep, err := n.ReloadSchemaFile()
@@ -154,8 +154,8 @@ func TestReloadSchemaBreaking(t *testing.T) {
 			}
 		}
 	}
-	check(func(sf *rule.SchemaFile) { sf.Fields = sf.Fields[:len(sf.Fields)-1] }, schema.ChangeFieldRemoved, "outcome-1")
-	check(func(sf *rule.SchemaFile) {
+	check(func(sf *schema.File) { sf.Fields = sf.Fields[:len(sf.Fields)-1] }, schema.ChangeFieldRemoved, "outcome-1")
+	check(func(sf *schema.File) {
 		for i := range sf.Fields {
 			if sf.Fields[i].Path == "user.id" {
 				sf.Fields[i].Type = "Bytes"
@@ -201,7 +201,7 @@ func TestReloadSchemaRules(t *testing.T) {
 	if _, err := n.ReloadSchemaFile(); !errors.Is(err, ErrNoSchemaFile) {
 		t.Fatalf("no schema file: %v", err)
 	}
-	sf := rule.DefaultSchema()
+	sf := schema.ECSFile()
 	sf.Version++
 	for i := range sf.Fields {
 		if sf.Fields[i].Path == "user.id" {

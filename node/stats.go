@@ -133,11 +133,7 @@ func addDetect(s *detect.Stats, old detect.Stats) {
 	s.BadPartition += old.BadPartition
 	s.Alerts += old.Alerts
 	s.AlertsDropped += old.AlertsDropped
-	s.Evicted.Expired += old.Evicted.Expired
-	s.Evicted.Terminated += old.Evicted.Terminated
-	s.Evicted.Capacity += old.Evicted.Capacity
-	s.Evicted.Memory += old.Evicted.Memory
-	s.Evicted.Reload += old.Evicted.Reload
+	s.Evicted.Add(old.Evicted)
 	s.States += old.States
 	s.Partials += old.Partials
 	s.Bytes += old.Bytes
@@ -149,11 +145,7 @@ next:
 				r.Dropped += or.Dropped
 				r.Replaced += or.Replaced
 				r.Collisions += or.Collisions
-				r.Evicted.Expired += or.Evicted.Expired
-				r.Evicted.Terminated += or.Evicted.Terminated
-				r.Evicted.Capacity += or.Evicted.Capacity
-				r.Evicted.Memory += or.Evicted.Memory
-				r.Evicted.Reload += or.Evicted.Reload
+				r.Evicted.Add(or.Evicted)
 				r.States += or.States
 				r.Partials += or.Partials
 				r.Bytes += or.Bytes

@@ -498,35 +498,60 @@ func AppendBatch(dst []byte, h BatchHeader, evs []*schema.Event) []byte {
 // before it decodes them. The id is a copy.
 func ReadBatchHeader(b []byte) (BatchHeader, error) {
 	var h BatchHeader
-	d := decoder{b: b}
+	err := (&decoder{b: b}).scalars("batch", func(m scalar) string {
+		switch {
+		case m.num == batchSchemaID && m.typ == protowire.BytesType:
+			h.SchemaID = string(m.bytes)
+		case m.num == batchSchemaVersion && m.typ == protowire.VarintType:
+			if m.varint > math.MaxUint32 {
+				return "schema_version out of 32 bits"
+			}
+			h.SchemaVersion = uint32(m.varint)
+		}
+		return ""
+	})
+	return h, err
+}
+
+// scalar is one member of a message read by decoder.scalars: a varint's
+// value, or the contents of a length-delimited member.
+type scalar struct {
+	num    protowire.Number
+	typ    protowire.Type
+	varint uint64
+	bytes  []byte
+}
+
+// scalars walks the members of a message named what, such as a header,
+// calling take with each; take ignores those it does not want and returns
+// a reason to refuse one it does, "" to go on. Members of other wire types
+// are skipped.
+func (d *decoder) scalars(what string, take func(scalar) string) error {
+	b := d.b
 	for i := 0; i < len(b); {
 		num, typ, n := consumeTag(b[i:])
 		if n < 0 {
-			return h, d.fail(i, "bad tag in a batch")
+			return d.fail(i, "bad tag in a "+what)
 		}
 		i += n
-		switch {
-		case num == batchSchemaID && typ == protowire.BytesType:
-			m, n := protowire.ConsumeBytes(b[i:])
-			if n < 0 {
-				return h, d.fail(i, "bad schema_id")
-			}
-			h.SchemaID, i = string(m), i+n
-		case num == batchSchemaVersion && typ == protowire.VarintType:
-			x, n := protowire.ConsumeVarint(b[i:])
-			if n < 0 || x > math.MaxUint32 {
-				return h, d.fail(i, "schema_version out of 32 bits")
-			}
-			h.SchemaVersion, i = uint32(x), i+n
+		m := scalar{num: num, typ: typ}
+		switch typ {
+		case protowire.VarintType:
+			m.varint, n = protowire.ConsumeVarint(b[i:])
+		case protowire.BytesType:
+			m.bytes, n = protowire.ConsumeBytes(b[i:])
 		default:
-			n := protowire.ConsumeFieldValue(num, typ, b[i:])
-			if n < 0 {
-				return h, d.fail(i, "bad member of a batch")
-			}
-			i += n
+			n = protowire.ConsumeFieldValue(num, typ, b[i:])
 		}
+		if n < 0 {
+			return d.fail(i, "bad member of a "+what)
+		}
+		if reason := take(m); reason != "" {
+			return d.fail(i, reason)
+		}
+		i += n
 	}
-	return h, nil
+	return nil
 }
 
 // ReadBatch decodes the events of an EventBatch in order into ev, calling
@@ -607,45 +632,25 @@ func AppendLogHeader(dst []byte, h LogHeader) []byte {
 // The id and meta are copies. An error matches ErrMalformed.
 func DecodeLogHeader(b []byte) (LogHeader, error) {
 	var h LogHeader
-	d := decoder{b: b}
-	for i := 0; i < len(b); {
-		num, typ, n := consumeTag(b[i:])
-		if n < 0 {
-			return h, d.fail(i, "bad tag in a log header")
-		}
-		i += n
+	err := (&decoder{b: b}).scalars("log header", func(m scalar) string {
 		switch {
-		case (num == logVersion || num == logSchemaVersion) && typ == protowire.VarintType:
-			x, n := protowire.ConsumeVarint(b[i:])
-			if n < 0 || x > math.MaxUint32 {
-				return h, d.fail(i, "version out of 32 bits")
+		case (m.num == logVersion || m.num == logSchemaVersion) && m.typ == protowire.VarintType:
+			if m.varint > math.MaxUint32 {
+				return "version out of 32 bits"
 			}
-			if num == logVersion {
-				h.Version = uint32(x)
+			if m.num == logVersion {
+				h.Version = uint32(m.varint)
 			} else {
-				h.SchemaVersion = uint32(x)
+				h.SchemaVersion = uint32(m.varint)
 			}
-			i += n
-		case (num == logSchemaID || num == logMeta) && typ == protowire.BytesType:
-			m, n := protowire.ConsumeBytes(b[i:])
-			if n < 0 {
-				return h, d.fail(i, "bad length in a log header")
-			}
-			if num == logSchemaID {
-				h.SchemaID = string(m)
-			} else {
-				h.MetaJSON = append([]byte(nil), m...)
-			}
-			i += n
-		default:
-			n := protowire.ConsumeFieldValue(num, typ, b[i:])
-			if n < 0 {
-				return h, d.fail(i, "bad member of a log header")
-			}
-			i += n
+		case m.num == logSchemaID && m.typ == protowire.BytesType:
+			h.SchemaID = string(m.bytes)
+		case m.num == logMeta && m.typ == protowire.BytesType:
+			h.MetaJSON = append([]byte(nil), m.bytes...)
 		}
-	}
-	return h, nil
+		return ""
+	})
+	return h, err
 }
 
 // Validate checks ev, as decoded, against reg as Kestrel's other readers

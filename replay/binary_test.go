@@ -13,6 +13,7 @@ import (
 	"github.com/zeebo/xxh3"
 
 	"github.com/kestrel-sec/kestrel/internal/demo"
+	"github.com/kestrel-sec/kestrel/internal/kbin"
 	"github.com/kestrel-sec/kestrel/schema"
 )
 
@@ -27,17 +28,17 @@ type blockSpan struct {
 func blocks(tb testing.TB, data []byte) []blockSpan {
 	tb.Helper()
 	metaLen := int(binary.LittleEndian.Uint32(data[16:]))
-	off := fileHeaderFixed + metaLen + 8
+	off := kbin.FileHeaderFixed + metaLen + 8
 	var out []blockSpan
 	for off < len(data) {
-		h := data[off : off+blockHeaderSize]
+		h := data[off : off+kbin.BlockHeaderSize]
 		if string(h[:4]) == "KEND" {
-			out = append(out, blockSpan{off: off, end: off + blockHeaderSize, end_: true})
+			out = append(out, blockSpan{off: off, end: off + kbin.BlockHeaderSize, end_: true})
 			break
 		}
 		comp := int(binary.LittleEndian.Uint32(h[12:]))
-		out = append(out, blockSpan{off: off, end: off + blockHeaderSize + comp, events: int(binary.LittleEndian.Uint32(h[4:]))})
-		off += blockHeaderSize + comp
+		out = append(out, blockSpan{off: off, end: off + kbin.BlockHeaderSize + comp, events: int(binary.LittleEndian.Uint32(h[4:]))})
+		off += kbin.BlockHeaderSize + comp
 	}
 	return out
 }
@@ -143,7 +144,7 @@ func TestBinaryCorrupt(t *testing.T) {
 		if err == nil && len(errs) == 0 {
 			t.Fatalf("flip at %d: not detected", i)
 		}
-		if i < len(binaryMagic) {
+		if i < len(kbin.Magic) {
 			continue // no longer a binary log: read as JSON lines, and bad
 		}
 		if i < spans[0].off {
@@ -169,7 +170,7 @@ func TestBinaryCorrupt(t *testing.T) {
 		if be.Offset != int64(hit.off) || be.File != "x.kbin" {
 			t.Fatalf("flip at %d: error at offset %d, want the block's %d: %v", i, be.Offset, hit.off, e)
 		}
-		if i >= hit.off+blockHeaderSize && !hit.end_ {
+		if i >= hit.off+kbin.BlockHeaderSize && !hit.end_ {
 			// A payload flip skips that block only.
 			if err != nil || len(errs) != 1 || !be.Skipped || be.Lost != int64(hit.events) ||
 				len(got) != len(evs)-hit.events {
@@ -192,7 +193,7 @@ func TestBinaryLying(t *testing.T) {
 	mutate := func(name string, f func(h []byte), want error) {
 		t.Helper()
 		bad := bytes.Clone(data)
-		f(bad[sp.off : sp.off+blockHeaderSize])
+		f(bad[sp.off : sp.off+kbin.BlockHeaderSize])
 		_, errs, err := readLog(bad, ReaderOptions{})
 		if err == nil && len(errs) > 0 {
 			err = errs[0]
@@ -220,7 +221,7 @@ func TestBinaryLying(t *testing.T) {
 		bad := bytes.Clone(data)
 		bad[off] = 9
 		metaLen := int(le.Uint32(bad[16:]))
-		le.PutUint64(bad[fileHeaderFixed+metaLen:], xxh3.Hash(bad[:fileHeaderFixed+metaLen]))
+		le.PutUint64(bad[kbin.FileHeaderFixed+metaLen:], xxh3.Hash(bad[:kbin.FileHeaderFixed+metaLen]))
 		if _, _, err := readLog(bad, ReaderOptions{}); !errors.Is(err, ErrBadHeader) {
 			t.Errorf("header byte %d: %v, want ErrBadHeader", off, err)
 		}
@@ -328,16 +329,16 @@ func blockLog(tb testing.TB, payload []byte, count int) []byte {
 	comp := enc.EncodeAll(payload, nil)
 	enc.Close()
 	le := binary.LittleEndian
-	var h [blockHeaderSize]byte
-	copy(h[:], blockMagic[:])
+	var h [kbin.BlockHeaderSize]byte
+	copy(h[:], kbin.BlockMagic[:])
 	le.PutUint32(h[4:], uint32(count))
 	le.PutUint32(h[8:], uint32(len(payload)))
 	le.PutUint32(h[12:], uint32(len(comp)))
 	le.PutUint64(h[16:], xxh3.Hash(comp))
 	resum(h[:])
 	data = append(append(data, h[:]...), comp...)
-	var end [blockHeaderSize]byte
-	copy(end[:], endMagic[:])
+	var end [kbin.BlockHeaderSize]byte
+	copy(end[:], kbin.EndMagic[:])
 	le.PutUint64(end[4:], 1)
 	le.PutUint64(end[12:], uint64(count))
 	resum(end[:])

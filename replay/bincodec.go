@@ -5,20 +5,16 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/kestrel-sec/kestrel/internal/unsafeconv"
 	"github.com/kestrel-sec/kestrel/internal/valuejson"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/value"
-
-	"github.com/kestrel-sec/kestrel/internal/unsafeconv"
 )
 
-// The binary log's layout is specified in FORMAT.md; the constants here are
-// its numbers.
+// The binary log's layout is specified in FORMAT.md; its framing (magics,
+// headers, end marker) is package internal/kbin's, the numbers here bound
+// a block's payload.
 const (
-	binaryVersion   = 1
-	fileHeaderFixed = 20 // magic, version, flags, schema_version, meta_len
-	blockHeaderSize = BlockHeaderSize
-
 	// MaxBlockSize bounds a block's uncompressed payload; a reader rejects a
 	// larger one before allocating anything for it.
 	MaxBlockSize = 8 << 20
@@ -31,11 +27,6 @@ const (
 	// minEventSize is the smallest encoded event: one byte each for the
 	// id, type, two timestamps, entity tag and field count.
 	minEventSize = 6
-)
-
-var (
-	blockMagic = [4]byte{'K', 'B', 'L', 'K'}
-	endMagic   = [4]byte{'K', 'E', 'N', 'D'}
 )
 
 // compBound is the largest compressed size a block of raw bytes may claim:

@@ -10,6 +10,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/zeebo/xxh3"
 
+	"github.com/kestrel-sec/kestrel/internal/kbin"
 	"github.com/kestrel-sec/kestrel/schema"
 )
 
@@ -30,7 +31,7 @@ type binaryReader struct {
 	good     int64 // blocks read and verified
 	events   int64 // events returned
 	declared int64 // events the whole blocks' headers declare
-	hbuf     [blockHeaderSize]byte
+	hbuf     [kbin.BlockHeaderSize]byte
 	comp     []byte // compressed payload, reused
 	raw      []byte // decompressed payload, reused only when CopyStrings
 	final    stickyErr
@@ -57,25 +58,25 @@ func (r *binaryReader) headerError(err error) error {
 }
 
 func (r *binaryReader) readFileHeader() error {
-	var fixed [fileHeaderFixed]byte
+	var fixed [kbin.FileHeaderFixed]byte
 	if n, err := io.ReadFull(r.br, fixed[:]); err != nil {
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			return r.headerError(fmt.Errorf("%w: %d bytes, shorter than the file header", ErrBadHeader, n))
 		}
 		return err
 	}
-	if string(fixed[:8]) != string(binaryMagic) {
-		return r.headerError(badHeaderf(fmt.Sprintf("magic % x, want % x", fixed[:8], binaryMagic)))
+	if string(fixed[:8]) != string(kbin.Magic) {
+		return r.headerError(badHeaderf(fmt.Sprintf("magic % x, want % x", fixed[:8], kbin.Magic)))
 	}
 	version := binary.LittleEndian.Uint16(fixed[8:])
 	flags := binary.LittleEndian.Uint16(fixed[10:])
-	if version != binaryVersion {
+	if version != kbin.Version {
 		return r.headerError(badHeaderf(fmt.Sprintf("unsupported version %d (this reader reads version 1)", version)))
 	}
 	if flags != 0 {
 		return r.headerError(badHeaderf(fmt.Sprintf("unknown flags %#x", flags)))
 	}
-	r.hdr.Version = binaryVersion
+	r.hdr.Version = kbin.Version
 	r.hdr.SchemaVersion = binary.LittleEndian.Uint32(fixed[12:])
 	metaLen := binary.LittleEndian.Uint32(fixed[16:])
 	if metaLen > maxMetaBytes {
@@ -109,7 +110,7 @@ func (r *binaryReader) readFileHeader() error {
 			r.hdr.Meta = m
 		}
 	}
-	r.off = int64(fileHeaderFixed) + int64(len(rest))
+	r.off = int64(kbin.FileHeaderFixed) + int64(len(rest))
 	return nil
 }
 
@@ -184,8 +185,8 @@ func (r *binaryReader) loadBlock() error {
 		return bad(false, corruptf(fmt.Sprintf("block header checksum mismatch (header bytes % x)", h[:8])))
 	}
 	switch [4]byte(h[:4]) {
-	case blockMagic:
-	case endMagic:
+	case kbin.BlockMagic:
+	case kbin.EndMagic:
 		r.block = -1
 		blocks, events := binary.LittleEndian.Uint64(h[4:]), binary.LittleEndian.Uint64(h[12:])
 		if blocks != uint64(r.blocks) || events != uint64(r.declared) {
@@ -197,7 +198,7 @@ func (r *binaryReader) loadBlock() error {
 		}
 		return io.EOF
 	default:
-		return bad(false, corruptf(fmt.Sprintf("block magic % x, want % x", h[:4], blockMagic[:])))
+		return bad(false, corruptf(fmt.Sprintf("block magic % x, want % x", h[:4], kbin.BlockMagic[:])))
 	}
 	count = binary.LittleEndian.Uint32(h[4:])
 	rawLen := binary.LittleEndian.Uint32(h[8:])
@@ -218,11 +219,11 @@ func (r *binaryReader) loadBlock() error {
 	r.comp = r.comp[:compLen]
 	if n, err := io.ReadFull(r.br, r.comp); err != nil {
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return r.truncated(blockHeaderSize + int64(n))
+			return r.truncated(kbin.BlockHeaderSize + int64(n))
 		}
 		return bad(false, err)
 	}
-	r.off += blockHeaderSize + int64(compLen)
+	r.off += kbin.BlockHeaderSize + int64(compLen)
 	r.blocks++
 	r.declared += int64(count)
 	if got := xxh3.Hash(r.comp); got != sum {

@@ -10,6 +10,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/zeebo/xxh3"
 
+	"github.com/kestrel-sec/kestrel/internal/kbin"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/value"
 )
@@ -27,7 +28,7 @@ type BinaryWriter struct {
 	comp   []byte
 	count  int // events in raw
 	elems  int // Array elements in raw
-	hdr    [blockHeaderSize]byte
+	hdr    [kbin.BlockHeaderSize]byte
 	blocks int64
 	events int64
 	err    error // sticky: the first write error, or ErrClosed
@@ -116,14 +117,7 @@ func appendFileHeader(dst []byte, schemaVersion uint32, meta map[string]json.Raw
 	if len(m) > maxMetaBytes {
 		return nil, fmt.Errorf("replay: metadata of %d bytes, limit %d", len(m), maxMetaBytes)
 	}
-	start := len(dst)
-	dst = append(dst, binaryMagic...)
-	dst = binary.LittleEndian.AppendUint16(dst, binaryVersion)
-	dst = binary.LittleEndian.AppendUint16(dst, 0)
-	dst = binary.LittleEndian.AppendUint32(dst, schemaVersion)
-	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(m)))
-	dst = append(dst, m...)
-	return binary.LittleEndian.AppendUint64(dst, xxh3.Hash(dst[start:])), nil
+	return kbin.AppendFileHeader(dst, schemaVersion, m), nil
 }
 
 // Write adds ev to the current block, writing the block out when full.
@@ -169,7 +163,7 @@ func (w *BinaryWriter) writeBlock() error {
 		return w.err
 	}
 	h := w.hdr[:]
-	copy(h, blockMagic[:])
+	copy(h, kbin.BlockMagic[:])
 	binary.LittleEndian.PutUint32(h[4:], uint32(w.count))
 	binary.LittleEndian.PutUint32(h[8:], uint32(len(w.raw)))
 	binary.LittleEndian.PutUint32(h[12:], uint32(len(w.comp)))
@@ -220,7 +214,7 @@ func (w *BinaryWriter) Close() error {
 		err = w.writeBlock()
 	}
 	if err == nil {
-		_, err = w.w.Write(AppendEndMarker(w.hdr[:0], uint64(w.blocks), uint64(w.events)))
+		_, err = w.w.Write(kbin.AppendEndMarker(w.hdr[:0], uint64(w.blocks), uint64(w.events)))
 	}
 	w.enc.Close()
 	if w.closer != nil {

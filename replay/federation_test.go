@@ -24,7 +24,7 @@ import (
 // differs, and a vendor field the node does not know.
 func sensorSchema(t testing.TB) *schema.Registry {
 	t.Helper()
-	sf := rule.DefaultSchema()
+	sf := schema.ECSFile()
 	slices.Reverse(sf.Fields)
 	slices.Reverse(sf.EventTypes)
 	for i := range sf.Fields {
@@ -33,7 +33,7 @@ func sensorSchema(t testing.TB) *schema.Registry {
 	for i := range sf.EventTypes {
 		sf.EventTypes[i].ID = 0
 	}
-	sf.Fields = append(sf.Fields, rule.SchemaField{Path: "vendor.acme.score", Type: "F64"})
+	sf.Fields = append(sf.Fields, schema.FileField{Path: "vendor.acme.score", Type: "F64"})
 	sf.ID, sf.Version = "acme.sensor", 2
 	b, err := json.Marshal(sf)
 	if err != nil {

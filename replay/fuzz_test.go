@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kestrel-sec/kestrel/internal/demo"
+	"github.com/kestrel-sec/kestrel/internal/kbin"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/value"
 )
@@ -395,8 +396,8 @@ func FuzzBinaryLog(f *testing.F) {
 	f.Add(encodeAll(f, demo.GenerateEvents(1, 20, nil), WriterOptions{BlockEvents: 7}, true))
 	f.Add(small[:len(small)/2])
 	f.Fuzz(func(t *testing.T, in []byte) {
-		if !bytes.HasPrefix(in, binaryMagic) {
-			in = append(bytes.Clone(binaryMagic), in...)
+		if !bytes.HasPrefix(in, kbin.Magic) {
+			in = append(bytes.Clone(kbin.Magic), in...)
 		}
 		evs, errs, err := readLog(in, ReaderOptions{MaxFields: 64})
 		for _, e := range append(errs, err) {

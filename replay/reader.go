@@ -11,6 +11,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/kestrel-sec/kestrel/internal/kbin"
 	"github.com/kestrel-sec/kestrel/schema"
 	"github.com/kestrel-sec/kestrel/value"
 )
@@ -177,11 +178,9 @@ func (o *ReaderOptions) maxDepth() int {
 	return value.MaxDepth
 }
 
-// Magic numbers that choose the reader.
-var (
-	zstdMagic   = []byte{0x28, 0xB5, 0x2F, 0xFD}
-	binaryMagic = []byte("\x89KST\r\n\x1a\n")
-)
+// zstdMagic opens a zstd stream; with kbin.Magic and the protobuf log's
+// magic, it chooses the reader.
+var zstdMagic = []byte{0x28, 0xB5, 0x2F, 0xFD}
 
 const readBufSize = 64 << 10
 
@@ -270,7 +269,7 @@ func newReader(r io.Reader, closer io.Closer, opts ReaderOptions, total int64, e
 	}
 	br := bufio.NewReaderSize(src.cr, size)
 	src.br = br
-	head, err := br.Peek(len(binaryMagic))
+	head, err := br.Peek(len(kbin.Magic))
 	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
 		return nil, err
 	}
@@ -279,7 +278,7 @@ func newReader(r io.Reader, closer io.Closer, opts ReaderOptions, total int64, e
 		return newZstdReader(br, src, opts)
 	case len(head) >= 3 && bytes.HasPrefix(protoMagic, head[:min(len(head), len(protoMagic))]):
 		return newProtoReader(br, src, opts) // a cut magic fails there, named
-	case bytes.HasPrefix(head, binaryMagic) || len(head) > 0 && bytes.HasPrefix(binaryMagic, head):
+	case bytes.HasPrefix(head, kbin.Magic) || len(head) > 0 && bytes.HasPrefix(kbin.Magic, head):
 		// A log shorter than the magic that begins like it is a cut binary
 		// log, and the binary reader says so.
 		return newBinaryReader(br, src, opts, nil)
@@ -313,7 +312,7 @@ func newZstdReader(br *bufio.Reader, src *source, opts ReaderOptions) (Reader, e
 	}
 	inner := bufio.NewReaderSize(zr, readBufSize)
 	var r Reader
-	if head, _ := inner.Peek(len(binaryMagic)); bytes.Equal(head, binaryMagic) {
+	if head, _ := inner.Peek(len(kbin.Magic)); bytes.Equal(head, kbin.Magic) {
 		r, err = newBinaryReader(inner, src, opts, zr)
 	} else {
 		r, err = newJSONReader(inner, src, opts, FormatJSONZstd, zr)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/kestrel-sec/kestrel/clock"
 	"github.com/kestrel-sec/kestrel/internal/demo"
+	"github.com/kestrel-sec/kestrel/internal/kbin"
 	"github.com/kestrel-sec/kestrel/schema"
 )
 
@@ -298,7 +299,7 @@ func TestReplayBinaryDamage(t *testing.T) {
 
 	// A payload flip in the second block: strict stops there, lenient skips it.
 	bad := bytes.Clone(data)
-	bad[spans[1].off+blockHeaderSize+3] ^= 1
+	bad[spans[1].off+kbin.BlockHeaderSize+3] ^= 1
 	path := filepath.Join(dir, "flip.kbin")
 	os.WriteFile(path, bad, 0o600)
 	rp, _ := New(newRecorder(1), Config{})

@@ -106,6 +106,16 @@ func (q *Query) NumEvents() int {
 	return n
 }
 
+// AllSteps returns q's Steps followed by its Until step, if any: every
+// step whose fields and event types the query reads. The slice is q's own
+// when there is no Until, a new one otherwise.
+func (q *Query) AllSteps() []*Step {
+	if q.Until == nil {
+		return q.Steps
+	}
+	return append(q.Steps[:len(q.Steps):len(q.Steps)], q.Until)
+}
+
 // HasMissing reports whether q has a missing-event step (![...]).
 func (q *Query) HasMissing() bool {
 	for _, s := range q.Steps {

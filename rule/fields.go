@@ -86,11 +86,7 @@ func queryFields(q *Query) []string {
 	for _, f := range q.By {
 		add(f)
 	}
-	steps := q.Steps
-	if q.Until != nil {
-		steps = append(steps[:len(steps):len(steps)], q.Until)
-	}
-	for _, st := range steps {
+	for _, st := range q.AllSteps() {
 		for _, f := range st.By {
 			add(f)
 		}
@@ -103,11 +99,7 @@ func matchesType(q *Query, id schema.EventTypeID) bool {
 	if q == nil {
 		return false
 	}
-	steps := q.Steps
-	if q.Until != nil {
-		steps = append(steps[:len(steps):len(steps)], q.Until)
-	}
-	for _, st := range steps {
+	for _, st := range q.AllSteps() {
 		if st.AnyType {
 			continue // any matches whatever types exist
 		}

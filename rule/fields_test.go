@@ -14,9 +14,9 @@ import (
 
 // schemaWith returns the default schema after edit, read back as a
 // registry.
-func schemaWith(t testing.TB, edit func(*rule.SchemaFile)) *schema.Registry {
+func schemaWith(t testing.TB, edit func(*schema.File)) *schema.Registry {
 	t.Helper()
-	sf := rule.DefaultSchema()
+	sf := schema.ECSFile()
 	edit(&sf)
 	b, err := json.Marshal(sf)
 	if err != nil {
@@ -56,16 +56,16 @@ func TestAffected(t *testing.T) {
 	}
 	old := rule.DefaultRegistry()
 	// A compatible change affects no rule.
-	next := schemaWith(t, func(sf *rule.SchemaFile) {
+	next := schemaWith(t, func(sf *schema.File) {
 		sf.Version++
-		sf.Fields = append(sf.Fields, rule.SchemaField{Path: "vendor.acme.score", Type: "F64"})
+		sf.Fields = append(sf.Fields, schema.FileField{Path: "vendor.acme.score", Type: "F64"})
 	})
 	if imp := set.Affected(schema.Compatible(old, next)); len(imp) != 0 {
 		t.Errorf("compatible change affects %v", imp)
 	}
 	// Narrowing network.dest_host and dropping three event types reach
 	// the rules that use them.
-	next = schemaWith(t, func(sf *rule.SchemaFile) {
+	next = schemaWith(t, func(sf *schema.File) {
 		sf.Fields[39].Type = "Bytes"
 		// network_accept, network_listen and network_dns gone: renamed
 		// in place, so no later ID moves.
@@ -113,7 +113,7 @@ func ExampleSet_Affected() {
 		fmt.Println(err)
 		return
 	}
-	sf := rule.DefaultSchema()
+	sf := schema.ECSFile()
 	sf.Fields[27].Type = "Bytes" // file.name
 	b, _ := json.Marshal(sf)
 	next, _ := rule.ReadSchema("next.json", bytes.NewReader(b))

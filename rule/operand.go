@@ -146,14 +146,14 @@ func walkOperand(o Operand, fn func(*Field)) {
 	}
 }
 
-// FuncResult is the type a function returns.
-type FuncResult uint8
+// funcResult is the type a function returns.
+type funcResult uint8
 
 // The result types of functions.
 const (
-	ResultString FuncResult = iota + 1
-	ResultNumber
-	ResultBool
+	resultString funcResult = iota + 1
+	resultNumber
+	resultBool
 )
 
 // funcSpec describes one function: its canonical name, argument counts,
@@ -162,7 +162,7 @@ type funcSpec struct {
 	name     string
 	min, max int // max -1: any number
 	fold     bool
-	result   FuncResult
+	result   funcResult
 	// args gives each argument's type ('s' string, 'n' number, 'b' a
 	// boolean literal, 'a' any scalar); the last repeats.
 	args string
@@ -172,30 +172,23 @@ type funcSpec struct {
 // (https://www.elastic.co/guide/en/elasticsearch/reference/current/eql-function-ref.html),
 // by lower-case name.
 var functions = map[string]funcSpec{
-	"add":            {"add", 2, 2, false, ResultNumber, "nn"},
-	"between":        {"between", 3, 4, true, ResultString, "sssb"},
-	"cidrmatch":      {"cidrMatch", 2, -1, false, ResultBool, "ss"},
-	"concat":         {"concat", 1, -1, false, ResultString, "a"},
-	"divide":         {"divide", 2, 2, false, ResultNumber, "nn"},
-	"endswith":       {"endsWith", 2, -1, true, ResultBool, "ss"},
-	"indexof":        {"indexOf", 2, 3, true, ResultNumber, "ssn"},
-	"length":         {"length", 1, 1, false, ResultNumber, "s"},
-	"modulo":         {"modulo", 2, 2, false, ResultNumber, "nn"},
-	"multiply":       {"multiply", 2, 2, false, ResultNumber, "nn"},
-	"number":         {"number", 1, 2, false, ResultNumber, "sn"},
-	"startswith":     {"startsWith", 2, -1, true, ResultBool, "ss"},
-	"string":         {"string", 1, 1, false, ResultString, "a"},
-	"stringcontains": {"stringContains", 2, -1, true, ResultBool, "ss"},
-	"substring":      {"substring", 2, 3, false, ResultString, "snn"},
-	"subtract":       {"subtract", 2, 2, false, ResultNumber, "nn"},
-	"wildcard":       {"wildcard", 2, -1, true, ResultBool, "ss"},
-}
-
-// FunctionResult returns what the named function (canonical spelling)
-// returns, and whether it is known.
-func FunctionResult(name string) (FuncResult, bool) {
-	s, ok := functions[strings.ToLower(name)]
-	return s.result, ok
+	"add":            {"add", 2, 2, false, resultNumber, "nn"},
+	"between":        {"between", 3, 4, true, resultString, "sssb"},
+	"cidrmatch":      {"cidrMatch", 2, -1, false, resultBool, "ss"},
+	"concat":         {"concat", 1, -1, false, resultString, "a"},
+	"divide":         {"divide", 2, 2, false, resultNumber, "nn"},
+	"endswith":       {"endsWith", 2, -1, true, resultBool, "ss"},
+	"indexof":        {"indexOf", 2, 3, true, resultNumber, "ssn"},
+	"length":         {"length", 1, 1, false, resultNumber, "s"},
+	"modulo":         {"modulo", 2, 2, false, resultNumber, "nn"},
+	"multiply":       {"multiply", 2, 2, false, resultNumber, "nn"},
+	"number":         {"number", 1, 2, false, resultNumber, "sn"},
+	"startswith":     {"startsWith", 2, -1, true, resultBool, "ss"},
+	"string":         {"string", 1, 1, false, resultString, "a"},
+	"stringcontains": {"stringContains", 2, -1, true, resultBool, "ss"},
+	"substring":      {"substring", 2, 3, false, resultString, "snn"},
+	"subtract":       {"subtract", 2, 2, false, resultNumber, "nn"},
+	"wildcard":       {"wildcard", 2, -1, true, resultBool, "ss"},
 }
 
 func functionNames() string {
@@ -327,9 +320,9 @@ func (r *resolver) call(c *CallExpr) opType {
 		}
 	}
 	switch spec.result {
-	case ResultString:
+	case resultString:
 		return tyString
-	case ResultNumber:
+	case resultNumber:
 		return tyNumber
 	}
 	return tyBool

@@ -185,40 +185,57 @@ func (p *parser) parseEventQuery(start Pos) (*Step, error) {
 	return st, nil
 }
 
+// parseClauses reads clauses in any order until neither follows: with
+// maxspan, or the one that begins with the keyword kw, which clause reads.
+func (p *parser) parseClauses(q *Query, kw string, clause func() error) error {
+	for {
+		var err error
+		switch {
+		case p.kw(kw):
+			err = clause()
+		case p.kw("with"):
+			err = p.parseMaxSpan(q)
+		default:
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// parseStepAfter parses the step that must follow the current token (! or
+// until), failing with msg when no [ follows it; noRuns is parseStep's.
+func (p *parser) parseStepAfter(noRuns, msg string) (*Step, error) {
+	if err := p.advance(); err != nil {
+		return nil, err
+	}
+	if p.tok.kind != tLBrack {
+		return nil, p.fail(msg)
+	}
+	return p.parseStep(noRuns)
+}
+
 func (p *parser) parseSequence() (*Query, error) {
 	q := &Query{Sequence: true}
 	if err := p.advance(); err != nil {
 		return nil, err
 	}
 	// Head: by and with maxspan, in either order.
-	for {
-		if p.kw("by") {
-			if err := p.parseByOnce(&q.By, "sequence"); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if p.kw("with") {
-			if err := p.parseMaxSpan(q); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		break
+	if err := p.parseClauses(q, "by", func() error { return p.parseByOnce(&q.By, "sequence") }); err != nil {
+		return nil, err
 	}
 	events, steps := 0, 0 // positive events; all steps, runs expanded
 	var firstMissing *Step
 	for p.tok.kind == tLBrack || p.tok.kind == tBang {
 		bang := p.tok
+		var st *Step
+		var err error
 		if bang.kind == tBang {
-			if err := p.advance(); err != nil {
-				return nil, err
-			}
-			if p.tok.kind != tLBrack {
-				return nil, p.fail("expected [ after ! (a missing-event step is ![event where condition])")
-			}
+			st, err = p.parseStepAfter("", "expected [ after ! (a missing-event step is ![event where condition])")
+		} else {
+			st, err = p.parseStep("")
 		}
-		st, err := p.parseStep("")
 		if err != nil {
 			return nil, err
 		}
@@ -240,31 +257,17 @@ func (p *parser) parseSequence() (*Query, error) {
 	if len(q.Steps) == 0 {
 		return nil, p.fail("expected a sequence step [event where condition]")
 	}
-	for {
-		if p.kw("until") {
-			if q.Until != nil {
-				return nil, p.fail("until given twice")
-			}
-			if err := p.advance(); err != nil {
-				return nil, err
-			}
-			if p.tok.kind != tLBrack {
-				return nil, p.fail("expected [event where condition] after until")
-			}
-			st, err := p.parseStep("until")
-			if err != nil {
-				return nil, err
-			}
-			q.Until = st
-			continue
+	// Tail: until and with maxspan, in either order.
+	err := p.parseClauses(q, "until", func() error {
+		if q.Until != nil {
+			return p.fail("until given twice")
 		}
-		if p.kw("with") {
-			if err := p.parseMaxSpan(q); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		break
+		st, err := p.parseStepAfter("until", "expected [event where condition] after until")
+		q.Until = st
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	if events == 0 {
 		return nil, &Error{File: p.file, Line: q.Steps[0].Pos.Line, Col: q.Steps[0].Pos.Col, Token: "!",
@@ -293,11 +296,7 @@ func (p *parser) parseSequence() (*Query, error) {
 // checkJoinArity checks that every step joins on as many fields.
 func (p *parser) checkJoinArity(q *Query) error {
 	n := len(q.Steps[0].By)
-	steps := q.Steps
-	if q.Until != nil {
-		steps = append(steps[:len(steps):len(steps)], q.Until)
-	}
-	for _, st := range steps {
+	for _, st := range q.AllSteps() {
 		if len(st.By) != n {
 			return &Error{File: p.file, Line: st.Pos.Line, Col: st.Pos.Col, Token: "[",
 				Msg: "every step must join on the same number of by fields (the first has " + strconv.Itoa(n) +

@@ -135,6 +135,12 @@ until [process where event.action == "exit"] by process.pid`)
 	if err != nil || q2.String() != want {
 		t.Fatalf("round trip: %v\n%s", err, q2)
 	}
+	if all := q.AllSteps(); len(all) != 3 || all[0] != q.Steps[0] || all[1] != q.Steps[1] || all[2] != q.Until || len(q.Steps) != 2 {
+		t.Fatalf("AllSteps: %v (Steps %d)", all, len(q.Steps))
+	}
+	if q2.Until = nil; len(q2.AllSteps()) != 2 {
+		t.Fatalf("AllSteps without until: %v", q2.AllSteps())
+	}
 
 	// Durations.
 	for src, d := range map[string]time.Duration{"250ms": 250 * time.Millisecond, "2h": 2 * time.Hour,

@@ -44,10 +44,7 @@ func (q *Query) Resolve(name string, reg *schema.Registry) error {
 	for _, f := range q.By {
 		r.field(f)
 	}
-	steps := q.Steps
-	if q.Until != nil {
-		steps = append(steps[:len(steps):len(steps)], q.Until)
-	}
+	steps := q.AllSteps()
 	for _, st := range steps {
 		r.step(st)
 	}

@@ -26,20 +26,7 @@ const (
 // Kestrel default schema is schema.Kestrel (its file: schema/kestrel.json).
 func DefaultRegistry() *schema.Registry { return schema.ECS() }
 
-// SchemaFile is the JSON form of a schema, read by ReadSchema and written
-// by DefaultSchema; see schema.File.
-type SchemaFile = schema.File
-
-// SchemaField is one field of a SchemaFile.
-type SchemaField = schema.FileField
-
-// SchemaEventType is one event type of a SchemaFile.
-type SchemaEventType = schema.FileEventType
-
-// DefaultSchema returns the default schema as a SchemaFile, with IDs.
-func DefaultSchema() SchemaFile { return schema.ECSFile() }
-
-// ReadSchema reads a SchemaFile from r and registers it into a new
+// ReadSchema reads a schema file (schema.File) from r and registers it into a new
 // Registry; name is the file named in errors, which match ErrSchemaFile
 // (and the schema package's errors for a bad or duplicate path).
 func ReadSchema(name string, r io.Reader) (*schema.Registry, error) {
@@ -50,7 +37,7 @@ func ReadSchema(name string, r io.Reader) (*schema.Registry, error) {
 	if len(data) > MaxSourceBytes {
 		return nil, &Error{File: name, Msg: "schema file larger than " + strconv.Itoa(MaxSourceBytes) + " bytes", Err: ErrSchemaFile}
 	}
-	var sf SchemaFile
+	var sf schema.File
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&sf); err != nil {

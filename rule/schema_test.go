@@ -12,7 +12,7 @@ import (
 
 func TestDefaultRegistry(t *testing.T) {
 	reg := DefaultRegistry()
-	sf := DefaultSchema()
+	sf := schema.ECSFile()
 	if reg.NumFields() != len(sf.Fields) {
 		t.Fatalf("%d fields registered, want %d", reg.NumFields(), len(sf.Fields))
 	}
@@ -40,7 +40,7 @@ func TestDefaultRegistry(t *testing.T) {
 }
 
 func TestSchemaFileRoundTrip(t *testing.T) {
-	b, err := json.Marshal(DefaultSchema())
+	b, err := json.Marshal(schema.ECSFile())
 	if err != nil {
 		t.Fatal(err)
 	}

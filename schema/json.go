@@ -172,8 +172,9 @@ func (d *Decoder) DecodeString(line string, dst *Event) error {
 // decodeSlow decodes line with sonic.
 func (d *Decoder) decodeSlow(line string, dst *Event) error {
 	dst.Reset()
-	if err := value.Validate(line); err != nil {
-		return &SyntaxError{Reason: trimValuePrefix(err.Error()), Err: err}
+	if err := valuejson.Validate(line); err != nil {
+		reason := err.Error()
+		return &SyntaxError{Reason: reason, Err: &value.DecodeError{Reason: reason}}
 	}
 	v := &d.v
 	vb := v.vb

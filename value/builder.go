@@ -174,7 +174,7 @@ func (b *builder) OnString(s string) error {
 		if _, ok := variantOf(s); ok {
 			return errorf("variant %q needs a payload: write {%q:...}", s, s)
 		}
-		return errorf("unknown variant %s (want Null, I64, U64, F64, Bool, String, Bytes or Array)", quoteSnippet(s, 0))
+		return errorf("unknown variant %s (want Null, I64, U64, F64, Bool, String, Bytes or Array)", valuejson.Snippet(s, 0))
 	case f.state == expectPayload && f.variant == KindString:
 		if b.arena != nil {
 			s = b.arena.String(s)
@@ -184,7 +184,7 @@ func (b *builder) OnString(s string) error {
 		f.state, f.pending = expectEnd, StringValue(s)
 		return nil
 	}
-	return b.unexpected(f, "string "+quoteSnippet(s, 0))
+	return b.unexpected(f, "string "+valuejson.Snippet(s, 0))
 }
 
 // OnInt64 implements ast.Visitor; with OnlyNumber, n is the number's text.
@@ -264,13 +264,13 @@ func (b *builder) OnObjectKey(key string) error {
 	f := b.top()
 	if f == nil || f.state != expectVariant {
 		if f != nil && f.state == expectEnd {
-			return errorf("%s value has a second key %s: a value is an object with exactly one key", f.variant, quoteSnippet(key, 0))
+			return errorf("%s value has a second key %s: a value is an object with exactly one key", f.variant, valuejson.Snippet(key, 0))
 		}
-		return errorf("unexpected key %s", quoteSnippet(key, 0))
+		return errorf("unexpected key %s", valuejson.Snippet(key, 0))
 	}
 	k, ok := variantOf(key)
 	if !ok {
-		return errorf("unknown variant %s (want Null, I64, U64, F64, Bool, String, Bytes or Array)", quoteSnippet(key, 0))
+		return errorf("unknown variant %s (want Null, I64, U64, F64, Bool, String, Bytes or Array)", valuejson.Snippet(key, 0))
 	}
 	if k == KindNull {
 		return errorf(`Null takes no payload: write "Null"`)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kestrel-sec/kestrel/internal/demo"
 	"github.com/kestrel-sec/kestrel/rule"
+	"github.com/kestrel-sec/kestrel/schema"
 	dto "github.com/prometheus/client_model/go"
 )
 
@@ -29,7 +30,7 @@ func TestBinarySchemaReload(t *testing.T) {
 	t.Parallel()
 	log := pacedLog(t, 6000, 30*time.Second)
 	dir := t.TempDir()
-	schemaPath := writeSchema(t, dir, "schema.json", func(*rule.SchemaFile) {})
+	schemaPath := writeSchema(t, dir, "schema.json", func(*schema.File) {})
 	rules := filepath.Join(dir, "rules")
 	if err := os.CopyFS(filepath.Join(rules, "curl_pipe_shell"), os.DirFS(filepath.Join(exampleRules, "curl_pipe_shell"))); err != nil {
 		t.Fatal(err)
@@ -43,16 +44,16 @@ func TestBinarySchemaReload(t *testing.T) {
 	}
 	// The schema file numbers fields by position, so only the last can go:
 	// a rule reads it, so that removing it is refused and names the rule.
-	def := rule.DefaultSchema()
+	def := schema.ECSFile()
 	last := def.Fields[len(def.Fields)-1].Path
 	addRule("outcome", `any where `+last+` != null`)
 	p := start(t, "run", "-rules", rules, "-schema", schemaPath, "-log", log, "-speed", "1", "-partitions", "2")
 	p.waitReady(t)
 
-	v2 := rule.DefaultSchema().Version + 1
-	writeSchema(t, dir, "schema.json", func(sf *rule.SchemaFile) {
+	v2 := schema.ECSFile().Version + 1
+	writeSchema(t, dir, "schema.json", func(sf *schema.File) {
 		sf.Version = v2
-		sf.Fields = append(sf.Fields, rule.SchemaField{Path: "vendor.acme.score", Type: "F64"})
+		sf.Fields = append(sf.Fields, schema.FileField{Path: "vendor.acme.score", Type: "F64"})
 	})
 	addRule("score", `process where vendor.acme.score > 0.5`)
 	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
@@ -66,9 +67,9 @@ func TestBinarySchemaReload(t *testing.T) {
 		t.Fatalf("rules not reloaded with the schema\n%s", p.stderr.String())
 	}
 
-	writeSchema(t, dir, "schema.json", func(sf *rule.SchemaFile) {
+	writeSchema(t, dir, "schema.json", func(sf *schema.File) {
 		sf.Version = v2 + 1
-		sf.Fields = slices.DeleteFunc(sf.Fields, func(f rule.SchemaField) bool { return f.Path == last })
+		sf.Fields = slices.DeleteFunc(sf.Fields, func(f schema.FileField) bool { return f.Path == last })
 	})
 	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kestrel-sec/kestrel/detect"
 	"github.com/kestrel-sec/kestrel/engine"
+	"github.com/kestrel-sec/kestrel/internal/human"
 	"github.com/kestrel-sec/kestrel/node"
 	"github.com/kestrel-sec/kestrel/replay"
 )
@@ -90,7 +91,7 @@ func replayHeader(w io.Writer, logPath string, r replay.Stats, d detect.Stats) {
 		eps = float64(d.Events) / r.Duration.Seconds()
 	}
 	fmt.Fprintf(w, "kestrel: %s: %d events in %v (%s events/s), recorded span %v\n",
-		logPath, d.Events, r.Duration.Round(time.Microsecond), humanRate(eps), r.Span().Round(time.Millisecond))
+		logPath, d.Events, r.Duration.Round(time.Microsecond), human.Rate(eps), r.Span().Round(time.Millisecond))
 	if r.Mapped {
 		fmt.Fprintf(w, "  schema: mapped from %s version %d: %d events of unmapped types, %d fields dropped\n",
 			r.Header.SchemaID, r.Header.SchemaVersion, r.Unmapped, r.UnmappedFields)
@@ -145,16 +146,6 @@ func summary(w io.Writer, st node.Stats) {
 	}
 	fmt.Fprintf(w, "  evictions: expired %d, terminated %d, capacity %d, memory %d, reload %d; %d partial matches pending (%d KiB)\n",
 		d.Evicted.Expired, d.Evicted.Terminated, d.Evicted.Capacity, d.Evicted.Memory, d.Evicted.Reload, d.Partials, d.Bytes>>10)
-}
-
-func humanRate(x float64) string {
-	switch {
-	case x >= 1e6:
-		return fmt.Sprintf("%.2fM", x/1e6)
-	case x >= 1e3:
-		return fmt.Sprintf("%.1fk", x/1e3)
-	}
-	return fmt.Sprintf("%.0f", x)
 }
 
 // progressBar draws the replay's progress on a terminal.

@@ -225,7 +225,7 @@ func runSchema(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kestrel schema takes no arguments but diff\n%s", usage)
 		return exitUsage
 	}
-	b, err := json.MarshalIndent(rule.DefaultSchema(), "", "  ")
+	b, err := json.MarshalIndent(schema.ECSFile(), "", "  ")
 	if err == nil {
 		_, err = fmt.Fprintf(stdout, "%s\n", b)
 	}

@@ -14,9 +14,9 @@ import (
 )
 
 // writeSchema writes the default schema after edit to dir/name.
-func writeSchema(t *testing.T, dir, name string, edit func(*rule.SchemaFile)) string {
+func writeSchema(t *testing.T, dir, name string, edit func(*schema.File)) string {
 	t.Helper()
-	sf := rule.DefaultSchema()
+	sf := schema.ECSFile()
 	edit(&sf)
 	b, err := json.Marshal(sf)
 	if err != nil {
@@ -29,13 +29,13 @@ func writeSchema(t *testing.T, dir, name string, edit func(*rule.SchemaFile)) st
 
 func TestSchemaDiff(t *testing.T) {
 	dir := t.TempDir()
-	def := rule.DefaultSchema()
+	def := schema.ECSFile()
 	nf, nt := len(def.Fields), len(def.EventTypes)
 	last := def.Fields[nf-1].Path
-	v2 := writeSchema(t, dir, "v2.json", func(sf *rule.SchemaFile) {
+	v2 := writeSchema(t, dir, "v2.json", func(sf *schema.File) {
 		sf.Version = 2
-		sf.Fields = append(sf.Fields, rule.SchemaField{Path: "vendor.acme.score", Type: "F64"})
-		sf.EventTypes = append(sf.EventTypes, rule.SchemaEventType{Name: "module_load"})
+		sf.Fields = append(sf.Fields, schema.FileField{Path: "vendor.acme.score", Type: "F64"})
+		sf.EventTypes = append(sf.EventTypes, schema.FileEventType{Name: "module_load"})
 	})
 	code, stdout, stderr := kestrel(t, "schema", "diff", "default", v2)
 	if code != exitOK || !strings.Contains(stdout, fmt.Sprintf("ok: field added: vendor.acme.score (id %d) (F64) is new", nf+1)) ||
@@ -44,7 +44,7 @@ func TestSchemaDiff(t *testing.T) {
 		t.Fatalf("compatible diff: %d\n%s\n%s", code, stdout, stderr)
 	}
 
-	v3 := writeSchema(t, dir, "v3.json", func(sf *rule.SchemaFile) {
+	v3 := writeSchema(t, dir, "v3.json", func(sf *schema.File) {
 		sf.Version = 3
 		sf.Fields[39].Type = "Bytes"                        // network.dest_host narrowed
 		sf.Fields = sf.Fields[:len(sf.Fields)-1]            // the last field removed
@@ -84,7 +84,7 @@ func TestSchemaDiff(t *testing.T) {
 // -schemas holds that schema, and is refused without it.
 func TestRunMappedLog(t *testing.T) {
 	dir := t.TempDir()
-	remoteFile := writeSchema(t, dir, "acme.json", func(sf *rule.SchemaFile) {
+	remoteFile := writeSchema(t, dir, "acme.json", func(sf *schema.File) {
 		slices.Reverse(sf.Fields)
 		slices.Reverse(sf.EventTypes)
 		for i := range sf.Fields {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kestrel-sec/kestrel/engine"
+	"github.com/kestrel-sec/kestrel/internal/human"
 	"github.com/kestrel-sec/kestrel/node"
 	"github.com/kestrel-sec/kestrel/replay"
 	"github.com/kestrel-sec/kestrel/sensor"
@@ -113,7 +114,7 @@ func runSense(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			eps = float64(st.Detect.Events) / elapsed.Seconds()
 		}
 		w := stderr
-		fmt.Fprintf(w, "kestrel: live sensor: %d events in %v (%s events/s)\n", st.Detect.Events, elapsed.Round(time.Millisecond), humanRate(eps))
+		fmt.Fprintf(w, "kestrel: live sensor: %d events in %v (%s events/s)\n", st.Detect.Events, elapsed.Round(time.Millisecond), human.Rate(eps))
 		fmt.Fprintf(w, "  sensor: read %d, published %d, refused by the bus %d, kernel drops %d (ring buffer full), decode errors %d, skipped %d\n",
 			sst.Read, sst.Published, sst.BusDropped, sst.KernelDrops, sst.DecodeErrors, sst.Skipped)
 		fmt.Fprintf(w, "  processes: %d seeded from /proc, %d evicted; file events %s, connect events %s, accept events %s\n",
