@@ -101,6 +101,50 @@ type Stats struct {
 	Rules []RuleStats
 }
 
+// Add adds o's counts and gauges to r's, as when summing the Detectors a
+// reload retired with the one that runs (their gauges are 0 once every
+// partition has moved its state on). ID and Name stay r's.
+func (r *RuleStats) Add(o RuleStats) {
+	r.Alerts += o.Alerts
+	r.Dropped += o.Dropped
+	r.Evicted.Add(o.Evicted)
+	r.Replaced += o.Replaced
+	r.Collisions += o.Collisions
+	r.Vetoed += o.Vetoed
+	r.Held += o.Held
+	r.States += o.States
+	r.Partials += o.Partials
+	r.Bytes += o.Bytes
+}
+
+// Add adds o's counts and gauges to s's, rule by rule (by ID; a rule only o
+// has is appended), as when summing the Detectors a reload retired with the
+// one that runs, so that no count goes down across a reload.
+func (s *Stats) Add(o Stats) {
+	s.Events += o.Events
+	s.Copies += o.Copies
+	s.BadPartition += o.BadPartition
+	s.PatternCuts += o.PatternCuts
+	s.Alerts += o.Alerts
+	s.AlertsDropped += o.AlertsDropped
+	s.Evicted.Add(o.Evicted)
+	s.States += o.States
+	s.Partials += o.Partials
+	s.Bytes += o.Bytes
+	s.Held += o.Held
+	s.Vetoed += o.Vetoed
+next:
+	for _, or := range o.Rules {
+		for i := range s.Rules {
+			if s.Rules[i].ID == or.ID {
+				s.Rules[i].Add(or)
+				continue next
+			}
+		}
+		s.Rules = append(s.Rules, or)
+	}
+}
+
 // ruleCounters are one rule's counters in one partition. Each is written
 // only by the partition's worker goroutine; the atomics publish the values
 // to Stats readers (no ordering with anything else is implied).

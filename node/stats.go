@@ -110,7 +110,7 @@ func (n *Node) Stats() Stats {
 	if d := n.det.Load(); d != nil {
 		s.Detect = d.Stats()
 		for _, old := range retired {
-			addDetect(&s.Detect, old.Stats())
+			s.Detect.Add(old.Stats()) // counts never go down across a reload
 		}
 	}
 	if n.out != nil {
@@ -122,36 +122,4 @@ func (n *Node) Stats() Stats {
 // statsFiller is a Source that reports its own counts into Stats.
 type statsFiller interface {
 	fillStats(*Stats)
-}
-
-// addDetect adds the counters and gauges of a retired detector to s, rule
-// by rule (by ID); its gauges are 0 once every partition moved its state
-// on.
-func addDetect(s *detect.Stats, old detect.Stats) {
-	s.Events += old.Events
-	s.Copies += old.Copies
-	s.BadPartition += old.BadPartition
-	s.Alerts += old.Alerts
-	s.AlertsDropped += old.AlertsDropped
-	s.Evicted.Add(old.Evicted)
-	s.States += old.States
-	s.Partials += old.Partials
-	s.Bytes += old.Bytes
-next:
-	for _, or := range old.Rules {
-		for i := range s.Rules {
-			if r := &s.Rules[i]; r.ID == or.ID {
-				r.Alerts += or.Alerts
-				r.Dropped += or.Dropped
-				r.Replaced += or.Replaced
-				r.Collisions += or.Collisions
-				r.Evicted.Add(or.Evicted)
-				r.States += or.States
-				r.Partials += or.Partials
-				r.Bytes += or.Bytes
-				continue next
-			}
-		}
-		s.Rules = append(s.Rules, or)
-	}
 }
