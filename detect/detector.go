@@ -167,14 +167,7 @@ func (d *Detector) Stats() Stats {
 		}
 	}
 	for _, rs := range s.Rules {
-		s.Alerts += rs.Alerts
-		s.AlertsDropped += rs.Dropped
-		s.Evicted.Add(rs.Evicted)
-		s.States += rs.States
-		s.Partials += rs.Partials
-		s.Bytes += rs.Bytes
-		s.Held += rs.Held
-		s.Vetoed += rs.Vetoed
+		s.addTotals(rs)
 	}
 	return s
 }

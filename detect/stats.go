@@ -125,16 +125,9 @@ func (s *Stats) Add(o Stats) {
 	s.Copies += o.Copies
 	s.BadPartition += o.BadPartition
 	s.PatternCuts += o.PatternCuts
-	s.Alerts += o.Alerts
-	s.AlertsDropped += o.AlertsDropped
-	s.Evicted.Add(o.Evicted)
-	s.States += o.States
-	s.Partials += o.Partials
-	s.Bytes += o.Bytes
-	s.Held += o.Held
-	s.Vetoed += o.Vetoed
 next:
 	for _, or := range o.Rules {
+		s.addTotals(or)
 		for i := range s.Rules {
 			if s.Rules[i].ID == or.ID {
 				s.Rules[i].Add(or)
@@ -143,6 +136,18 @@ next:
 		}
 		s.Rules = append(s.Rules, or)
 	}
+}
+
+// addTotals adds one rule's figures to the totals that sum the rules.
+func (s *Stats) addTotals(rs RuleStats) {
+	s.Alerts += rs.Alerts
+	s.AlertsDropped += rs.Dropped
+	s.Evicted.Add(rs.Evicted)
+	s.States += rs.States
+	s.Partials += rs.Partials
+	s.Bytes += rs.Bytes
+	s.Held += rs.Held
+	s.Vetoed += rs.Vetoed
 }
 
 // ruleCounters are one rule's counters in one partition. Each is written
