@@ -9,49 +9,56 @@ import (
 
 // alertSlab is where a worker builds its alerts. Each alert lives in a
 // slabAlert, with the memory its fields reference: its event ids, its
-// fields, and a byte buffer for its alert id and field strings. The alert
+// fields, and a byte region for its alert id and field strings. The alert
 // carries the slabAlert as its sink.Recycler, so once the Output is done
 // with it (sink.Recycler) it comes back to the slab's pool, and a later
 // alert is built in the same memory: in the steady state raising an
 // alert allocates nothing.
 //
-// New slabAlerts are carved from chunks of slabChunk, each with room
-// inline for a typical alert (slabIDs event ids, slabFields fields,
-// slabBytes bytes of strings); an alert that needs more grows its own
-// buffers, which it keeps when it is reused. An Emitter that never
-// releases alerts costs one allocation per slabChunk alerts, and a kept
-// alert keeps its chunk (about 29 KiB) alive.
+// What a recycled alert's memory cannot hold (a bigger alert) is carved
+// from chunks that hold many alerts' worth, as is all of a new alert's:
+// the slabAlerts themselves, event ids, fields, and bytes, each alert's
+// strings packed after the last one's. A region carved for an alert is
+// exactly what it used and stays its own (the full slice expression caps
+// it), so it is reused by the alerts later built in that slabAlert and
+// never touches a neighbour's. An Emitter that never releases alerts
+// costs an allocation per chunk, about one per 40 alerts, and a kept
+// alert keeps its chunks alive.
 //
-// Ownership: a slabAlert is the worker's from when it is taken (build)
-// until its alert is emitted, and the Output's from then until Recycle;
-// the worker writes it and the bytes it references again only after
-// taking it back from the pool (whose atomics order the Output's last
+// Ownership: a slabAlert and its regions are the worker's from when it
+// is taken (build) until its alert is emitted, and the Output's from then
+// until Recycle; the worker writes them again only after taking the
+// slabAlert back from the pool (whose atomics order the Output's last
 // reads before the worker's writes). Alerts the Output never hands back
 // are left to the garbage collector.
 type alertSlab struct {
 	pool  *alertPool
-	local *slabAlert  // free list taken from pool.free, worker only
-	chunk []slabAlert // unused part of the newest chunk
-	cur   *slabAlert  // the alert being built, nil between alerts
-	made  int         // slabAlerts carved so far, for tests
+	local *slabAlert // free list taken from pool.free, worker only
+	cur   *slabAlert // the alert being built, nil between alerts
+	// open says cur.bytes is being appended to in place at the start of
+	// the byte chunk's free part: take ends it there, exactly.
+	open bool
+	made int // slabAlerts carved so far, for tests
+
+	// Unused parts of the newest chunks.
+	alerts []slabAlert
+	ids    []uint64
+	fields []sink.AlertField
+	bytes  []byte // len 0; its capacity is the free part
 }
 
 // slabAlert is one alert and the memory it references.
 type slabAlert struct {
 	a      sink.Alert
-	ids    []uint64          // backing of a.EventIDs
-	fields []sink.AlertField // backing of a.Fields
-	bytes  []byte            // alert id and field strings, appended only while the alert is built
+	ids    []uint64          // region for a.EventIDs
+	fields []sink.AlertField // region for a.Fields
+	bytes  []byte            // region for the alert id and field strings, appended to while the alert is built
 	pool   *alertPool
 	next   *slabAlert // in a free list
 	// depth counts the free alerts from this one down its list; atomic
 	// because a Recycle that lost a race may read it while this alert is
 	// pushed again.
 	depth atomic.Int32
-
-	idBuf    [slabIDs]uint64
-	fieldBuf [slabFields]sink.AlertField
-	byteBuf  [slabBytes]byte
 }
 
 // Recycle implements sink.Recycler: the Output is done with s's alert.
@@ -64,15 +71,17 @@ type alertPool struct {
 	free atomic.Pointer[slabAlert] // pushed by Recycle (release), swapped out by the worker (acquire)
 }
 
-// Sizes: a slabAlert has room inline for a sequence of a few steps and
-// their fields' strings (a command line is 100 to 1000 bytes), and chunks
-// hold slabChunk of them. The pool keeps at most maxFreeAlerts released
-// alerts; more (an outage's backlog draining) go to the garbage collector.
+// Chunk sizes: alerts, event ids and fields for 64 alerts of a sequence
+// of a few steps, and 16 KiB of strings (a command line is 100 to 1000
+// bytes; a bigger value gets a chunk of its own size). The pool keeps at
+// most maxFreeAlerts released alerts; more (an outage's backlog
+// draining) go to the garbage collector. A region over maxKeptBytes (a
+// rare huge alert) is not kept for reuse.
 const (
-	slabChunk     = 32
-	slabIDs       = 4
-	slabFields    = 8
-	slabBytes     = 512
+	slabAlerts    = 64
+	slabIDs       = 4 * slabAlerts
+	slabFields    = 8 * slabAlerts
+	slabBytes     = 16 << 10
 	maxFreeAlerts = 1024
 	maxKeptBytes  = 64 << 10
 )
@@ -112,25 +121,24 @@ func (s *alertSlab) build() *slabAlert {
 	s.local, sa.next = sa.next, nil
 	sa.bytes = sa.bytes[:0]
 	if cap(sa.bytes) > maxKeptBytes {
-		sa.bytes = sa.byteBuf[:0] // a rare huge alert's buffer is not worth keeping
+		sa.bytes = nil
 	}
 	s.cur = sa
 	return sa
 }
 
-// carve returns a new slabAlert from the chunk.
+// carve returns a new slabAlert.
 func (s *alertSlab) carve() *slabAlert {
 	if s.pool == nil {
 		s.pool = &alertPool{}
 	}
-	if len(s.chunk) == 0 {
-		s.chunk = make([]slabAlert, slabChunk)
+	if len(s.alerts) == 0 {
+		s.alerts = make([]slabAlert, slabAlerts)
 	}
-	sa := &s.chunk[0]
-	s.chunk = s.chunk[1:]
-	s.made++
+	sa := &s.alerts[0]
+	s.alerts = s.alerts[1:]
 	sa.pool = s.pool
-	sa.ids, sa.fields, sa.bytes = sa.idBuf[:], sa.fieldBuf[:], sa.byteBuf[:0]
+	s.made++
 	return sa
 }
 
@@ -139,6 +147,14 @@ func (s *alertSlab) carve() *slabAlert {
 // fills sa.a and sets sa as its Recycler.
 func (s *alertSlab) take() *slabAlert {
 	sa := s.build()
+	if s.open {
+		// The strings were appended in place: the region ends where they
+		// do, and the chunk's free part after it.
+		n := len(sa.bytes)
+		sa.bytes = sa.bytes[:n:n]
+		s.bytes = s.bytes[n:n]
+		s.open = false
+	}
 	s.cur = nil
 	return sa
 }
@@ -147,31 +163,49 @@ func (s *alertSlab) take() *slabAlert {
 func (s *alertSlab) eventIDs(n int) []uint64 {
 	sa := s.build()
 	if n > cap(sa.ids) {
-		sa.ids = make([]uint64, n)
+		if n > len(s.ids) {
+			s.ids = make([]uint64, max(slabIDs, n))
+		}
+		sa.ids = s.ids[:n:n]
+		s.ids = s.ids[n:]
 	}
-	x := sa.ids[:n:n]
+	x := sa.ids[:n]
 	clear(x)
 	return x
 }
 
 // fieldList returns an empty list with room for n fields, the alert
-// being built's (appending past n reallocates).
+// being built's (appending past n reallocates, never touching a
+// neighbour's).
 func (s *alertSlab) fieldList(n int) []sink.AlertField {
 	sa := s.build()
 	if n > cap(sa.fields) {
-		sa.fields = make([]sink.AlertField, n)
+		if n > len(s.fields) {
+			s.fields = make([]sink.AlertField, max(slabFields, n))
+		}
+		sa.fields = s.fields[:n:n]
+		s.fields = s.fields[n:]
 	}
 	return sa.fields[:0:n]
 }
 
-// room makes sure the alert being built has n bytes free. A buffer too
-// small is replaced, not copied: the strings already carved from it keep
-// it alive while they are used.
+// room makes sure the alert being built has n bytes free. When its
+// region is too small, the alert goes on appending at the start of the
+// byte chunk's free part (a new chunk when that is too small too), its
+// bytes so far copied there first so that the region take ends holds the
+// whole alert's: the strings already carved stay where they are, in the
+// old region, which nothing else uses.
 func (s *alertSlab) room(n int) *slabAlert {
 	sa := s.build()
-	if cap(sa.bytes)-len(sa.bytes) < n {
-		sa.bytes = make([]byte, 0, max(2*cap(sa.bytes), n))
+	if cap(sa.bytes)-len(sa.bytes) >= n {
+		return sa
 	}
+	need := len(sa.bytes) + n
+	if cap(s.bytes) < need {
+		s.bytes = make([]byte, 0, max(slabBytes, need))
+	}
+	sa.bytes = append(s.bytes[:0], sa.bytes...)
+	s.open = true
 	return sa
 }
 

