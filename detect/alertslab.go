@@ -169,7 +169,7 @@ func (s *alertSlab) eventIDs(n int) []uint64 {
 		sa.ids = s.ids[:n:n]
 		s.ids = s.ids[n:]
 	}
-	x := sa.ids[:n]
+	x := sa.ids[:n:n]
 	clear(x)
 	return x
 }
