@@ -33,6 +33,21 @@ func alertingBatch(t testing.TB, pairs int) []*schema.Event {
 	return batch
 }
 
+// alertingDetector returns a Detector over alertingRules whose Output
+// delivers to dc's destination.
+func alertingDetector(tb testing.TB, dc sink.DestinationConfig) (*Detector, *sink.Output) {
+	o, err := sink.New(sink.Config{Destinations: []sink.DestinationConfig{dc}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	d, err := New(Config{Output: o, Rules: alertingRules(tb)})
+	if err != nil {
+		_ = o.Close(context.Background())
+		tb.Fatal(err)
+	}
+	return d, o
+}
+
 // deliveredDest counts the alerts its destination delivered.
 type deliveredDest struct {
 	sink.Destination
@@ -55,15 +70,8 @@ func (d *deliveredDest) Send(ctx context.Context, batch []*sink.Alert) error {
 // the whole path; allocs/op are per batch, every goroutine's.
 func BenchmarkAlertPath(b *testing.B) {
 	dest := &deliveredDest{Destination: sink.NewWriterDestination("discard", io.Discard)}
-	o, err := sink.New(sink.Config{Destinations: []sink.DestinationConfig{{Dest: dest, Batch: sink.BatchConfig{MaxCount: 256}}}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	d, o := alertingDetector(b, sink.DestinationConfig{Dest: dest, Batch: sink.BatchConfig{MaxCount: 256}})
 	defer o.Close(context.Background())
-	d, err := New(Config{Output: o, Rules: alertingRules(b)})
-	if err != nil {
-		b.Fatal(err)
-	}
 	batch := alertingBatch(b, 128)
 	want := int64(0)
 	b.ReportAllocs()

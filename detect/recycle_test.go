@@ -87,15 +87,8 @@ func TestAlertsThroughOutputNoAllocs(t *testing.T) {
 	}
 	for _, dest := range []sink.Destination{sink.NewWriterDestination("discard", io.Discard), file} {
 		t.Run(dest.Name(), func(t *testing.T) {
-			o, err := sink.New(sink.Config{Destinations: []sink.DestinationConfig{{Dest: dest}}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			d, o := alertingDetector(t, sink.DestinationConfig{Dest: dest})
 			defer o.Close(context.Background())
-			d, err := New(Config{Output: o, Rules: alertingRules(t)})
-			if err != nil {
-				t.Fatal(err)
-			}
 			batch := alertingBatch(t, 32) // 64 events, 64 alerts
 			slab := &d.workers[0].slab
 			round := func() {
