@@ -197,3 +197,36 @@ func TestAlertSlabReuse(t *testing.T) {
 		t.Errorf("%d alerts made for at most %d held at once", made, out.hold+1)
 	}
 }
+
+// TestAlertSlabReload: alerts raised before a reload and released after
+// it come back to the slab the reloaded Detector's worker took over, so
+// the new Detector builds its alerts in them instead of new memory.
+func TestAlertSlabReload(t *testing.T) {
+	out := &holdingEmitter{t: t, hold: 1 << 20}
+	d, err := New(Config{Output: out, Rules: alertingRules(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := alertingBatch(t, 16)
+	d.Handle(0, batch)
+	before := map[*sink.Alert]bool{}
+	for _, a := range out.held {
+		before[a] = true
+	}
+	nd, _, err := d.Reload(Config{Output: out, Rules: alertingRules(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for len(out.held) > 0 {
+		out.releaseOldest() // in flight across the reload
+	}
+	nd.Handle(0, batch)
+	if len(out.held) != len(before) {
+		t.Fatalf("%d alerts after the reload, %d before", len(out.held), len(before))
+	}
+	for _, a := range out.held {
+		if !before[a] {
+			t.Fatal("the reloaded Detector built an alert in new memory, not in a released one")
+		}
+	}
+}

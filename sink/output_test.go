@@ -803,3 +803,48 @@ func TestRecycledEmitNoAllocs(t *testing.T) {
 		t.Errorf("stats %+v", s)
 	}
 }
+
+// countRecycler counts the alerts handed back.
+type countRecycler struct{ n atomic.Int64 }
+
+func (c *countRecycler) Recycle(*Alert) { c.n.Add(1) }
+
+// TestRecycleOnCloseAbort: alerts a Send still holds when Close gives up,
+// and those queued behind it, come back only once that Send returns
+// (delivered, or dropped as Close gave up), never while it may read them.
+func TestRecycleOnCloseAbort(t *testing.T) {
+	inSend, unblock := make(chan struct{}, 1), make(chan struct{})
+	stuck := &funcDest{name: "stuck", send: func(context.Context, []*Alert) error {
+		inSend <- struct{}{}
+		<-unblock // ignores ctx: the alerts stay in flight past Close
+		return nil
+	}}
+	o, err := New(Config{Destinations: []DestinationConfig{{Dest: stuck, Batch: BatchConfig{MaxCount: 4}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec countRecycler
+	const n = 20
+	for i := range n {
+		a := testAlert(i)
+		a.SetRecycler(&rec)
+		if err := o.Emit(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-inSend
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := o.Close(ctx); !errors.Is(err, ErrUndelivered) {
+		t.Fatalf("Close: %v", err)
+	}
+	if got := rec.n.Load(); got != 0 {
+		t.Errorf("%d alerts recycled while the destination's worker is in Send", got)
+	}
+	close(unblock)
+	<-o.Done()
+	if got := rec.n.Load(); got != n {
+		t.Errorf("%d of %d alerts recycled after the Send returned", got, n)
+	}
+	checkSettled(t, o.Stats())
+}
