@@ -101,6 +101,12 @@ func runThrough(b *testing.B, o *Output, beforeClose func()) {
 // dispatcher, routing and a destination queue to a destination that
 // encodes each alert's JSON line and discards it.
 func BenchmarkOutputDiscard(b *testing.B) {
+	runThrough(b, discardOutput(b), nil)
+}
+
+// discardOutput returns an Output to a destination that encodes and
+// discards, holding Emit up rather than dropping.
+func discardOutput(b *testing.B) *Output {
 	o, err := New(Config{
 		Destinations: []DestinationConfig{{Dest: NewWriterDestination("discard", io.Discard), Queue: 4096,
 			Overflow: OverflowBlock, BlockTimeout: time.Minute, Batch: BatchConfig{MaxCount: 256}}},
@@ -109,7 +115,7 @@ func BenchmarkOutputDiscard(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	runThrough(b, o, nil)
+	return o
 }
 
 // BenchmarkOutputDiscardRecycled is BenchmarkOutputDiscard with alerts
@@ -118,14 +124,7 @@ func BenchmarkOutputDiscard(b *testing.B) {
 // alerts/s beside BenchmarkOutputDiscard's for what recycling costs the
 // dispatch path (the channel is the recycler's own cost).
 func BenchmarkOutputDiscardRecycled(b *testing.B) {
-	o, err := New(Config{
-		Destinations: []DestinationConfig{{Dest: NewWriterDestination("discard", io.Discard), Queue: 4096,
-			Overflow: OverflowBlock, BlockTimeout: time.Minute, Batch: BatchConfig{MaxCount: 256}}},
-		Queue: 4096, EmitTimeout: time.Minute,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	o := discardOutput(b)
 	free := make(chanRecycler, 1024)
 	for _, a := range benchAlerts(cap(free)) {
 		free <- a
