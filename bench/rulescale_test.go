@@ -16,9 +16,11 @@ import (
 	"github.com/kestrel-sec/kestrel/sink"
 )
 
+// drop releases each alert at once, as a sink.Output does once its
+// destinations are done with it (see bench's nullEmitter).
 type drop struct{}
 
-func (drop) Emit(*sink.Alert) error { return nil }
+func (drop) Emit(a *sink.Alert) error { a.Release(); return nil }
 
 // BenchmarkRuleScale measures one partition's cost per event of the
 // harness's workload under bench.ScaleRules sets of 10 to 3000 rules
@@ -97,3 +99,42 @@ func TestRuleScaleNoAllocs(t *testing.T) {
 type counter struct{ n int }
 
 func (c *counter) Emit(*sink.Alert) error { c.n++; return nil }
+
+// TestRuleScaleAlertsNoAllocs: the whole workload, alerts included, costs
+// no allocation once warm at every size of bench.RuleScaleCounts, when
+// the alerts are released as an Output releases them (drop): the
+// Detector raises its alerts in recycled memory.
+func TestRuleScaleAlertsNoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	reg := demo.Registry()
+	evs := demo.GenerateEvents(1, 4096, reg)
+	batches := make([][]*schema.Event, 0, len(evs)/256)
+	for i := 0; i < len(evs); i += 256 {
+		b := make([]*schema.Event, 0, 256)
+		for j := i; j < i+256; j++ {
+			b = append(b, &evs[j])
+		}
+		batches = append(batches, b)
+	}
+	for _, n := range bench.RuleScaleCounts {
+		rules, err := bench.ScaleRules(n, reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := detect.New(detect.Config{Rules: rules, Output: drop{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		round := func() {
+			for _, b := range batches {
+				d.Handle(0, b)
+			}
+		}
+		round() // warm: join keys, arenas, the alert slab
+		if a := testing.AllocsPerRun(1, round); a != 0 {
+			t.Errorf("%d rules: %v allocs per %d events", n, a, len(evs))
+		}
+	}
+}

@@ -43,6 +43,12 @@ var ErrInvalidConfig = errors.New("detect: invalid config")
 // Emitter takes alerts; *sink.Output is one. Emit takes ownership of the
 // alert on a nil error; an error means the alert was not taken, and the
 // Detector counts it in Stats.AlertsDropped.
+//
+// The Detector builds its alerts in memory it reuses: each has a
+// sink.Recycler, and an Emitter calls the alert's Release once it is
+// done with it (an Output does so when its destinations are), after which
+// it must not read the alert or its fields. An Emitter that never calls
+// Release works too, at the price of an allocation now and then.
 type Emitter interface {
 	Emit(a *sink.Alert) error
 }

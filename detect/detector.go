@@ -208,6 +208,7 @@ func (d *Detector) emit(c *ruleCounters, a *sink.Alert) {
 		if d.warned.Load()&bit == 0 && d.warned.Or(bit)&bit == 0 {
 			d.log.Warn("detect: alert refused by the output; further refusals are only counted", "rule", a.RuleID, "err", err)
 		}
+		a.Release() // not taken: back to the worker's slab
 		return
 	}
 	c.alerts.Add(1)

@@ -184,7 +184,10 @@
 // fields: the join values under their by paths, then the fields each step
 // tested with the values its event had ("stepN.path" in a sequence, the
 // plain path for an event rule). An alert the Output refuses is counted in
-// Stats.AlertsDropped, never lost silently. A worker builds its alerts in
-// chunks that hold many (alertslab.go): about one allocation per 40
-// alerts, and it never touches an alert again once handed over.
+// Stats.AlertsDropped, never lost silently. A worker builds each alert in
+// memory it reuses (alertslab.go): the alert carries a sink.Recycler,
+// and once its consumer releases it (a sink.Output does when its
+// destinations are done with it) a later alert is built there, so in the
+// steady state raising an alert allocates nothing. The worker never
+// touches an alert between handing it over and getting it back.
 package detect

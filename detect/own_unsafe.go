@@ -4,9 +4,9 @@
 // string can be read: an arena is written only by appending, and is reset
 // (len 0, then overwritten) only when every value that points into it has
 // been cleared or replaced (see ownInto's callers in worker.go). Values that
-// leave a partial match (alert fields) are copied out first, into an
-// alertSlab, whose byte chunks are appended to only and never reset (see
-// slabString).
+// leave a partial match (alert fields) are copied out first, into the
+// alert's own buffer in an alertSlab, which is reset only once the alert's
+// consumer has released it (see slabString).
 
 package detect
 
@@ -53,9 +53,11 @@ func scratchString(b []byte) string {
 	return unsafe.String(&b[0], len(b))
 }
 
-// slabString returns a string over b, bytes of an alertSlab's chunk. It
-// relies on the slab never writing bytes it has handed out: it appends to
-// a chunk's free part only, and drops a full chunk for a new one.
+// slabString returns a string over b, bytes of an alert's buffer in an
+// alertSlab. It relies on the slab writing those bytes again only after
+// the alert's consumer released it (sink.Recycler), when nothing reads
+// the alert or its strings any more: until then the buffer is only
+// appended to, and a full one is replaced, not overwritten.
 func slabString(b []byte) string {
 	if len(b) == 0 {
 		return ""

@@ -98,6 +98,8 @@ func (d *Detector) inherit(p int) {
 	}
 	w := d.workers[p]
 	w.watermark = max(w.watermark, old.watermark)
+	// The alerts the old worker raised come back to its slab: take it.
+	w.slab, old.slab = old.slab, w.slab
 	kept := make([]bool, len(old.seq))
 	for _, j := range d.carry {
 		if j >= 0 {

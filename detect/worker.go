@@ -720,11 +720,15 @@ func (w *worker) appendEventFields(dst []sink.AlertField, st *cstep, ev *schema.
 	return dst
 }
 
-// newAlert builds an alert in the worker's slab (alertslab.go).
+// newAlert builds an alert in the worker's slab (alertslab.go), where
+// ids and fields were carved; the alert goes back there once its
+// consumer releases it.
 func (w *worker) newAlert(r *crule, ids []uint64, ev *schema.Event, fields []sink.AlertField) *sink.Alert {
-	a := w.slab.alert()
+	id := w.slab.alertID(r.id, ids)
+	sa := w.slab.take()
+	a := &sa.a
 	*a = sink.Alert{
-		ID:       w.slab.alertID(r.id, ids),
+		ID:       id,
 		RuleID:   r.id,
 		RuleName: r.name,
 		Severity: r.severity,
@@ -736,6 +740,7 @@ func (w *worker) newAlert(r *crule, ids []uint64, ev *schema.Event, fields []sin
 		Message:  r.message,
 		Fields:   fields,
 	}
+	a.SetRecycler(sa)
 	return a
 }
 
@@ -876,6 +881,7 @@ func (w *worker) remove(s *seqState, ks *keyState) {
 	}
 	for _, h := range ks.held {
 		w.unhold(s, ks, h)
+		h.alert.Release() // never emitted: back to its slab
 	}
 	clear(ks.held)
 	ks.held = ks.held[:0]

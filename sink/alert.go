@@ -66,7 +66,9 @@ func ParseFieldsForm(s string) (FieldsForm, error) {
 //
 // Ownership: an Alert handed to Output.Emit belongs to the Output from then
 // on (see Emit); the Values in Fields may reference memory (strings, bytes)
-// that must stay unchanged for as long as the Alert lives.
+// that must stay unchanged for as long as the Alert lives. A producer that
+// reuses its alerts gives each one a Recycler (SetRecycler), which gets it
+// back once the Output is done with it (see Recycler).
 type Alert struct {
 	ID       string               // alert_id: NewAlertID(RuleID, EventIDs)
 	RuleID   string               // rule_id
@@ -89,6 +91,9 @@ type Alert struct {
 	// Config.Fields when that is not the default. UnmarshalJSON sets it to
 	// FieldsFlat when it reads a plain value.
 	Form FieldsForm
+
+	recycler Recycler // where Release hands the alert back; nil: nowhere (recycle.go)
+	others   int32    // holders besides one that have yet to Release it (atomic once shared)
 }
 
 // NewAlertID returns the deterministic id of the alert that rule ruleID

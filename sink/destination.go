@@ -13,7 +13,13 @@ import (
 // The Output calls Send and Close from one goroutine per destination, never
 // concurrently, so an implementation needs no locking of its own for them.
 // The alerts in batch are shared with other destinations and must not be
-// modified; they stay valid only until Send returns (copy what is kept).
+// modified; they stay valid only until Send returns. Once it has, the
+// Output may hand them back to their producer (see Recycler), which
+// overwrites them and the strings and bytes they reference: a destination
+// that keeps anything of an alert past Send (a batch buffered for a later
+// flush, an id to log later, an error's text) must copy it first, as
+// every destination of this package does (it encodes alerts into its own
+// buffers during Send; strings.Clone copies a string).
 type Destination interface {
 	// Name identifies the destination in Config, routes, stats and logs.
 	Name() string

@@ -19,6 +19,16 @@
 // held by a Send that ignored its ctx (in flight, outcome unknown, counted
 // by Stats when that Send returns, never both lost and delivered).
 //
+// # Recycling alerts
+//
+// An Alert handed to Emit belongs to the Output. A producer that wants
+// its memory back, to raise alerts without allocating (detect does), sets
+// a Recycler on each alert; the Output counts the destinations that hold
+// it and hands it back once the last is done (delivered, rejected,
+// dropped, or deduplicated away), so a steady stream of alerts through an
+// Output allocates nothing. A Destination must therefore not keep an
+// alert, or memory it references, past Send (see Destination).
+//
 // # Outages
 //
 // A failing destination sends one batch at a time, retried with backoff

@@ -201,3 +201,50 @@ func ExampleNewSyslogDestination() {
 	fmt.Println(s.Name())
 	// Output: syslog
 }
+
+// freeList is a Recycler: alerts the Output is done with come back to it,
+// and the producer builds its next alerts in them.
+type freeList chan *sink.Alert
+
+func (f freeList) Recycle(a *sink.Alert) {
+	select {
+	case f <- a:
+	default: // full: leave a to the garbage collector
+	}
+}
+
+// get returns a recycled alert, or a new one.
+func (f freeList) get() *sink.Alert {
+	select {
+	case a := <-f:
+		return a
+	default:
+		return new(sink.Alert)
+	}
+}
+
+// A producer that reuses its alerts sets a Recycler on each; the Output
+// hands each alert back once every destination is done with it.
+func ExampleRecycler() {
+	out, err := sink.New(sink.Config{Destinations: []sink.DestinationConfig{
+		{Dest: sink.NewWriterDestination("discard", io.Discard)},
+	}})
+	if err != nil {
+		panic(err)
+	}
+	free := make(freeList, 64)
+	for i := range 3 {
+		a := free.get()
+		ids := append(a.EventIDs[:0], uint64(i)) // reuse the memory of a recycled alert
+		*a = sink.Alert{ID: sink.NewAlertID("demo", ids), RuleID: "demo", EventIDs: ids, Message: "reused"}
+		a.SetRecycler(free) // after the assignment, which clears it
+		if err := out.Emit(a); err != nil {
+			a.Release() // not taken: still ours
+		}
+	}
+	if err := out.Close(context.Background()); err != nil {
+		panic(err)
+	}
+	fmt.Println(len(free), "alerts back") // Close waits until every destination is done
+	// Output: 3 alerts back
+}

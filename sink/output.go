@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -134,7 +135,9 @@ func New(cfg Config) (*Output, error) {
 //
 // Ownership: on a nil error the Output owns a and the memory its fields
 // reference; the caller must not modify or reuse them afterwards (build a
-// new Alert per call). On an error the caller keeps a.
+// new Alert per call), unless a has a Recycler: the Output hands a back
+// to it once every destination is done with a (see Recycler), and the
+// producer may reuse a from then on. On an error the caller keeps a.
 //
 // Emit waits for room in the dispatcher's queue at most Config.EmitTimeout
 // (by default not at all); it never waits for a destination. It allocates
@@ -207,6 +210,7 @@ func (o *Output) handle(a *Alert) {
 		o.dedupEvicted.Store(d.evicted)
 		if !pass {
 			o.suppressed.Add(1)
+			a.Release() // dedup keeps a hash of its key, not a
 			return
 		}
 	}
@@ -215,11 +219,13 @@ func (o *Output) handle(a *Alert) {
 		o.unrouted.Add(1)
 		if !o.unroutedLogged.Swap(true) {
 			o.log.Warn("sink: alert matches no route and there is no default; counting as unrouted (logged once)",
-				"rule_id", a.RuleID)
+				"rule_id", strings.Clone(a.RuleID))
 		}
+		a.Release()
 		return
 	}
 	o.routed.Add(1)
+	a.share(len(ds)) // before the first queue: its worker may be done with a at once
 	for _, i := range ds {
 		o.dests[i].enqueue(a)
 	}
@@ -238,6 +244,9 @@ func (o *Output) aborted() bool { return o.runCtx.Err() != nil }
 // time to spare, alerts were dropped during the flush (retries exhausted);
 // errors from Destination.Close are joined in. A second Close returns
 // ErrClosed.
+//
+// Alerts with a Recycler go back to it as each is settled, during Close
+// and after it; those of a Send that never returns never do.
 //
 // A Send that ignores its ctx keeps its goroutine past Close. Its alerts
 // (and any still queued behind it) are reported as InFlight, outcome

@@ -105,6 +105,7 @@ func (w *destWorker) enqueue(a *Alert) {
 	}
 	w.c.dropped.Add(1)
 	w.c.queued.Add(-1)
+	a.Release()
 	if !w.overflowLogged.Swap(true) {
 		w.log.Warn("sink: destination queue full; dropping alerts (logged once)",
 			"queue", w.cfg.Queue, "overflow", w.cfg.Overflow.String())
@@ -213,9 +214,12 @@ func (w *destWorker) fill(batch *[]*Alert) bool {
 }
 
 // deliver sends batch until every alert in it is settled: delivered,
-// rejected or dropped.
+// rejected or dropped. It releases each alert as it settles it (after
+// logging, which may read the error Send returned), so none is released
+// while Send may still read it and none twice.
 func (w *destWorker) deliver(batch []*Alert) {
 	pending := batch
+	defer func() { releaseAll(pending) }() // what is pending at return is settled
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		if w.o.aborted() {
@@ -293,26 +297,35 @@ func (w *destWorker) partial(pending []*Alert, pe *PartialError) []*Alert {
 			w.logReason("rejected", r.Reason, r.Detail, 1)
 		}
 	}
-	var nd, nr int
-	out := pending[:0]
-	for i, m := range mark {
+	var nd, nr, nretry int
+	for _, m := range mark {
 		switch m {
 		case delivered:
 			nd++
 		case rejected:
 			nr++
 		case retry:
-			out = append(out, pending[i])
+			nretry++
 		}
 	}
-	clear(pending[len(out):])
 	w.settle(nd, nr)
 	if nd > 0 {
 		w.healthy()
 	}
-	if len(out) > 0 {
+	if nretry > 0 {
 		w.unhealthy(pe)
 	}
+	// Release the settled alerts (after the logging above), then move the
+	// ones to retry to the front, in order.
+	out := pending[:0]
+	for i, m := range mark {
+		if m == retry {
+			out = append(out, pending[i])
+		} else {
+			pending[i].Release()
+		}
+	}
+	clear(pending[len(out):])
 	return out
 }
 
