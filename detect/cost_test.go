@@ -67,10 +67,10 @@ var adversarial = []struct {
 	{`process where process.command_line : ("*kkkkkkkkkkkkkkkkkkkkkkkb*", "*k?k?k?k?k?k?k?k?k?b", "*akb*")`, true},
 	{`process where process.command_line : ("*é*é*é*é*é*é*é*b*", "*éb", "*bbbbbbbbbbbbbbb*")`, false},
 	{`process where process.command_line regex~ ".*(aab|abb|bba|bab|baa|aba|b0|b1|b2|b3|b4|b5|b6|b7|b8|b9|c0|c1|c2|c3|c4|c5|c6|c7|c8|c9).*"`, true},
-	// Many literals sharing their prefixes, ASCII and not, and one longer
-	// than a 4 KiB block's quarter: every byte of the inputs below steps
-	// deep into them.
-	{`process where process.command_line : ("*aab*", "*aaab*", "*aaaab*", "*aaaaaaaab*", "*akb*", "*kkkkkb*", "*ááb*", "*áák*", "*éé*", "*aé*", "*ka*", "*ak*", "*aka*", "*kaá*")`, false},
+	// Many literals sharing their prefixes, ASCII and not, and a long
+	// one: every byte of the inputs below steps deep into them, and none
+	// is found (an alert would cost more than the scan).
+	{`process where process.command_line : ("*aab*", "*aaab*", "*aaaab*", "*aaaaaaaab*", "*akb*", "*kkkkkb*", "*ááb*", "*áákb*", "*éék*", "*aéb*", "*kab*", "*akab*", "*kaáb*", "*akáb*")`, false},
 	{`process where process.command_line : "*` + strings.Repeat("k", 300) + `b*"`, false},
 }
 
