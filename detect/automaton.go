@@ -42,15 +42,13 @@ type automaton struct {
 	// runes[i], quickMany where several share them.
 	quick *[128]uint8
 	bmp   *[1 << 16]uint32 // folded with runes: bmpFold()
-	// starts has bit b0<<8|b1 set when some pattern of a substring
-	// automaton starts with bytes b0 b1 (b1 any byte for a one-byte
-	// pattern, 0 standing for the end of the input): the prefilter of
-	// scans (see run).
-	starts *pairSet
 	// firsts: the bytes patterns start with (every ASCII case of them when
 	// folded), when there are at most two: a scan then jumps from one to
-	// the next with strings.IndexByte.
+	// the next with strings.IndexByte (see search). starts, then, has bit
+	// b0<<8|b1 set when some pattern starts with bytes b0 b1 (b1 any byte
+	// for a one-byte pattern, 0 standing for the end of the input).
 	firsts []byte
+	starts *pairSet
 }
 
 // pairSet is a set of byte pairs, one bit each.
@@ -68,11 +66,6 @@ type foldPair struct {
 	n   uint8
 	img [utf8.UTFMax]byte
 }
-
-// pairMinCells is the transition table size (cells of 4 bytes) from which
-// a scan of patterns with many first bytes tests byte pairs (search)
-// rather than stepping the DFA: about the size of an L1 data cache.
-var pairMinCells = 8 << 10 // a variable for the tests
 
 // maxAutomatonCells bounds an automaton's transition table (4 bytes a
 // cell): past it the index gives up on the field and its rules are run
@@ -223,20 +216,28 @@ func buildAutomaton(patterns []string, slots []int32, merge, fold bool) *automat
 		}
 	}
 	if merge {
-		// Folded, a pair is set in every ASCII case, so scans test the
-		// input's bytes as they are.
+		// Folded, a byte or pair is there in every ASCII case, so scans
+		// test the input's bytes as they are.
 		cases := func(b byte) []byte {
 			if fold && 'a' <= b && b <= 'z' {
 				return []byte{b, b - 'a' + 'A'}
 			}
 			return []byte{b}
 		}
-		a.starts = new(pairSet)
 		for _, p := range patterns {
 			for _, b0 := range cases(p[0]) {
 				if !slices.Contains(a.firsts, b0) {
 					a.firsts = append(a.firsts, b0)
 				}
+			}
+		}
+		if len(a.firsts) > 2 {
+			a.firsts = nil
+			return a
+		}
+		a.starts = new(pairSet)
+		for _, p := range patterns {
+			for _, b0 := range cases(p[0]) {
 				if len(p) == 1 {
 					for b1 := range 256 {
 						a.starts.set(b0, byte(b1))
@@ -247,9 +248,6 @@ func buildAutomaton(patterns []string, slots []int32, merge, fold bool) *automat
 					a.starts.set(b0, b1)
 				}
 			}
-		}
-		if len(a.firsts) > 2 {
-			a.firsts = nil
 		}
 	}
 	return a
@@ -381,64 +379,50 @@ func (a *automaton) scan(s string, fold bool, sc *evalScratch) { a.search(s, fol
 // first found; with one, the leftmost.)
 func (a *automaton) find(s string, fold bool) int { return a.search(s, fold, nil) }
 
-// search is run with a prefilter: most bytes of a command line start no
-// pattern, and a table step per byte is a chain of dependent loads (about
-// 2 ns a byte on the machines measured), while testing the pair of bytes
-// at each position against starts is independent from one position to
-// the next. At each position whose pair starts a pattern it walks the
-// trie anchored there, which reports exactly the patterns occurring at
-// that position (and, through the merged outputs, ones inside them).
-// Where the patterns start with one or two bytes (a single literal,
-// folded or not) it jumps between them with strings.IndexByte, until they
-// prove frequent (a jump every 16 bytes).
-// The walks' steps are bounded by the bytes passed plus 64: past that
-// (input crafted so that most positions start a partial match),
-// and at the first non-ASCII byte of a folded scan whose patterns a
-// non-ASCII rune can match, it runs the DFA from there on, which finds
+// search is run with a prefilter where the patterns start with one or two
+// bytes (a single literal, folded or not, outside runs of non-ASCII text):
+// it jumps from one to the next with strings.IndexByte, much faster than
+// a table step per byte when they are rare, and walks the trie anchored
+// at each whose pair of bytes starts a pattern, which reports exactly
+// the patterns occurring at that position (and, through the merged
+// outputs, ones inside them). Otherwise, and where the first bytes
+// prove frequent (a jump every 16 bytes or less) or the walks' steps
+// pass the bytes passed plus 64 (input crafted so that most positions
+// start a partial match), it runs the DFA from there on, which finds
 // every occurrence starting there or later: so the cost stays linear.
+// (Testing every position's pair against starts to pick where to walk,
+// as it once did for patterns with many first bytes, cost more than the
+// DFA on command lines: 1.5-2 ns a position against 2 ns a byte, plus
+// the walks.)
 func (a *automaton) search(s string, fold bool, sc *evalScratch) int {
-	starts := a.starts
-	runes := fold && a.runes != nil
-	skip := len(a.firsts) > 0 && !runes
-	if starts == nil || !skip && len(a.next) < pairMinCells {
-		return a.run(s, fold, sc) // a table this small steps from L1: faster than the pair test
+	if len(a.firsts) == 0 || fold && a.runes != nil {
+		return a.run(s, fold, sc)
 	}
 	work := 0              // bytes the walks read
 	next := [2]int{-1, -1} // where firsts[j] is next found, at or after i; len(s): nowhere
 	jumps := 0             // positions jumped to
 	for i := 0; i < len(s); i++ {
-		if skip {
-			j := len(s)
-			for f, b := range a.firsts {
-				if next[f] < i {
-					if n := strings.IndexByte(s[i:], b); n < 0 {
-						next[f] = len(s)
-					} else {
-						next[f] = i + n
-					}
+		j := len(s)
+		for f, b := range a.firsts {
+			if next[f] < i {
+				if n := strings.IndexByte(s[i:], b); n < 0 {
+					next[f] = len(s)
+				} else {
+					next[f] = i + n
 				}
-				j = min(j, next[f])
 			}
-			if j == len(s) {
-				return -1
-			}
-			// Where the first bytes are frequent, IndexByte costs more
-			// than it saves; every position before j was tried.
-			if jumps++; jumps > 16 && 16*jumps > j {
-				return a.runFrom(s, j, fold, sc)
-			}
-			i = j
+			j = min(j, next[f])
 		}
-		k := uint(s[i]) << 8
-		if i+1 < len(s) {
-			k |= uint(s[i+1])
+		if j == len(s) {
+			return -1
 		}
-		if runes && k&0x8080 != 0 {
-			if k&0x8000 != 0 { // a rune boundary: every position before it was tried
-				return a.runFrom(s, i, fold, sc)
-			}
-			// The next rune may fold into a pattern's second: walk.
-		} else if starts[k/64]&(1<<(k%64)) == 0 {
+		// Where the first bytes are frequent, IndexByte costs more
+		// than it saves; every position before j was tried.
+		if jumps++; jumps > 16 && 16*jumps > j {
+			return a.runFrom(s, j, fold, sc)
+		}
+		i = j
+		if !a.starts.has(s, i) {
 			continue
 		}
 		end, n := a.walk(s[i:], fold, sc)
@@ -450,6 +434,16 @@ func (a *automaton) search(s string, fold bool, sc *evalScratch) int {
 		}
 	}
 	return -1
+}
+
+// has reports whether the pair of bytes at s[i] (0 past the end) is in
+// ps.
+func (ps *pairSet) has(s string, i int) bool {
+	k := uint(s[i]) << 8
+	if i+1 < len(s) {
+		k |= uint(s[i+1])
+	}
+	return ps[k/64]&(1<<(k%64)) != 0
 }
 
 // runFrom is run over s[i:], its end offset in s.
@@ -526,11 +520,26 @@ func (a *automaton) walk(s string, fold bool, sc *evalScratch) (end, steps int) 
 // bytes are in no pattern); otherwise run writes the image a block at a
 // time (image) and steps through that.
 func (a *automaton) run(s string, fold bool, sc *evalScratch) int {
-	if !fold || a.runes == nil {
+	n := 0
+	if fold && a.runes != nil {
+		n = asciiLen(s)
+	}
+	if n == len(s) || !fold || a.runes == nil {
 		end, _ := runBytes(a, s, 0, sc)
 		return end
 	}
+	// Go zeroes a buffer on the stack: a short value gets a short one.
+	if len(s) <= 2*smallBlock {
+		var buf [smallBlock]byte
+		return a.runImage(s, buf[:], sc)
+	}
 	var buf [imageBlock]byte
+	return a.runImage(s, buf[:], sc)
+}
+
+// runImage is run over s's image, written into buf a block at a time
+// (image); long ASCII stretches step the DFA as they are.
+func (a *automaton) runImage(s string, buf []byte, sc *evalScratch) int {
 	limit := min(imageLimit, len(buf))
 	off := int32(0)
 	for i := 0; i < len(s); {
@@ -554,8 +563,8 @@ func (a *automaton) run(s string, fold bool, sc *evalScratch) int {
 }
 
 // imageBlock is the most bytes of folded image run writes at a time (on
-// its stack).
-const imageBlock = 8 << 10
+// its stack), smallBlock the most for a value of up to twice its size.
+const imageBlock, smallBlock = 8 << 10, 256
 
 // imageLimit and laneMin are imageBlock and the least input runBytes
 // steps in lanes: variables for the tests, which shrink them.

@@ -25,9 +25,10 @@ func marks(a *automaton, s string, fold, prefilter bool, n int) []int32 {
 	return out
 }
 
-// checkSearch fails when the prefiltered search of patterns (separated by
-// |) in s differs from the DFA's: in the slots reported, and in finding
-// one at all.
+// checkSearch fails when the search of patterns (separated by |) in s,
+// or the DFA's run, differs from a reference (the patterns in s's folded
+// image): in the slots reported, in finding one at all, and for a single
+// pattern in where its leftmost occurrence ends.
 func checkSearch(t *testing.T, patterns, s string, fold bool) {
 	t.Helper()
 	var pats []string
@@ -60,11 +61,11 @@ func checkSearch(t *testing.T, patterns, s string, fold bool) {
 	if len(want) == 0 {
 		want = nil
 	}
-	defer func(n, l, m int) { pairMinCells, imageLimit, laneMin = n, l, m }(pairMinCells, imageLimit, laneMin)
-	// As configured; with the pair test forced; with image blocks of a
-	// few bytes; with lanes from 64 bytes.
-	for _, c := range [][3]int{{pairMinCells, imageLimit, laneMin}, {0, imageLimit, laneMin}, {pairMinCells, 7, laneMin}, {pairMinCells, imageLimit, 64}} {
-		pairMinCells, imageLimit, laneMin = c[0], c[1], c[2]
+	defer func(l, m int) { imageLimit, laneMin = l, m }(imageLimit, laneMin)
+	// As configured; with image blocks of a few bytes; with lanes from
+	// 64 bytes.
+	for _, c := range [][2]int{{imageLimit, laneMin}, {7, laneMin}, {imageLimit, 64}} {
+		imageLimit, laneMin = c[0], c[1]
 		if got := marks(a, s, fold, false, len(pats)); !slices.Equal(got, want) {
 			t.Fatalf("%q in %q (fold %v, %v): the DFA reports %v, want %v", pats, s, fold, c, got, want)
 		}
