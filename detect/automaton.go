@@ -566,9 +566,9 @@ func (a *automaton) runImage(s string, buf []byte, sc *evalScratch) int {
 // its stack), smallBlock the most for a value of up to twice its size.
 const imageBlock, smallBlock = 8 << 10, 256
 
-// imageLimit and laneMin are imageBlock and the least input runBytes
-// steps in lanes: variables for the tests, which shrink them.
-var imageLimit, laneMin = imageBlock, 1024
+// imageLimit is imageBlock, laneMin and laneMin2 the least input runBytes
+// steps in four and in two lanes: variables for the tests.
+var imageLimit, laneMin, laneMin2 = imageBlock, 1024, 48
 
 // asciiLen returns the length of s's leading ASCII bytes, read eight at a
 // time.
@@ -691,35 +691,44 @@ func (a *automaton) image(dst []byte, s string, limit int) (img []byte, n int) {
 	return buf[:l], i
 }
 
-// runLanes is how many stretches of the input runBytes steps through
-// side by side: a step waits on the load of the one before it, so one
-// chain of steps leaves the core mostly idle, and independent chains
-// fill it.
+// runLanes is how many stretches runBytes steps through side by side in a
+// long value (two in a shorter one): a step waits on the load of the one
+// before it, so one chain of steps leaves the core mostly idle, and
+// independent chains fill it.
 const runLanes = 4
 
 // runBytes steps the DFA over s from the row at off, and returns the end
 // of the first hit (without sc; -1 for none) and the row it ends in.
 //
-// A long s is cut into runLanes stretches, stepped in lock step; each
-// stretch but the first starts at the root maxLen bytes early, so every
-// occurrence ending in it is found, and its state is the true one from
-// there on. Hits found twice are marked twice; without sc, the first
-// lane with a hit holds the first end.
+// A long s is cut into runLanes stretches (a shorter one into two),
+// stepped in lock step; each stretch but the first starts at the root
+// maxLen bytes early, so every occurrence ending in it is found, and its
+// state is the true one from there on. Hits found twice are marked twice;
+// without sc, the first lane with a hit holds the first end.
 func runBytes[T string | []byte](a *automaton, s T, off int32, sc *evalScratch) (end int, last int32) {
 	w := len(a.level) // at least the longest pattern's length
 	n := len(s)
-	if n < laneMin || 16*w > n {
+	lanes := 1
+	switch {
+	case n >= laneMin && 16*w <= n: // the warm-ups cost under a fifth
+		lanes = runLanes
+	case n >= laneMin2 && 4*w <= n:
+		lanes = 2
+	default:
 		return runLane(a, s, off, sc)
 	}
-	span := (n + (runLanes-1)*w + runLanes - 1) / runLanes // each lane's bytes
-	step := span - w                                       // from one lane's start to the next's
-	s0, s1, s2, s3 := s[:span], s[step:step+span], s[2*step:2*step+span], s[3*step:]
-	m := len(s3)
-	s0, s1, s2 = s0[:m], s1[:m], s2[:m]
+	span := (n + (lanes-1)*w + lanes - 1) / lanes // each lane's bytes
+	step := span - w                              // from one lane's start to the next's
+	m := n - (lanes-1)*step                       // the last lane's bytes, the fewest
 	ends := [runLanes]int{-1, -1, -1, -1}
 	o := [runLanes]int32{off}
 	for i := 0; i < m; i++ {
-		if i = stepLanes(a, s0, s1, s2, s3, i, &o); i == m {
+		if lanes == 2 {
+			i = stepLanes2(a, s[:m], s[step:], i, &o)
+		} else {
+			i = stepLanes(a, s[:m], s[step:step+m], s[2*step:2*step+m], s[3*step:], i, &o)
+		}
+		if i == m {
 			break
 		}
 		if o[0] < 0 {
@@ -728,12 +737,12 @@ func runBytes[T string | []byte](a *automaton, s T, off int32, sc *evalScratch) 
 			}
 			sc.markAll(a.hits(o[0]))
 		}
-		for k := 1; k < runLanes; k++ {
+		for k := 1; k < lanes; k++ {
 			o[k] = a.laneHit(o[k], &ends[k], k*step+i+1, sc)
 		}
 	}
-	// The first three lanes' tails, in order.
-	for k := range runLanes - 1 {
+	// The lanes' tails but the last's, in order.
+	for k := range lanes - 1 {
 		if sc == nil && ends[k] >= 0 {
 			return ends[k], 0
 		}
@@ -741,7 +750,7 @@ func runBytes[T string | []byte](a *automaton, s T, off int32, sc *evalScratch) 
 			return k*step + m + e, 0
 		}
 	}
-	return ends[3], o[3]
+	return ends[lanes-1], o[lanes-1]
 }
 
 // stepLanes steps the lanes' states o over s0..s3 (of one length) from
@@ -761,6 +770,22 @@ func stepLanes[T string | []byte](a *automaton, s0, s1, s2, s3 T, i int, o *[run
 		}
 	}
 	*o = [runLanes]int32{o0, o1, o2, o3}
+	return i
+}
+
+// stepLanes2 is stepLanes for two lanes.
+func stepLanes2[T string | []byte](a *automaton, s0, s1 T, i int, o *[runLanes]int32) int {
+	next, class := a.next, &a.class
+	o0, o1 := o[0], o[1]
+	s1 = s1[:len(s0)]
+	for ; i < len(s0); i++ {
+		o0 = cell(next, o0+int32(class[s0[i]]))
+		o1 = cell(next, o1+int32(class[s1[i]]))
+		if o0|o1 < 0 {
+			break
+		}
+	}
+	o[0], o[1] = o0, o1
 	return i
 }
 

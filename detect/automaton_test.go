@@ -61,11 +61,11 @@ func checkSearch(t *testing.T, patterns, s string, fold bool) {
 	if len(want) == 0 {
 		want = nil
 	}
-	defer func(l, m int) { imageLimit, laneMin = l, m }(imageLimit, laneMin)
-	// As configured; with image blocks of a few bytes; with lanes from
-	// 64 bytes.
-	for _, c := range [][2]int{{imageLimit, laneMin}, {7, laneMin}, {imageLimit, 64}} {
-		imageLimit, laneMin = c[0], c[1]
+	defer func(l, m, m2 int) { imageLimit, laneMin, laneMin2 = l, m, m2 }(imageLimit, laneMin, laneMin2)
+	// As configured; with image blocks of a few bytes; with four lanes
+	// from 64 bytes; with two lanes from 4.
+	for _, c := range [][3]int{{imageLimit, laneMin, laneMin2}, {7, laneMin, laneMin2}, {imageLimit, 64, laneMin2}, {imageLimit, 1 << 30, 4}} {
+		imageLimit, laneMin, laneMin2 = c[0], c[1], c[2]
 		if got := marks(a, s, fold, false, len(pats)); !slices.Equal(got, want) {
 			t.Fatalf("%q in %q (fold %v, %v): the DFA reports %v, want %v", pats, s, fold, c, got, want)
 		}
@@ -139,4 +139,39 @@ func FuzzAutomatonSearch(f *testing.F) {
 			checkSearch(t, patterns, strings.Repeat(s, 2048/len(s)), fold)
 		}
 	})
+}
+
+// TestScanNoAllocs proves the scans allocate nothing on any of their
+// paths: IndexByte jumps, one lane, two and four lanes, image blocks of
+// the small and the large buffer, the reverse walk of a suffix automaton,
+// with and without a scratch to mark.
+func TestScanNoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	pats := []string{"ab", "\u212aá", "kkkkb", "x"}
+	for i, p := range pats {
+		pats[i] = string(appendFold(nil, p))
+	}
+	slots := []int32{0, 1, 2, 3}
+	auts := []*automaton{
+		buildAutomaton(pats, slots, true, true),
+		buildAutomaton(pats[:1], slots[:1], true, false),
+		buildAutomaton(pats, slots, false, true),
+	}
+	sc := &evalScratch{slotMark: make([]uint32, 4), ruleMark: make([]uint32, 4), slotRule: slots}
+	for _, s := range []string{"a", strings.Repeat("a", 100), strings.Repeat("a", 5000), strings.Repeat("á\u212a", 100), strings.Repeat("á\u212aa", 2000)} {
+		for _, a := range auts {
+			if n := testing.AllocsPerRun(100, func() {
+				sc.epoch++
+				sc.cands = sc.cands[:0]
+				a.scan(s, true, sc)
+				a.find(s, true)
+				a.prefixes(s, true, sc)
+				a.suffixes(s, true, sc)
+			}); n != 0 {
+				t.Fatalf("%d bytes: %v allocs", len(s), n)
+			}
+		}
+	}
 }

@@ -44,6 +44,12 @@ func FuzzLinearMatch(f *testing.F) {
 		f.Add(s[0], s[1], false)
 	}
 	f.Fuzz(func(t *testing.T, pattern, s string, fold bool) {
+		if s != "" && len(s) < 64 && len(pattern) < 16 {
+			// Long enough for the scans' lanes and image blocks.
+			long := strings.Repeat(s, 1100/len(s)+1)
+			checkLinear(t, "contains", rule.NewContains(pattern, fold), long)
+			checkLinear(t, "wildcard", rule.NewWildcard("*"+strings.ReplaceAll(pattern, "?", "*")+"*", fold), long+pattern)
+		}
 		checkLinear(t, "wildcard", rule.NewWildcard(pattern, fold), s)
 		checkLinear(t, "contains", rule.NewContains(pattern, fold), s)
 		if m, err := rule.NewRegex(".*("+pattern+").*", fold); err == nil {
