@@ -623,7 +623,7 @@ func (a *automaton) image(dst []byte, s string, limit int) (img []byte, n int) {
 	for i < len(s) && l < end {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if i+8 <= len(s) && l+8 <= end {
+			if i+8 <= len(s) && l+8 <= end && s[i+1]|s[i+7] < utf8.RuneSelf {
 				if x := load8(s[i:]); x&0x8080808080808080 == 0 {
 					binary.LittleEndian.PutUint64(buf[l:l+8], x)
 					l += 8
@@ -638,7 +638,7 @@ func (a *automaton) image(dst []byte, s string, limit int) (img []byte, n int) {
 		}
 		// Two- and three-byte runes are decoded here (four two-byte ones
 		// at a time where they follow each other), the rest through utf8.
-		if c < 0xe0 {
+		if c < 0xe0 && i+8 <= len(s) && s[i+2]&0xe0 == 0xc0 {
 			for i+8 <= len(s) && l+16 <= len(buf) && l < end {
 				x := load8(s[i:])
 				if x&0xc0e0c0e0c0e0c0e0 != 0x80c080c080c080c0 || x&0x1e == 0 || x&0x1e0000 == 0 || x&0x1e00000000 == 0 || x&0x1e000000000000 == 0 {
@@ -646,21 +646,21 @@ func (a *automaton) image(dst []byte, s string, limit int) (img []byte, n int) {
 				}
 				v0, v1 := bmp[x&0x1f<<6|x>>8&0x3f], bmp[x>>16&0x1f<<6|x>>24&0x3f]
 				v2, v3 := bmp[x>>32&0x1f<<6|x>>40&0x3f], bmp[x>>48&0x1f<<6|x>>56&0x3f]
-				binary.LittleEndian.PutUint32(buf[l:l+4], v0)
+				put4(buf, l, v0)
 				l += int(v0 >> 24)
-				binary.LittleEndian.PutUint32(buf[l:l+4], v1)
+				put4(buf, l, v1)
 				l += int(v1 >> 24)
-				binary.LittleEndian.PutUint32(buf[l:l+4], v2)
+				put4(buf, l, v2)
 				l += int(v2 >> 24)
-				binary.LittleEndian.PutUint32(buf[l:l+4], v3)
+				put4(buf, l, v3)
 				l += int(v3 >> 24)
 				i += 8
 			}
+			if i == len(s) || s[i] < utf8.RuneSelf || l >= end {
+				continue
+			}
+			c = s[i]
 		}
-		if i == len(s) || s[i] < utf8.RuneSelf || l >= end {
-			continue
-		}
-		c = s[i]
 		var r uint32
 		w := 0
 		switch {
@@ -674,7 +674,7 @@ func (a *automaton) image(dst []byte, s string, limit int) (img []byte, n int) {
 		}
 		if w > 0 {
 			v := bmp[uint16(r)]
-			binary.LittleEndian.PutUint32(buf[l:l+4], v)
+			put4(buf, l, v)
 			l += int(v >> 24)
 			i += w
 			continue
