@@ -40,8 +40,13 @@ type automaton struct {
 	runes []foldPair
 	// quick finds a rune in runes by its low 7 bits: 0 for none, i+1 for
 	// runes[i], quickMany where several share them.
-	quick *[128]uint8
-	bmp   *[1 << 16]uint32 // folded with runes: bmpFold()
+	quick   *[128]uint8
+	bmp     *[1 << 16]uint32 // folded with runes: bmpFold()
+	invalid uint32           // the image of an invalid byte, encoded as bmpFold's
+	// leads has bit c set for each first byte c of the encodings of
+	// runes, and for every non-ASCII byte when an invalid byte's image,
+	// U+FFFD, is in some pattern: the bytes image must decode.
+	leads [4]uint64
 	// firsts: the bytes patterns start with (every ASCII case of them when
 	// folded), when there are at most two: a scan then jumps from one to
 	// the next with strings.IndexByte (see search). starts, then, has bit
@@ -213,6 +218,16 @@ func buildAutomaton(patterns []string, slots []int32, merge, fold bool) *automat
 		a.quick = quickRunes(a.runes)
 		if a.runes != nil {
 			a.bmp = bmpFold()
+			a.invalid = noPattern | 1<<24
+			if a.foldOf(utf8.RuneError) != nil {
+				a.invalid = a.bmp[utf8.RuneError]
+				a.leads = [4]uint64{2: ^uint64(0), 3: ^uint64(0)}
+			}
+			for _, p := range a.runes {
+				var b [utf8.UTFMax]byte
+				utf8.EncodeRune(b[:], p.r)
+				a.leads[b[0]/64] |= 1 << (b[0] % 64)
+			}
 		}
 	}
 	if merge {
@@ -257,15 +272,18 @@ func buildAutomaton(patterns []string, slots []int32, merge, fold bool) *automat
 // folded images patterns: the non-ASCII members of each such rune's case
 // orbit (the Kelvin sign for k, the long s for s, every case of é for
 // é, and utf8.RuneError, which an invalid byte decodes to, for itself).
-// The patterns may be reversed (a suffix automaton's): it reads each both
-// ways, and the runes a reading finds that are no pattern's only cost
-// room, since each gets its true image.
+// The patterns may be reversed (a suffix automaton's): an image with a
+// non-ASCII rune is valid UTF-8 one way only (reversed, it starts with a
+// continuation byte), and that way is read.
 func foldRunes(patterns []string) []foldPair {
 	var out []foldPair
 	for _, p := range patterns {
-		rev := []byte(p)
-		slices.Reverse(rev)
-		for _, r := range p + string(rev) {
+		if !utf8.ValidString(p) {
+			rev := []byte(p)
+			slices.Reverse(rev)
+			p = string(rev)
+		}
+		for _, r := range p {
 			f := r
 			for {
 				if f >= utf8.RuneSelf && !slices.ContainsFunc(out, func(x foldPair) bool { return x.r == f }) {
@@ -590,9 +608,10 @@ func load8(s string) uint64 {
 }
 
 // noPattern is a byte no pattern image holds (none is valid UTF-8 with
-// it): the image of an invalid byte when no pattern holds U+FFFD, and of
-// a rune past the Basic Multilingual Plane that folds into no pattern's
-// rune.
+// it): the image of an invalid byte when no pattern holds U+FFFD, of a
+// rune past the Basic Multilingual Plane that folds into no pattern's
+// rune, and of a row of runes and invalid bytes whose first bytes start
+// no rune of a.runes (see image).
 const noPattern = 0xff
 
 // bmpFold holds the folded image (foldRune) of each rune of the Basic
@@ -612,7 +631,8 @@ var bmpFold = sync.OnceValue(func() *[1 << 16]uint32 {
 
 // image appends to dst the folded image of a prefix of s as run steps
 // through it: ASCII as it is (the classes fold it), other runes as their
-// images (or noPattern, see there). It stops where the next rune's image
+// images, or as noPattern (one for a row of them) where they cannot be
+// in an occurrence. It stops where the next rune's image
 // might not fit in cap(dst), or once the image has reached limit bytes; n
 // is the bytes of s it read.
 func (a *automaton) image(dst []byte, s string, limit int) (img []byte, n int) {
@@ -634,6 +654,19 @@ func (a *automaton) image(dst []byte, s string, limit int) (img []byte, n int) {
 			buf[l] = c
 			l++
 			i++
+			continue
+		}
+		if a.leads[c/64]&(1<<(c%64)) == 0 {
+			// No rune that folds into a pattern's starts with c: the rune
+			// c starts, or c alone if invalid, is in no occurrence, nor
+			// are its continuation bytes, each invalid alone. Any number
+			// of them in a row send the DFA to the root as one does.
+			if l == 0 || buf[l-1] != noPattern {
+				buf[l] = noPattern
+				l++
+			}
+			for i++; i < len(s) && s[i] >= utf8.RuneSelf && a.leads[s[i]/64]&(1<<(s[i]%64)) == 0; i++ {
+			}
 			continue
 		}
 		// Two- and three-byte runes are decoded here (four two-byte ones
@@ -671,22 +704,27 @@ func (a *automaton) image(dst []byte, s string, limit int) (img []byte, n int) {
 			if r < 0x800 || 0xd800 <= r && r <= 0xdfff { // overlong, or a surrogate: invalid
 				w = 0
 			}
+		case c >= 0xf0 && c < 0xf5 && i+3 < len(s) && s[i+1]&0xc0 == 0x80 && s[i+2]&0xc0 == 0x80 && s[i+3]&0xc0 == 0x80:
+			r, w = uint32(c&0x07)<<18|uint32(s[i+1]&0x3f)<<12|uint32(s[i+2]&0x3f)<<6|uint32(s[i+3]&0x3f), 4
+			if r < 0x10000 || r > unicode.MaxRune { // overlong, or past the last rune: invalid
+				w = 0
+			}
 		}
-		if w > 0 {
-			v := bmp[uint16(r)]
-			put4(buf, l, v)
-			l += int(v >> 24)
-			i += w
-			continue
+		var v uint32
+		switch {
+		case w == 0: // an invalid byte, which decodes to U+FFFD
+			v, w = a.invalid, 1
+		case w < 4:
+			v = bmp[uint16(r)]
+		default: // past the plane: few runes there fold at all
+			v = noPattern | 1<<24
+			if p := a.foldOf(rune(r)); p != nil {
+				v = binary.LittleEndian.Uint32(p.img[:]) | uint32(p.n)<<24
+			}
 		}
-		rr, w := utf8.DecodeRuneInString(s[i:]) // past the plane, or an invalid byte
+		put4(buf, l, v)
+		l += int(v >> 24)
 		i += w
-		if p := a.foldOf(rr); p != nil {
-			l += copy(buf[l:l+utf8.UTFMax], p.img[:p.n])
-		} else {
-			buf[l] = noPattern
-			l++
-		}
 	}
 	return buf[:l], i
 }

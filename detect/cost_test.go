@@ -76,10 +76,11 @@ var adversarial = []struct {
 
 // worstInputs are 64 KiB fields of "a", of "á", of Kelvin signs, of
 // "k" ending in one "é" (which sends folded tests down their rune-by-rune
-// path), and of ASCII and non-ASCII letters mixed.
+// path), of ASCII and non-ASCII letters mixed, and of invalid bytes
+// and four-byte runes.
 func worstInputs(tb testing.TB) []*schema.Event {
 	var batch []*schema.Event
-	for _, big := range []string{strings.Repeat("a", 64<<10), strings.Repeat("á", 32<<10), strings.Repeat("\u212a", 21<<10), strings.Repeat("k", 64<<10-2) + "é", strings.Repeat("a\u212aáK", 64<<10/7)} {
+	for _, big := range []string{strings.Repeat("a", 64<<10), strings.Repeat("á", 32<<10), strings.Repeat("\u212a", 21<<10), strings.Repeat("k", 64<<10-2) + "é", strings.Repeat("a\u212aáK", 64<<10/7), strings.Repeat("\xff\U0001F600\xc3", 64<<10/6)} {
 		e, err := schema.NewBuilder(testReg).ID(1).TypeName("process_exec").Path("process.command_line", value.StringValue(big)).Build()
 		if err != nil {
 			tb.Fatal(err)
