@@ -672,7 +672,7 @@ func (a *automaton) image(dst []byte, s string, limit int) (img []byte, n int) {
 		// Two- and three-byte runes are decoded here (four two-byte ones
 		// at a time where they follow each other), the rest through utf8.
 		if c < 0xe0 && i+8 <= len(s) && s[i+2]&0xe0 == 0xc0 {
-			for i+8 <= len(s) && l+16 <= len(buf) && l < end {
+			for i+8 <= len(s) && l+8 <= end { // not past end, where runImage finds a hit's input end again
 				x := load8(s[i:])
 				if x&0xc0e0c0e0c0e0c0e0 != 0x80c080c080c080c0 || x&0x1e == 0 || x&0x1e0000 == 0 || x&0x1e00000000 == 0 || x&0x1e000000000000 == 0 {
 					break // not four two-byte runes (C0 and C1 start none)
@@ -718,8 +718,11 @@ func (a *automaton) image(dst []byte, s string, limit int) (img []byte, n int) {
 			v = bmp[uint16(r)]
 		default: // past the plane: few runes there fold at all
 			v = noPattern | 1<<24
-			if p := a.foldOf(rune(r)); p != nil {
-				v = binary.LittleEndian.Uint32(p.img[:]) | uint32(p.n)<<24
+			if p := a.foldOf(rune(r)); p != nil { // an image of four bytes leaves no byte for its length
+				put4(buf, l, binary.LittleEndian.Uint32(p.img[:]))
+				l += int(p.n)
+				i += w
+				continue
 			}
 		}
 		put4(buf, l, v)

@@ -118,6 +118,8 @@ func TestSearchCutover(t *testing.T) {
 		{"kkkb|ákb", strings.Repeat("\u212a", 2000) + "b" + strings.Repeat("á\u212a", 1000) + "B"},
 		{"ééb|x", strings.Repeat("éÉ", 3000) + "éÉb"},
 		{"sb", strings.Repeat("a\u017fá", 1000) + "\u017fb"},
+		{"á", strings.Repeat("á", 9)},                        // the end of the first, inside a row of two-byte runes
+		{"\U0001F600b|\U00010400", "x\U0001F600B\U00010428"}, // four-byte images, a Deseret case pair
 		{"ab|bc", strings.Repeat("x", 1500) + "ab" + strings.Repeat("y", 3000)},
 		{"ab|bc", strings.Repeat("x", 3500) + "bc" + strings.Repeat("y", 3000)},
 	} {

