@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // marks scans s with a (through search when prefilter, else the plain
@@ -24,9 +25,10 @@ func marks(a *automaton, s string, fold, prefilter bool, n int) []int32 {
 	return out
 }
 
-// checkSearch fails when the prefiltered search of patterns (separated by
-// |) in s differs from the DFA's: in the slots reported, and in finding
-// one at all.
+// checkSearch fails when the search of patterns (separated by |) in s,
+// or the DFA's run, differs from a reference (the patterns in s's folded
+// image): in the slots reported, in finding one at all, and for a single
+// pattern in where its leftmost occurrence ends.
 func checkSearch(t *testing.T, patterns, s string, fold bool) {
 	t.Helper()
 	var pats []string
@@ -49,22 +51,55 @@ func checkSearch(t *testing.T, patterns, s string, fold bool) {
 	if a == nil {
 		return
 	}
-	want := marks(a, s, fold, false, len(pats))
-	defer func(n int) { pairMinCells = n }(pairMinCells)
-	for _, cells := range []int{pairMinCells, 0} { // as configured, then the pair test forced
-		pairMinCells = cells
+	img := imageOf(s, fold)
+	var want []int32 // the reference: the patterns in s's image
+	for i, p := range pats {
+		if strings.Contains(img, p) {
+			want = append(want, int32(i))
+		}
+	}
+	if len(want) == 0 {
+		want = nil
+	}
+	defer func(l, m, m2 int) { imageLimit, laneMin, laneMin2 = l, m, m2 }(imageLimit, laneMin, laneMin2)
+	// As configured; with image blocks of a few bytes; with four lanes
+	// from 64 bytes; with two lanes from 4.
+	for _, c := range [][3]int{{imageLimit, laneMin, laneMin2}, {7, laneMin, laneMin2}, {imageLimit, 64, laneMin2}, {imageLimit, 1 << 30, 4}} {
+		imageLimit, laneMin, laneMin2 = c[0], c[1], c[2]
+		if got := marks(a, s, fold, false, len(pats)); !slices.Equal(got, want) {
+			t.Fatalf("%q in %q (fold %v, %v): the DFA reports %v, want %v", pats, s, fold, c, got, want)
+		}
 		if got := marks(a, s, fold, true, len(pats)); !slices.Equal(got, want) {
-			t.Fatalf("%q in %q (fold %v, pairs from %d cells): search reports %v, the DFA %v", pats, s, fold, cells, got, want)
+			t.Fatalf("%q in %q (fold %v, %v): search reports %v, want %v", pats, s, fold, c, got, want)
+		}
+		f, r := a.search(s, fold, nil), a.run(s, fold, nil)
+		if (f < 0) != (want == nil) || (r < 0) != (want == nil) {
+			t.Fatalf("%q in %q (fold %v, %v): search finds at %d, the DFA at %d, want %v", pats, s, fold, c, f, r, want)
+		}
+		if len(pats) == 1 && want != nil {
+			// The leftmost end: the shortest prefix of s whose image
+			// holds the pattern.
+			end := 0
+			for !strings.Contains(imageOf(s[:end], fold), pats[0]) {
+				_, w := utf8.DecodeRuneInString(s[end:])
+				if !fold {
+					w = 1
+				}
+				end += w
+			}
+			if f != end || r != end {
+				t.Fatalf("%q in %q (fold %v, %v): search ends at %d, the DFA at %d, want %d", pats, s, fold, c, f, r, end)
+			}
 		}
 	}
-	if f, r := a.search(s, fold, nil), a.run(s, fold, nil); (f < 0) != (r < 0) {
-		t.Fatalf("%q in %q (fold %v): search finds at %d, the DFA at %d", pats, s, fold, f, r)
+}
+
+// imageOf returns s, or its folded image when fold.
+func imageOf(s string, fold bool) string {
+	if fold {
+		return string(appendFold(nil, s))
 	}
-	if len(pats) == 1 {
-		if f, r := a.search(s, fold, nil), a.run(s, fold, nil); f != r {
-			t.Fatalf("%q in %q (fold %v): search ends at %d, the DFA at %d", pats, s, fold, f, r)
-		}
-	}
+	return s
 }
 
 // TestSearchCutover: input that makes every position start a long
@@ -79,6 +114,14 @@ func TestSearchCutover(t *testing.T) {
 		{"éb|x", strings.Repeat("a", 100) + "ÉB"},
 		{"a|b", ""},
 		{"ab", "a"},
+		{"aab|ab|kb", strings.Repeat("a", 3000) + "b"},
+		{"kkkb|ákb", strings.Repeat("\u212a", 2000) + "b" + strings.Repeat("á\u212a", 1000) + "B"},
+		{"ééb|x", strings.Repeat("éÉ", 3000) + "éÉb"},
+		{"sb", strings.Repeat("a\u017fá", 1000) + "\u017fb"},
+		{"á", strings.Repeat("á", 9)},                        // the end of the first, inside a row of two-byte runes
+		{"\U0001F600b|\U00010400", "x\U0001F600B\U00010428"}, // four-byte images, a Deseret case pair
+		{"ab|bc", strings.Repeat("x", 1500) + "ab" + strings.Repeat("y", 3000)},
+		{"ab|bc", strings.Repeat("x", 3500) + "bc" + strings.Repeat("y", 3000)},
 	} {
 		checkSearch(t, c[0], c[1], true)
 		checkSearch(t, c[0], c[1], false)
@@ -94,5 +137,43 @@ func FuzzAutomatonSearch(f *testing.F) {
 	f.Add("é|\ufffd", "x\xffÉ", true)
 	f.Fuzz(func(t *testing.T, patterns, s string, fold bool) {
 		checkSearch(t, patterns, s, fold)
+		if s != "" && len(s) < 64 { // long enough for lanes
+			checkSearch(t, patterns, strings.Repeat(s, 2048/len(s)), fold)
+		}
 	})
+}
+
+// TestScanNoAllocs proves the scans allocate nothing on any of their
+// paths: IndexByte jumps, one lane, two and four lanes, image blocks of
+// the small and the large buffer, the reverse walk of a suffix automaton,
+// with and without a scratch to mark.
+func TestScanNoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	pats := []string{"ab", "\u212aá", "kkkkb", "x"}
+	for i, p := range pats {
+		pats[i] = string(appendFold(nil, p))
+	}
+	slots := []int32{0, 1, 2, 3}
+	auts := []*automaton{
+		buildAutomaton(pats, slots, true, true),
+		buildAutomaton(pats[:1], slots[:1], true, false),
+		buildAutomaton(pats, slots, false, true),
+	}
+	sc := &evalScratch{slotMark: make([]uint32, 4), ruleMark: make([]uint32, 4), slotRule: slots}
+	for _, s := range []string{"a", strings.Repeat("a", 100), strings.Repeat("a", 5000), strings.Repeat("á\u212a", 100), strings.Repeat("á\u212aa", 2000)} {
+		for _, a := range auts {
+			if n := testing.AllocsPerRun(100, func() {
+				sc.epoch++
+				sc.cands = sc.cands[:0]
+				a.scan(s, true, sc)
+				a.find(s, true)
+				a.prefixes(s, true, sc)
+				a.suffixes(s, true, sc)
+			}); n != 0 {
+				t.Fatalf("%d bytes: %v allocs", len(s), n)
+			}
+		}
+	}
 }

@@ -2,6 +2,9 @@ package detect
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/kestrel-sec/kestrel/internal/demo"
@@ -148,4 +151,48 @@ func interpret(e rule.Expr, ev *schema.Event) bool {
 	}
 	_ = value.Value{}
 	return false
+}
+
+// BenchmarkScanScale measures the command-line scan of a rule set at
+// scale: n folded substrings shaped as bench.ScaleRules writes them (an
+// argument detections name, most often with a number appended), over the
+// generated command lines, per command line.
+func BenchmarkScanScale(b *testing.B) {
+	args := strings.Fields(`-enc -encodedcommand iex downloadstring frombase64string -nop bypass /dev/tcp/ ld_preload=
+		authorized_keys nohup ssh-keygen --upload-file`)
+	args = append(args, "base64 -d", "| sh", "| bash", "chmod +x", "-e /bin/sh", "wget -q")
+	cmd, _ := testReg.FieldID("process.command_line")
+	var lines []string
+	for i := range benchEvents {
+		if v, ok := benchEvents[i].Get(cmd); ok {
+			if s, ok := v.Str(); ok {
+				lines = append(lines, s)
+			}
+		}
+	}
+	for _, n := range []int{10, 100, 600, 1800} {
+		rnd := rand.New(rand.NewPCG(uint64(n), 1))
+		pats := make([]string, n)
+		for i := range pats {
+			pats[i] = args[rnd.IntN(len(args))]
+			if rnd.IntN(8) != 0 {
+				pats[i] += strconv.Itoa(rnd.IntN(1000))
+			}
+			pats[i] = string(appendFold(nil, pats[i]))
+		}
+		slots := make([]int32, n)
+		for i := range slots {
+			slots[i] = int32(i)
+		}
+		a := buildAutomaton(pats, slots, true, true)
+		sc := &evalScratch{slotMark: make([]uint32, n), ruleMark: make([]uint32, n), slotRule: slots}
+		b.Run(fmt.Sprintf("literals=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				sc.epoch++
+				sc.cands = sc.cands[:0]
+				a.scan(lines[i%len(lines)], true, sc)
+			}
+		})
+	}
 }

@@ -67,14 +67,20 @@ var adversarial = []struct {
 	{`process where process.command_line : ("*kkkkkkkkkkkkkkkkkkkkkkkb*", "*k?k?k?k?k?k?k?k?k?b", "*akb*")`, true},
 	{`process where process.command_line : ("*é*é*é*é*é*é*é*b*", "*éb", "*bbbbbbbbbbbbbbb*")`, false},
 	{`process where process.command_line regex~ ".*(aab|abb|bba|bab|baa|aba|b0|b1|b2|b3|b4|b5|b6|b7|b8|b9|c0|c1|c2|c3|c4|c5|c6|c7|c8|c9).*"`, true},
+	// Many literals sharing their prefixes, ASCII and not, and a long
+	// one: every byte of the inputs below steps deep into them, and none
+	// is found (an alert would cost more than the scan).
+	{`process where process.command_line : ("*aab*", "*aaab*", "*aaaab*", "*aaaaaaaab*", "*akb*", "*kkkkkb*", "*ááb*", "*áákb*", "*éék*", "*aéb*", "*kab*", "*akab*", "*kaáb*", "*akáb*")`, false},
+	{`process where process.command_line : "*` + strings.Repeat("k", 300) + `b*"`, false},
 }
 
-// worstInputs are 64 KiB fields of "a", of "á", of Kelvin signs, and of
+// worstInputs are 64 KiB fields of "a", of "á", of Kelvin signs, of
 // "k" ending in one "é" (which sends folded tests down their rune-by-rune
-// path).
+// path), of ASCII and non-ASCII letters mixed, and of invalid bytes
+// and four-byte runes.
 func worstInputs(tb testing.TB) []*schema.Event {
 	var batch []*schema.Event
-	for _, big := range []string{strings.Repeat("a", 64<<10), strings.Repeat("á", 32<<10), strings.Repeat("\u212a", 21<<10), strings.Repeat("k", 64<<10-2) + "é"} {
+	for _, big := range []string{strings.Repeat("a", 64<<10), strings.Repeat("á", 32<<10), strings.Repeat("\u212a", 21<<10), strings.Repeat("k", 64<<10-2) + "é", strings.Repeat("a\u212aáK", 64<<10/7), strings.Repeat("\xff\U0001F600\xc3", 64<<10/6)} {
 		e, err := schema.NewBuilder(testReg).ID(1).TypeName("process_exec").Path("process.command_line", value.StringValue(big)).Build()
 		if err != nil {
 			tb.Fatal(err)

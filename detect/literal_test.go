@@ -38,12 +38,19 @@ func FuzzLinearMatch(f *testing.F) {
 		{"*curl*|*sh*", "curl -s http://x | sh"}, {"*CURL*|*SH*", "xcUrLy|yyShz"}, {"*-enc*", "powershell -ENC aGk="},
 		{"*k*s*", "\u212a\u017f"}, {"*é*É*b*", "xÉyéb"}, {"a*b", "ab"}, {"ab*ba", "aba"}, {"*\xff*", "a\xfeb"},
 		{"*\ufffd*", "\xff"}, {".*(dropbox|drive\\.google).*", "https://DRIVE.google.com"}, {"*a**b*", "xaby"},
-		{"**", ""}, {"*", "anything"}, {"*?b*", "ab"}, {"*ſ*", "S"}, {"x*K", "xyk"},
+		{"**", ""}, {"*", "anything"}, {"*?b*", "ab"}, {"*ſ*", "S"}, {"x*K", "xyk"}, {"*á*á*á*á*á*", "ááááá"},
+		{"*\U0001F600b*", "x\U0001F600B"}, {"*\U00010400*", "\U00010428"},
 	} {
 		f.Add(s[0], s[1], true)
 		f.Add(s[0], s[1], false)
 	}
 	f.Fuzz(func(t *testing.T, pattern, s string, fold bool) {
+		if s != "" && len(s) < 64 && len(pattern) < 16 {
+			// Long enough for the scans' lanes and image blocks.
+			long := strings.Repeat(s, 1100/len(s)+1)
+			checkLinear(t, "contains", rule.NewContains(pattern, fold), long)
+			checkLinear(t, "wildcard", rule.NewWildcard("*"+strings.ReplaceAll(pattern, "?", "*")+"*", fold), long+pattern)
+		}
 		checkLinear(t, "wildcard", rule.NewWildcard(pattern, fold), s)
 		checkLinear(t, "contains", rule.NewContains(pattern, fold), s)
 		if m, err := rule.NewRegex(".*("+pattern+").*", fold); err == nil {
