@@ -37,7 +37,7 @@ type flowSpec struct {
 
 // flowResult is what one flow measured, over the recorded window only.
 type flowResult struct {
-	publish  *Rounds // time of one publish call (intended start to return when paced)
+	publish  *Rounds // time of one publish call (intended start to return when paced: the hand-over of an event built before, see builder)
 	delivery *Rounds // publish stamp to consumer receipt
 	// published and consumed count events in the recorded window.
 	published, consumed int64
@@ -215,10 +215,15 @@ func produce(tr transport, p int, evs []schema.Event, interval int64, spin bool,
 	started := false
 	due := nanotime()
 	prevEnd := due
+	b, builds := tr.(builder)
+	builds = builds && interval > 0
 	for i := 0; ; i++ {
 		ev := &evs[i%len(evs)]
 		var stamp int64
 		if interval > 0 {
+			if builds {
+				b.build(p, ev) // before the send time, as a sensor fills its event
+			}
 			due += interval
 			waitUntil(due, spin)
 			if now := nanotime(); now > due && prevEnd <= due {
@@ -236,8 +241,14 @@ func produce(tr transport, p int, evs []schema.Event, interval int64, spin bool,
 		if stamp >= stopAt {
 			return n, total, nil
 		}
-		ev.TsMono = schema.TimestampMono(stamp)
-		if err := tr.publish(p, ev); err != nil {
+		var err error
+		if builds {
+			err = b.publishBuilt(p, schema.TimestampMono(stamp))
+		} else {
+			ev.TsMono = schema.TimestampMono(stamp)
+			err = tr.publish(p, ev)
+		}
+		if err != nil {
 			return n, total, err
 		}
 		total++

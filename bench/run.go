@@ -187,7 +187,8 @@ func latencyFigure(impl string, f *flowResult, r *Rounds) Figure {
 	}
 }
 
-// runLatencyScenarios measures publish latency (one Publish call) and
+// runLatencyScenarios measures publish latency (one hand-over of a built
+// event when paced, PublishMove for the bus; one Publish when saturated) and
 // delivery latency (publish stamp to the consumer, "subscribe") with 1 and
 // 2 producers into one partition, paced at Config.SteadyRate per producer
 // and saturated, at Config.LatencyProcs; then, when that is below the
@@ -239,7 +240,7 @@ func (r *runner) latencyPair(ctx context.Context, producers int, steady bool, pr
 	sub = Result{Name: "subscribe/" + key, Metric: MetricP99,
 		Title: fmt.Sprintf("publish-to-worker latency, %d producer(s), %s%s", producers, mode, where)}
 	if steady {
-		pub.Note = fmt.Sprintf("paced at %d events/s per producer, one partition, GOMAXPROCS %d; latency from the intended send time", r.cfg.SteadyRate, procs)
+		pub.Note = fmt.Sprintf("paced at %d events/s per producer, one partition, GOMAXPROCS %d; latency from the intended send time; each producer builds its event before that time and the publish hands it over (Kestrel: PublishMove)", r.cfg.SteadyRate, procs)
 	} else {
 		pub.Note = fmt.Sprintf("producers publish as fast as the queue accepts, one partition, GOMAXPROCS %d; latency includes waiting for room", procs)
 	}

@@ -249,6 +249,37 @@ func (b *Bus) Publish(ev *schema.Event) error {
 	return b.publishTo(&b.parts[pi], ev)
 }
 
+// PublishMove is Publish for a producer that builds each event in an Event
+// of its own and gives it away: instead of copying ev's fields into the
+// bus, it moves them (schema.Event.MoveTo: a spilled event's field array,
+// the common case for ECS events of more than schema.InlineFields fields,
+// changes hands instead of being copied into the slot's), and leaves ev
+// empty, holding the slot's former field storage as spare capacity, ready
+// to be filled again without allocating. It returns what Publish returns;
+// on an error ev is as it was. With Config.Ordered or Config.Route it
+// publishes as Publish does and then empties ev.
+func (b *Bus) PublishMove(ev *schema.Event) error {
+	if ev == nil || b.ordered || b.route != nil {
+		err := b.Publish(ev)
+		if err == nil {
+			ev.Reset()
+		}
+		return err
+	}
+	p := &b.parts[b.shard.of(ev.Entity)]
+	seq, got := p.ring.TryReserve(1)
+	if got == 0 {
+		var err error
+		if seq, _, err = b.reserveSlow(p, p.ring, 1); err != nil {
+			return err
+		}
+	}
+	ev.MoveTo(p.ring.Slot(seq))
+	p.ring.Commit(seq, 1)
+	p.ring.Prefetch(seq + 1) // see publishTo
+	return nil
+}
+
 // publishRouting publishes ev, whose entity partition is pi, with the
 // copies Route asks for, through lanes as publishRouted does. It keeps the
 // PartitionSet off Publish's own frame.

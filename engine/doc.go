@@ -96,6 +96,13 @@
 // pointers into the slots, valid for the call; each Subscriber gets its own
 // copy in its own queue, and Recv copies it out again. In the steady state
 // nothing on this path allocates: slots keep the field storage they grew.
+// A producer that builds each event in an Event of its own and has no use
+// for it after publishing gives it away with PublishMove instead: a spilled
+// event's field array (more than schema.InlineFields fields, as most ECS
+// events have) changes hands rather than being copied, and the Event comes
+// back empty with the slot's former storage. Claim builds in the slot
+// itself. After a single publish the producer prefetches the next slot, so
+// that at a sensor's rate the next publish finds it in the cache.
 //
 // # Backpressure and accounting
 //

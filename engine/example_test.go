@@ -225,6 +225,45 @@ func ExampleBus_Claim() {
 	// 2 7 4243
 }
 
+// A producer that fills one Event of its own for every event and gives
+// each away: PublishMove hands the fields to the bus without copying a
+// spilled event's field array, and leaves the Event empty, ready for the
+// next one, with storage to fill it without allocating.
+func ExampleBus_PublishMove() {
+	bus, err := engine.New(engine.Config{Partitions: 1})
+	if err != nil {
+		panic(err)
+	}
+	if err := bus.Run(func(_ int, batch []*schema.Event) {
+		for _, ev := range batch {
+			fmt.Println(ev.ID, len(ev.Fields()), "fields")
+		}
+	}); err != nil {
+		panic(err)
+	}
+	var ev schema.Event // the producer's own, reused
+	for i := range 2 {
+		ev.ID, ev.Type, ev.Entity = uint64(i+1), 1, schema.EntityKeyFrom64(7)
+		for f := range 12 { // more fields than an Event holds inline
+			if err := ev.Add(schema.FieldID(f+1), value.I64Value(int64(f))); err != nil {
+				panic(err)
+			}
+		}
+		if err := bus.PublishMove(&ev); err != nil {
+			panic(err) // on an error ev is as it was: publish it again, or drop it
+		}
+		fmt.Println("after the move:", len(ev.Fields()), "fields")
+	}
+	if err := bus.Shutdown(context.Background()); err != nil {
+		panic(err)
+	}
+	// Unordered output:
+	// after the move: 0 fields
+	// after the move: 0 fields
+	// 1 12 fields
+	// 2 12 fields
+}
+
 // Two sources, each in timestamp order, on an Ordered bus: whatever the
 // interleaving of their Publish calls, the Handler sees one timestamp
 // order. Each source is a Producer; a source with nothing to say moves its

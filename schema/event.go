@@ -118,6 +118,39 @@ func (e *Event) CopyFrom(src *Event) {
 	e.spilled = true
 }
 
+// MoveTo makes dst hold e's event and leaves e empty, as after Reset, with
+// dst's former field storage as its spare capacity. Where CopyFrom copies
+// every field, MoveTo copies only the fields e holds inline and hands a
+// spilled event's field array (more than InlineFields fields, as most ECS
+// events have) to dst as it is: for a producer that builds each event in
+// its own Event and gives it away, such as into a bus slot
+// (engine.Bus.PublishMove), nothing of the fields is read or written again.
+// Neither the storage e gets back nor dst's unused inline slots are cleared:
+// their stale values are overwritten as the event is filled again (they keep
+// the strings they reference reachable until then). MoveTo allocates
+// nothing; e.MoveTo(e) empties e.
+func (e *Event) MoveTo(dst *Event) {
+	if dst == e {
+		e.Reset()
+		return
+	}
+	dst.ID, dst.Type, dst.TsMono, dst.TsWall, dst.Entity = e.ID, e.Type, e.TsMono, e.TsWall, e.Entity
+	spare := e.spill[:0]
+	if e.spilled {
+		dst.nInline = 0 // its stale inline values are overwritten as it is filled again
+		spare = dst.spill[:0]
+		dst.spill, dst.spilled = e.spill, true
+	} else {
+		n := e.nInline
+		copy(dst.inline[:n], e.inline[:n]) // only the lines the fields use
+		dst.nInline = n
+		dst.spilled = false
+		dst.spill = dst.spill[:0]
+	}
+	e.ID, e.Type, e.TsMono, e.TsWall, e.Entity = 0, 0, 0, 0, EntityKey{}
+	e.nInline, e.spilled, e.spill = 0, false, spare
+}
+
 // Add sets field id to v in place, keeping the fields sorted, and reports a
 // *FieldError matching ErrUnknownField for id 0 or ErrDuplicateEventField
 // when e already has id. It checks nothing against a Registry (the Builder

@@ -244,3 +244,65 @@ func TestEventAdd(t *testing.T) {
 		t.Errorf("Add(0): %v", err)
 	}
 }
+
+// TestEventMoveTo moves events of every size onto events of every size:
+// the destination reads as the source did, the source is left empty and
+// fills again correctly (in the storage it got back), the destination is
+// not disturbed by that, and nothing is allocated once warm.
+func TestEventMoveTo(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	sizes := []int{0, 3, schema.InlineFields, schema.InlineFields + 1, 25}
+	for _, dstN := range sizes {
+		for _, srcN := range sizes {
+			t.Run(fmt.Sprintf("%d_onto_%d", srcN, dstN), func(t *testing.T) {
+				srcIDs := sparseIDs(rng, srcN)
+				dst := buildShuffled(t, sparseIDs(rng, dstN))
+				src := buildShuffled(t, srcIDs)
+				src.ID, src.Type, src.TsMono, src.TsWall = 11, 12, 13, 14
+				src.Entity = schema.EntityKey{Hi: 15, Lo: 16}
+				want := string(src.AppendJSON(nil))
+
+				src.MoveTo(&dst)
+				if got := string(dst.AppendJSON(nil)); got != want {
+					t.Fatalf("moved = %s\nwant    %s", got, want)
+				}
+				checkFields(t, &dst, srcIDs)
+				if n := len(src.Fields()); n != 0 || src.ID != 0 || src.Entity != (schema.EntityKey{}) {
+					t.Fatalf("source not empty after the move: %d fields, id %d", n, src.ID)
+				}
+				// Fill the source again, in the storage it got back: the
+				// moved event keeps.
+				other := buildShuffled(t, sparseIDs(rng, srcN+5))
+				for _, f := range other.Fields() {
+					if err := src.Add(f.ID, f.Value); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if got := string(dst.AppendJSON(nil)); got != want {
+					t.Fatalf("moved event changed when the source was refilled:\n%s\nwant %s", got, want)
+				}
+				src.ID, src.Type, src.TsMono, src.TsWall, src.Entity = other.ID, other.Type, other.TsMono, other.TsWall, other.Entity
+				if got, w := string(src.AppendJSON(nil)), string(other.AppendJSON(nil)); got != w {
+					t.Fatalf("refilled source = %s\nwant %s", got, w)
+				}
+				dst.MoveTo(&dst) // a self-move empties
+				if len(dst.Fields()) != 0 {
+					t.Fatalf("self-move left %d fields", len(dst.Fields()))
+				}
+			})
+		}
+	}
+	// Steady state: a producer building in its own event and moving it
+	// into slots, as PublishMove does, allocates nothing.
+	big := buildShuffled(t, sparseIDs(rng, 20))
+	var mine schema.Event
+	slots := make([]schema.Event, 4)
+	i := 0
+	if n := testing.AllocsPerRun(200, func() {
+		mine.CopyFrom(&big)
+		mine.MoveTo(&slots[i%len(slots)])
+		i++
+	}); n != 0 {
+		t.Errorf("build and move allocates %v times per event once warm", n)
+	}
+}
