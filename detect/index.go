@@ -166,23 +166,61 @@ func bestConjunct(terms []rule.Expr) (atoms []atom, term int, ok, exact bool) {
 // the predicate that decides the condition once the guard is hit: nil
 // unless the guard is exact for the whole condition or for one of its
 // top-level conjuncts (conj holds their predicates), and then the
-// conjunction of the others (predTrue for none).
-func stepGuard(cond rule.Expr, conj []pred) (atoms []atom, ok bool, rest pred) {
+// conjunction of the others (predTrue for none). For a conjunction, term
+// is the conjunct the guard decides and terms are all of them (nil
+// otherwise), so that buildIndex can decide more of them (seconds).
+func stepGuard(cond rule.Expr, conj []pred) (atoms []atom, ok bool, rest pred, terms []rule.Expr, term int) {
 	if b, isAnd := cond.(*rule.BinaryExpr); isAnd && b.Op == rule.OpAnd {
 		terms := b.Terms()
 		g, term, ok, exact := bestConjunct(terms)
 		if !ok || !exact || len(conj) != len(terms) {
-			return g, ok, nil
+			return g, ok, nil, nil, -1
 		}
-		others := make([]pred, 0, len(conj)-1)
-		others = append(others, conj[:term]...)
-		return g, true, andPreds(append(others, conj[term+1:]...))
+		return g, true, andPreds(without(conj, term)), terms, term
 	}
 	g, ok, exact := guardOf(cond)
 	if ok && exact {
 		rest = predTrue
 	}
-	return g, ok, rest
+	return g, ok, rest, nil, -1
+}
+
+// without returns a copy of ps less ps[i].
+func without(ps []pred, i int) []pred {
+	out := make([]pred, 0, len(ps)-1)
+	out = append(out, ps[:i]...)
+	return append(out, ps[i+1:]...)
+}
+
+// seconds returns the slots of the conjuncts of a decided step (other
+// than the one its guard decides) that the index can decide too, for
+// free: their guards are exact and every atom of theirs falls in a map or
+// automaton the type's guards build anyway (has), on every type the step
+// is of. A hit then needs no predicate for them: at a thousand rules,
+// process.name in (...) and process.command_line : ("*a*", "*b*") is
+// decided by the name's map and the command line's scan. It returns the
+// rest left to run: the slots' marks, then the other conjuncts.
+func seconds(x *decided, has func(x *decided, g []atom) bool, newSlot func(g []atom) int32) pred {
+	var marks []int32
+	var left []pred
+	for j, t := range x.terms {
+		if j == x.term {
+			continue
+		}
+		if g, ok, exact := guardOf(t); ok && exact && has(x, g) {
+			marks = append(marks, newSlot(g))
+			continue
+		}
+		left = append(left, x.st.conj[j])
+	}
+	if len(marks) == 0 {
+		return x.rest
+	}
+	ps := make([]pred, 0, len(marks)+len(left))
+	for _, s := range marks {
+		ps = append(ps, func(_ *schema.Event, sc *evalScratch) bool { return sc.slotMark[s] == sc.epoch })
+	}
+	return andPreds(append(ps, left...))
 }
 
 // guardCost ranks guards for a conjunction: exact literals before
@@ -205,7 +243,7 @@ func guardCost(g []atom) int {
 // ruleIndex is the index of one Detector, by event type ID.
 type ruleIndex struct {
 	types    []typeIndex
-	slotRule []int32 // the rule of each guard slot
+	slotRule []int32 // the rule of each guard slot; -1 for a second slot (seconds)
 	maxFold  int     // longest folded exact literal: the scratch it needs
 }
 
@@ -238,31 +276,53 @@ type fieldSet struct {
 	contains *automaton
 }
 
+// decided is a step whose guard decides a conjunct, and what is left to
+// run once it is hit (buildIndex).
+type decided struct {
+	r     *crule
+	st    *cstep
+	rest  pred
+	terms []rule.Expr // a conjunction's conjuncts (stepGuard)
+	term  int         // the one the guard decides
+}
+
+// indexKey names the map or automaton of one type that an atom goes to.
+type indexKey struct {
+	field  schema.FieldID
+	fold   int
+	anchor rule.Anchor
+}
+
+// indexKeyOf returns the key of a (a string atom).
+func indexKeyOf(a atom) indexKey {
+	k := indexKey{a.field, 0, a.anchor}
+	if a.fold {
+		k.fold = 1
+	}
+	return k
+}
+
 // buildIndex indexes d's rules by the guards of their steps and untils,
 // setting each indexed cstep's guard slot.
 func buildIndex(rules []*crule, byType [][]*crule) *ruleIndex {
 	ix := &ruleIndex{}
 	// One slot per guarded step group and until of the rules not in
-	// anyRules.
+	// anyRules, then the second slots of decided steps (seconds), which
+	// mark no rule.
 	var slots [][]atom
-	// decided: the steps whose guard decides a conjunct, and what is
-	// left to run once it is hit; applied below, unless the index gave up
-	// on one of the step's types.
-	type decided struct {
-		st   *cstep
-		rest pred
-	}
+	// decide: the steps whose guard decides a conjunct; applied below,
+	// unless the index gave up on one of the step's types.
 	var decide []decided
 	newSlot := func(r *crule, st *cstep) int32 {
-		g, ok, rest := stepGuard(st.cond, st.conj)
+		g, ok, rest, terms, term := stepGuard(st.cond, st.conj)
 		if !ok {
 			return -1 // unguarded: run for every event of its types
 		}
-		if rest != nil {
-			decide = append(decide, decided{st, rest})
-		}
 		slots = append(slots, g)
 		ix.slotRule = append(ix.slotRule, int32(r.idx))
+		if rest != nil {
+			decide = append(decide, decided{r: r, st: st, rest: rest, terms: terms, term: term})
+		}
 		return int32(len(slots) - 1)
 	}
 	inByType := make([]bool, len(rules))
@@ -279,10 +339,7 @@ func buildIndex(rules []*crule, byType [][]*crule) *ruleIndex {
 		for i := range r.steps {
 			st := &r.steps[i]
 			if st.group == group {
-				st.guard = r.steps[i-1].guard
-				if n := len(decide); n > 0 && decide[n-1].st == &r.steps[i-1] {
-					decide = append(decide, decided{st, decide[n-1].rest})
-				}
+				st.guard = r.steps[i-1].guard // decided, if at all, with its group's first step
 				continue
 			}
 			group = st.group
@@ -292,15 +349,66 @@ func buildIndex(rules []*crule, byType [][]*crule) *ruleIndex {
 			u.guard = newSlot(r, u)
 		}
 	}
+	// The maps and automata each type builds for the guards, and its rules.
+	built := make([]map[indexKey]bool, len(byType))
+	ruleIn := make([][]bool, len(byType))
+	for t, l := range byType {
+		built[t], ruleIn[t] = map[indexKey]bool{}, make([]bool, len(rules))
+		add := func(st *cstep) {
+			if st.guard >= 0 && st.hasType(schema.EventTypeID(t)) {
+				for _, a := range slots[st.guard] {
+					if !a.num {
+						built[t][indexKeyOf(a)] = true
+					}
+				}
+			}
+		}
+		for _, r := range l {
+			ruleIn[t][r.idx] = true
+			for i := range r.steps {
+				add(&r.steps[i])
+			}
+			if r.until != nil {
+				add(r.until)
+			}
+		}
+	}
+	has := func(x *decided, g []atom) bool {
+		for t := range byType {
+			if !x.st.hasType(schema.EventTypeID(t)) {
+				continue
+			}
+			if !ruleIn[t][x.r.idx] {
+				return false
+			}
+			for _, a := range g {
+				if !built[t][indexKeyOf(a)] {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	second := map[int32][]int32{} // a decided guard slot -> its second slots
+	rests := map[int32]pred{}     // a decided guard slot -> what its hit leaves to run
+	for i := range decide {
+		x := &decide[i]
+		g := x.st.guard
+		if _, done := rests[g]; done {
+			continue
+		}
+		rests[g] = seconds(x, has, func(atoms []atom) int32 {
+			slots = append(slots, atoms)
+			ix.slotRule = append(ix.slotRule, -1)
+			s := int32(len(slots) - 1)
+			second[g] = append(second[g], s)
+			return s
+		})
+	}
 	gaveUp := make([]bool, len(byType)) // by type: the index could not be built
 	ix.types = make([]typeIndex, len(byType))
 	for t, l := range byType {
 		ti := &ix.types[t]
-		type key struct {
-			field  schema.FieldID
-			fold   int
-			anchor rule.Anchor
-		}
 		fieldAt := map[schema.FieldID]int{}
 		fieldOf := func(id schema.FieldID) *fieldIndex {
 			fi, ok := fieldAt[id]
@@ -311,9 +419,38 @@ func buildIndex(rules []*crule, byType [][]*crule) *ruleIndex {
 			}
 			return &ti.fields[fi]
 		}
-		lits := map[key][]string{}
-		litSlots := map[key][]int32{}
-		var order []key
+		lits := map[indexKey][]string{}
+		litSlots := map[indexKey][]int32{}
+		var order []indexKey
+		addAtom := func(a atom, slot int32) {
+			if a.num {
+				fi := fieldOf(a.field)
+				if fi.nums == nil {
+					fi.nums = map[numKey][]int32{}
+				}
+				if !slices.Contains(fi.nums[a.numKey], slot) {
+					fi.nums[a.numKey] = append(fi.nums[a.numKey], slot)
+				}
+				if !slices.Contains(fi.numAll, slot) {
+					fi.numAll = append(fi.numAll, slot)
+				}
+				return
+			}
+			k, lit := indexKeyOf(a), a.lit
+			if a.fold {
+				lit = string(appendFold(nil, lit))
+			}
+			if k.anchor == rule.AnchorSuffix {
+				b := []byte(lit)
+				slices.Reverse(b)
+				lit = string(b)
+			}
+			if _, seen := lits[k]; !seen {
+				order = append(order, k)
+			}
+			lits[k] = append(lits[k], lit)
+			litSlots[k] = append(litSlots[k], slot)
+		}
 		for _, r := range l {
 			always := false
 			visit := func(st *cstep) {
@@ -325,34 +462,12 @@ func buildIndex(rules []*crule, byType [][]*crule) *ruleIndex {
 					return
 				}
 				for _, a := range slots[st.guard] {
-					if a.num {
-						fi := fieldOf(a.field)
-						if fi.nums == nil {
-							fi.nums = map[numKey][]int32{}
-						}
-						if !slices.Contains(fi.nums[a.numKey], st.guard) {
-							fi.nums[a.numKey] = append(fi.nums[a.numKey], st.guard)
-						}
-						if !slices.Contains(fi.numAll, st.guard) {
-							fi.numAll = append(fi.numAll, st.guard)
-						}
-						continue
+					addAtom(a, st.guard)
+				}
+				for _, s := range second[st.guard] {
+					for _, a := range slots[s] {
+						addAtom(a, s)
 					}
-					k := key{a.field, 0, a.anchor}
-					lit := a.lit
-					if a.fold {
-						k.fold, lit = 1, string(appendFold(nil, lit))
-					}
-					if k.anchor == rule.AnchorSuffix {
-						b := []byte(lit)
-						slices.Reverse(b)
-						lit = string(b)
-					}
-					if _, seen := lits[k]; !seen {
-						order = append(order, k)
-					}
-					lits[k] = append(lits[k], lit)
-					litSlots[k] = append(litSlots[k], st.guard)
 				}
 			}
 			for i := range r.steps {
@@ -414,16 +529,30 @@ func buildIndex(rules []*crule, byType [][]*crule) *ruleIndex {
 	// A guard that decides a conjunct spares its predicate, where the
 	// index marks it only when it holds: not on a type it gave up on,
 	// whose slots are open for every event.
-	for _, x := range decide {
-		open := false
-		for t := range gaveUp {
-			open = open || gaveUp[t] && x.st.hasType(schema.EventTypeID(t))
+	for _, r := range rules {
+		for i := range r.steps {
+			st := &r.steps[i]
+			if rest, ok := rests[st.guard]; ok && st.guard >= 0 && !openOn(gaveUp, st) {
+				st.rest = rest
+			}
 		}
-		if !open {
-			x.st.rest = x.rest
+		if u := r.until; u != nil && u.guard >= 0 {
+			if rest, ok := rests[u.guard]; ok && !openOn(gaveUp, u) {
+				u.rest = rest
+			}
 		}
 	}
 	return ix
+}
+
+// openOn reports whether st is of a type the index gave up on.
+func openOn(gaveUp []bool, st *cstep) bool {
+	for t := range gaveUp {
+		if gaveUp[t] && st.hasType(schema.EventTypeID(t)) {
+			return true
+		}
+	}
+	return false
 }
 
 // evalScratch is what one evaluation of events needs: the candidate marks
@@ -464,7 +593,7 @@ func (sc *evalScratch) markAll(slots []int32) {
 			continue
 		}
 		sc.slotMark[s] = sc.epoch
-		if r := sc.slotRule[s]; sc.ruleMark[r] != sc.epoch {
+		if r := sc.slotRule[s]; r >= 0 && sc.ruleMark[r] != sc.epoch { // a second slot marks no rule
 			sc.ruleMark[r] = sc.epoch
 			sc.cands = append(sc.cands, r)
 		}
