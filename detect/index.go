@@ -66,6 +66,14 @@ type numKey struct {
 	mag uint64 // two's complement bits when neg
 }
 
+// sign is 1 for a negative key, else 0.
+func (k numKey) sign() int {
+	if k.neg {
+		return 1
+	}
+	return 0
+}
+
 // intKey returns the key of an integer Value; ok is false for others.
 func intKey(v value.Value) (numKey, bool) {
 	if i, ok := v.I64(); ok {
@@ -261,9 +269,11 @@ type typeIndex struct {
 type fieldIndex struct {
 	id   schema.FieldID
 	sets [2]fieldSet
-	// nums: integer literals -> slots; numAll: all those slots, hit by a
-	// float too large to compare exactly (float64(int) rounds).
-	nums   map[numKey][]int32
+	// nums: integer literals -> slots, by sign (nums[1] the negative ones,
+	// by their two's complement bits: a uint64 key hashes several times
+	// faster than a numKey); numAll: all those slots, hit by a float too
+	// large to compare exactly (float64(int) rounds).
+	nums   [2]map[uint64][]int32
 	numAll []int32
 }
 
@@ -425,11 +435,12 @@ func buildIndex(rules []*crule, byType [][]*crule) *ruleIndex {
 		addAtom := func(a atom, slot int32) {
 			if a.num {
 				fi := fieldOf(a.field)
-				if fi.nums == nil {
-					fi.nums = map[numKey][]int32{}
+				m := &fi.nums[a.numKey.sign()]
+				if *m == nil {
+					*m = map[uint64][]int32{}
 				}
-				if !slices.Contains(fi.nums[a.numKey], slot) {
-					fi.nums[a.numKey] = append(fi.nums[a.numKey], slot)
+				if !slices.Contains((*m)[a.numKey.mag], slot) {
+					(*m)[a.numKey.mag] = append((*m)[a.numKey.mag], slot)
 				}
 				if !slices.Contains(fi.numAll, slot) {
 					fi.numAll = append(fi.numAll, slot)
@@ -663,7 +674,7 @@ func (ix *ruleIndex) candidates(ev *schema.Event, sc *evalScratch) []int32 {
 				ix.lookArray(&fi.sets, a, sc) // array.go: any element may satisfy an atom
 				continue
 			}
-			if fi.nums != nil {
+			if fi.numAll != nil {
 				fi.lookNum(v, sc)
 			}
 			continue // every other indexed test needs a string
@@ -698,7 +709,7 @@ func (fi *fieldIndex) lookNum(v value.Value, sc *evalScratch) {
 		}
 		k = numKey{f < 0, uint64(int64(f))}
 	}
-	if l, ok := fi.nums[k]; ok {
+	if l, ok := fi.nums[k.sign()][k.mag]; ok {
 		sc.markAll(l)
 	}
 }
