@@ -42,8 +42,10 @@ type worker struct {
 	nStates      int
 	bytes        int // memory the partition's keyStates hold (keyState.bytes summed)
 
-	// Scratch for join keys, computed at most once per event, rule and join
-	// group: keyEpoch[g] == epoch marks keys[g] (or keyMissing[g]) current.
+	// Scratch for join keys, computed at most once per event and join
+	// group (the Detector's: compiler.joinGroups), whatever the rules that
+	// join on it: keyEpoch[g] == epoch marks keys[g] (or keyMissing[g])
+	// current; handle moves epoch on at each event.
 	epoch      uint32
 	keyBuf     []byte
 	keyEpoch   []uint32
@@ -97,6 +99,12 @@ func (w *worker) handle(batch []*schema.Event) {
 		home := w.n == 1 || d.home(ev) == w.part
 		if !home {
 			copies++
+		}
+		// Join keys are the event's: computed once for all the rules
+		// (join groups are the Detector's), current until the next event.
+		if w.epoch++; w.epoch == 0 {
+			clear(w.keyEpoch) // wrapped: no stale epoch may look current
+			w.epoch = 1
 		}
 		if d.index != nil {
 			for _, ri := range d.index.candidates(ev, w.eval) {
@@ -268,10 +276,6 @@ func (w *worker) find(s *seqState, key joinKey, vals []value.Value) (ks *keyStat
 // partial match twice.
 func (w *worker) applySeq(s *seqState, ev *schema.Event) {
 	r := s.r
-	if w.epoch++; w.epoch == 0 {
-		clear(w.keyEpoch) // wrapped: no stale epoch may look current
-		w.epoch = 1
-	}
 	if r.sample {
 		w.applySample(s, ev)
 		return
