@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"unicode/utf8"
@@ -518,6 +519,7 @@ func buildIndex(rules []*crule, byType [][]*crule) *ruleIndex {
 				failed = failed || fs.contains == nil
 			}
 		}
+		slices.SortFunc(ti.fields, func(a, b fieldIndex) int { return cmp.Compare(a.id, b.id) }) // for candidates' merge walk
 		if failed {
 			// Too large to index: every rule of the type runs, as before,
 			// and its guarded steps are opened for every event.
@@ -665,9 +667,21 @@ func (ix *ruleIndex) candidates(ev *schema.Event, sc *evalScratch) []int32 {
 		return ti.always
 	}
 	sc.cands = sc.cands[:0]
+	// ti.fields and the event's fields are both sorted by ID: one merge
+	// walk finds them all, where a Get each would search again.
+	fs, j := ev.Fields(), 0
 	for i := range ti.fields {
 		fi := &ti.fields[i]
-		v, _ := ev.Get(fi.id)
+		for j < len(fs) && fs[j].ID < fi.id {
+			j++
+		}
+		if j == len(fs) {
+			break
+		}
+		if fs[j].ID != fi.id {
+			continue // absent: no atom holds of a missing field
+		}
+		v := fs[j].Value
 		s, ok := v.Str()
 		if !ok {
 			if a, isArr := v.Array(); isArr {
