@@ -251,9 +251,12 @@ func guardCost(g []atom) int {
 
 // ruleIndex is the index of one Detector, by event type ID.
 type ruleIndex struct {
-	types    []typeIndex
-	slotRule []int32 // the rule of each guard slot; -1 for a second slot (seconds)
-	maxFold  int     // longest folded exact literal: the scratch it needs
+	types []typeIndex
+	// slotRule is the rule of each guard slot: -1 for a second slot
+	// (seconds), which marks no rule; -2-r for rule r's slot of a step
+	// that needs a partial match to do anything (laterStep).
+	slotRule []int32
+	maxFold  int // longest folded exact literal: the scratch it needs
 }
 
 // typeIndex indexes the rules of one event type.
@@ -330,7 +333,11 @@ func buildIndex(rules []*crule, byType [][]*crule) *ruleIndex {
 			return -1 // unguarded: run for every event of its types
 		}
 		slots = append(slots, g)
-		ix.slotRule = append(ix.slotRule, int32(r.idx))
+		if laterStep(r, st) {
+			ix.slotRule = append(ix.slotRule, -2-int32(r.idx))
+		} else {
+			ix.slotRule = append(ix.slotRule, int32(r.idx))
+		}
 		if rest != nil {
 			decide = append(decide, decided{r: r, st: st, rest: rest, terms: terms, term: term})
 		}
@@ -558,6 +565,19 @@ func buildIndex(rules []*crule, byType [][]*crule) *ruleIndex {
 	return ix
 }
 
+// laterStep reports whether st is a step of r that an event can meet
+// only to advance or cancel a partial match: a step after the first, or
+// the until, of a sequence with no missing-event steps (applySeq skips
+// them while the rule holds no join key). A worker's index then leaves the
+// rule out of the candidates an event hits only with such steps while the
+// rule is idle (evalScratch.live).
+func laterStep(r *crule, st *cstep) bool {
+	if !r.seq || r.sample || r.nPos != len(r.steps) {
+		return false
+	}
+	return st == r.until || st != &r.steps[0] && st.group != r.steps[0].group
+}
+
 // openOn reports whether st is of a type the index gave up on.
 func openOn(gaveUp []bool, st *cstep) bool {
 	for t := range gaveUp {
@@ -577,9 +597,12 @@ type evalScratch struct {
 	slotMark []uint32
 	ruleMark []uint32
 	slotRule []int32
-	cands    []int32
-	fold     []byte
-	cut      uint64
+	// live, by rule, says a worker's sequence holds join keys (seqState.n
+	// > 0); nil (Route's scratch) marks every rule, as if all were live.
+	live  []bool
+	cands []int32
+	fold  []byte
+	cut   uint64
 	// str holds the strings operands build (concat, string); each
 	// predicate over operands empties it before it starts.
 	str []byte
@@ -606,11 +629,29 @@ func (sc *evalScratch) markAll(slots []int32) {
 			continue
 		}
 		sc.slotMark[s] = sc.epoch
-		if r := sc.slotRule[s]; r >= 0 && sc.ruleMark[r] != sc.epoch { // a second slot marks no rule
+		r := sc.slotRule[s]
+		if r < 0 {
+			if r = sc.gated(r); r < 0 {
+				continue
+			}
+		}
+		if sc.ruleMark[r] != sc.epoch {
 			sc.ruleMark[r] = sc.epoch
 			sc.cands = append(sc.cands, r)
 		}
 	}
+}
+
+// gated returns the rule a negative slotRule entry marks, or -1: none
+// for a second slot, and none for a later step's while its rule is idle.
+func (sc *evalScratch) gated(r int32) int32 {
+	if r == -1 {
+		return -1
+	}
+	if r = -2 - r; sc.live != nil && !sc.live[r] {
+		return -1
+	}
+	return r
 }
 
 // groupTest runs a step group's condition once per event: the steps

@@ -79,6 +79,9 @@ func newWorker(d *Detector, part int) *worker {
 			groups = max(groups, r.until.byGroup+1)
 		}
 	}
+	if d.index != nil {
+		w.eval.live = make([]bool, len(d.rules))
+	}
 	w.keyEpoch = make([]uint32, groups)
 	w.keyMissing = make([]bool, groups)
 	w.keys = make([]joinKey, groups)
@@ -797,6 +800,7 @@ func (w *worker) create(s *seqState, key joinKey, vals []value.Value) *keyState 
 	w.account(s, ks, s.r.stateBytes+cap(ks.byArena)+ks.arenaCaps())
 	s.keys[key] = ks
 	s.n++
+	w.noteLive(s)
 	w.nStates++
 	s.counters.states.Add(1)
 	// Link at the heads; touch moves it there again later.
@@ -893,6 +897,14 @@ func (w *worker) remove(s *seqState, ks *keyState) {
 	w.unlink(s, ks)
 }
 
+// noteLive tells the index's scratch whether s holds join keys, after
+// s.n changed (see laterStep).
+func (w *worker) noteLive(s *seqState) {
+	if w.eval.live != nil {
+		w.eval.live[s.r.idx] = s.n > 0
+	}
+}
+
 // unlink takes an empty ks out of the map and lists and recycles it.
 func (w *worker) unlink(s *seqState, ks *keyState) {
 	delete(s.keys, ks.key)
@@ -917,6 +929,7 @@ func (w *worker) unlink(s *seqState, ks *keyState) {
 		w.gtail = ks.gprev
 	}
 	s.n--
+	w.noteLive(s)
 	w.nStates--
 	s.counters.states.Add(-1)
 	ks.linked, ks.leads = false, 0
