@@ -277,17 +277,19 @@ type fieldIndex struct {
 	// by their two's complement bits: a uint64 key hashes several times
 	// faster than a numKey); numAll: all those slots, hit by a float too
 	// large to compare exactly (float64(int) rounds).
-	nums   [2]map[uint64][]int32
-	numAll []int32
+	nums    [2]map[uint64][]int32
+	numAll  []int32
+	numBits bitFilter // the integer literals' magnitudes, for lookNum
 }
 
 // fieldSet holds one field's atoms of one folding.
 type fieldSet struct {
-	exact    map[string][]int32 // the literal (folded image) -> slots: a hit is an equality
-	maxExact int
-	prefix   *automaton
-	suffix   *automaton // of the reversed literals
-	contains *automaton
+	exact     map[string][]int32 // the literal (folded image) -> slots: a hit is an equality
+	maxExact  int
+	exactBits bitFilter // the literals' lengths and end bytes, for look
+	prefix    *automaton
+	suffix    *automaton // of the reversed literals
+	contains  *automaton
 }
 
 // decided is a step whose guard decides a conjunct, and what is left to
@@ -450,6 +452,7 @@ func buildIndex(rules []*crule, byType [][]*crule) *ruleIndex {
 				if !slices.Contains((*m)[a.numKey.mag], slot) {
 					(*m)[a.numKey.mag] = append((*m)[a.numKey.mag], slot)
 				}
+				fi.numBits.add(uint(a.numKey.mag))
 				if !slices.Contains(fi.numAll, slot) {
 					fi.numAll = append(fi.numAll, slot)
 				}
@@ -511,6 +514,7 @@ func buildIndex(rules []*crule, byType [][]*crule) *ruleIndex {
 						fs.exact[l] = append(fs.exact[l], ss[i])
 					}
 					fs.maxExact = max(fs.maxExact, len(l))
+					fs.exactBits.add(strBits(l))
 					if k.fold == 1 {
 						ix.maxFold = max(ix.maxFold, len(l))
 					}
@@ -764,6 +768,9 @@ func (fi *fieldIndex) lookNum(v value.Value, sc *evalScratch) {
 		}
 		k = numKey{f < 0, uint64(int64(f))}
 	}
+	if !fi.numBits.has(uint(k.mag)) {
+		return
+	}
 	if l, ok := fi.nums[k.sign()][k.mag]; ok {
 		sc.markAll(l)
 	}
@@ -773,12 +780,12 @@ func (fi *fieldIndex) lookNum(v value.Value, sc *evalScratch) {
 func (ix *ruleIndex) look(fs *fieldSet, s string, fold bool, sc *evalScratch) {
 	if fs.exact != nil {
 		if !fold {
-			if len(s) <= fs.maxExact {
+			if len(s) <= fs.maxExact && fs.exactBits.has(strBits(s)) {
 				if l, ok := fs.exact[s]; ok {
 					sc.markAll(l)
 				}
 			}
-		} else if img, ok := foldInto(sc.fold[:0], s, fs.maxExact); ok {
+		} else if img, ok := foldInto(sc.fold[:0], s, fs.maxExact); ok && fs.exactBits.has(strBits(img)) {
 			if l, ok := fs.exact[string(img)]; ok { // no copy: the compiler looks up with the bytes
 				sc.markAll(l)
 			}
@@ -796,6 +803,24 @@ func (ix *ruleIndex) look(fs *fieldSet, s string, fold bool, sc *evalScratch) {
 		// for a literal past its cut, and its predicate then says no.
 		fs.contains.scan(s, fold, sc)
 	}
+}
+
+// bitFilter is a set of small hashes, one bit each: a lookup whose hash
+// is not in it cannot hit, and is spared the map's hashing and probing
+// (at a thousand rules most process names and ports meet no literal).
+type bitFilter [64]uint64
+
+func (f *bitFilter) add(h uint) { f[h/64%64] |= 1 << (h % 64) }
+
+func (f *bitFilter) has(h uint) bool { return f[h/64%64]&(1<<(h%64)) != 0 }
+
+// strBits is the filter hash of a string: its length and its first and
+// last bytes, which takes no pass over it.
+func strBits[T string | []byte](s T) uint {
+	if len(s) == 0 {
+		return 0
+	}
+	return uint(len(s))*0x9e5 ^ uint(s[0])<<4 ^ uint(s[len(s)-1])*0x3b
 }
 
 // foldInto writes s's folded image into dst (within its capacity); ok is
