@@ -100,7 +100,11 @@ func compileRule(idx int, p *rule.Package, c *compiler) (*crule, error) {
 		return nil, err
 	}
 	q := p.Query
-	sb := &stepBuilder{q: q, groups: map[string]int{}}
+	groups := c.joinGroups
+	if groups == nil {
+		groups = map[string]int{}
+	}
+	sb := &stepBuilder{q: q, groups: groups}
 	missing := r.compileSteps(c, sb)
 	r.placeMissing(missing)
 	r.indexStepTypes()

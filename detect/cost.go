@@ -59,6 +59,10 @@ type compiler struct {
 	warnings []string      // patterns read for less than warnPatternBytes
 	notes    []string      // patterns read for less than maxBytes, logged at debug level
 	nScan    int           // scanning matchers in the MatchExpr being compiled
+	// joinGroups numbers join field lists (stepBuilder.groups), shared by
+	// a Detector's rules so that a worker computes an event's join key once
+	// for all the rules that join on the same fields (nil: the rule's own).
+	joinGroups map[string]int
 }
 
 // nsPerByte is the modelled worst-case cost per input byte of a matcher

@@ -48,8 +48,9 @@ func New(cfg Config) (*Detector, error) {
 	}
 	cfg = cfg.withDefaults()
 	d := &Detector{cfg: cfg, log: cfg.Logger}
+	joinGroups := map[string]int{}
 	for i, p := range cfg.Rules {
-		c := &compiler{maxBytes: cfg.MaxPatternBytes, budget: cfg.PatternBudget}
+		c := &compiler{maxBytes: cfg.MaxPatternBytes, budget: cfg.PatternBudget, joinGroups: joinGroups}
 		r, err := compileRule(i, p, c)
 		if err != nil {
 			return nil, err

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"unicode/utf8"
@@ -64,6 +65,14 @@ type atom struct {
 type numKey struct {
 	neg bool
 	mag uint64 // two's complement bits when neg
+}
+
+// sign is 1 for a negative key, else 0.
+func (k numKey) sign() int {
+	if k.neg {
+		return 1
+	}
+	return 0
 }
 
 // intKey returns the key of an integer Value; ok is false for others.
@@ -166,23 +175,61 @@ func bestConjunct(terms []rule.Expr) (atoms []atom, term int, ok, exact bool) {
 // the predicate that decides the condition once the guard is hit: nil
 // unless the guard is exact for the whole condition or for one of its
 // top-level conjuncts (conj holds their predicates), and then the
-// conjunction of the others (predTrue for none).
-func stepGuard(cond rule.Expr, conj []pred) (atoms []atom, ok bool, rest pred) {
+// conjunction of the others (predTrue for none). For a conjunction, term
+// is the conjunct the guard decides and terms are all of them (nil
+// otherwise), so that buildIndex can decide more of them (seconds).
+func stepGuard(cond rule.Expr, conj []pred) (atoms []atom, ok bool, rest pred, terms []rule.Expr, term int) {
 	if b, isAnd := cond.(*rule.BinaryExpr); isAnd && b.Op == rule.OpAnd {
 		terms := b.Terms()
 		g, term, ok, exact := bestConjunct(terms)
 		if !ok || !exact || len(conj) != len(terms) {
-			return g, ok, nil
+			return g, ok, nil, nil, -1
 		}
-		others := make([]pred, 0, len(conj)-1)
-		others = append(others, conj[:term]...)
-		return g, true, andPreds(append(others, conj[term+1:]...))
+		return g, true, andPreds(without(conj, term)), terms, term
 	}
 	g, ok, exact := guardOf(cond)
 	if ok && exact {
 		rest = predTrue
 	}
-	return g, ok, rest
+	return g, ok, rest, nil, -1
+}
+
+// without returns a copy of ps less ps[i].
+func without(ps []pred, i int) []pred {
+	out := make([]pred, 0, len(ps)-1)
+	out = append(out, ps[:i]...)
+	return append(out, ps[i+1:]...)
+}
+
+// seconds returns the slots of the conjuncts of a decided step (other
+// than the one its guard decides) that the index can decide too, for
+// free: their guards are exact and every atom of theirs falls in a map or
+// automaton the type's guards build anyway (has), on every type the step
+// is of. A hit then needs no predicate for them: at a thousand rules,
+// process.name in (...) and process.command_line : ("*a*", "*b*") is
+// decided by the name's map and the command line's scan. It returns the
+// rest left to run: the slots' marks, then the other conjuncts.
+func seconds(x *decided, has func(x *decided, g []atom) bool, newSlot func(g []atom) int32) pred {
+	var marks []int32
+	var left []pred
+	for j, t := range x.terms {
+		if j == x.term {
+			continue
+		}
+		if g, ok, exact := guardOf(t); ok && exact && has(x, g) {
+			marks = append(marks, newSlot(g))
+			continue
+		}
+		left = append(left, x.st.conj[j])
+	}
+	if len(marks) == 0 {
+		return x.rest
+	}
+	ps := make([]pred, 0, len(marks)+len(left))
+	for _, s := range marks {
+		ps = append(ps, func(_ *schema.Event, sc *evalScratch) bool { return sc.slotMark[s] == sc.epoch })
+	}
+	return andPreds(append(ps, left...))
 }
 
 // guardCost ranks guards for a conjunction: exact literals before
@@ -204,9 +251,12 @@ func guardCost(g []atom) int {
 
 // ruleIndex is the index of one Detector, by event type ID.
 type ruleIndex struct {
-	types    []typeIndex
-	slotRule []int32 // the rule of each guard slot
-	maxFold  int     // longest folded exact literal: the scratch it needs
+	types []typeIndex
+	// slotRule is the rule of each guard slot: -1 for a second slot
+	// (seconds), which marks no rule; -2-r for rule r's slot of a step
+	// that needs a partial match to do anything (laterStep).
+	slotRule []int32
+	maxFold  int // longest folded exact literal: the scratch it needs
 }
 
 // typeIndex indexes the rules of one event type.
@@ -223,19 +273,49 @@ type typeIndex struct {
 type fieldIndex struct {
 	id   schema.FieldID
 	sets [2]fieldSet
-	// nums: integer literals -> slots; numAll: all those slots, hit by a
-	// float too large to compare exactly (float64(int) rounds).
-	nums   map[numKey][]int32
-	numAll []int32
+	// nums: integer literals -> slots, by sign (nums[1] the negative ones,
+	// by their two's complement bits: a uint64 key hashes several times
+	// faster than a numKey); numAll: all those slots, hit by a float too
+	// large to compare exactly (float64(int) rounds).
+	nums    [2]map[uint64][]int32
+	numAll  []int32
+	numBits bitFilter // the integer literals' magnitudes, for lookNum
 }
 
 // fieldSet holds one field's atoms of one folding.
 type fieldSet struct {
-	exact    map[string][]int32 // the literal (folded image) -> slots: a hit is an equality
-	maxExact int
-	prefix   *automaton
-	suffix   *automaton // of the reversed literals
-	contains *automaton
+	exact     map[string][]int32 // the literal (folded image) -> slots: a hit is an equality
+	maxExact  int
+	exactBits bitFilter // the literals' lengths and end bytes, for look
+	prefix    *automaton
+	suffix    *automaton // of the reversed literals
+	contains  *automaton
+}
+
+// decided is a step whose guard decides a conjunct, and what is left to
+// run once it is hit (buildIndex).
+type decided struct {
+	r     *crule
+	st    *cstep
+	rest  pred
+	terms []rule.Expr // a conjunction's conjuncts (stepGuard)
+	term  int         // the one the guard decides
+}
+
+// indexKey names the map or automaton of one type that an atom goes to.
+type indexKey struct {
+	field  schema.FieldID
+	fold   int
+	anchor rule.Anchor
+}
+
+// indexKeyOf returns the key of a (a string atom).
+func indexKeyOf(a atom) indexKey {
+	k := indexKey{a.field, 0, a.anchor}
+	if a.fold {
+		k.fold = 1
+	}
+	return k
 }
 
 // buildIndex indexes d's rules by the guards of their steps and untils,
@@ -243,26 +323,26 @@ type fieldSet struct {
 func buildIndex(rules []*crule, byType [][]*crule) *ruleIndex {
 	ix := &ruleIndex{}
 	// One slot per guarded step group and until of the rules not in
-	// anyRules.
+	// anyRules, then the second slots of decided steps (seconds), which
+	// mark no rule.
 	var slots [][]atom
-	// decided: the steps whose guard decides a conjunct, and what is
-	// left to run once it is hit; applied below, unless the index gave up
-	// on one of the step's types.
-	type decided struct {
-		st   *cstep
-		rest pred
-	}
+	// decide: the steps whose guard decides a conjunct; applied below,
+	// unless the index gave up on one of the step's types.
 	var decide []decided
 	newSlot := func(r *crule, st *cstep) int32 {
-		g, ok, rest := stepGuard(st.cond, st.conj)
+		g, ok, rest, terms, term := stepGuard(st.cond, st.conj)
 		if !ok {
 			return -1 // unguarded: run for every event of its types
 		}
-		if rest != nil {
-			decide = append(decide, decided{st, rest})
-		}
 		slots = append(slots, g)
-		ix.slotRule = append(ix.slotRule, int32(r.idx))
+		if laterStep(r, st) {
+			ix.slotRule = append(ix.slotRule, -2-int32(r.idx))
+		} else {
+			ix.slotRule = append(ix.slotRule, int32(r.idx))
+		}
+		if rest != nil {
+			decide = append(decide, decided{r: r, st: st, rest: rest, terms: terms, term: term})
+		}
 		return int32(len(slots) - 1)
 	}
 	inByType := make([]bool, len(rules))
@@ -279,10 +359,7 @@ func buildIndex(rules []*crule, byType [][]*crule) *ruleIndex {
 		for i := range r.steps {
 			st := &r.steps[i]
 			if st.group == group {
-				st.guard = r.steps[i-1].guard
-				if n := len(decide); n > 0 && decide[n-1].st == &r.steps[i-1] {
-					decide = append(decide, decided{st, decide[n-1].rest})
-				}
+				st.guard = r.steps[i-1].guard // decided, if at all, with its group's first step
 				continue
 			}
 			group = st.group
@@ -292,15 +369,66 @@ func buildIndex(rules []*crule, byType [][]*crule) *ruleIndex {
 			u.guard = newSlot(r, u)
 		}
 	}
+	// The maps and automata each type builds for the guards, and its rules.
+	built := make([]map[indexKey]bool, len(byType))
+	ruleIn := make([][]bool, len(byType))
+	for t, l := range byType {
+		built[t], ruleIn[t] = map[indexKey]bool{}, make([]bool, len(rules))
+		add := func(st *cstep) {
+			if st.guard >= 0 && st.hasType(schema.EventTypeID(t)) {
+				for _, a := range slots[st.guard] {
+					if !a.num {
+						built[t][indexKeyOf(a)] = true
+					}
+				}
+			}
+		}
+		for _, r := range l {
+			ruleIn[t][r.idx] = true
+			for i := range r.steps {
+				add(&r.steps[i])
+			}
+			if r.until != nil {
+				add(r.until)
+			}
+		}
+	}
+	has := func(x *decided, g []atom) bool {
+		for t := range byType {
+			if !x.st.hasType(schema.EventTypeID(t)) {
+				continue
+			}
+			if !ruleIn[t][x.r.idx] {
+				return false
+			}
+			for _, a := range g {
+				if !built[t][indexKeyOf(a)] {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	second := map[int32][]int32{} // a decided guard slot -> its second slots
+	rests := map[int32]pred{}     // a decided guard slot -> what its hit leaves to run
+	for i := range decide {
+		x := &decide[i]
+		g := x.st.guard
+		if _, done := rests[g]; done {
+			continue
+		}
+		rests[g] = seconds(x, has, func(atoms []atom) int32 {
+			slots = append(slots, atoms)
+			ix.slotRule = append(ix.slotRule, -1)
+			s := int32(len(slots) - 1)
+			second[g] = append(second[g], s)
+			return s
+		})
+	}
 	gaveUp := make([]bool, len(byType)) // by type: the index could not be built
 	ix.types = make([]typeIndex, len(byType))
 	for t, l := range byType {
 		ti := &ix.types[t]
-		type key struct {
-			field  schema.FieldID
-			fold   int
-			anchor rule.Anchor
-		}
 		fieldAt := map[schema.FieldID]int{}
 		fieldOf := func(id schema.FieldID) *fieldIndex {
 			fi, ok := fieldAt[id]
@@ -311,9 +439,40 @@ func buildIndex(rules []*crule, byType [][]*crule) *ruleIndex {
 			}
 			return &ti.fields[fi]
 		}
-		lits := map[key][]string{}
-		litSlots := map[key][]int32{}
-		var order []key
+		lits := map[indexKey][]string{}
+		litSlots := map[indexKey][]int32{}
+		var order []indexKey
+		addAtom := func(a atom, slot int32) {
+			if a.num {
+				fi := fieldOf(a.field)
+				m := &fi.nums[a.numKey.sign()]
+				if *m == nil {
+					*m = map[uint64][]int32{}
+				}
+				if !slices.Contains((*m)[a.numKey.mag], slot) {
+					(*m)[a.numKey.mag] = append((*m)[a.numKey.mag], slot)
+				}
+				fi.numBits.add(uint(a.numKey.mag))
+				if !slices.Contains(fi.numAll, slot) {
+					fi.numAll = append(fi.numAll, slot)
+				}
+				return
+			}
+			k, lit := indexKeyOf(a), a.lit
+			if a.fold {
+				lit = string(appendFold(nil, lit))
+			}
+			if k.anchor == rule.AnchorSuffix {
+				b := []byte(lit)
+				slices.Reverse(b)
+				lit = string(b)
+			}
+			if _, seen := lits[k]; !seen {
+				order = append(order, k)
+			}
+			lits[k] = append(lits[k], lit)
+			litSlots[k] = append(litSlots[k], slot)
+		}
 		for _, r := range l {
 			always := false
 			visit := func(st *cstep) {
@@ -325,34 +484,12 @@ func buildIndex(rules []*crule, byType [][]*crule) *ruleIndex {
 					return
 				}
 				for _, a := range slots[st.guard] {
-					if a.num {
-						fi := fieldOf(a.field)
-						if fi.nums == nil {
-							fi.nums = map[numKey][]int32{}
-						}
-						if !slices.Contains(fi.nums[a.numKey], st.guard) {
-							fi.nums[a.numKey] = append(fi.nums[a.numKey], st.guard)
-						}
-						if !slices.Contains(fi.numAll, st.guard) {
-							fi.numAll = append(fi.numAll, st.guard)
-						}
-						continue
+					addAtom(a, st.guard)
+				}
+				for _, s := range second[st.guard] {
+					for _, a := range slots[s] {
+						addAtom(a, s)
 					}
-					k := key{a.field, 0, a.anchor}
-					lit := a.lit
-					if a.fold {
-						k.fold, lit = 1, string(appendFold(nil, lit))
-					}
-					if k.anchor == rule.AnchorSuffix {
-						b := []byte(lit)
-						slices.Reverse(b)
-						lit = string(b)
-					}
-					if _, seen := lits[k]; !seen {
-						order = append(order, k)
-					}
-					lits[k] = append(lits[k], lit)
-					litSlots[k] = append(litSlots[k], st.guard)
 				}
 			}
 			for i := range r.steps {
@@ -377,6 +514,7 @@ func buildIndex(rules []*crule, byType [][]*crule) *ruleIndex {
 						fs.exact[l] = append(fs.exact[l], ss[i])
 					}
 					fs.maxExact = max(fs.maxExact, len(l))
+					fs.exactBits.add(strBits(l))
 					if k.fold == 1 {
 						ix.maxFold = max(ix.maxFold, len(l))
 					}
@@ -392,6 +530,7 @@ func buildIndex(rules []*crule, byType [][]*crule) *ruleIndex {
 				failed = failed || fs.contains == nil
 			}
 		}
+		slices.SortFunc(ti.fields, func(a, b fieldIndex) int { return cmp.Compare(a.id, b.id) }) // for candidates' merge walk
 		if failed {
 			// Too large to index: every rule of the type runs, as before,
 			// and its guarded steps are opened for every event.
@@ -414,16 +553,43 @@ func buildIndex(rules []*crule, byType [][]*crule) *ruleIndex {
 	// A guard that decides a conjunct spares its predicate, where the
 	// index marks it only when it holds: not on a type it gave up on,
 	// whose slots are open for every event.
-	for _, x := range decide {
-		open := false
-		for t := range gaveUp {
-			open = open || gaveUp[t] && x.st.hasType(schema.EventTypeID(t))
+	for _, r := range rules {
+		for i := range r.steps {
+			st := &r.steps[i]
+			if rest, ok := rests[st.guard]; ok && st.guard >= 0 && !openOn(gaveUp, st) {
+				st.rest = rest
+			}
 		}
-		if !open {
-			x.st.rest = x.rest
+		if u := r.until; u != nil && u.guard >= 0 {
+			if rest, ok := rests[u.guard]; ok && !openOn(gaveUp, u) {
+				u.rest = rest
+			}
 		}
 	}
 	return ix
+}
+
+// laterStep reports whether st is a step of r that an event can meet
+// only to advance or cancel a partial match: a step after the first, or
+// the until, of a sequence with no missing-event steps (applySeq skips
+// them while the rule holds no join key). A worker's index then leaves the
+// rule out of the candidates an event hits only with such steps while the
+// rule is idle (evalScratch.live).
+func laterStep(r *crule, st *cstep) bool {
+	if !r.seq || r.sample || r.nPos != len(r.steps) {
+		return false
+	}
+	return st == r.until || st != &r.steps[0] && st.group != r.steps[0].group
+}
+
+// openOn reports whether st is of a type the index gave up on.
+func openOn(gaveUp []bool, st *cstep) bool {
+	for t := range gaveUp {
+		if gaveUp[t] && st.hasType(schema.EventTypeID(t)) {
+			return true
+		}
+	}
+	return false
 }
 
 // evalScratch is what one evaluation of events needs: the candidate marks
@@ -435,9 +601,12 @@ type evalScratch struct {
 	slotMark []uint32
 	ruleMark []uint32
 	slotRule []int32
-	cands    []int32
-	fold     []byte
-	cut      uint64
+	// live, by rule, says a worker's sequence holds join keys (seqState.n
+	// > 0); nil (Route's scratch) marks every rule, as if all were live.
+	live  []bool
+	cands []int32
+	fold  []byte
+	cut   uint64
 	// str holds the strings operands build (concat, string); each
 	// predicate over operands empties it before it starts.
 	str []byte
@@ -464,11 +633,29 @@ func (sc *evalScratch) markAll(slots []int32) {
 			continue
 		}
 		sc.slotMark[s] = sc.epoch
-		if r := sc.slotRule[s]; sc.ruleMark[r] != sc.epoch {
+		r := sc.slotRule[s]
+		if r < 0 {
+			if r = sc.gated(r); r < 0 {
+				continue
+			}
+		}
+		if sc.ruleMark[r] != sc.epoch {
 			sc.ruleMark[r] = sc.epoch
 			sc.cands = append(sc.cands, r)
 		}
 	}
+}
+
+// gated returns the rule a negative slotRule entry marks, or -1: none
+// for a second slot, and none for a later step's while its rule is idle.
+func (sc *evalScratch) gated(r int32) int32 {
+	if r == -1 {
+		return -1
+	}
+	if r = -2 - r; sc.live != nil && !sc.live[r] {
+		return -1
+	}
+	return r
 }
 
 // groupTest runs a step group's condition once per event: the steps
@@ -525,16 +712,28 @@ func (ix *ruleIndex) candidates(ev *schema.Event, sc *evalScratch) []int32 {
 		return ti.always
 	}
 	sc.cands = sc.cands[:0]
+	// ti.fields and the event's fields are both sorted by ID: one merge
+	// walk finds them all, where a Get each would search again.
+	fs, j := ev.Fields(), 0
 	for i := range ti.fields {
 		fi := &ti.fields[i]
-		v, _ := ev.Get(fi.id)
+		for j < len(fs) && fs[j].ID < fi.id {
+			j++
+		}
+		if j == len(fs) {
+			break
+		}
+		if fs[j].ID != fi.id {
+			continue // absent: no atom holds of a missing field
+		}
+		v := fs[j].Value
 		s, ok := v.Str()
 		if !ok {
 			if a, isArr := v.Array(); isArr {
 				ix.lookArray(&fi.sets, a, sc) // array.go: any element may satisfy an atom
 				continue
 			}
-			if fi.nums != nil {
+			if fi.numAll != nil {
 				fi.lookNum(v, sc)
 			}
 			continue // every other indexed test needs a string
@@ -569,7 +768,10 @@ func (fi *fieldIndex) lookNum(v value.Value, sc *evalScratch) {
 		}
 		k = numKey{f < 0, uint64(int64(f))}
 	}
-	if l, ok := fi.nums[k]; ok {
+	if !fi.numBits.has(uint(k.mag)) {
+		return
+	}
+	if l, ok := fi.nums[k.sign()][k.mag]; ok {
 		sc.markAll(l)
 	}
 }
@@ -578,12 +780,12 @@ func (fi *fieldIndex) lookNum(v value.Value, sc *evalScratch) {
 func (ix *ruleIndex) look(fs *fieldSet, s string, fold bool, sc *evalScratch) {
 	if fs.exact != nil {
 		if !fold {
-			if len(s) <= fs.maxExact {
+			if len(s) <= fs.maxExact && fs.exactBits.has(strBits(s)) {
 				if l, ok := fs.exact[s]; ok {
 					sc.markAll(l)
 				}
 			}
-		} else if img, ok := foldInto(sc.fold[:0], s, fs.maxExact); ok {
+		} else if img, ok := foldInto(sc.fold[:0], s, fs.maxExact); ok && fs.exactBits.has(strBits(img)) {
 			if l, ok := fs.exact[string(img)]; ok { // no copy: the compiler looks up with the bytes
 				sc.markAll(l)
 			}
@@ -601,6 +803,24 @@ func (ix *ruleIndex) look(fs *fieldSet, s string, fold bool, sc *evalScratch) {
 		// for a literal past its cut, and its predicate then says no.
 		fs.contains.scan(s, fold, sc)
 	}
+}
+
+// bitFilter is a set of small hashes, one bit each: a lookup whose hash
+// is not in it cannot hit, and is spared the map's hashing and probing
+// (at a thousand rules most process names and ports meet no literal).
+type bitFilter [64]uint64
+
+func (f *bitFilter) add(h uint) { f[h/64%64] |= 1 << (h % 64) }
+
+func (f *bitFilter) has(h uint) bool { return f[h/64%64]&(1<<(h%64)) != 0 }
+
+// strBits is the filter hash of a string: its length and its first and
+// last bytes, which takes no pass over it.
+func strBits[T string | []byte](s T) uint {
+	if len(s) == 0 {
+		return 0
+	}
+	return uint(len(s))*0x9e5 ^ uint(s[0])<<4 ^ uint(s[len(s)-1])*0x3b
 }
 
 // foldInto writes s's folded image into dst (within its capacity); ok is

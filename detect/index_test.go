@@ -336,6 +336,8 @@ func FuzzIndex(f *testing.F) {
 			// Conjunctions and disjunctions a hit decides in part or whole.
 			`process where process.name : %s and process.name != "zz"`, `process where process.name == "zz" or process.name : (%s, "*q*")`,
 			`process where process.name in~ (%s) and not process.name like~ "*zz*"`,
+			// A second conjunct the first's automaton decides (a second slot).
+			`process where process.name : %[1]s and process.name : ("*e*", %[1]s)`,
 		}
 		src := fmt.Sprintf(forms[int(form)%len(forms)], quoteEQL(pat))
 		q, err := rule.Compile("f.eql", src, testReg)
@@ -379,4 +381,43 @@ func TestIndexCIDRUnguarded(t *testing.T) {
 	expectAlerts(t, c, "n1:1", "n3:1", "n2:2")
 	_, c = run(t, Config{Rules: rules, NoIndex: true}, evs)
 	expectAlerts(t, c, "n1:1", "n3:1", "n2:2")
+}
+
+// Second slots: a candidate of a name whose other conjunct is a command
+// line substring is decided by the command line's scan, which another
+// rule's guard builds, without its predicate; an idle sequence is no
+// candidate for its second step until its first has matched. Alerts stay
+// the plain matcher's.
+func TestIndexSecondSlotsAndIdleSequences(t *testing.T) {
+	rules := []*rule.Package{
+		pkg(t, "both", `process where process.name in ("curl", "wget") and process.command_line : ("*-enc*", "*iex*")`),
+		pkg(t, "cmd", `process where process.command_line : "*bypass*" and not user.name == "root"`),
+		pkg(t, "seq", "sequence by user.name with maxspan=10s\n  [process where process.name : \"nc\"]\n  [file where file.path : \"*.sh\"]"),
+	}
+	evs := []ev{
+		{1, "file_open", 1 * time.Second, 1, []any{"user.name", "bob", "file.path", "/tmp/a.sh"}},
+		{2, "process_exec", 2 * time.Second, 1, []any{"user.name", "bob", "process.name", "curl", "process.command_line", "curl -ENC x"}},
+		{3, "process_exec", 3 * time.Second, 1, []any{"user.name", "bob", "process.name", "curl", "process.command_line", "curl -x"}},
+		{4, "process_exec", 4 * time.Second, 1, []any{"user.name", "bob", "process.name", "nc", "process.command_line", "nc -e bypass"}},
+		{5, "file_open", 5 * time.Second, 1, []any{"user.name", "bob", "file.path", "/tmp/b.sh"}},
+	}
+	d, c := run(t, Config{Rules: rules}, evs)
+	expectAlerts(t, c, "both:2", "cmd:4", "seq:4,5")
+	_, c = run(t, Config{Rules: rules, NoIndex: true}, evs)
+	expectAlerts(t, c, "both:2", "cmd:4", "seq:4,5")
+	seconds, later := 0, 0
+	for _, r := range d.index.slotRule {
+		seconds += b2i(r == -1)
+		later += b2i(r < -1)
+	}
+	if seconds != 1 || later != 1 {
+		t.Errorf("%d second slots, %d later-step slots; want 1 and 1", seconds, later)
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -127,6 +127,8 @@ func (d *Detector) inherit(p int) {
 		moved.r, empty.r = empty.r, moved.r
 		moved.counters, empty.counters = empty.counters, moved.counters
 		w.seq[i], old.seq[j] = moved, empty
+		w.noteLive(moved)
+		old.noteLive(empty)
 		for ks := moved.head; ks != nil; ks = ks.next {
 			ks.rule = i
 		}

@@ -42,8 +42,10 @@ type worker struct {
 	nStates      int
 	bytes        int // memory the partition's keyStates hold (keyState.bytes summed)
 
-	// Scratch for join keys, computed at most once per event, rule and join
-	// group: keyEpoch[g] == epoch marks keys[g] (or keyMissing[g]) current.
+	// Scratch for join keys, computed at most once per event and join
+	// group (the Detector's: compiler.joinGroups), whatever the rules that
+	// join on it: keyEpoch[g] == epoch marks keys[g] (or keyMissing[g])
+	// current; handle moves epoch on at each event.
 	epoch      uint32
 	keyBuf     []byte
 	keyEpoch   []uint32
@@ -77,6 +79,9 @@ func newWorker(d *Detector, part int) *worker {
 			groups = max(groups, r.until.byGroup+1)
 		}
 	}
+	if d.index != nil {
+		w.eval.live = make([]bool, len(d.rules))
+	}
 	w.keyEpoch = make([]uint32, groups)
 	w.keyMissing = make([]bool, groups)
 	w.keys = make([]joinKey, groups)
@@ -97,6 +102,12 @@ func (w *worker) handle(batch []*schema.Event) {
 		home := w.n == 1 || d.home(ev) == w.part
 		if !home {
 			copies++
+		}
+		// Join keys are the event's: computed once for all the rules
+		// (join groups are the Detector's), current until the next event.
+		if w.epoch++; w.epoch == 0 {
+			clear(w.keyEpoch) // wrapped: no stale epoch may look current
+			w.epoch = 1
 		}
 		if d.index != nil {
 			for _, ri := range d.index.candidates(ev, w.eval) {
@@ -268,10 +279,6 @@ func (w *worker) find(s *seqState, key joinKey, vals []value.Value) (ks *keyStat
 // partial match twice.
 func (w *worker) applySeq(s *seqState, ev *schema.Event) {
 	r := s.r
-	if w.epoch++; w.epoch == 0 {
-		clear(w.keyEpoch) // wrapped: no stale epoch may look current
-		w.epoch = 1
-	}
 	if r.sample {
 		w.applySample(s, ev)
 		return
@@ -793,6 +800,7 @@ func (w *worker) create(s *seqState, key joinKey, vals []value.Value) *keyState 
 	w.account(s, ks, s.r.stateBytes+cap(ks.byArena)+ks.arenaCaps())
 	s.keys[key] = ks
 	s.n++
+	w.noteLive(s)
 	w.nStates++
 	s.counters.states.Add(1)
 	// Link at the heads; touch moves it there again later.
@@ -889,6 +897,14 @@ func (w *worker) remove(s *seqState, ks *keyState) {
 	w.unlink(s, ks)
 }
 
+// noteLive tells the index's scratch whether s holds join keys, after
+// s.n changed (see laterStep).
+func (w *worker) noteLive(s *seqState) {
+	if w.eval.live != nil {
+		w.eval.live[s.r.idx] = s.n > 0
+	}
+}
+
 // unlink takes an empty ks out of the map and lists and recycles it.
 func (w *worker) unlink(s *seqState, ks *keyState) {
 	delete(s.keys, ks.key)
@@ -913,6 +929,7 @@ func (w *worker) unlink(s *seqState, ks *keyState) {
 		w.gtail = ks.gprev
 	}
 	s.n--
+	w.noteLive(s)
 	w.nStates--
 	s.counters.states.Add(-1)
 	ks.linked, ks.leads = false, 0
