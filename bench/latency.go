@@ -225,6 +225,16 @@ func produce(tr transport, p int, evs []schema.Event, interval int64, spin bool,
 				b.build(p, ev) // before the send time, as a sensor fills its event
 			}
 			due += interval
+			if !started && due >= recordFrom {
+				// The window opens with this event: start the meters
+				// now, before waiting for its send time, so that reading
+				// /proc (hundreds of microseconds of system calls) is not
+				// on the measured path: at GOMAXPROCS 1 the consumer
+				// cannot deliver while the producer reads. If it makes
+				// the producer late, the schedule moves (below).
+				started = true
+				recording()
+			}
 			waitUntil(due, spin)
 			if now := nanotime(); now > due && prevEnd <= due {
 				// Late, but not because of the system under test: its
@@ -255,7 +265,7 @@ func produce(tr transport, p int, evs []schema.Event, interval int64, spin bool,
 		end := nanotime()
 		prevEnd = end
 		if stamp >= recordFrom {
-			if !started {
+			if !started { // saturated: the window opens with this event
 				started = true
 				recording()
 			}
