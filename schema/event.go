@@ -114,8 +114,25 @@ func (e *Event) CopyFrom(src *Event) {
 	}
 	clear(e.inline[:e.nInline])
 	e.nInline = 0
-	e.spill = append(spill[:0], src.spill...)
+	e.spill = append(spillRoom(spill, len(src.spill)), src.spill...)
 	e.spilled = true
+}
+
+// spillRoom returns s emptied, with room for n fields: s itself when it has
+// the capacity, else a new array of the first power of two from
+// 2*InlineFields up that holds n. Spill storage is reused across events of
+// varying sizes (a bus slot's, a producer's own Event), so growing it only
+// to the exact size would reallocate each time a slightly larger event came;
+// with the headroom it settles after a few growths.
+func spillRoom(s []Field, n int) []Field {
+	if cap(s) >= n {
+		return s[:0]
+	}
+	c := 2 * InlineFields
+	for c < n {
+		c *= 2
+	}
+	return make([]Field, 0, c)
 }
 
 // MoveTo makes dst hold e's event and leaves e empty, as after Reset, with
@@ -190,7 +207,7 @@ func (e *Event) insert(f Field) bool {
 		return true
 	}
 	if !e.spilled {
-		e.spill = append(e.spill[:0], e.inline[:e.nInline]...)
+		e.spill = append(spillRoom(e.spill, InlineFields+1), e.inline[:e.nInline]...)
 		clear(e.inline[:])
 		e.nInline = 0
 		e.spilled = true
