@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kestrel-sec/kestrel/clock"
@@ -204,19 +205,23 @@ func ExampleNewSyslogDestination() {
 
 // freeList is a Recycler: alerts the Output is done with come back to it,
 // and the producer builds its next alerts in them.
-type freeList chan *sink.Alert
+type freeList struct {
+	ch   chan *sink.Alert
+	back atomic.Int64 // alerts handed back, for the example's output
+}
 
-func (f freeList) Recycle(a *sink.Alert) {
+func (f *freeList) Recycle(a *sink.Alert) {
+	f.back.Add(1)
 	select {
-	case f <- a:
+	case f.ch <- a:
 	default: // full: leave a to the garbage collector
 	}
 }
 
 // get returns a recycled alert, or a new one.
-func (f freeList) get() *sink.Alert {
+func (f *freeList) get() *sink.Alert {
 	select {
-	case a := <-f:
+	case a := <-f.ch:
 		return a
 	default:
 		return new(sink.Alert)
@@ -232,7 +237,7 @@ func ExampleRecycler() {
 	if err != nil {
 		panic(err)
 	}
-	free := make(freeList, 64)
+	free := &freeList{ch: make(chan *sink.Alert, 64)}
 	for i := range 3 {
 		a := free.get()
 		ids := append(a.EventIDs[:0], uint64(i)) // reuse the memory of a recycled alert
@@ -245,6 +250,6 @@ func ExampleRecycler() {
 	if err := out.Close(context.Background()); err != nil {
 		panic(err)
 	}
-	fmt.Println(len(free), "alerts back") // Close waits until every destination is done
+	fmt.Println(free.back.Load(), "alerts back") // Close waits until every destination is done
 	// Output: 3 alerts back
 }

@@ -59,7 +59,10 @@ func TestBinarySchemaReload(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	mf := p.waitMetric(t, "kestrel_schema_reloads_total", 1)
+	p.waitMetric(t, "kestrel_schema_reloads_total", 1)
+	// The rules reload after the schema is counted: wait for both, as a
+	// scrape between the two may see the new schema with the old rules.
+	mf := p.waitMetric(t, "kestrel_rule_reloads_total", 1)
 	if v, ok := metricValue(mf, "kestrel_schema_info", "version", strconv.Itoa(int(v2))); !ok || v != 1 {
 		t.Fatalf("schema version %d not in /metrics\n%s", v2, p.stderr.String())
 	}
