@@ -216,7 +216,7 @@ type workivaTransport struct {
 	pools    [][]schema.Event // by producer*partitions + partition
 	next     []int            // next pool slot, same index; one writer each
 	put      []int64          // events put, same index; one writer each
-	built    []*schema.Event  // by producer: the pool slot build filled
+	built    []builtSlot      // by producer: the pool slot build filled
 	consumed []paddedCounter  // per partition
 	wg       sync.WaitGroup
 }
@@ -232,7 +232,7 @@ func newWorkivaTransport(s transportSpec) *workivaTransport {
 		pools:    make([][]schema.Event, s.producers*s.partitions),
 		next:     make([]int, s.producers*s.partitions),
 		put:      make([]int64, s.producers*s.partitions),
-		built:    make([]*schema.Event, s.producers),
+		built:    make([]builtSlot, s.producers),
 		consumed: make([]paddedCounter, s.partitions),
 	}
 	for i := range t.rings {
@@ -267,27 +267,36 @@ func (t *workivaTransport) publish(producer int, ev *schema.Event) error {
 	return t.put1(producer)
 }
 
+// builtSlot is the pool slot a Workiva producer filled last, and its
+// partition (hashed once, in build). Padded: producers write theirs
+// concurrently.
+type builtSlot struct {
+	ev   *schema.Event
+	part int
+	_    pad.Line
+}
+
 // build copies ev into the producer's next pool slot for ev's partition.
 func (t *workivaTransport) build(producer int, ev *schema.Event) {
-	k := producer*len(t.rings) + shardOf(ev.Entity, len(t.rings))
+	part := shardOf(ev.Entity, len(t.rings))
+	k := producer*len(t.rings) + part
 	pool := t.pools[k]
 	slot := &pool[t.next[k]]
 	t.next[k] = (t.next[k] + 1) % len(pool)
 	slot.CopyFrom(ev)
-	t.built[producer] = slot
+	t.built[producer] = builtSlot{ev: slot, part: part}
 }
 
 func (t *workivaTransport) publishBuilt(producer int, ts schema.TimestampMono) error {
-	t.built[producer].TsMono = ts
+	t.built[producer].ev.TsMono = ts
 	return t.put1(producer)
 }
 
 // put1 puts the slot build filled last.
 func (t *workivaTransport) put1(producer int) error {
-	slot := t.built[producer]
-	part := shardOf(slot.Entity, len(t.rings))
-	t.put[producer*len(t.rings)+part]++
-	return t.rings[part].Put(slot)
+	b := &t.built[producer]
+	t.put[producer*len(t.rings)+b.part]++
+	return t.rings[b.part].Put(b.ev)
 }
 
 func (t *workivaTransport) publishBatch(p int, evs []schema.Event) error {
