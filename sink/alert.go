@@ -422,10 +422,3 @@ func plainOf(x any) (value.Value, error) {
 	}
 	return value.Value{}, errors.New("an object inside a flat value")
 }
-
-func truncate(b []byte, n int) string {
-	if len(b) > n {
-		return string(b[:n]) + "…"
-	}
-	return string(b)
-}

@@ -192,10 +192,9 @@ func runRules(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(tw, "ID\tSEVERITY\tKIND\tJOIN KEY\tROUTING\tNAME\tMITRE\tTAGS")
 	for _, p := range set.Packages {
 		m := p.Manifest
-		key, route := detect.Routing(p)
-		if key == "-" {
-			route = "entity partition"
-		} else {
+		key, _ := detect.Routing(p) // its long route description is validate's; the table's is short
+		route := "entity partition"
+		if key != "-" {
 			route = "by join key"
 			if key == "global" {
 				route = "global: one partition"
