@@ -166,11 +166,28 @@ type prodResult struct {
 	err       error
 }
 
+// meterLead is how long before the window opens a producer starts the
+// meters (reading /proc takes hundreds of microseconds of system calls, up
+// to a millisecond on a busy machine): at GOMAXPROCS 1 nothing else runs
+// meanwhile, so read inside the window it would delay the events queued
+// behind it and be charged to the system under test. The CPU figure then
+// covers meterLead more than the window's events: 0.4 % of a quick window,
+// 0.1 % of a default one.
+const meterLead = time.Millisecond
+
+// meterFallback is how long after the window opens runProducers starts
+// the meters itself when no producer has (one that got no CPU at all):
+// late enough that it never races a live producer, which starts them
+// meterLead before the window.
+const meterFallback = 10 * time.Millisecond
+
 // runProducers runs one producer goroutine per copy of the workload until
 // the window closes, and returns each one's figures, with the CPU the
-// process used and what the rest of the machine did over the window (the
-// meters start as the window opens: at the first paced event stamped in
-// it, or at its start, whichever comes first).
+// process used and what the rest of the machine did over the window. The
+// meters start just before the window (meterLead): a producer starts them,
+// so that they are off the measured path; for batches, and for producers
+// that got no CPU, they start here at the window's start (or meterFallback
+// after it).
 func runProducers(tr transport, copies [][]schema.Event, s flowSpec, win window) ([]prodResult, time.Duration, Disturbance) {
 	res := make([]prodResult, len(copies))
 	// Paced producers spin out the last stretch before each send only when
@@ -197,10 +214,17 @@ func runProducers(tr transport, copies [][]schema.Event, s flowSpec, win window)
 			}
 		}()
 	}
-	// The window opens here for batches, and at the latest here for paced
-	// producers too: one that gets no CPU in the whole window must still
-	// leave a measured (and so disturbed) window, not an unmeasured one.
-	sleepUntil(win.from)
+	// The window opens here for batches. One-at-a-time producers start the
+	// meters themselves; this goroutine does only if none has by
+	// meterFallback, so that a producer that gets no CPU in the whole
+	// window still leaves a measured (and so disturbed) window, not an
+	// unmeasured one. Racing a live producer for it would put the read
+	// inside the window whenever this goroutine's timer won.
+	if s.batch > 0 {
+		sleepUntil(win.from)
+	} else {
+		sleepUntil(win.from + int64(meterFallback))
+	}
 	cpuOnce.Do(startMeters)
 	wg.Wait()
 	cpuUsed, _ := cpu.stop()
@@ -209,8 +233,8 @@ func runProducers(tr transport, copies [][]schema.Event, s flowSpec, win window)
 
 // produce publishes evs round and round, one at a time, paced at interval
 // (0: saturated), until stopAt, and records each call's latency from
-// recordFrom. It returns how many events it published with a stamp in the
-// recorded window.
+// recordFrom. It calls recording once, meterLead before recordFrom. It
+// returns how many events it published with a stamp in the recorded window.
 func produce(tr transport, p int, evs []schema.Event, interval int64, spin bool, h *Rounds, recordFrom, stopAt int64, recording func()) (n, total int64, err error) {
 	started := false
 	due := nanotime()
@@ -225,13 +249,11 @@ func produce(tr transport, p int, evs []schema.Event, interval int64, spin bool,
 				b.build(p, ev) // before the send time, as a sensor fills its event
 			}
 			due += interval
-			if !started && due >= recordFrom {
-				// The window opens with this event: start the meters
-				// now, before waiting for its send time, so that reading
-				// /proc (hundreds of microseconds of system calls) is not
-				// on the measured path: at GOMAXPROCS 1 the consumer
-				// cannot deliver while the producer reads. If it makes
-				// the producer late, the schedule moves (below).
+			if !started && due >= recordFrom-int64(meterLead) {
+				// The window opens within meterLead: start the meters
+				// now, before waiting for this send time, so that reading
+				// /proc is not on the measured path (see meterLead). If
+				// it makes the producer late, the schedule moves (below).
 				started = true
 				recording()
 			}
@@ -247,6 +269,11 @@ func produce(tr transport, p int, evs []schema.Event, interval int64, spin bool,
 			stamp = due
 		} else {
 			stamp = nanotime()
+			if !started && stamp >= recordFrom-int64(meterLead) {
+				started = true // see meterLead
+				recording()
+				stamp = nanotime()
+			}
 		}
 		if stamp >= stopAt {
 			return n, total, nil
@@ -265,10 +292,6 @@ func produce(tr transport, p int, evs []schema.Event, interval int64, spin bool,
 		end := nanotime()
 		prevEnd = end
 		if stamp >= recordFrom {
-			if !started { // saturated: the window opens with this event
-				started = true
-				recording()
-			}
 			h.Record(stamp, end-stamp)
 			n++
 		}
