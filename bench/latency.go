@@ -48,6 +48,10 @@ type flowResult struct {
 	allocsPerEvent float64
 	window         time.Duration
 	cpu            time.Duration
+	// faults is the process's minor page faults over the window: memory
+	// touched for the first time while measured, each fault 10-15 µs on
+	// the VMs this runs on (see NewHist).
+	faults int64
 	// disturb is what the rest of the machine did over the window.
 	disturb Disturbance
 }
@@ -106,7 +110,7 @@ func runFlow(ctx context.Context, w *workload, s flowSpec) (*flowResult, error) 
 	if err := tr.start(consumer(parts, win, s.latency)); err != nil {
 		return nil, err
 	}
-	res, cpuUsed, disturb := runProducers(tr, copies, s, win)
+	res, cpuUsed, faults, disturb := runProducers(tr, copies, s, win)
 	runtime.ReadMemStats(&mem1)
 	stopCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -116,7 +120,7 @@ func runFlow(ctx context.Context, w *workload, s flowSpec) (*flowResult, error) 
 
 	out := &flowResult{
 		publish: win.rounds(), delivery: win.rounds(),
-		window: s.measure, cpu: cpuUsed, disturb: disturb,
+		window: s.measure, cpu: cpuUsed, faults: faults, disturb: disturb,
 	}
 	for i := range res {
 		if res[i].err != nil {
@@ -183,12 +187,12 @@ const meterFallback = 10 * time.Millisecond
 
 // runProducers runs one producer goroutine per copy of the workload until
 // the window closes, and returns each one's figures, with the CPU the
-// process used and what the rest of the machine did over the window. The
-// meters start just before the window (meterLead): a producer starts them,
-// so that they are off the measured path; for batches, and for producers
-// that got no CPU, they start here at the window's start (or meterFallback
-// after it).
-func runProducers(tr transport, copies [][]schema.Event, s flowSpec, win window) ([]prodResult, time.Duration, Disturbance) {
+// process used, its minor page faults and what the rest of the machine did
+// over the window. The meters start just before the window (meterLead): a
+// producer starts them, so that they are off the measured path; for
+// batches, and for producers that got no CPU, they start here at the
+// window's start (or meterFallback after it).
+func runProducers(tr transport, copies [][]schema.Event, s flowSpec, win window) ([]prodResult, time.Duration, int64, Disturbance) {
 	res := make([]prodResult, len(copies))
 	// Paced producers spin out the last stretch before each send only when
 	// every spinner (they and one consumer) has a processor of its own;
@@ -198,7 +202,7 @@ func runProducers(tr transport, copies [][]schema.Event, s flowSpec, win window)
 	var cpu cpuMeter
 	var m0 machineSample
 	var cpuOnce sync.Once
-	startMeters := func() { cpu, m0 = startCPU(), sampleMachine() }
+	startMeters := func() { m0 = sampleMachine(); cpu = startCPU() } // the meters' own work not counted
 	for p, evs := range copies {
 		res[p].hist = win.rounds()
 		wg.Add(1)
@@ -227,8 +231,8 @@ func runProducers(tr transport, copies [][]schema.Event, s flowSpec, win window)
 	}
 	cpuOnce.Do(startMeters)
 	wg.Wait()
-	cpuUsed, _ := cpu.stop()
-	return res, cpuUsed, disturbanceBetween(m0, sampleMachine())
+	cpuUsed, faults, _ := cpu.stopFaults()
+	return res, cpuUsed, faults, disturbanceBetween(m0, sampleMachine())
 }
 
 // produce publishes evs round and round, one at a time, paced at interval

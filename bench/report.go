@@ -240,7 +240,8 @@ func (r *Report) hotLines(format string) []string {
 }
 
 // machineLines describes the machine's disturbance during each result a
-// target refers to, Kestrel's figure.
+// target refers to, and the process's own page faults there, Kestrel's
+// figure.
 func (r *Report) machineLines() []string {
 	var lines []string
 	seen := map[string]bool{}
@@ -254,7 +255,11 @@ func (r *Report) machineLines() []string {
 				continue
 			}
 			if f := r.Results[i].Figure(ImplKestrel); f != nil && f.Disturbance != nil {
-				lines = append(lines, fmt.Sprintf("%s: %s", v.Result, f.Disturbance))
+				line := fmt.Sprintf("%s: %s", v.Result, f.Disturbance)
+				if f.PageFaults != nil {
+					line += fmt.Sprintf("; page faults in the window %d", *f.PageFaults)
+				}
+				lines = append(lines, line)
 			}
 		}
 	}

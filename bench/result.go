@@ -45,6 +45,10 @@ type Figure struct {
 	// AllocsPerEvent is the process's heap allocations during the run per
 	// event published (producers, queue and consumers together).
 	AllocsPerEvent float64 `json:"allocs_per_event"`
+	// PageFaults is, for latency and throughput scenarios, the process's
+	// minor page faults over the measured window: memory touched there for
+	// the first time, 10-15 µs each on a VM. In a steady state it is 0.
+	PageFaults *int64 `json:"page_faults,omitempty"`
 	// CoreShare is, for idle scenarios, the share of one core burnt.
 	CoreShare float64 `json:"core_share,omitempty"`
 	// Disturbance is what the rest of the machine did during a latency

@@ -187,6 +187,7 @@ func latencyFigure(impl string, f *flowResult, r *Rounds) Figure {
 		Events:               f.published,
 		CPUSecondsPerMillion: perMillion(f.cpu, f.published),
 		AllocsPerEvent:       f.allocsPerEvent,
+		PageFaults:           &f.faults,
 		Disturbance:          &f.disturb,
 	}
 }
@@ -313,6 +314,7 @@ func runThroughputScenarios(ctx context.Context, r *runner) ([]Result, error) {
 					Events:               f.consumed,
 					CPUSecondsPerMillion: perMillion(f.cpu, f.consumed),
 					AllocsPerEvent:       f.allocsPerEvent,
+					PageFaults:           &f.faults,
 				})
 			}
 			out = append(out, res)

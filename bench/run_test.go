@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,6 +51,11 @@ func TestRunEveryScenario(t *testing.T) {
 		if ours == nil {
 			t.Errorf("%s: no Kestrel figure", res.Name)
 			continue
+		}
+		if strings.HasPrefix(res.Name, "publish/") || strings.HasPrefix(res.Name, "subscribe/") || strings.HasPrefix(res.Name, "throughput/") {
+			if ours.PageFaults == nil || *ours.PageFaults < 0 {
+				t.Errorf("%s: page faults %v, want a count", res.Name, ours.PageFaults)
+			}
 		}
 		switch res.Metric {
 		case MetricP99:
