@@ -295,6 +295,18 @@ func produce(tr transport, p int, evs []schema.Event, interval int64, spin bool,
 		total++
 		end := nanotime()
 		prevEnd = end
+		if interval > 0 && !spin {
+			// Hand the processor over before building the next event, as
+			// a sensor's producer does when it goes back to its source
+			// for the next record: with the consumer waiting for this
+			// processor, what the producer does next (recording, and
+			// building an event into memory last written a ring lap ago,
+			// 160-320 ns at P90 and up to 570 ns at P99) would otherwise
+			// sit between this event and its delivery, for the
+			// implementations that build (Kestrel, Workiva) and not for
+			// the channel, which builds nothing.
+			runtime.Gosched()
+		}
 		if stamp >= recordFrom {
 			h.Record(stamp, end-stamp)
 			n++

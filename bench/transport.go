@@ -46,7 +46,9 @@ type transport interface {
 // (it fills an event, then publishes it): Kestrel builds in an Event of the
 // producer's and gives it away with Bus.PublishMove, Workiva in its next
 // pooled event and puts the pointer. The paced scenarios call build before
-// waiting for the send time, so only the hand-over (publishBuilt) is timed.
+// waiting for the send time, so only the hand-over (publishBuilt) is timed,
+// and, when producers and consumer share processors, after yielding once,
+// so that the build is not between the previous event and its delivery.
 // The channel builds nothing: its send copies the event value, sharing a
 // spilled event's field array with the sender.
 type builder interface {
