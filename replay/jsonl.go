@@ -38,7 +38,6 @@ type jsonReader struct {
 	hasPending bool
 	pendingErr error // the first line's error, likewise
 	final      stickyErr
-	closed     bool
 }
 
 func newJSONReader(br *bufio.Reader, src *source, opts ReaderOptions, format Format, zr *zstd.Decoder) (Reader, error) {
@@ -88,20 +87,7 @@ func (r *jsonReader) Pos() Position {
 		Bytes: r.src.consumed(), TotalBytes: r.src.total}
 }
 
-func (r *jsonReader) Close() error {
-	if r.closed {
-		return nil
-	}
-	r.closed = true
-	r.final.err = ErrReaderClosed
-	if r.zr != nil {
-		r.zr.Close()
-	}
-	if r.src.closer != nil {
-		return r.src.closer.Close()
-	}
-	return nil
-}
+func (r *jsonReader) Close() error { return r.src.close(&r.final, r.zr) }
 
 // Next implements Reader.
 func (r *jsonReader) Next(dst *schema.Event) error {

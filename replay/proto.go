@@ -47,7 +47,6 @@ type protoReader struct {
 	recOff    int64 // offset of the last record
 	chunk     []byte
 	final     stickyErr
-	closed    bool
 }
 
 func newProtoReader(br *bufio.Reader, src *source, opts ReaderOptions) (Reader, error) {
@@ -146,17 +145,7 @@ func (r *protoReader) Pos() Position {
 		Bytes: r.src.consumed(), TotalBytes: r.src.total}
 }
 
-func (r *protoReader) Close() error {
-	if r.closed {
-		return nil
-	}
-	r.closed = true
-	r.final.err = ErrReaderClosed
-	if r.src.closer != nil {
-		return r.src.closer.Close()
-	}
-	return nil
-}
+func (r *protoReader) Close() error { return r.src.close(&r.final) }
 
 // Next implements Reader. A record that does not decode, or that the
 // registry refuses, is a *LineError naming the record (its 1-based number
