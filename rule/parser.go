@@ -628,14 +628,10 @@ func (p *parser) parseNot() (Expr, error) {
 		return p.parsePrimary()
 	}
 	pos := p.tok.pos
-	if err := p.enterOperator(true); err != nil {
-		return nil, err
-	}
-	x, err := p.parseNot()
+	x, err := nested(p, true, p.parseNot)
 	if err != nil {
 		return nil, err
 	}
-	p.depth--
 	return &NotExpr{P: pos, X: x}, nil
 }
 
@@ -900,34 +896,40 @@ func (p *parser) parseUnary() (Operand, error) {
 		return p.parsePrimaryOperand()
 	}
 	t := p.tok
-	if err := p.enterOperator(true); err != nil {
-		return nil, err
-	}
-	x, err := p.parseUnary()
+	x, err := nested(p, true, p.parseUnary)
 	if err != nil {
 		return nil, err
 	}
-	p.depth--
 	zero := &Literal{Pos: t.pos, Value: value.I64Value(0), Raw: "0"}
 	return &ArithExpr{P: t.pos, Op: OpSub, X: zero, Y: x}, nil
 }
 
-// parenthesised parses what parse reads, then the ) that closes the
-// parenthesis the current token opens, counting one level of nesting.
-func parenthesised[T any](p *parser, parse func() (T, error)) (T, error) {
+// nested parses with parse one level of nesting deeper, entered at the
+// current token: a prefix operator (not, unary minus), counted as a node
+// when node is set, or a parenthesis.
+func nested[T any](p *parser, node bool, parse func() (T, error)) (T, error) {
 	var zero T
-	if err := p.enterOperator(false); err != nil {
+	if err := p.enterOperator(node); err != nil {
 		return zero, err
 	}
 	x, err := parse()
 	if err != nil {
 		return zero, err
 	}
-	if _, err := p.expect(tRParen, ") to close the parenthesis"); err != nil {
-		return zero, err
-	}
 	p.depth--
 	return x, nil
+}
+
+// parenthesised parses what parse reads, then the ) that closes the
+// parenthesis the current token opens, counting one level of nesting.
+func parenthesised[T any](p *parser, parse func() (T, error)) (T, error) {
+	return nested(p, false, func() (T, error) {
+		x, err := parse()
+		if err == nil {
+			_, err = p.expect(tRParen, ") to close the parenthesis")
+		}
+		return x, err
+	})
 }
 
 // parsePrimaryOperand reads a field, ?field, literal, function call or
