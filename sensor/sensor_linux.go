@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -52,7 +51,7 @@ func New(cfg Config) (*Sensor, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
-	log := cmp.Or(cfg.Logger, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	log := cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
 	return &Sensor{cfg: cfg, log: log, ready: make(chan struct{})}, nil
 }
 
