@@ -127,6 +127,22 @@ func (f *nodeFlags) check() string {
 	return ""
 }
 
+// checkedLogger checks the shared flags and makes the logger they ask for;
+// on a problem it says so on stderr as "kestrel <cmd>: <problem>" and
+// returns false (the command exits with exitUsage).
+func (f *nodeFlags) checkedLogger(cmd string, stderr io.Writer) (*slog.Logger, bool) {
+	msg := f.check()
+	if msg == "" {
+		logger, err := f.log.logger(stderr)
+		if err == nil {
+			return logger, true
+		}
+		msg = err.Error()
+	}
+	fmt.Fprintf(stderr, "kestrel %s: %s\n", cmd, msg)
+	return nil, false
+}
+
 // withAlertFields applies -alert-fields to cfg, a node with rules: its
 // outputs (cfg.Sink, else the outputs file or stdout, loaded here as the
 // node would) write alerts' fields in that form. On error nothing stays

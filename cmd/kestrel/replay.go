@@ -38,13 +38,8 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, tty
 		fmt.Fprintf(stderr, "kestrel run: -speed must be a finite number >= 0\n")
 		return exitUsage
 	}
-	if msg := nf.check(); msg != "" {
-		fmt.Fprintf(stderr, "kestrel run: %s\n", msg)
-		return exitUsage
-	}
-	logger, err := nf.log.logger(stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "kestrel run: %v\n", err)
+	logger, ok := nf.checkedLogger("run", stderr)
+	if !ok {
 		return exitUsage
 	}
 	// The bus measures its backpressure timeout on the replay's mock clock,

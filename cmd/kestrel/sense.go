@@ -35,13 +35,8 @@ func runSense(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "kestrel sense: -rules is required\n%s", usage)
 		return exitUsage
 	}
-	if msg := nf.check(); msg != "" {
-		fmt.Fprintf(stderr, "kestrel sense: %s\n", msg)
-		return exitUsage
-	}
-	logger, err := nf.log.logger(stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "kestrel sense: %v\n", err)
+	logger, ok := nf.checkedLogger("sense", stderr)
+	if !ok {
 		return exitUsage
 	}
 	// Real time: live events carry the kernel's, translated onto it. A live
