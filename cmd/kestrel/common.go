@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kestrel-sec/kestrel/detect"
+	"github.com/kestrel-sec/kestrel/engine"
 	"github.com/kestrel-sec/kestrel/node"
 	"github.com/kestrel-sec/kestrel/sink"
 )
@@ -141,6 +142,16 @@ func (f *nodeFlags) checkedLogger(cmd string, stderr io.Writer) (*slog.Logger, b
 	}
 	fmt.Fprintf(stderr, "kestrel %s: %s\n", cmd, msg)
 	return nil, false
+}
+
+// nodeConfig is checkedLogger, then the node.Config the shared flags
+// describe: rules, schema, outputs, partitions, the logger and stdout.
+func (f *nodeFlags) nodeConfig(cmd string, stdout, stderr io.Writer) (node.Config, bool) {
+	logger, ok := f.checkedLogger(cmd, stderr)
+	return node.Config{
+		RulesDir: *f.rulesDir, SchemaPath: *f.schemaPath, OutputsPath: *f.outPath, Stdout: stdout,
+		Bus: engine.Config{Partitions: *f.partitions}, Logger: logger,
+	}, ok
 }
 
 // withAlertFields applies -alert-fields to cfg, a node with rules: its

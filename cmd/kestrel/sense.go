@@ -8,7 +8,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/kestrel-sec/kestrel/engine"
 	"github.com/kestrel-sec/kestrel/internal/human"
 	"github.com/kestrel-sec/kestrel/node"
 	"github.com/kestrel-sec/kestrel/replay"
@@ -35,15 +34,11 @@ func runSense(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "kestrel sense: -rules is required\n%s", usage)
 		return exitUsage
 	}
-	logger, ok := nf.checkedLogger("sense", stderr)
-	if !ok {
-		return exitUsage
-	}
 	// Real time: live events carry the kernel's, translated onto it. A live
 	// node retries its outputs without bound.
-	ncfg := node.Config{
-		RulesDir: *nf.rulesDir, SchemaPath: *nf.schemaPath, OutputsPath: *nf.outPath, Stdout: stdout,
-		Bus: engine.Config{Partitions: *nf.partitions}, Logger: logger,
+	ncfg, ok := nf.nodeConfig("sense", stdout, stderr)
+	if !ok {
+		return exitUsage
 	}
 	n, ok := nf.startNode(ncfg, defaultSenseLateness, stderr)
 	if !ok {
@@ -85,7 +80,7 @@ func runSense(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}()
 	start := time.Now()
-	runErr := runNode(ctx, n, src, *nf.listen, logger, stderr)
+	runErr := runNode(ctx, n, src, *nf.listen, ncfg.Logger, stderr)
 	close(stopAnnounce)
 	<-announced
 	elapsed := time.Since(start)
