@@ -362,22 +362,13 @@ func parseDuration(s string) (time.Duration, error) {
 		return 0, durationError("duration out of range")
 	}
 	var unit time.Duration
-	switch s[i:] {
-	case "ns":
-		unit = time.Nanosecond
-	case "us":
-		unit = time.Microsecond
-	case "ms":
-		unit = time.Millisecond
-	case "s":
-		unit = time.Second
-	case "m":
-		unit = time.Minute
-	case "h":
-		unit = time.Hour
-	case "d":
-		unit = 24 * time.Hour
-	default:
+	for _, u := range durationUnits {
+		if u.name == s[i:] {
+			unit = u.d
+			break
+		}
+	}
+	if unit == 0 {
 		return 0, durationError("unknown duration unit " + strconv.Quote(s[i:]) + " (want ms, s, m, h or d)")
 	}
 	if n > int64(math.MaxInt64/unit) {
