@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"cmp"
 	"errors"
 	"log/slog"
 	"strconv"
@@ -187,28 +188,16 @@ func (c *Config) Validate() error {
 }
 
 func (c Config) withDefaults() Config {
-	if c.Partitions == 0 {
-		c.Partitions = 1
-	}
-	if c.MaxStatesPerRule == 0 {
-		c.MaxStatesPerRule = DefaultMaxStatesPerRule
-	}
-	if c.MaxStates == 0 {
-		c.MaxStates = DefaultMaxStates
-	}
-	if c.MaxStateBytes == 0 {
-		c.MaxStateBytes = DefaultMaxStateBytes
-	}
+	c.Partitions = cmp.Or(c.Partitions, 1)
+	c.MaxStatesPerRule = cmp.Or(c.MaxStatesPerRule, DefaultMaxStatesPerRule)
+	c.MaxStates = cmp.Or(c.MaxStates, DefaultMaxStates)
+	c.MaxStateBytes = cmp.Or(c.MaxStateBytes, DefaultMaxStateBytes)
 	if c.MaxPatternBytes == 0 {
 		c.MaxPatternBytes = DefaultMaxPatternBytes
 	} else if c.MaxPatternBytes < 0 {
 		c.MaxPatternBytes = -1
 	}
-	if c.PatternBudget == 0 {
-		c.PatternBudget = DefaultPatternBudget
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
+	c.PatternBudget = cmp.Or(c.PatternBudget, DefaultPatternBudget)
+	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 	return c
 }

@@ -48,32 +48,11 @@ func pluginPred(e rule.Expr) pred {
 // then its Validate.
 func pluginValid(f *rule.Field) (schema.TypeDef, func(value.Value) bool) {
 	def, _ := f.Plugin.Plugin()
-	kind := baseKind(def.Base)
+	kind := def.Base.Kind()
 	validate := def.Validate
 	return def, func(v value.Value) bool {
 		return (kind == value.KindNull || v.Kind() == kind) && (validate == nil || validate(v))
 	}
-}
-
-// baseKind is the value kind of a built-in type; KindNull for Any.
-func baseKind(t schema.FieldDataType) value.Kind {
-	switch t {
-	case schema.TypeI64:
-		return value.KindI64
-	case schema.TypeU64:
-		return value.KindU64
-	case schema.TypeF64:
-		return value.KindF64
-	case schema.TypeBool:
-		return value.KindBool
-	case schema.TypeString:
-		return value.KindString
-	case schema.TypeBytes:
-		return value.KindBytes
-	case schema.TypeArray:
-		return value.KindArray
-	}
-	return value.KindNull
 }
 
 func pluginCompare(f *rule.Field, op rule.CmpOp, lit value.Value) pred {

@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -282,80 +283,34 @@ const (
 
 // withDefaults returns c with every zero field set to its default.
 func (c Config) withDefaults() Config {
-	if c.ClientID == "" {
-		c.ClientID = DefaultClientID
-	}
-	if c.DialTimeout == 0 {
-		c.DialTimeout = DefaultDialTimeout
-	}
+	c.ClientID = cmp.Or(c.ClientID, DefaultClientID)
+	c.DialTimeout = cmp.Or(c.DialTimeout, DefaultDialTimeout)
 	if c.LookupEnv == nil {
 		c.LookupEnv = os.LookupEnv
 	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.Topic == "" {
-		c.Topic = DefaultTopic
-	}
-	if c.DeadLetterTopic == "" {
-		c.DeadLetterTopic = c.Topic + DeadLetterSuffix
-	}
-	if c.AlertTopic == "" {
-		c.AlertTopic = DefaultAlertTopic
-	}
-	if c.Linger == 0 {
-		c.Linger = DefaultLinger
-	}
-	if c.BatchEvents == 0 {
-		c.BatchEvents = DefaultBatchEvents
-	}
-	if c.BatchBytes == 0 {
-		c.BatchBytes = DefaultBatchBytes
-	}
-	if c.MaxBufferedRecords == 0 {
-		c.MaxBufferedRecords = DefaultMaxBufferedRecords
-	}
-	if c.DeliveryTimeout == 0 {
-		c.DeliveryTimeout = DefaultDeliveryTimeout
-	}
-	if c.CompressionLevel == 0 {
-		c.CompressionLevel = DefaultCompressionLevel
-	}
-	if c.Lanes == 0 {
-		c.Lanes = runtime.GOMAXPROCS(0)
-	}
-	if c.Group == "" {
-		c.Group = DefaultGroup
-	}
-	if c.MaxPollRecords == 0 {
-		c.MaxPollRecords = DefaultMaxPollRecords
-	}
-	if c.CommitInterval == 0 {
-		c.CommitInterval = DefaultCommitInterval
-	}
-	if c.SessionTimeout == 0 {
-		c.SessionTimeout = DefaultSessionTimeout
-	}
-	if c.HeartbeatInterval == 0 {
-		c.HeartbeatInterval = min(DefaultHeartbeatInterval, c.SessionTimeout/3)
-	}
-	if c.RebalanceTimeout == 0 {
-		c.RebalanceTimeout = DefaultRebalanceTimeout
-	}
-	if c.DrainTimeout == 0 {
-		c.DrainTimeout = min(DefaultDrainTimeout, c.RebalanceTimeout/2)
-	}
-	if c.MaxRecordEvents == 0 {
-		c.MaxRecordEvents = DefaultMaxRecordEvents
-	}
+	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
+	c.Topic = cmp.Or(c.Topic, DefaultTopic)
+	c.DeadLetterTopic = cmp.Or(c.DeadLetterTopic, c.Topic+DeadLetterSuffix)
+	c.AlertTopic = cmp.Or(c.AlertTopic, DefaultAlertTopic)
+	c.Linger = cmp.Or(c.Linger, DefaultLinger)
+	c.BatchEvents = cmp.Or(c.BatchEvents, DefaultBatchEvents)
+	c.BatchBytes = cmp.Or(c.BatchBytes, DefaultBatchBytes)
+	c.MaxBufferedRecords = cmp.Or(c.MaxBufferedRecords, DefaultMaxBufferedRecords)
+	c.DeliveryTimeout = cmp.Or(c.DeliveryTimeout, DefaultDeliveryTimeout)
+	c.CompressionLevel = cmp.Or(c.CompressionLevel, DefaultCompressionLevel)
+	c.Lanes = cmp.Or(c.Lanes, runtime.GOMAXPROCS(0))
+	c.Group = cmp.Or(c.Group, DefaultGroup)
+	c.MaxPollRecords = cmp.Or(c.MaxPollRecords, DefaultMaxPollRecords)
+	c.CommitInterval = cmp.Or(c.CommitInterval, DefaultCommitInterval)
+	c.SessionTimeout = cmp.Or(c.SessionTimeout, DefaultSessionTimeout)
+	c.HeartbeatInterval = cmp.Or(c.HeartbeatInterval, min(DefaultHeartbeatInterval, c.SessionTimeout/3))
+	c.RebalanceTimeout = cmp.Or(c.RebalanceTimeout, DefaultRebalanceTimeout)
+	c.DrainTimeout = cmp.Or(c.DrainTimeout, min(DefaultDrainTimeout, c.RebalanceTimeout/2))
+	c.MaxRecordEvents = cmp.Or(c.MaxRecordEvents, DefaultMaxRecordEvents)
 	if c.SASL != nil {
 		s := *c.SASL
-		if s.UserEnv == "" {
-			s.UserEnv = DefaultUserEnv
-		}
-		if s.PasswordEnv == "" {
-			s.PasswordEnv = DefaultPasswordEnv
-		}
+		s.UserEnv = cmp.Or(s.UserEnv, DefaultUserEnv)
+		s.PasswordEnv = cmp.Or(s.PasswordEnv, DefaultPasswordEnv)
 		c.SASL = &s
 	}
 	return c

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kestrel-sec/kestrel/engine"
+	"github.com/kestrel-sec/kestrel/internal/ctxsleep"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -389,7 +390,7 @@ func (s *Source) process(ctx context.Context, r *kgo.Record) error {
 			}
 			wait = grace
 		}
-		if !sleep(wait, backoff(attempt)) && grace != nil {
+		if !ctxsleep.Sleep(wait, backoff(attempt)) && grace != nil {
 			// Stopping with the bus still full past the grace period: the
 			// record is left uncommitted, so it is read again (the
 			// published part twice). A sleep cut short by ctx itself goes
@@ -453,18 +454,6 @@ func (s *Source) markRecords() {
 // backoff is the wait before the attempt-th retry of a refused publish.
 func backoff(attempt int) time.Duration {
 	return min(time.Millisecond<<min(attempt, 6), 50*time.Millisecond)
-}
-
-// sleep waits d or until ctx ends, and reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // deadLetter writes a poison record to the dead-letter topic, or counts it
@@ -556,7 +545,7 @@ func (s *Source) handled(tps map[topicPart]*partState) int {
 // from the given partitions (nil: all), or ctx ends. Called under mu.
 func (s *Source) waitHandledLocked(ctx context.Context, tps map[topicPart]*partState) bool {
 	for s.handled(tps) > 0 {
-		if !sleep(ctx, time.Millisecond) {
+		if !ctxsleep.Sleep(ctx, time.Millisecond) {
 			return false
 		}
 	}

@@ -35,7 +35,6 @@ type binaryReader struct {
 	comp     []byte // compressed payload, reused
 	raw      []byte // decompressed payload, reused only when CopyStrings
 	final    stickyErr
-	closed   bool
 }
 
 func newBinaryReader(br *bufio.Reader, src *source, opts ReaderOptions, zr *zstd.Decoder) (Reader, error) {
@@ -122,21 +121,7 @@ func (r *binaryReader) Pos() Position {
 		Bytes: r.src.consumed(), TotalBytes: r.src.total}
 }
 
-func (r *binaryReader) Close() error {
-	if r.closed {
-		return nil
-	}
-	r.closed = true
-	r.final.err = ErrReaderClosed
-	r.zdec.Close()
-	if r.zr != nil {
-		r.zr.Close()
-	}
-	if r.src.closer != nil {
-		return r.src.closer.Close()
-	}
-	return nil
-}
+func (r *binaryReader) Close() error { return r.src.close(&r.final, r.zdec, r.zr) }
 
 // Next implements Reader.
 func (r *binaryReader) Next(dst *schema.Event) error {

@@ -191,6 +191,8 @@ func (w *BinaryWriter) writeAll(h, payload []byte) error {
 	return nil
 }
 
+func (w *BinaryWriter) own(c io.Closer) { w.closer = c }
+
 // Events returns the number of events written out in whole blocks.
 func (w *BinaryWriter) Events() int64 { return w.events }
 
@@ -217,11 +219,6 @@ func (w *BinaryWriter) Close() error {
 		_, err = w.w.Write(kbin.AppendEndMarker(w.hdr[:0], uint64(w.blocks), uint64(w.events)))
 	}
 	w.enc.Close()
-	if w.closer != nil {
-		if cerr := w.closer.Close(); err == nil {
-			err = cerr
-		}
-	}
 	w.err = ErrClosed
-	return err
+	return closeOwned(w.closer, err)
 }

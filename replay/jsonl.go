@@ -38,7 +38,6 @@ type jsonReader struct {
 	hasPending bool
 	pendingErr error // the first line's error, likewise
 	final      stickyErr
-	closed     bool
 }
 
 func newJSONReader(br *bufio.Reader, src *source, opts ReaderOptions, format Format, zr *zstd.Decoder) (Reader, error) {
@@ -88,20 +87,7 @@ func (r *jsonReader) Pos() Position {
 		Bytes: r.src.consumed(), TotalBytes: r.src.total}
 }
 
-func (r *jsonReader) Close() error {
-	if r.closed {
-		return nil
-	}
-	r.closed = true
-	r.final.err = ErrReaderClosed
-	if r.zr != nil {
-		r.zr.Close()
-	}
-	if r.src.closer != nil {
-		return r.src.closer.Close()
-	}
-	return nil
-}
+func (r *jsonReader) Close() error { return r.src.close(&r.final, r.zr) }
 
 // Next implements Reader.
 func (r *jsonReader) Next(dst *schema.Event) error {
@@ -361,13 +347,10 @@ func truncateString(s string, n int) string {
 // JSONWriter records events as JSON lines, optionally zstd-compressed.
 // It is not safe for concurrent use.
 type JSONWriter struct {
-	bw     *bufio.Writer
-	zw     *zstd.Encoder
-	closer io.Closer // the file Create opened
-	pairs  bool
-	line   []byte // scratch for one encoded line
-	events int64
-	err    error // sticky: the first write error, or ErrClosed
+	recordOut
+	zw    *zstd.Encoder
+	pairs bool
+	line  []byte // scratch for one encoded line
 }
 
 // NewJSONWriter returns a writer of JSON lines to w: the header line when
@@ -416,12 +399,7 @@ func (w *JSONWriter) Write(ev *schema.Event) error {
 	}
 	b = append(b, '\n')
 	w.line = b
-	if _, err := w.bw.Write(b); err != nil {
-		w.err = err
-		return err
-	}
-	w.events++
-	return nil
+	return w.put(b)
 }
 
 // Events returns the number of events written.
@@ -430,11 +408,7 @@ func (w *JSONWriter) Events() int64 { return w.events }
 // Flush writes buffered lines through to the underlying writer (ending a
 // zstd block, so that a reader can decode everything written so far).
 func (w *JSONWriter) Flush() error {
-	if w.err != nil {
-		return w.err
-	}
-	if err := w.bw.Flush(); err != nil {
-		w.err = err
+	if err := w.flush(); err != nil {
 		return err
 	}
 	if w.zw != nil {
@@ -461,13 +435,8 @@ func (w *JSONWriter) Close() error {
 			err = cerr
 		}
 	}
-	if w.closer != nil {
-		if cerr := w.closer.Close(); err == nil {
-			err = cerr
-		}
-	}
 	w.err = ErrClosed
-	return err
+	return closeOwned(w.closer, err)
 }
 
 func (w *JSONWriter) release() {

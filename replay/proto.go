@@ -47,7 +47,6 @@ type protoReader struct {
 	recOff    int64 // offset of the last record
 	chunk     []byte
 	final     stickyErr
-	closed    bool
 }
 
 func newProtoReader(br *bufio.Reader, src *source, opts ReaderOptions) (Reader, error) {
@@ -146,17 +145,7 @@ func (r *protoReader) Pos() Position {
 		Bytes: r.src.consumed(), TotalBytes: r.src.total}
 }
 
-func (r *protoReader) Close() error {
-	if r.closed {
-		return nil
-	}
-	r.closed = true
-	r.final.err = ErrReaderClosed
-	if r.src.closer != nil {
-		return r.src.closer.Close()
-	}
-	return nil
-}
+func (r *protoReader) Close() error { return r.src.close(&r.final) }
 
 // Next implements Reader. A record that does not decode, or that the
 // registry refuses, is a *LineError naming the record (its 1-based number
@@ -237,11 +226,8 @@ func (r *protoReader) carve(n int) []byte {
 // ProtoWriter records events as the protobuf log of FORMAT.md. It is not
 // safe for concurrent use.
 type ProtoWriter struct {
-	bw     *bufio.Writer
-	closer io.Closer // the file Create opened
-	rec    []byte    // scratch for one record
-	events int64
-	err    error // sticky: the first write error, or ErrClosed
+	recordOut
+	rec []byte // scratch for one record
 }
 
 // NewProtoWriter writes the magic and header to w (through a buffer that
@@ -260,7 +246,7 @@ func NewProtoWriter(w io.Writer, opts WriterOptions) (*ProtoWriter, error) {
 		h.MetaJSON = m
 	}
 	msg := protoevent.AppendLogHeader(nil, h)
-	pw := &ProtoWriter{bw: bufio.NewWriterSize(w, writeBufSize)}
+	pw := &ProtoWriter{recordOut: recordOut{bw: bufio.NewWriterSize(w, writeBufSize)}}
 	pw.rec = append(pw.rec, protoMagic...)
 	pw.rec = protowire.AppendBytes(pw.rec, msg)
 	pw.bw.Write(pw.rec) // a bufio.Writer keeps the error for Flush
@@ -276,28 +262,14 @@ func (w *ProtoWriter) Write(ev *schema.Event) error {
 	b := protowire.AppendVarint(w.rec[:0], uint64(protoevent.SizeEvent(ev)))
 	b = protoevent.AppendEvent(b, ev)
 	w.rec = b
-	if _, err := w.bw.Write(b); err != nil {
-		w.err = err
-		return err
-	}
-	w.events++
-	return nil
+	return w.put(b)
 }
 
 // Events returns the number of events written.
 func (w *ProtoWriter) Events() int64 { return w.events }
 
 // Flush writes buffered records through to the underlying writer.
-func (w *ProtoWriter) Flush() error {
-	if w.err != nil {
-		return w.err
-	}
-	if err := w.bw.Flush(); err != nil {
-		w.err = err
-		return err
-	}
-	return nil
-}
+func (w *ProtoWriter) Flush() error { return w.flush() }
 
 // Close writes the end record, flushes, and closes the file Create
 // opened. Later writes return ErrClosed.
@@ -310,11 +282,6 @@ func (w *ProtoWriter) Close() error {
 		w.bw.WriteByte(0)
 		err = w.bw.Flush()
 	}
-	if w.closer != nil {
-		if cerr := w.closer.Close(); err == nil {
-			err = cerr
-		}
-	}
 	w.err = ErrClosed
-	return err
+	return closeOwned(w.closer, err)
 }

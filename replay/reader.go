@@ -253,6 +253,27 @@ type source struct {
 	br     *bufio.Reader
 	closer io.Closer
 	total  int64
+	closed bool
+}
+
+// close is every reader's Close: the first call makes final
+// ErrReaderClosed, closes decs (the reader's zstd decoders, nil ones
+// skipped) in order and then the file; later calls do nothing.
+func (s *source) close(final *stickyErr, decs ...*zstd.Decoder) error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	final.err = ErrReaderClosed
+	for _, d := range decs {
+		if d != nil {
+			d.Close()
+		}
+	}
+	if s.closer != nil {
+		return s.closer.Close()
+	}
+	return nil
 }
 
 // consumed returns the source bytes read and not still in the buffer.

@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kestrel-sec/kestrel/clock"
+	"github.com/kestrel-sec/kestrel/internal/ctxsleep"
 	"github.com/kestrel-sec/kestrel/schema"
 )
 
@@ -228,34 +230,23 @@ func New(bus Publisher, cfg Config) (*Replayer, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.New()
 	}
-	if cfg.MaxErrors == 0 {
-		cfg.MaxErrors = DefaultMaxErrors
-	}
-	if cfg.ProgressEvery == 0 {
-		cfg.ProgressEvery = DefaultProgressEvery
-	}
+	cfg.MaxErrors = cmp.Or(cfg.MaxErrors, DefaultMaxErrors)
+	cfg.ProgressEvery = cmp.Or(cfg.ProgressEvery, DefaultProgressEvery)
 	if cfg.WallClock == nil {
 		cfg.WallClock = clock.Real{}
 	}
 	if cfg.Sleep == nil {
 		cfg.Sleep = sleep
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
 	return &Replayer{bus: bus, cfg: cfg, log: log}, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
+	if !ctxsleep.Sleep(ctx, d) {
 		return ctx.Err()
 	}
+	return nil
 }
 
 // Replay replays the log at path (any format, see Open) and returns its

@@ -124,28 +124,13 @@ func Create(path string, opts WriterOptions) (Writer, error) {
 	switch strings.ToLower(extOf(path)) {
 	case ".kbin":
 		w, err := NewBinaryWriter(f, opts)
-		if err != nil {
-			f.Close()
-			return nil, err
-		}
-		w.closer = f
-		return w, nil
+		return owning(f, w, err)
 	case ".kpb":
 		w, err := NewProtoWriter(f, opts)
-		if err != nil {
-			f.Close()
-			return nil, err
-		}
-		w.closer = f
-		return w, nil
+		return owning(f, w, err)
 	case ".zst", ".zstd":
 		opts.Compress = true
 	}
 	w, err := NewJSONWriter(f, opts)
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	w.closer = f
-	return w, nil
+	return owning(f, w, err)
 }

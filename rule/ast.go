@@ -638,15 +638,18 @@ func isPlainPath(p string) bool {
 	return true
 }
 
+// durationUnits are EQL's duration units, largest first: what
+// parseDuration reads and FormatDuration writes.
+var durationUnits = [...]struct {
+	name string
+	d    time.Duration
+}{{"d", 24 * time.Hour}, {"h", time.Hour}, {"m", time.Minute}, {"s", time.Second},
+	{"ms", time.Millisecond}, {"us", time.Microsecond}, {"ns", time.Nanosecond}}
+
 // FormatDuration writes d in the largest EQL unit that holds it exactly
 // (d, h, m, s, ms, us, ns): 90s is "90s", 2h is "2h".
 func FormatDuration(d time.Duration) string {
-	units := []struct {
-		name string
-		d    time.Duration
-	}{{"d", 24 * time.Hour}, {"h", time.Hour}, {"m", time.Minute}, {"s", time.Second},
-		{"ms", time.Millisecond}, {"us", time.Microsecond}}
-	for _, u := range units {
+	for _, u := range durationUnits {
 		if d != 0 && d%u.d == 0 {
 			return strconv.FormatInt(int64(d/u.d), 10) + u.name
 		}

@@ -212,22 +212,23 @@ func (t opType) String() string {
 	return [...]string{"any", "null", "a string", "a number", "a boolean", "not a scalar"}[t]
 }
 
+// typeOfField is the type of a field of type t: that of its values' kind;
+// any for TypeAny; not a scalar for the types whose values are of no one
+// kind (Array<String>, plugin types).
 func typeOfField(t schema.FieldDataType) opType {
-	switch t {
-	case schema.TypeAny:
+	if t == schema.TypeAny {
 		return tyAny
-	case schema.TypeString:
-		return tyString
-	case schema.TypeI64, schema.TypeU64, schema.TypeF64:
-		return tyNumber
-	case schema.TypeBool:
-		return tyBool
+	}
+	if k := t.Kind(); k != value.KindNull {
+		return typeOfKind(k)
 	}
 	return tyOther
 }
 
-func typeOfValue(v value.Value) opType {
-	switch v.Kind() {
+func typeOfValue(v value.Value) opType { return typeOfKind(v.Kind()) }
+
+func typeOfKind(k value.Kind) opType {
+	switch k {
 	case value.KindNull:
 		return tyNull
 	case value.KindString:

@@ -362,22 +362,13 @@ func parseDuration(s string) (time.Duration, error) {
 		return 0, durationError("duration out of range")
 	}
 	var unit time.Duration
-	switch s[i:] {
-	case "ns":
-		unit = time.Nanosecond
-	case "us":
-		unit = time.Microsecond
-	case "ms":
-		unit = time.Millisecond
-	case "s":
-		unit = time.Second
-	case "m":
-		unit = time.Minute
-	case "h":
-		unit = time.Hour
-	case "d":
-		unit = 24 * time.Hour
-	default:
+	for _, u := range durationUnits {
+		if u.name == s[i:] {
+			unit = u.d
+			break
+		}
+	}
+	if unit == 0 {
 		return 0, durationError("unknown duration unit " + strconv.Quote(s[i:]) + " (want ms, s, m, h or d)")
 	}
 	if n > int64(math.MaxInt64/unit) {
@@ -628,14 +619,10 @@ func (p *parser) parseNot() (Expr, error) {
 		return p.parsePrimary()
 	}
 	pos := p.tok.pos
-	if err := p.enterOperator(true); err != nil {
-		return nil, err
-	}
-	x, err := p.parseNot()
+	x, err := nested(p, true, p.parseNot)
 	if err != nil {
 		return nil, err
 	}
-	p.depth--
 	return &NotExpr{P: pos, X: x}, nil
 }
 
@@ -900,34 +887,40 @@ func (p *parser) parseUnary() (Operand, error) {
 		return p.parsePrimaryOperand()
 	}
 	t := p.tok
-	if err := p.enterOperator(true); err != nil {
-		return nil, err
-	}
-	x, err := p.parseUnary()
+	x, err := nested(p, true, p.parseUnary)
 	if err != nil {
 		return nil, err
 	}
-	p.depth--
 	zero := &Literal{Pos: t.pos, Value: value.I64Value(0), Raw: "0"}
 	return &ArithExpr{P: t.pos, Op: OpSub, X: zero, Y: x}, nil
 }
 
-// parenthesised parses what parse reads, then the ) that closes the
-// parenthesis the current token opens, counting one level of nesting.
-func parenthesised[T any](p *parser, parse func() (T, error)) (T, error) {
+// nested parses with parse one level of nesting deeper, entered at the
+// current token: a prefix operator (not, unary minus), counted as a node
+// when node is set, or a parenthesis.
+func nested[T any](p *parser, node bool, parse func() (T, error)) (T, error) {
 	var zero T
-	if err := p.enterOperator(false); err != nil {
+	if err := p.enterOperator(node); err != nil {
 		return zero, err
 	}
 	x, err := parse()
 	if err != nil {
 		return zero, err
 	}
-	if _, err := p.expect(tRParen, ") to close the parenthesis"); err != nil {
-		return zero, err
-	}
 	p.depth--
 	return x, nil
+}
+
+// parenthesised parses what parse reads, then the ) that closes the
+// parenthesis the current token opens, counting one level of nesting.
+func parenthesised[T any](p *parser, parse func() (T, error)) (T, error) {
+	return nested(p, false, func() (T, error) {
+		x, err := parse()
+		if err == nil {
+			_, err = p.expect(tRParen, ") to close the parenthesis")
+		}
+		return x, err
+	})
 }
 
 // parsePrimaryOperand reads a field, ?field, literal, function call or

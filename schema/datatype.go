@@ -41,6 +41,16 @@ func (t FieldDataType) String() string {
 	return "FieldDataType(" + value.U64Value(uint64(t)).String() + ")"
 }
 
+// Kind returns the kind of t's values for the types whose values are of
+// one kind, I64 through Array, and KindNull for the others: TypeAny,
+// TypeStringArray (a String or an Array), plugin and unknown types.
+func (t FieldDataType) Kind() value.Kind {
+	if t >= TypeI64 && t <= TypeArray {
+		return value.Kind(t) // the constants mirror value.Kind for I64..Array
+	}
+	return value.KindNull
+}
+
 // maxExactFloat is the largest integer magnitude float64 holds exactly.
 const maxExactFloat = 1 << 53
 

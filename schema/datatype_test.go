@@ -184,3 +184,23 @@ func TestFieldDataTypeString(t *testing.T) {
 		f(schema.FieldDataType(k), k.String())
 	}
 }
+
+func TestFieldDataTypeKind(t *testing.T) {
+	f := func(typ schema.FieldDataType, want value.Kind) {
+		t.Helper()
+		if got := typ.Kind(); got != want {
+			t.Errorf("%v.Kind() = %v, want %v", typ, got, want)
+		}
+	}
+	f(schema.TypeAny, value.KindNull)
+	f(schema.TypeI64, value.KindI64)
+	f(schema.TypeU64, value.KindU64)
+	f(schema.TypeF64, value.KindF64)
+	f(schema.TypeBool, value.KindBool)
+	f(schema.TypeString, value.KindString)
+	f(schema.TypeBytes, value.KindBytes)
+	f(schema.TypeArray, value.KindArray)
+	f(schema.TypeStringArray, value.KindNull) // a String or an Array
+	f(typeIP, value.KindNull)                 // a plugin type, even of base String
+	f(schema.FieldDataType(250), value.KindNull)
+}

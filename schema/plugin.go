@@ -178,31 +178,30 @@ func (t FieldDataType) Compare(a, b value.Value) int {
 	}
 	switch a.Kind() {
 	case value.KindI64:
-		x, _ := a.I64()
-		y, _ := b.I64()
-		return cmp.Compare(x, y)
+		return compareAs(a, b, value.Value.I64)
 	case value.KindU64:
-		x, _ := a.U64()
-		y, _ := b.U64()
-		return cmp.Compare(x, y)
+		return compareAs(a, b, value.Value.U64)
 	case value.KindF64:
-		x, _ := a.F64()
-		y, _ := b.F64()
-		return cmp.Compare(x, y)
+		return compareAs(a, b, value.Value.F64)
+	case value.KindString:
+		return compareAs(a, b, value.Value.Str)
 	case value.KindBool:
 		x, _ := a.Bool()
 		y, _ := b.Bool()
 		return cmp.Compare(b2i(x), b2i(y))
-	case value.KindString:
-		x, _ := a.Str()
-		y, _ := b.Str()
-		return strings.Compare(x, y)
 	case value.KindBytes:
 		x, _ := a.Bytes()
 		y, _ := b.Bytes()
 		return bytes.Compare(x, y)
 	}
 	return 0
+}
+
+// compareAs orders a and b, two values of one kind, as get reads them.
+func compareAs[T cmp.Ordered](a, b value.Value, get func(value.Value) (T, bool)) int {
+	x, _ := get(a)
+	y, _ := get(b)
+	return cmp.Compare(x, y)
 }
 
 func b2i(b bool) int {

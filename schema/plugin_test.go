@@ -3,6 +3,7 @@ package schema_test
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -167,7 +168,8 @@ func TestPluginType(t *testing.T) {
 	for _, c := range [][3]value.Value{
 		{value.I64Value(-1), value.I64Value(2)}, {value.U64Value(1), value.U64Value(2)}, {value.F64Value(1), value.F64Value(2)},
 		{value.BoolValue(false), value.BoolValue(true)}, {value.BytesValue([]byte("a")), value.BytesValue([]byte("b"))},
-		{value.I64Value(5), value.StringValue("a")},
+		{value.I64Value(5), value.StringValue("a")}, {value.StringValue("a"), value.StringValue("b")},
+		{value.F64Value(math.NaN()), value.F64Value(math.Inf(-1))}, {value.U64Value(1), value.U64Value(math.MaxUint64)},
 	} {
 		if schema.TypeAny.Compare(c[0], c[1]) != -1 || schema.TypeAny.Compare(c[1], c[0]) != 1 || schema.TypeAny.Compare(c[0], c[0]) != 0 {
 			t.Errorf("Compare %v %v", c[0], c[1])

@@ -30,7 +30,8 @@ type fieldIDs struct {
 
 // typeIDs are the event types, 0 where the registry lacks one.
 type typeIDs struct {
-	exec, fork, exit, open, create, delete, rename, connect, accept schema.EventTypeID
+	byKind [kindAccept + 1]schema.EventTypeID // by record kind; file_open for kindOpen
+	create schema.EventTypeID                 // an open that created its file
 }
 
 func resolve(reg *schema.Registry) (fieldIDs, typeIDs) {
@@ -59,9 +60,12 @@ func resolve(reg *schema.Registry) (fieldIDs, typeIDs) {
 			direction: f("network.direction"), action: f("event.action"), outcome: f("event.outcome"),
 			category: f("event.category"), kind: f("event.type"),
 		}, typeIDs{
-			exec: t("process_exec"), fork: t("process_fork"), exit: t("process_exit"),
-			open: t("file_open"), create: t("file_create"), delete: t("file_delete"),
-			rename: t("file_rename"), connect: t("network_connect"), accept: t("network_accept"),
+			byKind: [...]schema.EventTypeID{
+				kindExec: t("process_exec"), kindFork: t("process_fork"), kindExit: t("process_exit"),
+				kindOpen: t("file_open"), kindUnlink: t("file_delete"), kindRename: t("file_rename"),
+				kindConnect: t("network_connect"), kindAccept: t("network_accept"),
+			},
+			create: t("file_create"),
 		}
 }
 
@@ -86,26 +90,11 @@ func entityKey(pid uint32, startNs uint64) schema.EntityKey {
 
 // eventType returns the type of a record, 0 when the registry lacks it.
 func (b *builder) eventType(h hdr, rec []byte) schema.EventTypeID {
-	switch h.kind {
-	case kindExec:
-		return b.t.exec
-	case kindFork:
-		return b.t.fork
-	case kindExit:
-		return b.t.exit
-	case kindOpen:
-		if le.Uint32(rec[offFlags:])&oCreat != 0 {
-			return b.t.create
-		}
-		return b.t.open
-	case kindUnlink:
-		return b.t.delete
-	case kindRename:
-		return b.t.rename
-	case kindConnect:
-		return b.t.connect
-	case kindAccept:
-		return b.t.accept
+	if h.kind == kindOpen && le.Uint32(rec[offFlags:])&oCreat != 0 {
+		return b.t.create
+	}
+	if int(h.kind) < len(b.t.byKind) {
+		return b.t.byKind[h.kind]
 	}
 	return 0
 }

@@ -3,10 +3,10 @@
 package sensor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -46,19 +46,12 @@ func New(cfg Config) (*Sensor, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.MaxProcesses == 0 {
-		cfg.MaxProcesses = DefaultMaxProcesses
-	}
-	if cfg.MaxDelay == 0 {
-		cfg.MaxDelay = DefaultMaxDelay
-	}
+	cfg.MaxProcesses = cmp.Or(cfg.MaxProcesses, DefaultMaxProcesses)
+	cfg.MaxDelay = cmp.Or(cfg.MaxDelay, DefaultMaxDelay)
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
+	log := cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
 	return &Sensor{cfg: cfg, log: log, ready: make(chan struct{})}, nil
 }
 

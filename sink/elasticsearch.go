@@ -2,6 +2,7 @@ package sink
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -58,12 +59,7 @@ func (c *ElasticsearchConfig) Validate() error {
 	return nil
 }
 
-func (c *ElasticsearchConfig) name() string {
-	if c.Name == "" {
-		return "elasticsearch"
-	}
-	return c.Name
-}
+func (c *ElasticsearchConfig) name() string { return cmp.Or(c.Name, "elasticsearch") }
 
 // ElasticsearchDestination indexes alerts with the _bulk API: NDJSON of
 // create actions, each with _id = alert_id, so a retried request never
@@ -197,10 +193,7 @@ func (d *ElasticsearchDestination) sendBulk(ctx context.Context, body []byte, lo
 }
 
 // Close closes idle connections.
-func (d *ElasticsearchDestination) Close() error {
-	d.h.close()
-	return nil
-}
+func (d *ElasticsearchDestination) Close() error { return d.h.close() }
 
 // bulkItem is the outcome of one action of a _bulk request.
 type bulkItem struct {

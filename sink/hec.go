@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/url"
@@ -42,12 +43,7 @@ func (c *HECConfig) Validate() error {
 	return nil
 }
 
-func (c *HECConfig) name() string {
-	if c.Name == "" {
-		return "splunk-hec"
-	}
-	return c.Name
-}
+func (c *HECConfig) name() string { return cmp.Or(c.Name, "splunk-hec") }
 
 // HECDestination sends alerts to a Splunk HTTP Event Collector: one event
 // per alert, the events of a request concatenated (not an array):
@@ -134,18 +130,11 @@ func (d *HECDestination) Name() string { return d.h.name }
 
 // Send posts batch as concatenated HEC events.
 func (d *HECDestination) Send(ctx context.Context, batch []*Alert) error {
-	var out outcome
-	d.h.sendChunks(ctx, batch, d.framing, &out, func(ctx context.Context, body []byte, lo, hi int, out *outcome) bool {
-		return wholeReply(d.h.post(ctx, d.h.url, body, 1024), lo, hi, out)
-	})
-	return out.result(len(batch))
+	return d.h.sendWhole(ctx, batch, d.framing)
 }
 
 // Close closes idle connections.
-func (d *HECDestination) Close() error {
-	d.h.close()
-	return nil
-}
+func (d *HECDestination) Close() error { return d.h.close() }
 
 // Format writes "splunk hec", the name and the URL with its password redacted, for
 // every verb: the destination's fields hold secrets (the URL's password,

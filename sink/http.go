@@ -216,10 +216,13 @@ func newHTTPDest(name string, c *HTTPConfig, contentType, auth string) (*httpDes
 	return h, nil
 }
 
-func (h *httpDest) close() {
+// close closes the idle connections of a transport h made itself; it
+// returns nil, the error of the destinations' Close.
+func (h *httpDest) close() error {
 	if h.own != nil {
 		h.own.CloseIdleConnections()
 	}
+	return nil
 }
 
 // reply is the classified answer to one request.
@@ -393,6 +396,16 @@ func (h *httpDest) sendChunks(ctx context.Context, batch []*Alert, f framing, ou
 		flush(len(batch))
 	}
 	h.keep(body)
+}
+
+// sendWhole sends batch in bodies framed by f, each delivered or refused
+// whole by its reply (wholeReply): the webhook's and HEC's Send.
+func (h *httpDest) sendWhole(ctx context.Context, batch []*Alert, f framing) error {
+	var out outcome
+	h.sendChunks(ctx, batch, f, &out, func(ctx context.Context, body []byte, lo, hi int, out *outcome) bool {
+		return wholeReply(h.post(ctx, h.url, body, 1024), lo, hi, out)
+	})
+	return out.result(len(batch))
 }
 
 func (h *httpDest) keep(b []byte) {

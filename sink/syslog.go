@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -108,12 +109,7 @@ func (c *SyslogConfig) Validate() error {
 	return nil
 }
 
-func (c *SyslogConfig) name() string {
-	if c.Name == "" {
-		return "syslog"
-	}
-	return c.Name
-}
+func (c *SyslogConfig) name() string { return cmp.Or(c.Name, "syslog") }
 
 // SyslogDestination sends alerts as RFC 5424 syslog messages:
 //

@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 )
@@ -24,12 +25,7 @@ func (c *WebhookConfig) Validate() error {
 	return c.HTTPConfig.validate("webhook " + c.name())
 }
 
-func (c *WebhookConfig) name() string {
-	if c.Name == "" {
-		return "webhook"
-	}
-	return c.Name
-}
+func (c *WebhookConfig) name() string { return cmp.Or(c.Name, "webhook") }
 
 // WebhookDestination POSTs each batch as a JSON array of alerts
 // (Content-Type: application/json), split into several requests where it
@@ -71,18 +67,11 @@ var webhookFraming = framing{open: "[", sep: ",", close: "]", item: func(dst []b
 
 // Send POSTs batch as JSON arrays.
 func (d *WebhookDestination) Send(ctx context.Context, batch []*Alert) error {
-	var out outcome
-	d.h.sendChunks(ctx, batch, webhookFraming, &out, func(ctx context.Context, body []byte, lo, hi int, out *outcome) bool {
-		return wholeReply(d.h.post(ctx, d.h.url, body, 1024), lo, hi, out)
-	})
-	return out.result(len(batch))
+	return d.h.sendWhole(ctx, batch, webhookFraming)
 }
 
 // Close closes idle connections.
-func (d *WebhookDestination) Close() error {
-	d.h.close()
-	return nil
-}
+func (d *WebhookDestination) Close() error { return d.h.close() }
 
 // Format writes "webhook", the name and the URL with its password redacted, for
 // every verb: the destination's fields hold secrets (the URL's password,

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kestrel-sec/kestrel/internal/ctxsleep"
 	"github.com/kestrel-sec/kestrel/value"
 
 	"github.com/kestrel-sec/kestrel/internal/pad"
@@ -374,14 +375,7 @@ func (w *destWorker) sleep(d time.Duration) bool {
 	if d <= 0 {
 		return !w.o.aborted()
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-w.o.runCtx.Done():
-		return false
-	}
+	return ctxsleep.Sleep(w.o.runCtx, d)
 }
 
 // logReason logs the first occurrence of each distinct reason; the set is

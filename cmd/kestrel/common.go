@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kestrel-sec/kestrel/detect"
+	"github.com/kestrel-sec/kestrel/engine"
 	"github.com/kestrel-sec/kestrel/node"
 	"github.com/kestrel-sec/kestrel/sink"
 )
@@ -125,6 +126,32 @@ func (f *nodeFlags) check() string {
 		return "-alert-fields: " + err.Error()
 	}
 	return ""
+}
+
+// checkedLogger checks the shared flags and makes the logger they ask for;
+// on a problem it says so on stderr as "kestrel <cmd>: <problem>" and
+// returns false (the command exits with exitUsage).
+func (f *nodeFlags) checkedLogger(cmd string, stderr io.Writer) (*slog.Logger, bool) {
+	msg := f.check()
+	if msg == "" {
+		logger, err := f.log.logger(stderr)
+		if err == nil {
+			return logger, true
+		}
+		msg = err.Error()
+	}
+	fmt.Fprintf(stderr, "kestrel %s: %s\n", cmd, msg)
+	return nil, false
+}
+
+// nodeConfig is checkedLogger, then the node.Config the shared flags
+// describe: rules, schema, outputs, partitions, the logger and stdout.
+func (f *nodeFlags) nodeConfig(cmd string, stdout, stderr io.Writer) (node.Config, bool) {
+	logger, ok := f.checkedLogger(cmd, stderr)
+	return node.Config{
+		RulesDir: *f.rulesDir, SchemaPath: *f.schemaPath, OutputsPath: *f.outPath, Stdout: stdout,
+		Bus: engine.Config{Partitions: *f.partitions}, Logger: logger,
+	}, ok
 }
 
 // withAlertFields applies -alert-fields to cfg, a node with rules: its

@@ -57,12 +57,9 @@ func runKafka(ctx context.Context, args []string, stdout, stderr io.Writer, look
 	if fs.NArg() != 0 {
 		return usage("unexpected arguments %q", fs.Args())
 	}
-	if msg := nf.check(); msg != "" {
-		return usage("%s", msg)
-	}
-	logger, err := nf.log.logger(stderr)
-	if err != nil {
-		return usage("%v", err)
+	logger, ok := nf.checkedLogger("run", stderr)
+	if !ok {
+		return exitUsage
 	}
 	cfg, err := cf.config(lookupEnv, logger)
 	if err != nil {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/kestrel-sec/kestrel/detect"
-	"github.com/kestrel-sec/kestrel/engine"
 	"github.com/kestrel-sec/kestrel/internal/human"
 	"github.com/kestrel-sec/kestrel/node"
 	"github.com/kestrel-sec/kestrel/replay"
@@ -38,23 +37,15 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, tty
 		fmt.Fprintf(stderr, "kestrel run: -speed must be a finite number >= 0\n")
 		return exitUsage
 	}
-	if msg := nf.check(); msg != "" {
-		fmt.Fprintf(stderr, "kestrel run: %s\n", msg)
-		return exitUsage
-	}
-	logger, err := nf.log.logger(stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "kestrel run: %v\n", err)
+	ncfg, ok := nf.nodeConfig("run", stdout, stderr)
+	if !ok {
 		return exitUsage
 	}
 	// The bus measures its backpressure timeout on the replay's mock clock,
 	// which moves only with the log: a slow consumer makes the replay wait
 	// instead of losing events. A replay must end, so its outputs give up
 	// after a few tries unless the outputs file says otherwise.
-	ncfg := node.Config{
-		RulesDir: *nf.rulesDir, SchemaPath: *nf.schemaPath, OutputsPath: *nf.outPath, Stdout: stdout,
-		Retry: replayRetry, Bus: engine.Config{Partitions: *nf.partitions}, Logger: logger,
-	}
+	ncfg.Retry = replayRetry
 	n, ok := nf.startNode(ncfg, 0, stderr)
 	if !ok {
 		return exitFail
@@ -66,7 +57,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, tty
 		// rules' schema; without -schemas it is refused, not misread.
 		src.Config.Resolve = schemaDir(*schemasDir)
 	}
-	runErr := runNode(ctx, n, src, *nf.listen, logger, stderr)
+	runErr := runNode(ctx, n, src, *nf.listen, ncfg.Logger, stderr)
 	bar.clear()
 	code := finishCode(stderr, runErr)
 	if rs := src.Stats(); *lenient && code == exitOK && rs.Events == 0 && ctx.Err() == nil {

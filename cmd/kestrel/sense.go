@@ -8,7 +8,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/kestrel-sec/kestrel/engine"
 	"github.com/kestrel-sec/kestrel/internal/human"
 	"github.com/kestrel-sec/kestrel/node"
 	"github.com/kestrel-sec/kestrel/replay"
@@ -35,20 +34,11 @@ func runSense(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "kestrel sense: -rules is required\n%s", usage)
 		return exitUsage
 	}
-	if msg := nf.check(); msg != "" {
-		fmt.Fprintf(stderr, "kestrel sense: %s\n", msg)
-		return exitUsage
-	}
-	logger, err := nf.log.logger(stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "kestrel sense: %v\n", err)
-		return exitUsage
-	}
 	// Real time: live events carry the kernel's, translated onto it. A live
 	// node retries its outputs without bound.
-	ncfg := node.Config{
-		RulesDir: *nf.rulesDir, SchemaPath: *nf.schemaPath, OutputsPath: *nf.outPath, Stdout: stdout,
-		Bus: engine.Config{Partitions: *nf.partitions}, Logger: logger,
+	ncfg, ok := nf.nodeConfig("sense", stdout, stderr)
+	if !ok {
+		return exitUsage
 	}
 	n, ok := nf.startNode(ncfg, defaultSenseLateness, stderr)
 	if !ok {
@@ -90,7 +80,7 @@ func runSense(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}()
 	start := time.Now()
-	runErr := runNode(ctx, n, src, *nf.listen, logger, stderr)
+	runErr := runNode(ctx, n, src, *nf.listen, ncfg.Logger, stderr)
 	close(stopAnnounce)
 	<-announced
 	elapsed := time.Since(start)
