@@ -165,6 +165,20 @@ static __always_inline void fill_hdr(struct hdr *h, struct task_struct *t, __u32
 	BPF_CORE_READ_STR_INTO(&h->comm, t, comm);
 }
 
+/* reserve takes size bytes of the ring buffer for a record of kind about
+ * task t, whose struct starts with its hdr, and fills the header; NULL when
+ * the buffer is full, the loss counted. */
+static __always_inline void *reserve(__u64 size, struct task_struct *t, __u32 kind)
+{
+	struct hdr *h = bpf_ringbuf_reserve(&events, size, 0);
+	if (!h) {
+		count_drop();
+		return 0;
+	}
+	fill_hdr(h, t, kind);
+	return h;
+}
+
 /*
  * read_cwd writes the path of t's working directory at the end of e->cwd
  * and sets e->cwd_off where it starts, as the kernel's d_path does: from
@@ -236,12 +250,9 @@ done:
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	struct exec_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_drop();
+	struct exec_event *e = reserve(sizeof(*e), p, KIND_EXEC);
+	if (!e)
 		return 0;
-	}
-	fill_hdr(&e->h, p, KIND_EXEC);
 	e->argc = BPF_CORE_READ(bprm, argc);
 	e->flags = 0;
 	const char *fn = BPF_CORE_READ(bprm, filename);
@@ -274,12 +285,9 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	/* A new thread is not a new process. */
 	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
 		return 0;
-	struct hdr *h = bpf_ringbuf_reserve(&events, sizeof(*h), 0);
-	if (!h) {
-		count_drop();
+	struct hdr *h = reserve(sizeof(*h), child, KIND_FORK);
+	if (!h)
 		return 0;
-	}
-	fill_hdr(h, child, KIND_FORK);
 	bpf_ringbuf_submit(h, wake_flags());
 	return 0;
 }
@@ -290,12 +298,9 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 	/* One event per process: when its main thread exits. */
 	if (BPF_CORE_READ(p, pid) != BPF_CORE_READ(p, tgid))
 		return 0;
-	struct exit_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_drop();
+	struct exit_event *e = reserve(sizeof(*e), p, KIND_EXIT);
+	if (!e)
 		return 0;
-	}
-	fill_hdr(&e->h, p, KIND_EXIT);
 	e->code = BPF_CORE_READ(p, exit_code);
 	e->pad = 0;
 	bpf_ringbuf_submit(e, wake_flags());
@@ -304,12 +309,9 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 
 static __always_inline int emit_file(__u32 kind, const char *path, const char *path2, __u32 flags, __u32 mode)
 {
-	struct file_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_drop();
+	struct file_event *e = reserve(sizeof(*e), (struct task_struct *)bpf_get_current_task_btf(), kind);
+	if (!e)
 		return 0;
-	}
-	fill_hdr(&e->h, (struct task_struct *)bpf_get_current_task_btf(), kind);
 	e->flags = flags;
 	e->mode = mode;
 	if (bpf_probe_read_user_str(e->path, sizeof(e->path), path) < 0)
@@ -468,12 +470,9 @@ static __always_inline int emit_accept(long fd)
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
-	struct net_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_drop();
+	struct net_event *e = reserve(sizeof(*e), t, KIND_ACCEPT);
+	if (!e)
 		return 0;
-	}
-	fill_hdr(&e->h, t, KIND_ACCEPT);
 	e->ok = 1;
 	e->pad = 0;
 	fill_tuple(e, sk);
