@@ -130,6 +130,9 @@ func TestSearchCutover(t *testing.T) {
 		{"kelvin|sss|abc", strings.Repeat("y", 20) + "KELVIN \u212a"},
 		{"abcdefgh|xyz|qrs", "0123456abcdefgh0xyz012345678qrs"},
 		{"abcd|bcd|cde|\x7fab", "xxxxxxxab\x7fabcdex"},
+		{"iex|-enc12|bypass45", "xxBYPASS45 -Enc1 ie iex"}, // a short pattern at the end
+		{"iex|-enc12|bypass45", "IEx"},
+		{"iex|-enc12|bypass45", "0123456789ab-enc12"},
 	} {
 		checkSearch(t, c[0], c[1], true)
 		checkSearch(t, c[0], c[1], false)
