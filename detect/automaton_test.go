@@ -122,6 +122,17 @@ func TestSearchCutover(t *testing.T) {
 		{"\U0001F600b|\U00010400", "x\U0001F600B\U00010428"}, // four-byte images, a Deseret case pair
 		{"ab|bc", strings.Repeat("x", 1500) + "ab" + strings.Repeat("y", 3000)},
 		{"ab|bc", strings.Repeat("x", 3500) + "bc" + strings.Repeat("y", 3000)},
+		// The Shift-Or filter (more than two first bytes, none shorter
+		// than three): walks that read too much, a value not ASCII, hits
+		// across its blocks of eight.
+		{long + "b|bcd|cde", strings.Repeat("a", 5000) + "b"},
+		{"kelvin|sss|abc", "x \u212aELVIN" + strings.Repeat("y", 20)},
+		{"kelvin|sss|abc", strings.Repeat("y", 20) + "KELVIN \u212a"},
+		{"abcdefgh|xyz|qrs", "0123456abcdefgh0xyz012345678qrs"},
+		{"abcd|bcd|cde|\x7fab", "xxxxxxxab\x7fabcdex"},
+		{"iex|-enc12|bypass45", "xxBYPASS45 -Enc1 ie iex"}, // a short pattern at the end
+		{"iex|-enc12|bypass45", "IEx"},
+		{"iex|-enc12|bypass45", "0123456789ab-enc12"},
 	} {
 		checkSearch(t, c[0], c[1], true)
 		checkSearch(t, c[0], c[1], false)
@@ -135,6 +146,9 @@ func FuzzAutomatonSearch(f *testing.F) {
 	f.Add("k|ſs", "\u212a\u017fS", true)
 	f.Add("aab|aaaaaaaab", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaab", false)
 	f.Add("é|\ufffd", "x\xffÉ", true)
+	f.Add("bypass45|-enc12|authorized_keys9|iex", "/usr/bin/curl -ENC12 /var/log/auth.log BYPASS4 IEx", true)
+	f.Add("kelvin|ssh-keygen|abc", "x \u212aELVIN ssh-keyge", true)
+	f.Add("abcd|bcde|cdef", "xxabcDE\xff\xfe\xfdcdef", false)
 	f.Fuzz(func(t *testing.T, patterns, s string, fold bool) {
 		checkSearch(t, patterns, s, fold)
 		if s != "" && len(s) < 64 { // long enough for lanes
@@ -160,6 +174,7 @@ func TestScanNoAllocs(t *testing.T) {
 		buildAutomaton(pats, slots, true, true),
 		buildAutomaton(pats[:1], slots[:1], true, false),
 		buildAutomaton(pats, slots, false, true),
+		buildAutomaton([]string{"abc", "bcd", "cde", "kkk"}, slots, true, true), // Shift-Or
 	}
 	sc := &evalScratch{slotMark: make([]uint32, 4), ruleMark: make([]uint32, 4), slotRule: slots}
 	for _, s := range []string{"a", strings.Repeat("a", 100), strings.Repeat("a", 5000), strings.Repeat("á\u212a", 100), strings.Repeat("á\u212aa", 2000)} {
@@ -176,4 +191,22 @@ func TestScanNoAllocs(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestShiftOrBuilt: the Shift-Or filter is built for patterns of ASCII
+// with more than two first bytes, none shorter than three, and only
+// for them.
+func TestShiftOrBuilt(t *testing.T) {
+	f := func(pats []string, want bool) {
+		t.Helper()
+		a := buildAutomaton(pats, make([]int32, len(pats)), true, true)
+		if got := a.sor != nil; got != want {
+			t.Fatalf("%q: filter %v, want %v", pats, got, want)
+		}
+	}
+	f([]string{"abc", "bcd", "cde"}, true)
+	f([]string{"abc", "bcd", "cdefghijkl"}, true)
+	f([]string{"abc", "bcd", "cd"}, false)  // one too short
+	f([]string{"abc", "bcd", "cdé"}, false) // not ASCII
+	f([]string{"abc", "abd", "abe"}, false) // two first bytes (a, A): IndexByte's
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -121,8 +120,32 @@ func AppendAlertID(dst []byte, ruleID string, eventIDs []uint64) []byte {
 	for _, id := range eventIDs {
 		b = binary.LittleEndian.AppendUint64(b, id)
 	}
-	sum := xxh3.Hash128(b).Bytes()
-	return hex.AppendEncode(dst, sum[:])
+	sum := xxh3.Hash128(b)
+	return appendHex128(dst, sum.Hi, sum.Lo)
+}
+
+// appendHex128 appends the 32 lowercase hex digits of hi then lo, most
+// significant first: hex.AppendEncode of their big-endian bytes, written
+// eight digits at a time (an alert id is built per alert, where a byte
+// loop cost as much as the hash).
+func appendHex128(dst []byte, hi, lo uint64) []byte {
+	dst = binary.BigEndian.AppendUint64(dst, hexDigits(uint32(hi>>32)))
+	dst = binary.BigEndian.AppendUint64(dst, hexDigits(uint32(hi)))
+	dst = binary.BigEndian.AppendUint64(dst, hexDigits(uint32(lo>>32)))
+	return binary.BigEndian.AppendUint64(dst, hexDigits(uint32(lo)))
+}
+
+// hexDigits returns the eight hex digits of v, the digit of nibble k in
+// byte k (so the most significant is the highest byte): the nibbles are
+// spread one to a byte, then each gets '0', and 'a'-'0'-10 more when
+// above 9.
+func hexDigits(v uint32) uint64 {
+	n := uint64(v)
+	n = (n | n<<16) & 0x0000ffff0000ffff
+	n = (n | n<<8) & 0x00ff00ff00ff00ff
+	n = (n | n<<4) & 0x0f0f0f0f0f0f0f0f
+	above9 := (n + 0x0606060606060606) >> 4 & 0x0101010101010101
+	return n + 0x3030303030303030 + above9*('a'-'0'-10)
 }
 
 // AppendJSON appends the alert's JSON form to dst, on one line, keys in this

@@ -3,6 +3,8 @@ package sink
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -182,6 +184,28 @@ func TestNewAlertID(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { buf = AppendAlertID(buf[:0], "rule", []uint64{1, 2, 3}) }); n != 0 && !raceEnabled {
 		t.Errorf("AppendAlertID allocates %v times, want 0", n)
+	}
+}
+
+// TestAppendHex128: the alert id's digits are hex.AppendEncode's of the
+// hash's big-endian bytes, on edge and random values.
+func TestAppendHex128(t *testing.T) {
+	f := func(hi, lo uint64) {
+		t.Helper()
+		var b [16]byte
+		binary.BigEndian.PutUint64(b[:8], hi)
+		binary.BigEndian.PutUint64(b[8:], lo)
+		if got, want := string(appendHex128([]byte("x"), hi, lo)), "x"+hex.EncodeToString(b[:]); got != want {
+			t.Fatalf("%#x %#x: %s, want %s", hi, lo, got, want)
+		}
+	}
+	f(0, 0)
+	f(^uint64(0), ^uint64(0))
+	f(0x0123456789abcdef, 0xfedcba9876543210)
+	f(0x9a9a9a9a9a9a9a9a, 0xa9a9a9a9a9a9a9a9)
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for range 10000 {
+		f(rnd.Uint64(), rnd.Uint64())
 	}
 }
 
