@@ -108,7 +108,8 @@ type MPSC[T any] struct {
 }
 
 // NewMPSC returns an MPSC ring with room for capacity values, rounded up to
-// a power of two within [MinCapacity, MaxCapacity], all slots allocated now.
+// a power of two within [MinCapacity, MaxCapacity], all slots allocated and
+// their memory mapped now, so that the first lap pays no page faults.
 // Its blocking methods wait as w says (the zero Wait means the defaults).
 func NewMPSC[T any](capacity int, w Wait) *MPSC[T] {
 	return NewMPSCNotify[T](capacity, w, nil)
@@ -121,6 +122,7 @@ func NewMPSC[T any](capacity int, w Wait) *MPSC[T] {
 func NewMPSCNotify[T any](capacity int, w Wait, n *Notifier) *MPSC[T] {
 	c := roundCap(capacity)
 	r := &MPSC[T]{cells: make([]cell[T], c), mask: uint64(c - 1), done: make(chan struct{})}
+	prefault(r.cells)
 	refreshProcs()
 	r.spin, r.yieldEnd = w.normalize()
 	if n != nil {

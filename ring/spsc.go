@@ -83,11 +83,13 @@ type SPSC[T any] struct {
 }
 
 // NewSPSC returns an SPSC ring with room for capacity values, rounded up to
-// a power of two within [MinCapacity, MaxCapacity], all slots allocated now.
+// a power of two within [MinCapacity, MaxCapacity], all slots allocated and
+// their memory mapped now, so that the first lap pays no page faults.
 // Its blocking methods wait as w says (the zero Wait means the defaults).
 func NewSPSC[T any](capacity int, w Wait) *SPSC[T] {
 	c := roundCap(capacity)
 	r := &SPSC[T]{buf: make([]T, c), mask: uint64(c - 1), done: make(chan struct{})}
+	prefault(r.buf)
 	refreshProcs()
 	r.spin, r.yieldEnd = w.normalize()
 	r.cons.init()
