@@ -154,8 +154,10 @@ func ids0(ids []schema.FieldID) schema.FieldID {
 	return ids[0]
 }
 
-func TestEventCopyFrom(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
+// eachSizePair runs f in a subtest for a destination of every size and a
+// source of every size (srcN fields, srcIDs, its header set), where want
+// is the source's JSON.
+func eachSizePair(t *testing.T, rng *rand.Rand, f func(t *testing.T, dst, src *schema.Event, srcN int, srcIDs []schema.FieldID, want string)) {
 	sizes := []int{0, 3, schema.InlineFields, schema.InlineFields + 1, 25}
 	for _, dstN := range sizes {
 		for _, srcN := range sizes {
@@ -165,38 +167,43 @@ func TestEventCopyFrom(t *testing.T) {
 				src := buildShuffled(t, srcIDs)
 				src.ID, src.Type, src.TsMono, src.TsWall = 11, 12, 13, 14
 				src.Entity = schema.EntityKey{Hi: 15, Lo: 16}
-				want := string(src.AppendJSON(nil))
-
-				dst.CopyFrom(&src)
-				if got := string(dst.AppendJSON(nil)); got != want {
-					t.Fatalf("copy = %s\nwant   %s", got, want)
-				}
-				checkFields(t, &dst, srcIDs)
-
-				// Reuse the source's storage in every way: the copy keeps.
-				src.Reset()
-				other := buildShuffled(t, sparseIDs(rng, srcN+5))
-				src.CopyFrom(&other)
-				if got := string(dst.AppendJSON(nil)); got != want {
-					t.Fatalf("copy changed when the source was reused:\n%s\nwant %s", got, want)
-				}
-				if got := string(src.AppendJSON(nil)); got != string(other.AppendJSON(nil)) {
-					t.Fatalf("reused source = %s", got)
-				}
-				// And the other way: changing the copy leaves the source.
-				otherWant := string(src.AppendJSON(nil))
-				dst.Reset()
-				dst.CopyFrom(&other)
-				dst.CopyFrom(&dst) // a self-copy is a no-op
-				if got := string(src.AppendJSON(nil)); got != otherWant {
-					t.Fatalf("source changed when its copy was reused: %s", got)
-				}
-				if got := string(dst.AppendJSON(nil)); got != otherWant {
-					t.Fatalf("self-copy changed the event: %s", got)
-				}
+				f(t, &dst, &src, srcN, srcIDs, string(src.AppendJSON(nil)))
 			})
 		}
 	}
+}
+
+func TestEventCopyFrom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	eachSizePair(t, rng, func(t *testing.T, dst, src *schema.Event, srcN int, srcIDs []schema.FieldID, want string) {
+		dst.CopyFrom(src)
+		if got := string(dst.AppendJSON(nil)); got != want {
+			t.Fatalf("copy = %s\nwant   %s", got, want)
+		}
+		checkFields(t, dst, srcIDs)
+
+		// Reuse the source's storage in every way: the copy keeps.
+		src.Reset()
+		other := buildShuffled(t, sparseIDs(rng, srcN+5))
+		src.CopyFrom(&other)
+		if got := string(dst.AppendJSON(nil)); got != want {
+			t.Fatalf("copy changed when the source was reused:\n%s\nwant %s", got, want)
+		}
+		if got := string(src.AppendJSON(nil)); got != string(other.AppendJSON(nil)) {
+			t.Fatalf("reused source = %s", got)
+		}
+		// And the other way: changing the copy leaves the source.
+		otherWant := string(src.AppendJSON(nil))
+		dst.Reset()
+		dst.CopyFrom(&other)
+		dst.CopyFrom(dst) // a self-copy is a no-op
+		if got := string(src.AppendJSON(nil)); got != otherWant {
+			t.Fatalf("source changed when its copy was reused: %s", got)
+		}
+		if got := string(dst.AppendJSON(nil)); got != otherWant {
+			t.Fatalf("self-copy changed the event: %s", got)
+		}
+	})
 }
 
 // TestEventCopyFromReusesStorage checks that a spilled destination reuses
@@ -251,47 +258,35 @@ func TestEventAdd(t *testing.T) {
 // not disturbed by that, and nothing is allocated once warm.
 func TestEventMoveTo(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	sizes := []int{0, 3, schema.InlineFields, schema.InlineFields + 1, 25}
-	for _, dstN := range sizes {
-		for _, srcN := range sizes {
-			t.Run(fmt.Sprintf("%d_onto_%d", srcN, dstN), func(t *testing.T) {
-				srcIDs := sparseIDs(rng, srcN)
-				dst := buildShuffled(t, sparseIDs(rng, dstN))
-				src := buildShuffled(t, srcIDs)
-				src.ID, src.Type, src.TsMono, src.TsWall = 11, 12, 13, 14
-				src.Entity = schema.EntityKey{Hi: 15, Lo: 16}
-				want := string(src.AppendJSON(nil))
-
-				src.MoveTo(&dst)
-				if got := string(dst.AppendJSON(nil)); got != want {
-					t.Fatalf("moved = %s\nwant    %s", got, want)
-				}
-				checkFields(t, &dst, srcIDs)
-				if n := len(src.Fields()); n != 0 || src.ID != 0 || src.Entity != (schema.EntityKey{}) {
-					t.Fatalf("source not empty after the move: %d fields, id %d", n, src.ID)
-				}
-				// Fill the source again, in the storage it got back: the
-				// moved event keeps.
-				other := buildShuffled(t, sparseIDs(rng, srcN+5))
-				for _, f := range other.Fields() {
-					if err := src.Add(f.ID, f.Value); err != nil {
-						t.Fatal(err)
-					}
-				}
-				if got := string(dst.AppendJSON(nil)); got != want {
-					t.Fatalf("moved event changed when the source was refilled:\n%s\nwant %s", got, want)
-				}
-				src.ID, src.Type, src.TsMono, src.TsWall, src.Entity = other.ID, other.Type, other.TsMono, other.TsWall, other.Entity
-				if got, w := string(src.AppendJSON(nil)), string(other.AppendJSON(nil)); got != w {
-					t.Fatalf("refilled source = %s\nwant %s", got, w)
-				}
-				dst.MoveTo(&dst) // a self-move empties
-				if len(dst.Fields()) != 0 {
-					t.Fatalf("self-move left %d fields", len(dst.Fields()))
-				}
-			})
+	eachSizePair(t, rng, func(t *testing.T, dst, src *schema.Event, srcN int, srcIDs []schema.FieldID, want string) {
+		src.MoveTo(dst)
+		if got := string(dst.AppendJSON(nil)); got != want {
+			t.Fatalf("moved = %s\nwant    %s", got, want)
 		}
-	}
+		checkFields(t, dst, srcIDs)
+		if n := len(src.Fields()); n != 0 || src.ID != 0 || src.Entity != (schema.EntityKey{}) {
+			t.Fatalf("source not empty after the move: %d fields, id %d", n, src.ID)
+		}
+		// Fill the source again, in the storage it got back: the
+		// moved event keeps.
+		other := buildShuffled(t, sparseIDs(rng, srcN+5))
+		for _, f := range other.Fields() {
+			if err := src.Add(f.ID, f.Value); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := string(dst.AppendJSON(nil)); got != want {
+			t.Fatalf("moved event changed when the source was refilled:\n%s\nwant %s", got, want)
+		}
+		src.ID, src.Type, src.TsMono, src.TsWall, src.Entity = other.ID, other.Type, other.TsMono, other.TsWall, other.Entity
+		if got, w := string(src.AppendJSON(nil)), string(other.AppendJSON(nil)); got != w {
+			t.Fatalf("refilled source = %s\nwant %s", got, w)
+		}
+		dst.MoveTo(dst) // a self-move empties
+		if len(dst.Fields()) != 0 {
+			t.Fatalf("self-move left %d fields", len(dst.Fields()))
+		}
+	})
 	// Steady state: a producer building in its own event and moving it
 	// into slots, as PublishMove does, allocates nothing.
 	big := buildShuffled(t, sparseIDs(rng, 20))
