@@ -7,11 +7,11 @@ import (
 
 // shiftOr is a substring automaton's prefilter for patterns with many
 // first bytes (more than search's IndexByte jumps take): a bucketed
-// Shift-Or over the patterns' first n bytes, as Hyperscan's FDR does,
-// that tells the positions where a pattern may start (n at most 5). Search walks the
-// trie anchored at each (which reports exactly the patterns occurring
-// there, and those inside them); a value with no such position holds no
-// pattern, and no DFA step is taken over it.
+// Shift-Or over the patterns' first n bytes (n at most 5), as Hyperscan's
+// FDR does, that tells the positions where a pattern may start. Search
+// walks the trie anchored at each (which reports exactly the patterns
+// occurring there, and those inside them); a value with no such position
+// holds no pattern, and no DFA step is taken over it.
 //
 // The state d holds lanes of eight buckets: after a byte, bit b of
 // lane j is clear when the last j+1 bytes are compatible with the first
@@ -30,7 +30,7 @@ import (
 // value's bytes where the value is not ASCII, and there search leaves
 // the filter for the DFA.
 type shiftOr struct {
-	n     int // the prefix length tested, 3 to 8
+	n     int // the prefix length tested, 3 to 5
 	masks [256]uint64
 }
 
