@@ -34,15 +34,9 @@ func startCPU() cpuMeter {
 	return cpuMeter{cpu0: cpu, faults0: faults, wall0: time.Now()}
 }
 
-// stop returns the CPU time and wall time since start.
-func (m cpuMeter) stop() (cpu, wall time.Duration) {
-	cpu, _, wall = m.stopFaults()
-	return cpu, wall
-}
-
-// stopFaults returns the CPU time, the minor page faults and the wall time
-// since start.
-func (m cpuMeter) stopFaults() (cpu time.Duration, faults int64, wall time.Duration) {
+// stop returns the CPU time, the minor page faults and the wall time since
+// start.
+func (m cpuMeter) stop() (cpu time.Duration, faults int64, wall time.Duration) {
 	c, f := usage()
 	return c - m.cpu0, f - m.faults0, time.Since(m.wall0)
 }

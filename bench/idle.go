@@ -52,7 +52,7 @@ func idleAt(ctx context.Context, r *runner, procs int) (Result, error) {
 		time.Sleep(r.cfg.Warmup) // let spinning waiters settle into parking
 		m := startCPU()
 		time.Sleep(window)
-		cpu, wall := m.stop()
+		cpu, _, wall := m.stop()
 		stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err = tr.stop(stopCtx)
 		cancel()

@@ -231,7 +231,7 @@ func runProducers(tr transport, copies [][]schema.Event, s flowSpec, win window)
 	}
 	cpuOnce.Do(startMeters)
 	wg.Wait()
-	cpuUsed, faults, _ := cpu.stopFaults()
+	cpuUsed, faults, _ := cpu.stop()
 	return res, cpuUsed, faults, disturbanceBetween(m0, sampleMachine())
 }
 

@@ -226,7 +226,7 @@ func replayTransport(ctx context.Context, r *runner, impl string, logs *replayLo
 	if err := tr.stop(stopCtx); err != nil {
 		return Figure{}, err
 	}
-	cpu, wall := m.stop()
+	cpu, _, wall := m.stop()
 	got := consumed[0].consumed.Load() + consumed[1].consumed.Load()
 	if st.Published != int64(logs.events) || got != st.Published {
 		return Figure{}, fmt.Errorf("%d events in the log, %d published, %d consumed (stats %+v)", logs.events, st.Published, got, st)
@@ -262,7 +262,7 @@ func replayNode(ctx context.Context, r *runner, logs *replayLogs) (Figure, error
 		Config: replay.Config{Reader: replay.ReaderOptions{Registry: r.w.reg}}}
 	m := startCPU()
 	err = n.Run(ctx, src)
-	cpu, wall := m.stop()
+	cpu, _, wall := m.stop()
 	if err != nil {
 		return Figure{}, err
 	}
