@@ -173,14 +173,21 @@ func eachSizePair(t *testing.T, rng *rand.Rand, f func(t *testing.T, dst, src *s
 	}
 }
 
+// checkSame fails t unless e reads as want (the JSON of the event it was
+// made from, whose fields were ids).
+func checkSame(t *testing.T, what string, e *schema.Event, want string, ids []schema.FieldID) {
+	t.Helper()
+	if got := string(e.AppendJSON(nil)); got != want {
+		t.Fatalf("%s = %s\nwant %s", what, got, want)
+	}
+	checkFields(t, e, ids)
+}
+
 func TestEventCopyFrom(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	eachSizePair(t, rng, func(t *testing.T, dst, src *schema.Event, srcN int, srcIDs []schema.FieldID, want string) {
 		dst.CopyFrom(src)
-		if got := string(dst.AppendJSON(nil)); got != want {
-			t.Fatalf("copy = %s\nwant   %s", got, want)
-		}
-		checkFields(t, dst, srcIDs)
+		checkSame(t, "copy", dst, want, srcIDs)
 
 		// Reuse the source's storage in every way: the copy keeps.
 		src.Reset()
@@ -260,10 +267,7 @@ func TestEventMoveTo(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	eachSizePair(t, rng, func(t *testing.T, dst, src *schema.Event, srcN int, srcIDs []schema.FieldID, want string) {
 		src.MoveTo(dst)
-		if got := string(dst.AppendJSON(nil)); got != want {
-			t.Fatalf("moved = %s\nwant    %s", got, want)
-		}
-		checkFields(t, dst, srcIDs)
+		checkSame(t, "moved", dst, want, srcIDs)
 		if n := len(src.Fields()); n != 0 || src.ID != 0 || src.Entity != (schema.EntityKey{}) {
 			t.Fatalf("source not empty after the move: %d fields, id %d", n, src.ID)
 		}
