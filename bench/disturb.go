@@ -33,6 +33,13 @@ type Disturbance struct {
 	RunDelay float64 `json:"run_delay"`
 	// Load1 is the one-minute load average at the end of the window.
 	Load1 float64 `json:"load1"`
+	// LateStart is how far into the window the meters started, as a share
+	// of it: 0 when a producer read them before the window opened, as it
+	// does unless it got no CPU then. Above 0 the harness's own reading ran
+	// inside the window (at GOMAXPROCS 1, in the way of every event), and
+	// the counters above do not cover the window's start. It is measured
+	// on every platform.
+	LateStart float64 `json:"late_start,omitempty"`
 }
 
 // Thresholds above which a window counts as disturbed. A quiet 2-vCPU
@@ -45,21 +52,26 @@ const (
 	disturbedSteal      = 0.05
 	disturbedOtherCores = 0.25
 	disturbedRunDelay   = 0.02
+	disturbedLateStart  = 0.01
 )
 
 // Disturbed reports whether the window was disturbed enough that its tail
 // says more about the machine than about the code.
 func (d Disturbance) Disturbed() bool {
-	return d.Known && (d.Steal > disturbedSteal || d.OtherCores > disturbedOtherCores || d.RunDelay > disturbedRunDelay)
+	return d.LateStart > disturbedLateStart ||
+		d.Known && (d.Steal > disturbedSteal || d.OtherCores > disturbedOtherCores || d.RunDelay > disturbedRunDelay)
 }
 
 // String describes d in a few words, for the report.
 func (d Disturbance) String() string {
-	if !d.Known {
-		return "machine load unknown"
+	s := "machine load unknown"
+	if d.Known {
+		s = fmt.Sprintf("steal %.1f%%, other load %.2f cores, run delay %.2f%%, load1 %.2f",
+			100*d.Steal, d.OtherCores, 100*d.RunDelay, d.Load1)
 	}
-	s := fmt.Sprintf("steal %.1f%%, other load %.2f cores, run delay %.2f%%, load1 %.2f",
-		100*d.Steal, d.OtherCores, 100*d.RunDelay, d.Load1)
+	if d.LateStart > 0 {
+		s += fmt.Sprintf(", meters started %.1f%% into the window", 100*d.LateStart)
+	}
 	if d.Disturbed() {
 		s += " (disturbed)"
 	}

@@ -30,6 +30,17 @@ func TestDisturbanceBetween(t *testing.T) {
 	if (Disturbance{}).Disturbed() || disturbanceBetween(machineSample{}, b).Known {
 		t.Error("an unknown machine counted as disturbed or known")
 	}
+	// Meters that started inside the window (the harness's read in its
+	// way, its start not metered) disturb it, known machine or not; a
+	// start within disturbedLateStart does not.
+	for _, d := range []Disturbance{{LateStart: 0.5}, {Known: true, LateStart: 1.2}} {
+		if !d.Disturbed() || !strings.Contains(d.String(), "into the window") {
+			t.Errorf("%+v: a late start not counted", d)
+		}
+	}
+	if d := (Disturbance{Known: true, LateStart: disturbedLateStart / 2}); d.Disturbed() {
+		t.Errorf("%v: a start within the tolerance counted as disturbed", d)
+	}
 	if runtime.GOOS == "linux" {
 		s := sampleMachine()
 		if !s.ok || s.total <= 0 {

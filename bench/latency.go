@@ -171,13 +171,14 @@ type prodResult struct {
 }
 
 // meterLead is how long before the window opens a producer starts the
-// meters (reading /proc takes hundreds of microseconds of system calls, up
-// to a millisecond on a busy machine): at GOMAXPROCS 1 nothing else runs
+// meters: reading /proc takes 0.5-1.5 ms of system calls on a quiet
+// machine, more on a busy one, and at GOMAXPROCS 1 nothing else runs
 // meanwhile, so read inside the window it would delay the events queued
-// behind it and be charged to the system under test. The CPU figure then
-// covers meterLead more than the window's events: 0.4 % of a quick window,
-// 0.1 % of a default one.
-const meterLead = time.Millisecond
+// behind it and be charged to the system under test. A read that still
+// ends inside the window marks it disturbed (Disturbance.LateStart). The
+// CPU the process used over the lead is taken out of the figure (see
+// runProducers).
+const meterLead = 5 * time.Millisecond
 
 // meterFallback is how long after the window opens runProducers starts
 // the meters itself when no producer has (one that got no CPU at all):
@@ -202,7 +203,8 @@ func runProducers(tr transport, copies [][]schema.Event, s flowSpec, win window)
 	var cpu cpuMeter
 	var m0 machineSample
 	var cpuOnce sync.Once
-	startMeters := func() { m0 = sampleMachine(); cpu = startCPU() } // the meters' own work not counted
+	var metersAt int64                                                                      // when the meters had started
+	startMeters := func() { m0 = sampleMachine(); cpu = startCPU(); metersAt = nanotime() } // the meters' own work not counted
 	for p, evs := range copies {
 		res[p].hist = win.rounds()
 		wg.Add(1)
@@ -231,8 +233,15 @@ func runProducers(tr transport, copies [][]schema.Event, s flowSpec, win window)
 	}
 	cpuOnce.Do(startMeters)
 	wg.Wait()
-	cpuUsed, faults, _ := cpu.stop()
-	return res, cpuUsed, faults, disturbanceBetween(m0, sampleMachine())
+	cpuUsed, faults, metered := cpu.stop()
+	// The CPU meter ran from just before the window (meterLead) to its
+	// end: scale to the window, the flows being steady.
+	if window := time.Duration(win.to - win.from); metered > 0 {
+		cpuUsed = time.Duration(float64(cpuUsed) * window.Seconds() / metered.Seconds())
+	}
+	d := disturbanceBetween(m0, sampleMachine())
+	d.LateStart = max(0, float64(metersAt-win.from)/float64(win.to-win.from))
+	return res, cpuUsed, faults, d
 }
 
 // produce publishes evs round and round, one at a time, paced at interval
