@@ -1,6 +1,8 @@
 package rule
 
 import (
+	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -137,6 +139,34 @@ func FuzzManifest(f *testing.F) {
 		}
 		if m.RuleID == "" || m.RuleName == "" || m.MaxSpan < 0 {
 			t.Fatalf("accepted %+v", m)
+		}
+	})
+}
+
+// FuzzReadSchema: any schema file gives a Registry or a *Error matching
+// ErrSchemaFile, never a panic; a Registry it gives resolves every path
+// it lists.
+func FuzzReadSchema(f *testing.F) {
+	for _, p := range []string{"../schema/kestrel.json", "../schema/ecs.json"} {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(`{"id": "x", "version": 1, "fields": [{"id": 1, "path": "a.b", "type": "String"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		reg, err := ReadSchema("schema.json", bytes.NewReader(data))
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || !errors.Is(err, ErrSchemaFile) {
+				t.Fatalf("%T %v", err, err)
+			}
+			return
+		}
+		for _, fd := range reg.Fields() {
+			id, ok := reg.FieldID(fd.Path)
+			if back, found := reg.Field(id); !ok || !found || back.Path != fd.Path {
+				t.Fatalf("%q: id %v (%v) gives %q", fd.Path, id, ok, back.Path)
+			}
 		}
 	})
 }

@@ -5,12 +5,75 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/kestrel-sec/kestrel/schema"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kestrel-sec/kestrel/schema"
 )
+
+// ConfigFileError is a problem in an outputs file (ReadConfig, LoadConfig):
+// the file, where in it, and what is wrong. It matches ErrInvalidConfig
+// (errors.Is) and unwraps to its cause.
+type ConfigFileError struct {
+	// File is the file's name as ReadConfig was given it.
+	File string
+	// Line and Col locate a JSON error, 1-based (Col counts characters);
+	// 0 when the file is valid JSON and the problem is in a member.
+	Line, Col int
+	// Member is the member at fault, such as "outputs[1]" or
+	// "dedup.window"; empty for a JSON error.
+	Member string
+	// Err is what is wrong.
+	Err error
+}
+
+// Error returns "file:line:col: member: cause", without the parts that
+// are unknown.
+func (e *ConfigFileError) Error() string {
+	s := e.File
+	if e.Line > 0 {
+		s += ":" + strconv.Itoa(e.Line) + ":" + strconv.Itoa(e.Col)
+	}
+	if e.Member != "" {
+		s += ": " + e.Member
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns ErrInvalidConfig and the cause.
+func (e *ConfigFileError) Unwrap() []error { return []error{ErrInvalidConfig, e.Err} }
+
+// jsonFileError is err, from decoding data, as a *ConfigFileError that
+// says where: encoding/json's syntax and type errors carry an offset.
+func jsonFileError(file string, data []byte, err error) *ConfigFileError {
+	e := &ConfigFileError{File: file, Err: err}
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		e.at(data, se.Offset)
+	case errors.As(err, &te):
+		e.Member, e.Err = te.Field, fmt.Errorf("a JSON %s where %s goes", te.Value, te.Type)
+		e.at(data, te.Offset)
+	}
+	return e
+}
+
+// at sets e's line and column from a 1-based offset into data (encoding/json
+// counts the offending byte itself).
+func (e *ConfigFileError) at(data []byte, off int64) {
+	if off > 0 && off <= int64(len(data)) {
+		b := data[:off-1]
+		last := bytes.LastIndexByte(b, '\n')
+		e.Line, e.Col = 1+bytes.Count(b, []byte{'\n'}), len([]rune(string(b[last+1:])))+1
+	}
+}
 
 // outputsFile is the small config file read by LoadConfig (the -outputs file of
 // cmd/kestrel):
@@ -169,7 +232,9 @@ func LoadConfig(path string, opts LoadOptions) (Config, error) {
 // destination blocks (briefly) rather than drops when its queue is full,
 // and Emit waits for room, so alerts are not lost to a slow output. On
 // error nothing stays open; on success the destinations belong to the
-// Output made from the Config (or to CloseDestinations).
+// Output made from the Config (or to CloseDestinations). Its errors are
+// *ConfigFileError: the file and line of a JSON error, the member of any
+// other ("outputs[1] (webhook)", "dedup.window").
 func ReadConfig(r io.Reader, name string, opts LoadOptions) (Config, error) {
 	stdout := opts.Stdout
 	if stdout == nil {
@@ -178,25 +243,35 @@ func ReadConfig(r io.Reader, name string, opts LoadOptions) (Config, error) {
 	path := name
 	cfg := Config{Queue: 1 << 14, EmitTimeout: 5 * time.Second}
 	spec := outputsFile{Outputs: []outputSpec{{Name: "stdout", Type: "stdout"}}}
+	bad := func(member string, err error) error { return &ConfigFileError{File: path, Member: member, Err: err} }
 	if r != nil {
+		data, err := io.ReadAll(r)
+		if err != nil {
+			return cfg, bad("", err)
+		}
 		spec = outputsFile{}
-		dec := json.NewDecoder(r)
+		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&spec); err != nil {
-			return cfg, fmt.Errorf("%s: %w", path, err)
+			return cfg, jsonFileError(path, data, err)
+		}
+		if rest := bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+			e := &ConfigFileError{File: path, Err: errors.New("more after the file's object")}
+			e.at(data, int64(len(data)-len(rest))+1)
+			return cfg, e
 		}
 		if len(spec.Outputs) == 0 {
-			return cfg, fmt.Errorf("%s: no outputs", path)
+			return cfg, bad("outputs", errors.New("no outputs"))
 		}
 	}
 	form, err := ParseFieldsForm(spec.Fields)
 	if err != nil {
-		return cfg, fmt.Errorf("%s: alert_fields: %w", path, err)
+		return cfg, bad("alert_fields", err)
 	}
 	cfg.Fields = form
 	defRetry, err := spec.Retry.config(opts.Retry)
 	if err != nil {
-		return cfg, fmt.Errorf("%s: retry: %w", path, err)
+		return cfg, bad("retry", err)
 	}
 	var opened []Destination
 	fail := func(err error) (Config, error) {
@@ -208,12 +283,12 @@ func ReadConfig(r io.Reader, name string, opts LoadOptions) (Config, error) {
 	for i, o := range spec.Outputs {
 		d, err := destination(o, stdout)
 		if err != nil {
-			return fail(fmt.Errorf("%s: outputs[%d] (%s): %w", path, i, o.Type, err))
+			return fail(bad("outputs["+strconv.Itoa(i)+"] ("+o.Type+")", err))
 		}
 		opened = append(opened, d)
 		retry, err := o.Retry.config(defRetry)
 		if err != nil {
-			return fail(fmt.Errorf("%s: outputs[%d] (%s): retry: %w", path, i, o.Type, err))
+			return fail(bad("outputs["+strconv.Itoa(i)+"] ("+o.Type+").retry", err))
 		}
 		cfg.Destinations = append(cfg.Destinations, DestinationConfig{
 			Name: d.Name(), Dest: d, Queue: o.Queue, Overflow: OverflowBlock, BlockTimeout: 5 * time.Second,
@@ -225,7 +300,7 @@ func ReadConfig(r io.Reader, name string, opts LoadOptions) (Config, error) {
 		if r.MinSeverity != "" {
 			s, err := schema.ParseSeverity(r.MinSeverity)
 			if err != nil {
-				return fail(fmt.Errorf("%s: routes[%d]: %w", path, i, err))
+				return fail(bad("routes["+strconv.Itoa(i)+"].min_severity", err))
 			}
 			rt.MinSeverity = s
 		}
@@ -235,12 +310,12 @@ func ReadConfig(r io.Reader, name string, opts LoadOptions) (Config, error) {
 	if dd := spec.Dedup; dd != nil {
 		w, err := time.ParseDuration(dd.Window)
 		if err != nil {
-			return fail(fmt.Errorf("%s: dedup.window: %w", path, err))
+			return fail(bad("dedup.window", err))
 		}
 		cfg.Dedup = DedupConfig{Window: w, Fields: dd.Fields, MaxEntries: dd.MaxEntries}
 	}
 	if err := cfg.Validate(); err != nil {
-		return fail(err)
+		return fail(bad("", err))
 	}
 	return cfg, nil
 }
