@@ -149,6 +149,7 @@ func FuzzAutomatonSearch(f *testing.F) {
 	f.Add("bypass45|-enc12|authorized_keys9|iex", "/usr/bin/curl -ENC12 /var/log/auth.log BYPASS4 IEx", true)
 	f.Add("kelvin|ssh-keygen|abc", "x \u212aELVIN ssh-keyge", true)
 	f.Add("abcd|bcde|cdef", "xxabcDE\xff\xfe\xfdcdef", false)
+	f.Add("bypass|keygen|upload", "ssh -o BYPASS keygen --upload-file x", true) // five lanes: hit4 at its widest
 	f.Fuzz(func(t *testing.T, patterns, s string, fold bool) {
 		checkSearch(t, patterns, s, fold)
 		if s != "" && len(s) < 64 { // long enough for lanes

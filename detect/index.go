@@ -284,12 +284,15 @@ type fieldIndex struct {
 
 // fieldSet holds one field's atoms of one folding.
 type fieldSet struct {
+	// used says the set holds an atom: candidates looks at no other
+	// (most fields are indexed under one folding only).
+	used      bool
 	exact     map[string][]int32 // the literal (folded image) -> slots: a hit is an equality
-	maxExact  int
-	exactBits bitFilter // the literals' lengths and end bytes, for look
 	prefix    *automaton
 	suffix    *automaton // of the reversed literals
 	contains  *automaton
+	maxExact  int
+	exactBits bitFilter // the literals' lengths and end bytes, for look
 }
 
 // decided is a step whose guard decides a conjunct, and what is left to
@@ -531,6 +534,12 @@ func buildIndex(rules []*crule, byType [][]*crule) *ruleIndex {
 			}
 		}
 		slices.SortFunc(ti.fields, func(a, b fieldIndex) int { return cmp.Compare(a.id, b.id) }) // for candidates' merge walk
+		for i := range ti.fields {
+			for k := range ti.fields[i].sets {
+				fs := &ti.fields[i].sets[k]
+				fs.used = fs.exact != nil || fs.prefix != nil || fs.suffix != nil || fs.contains != nil
+			}
+		}
 		if failed {
 			// Too large to index: every rule of the type runs, as before,
 			// and its guarded steps are opened for every event.
@@ -738,8 +747,12 @@ func (ix *ruleIndex) candidates(ev *schema.Event, sc *evalScratch) []int32 {
 			}
 			continue // every other indexed test needs a string
 		}
-		ix.look(&fi.sets[0], s, false, sc)
-		ix.look(&fi.sets[1], s, true, sc)
+		if fi.sets[0].used {
+			ix.look(&fi.sets[0], s, false, sc)
+		}
+		if fi.sets[1].used {
+			ix.look(&fi.sets[1], s, true, sc)
+		}
 	}
 	if len(sc.cands) == 0 {
 		return ti.always

@@ -88,19 +88,25 @@ func (a *automaton) searchShiftOr(s string, fold bool, sc *evalScratch) int {
 	f := a.sor
 	masks := &f.masks
 	needASCII := fold && a.runes != nil
-	top := 8 * uint(f.n-1)
+	// Lane n-1 of the state after one byte (hit), and after each of four
+	// (hit4: lanes n-1 to n+2, see above).
+	hit := uint64(0xff) << (8 * uint(f.n-1))
+	hit4 := uint64(0xffffffff) << (8 * uint(f.n-1))
 	d := ^uint64(0)
 	work := 0
 	i := 0
 	for ; i+8 <= len(s); i += 8 {
-		x := load8(s[i:])
-		if needASCII && x&0x8080808080808080 != 0 {
+		b := s[i : i+8]
+		if needASCII && load8(b)&0x8080808080808080 != 0 {
 			return a.runFrom(s, 0, fold, sc)
 		}
+		// A byte loaded on its own takes no shift to pick it out of a
+		// word, and the lanes are tested under hit4, not shifted down by
+		// a count in a register: a block takes a third fewer ALU steps.
 		d0 := d
-		da := d<<32 | (masks[byte(x)]<<8|masks[byte(x>>8)])<<16 | masks[byte(x>>16)]<<8 | masks[byte(x>>24)]
-		d = da<<32 | (masks[byte(x>>32)]<<8|masks[byte(x>>40)])<<16 | masks[byte(x>>48)]<<8 | masks[byte(x>>56)]
-		if (^da|^d)>>top&0xffffffff == 0 {
+		da := d<<32 | (masks[b[0]]<<8|masks[b[1]])<<16 | masks[b[2]]<<8 | masks[b[3]]
+		d = da<<32 | (masks[b[4]]<<8|masks[b[5]])<<16 | masks[b[6]]<<8 | masks[b[7]]
+		if (^da|^d)&hit4 == 0 {
 			continue
 		}
 		// Some pattern may start in these bytes' reach: step them again,
@@ -108,7 +114,7 @@ func (a *automaton) searchShiftOr(s string, fold bool, sc *evalScratch) int {
 		d = d0
 		for j := i; j < i+8; j++ {
 			d = d<<8 | masks[s[j]]
-			if ^d>>top&0xff != 0 {
+			if ^d&hit != 0 {
 				if end := a.walkAt(s, j+1-f.n, fold, sc, &work); end != -1 {
 					return end
 				}
@@ -120,7 +126,7 @@ func (a *automaton) searchShiftOr(s string, fold bool, sc *evalScratch) int {
 			return a.runFrom(s, 0, fold, sc)
 		}
 		d = d<<8 | masks[s[i]]
-		if ^d>>top&0xff != 0 {
+		if ^d&hit != 0 {
 			if end := a.walkAt(s, i+1-f.n, fold, sc, &work); end != -1 {
 				return end
 			}
