@@ -373,3 +373,25 @@ func TestEmptyFigureIsNotMet(t *testing.T) {
 		t.Errorf("empty attempt: %+v", a)
 	}
 }
+
+// allocSink keeps TestMeterCountsAllocs's objects on the heap.
+var allocSink []*[64]byte
+
+// TestMeterCountsAllocs: a cpuMeter counts the heap allocations made
+// between its start and stop, and only those.
+func TestMeterCountsAllocs(t *testing.T) {
+	allocSink = make([]*[64]byte, 0, 1000)
+	for range 100 { // before the meter: not counted
+		allocSink = append(allocSink, new([64]byte))
+	}
+	m := startCPU()
+	for range 500 {
+		allocSink = append(allocSink, new([64]byte))
+	}
+	u := m.stop()
+	allocSink = nil
+	// The test binary's other goroutines may allocate a little meanwhile.
+	if u.allocs < 500 || u.allocs > 550 {
+		t.Fatalf("%d allocations counted, want 500", u.allocs)
+	}
+}

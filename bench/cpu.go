@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"runtime"
 	"syscall"
 	"time"
 )
@@ -21,24 +22,43 @@ func usage() (cpu time.Duration, faults int64) {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), ru.Minflt
 }
 
-// cpuMeter measures the CPU time, the wall time and the page faults of a
-// stretch of work.
+// cpuMeter measures the CPU time, the wall time, the page faults and the
+// heap allocations of a stretch of work.
 type cpuMeter struct {
 	cpu0    time.Duration
 	faults0 int64
+	allocs0 uint64
 	wall0   time.Time
+}
+
+// meterReading is what a cpuMeter saw between its start and stop.
+type meterReading struct {
+	cpu    time.Duration // user + system, all threads
+	faults int64         // minor page faults: memory touched for the first time
+	allocs uint64        // heap allocations (objects, tiny ones included)
+	wall   time.Duration
 }
 
 func startCPU() cpuMeter {
 	cpu, faults := usage()
-	return cpuMeter{cpu0: cpu, faults0: faults, wall0: time.Now()}
+	return cpuMeter{cpu0: cpu, faults0: faults, allocs0: heapAllocs(), wall0: time.Now()}
 }
 
-// stop returns the CPU time, the minor page faults and the wall time since
-// start.
-func (m cpuMeter) stop() (cpu time.Duration, faults int64, wall time.Duration) {
+// stop returns what the process did since start.
+func (m cpuMeter) stop() meterReading {
 	c, f := usage()
-	return c - m.cpu0, f - m.faults0, time.Since(m.wall0)
+	return meterReading{cpu: c - m.cpu0, faults: f - m.faults0, allocs: heapAllocs() - m.allocs0, wall: time.Since(m.wall0)}
+}
+
+// heapAllocs returns the heap allocations the process has made so far.
+// runtime.ReadMemStats stops the world for some microseconds, but it is
+// exact: runtime/metrics counts a small allocation only once its span
+// leaves the allocating P's cache, so it can miss a window's allocations
+// or charge it with earlier ones.
+func heapAllocs() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.Mallocs
 }
 
 // perMillion converts CPU time over n events into seconds per million.

@@ -52,7 +52,8 @@ func idleAt(ctx context.Context, r *runner, procs int) (Result, error) {
 		time.Sleep(r.cfg.Warmup) // let spinning waiters settle into parking
 		m := startCPU()
 		time.Sleep(window)
-		cpu, _, wall := m.stop()
+		u := m.stop()
+		cpu, wall := u.cpu, u.wall
 		stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err = tr.stop(stopCtx)
 		cancel()

@@ -42,8 +42,10 @@ type flowResult struct {
 	// published and consumed count events in the recorded window.
 	published, consumed int64
 	// total counts every event published, warm-up included, and
-	// allocsPerEvent is the process's heap allocations over the run per
-	// event of total (the producers', the transport's and the consumers').
+	// allocsPerEvent is the process's heap allocations over the metered
+	// window (from the meters' start, at most meterLead before the window,
+	// to its end) per event published in it: the producers', the
+	// transport's and the consumers', and none of the set-up's.
 	total          int64
 	allocsPerEvent float64
 	window         time.Duration
@@ -99,8 +101,6 @@ func runFlow(ctx context.Context, w *workload, s flowSpec) (*flowResult, error) 
 	// Start from a clean heap, as testing.B does, so that a collection the
 	// set-up made due does not run inside the measurement.
 	runtime.GC()
-	var mem0, mem1 runtime.MemStats
-	runtime.ReadMemStats(&mem0)
 	t0 := nanotime()
 	win := window{from: t0 + int64(s.warmup)}
 	win.to = win.from + int64(s.measure)
@@ -110,8 +110,7 @@ func runFlow(ctx context.Context, w *workload, s flowSpec) (*flowResult, error) 
 	if err := tr.start(consumer(parts, win, s.latency)); err != nil {
 		return nil, err
 	}
-	res, cpuUsed, faults, disturb := runProducers(tr, copies, s, win)
-	runtime.ReadMemStats(&mem1)
+	res, used, disturb := runProducers(tr, copies, s, win)
 	stopCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := tr.stop(stopCtx); err != nil {
@@ -120,7 +119,7 @@ func runFlow(ctx context.Context, w *workload, s flowSpec) (*flowResult, error) 
 
 	out := &flowResult{
 		publish: win.rounds(), delivery: win.rounds(),
-		window: s.measure, cpu: cpuUsed, faults: faults, disturb: disturb,
+		window: s.measure, cpu: used.cpu, faults: used.faults, disturb: disturb,
 	}
 	for i := range res {
 		if res[i].err != nil {
@@ -130,8 +129,8 @@ func runFlow(ctx context.Context, w *workload, s flowSpec) (*flowResult, error) 
 		out.published += res[i].published
 		out.total += res[i].total
 	}
-	if out.total > 0 {
-		out.allocsPerEvent = float64(mem1.Mallocs-mem0.Mallocs) / float64(out.total)
+	if out.published > 0 {
+		out.allocsPerEvent = float64(used.allocs) / float64(out.published)
 	}
 	for i := range parts {
 		out.delivery.Merge(parts[i].hist)
@@ -187,13 +186,13 @@ const meterLead = 5 * time.Millisecond
 const meterFallback = 10 * time.Millisecond
 
 // runProducers runs one producer goroutine per copy of the workload until
-// the window closes, and returns each one's figures, with the CPU the
-// process used, its minor page faults and what the rest of the machine did
-// over the window. The meters start just before the window (meterLead): a
+// the window closes, and returns each one's figures, with what the process
+// used over the window (CPU, minor page faults, heap allocations) and what
+// the rest of the machine did. The meters start just before the window (meterLead): a
 // producer starts them, so that they are off the measured path; for
 // batches, and for producers that got no CPU, they start here at the
 // window's start (or meterFallback after it).
-func runProducers(tr transport, copies [][]schema.Event, s flowSpec, win window) ([]prodResult, time.Duration, int64, Disturbance) {
+func runProducers(tr transport, copies [][]schema.Event, s flowSpec, win window) ([]prodResult, meterReading, Disturbance) {
 	res := make([]prodResult, len(copies))
 	// Paced producers spin out the last stretch before each send only when
 	// every spinner (they and one consumer) has a processor of its own;
@@ -233,15 +232,15 @@ func runProducers(tr transport, copies [][]schema.Event, s flowSpec, win window)
 	}
 	cpuOnce.Do(startMeters)
 	wg.Wait()
-	cpuUsed, faults, metered := cpu.stop()
+	used := cpu.stop()
 	// The CPU meter ran from just before the window (meterLead) to its
 	// end: scale to the window, the flows being steady.
-	if window := time.Duration(win.to - win.from); metered > 0 {
-		cpuUsed = time.Duration(float64(cpuUsed) * window.Seconds() / metered.Seconds())
+	if window := time.Duration(win.to - win.from); used.wall > 0 {
+		used.cpu = time.Duration(float64(used.cpu) * window.Seconds() / used.wall.Seconds())
 	}
 	d := disturbanceBetween(m0, sampleMachine())
 	d.LateStart = max(0, float64(metersAt-win.from)/float64(win.to-win.from))
-	return res, cpuUsed, faults, d
+	return res, used, d
 }
 
 // produce publishes evs round and round, one at a time, paced at interval

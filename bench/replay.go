@@ -226,7 +226,8 @@ func replayTransport(ctx context.Context, r *runner, impl string, logs *replayLo
 	if err := tr.stop(stopCtx); err != nil {
 		return Figure{}, err
 	}
-	cpu, _, wall := m.stop()
+	u := m.stop()
+	cpu, wall := u.cpu, u.wall
 	got := consumed[0].consumed.Load() + consumed[1].consumed.Load()
 	if st.Published != int64(logs.events) || got != st.Published {
 		return Figure{}, fmt.Errorf("%d events in the log, %d published, %d consumed (stats %+v)", logs.events, st.Published, got, st)
@@ -262,7 +263,8 @@ func replayNode(ctx context.Context, r *runner, logs *replayLogs) (Figure, error
 		Config: replay.Config{Reader: replay.ReaderOptions{Registry: r.w.reg}}}
 	m := startCPU()
 	err = n.Run(ctx, src)
-	cpu, _, wall := m.stop()
+	u := m.stop()
+	cpu, wall := u.cpu, u.wall
 	if err != nil {
 		return Figure{}, err
 	}

@@ -42,8 +42,11 @@ type Figure struct {
 	// CPUSecondsPerMillion is the process CPU time spent per million events
 	// (user + system, all threads), the price of the figure.
 	CPUSecondsPerMillion float64 `json:"cpu_s_per_million,omitempty"`
-	// AllocsPerEvent is the process's heap allocations during the run per
-	// event published (producers, queue and consumers together).
+	// AllocsPerEvent is the process's heap allocations per event
+	// published: for latency and throughput scenarios over the measured
+	// window (from the meters' start, at most 5 ms before it), for the
+	// rule-scale ones over their timed rounds: producers, queue and
+	// consumers together, set-up not counted.
 	AllocsPerEvent float64 `json:"allocs_per_event"`
 	// PageFaults is, for latency and throughput scenarios, the process's
 	// minor page faults over the measured window: memory touched there for
